@@ -1,0 +1,3 @@
+from modelwarden.cli import main
+
+main()

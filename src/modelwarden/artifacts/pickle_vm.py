@@ -1,0 +1,556 @@
+"""A symbolic pickle machine: walks every opcode of a pickle without executing any of it.
+
+Loading a pickle runs whatever callables it names. We never load: the standard library's
+`pickletools.genops` decodes the opcodes and this module interprets them on a symbolic stack, so
+that imports (`GLOBAL`, `STACK_GLOBAL` with names from the memo, `INST`, `OBJ`, `EXT*`), calls
+(`REDUCE`, `NEWOBJ`, `NEWOBJ_EX`, `BUILD`) and persistent ids become plain records
+(formats.md "Pickle"; scanners.md techniques 2-4).
+
+Two stages use it: `scan` inspects the imports and calls; the PyTorch readers find
+`torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)` calls in the resulting graph to
+recover tensor names, shapes and dtypes.
+
+Robustness (hostile input): lengths are clamped to the buffer (no allocation larger than the data);
+the number of opcodes is capped; a broken or truncated stream ends the walk with an `error` that
+keeps everything seen before the break — a loader would have executed that part already
+("nullifAI", scanners.md technique 4). Graph traversal is iterative and cycle-safe.
+"""
+
+from __future__ import annotations
+
+import pickletools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol, cast
+
+DEFAULT_MAX_OPS = 20_000_000
+DEFAULT_MAX_PICKLES = 64
+
+
+class Buffer(Protocol):
+    def __len__(self) -> int: ...
+    def __getitem__(self, key: slice, /) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Global:
+    """An import site: what a loader would import (`module.name`) and where the pickle asks for it."""
+
+    module: str
+    name: str
+    opcode: str
+    pos: int  # byte offset of the opcode in the buffer
+    index: int  # opcode ordinal within this pickle
+    resolved: bool = True  # False when STACK_GLOBAL operands were not both strings
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(slots=True, eq=False)
+class Call:
+    """A call a loader would make: `func(*args, **kwargs)`, then optional `BUILD` state and items."""
+
+    func: Any
+    args: Any
+    kind: str  # reduce, newobj, newobj_ex, inst, obj
+    pos: int
+    index: int
+    kwargs: Any = None
+    state: Any = None
+    has_state: bool = False
+    setitems: list[tuple[Any, Any]] = field(default_factory=list)
+    appends: list[Any] = field(default_factory=list)
+
+    @property
+    def func_name(self) -> str | None:
+        return self.func.qualname if isinstance(self.func, Global) else None
+
+
+@dataclass(slots=True, eq=False)
+class PersistentId:
+    pid: Any
+    pos: int
+
+
+@dataclass(slots=True, eq=False)
+class SymDict:
+    items: list[tuple[Any, Any]] = field(default_factory=list)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        for k, v in reversed(self.items):
+            if type(k) is type(key) and k == key:
+                return v
+        return default
+
+
+@dataclass(slots=True, eq=False)
+class SymSet:
+    items: list[Any] = field(default_factory=list)
+    frozen: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class Opaque:
+    """A value we do not model (out-of-band buffers)."""
+
+    reason: str
+
+
+@dataclass(slots=True)
+class Anomaly:
+    """Something a well-formed pickle does not do, worth reporting even when the walk succeeds."""
+
+    pos: int
+    index: int
+    message: str
+
+
+@dataclass(slots=True)
+class PickleTrace:
+    start: int
+    end: int  # offset just after STOP, or where decoding stopped
+    protocol: int | None = None
+    result: Any = None
+    complete: bool = False  # reached STOP
+    ops: int = 0
+    imports: list[Global] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    persistent_ids: list[PersistentId] = field(default_factory=list)
+    byte_strings: list[tuple[int, bytes]] = field(default_factory=list)  # (pos, data) of bytes pushed
+    anomalies: list[Anomaly] = field(default_factory=list)
+    error: str | None = None  # why the walk stopped early
+    error_pos: int | None = None
+
+
+class _Reader:
+    """File-like view over a buffer (bytes, mmap, memoryview) for `pickletools.genops`.
+
+    Reads are clamped to the buffer, so a declared length of 2**63 allocates nothing.
+    """
+
+    __slots__ = ("_buf", "_end", "_pos")
+
+    def __init__(self, buf: Buffer, start: int) -> None:
+        self._buf = buf
+        self._pos = start
+        self._end = len(buf)
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self._end - self._pos
+        stop = min(self._end, self._pos + n)
+        data = bytes(self._buf[self._pos : stop])
+        self._pos = stop
+        return data
+
+    def readline(self) -> bytes:
+        find = getattr(self._buf, "find", None)
+        if find is not None:
+            nl = find(b"\n", self._pos)
+        else:
+            nl = bytes(self._buf[self._pos :]).find(b"\n")
+            nl = -1 if nl < 0 else nl + self._pos
+        stop = self._end if nl < 0 else nl + 1
+        data = bytes(self._buf[self._pos : stop])
+        self._pos = stop
+        return data
+
+    def tell(self) -> int:
+        return self._pos
+
+
+class _Abort(Exception):
+    pass
+
+
+class _Machine:
+    def __init__(self, trace: PickleTrace) -> None:
+        self.t = trace
+        self.stack: list[Any] = []
+        self.metastack: list[list[Any]] = []
+        self.memo: dict[int, Any] = {}
+        self.pos = 0
+        self.index = 0
+
+    # -- stack helpers ------------------------------------------------------------------------------
+    def push(self, value: Any) -> None:
+        self.stack.append(value)
+
+    def pop(self) -> Any:
+        if not self.stack:
+            raise _Abort("stack underflow")
+        return self.stack.pop()
+
+    def top(self) -> Any:
+        if not self.stack:
+            raise _Abort("stack underflow")
+        return self.stack[-1]
+
+    def pop_mark(self) -> list[Any]:
+        if not self.metastack:
+            raise _Abort("MARK expected but none on the stack")
+        items = self.stack
+        self.stack = self.metastack.pop()
+        return items
+
+    def anomaly(self, message: str) -> None:
+        if len(self.t.anomalies) < 1000:
+            self.t.anomalies.append(Anomaly(self.pos, self.index, message))
+
+    def import_(self, module: Any, name: Any, opcode: str) -> Global:
+        resolved = isinstance(module, str) and isinstance(name, str)
+        g = Global(
+            module=module if isinstance(module, str) else f"<{type(module).__name__}>",
+            name=name if isinstance(name, str) else f"<{type(name).__name__}>",
+            opcode=opcode,
+            pos=self.pos,
+            index=self.index,
+            resolved=resolved,
+        )
+        self.t.imports.append(g)
+        return g
+
+    def call(self, func: Any, args: Any, kind: str, kwargs: Any = None) -> Call:
+        c = Call(func=func, args=args, kind=kind, pos=self.pos, index=self.index, kwargs=kwargs)
+        self.t.calls.append(c)
+        return c
+
+    # -- opcode dispatch ----------------------------------------------------------------------------
+    def step(self, name: str, arg: Any) -> None:
+        handler = getattr(self, "op_" + name, None)
+        if handler is not None:
+            handler(arg)
+        elif name in _LITERALS:
+            if isinstance(arg, bytes | bytearray):
+                self.t.byte_strings.append((self.pos, bytes(arg)))
+            self.push(arg)
+        else:  # pragma: no cover - every opcode pickletools knows is handled
+            raise _Abort(f"unhandled opcode {name}")
+
+    def op_PROTO(self, arg: int) -> None:
+        self.t.protocol = arg
+
+    def op_FRAME(self, arg: int) -> None:
+        pass
+
+    def op_NONE(self, arg: None) -> None:
+        self.push(None)
+
+    def op_NEWTRUE(self, arg: None) -> None:
+        self.push(True)
+
+    def op_NEWFALSE(self, arg: None) -> None:
+        self.push(False)
+
+    def op_EMPTY_LIST(self, arg: None) -> None:
+        self.push([])
+
+    def op_APPEND(self, arg: None) -> None:
+        value = self.pop()
+        self._extend(self.top(), [value])
+
+    def op_APPENDS(self, arg: None) -> None:
+        items = self.pop_mark()
+        self._extend(self.top(), items)
+
+    def _extend(self, target: Any, items: list[Any]) -> None:
+        if isinstance(target, list):
+            target.extend(items)
+        elif isinstance(target, Call):
+            target.appends.extend(items)  # a loader calls target.append / extend: code, if target is hostile
+        else:
+            self.anomaly(f"APPEND to a {type(target).__name__}")
+
+    def op_LIST(self, arg: None) -> None:
+        self.push(list(self.pop_mark()))
+
+    def op_EMPTY_TUPLE(self, arg: None) -> None:
+        self.push(())
+
+    def op_TUPLE(self, arg: None) -> None:
+        self.push(tuple(self.pop_mark()))
+
+    def op_TUPLE1(self, arg: None) -> None:
+        self.push((self.pop(),))
+
+    def op_TUPLE2(self, arg: None) -> None:
+        b = self.pop()
+        a = self.pop()
+        self.push((a, b))
+
+    def op_TUPLE3(self, arg: None) -> None:
+        c = self.pop()
+        b = self.pop()
+        a = self.pop()
+        self.push((a, b, c))
+
+    def op_EMPTY_DICT(self, arg: None) -> None:
+        self.push(SymDict())
+
+    def op_DICT(self, arg: None) -> None:
+        items = self.pop_mark()
+        if len(items) % 2:
+            raise _Abort("DICT with an odd number of items")
+        self.push(SymDict(list(zip(items[::2], items[1::2], strict=True))))
+
+    def op_SETITEM(self, arg: None) -> None:
+        value = self.pop()
+        key = self.pop()
+        self._setitems(self.top(), [(key, value)])
+
+    def op_SETITEMS(self, arg: None) -> None:
+        items = self.pop_mark()
+        if len(items) % 2:
+            raise _Abort("SETITEMS with an odd number of items")
+        self._setitems(self.top(), list(zip(items[::2], items[1::2], strict=True)))
+
+    def _setitems(self, target: Any, pairs: list[tuple[Any, Any]]) -> None:
+        if isinstance(target, SymDict):
+            target.items.extend(pairs)
+        elif isinstance(target, Call):
+            target.setitems.extend(pairs)
+        else:
+            self.anomaly(f"SETITEM on a {type(target).__name__}")
+
+    def op_EMPTY_SET(self, arg: None) -> None:
+        self.push(SymSet())
+
+    def op_ADDITEMS(self, arg: None) -> None:
+        items = self.pop_mark()
+        target = self.top()
+        if isinstance(target, SymSet):
+            target.items.extend(items)
+        else:
+            self.anomaly(f"ADDITEMS on a {type(target).__name__}")
+
+    def op_FROZENSET(self, arg: None) -> None:
+        self.push(SymSet(list(self.pop_mark()), frozen=True))
+
+    def op_POP(self, arg: None) -> None:
+        if self.stack:
+            self.stack.pop()
+        else:
+            self.pop_mark()
+
+    def op_DUP(self, arg: None) -> None:
+        self.push(self.top())
+
+    def op_MARK(self, arg: None) -> None:
+        self.metastack.append(self.stack)
+        self.stack = []
+
+    def op_POP_MARK(self, arg: None) -> None:
+        self.pop_mark()
+
+    def _get(self, key: int) -> None:
+        if key not in self.memo:
+            raise _Abort(f"memo key {key} read before it was written")
+        self.push(self.memo[key])
+
+    op_GET = op_BINGET = op_LONG_BINGET = _get
+
+    def _put(self, key: int) -> None:
+        if key < 0:
+            raise _Abort("negative memo key")
+        self.memo[key] = self.top()
+
+    op_PUT = op_BINPUT = op_LONG_BINPUT = _put
+
+    def op_MEMOIZE(self, arg: None) -> None:
+        self.memo[len(self.memo)] = self.top()
+
+    def _ext(self, code: int) -> None:
+        # copyreg's extension registry maps codes to (module, name); it is empty in a stock Python,
+        # so any EXT opcode imports something a scanner cannot see by name.
+        self.push(self.import_("copyreg._extension_registry", str(code), f"EXT{_ext_width(code)}"))
+
+    op_EXT1 = op_EXT2 = op_EXT4 = _ext
+
+    def op_GLOBAL(self, arg: str) -> None:
+        module, _, name = arg.partition(" ")
+        self.push(self.import_(module, name, "GLOBAL"))
+
+    def op_STACK_GLOBAL(self, arg: None) -> None:
+        name = self.pop()
+        module = self.pop()
+        self.push(self.import_(module, name, "STACK_GLOBAL"))
+
+    def op_INST(self, arg: str) -> None:
+        module, _, name = arg.partition(" ")
+        cls = self.import_(module, name, "INST")
+        self.push(self.call(cls, tuple(self.pop_mark()), "inst"))
+
+    def op_OBJ(self, arg: None) -> None:
+        items = self.pop_mark()
+        if not items:
+            raise _Abort("OBJ without a class")
+        self.push(self.call(items[0], tuple(items[1:]), "obj"))
+
+    def op_REDUCE(self, arg: None) -> None:
+        args = self.pop()
+        func = self.pop()
+        self.push(self.call(func, args, "reduce"))
+
+    def op_NEWOBJ(self, arg: None) -> None:
+        args = self.pop()
+        cls = self.pop()
+        self.push(self.call(cls, args, "newobj"))
+
+    def op_NEWOBJ_EX(self, arg: None) -> None:
+        kwargs = self.pop()
+        args = self.pop()
+        cls = self.pop()
+        self.push(self.call(cls, args, "newobj_ex", kwargs))
+
+    def op_BUILD(self, arg: None) -> None:
+        state = self.pop()
+        target = self.top()
+        if isinstance(target, Call):
+            target.state = state
+            target.has_state = True
+        elif isinstance(target, Global):
+            # BUILD on a bare class or function sets attributes on it: never needed by data.
+            self.anomaly(f"BUILD applied directly to {target.qualname}")
+        else:
+            self.anomaly(f"BUILD on a {type(target).__name__}")
+
+    def op_PERSID(self, arg: str) -> None:
+        p = PersistentId(arg, self.pos)
+        self.t.persistent_ids.append(p)
+        self.push(p)
+
+    def op_BINPERSID(self, arg: None) -> None:
+        p = PersistentId(self.pop(), self.pos)
+        self.t.persistent_ids.append(p)
+        self.push(p)
+
+    def op_NEXT_BUFFER(self, arg: None) -> None:
+        self.push(Opaque("out-of-band buffer"))
+
+    def op_READONLY_BUFFER(self, arg: None) -> None:
+        self.top()
+
+    def op_STOP(self, arg: None) -> None:
+        self.t.result = self.pop()
+        self.t.complete = True
+        if self.stack or self.metastack:
+            self.anomaly("values left on the stack at STOP")
+
+
+_LITERALS = frozenset(
+    {
+        "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4",
+        "STRING", "BINSTRING", "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
+        "BYTEARRAY8", "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "FLOAT", "BINFLOAT",
+    }
+)  # fmt: skip
+
+
+def _ext_width(code: int) -> int:
+    return 1 if code < 0x100 else 2 if code < 0x10000 else 4
+
+
+def walk(buf: Buffer, start: int = 0, *, max_ops: int = DEFAULT_MAX_OPS) -> PickleTrace:
+    """Walk one pickle starting at byte `start`. Never raises on bad input: see `PickleTrace.error`."""
+    trace = PickleTrace(start=start, end=start)
+    machine = _Machine(trace)
+    reader = _Reader(buf, start)
+    try:
+        for opcode, arg, pos in pickletools.genops(cast(IO[bytes], reader)):
+            machine.pos = pos if pos is not None else reader.tell()
+            machine.step(opcode.name, arg)
+            machine.index += 1
+            if machine.index >= max_ops:
+                raise _Abort(f"more than {max_ops} opcodes")
+        if not trace.complete:
+            trace.error = "pickle ended without a STOP opcode"
+            trace.error_pos = reader.tell()
+    except _Abort as exc:
+        trace.error, trace.error_pos = str(exc), machine.pos
+    except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, OverflowError) as exc:
+        # pickletools raises ValueError for unknown opcodes and truncated arguments.
+        trace.error, trace.error_pos = _describe_decode_error(exc), reader.tell()
+    except MemoryError:
+        trace.error, trace.error_pos = "out of memory while decoding", machine.pos
+    except RecursionError:  # pragma: no cover - the machine is iterative
+        trace.error, trace.error_pos = "nesting too deep", machine.pos
+    trace.ops = machine.index
+    trace.end = reader.tell()
+    return trace
+
+
+def _describe_decode_error(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if "opcode" in text and "unknown" in text:
+        return f"invalid opcode ({text})"
+    if any(w in text for w in ("remain", "no newline", "EOF", "exhausted")):
+        return f"truncated ({text})"
+    return f"malformed ({text})"
+
+
+def walk_all(
+    buf: Buffer,
+    start: int = 0,
+    *,
+    max_pickles: int = DEFAULT_MAX_PICKLES,
+    max_ops: int = DEFAULT_MAX_OPS,
+    stop_on_error: bool = True,
+) -> list[PickleTrace]:
+    """Walk consecutive pickles (legacy PyTorch files hold five; joblib and hostile files more)."""
+    traces: list[PickleTrace] = []
+    pos = start
+    size = len(buf)
+    while pos < size and len(traces) < max_pickles:
+        trace = walk(buf, pos, max_ops=max_ops)
+        traces.append(trace)
+        if trace.error and stop_on_error:
+            break
+        if trace.end <= pos:
+            break
+        pos = trace.end
+    return traces
+
+
+def iter_nodes(root: Any, *, max_nodes: int = 5_000_000) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Every reference reachable from `root`, with the key path that reached it.
+
+    Keys of dictionaries and of items set on objects (OrderedDict state dicts) extend the path, so a
+    tensor in `{"model": {"lm_head.weight": t}}` has the path ("model", "lm_head.weight"). A node
+    referenced twice (a memoised, shared object such as a tied weight) is yielded at each path but
+    expanded once, so traversal is cycle-safe. Iterative; stops after `max_nodes` references.
+    """
+    expanded: set[int] = set()
+    todo: list[tuple[tuple[Any, ...], Any]] = [((), root)]
+    count = 0
+    while todo and count < max_nodes:
+        path, node = todo.pop()
+        count += 1
+        yield path, node
+        if not isinstance(node, list | tuple | SymDict | SymSet | Call | PersistentId):
+            continue
+        if id(node) in expanded:
+            continue
+        expanded.add(id(node))
+        todo.extend(reversed(_children(path, node)))
+
+
+def _children(path: tuple[Any, ...], node: Any) -> list[tuple[tuple[Any, ...], Any]]:
+    if isinstance(node, SymDict):
+        keyed = [((*path, k), v) for k, v in node.items]
+        return keyed + [(path, k) for k, _ in node.items if not isinstance(k, str | int)]
+    if isinstance(node, list | tuple):
+        return [((*path, i), v) for i, v in enumerate(node)]
+    if isinstance(node, SymSet):
+        return [(path, v) for v in node.items]
+    if isinstance(node, PersistentId):
+        return [(path, node.pid)]
+    children = [((*path, k), v) for k, v in node.setitems]
+    children += [((*path, i), v) for i, v in enumerate(node.appends)]
+    children += [(path, node.func), (path, node.args)]
+    if node.kwargs is not None:
+        children.append((path, node.kwargs))
+    if node.has_state:
+        children.append((path, node.state))
+    return children

@@ -1,0 +1,388 @@
+"""The release manifest, `modelwarden.yaml`: what the files of a release cannot tell.
+
+It states training facts (tokens, hardware, compute), where components that live outside the
+weights folder are (code, data, papers) and under which licence, and release facts (provider,
+establishment, revenue, role, markets, distribution, monetisation). The openness, compute and
+rules stages all read this one record. See ../shared/reference/regulation.md §1 (roles, the
+one-third rule, monetisation, cumulative compute) and compute.md §4–5 (what a compute estimate needs).
+
+Every key is optional. Unknown keys, wrong types and impossible values are errors that name the
+key path; nothing is guessed. The JSON Schema shipped in `data/manifest.schema.json` is generated
+from these models (`python -m modelwarden.manifest --schema`) and a test keeps the two in sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from modelwarden.errors import ManifestError
+
+MANIFEST_NAMES = ("modelwarden.yaml", "modelwarden.yml")
+MAX_MANIFEST_BYTES = 1_000_000  # a manifest is a hand-written document; anything bigger is not one
+
+# Non-negative quantities. FLOP figures reach 1e27; floats carry them exactly enough (we report 2-3
+# significant figures, the EU Guidelines ask for 2 and tolerate ±30%).
+Flop = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+PositiveCount = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, populate_by_name=True)
+
+
+class Component(StrEnum):
+    """The 17 MOF components as implemented by the Model Openness Tool (openness.md §1.2)."""
+
+    MODEL_ARCHITECTURE = "model_architecture"
+    MODEL_PARAMETERS_FINAL = "model_parameters_final"
+    MODEL_PARAMETERS_INTERMEDIATE = "model_parameters_intermediate"
+    MODEL_METADATA = "model_metadata"
+    DATASETS = "datasets"
+    DATA_PREPROCESSING_CODE = "data_preprocessing_code"
+    TRAINING_CODE = "training_code"
+    INFERENCE_CODE = "inference_code"
+    EVALUATION_CODE = "evaluation_code"
+    EVALUATION_DATA = "evaluation_data"
+    EVALUATION_RESULTS = "evaluation_results"
+    SUPPORTING_LIBRARIES = "supporting_libraries"
+    MODEL_CARD = "model_card"
+    DATA_CARD = "data_card"
+    TECHNICAL_REPORT = "technical_report"
+    RESEARCH_PAPER = "research_paper"
+    SAMPLE_OUTPUTS = "sample_outputs"
+
+
+class Modality(StrEnum):
+    TEXT = "text"
+    CODE = "code"
+    IMAGE = "image"
+    AUDIO = "audio"
+    SPEECH = "speech"
+    VIDEO = "video"
+    TABULAR = "tabular"
+    TIME_SERIES = "time_series"
+    BIOLOGICAL_SEQUENCE = "biological_sequence"
+    EMBEDDING = "embedding"  # vector output (sentence encoders)
+    ACTION = "action"  # agents, robotics
+    THREE_D = "3d"
+    OTHER = "other"
+
+
+class Generality(StrEnum):
+    GENERAL = "general"
+    NARROW = "narrow"
+
+
+class Role(StrEnum):
+    PROVIDER = "provider"  # develops the model and places it on the market under its own name
+    MODIFIER = "modifier"  # fine-tunes / merges / otherwise modifies someone else's model
+    DEPLOYER = "deployer"  # only uses or serves a model placed on the market by others
+
+
+class WeightsAccess(StrEnum):
+    PUBLIC = "public"  # free download, no gate
+    GATED = "gated"  # download after accepting terms or verification
+    API_ONLY = "api_only"
+    CLOSED = "closed"
+
+
+class ReleaseLevel(StrEnum):
+    """Solaiman's gradient of generative AI release (openness.md §4)."""
+
+    FULLY_CLOSED = "fully_closed"
+    GRADUAL = "gradual"
+    HOSTED = "hosted"
+    API = "api"
+    DOWNLOADABLE = "downloadable"
+    FULLY_OPEN = "fully_open"
+
+
+class Precision(StrEnum):
+    FP32 = "fp32"
+    TF32 = "tf32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+    FP8 = "fp8"
+    FP4 = "fp4"
+    INT8 = "int8"
+
+
+class StageKind(StrEnum):
+    PRETRAINING = "pretraining"
+    CONTINUED_PRETRAINING = "continued_pretraining"
+    FINETUNING = "finetuning"
+    RL = "rl"
+    DISTILLATION = "distillation"
+    SYNTHETIC_DATA = "synthetic_data"  # forward passes generating training data
+    REWARD_MODEL = "reward_model"  # auxiliary: excluded from cumulative compute (regulation.md §1.11)
+    TEACHER = "teacher"  # training of a distillation teacher: excluded
+    EVALUATION = "evaluation"  # diagnostic: excluded
+    OTHER = "other"
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+class ComponentDecl(_Strict):
+    """Where a release component is and under which licence (a URL or a path relative to the manifest)."""
+
+    present: bool = True
+    location: str | None = None
+    license: str | None = None  # SPDX id, Hugging Face licence id, or the licence's name
+    note: str | None = None
+
+
+class ModalitiesDecl(_Strict):
+    input: list[Modality] = Field(default_factory=list)
+    output: list[Modality] = Field(default_factory=list)
+
+
+class ModelDecl(_Strict):
+    name: str | None = None
+    version: str | None = None
+    architecture: str | None = None
+    parameters: PositiveCount | None = None  # total
+    active_parameters: PositiveCount | None = None  # per token, for mixture-of-experts
+    context_length: PositiveCount | None = None
+    modalities: ModalitiesDecl | None = None
+    generality: Generality | None = None
+    intended_tasks: list[str] = Field(default_factory=list)
+    # EO 14110 §4.2(b)(i): a lower threshold for models trained primarily on biological sequence data.
+    primarily_biological_sequence_data: bool | None = None
+    # Korea AI Basic Act Art. 32: a judgement the files cannot make (regulation.md §4).
+    broad_serious_risk_to_life_safety_rights: bool | None = None
+
+    @model_validator(mode="after")
+    def _active_le_total(self) -> ModelDecl:
+        if self.parameters and self.active_parameters and self.active_parameters > self.parameters:
+            raise ValueError("model.active_parameters cannot exceed model.parameters")
+        return self
+
+
+class HardwareDecl(_Strict):
+    accelerator: str | None = None  # a name from the hardware table, e.g. "H100-SXM", "A100", "TPUv4"
+    count: PositiveCount | None = None
+    hours: Annotated[float, Field(gt=0)] | None = None  # wall-clock hours with `count` chips
+    gpu_hours: Annotated[float, Field(gt=0)] | None = None  # chip-hours, when stated directly
+    precision: Precision | None = None
+    utilisation: Fraction | None = None  # MFU, when the developer states it
+
+
+class StageDecl(_Strict):
+    name: str
+    kind: StageKind = StageKind.OTHER
+    tokens: Flop | None = None
+    compute_flop: Flop | None = None
+    hardware: HardwareDecl | None = None
+    trainable_parameters: PositiveCount | None = None  # LoRA and other partial training
+    public_output: bool | None = None  # synthetic data that is published may be excluded (EU Annex A.1)
+
+
+class DatasetDecl(_Strict):
+    name: str
+    location: str | None = None
+    license: str | None = None
+    public: bool | None = None
+    tokens: Flop | None = None
+
+
+class TrainingDecl(_Strict):
+    tokens: Flop | None = None  # tokens *seen*, repeats included
+    epochs: Annotated[float, Field(gt=0)] | None = None
+    compute_flop: Flop | None = None  # developer-stated training compute
+    hardware: HardwareDecl | None = None
+    stages: list[StageDecl] = Field(default_factory=list)
+    synthetic_data_flop: Flop | None = None  # forward passes generating non-public synthetic data
+    synthetic_data_public: bool | None = None
+    merged_or_initialising_flop: Flop | None = None  # compute of weights merged into / initialising the model
+    modification_flop: Flop | None = None  # compute a modifier spent on top of a base model
+    modification_method: str | None = None  # full, lora, qlora, merge, ...
+    trainable_parameters: PositiveCount | None = None
+    datasets: list[DatasetDecl] = Field(default_factory=list)
+    started: dt.date | None = None
+    finished: dt.date | None = None
+    energy_kwh: Flop | None = None
+    planned: bool = False  # the run has not happened yet (notification when crossing is foreseeable)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> TrainingDecl:
+        if self.started and self.finished and self.finished < self.started:
+            raise ValueError("training.finished is before training.started")
+        return self
+
+
+class BaseModelDecl(_Strict):
+    name: str | None = None
+    provider: str | None = None
+    compute_flop: Flop | None = None
+    systemic_risk: bool | None = None
+    license: str | None = None
+
+
+class ProviderDecl(_Strict):
+    name: str | None = None
+    established_in: str | None = None  # ISO 3166-1 alpha-2 ("DE", "US") or "EU"
+    revenue_usd: Flop | None = None  # previous year, with affiliates (SB 53 / RAISE "large" test)
+    microenterprise: bool | None = None
+    sme: bool | None = None
+
+
+class MonetisationDecl(_Strict):
+    """Guidelines §4.2.2 and Recital 103: what makes an open release 'monetised'."""
+
+    paid_access: bool | None = None  # weights or access only against payment
+    dual_licensing: bool | None = None  # free for some, paid for commercial use or above a scale
+    required_paid_services: bool | None = None  # paid support/services indispensable for use
+    exclusive_paid_platform: bool | None = None  # only hosted by the provider behind payment or ads
+    ad_funded: bool | None = None
+    personal_data_required: bool | None = None  # access conditioned on personal data beyond security
+    optional_paid_services: bool | None = None  # premium support, hosted API next to free weights
+    microenterprise_transactions_only: bool | None = None
+
+
+class ReleaseDecl(_Strict):
+    role: Role | None = None
+    provider: ProviderDecl | None = None
+    placed_on_market: dt.date | None = None
+    markets: list[str] = Field(default_factory=list)  # "EU", "US", "US-CA", "US-NY", "KR", "CN", ...
+    weights: WeightsAccess | None = None
+    license: str | None = None
+    monetised: bool | None = None
+    monetisation: MonetisationDecl | None = None
+    public_service_in_china: bool | None = None
+    public_opinion_attributes: bool | None = None  # China: "public opinion attributes or social mobilisation"
+    eu_registered_business_users: Count | None = None  # Annex XIII(f): ≥ 10,000 presumes high impact
+    korea_daily_users: Count | None = None
+    level: ReleaseLevel | None = None  # release gradient, when files cannot tell (levels 1–4)
+    staged: bool | None = None
+    api_available: bool | None = None
+
+    @model_validator(mode="after")
+    def _markets_upper(self) -> ReleaseDecl:
+        bad = [m for m in self.markets if not re.fullmatch(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", m)]
+        if bad:
+            raise ValueError(f"release.markets: {bad!r} are not region codes like EU, US-CA, KR, CN")
+        return self
+
+
+class Manifest(_Strict):
+    schema_version: int = 1
+    model: ModelDecl = Field(default_factory=ModelDecl)
+    components: dict[Component, ComponentDecl] = Field(default_factory=dict)
+    training: TrainingDecl = Field(default_factory=TrainingDecl)
+    base_model: BaseModelDecl | None = None
+    release: ReleaseDecl = Field(default_factory=ReleaseDecl)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads `1e25` and `3.8e+25` as floats (YAML 1.1 wants `1.0e+25`)."""
+
+
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def _format_errors(path: str, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid release manifest ({exc.error_count()} problem(s))"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (see the manifest schema for the allowed keys)"
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_manifest(data: Any, *, origin: str = "<manifest>") -> Manifest:
+    if data is None:
+        return Manifest()
+    if not isinstance(data, dict):
+        raise ManifestError(f"the manifest must be a mapping of keys, got {type(data).__name__}", path=origin)
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(_format_errors(origin, exc)) from None
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"file is {size} bytes; a manifest is at most {MAX_MANIFEST_BYTES}", path=p)
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError("manifest file not found", path=p) from None
+    except UnicodeDecodeError:
+        raise ManifestError("manifest is not UTF-8 text", path=p) from None
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest: {exc.strerror}", path=p) from None
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError(f"not valid YAML{where}: {problem}", path=p) from None
+    return parse_manifest(data, origin=str(p))
+
+
+def find_manifest(root: str | Path) -> Path | None:
+    """The manifest next to a model: inside a model folder, or beside a single model file."""
+    r = Path(root)
+    folder = r if r.is_dir() else r.parent
+    for name in MANIFEST_NAMES:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Manifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://modelwarden.dev/schema/manifest-v1.json"
+    schema["title"] = "modelwarden release manifest (modelwarden.yaml)"
+    return schema
+
+
+SCHEMA_PATH = Path(__file__).parent / "data" / "manifest.schema.json"
+
+
+def _main(argv: list[str]) -> int:
+    if argv[1:] == ["--schema"]:
+        SCHEMA_PATH.write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(SCHEMA_PATH)
+        return 0
+    print("usage: python -m modelwarden.manifest --schema", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv))

@@ -1,0 +1,486 @@
+"""Typed records passed between stages (see ARCHITECTURE.md, "The pipeline").
+
+Every stage is a plain function from these records to another record. The CLI, the web app and the
+registry only see these types. Keep each stage's records in its own section below so that work on
+one stage does not collide with work on another.
+
+Facts carry provenance: where a value was read (file + field, a model-card sentence, the release
+manifest, a CLI flag) or that it is a default assumption. Reports show it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+
+T = TypeVar("T")
+
+
+class Record(BaseModel):
+    """Base for all records: reject unknown fields so a typo in a stage is caught at once."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Provenance
+# ---------------------------------------------------------------------------------------------------
+
+
+class Source(StrEnum):
+    TENSORS = "tensors"  # computed from tensor headers
+    CONFIG = "config"  # config.json / generation_config.json / other JSON config
+    FILE = "file"  # any other file (licence text, tokenizer, format metadata)
+    CARD = "card"  # README.md model card (front matter or a sentence of the text)
+    MANIFEST = "manifest"  # modelwarden.yaml
+    CLI = "cli"  # a command-line flag
+    DERIVED = "derived"  # computed from other facts (the note says how)
+    DEFAULT = "default"  # an assumption, stated as such
+
+
+class Provenance(Record):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Source
+    file: str | None = None  # path relative to the release root
+    field: str | None = None  # key path inside the file, e.g. "text_config.hidden_size"
+    quote: str | None = None  # the sentence or line the value was read from
+    note: str | None = None
+
+    def describe(self) -> str:
+        """One line for humans: `config.json:num_hidden_layers`, `README.md: "trained on 2T tokens"`."""
+        where = self.file or self.source.value
+        if self.field:
+            where = f"{where}:{self.field}"
+        if self.quote:
+            quote = self.quote if len(self.quote) <= 80 else self.quote[:77] + "..."
+            where = f'{where} "{quote}"'
+        if self.note:
+            where = f"{where} ({self.note})"
+        return where
+
+
+class Fact(Record, Generic[T]):
+    """A value with the place it came from."""
+
+    value: T
+    provenance: Provenance
+
+
+class Problem(Record):
+    """A file that could not be (fully) read. Reported, never raised past the stage that found it."""
+
+    file: str
+    code: str  # stable machine id: "truncated", "header_too_large", "invalid_json", ...
+    message: str  # user-facing, names the problem precisely
+    severity: Literal["error", "warning"] = "error"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Artifacts (readers) — issue: inspect
+# ---------------------------------------------------------------------------------------------------
+
+
+class ArtifactFormat(StrEnum):
+    SAFETENSORS = "safetensors"
+    SAFETENSORS_INDEX = "safetensors_index"
+    GGUF = "gguf"
+    TORCH_ZIP = "torch_zip"
+    TORCH_LEGACY = "torch_legacy"
+    TORCHSCRIPT = "torchscript"
+    PICKLE = "pickle"
+    JOBLIB = "joblib"
+    ONNX = "onnx"
+    KERAS = "keras"  # Keras 3 .keras zip
+    KERAS_H5 = "keras_h5"  # legacy HDF5 with model_config
+    HDF5 = "hdf5"  # HDF5 without a Keras model_config (e.g. model.weights.h5)
+    NPY = "npy"
+    NPZ = "npz"
+    SAVEDMODEL = "savedmodel"
+    ZIP = "zip"  # a zip that is none of the above
+    JSON = "json"
+    TEXT = "text"
+    UNKNOWN = "unknown"
+
+
+class TensorKind(StrEnum):
+    PARAMETER = "parameter"
+    BUFFER = "buffer"  # e.g. rotary inv_freq, position_ids: stored but not trained
+    QUANT_AUX = "quant_aux"  # quantisation scales / zeros / g_idx, FP8 scale tensors
+
+
+class TensorInfo(Record):
+    name: str
+    dtype: str  # as stored, normalised to upper-case short names: F32, BF16, I32, Q4_K, ...
+    shape: tuple[int, ...]
+    kind: TensorKind = TensorKind.PARAMETER
+    parameters: int = 0  # logical parameters after unpacking packed quantised storage; 0 if not a parameter
+    component: str | None = None  # embedding, layers, head, norm, vision, mtp, adapter, ...
+    data_offsets: tuple[int, int] | None = None  # absolute byte range in the file, where the format has one
+
+
+class ArtifactInfo(Record):
+    path: str  # relative to the release root (or the file name for a single-file release)
+    format: ArtifactFormat
+    size: int
+    sha256: str | None = None
+    tensors: list[TensorInfo] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict
+    )  # format metadata (gguf kv, safetensors __metadata__)
+    problems: list[Problem] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Model facts — issue: inspect
+# ---------------------------------------------------------------------------------------------------
+
+
+class Layout(StrEnum):
+    HF_SNAPSHOT = "hf_snapshot"  # config.json + weights (+ card, tokenizer)
+    DIFFUSERS = "diffusers"
+    PEFT_ADAPTER = "peft_adapter"
+    SENTENCE_TRANSFORMERS = "sentence_transformers"
+    FOLDER = "folder"  # any other folder of weights
+    SINGLE_FILE = "single_file"
+    MANIFEST_ONLY = "manifest_only"  # no files: a planned or described model
+
+
+class ParameterCount(Record):
+    total: int | None = None
+    active: int | None = None  # None for dense models
+    source: Literal["tensors", "config", "manifest"] | None = None
+    config_total: int | None = None  # the config.json formula's figure when tensors were also counted
+    config_active: int | None = None
+    non_parameter_elements: int = 0  # buffers and quantisation auxiliaries that were excluded
+    breakdown: dict[str, int] = Field(default_factory=dict)  # component -> parameters
+    provenance: Provenance | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Modalities(Record):
+    input: list[str] = Field(default_factory=list)  # text, image, audio, video, ...
+    output: list[str] = Field(default_factory=list)
+    provenance: Provenance | None = None
+
+
+class LicenseInfo(Record):
+    id: str | None = (
+        None  # SPDX or Hugging Face licence id, lower-case as on the Hub ("apache-2.0", "llama3.1")
+    )
+    name: str | None = None  # card license_name for "other"
+    link: str | None = None  # card license_link
+    provenance: Provenance | None = None
+
+
+class LicenseFile(Record):
+    path: str
+    kind: Literal["license", "use_policy", "notice", "acceptable_use"]
+    identified_as: str | None = None  # licence id when the text matches a well-known licence; None = unknown
+    method: str | None = None  # how it was identified (fingerprint, heading)
+
+
+class BaseModelRef(Record):
+    name: str
+    relation: str | None = None  # adapter, merge, quantized, finetune
+    provenance: Provenance
+
+
+class TokenizerInfo(Record):
+    vocab_size: int | None = None
+    chat_template: bool = False
+    files: list[str] = Field(default_factory=list)
+    provenance: Provenance | None = None
+
+
+class AdapterInfo(Record):
+    peft_type: str | None = None
+    base_model: str | None = None
+    rank: int | None = None
+    target_modules: list[str] = Field(default_factory=list)
+    parameters: int | None = None
+    provenance: Provenance | None = None
+
+
+class CardInfo(Record):
+    path: str
+    metadata: dict[str, Any] = Field(default_factory=dict)  # the YAML front matter as parsed
+    links: list[str] = Field(default_factory=list)  # URLs found in the card text
+    text_chars: int = 0
+
+
+class ComponentFacts(Record):
+    """A sub-model of a release: a diffusers component, a sentence-transformers module, a vision tower."""
+
+    name: str
+    path: str | None = None
+    class_name: str | None = None
+    parameters: int | None = None
+    source: Literal["tensors", "config"] | None = None
+
+
+class ModelFacts(Record):
+    name: str | None = None
+    root: str  # absolute folder/file path, or "hf://org/name@revision"
+    layout: Layout
+    revision: str | None = None
+    files: list[ArtifactInfo] = Field(default_factory=list)
+    parameters: ParameterCount = Field(default_factory=ParameterCount)
+    architecture: Fact[str] | None = None
+    model_type: Fact[str] | None = None
+    modalities: Modalities = Field(default_factory=Modalities)
+    context_length: Fact[int] | None = None
+    tokenizer: TokenizerInfo | None = None
+    license: LicenseInfo | None = None
+    license_files: list[LicenseFile] = Field(default_factory=list)
+    base_model: list[BaseModelRef] = Field(default_factory=list)
+    datasets: list[Fact[str]] = Field(default_factory=list)
+    language: list[str] = Field(default_factory=list)
+    pipeline_tag: Fact[str] | None = None
+    library_name: Fact[str] | None = None
+    card: CardInfo | None = None
+    components: list[ComponentFacts] = Field(default_factory=list)
+    adapter: AdapterInfo | None = None
+    problems: list[Problem] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scan — issue: scan
+# ---------------------------------------------------------------------------------------------------
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class Location(Record):
+    entry: str | None = None  # zip entry / archive member / HDF5 attribute
+    offset: int | None = None  # byte offset in the file (or in the entry when `entry` is set)
+    opcode_index: int | None = None  # n-th pickle opcode
+    pointer: str | None = None  # JSON pointer into a config (e.g. /config/layers/3)
+
+
+class Finding(Record):
+    rule_id: str  # stable: "pickle.dangerous-import", "zip.path-traversal", ...
+    severity: Severity
+    file: str
+    location: Location = Field(default_factory=Location)
+    message: str
+    evidence: str | None = None  # e.g. the resolved import "os.system"
+
+
+class ScannedFile(Record):
+    path: str
+    format: ArtifactFormat
+    size: int
+    sha256: str | None = None
+
+
+class ScanReport(Record):
+    files: list[ScannedFile] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    problems: list[Problem] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Openness — issue: openness
+# ---------------------------------------------------------------------------------------------------
+
+
+class Evidence(Record):
+    description: str
+    provenance: Provenance
+
+
+class ComponentEvidence(Record):
+    present: bool
+    evidence: list[Evidence] = Field(default_factory=list)
+    licence: str | None = None
+    open: bool | None = None  # None: unknown (no licence found)
+
+
+class YesNoReview(StrEnum):
+    YES = "yes"
+    NO = "no"
+    NEEDS_REVIEW = "needs_review"
+
+
+class MofVerdict(Record):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    class_: int | None = Field(
+        default=None, alias="class"
+    )  # 1 (open science), 2 (open tooling), 3 (open model)
+    progress: dict[str, float] = Field(default_factory=dict)  # class id -> fraction met
+    mode: Literal["mot_exact", "normalised"] = "normalised"
+    reasons: list[str] = Field(default_factory=list)
+
+
+class OsaidVerdict(Record):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    pass_: bool = Field(alias="pass")
+    failing: list[str] = Field(default_factory=list)
+
+
+class EuFossVerdict(Record):
+    verdict: YesNoReview
+    reasons: list[str] = Field(default_factory=list)
+
+
+class EosaiScores(Record):
+    scores: dict[str, float] = Field(default_factory=dict)
+    mean: float | None = None
+
+
+class OpennessReport(Record):
+    components: dict[str, ComponentEvidence] = Field(default_factory=dict)
+    mof: MofVerdict
+    osaid: OsaidVerdict
+    eu_foss_licence: EuFossVerdict
+    eosai: EosaiScores
+    release_level: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Compute — issue: assess
+# ---------------------------------------------------------------------------------------------------
+
+
+class Band(Record):
+    low: float
+    central: float
+    high: float
+
+
+class ThresholdCall(StrEnum):
+    CLEARLY_BELOW = "clearly_below"
+    NEAR_BELOW = "near_below"
+    UNCERTAIN = "uncertain"
+    NEAR_ABOVE = "near_above"
+    CLEARLY_ABOVE = "clearly_above"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+class ComputeEstimate(Record):
+    training_flop: Band | None = None
+    cumulative_flop: Band | None = None
+    modification_flop: Band | None = None
+    method: str  # "developer_stated", "operation_count", "hardware", "combined", "insufficient_data"
+    thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    assumptions: list[Fact[str]] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rules — issue: assess
+# ---------------------------------------------------------------------------------------------------
+
+
+class Classification(StrEnum):
+    YES = "yes"
+    NO = "no"
+    NEEDS_REVIEW = "needs_review"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+class Citation(Record):
+    instrument: str
+    article: str
+    url: str | None = None
+
+
+class Obligation(Record):
+    id: str  # "eu.art53.1a", "ca.sb53.framework", ...
+    title: str
+    citation: Citation
+    applies_from: dt.date | None = None
+    deadline: str | None = None  # a date or a relative deadline ("within 2 weeks of ...")
+    note: str | None = None
+
+
+class Exemption(Record):
+    id: str
+    title: str
+    citation: Citation
+    removes: list[str] = Field(default_factory=list)  # obligation ids it switches off
+
+
+class TraceStep(Record):
+    rule: str  # which rule/condition id
+    expression: str | None = None  # the CEL condition
+    result: str  # what it evaluated to
+    explanation: str | None = None
+
+
+class RegimeResult(Record):
+    id: str  # eu_ai_act, us_eo_14110, ...
+    instrument: str
+    in_force: bool
+    classification: dict[str, Classification] = Field(default_factory=dict)
+    obligations: list[Obligation] = Field(default_factory=list)
+    exemptions: list[Exemption] = Field(default_factory=list)
+    trace: list[TraceStep] = Field(default_factory=list)
+    needs_review: list[str] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _flatten_classification(self, handler: Any) -> dict[str, Any]:
+        # The JSON contract puts classification fields beside in_force (issue "assess", JSON contract).
+        data: dict[str, Any] = handler(self)
+        data.update(data.pop("classification", {}))
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unflatten_classification(cls, data: Any) -> Any:
+        # Accept the flattened JSON form back, so stored assessments round-trip.
+        if isinstance(data, dict) and "classification" not in data:
+            known = set(cls.model_fields)
+            extra = {k: v for k, v in data.items() if k not in known}
+            if extra:
+                data = {k: v for k, v in data.items() if k in known} | {"classification": extra}
+        return data
+
+
+class Subject(Record):
+    name: str
+    version: str | None = None  # release version or hub revision
+    root: str | None = None
+    file_hashes: dict[str, str] = Field(default_factory=dict)  # path -> sha256
+
+
+class Assessment(Record):
+    subject: Subject
+    as_of: dt.date
+    created_at: dt.datetime
+    tool_version: str
+    ruleset_version: str
+    facts: ModelFacts | None = None
+    scan: ScanReport | None = None
+    openness: OpennessReport | None = None
+    compute: ComputeEstimate
+    regimes: dict[str, RegimeResult] = Field(default_factory=dict)
