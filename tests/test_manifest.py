@@ -16,7 +16,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_shipped_schema_matches_the_models() -> None:
-    assert json.loads(SCHEMA_PATH.read_text()) == json_schema(), "run: python -m modelwarden.manifest --schema"
+    hint = "regenerate with: python -m modelwarden.manifest --schema"
+    assert json.loads(SCHEMA_PATH.read_text()) == json_schema(), hint
 
 
 def test_scientific_notation_reads_as_numbers(tmp_path: Path) -> None:
