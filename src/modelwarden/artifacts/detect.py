@@ -1,0 +1,196 @@
+"""Which format a file is, from its content — never from its name (scanners.md technique 6).
+
+`.bin`, `.pt`, `.pth`, `.ckpt` are used for PyTorch zip and legacy pickles alike, and a hostile
+file may carry any extension. Detection reads at most a few KiB (plus a zip's central directory)
+and never parses untrusted data with anything that executes.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import pickletools
+import re
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+from modelwarden.model import ArtifactFormat
+
+HEAD_BYTES = 4096
+SAFETENSORS_MAX_HEADER = 100_000_000  # the reference implementation's cap (formats.md)
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_NPY_MAGIC = b"\x93NUMPY"
+# torch.serialization's legacy MAGIC_NUMBER 0x1950a86a20f9469cfc6c, pickled as LONG1 after PROTO 2.
+_TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+_COMPRESSED = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bz2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x04\x22\x4d\x18": "lz4",
+    b"ZF": "joblib-zlib",  # joblib's own zlib container: b"ZF" + length + zlib stream
+    b"\x78\x01": "zlib",
+    b"\x78\x9c": "zlib",
+    b"\x78\xda": "zlib",
+}
+# Opcodes a pickle may start with: PROTO (protocol >= 2) or a protocol 0/1 construct.
+_PICKLE_FIRST = frozenset(b"(]}cNIFLSVUXKMJGT\x88\x89)")
+
+
+def read_head(path: Path, n: int = HEAD_BYTES) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(n)
+
+
+def detect(path: str | Path) -> ArtifactFormat:
+    """The format of one file (or a SavedModel folder). Raises OSError only for unreadable paths."""
+    p = Path(path)
+    if p.is_dir():
+        return ArtifactFormat.SAVEDMODEL if (p / "saved_model.pb").is_file() else ArtifactFormat.UNKNOWN
+    head = read_head(p)
+    size = p.stat().st_size
+    return detect_bytes(head, size=size, path=p)
+
+
+def detect_bytes(head: bytes, *, size: int, path: Path | None = None) -> ArtifactFormat:
+    if head.startswith(b"GGUF"):
+        return ArtifactFormat.GGUF
+    if head.startswith(_NPY_MAGIC):
+        return ArtifactFormat.NPY
+    if head.startswith(_HDF5_MAGIC):
+        return _hdf5_kind(path)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _zip_kind(path) if path is not None else ArtifactFormat.ZIP
+    if head.startswith(_TORCH_LEGACY_MAGIC):
+        return ArtifactFormat.TORCH_LEGACY
+    if looks_like_safetensors(head, size):
+        return ArtifactFormat.SAFETENSORS
+    if looks_like_pickle(head):
+        return ArtifactFormat.JOBLIB if b"joblib.numpy_pickle" in head else ArtifactFormat.PICKLE
+    if compression_of(head) and looks_like_pickle(peek_decompressed(head)):
+        return ArtifactFormat.JOBLIB
+    if looks_like_onnx(head):
+        return ArtifactFormat.ONNX
+    stripped = head.lstrip()
+    if stripped[:1] in (b"{", b"["):
+        return ArtifactFormat.JSON
+    if _is_text(head):
+        return ArtifactFormat.TEXT
+    return ArtifactFormat.UNKNOWN
+
+
+def looks_like_safetensors(head: bytes, size: int) -> bool:
+    if len(head) < 9:
+        return False
+    (n,) = struct.unpack("<Q", head[:8])
+    return 2 <= n <= SAFETENSORS_MAX_HEADER and 8 + n <= size and head[8:9] == b"{"
+
+
+def looks_like_pickle(head: bytes) -> bool:
+    if len(head) >= 2 and head[0] == 0x80:
+        return 0 <= head[1] <= 5
+    return bool(head) and head[0] in _PICKLE_FIRST and _decodes_as_pickle(head)
+
+
+def _decodes_as_pickle(head: bytes) -> bool:
+    # Protocol 0/1 pickles have no header: decode the first opcodes and demand that they make sense,
+    # so that a text file starting with "(c) 2024" is not taken for a pickle.
+    ops = 0
+    try:
+        for opcode, arg, _pos in pickletools.genops(head):
+            ops += 1
+            if opcode.name in ("GLOBAL", "INST") and not _GLOBAL_ARG.fullmatch(str(arg)):
+                return False
+            if opcode.name == "STOP" or ops >= 16:
+                return True
+    except ValueError as exc:
+        # Running out of bytes at the end of the head is fine; anything else is not a pickle.
+        return ops >= 3 and ("remain" in str(exc) or "exhausted" in str(exc) or "newline" in str(exc))
+    return False
+
+
+_GLOBAL_ARG = re.compile(r"[A-Za-z_][\w.]* [A-Za-z_][\w.]*")
+
+
+def looks_like_onnx(head: bytes) -> bool:
+    # ModelProto starts with field 1 (ir_version, varint): tag 0x08, a small version, then another
+    # field tag; the opset_import / graph / producer strings follow within the first KiB.
+    if len(head) < 4 or head[0] != 0x08 or not 1 <= head[1] <= 30:
+        return False
+    return head[2] in (0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x40, 0x42, 0x4A, 0x52, 0x72, 0xA2)
+
+
+def compression_of(head: bytes) -> str | None:
+    for magic, name in _COMPRESSED.items():
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def peek_decompressed(head: bytes, n: int = 64) -> bytes:
+    """The first bytes of a compressed stream, decompressing no more than needed (bomb-safe)."""
+    kind = compression_of(head)
+    try:
+        if kind == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, n)
+        if kind == "zlib":
+            return zlib.decompressobj().decompress(head, n)
+        if kind == "joblib-zlib":
+            start = head.find(b"\x78", 2)
+            return zlib.decompressobj().decompress(head[start:], n) if start > 0 else b""
+        if kind == "xz":
+            return lzma.LZMADecompressor().decompress(head, n)
+        if kind == "bz2":
+            return bz2.BZ2Decompressor().decompress(head, n)
+    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError):
+        return b""
+    return b""
+
+
+def _is_text(head: bytes) -> bool:
+    if not head or b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 4  # a multi-byte character cut by the read boundary
+    return True
+
+
+def _zip_kind(path: Path | None) -> ArtifactFormat:
+    if path is None:
+        return ArtifactFormat.ZIP
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
+        return ArtifactFormat.ZIP  # the scanner reads hostile zips tolerantly; detection does not need to
+    return zip_kind_from_names(names)
+
+
+def zip_kind_from_names(names: list[str]) -> ArtifactFormat:
+    if any(n.endswith("/code/") or "/code/" in n for n in names) and any(
+        n.endswith("constants.pkl") for n in names
+    ):
+        return ArtifactFormat.TORCHSCRIPT
+    if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+        return ArtifactFormat.TORCH_ZIP
+    if "config.json" in names and ("model.weights.h5" in names or "metadata.json" in names):
+        return ArtifactFormat.KERAS
+    if names and all(n.endswith(".npy") for n in names):
+        return ArtifactFormat.NPZ
+    return ArtifactFormat.ZIP
+
+
+def _hdf5_kind(path: Path | None) -> ArtifactFormat:
+    if path is None:
+        return ArtifactFormat.HDF5
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return ArtifactFormat.KERAS_H5 if "model_config" in f.attrs else ArtifactFormat.HDF5
+    except (OSError, ValueError, KeyError, RuntimeError):
+        return ArtifactFormat.HDF5
