@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import servers
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +23,21 @@ def minilm_dir() -> Path:
     path = Path(next(iter(spec.submodule_search_locations))) / "model"
     assert (path / "config.json").is_file(), path
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for this test session (started as an unprivileged user)."""
+    if not servers.postgres_available():
+        pytest.fail("PostgreSQL binaries (initdb, pg_ctl, postgres) are required: .ci/run installs them")
+    with servers.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server for this test session."""
+    if not servers.redis_available():
+        pytest.fail("redis-server is required: .ci/run installs it (apt-get install redis-server)")
+    with servers.redis_server() as url:
+        yield url
