@@ -57,7 +57,7 @@ HOSTILE = [
     "javascript:alert(3)",
     "</td></tr></table><svg onload=alert(4)>",
     "{{ 7*7 }}{% raw %}",
-    "=HYPERLINK(\"http://evil\")",
+    '=HYPERLINK("http://evil")',
 ]
 
 COMPONENTS = [
@@ -149,7 +149,12 @@ def _regimes(
     obligations: list[Obligation] = []
     exemptions: list[Exemption] = []
     if gpai:
-        for oid, letter in (("eu.art53.1a", "a"), ("eu.art53.1b", "b"), ("eu.art53.1c", "c"), ("eu.art53.1d", "d")):
+        for oid, letter in (
+            ("eu.art53.1a", "a"),
+            ("eu.art53.1b", "b"),
+            ("eu.art53.1c", "c"),
+            ("eu.art53.1d", "d"),
+        ):
             obligations.append(
                 Obligation(
                     id=oid,
@@ -254,7 +259,9 @@ def _regimes(
             if above_26
             else []
         ),
-        needs_review=["Does the model pose broad, serious risk to life, safety or rights?"] if above_26 else [],
+        needs_review=["Does the model pose broad, serious risk to life, safety or rights?"]
+        if above_26
+        else [],
     )
     return regimes
 
@@ -299,7 +306,7 @@ def make_assessment(
         path = f"model-{i + 1:05d}-of-{shards:05d}.safetensors" if shards > 1 else "model.safetensors"
         if hostile and i == 0:
             path = f"weights{evil}.safetensors"
-        sha = hashlib.sha256(f"{name}{version}{i}{rng.random()}".encode()).hexdigest()
+        sha = hashlib.sha256(f"{name}{version}{i}{rng.random()}".encode("utf-8", "replace")).hexdigest()
         hashes[path] = sha
         files.append(
             ArtifactInfo(
@@ -337,7 +344,11 @@ def make_assessment(
             active=active,
             source="tensors",
             config_total=total,
-            breakdown={"embedding": total // 20, "layers": total - total // 10, "head": total // 20 + total % 20},
+            breakdown={
+                "embedding": total // 20,
+                "layers": total - total // 10,
+                "head": total // 20 + total % 20,
+            },
             provenance=_prov(Source.TENSORS, note="sum of tensor shapes"),
         ),
         architecture=Fact[str](
@@ -354,7 +365,9 @@ def make_assessment(
             link=("javascript:alert('licence')" if hostile else f"https://example.org/licences/{lic_id}"),
             provenance=_prov(Source.CARD, "README.md", "license", quote=f"license: {lic_id}"),
         ),
-        license_files=[LicenseFile(path="LICENSE", kind="license", identified_as=lic_id, method="fingerprint")],
+        license_files=[
+            LicenseFile(path="LICENSE", kind="license", identified_as=lic_id, method="fingerprint")
+        ],
         datasets=[
             Fact[str](
                 value=f"HuggingFaceFW/fineweb{evil}",
@@ -374,7 +387,9 @@ def make_assessment(
         files=[ScannedFile(path=f.path, format=f.format, size=f.size, sha256=f.sha256) for f in files],
         findings=[
             Finding(
-                rule_id=rng.choice(["pickle.dangerous-import", "pickle.unknown-import", "folder.remote-code"]),
+                rule_id=rng.choice(
+                    ["pickle.dangerous-import", "pickle.unknown-import", "folder.remote-code"]
+                ),
                 severity=rng.choice(severities),
                 file=rng.choice(files).path,
                 location=Location(entry="archive/data.pkl", opcode_index=rng.randrange(100)),
@@ -386,7 +401,9 @@ def make_assessment(
     )
     components: dict[str, ComponentEvidence] = {}
     for comp in COMPONENTS:
-        present = comp in ("model_architecture", "model_parameters_final", "model_card") or rng.random() < 0.35
+        present = (
+            comp in ("model_architecture", "model_parameters_final", "model_card") or rng.random() < 0.35
+        )
         components[comp] = ComponentEvidence(
             present=present,
             evidence=(
@@ -401,7 +418,9 @@ def make_assessment(
     openness = OpennessReport(
         components=components,
         mof=MofVerdict(class_=mof_class, progress={"3": 1.0 if mof_class else 0.5, "2": 0.4, "1": 0.1}),
-        osaid=OsaidVerdict(pass_=lic_open and rng.random() < 0.3, failing=[] if lic_open else ["weights licence"]),
+        osaid=OsaidVerdict(
+            pass_=lic_open and rng.random() < 0.3, failing=[] if lic_open else ["weights licence"]
+        ),
         eu_foss_licence=EuFossVerdict(verdict=foss, reasons=[f"licence {lic_id}"]),
         eosai=EosaiScores(scores={"weights": 1.0, "code": 0.5}, mean=0.75),
         release_level=rng.choice(["downloadable", "fully_open", None]),
@@ -413,7 +432,12 @@ def make_assessment(
         thresholds=dict(calls),
         warnings=[] if band else ["no token count: compute cannot be estimated"],
         assumptions=(
-            [Fact[str](value=f"{tokens:.3g} tokens", provenance=_prov(Source.MANIFEST, "modelwarden.yaml", "training.tokens"))]
+            [
+                Fact[str](
+                    value=f"{tokens:.3g} tokens",
+                    provenance=_prov(Source.MANIFEST, "modelwarden.yaml", "training.tokens"),
+                )
+            ]
             if tokens
             else []
         ),

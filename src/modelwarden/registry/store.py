@@ -74,8 +74,14 @@ def encode_document(assessment: Assessment) -> tuple[bytes, str]:
     try:
         raw = assessment.model_dump_json(by_alias=True).encode()
         same = Assessment.model_validate_json(raw) == assessment
-    except (PydanticSerializationError, ValidationError, UnicodeError) as exc:
+    except PydanticSerializationError as exc:
+        if "surrogates not allowed" in str(exc):
+            raise InvalidAssessment(
+                "the assessment holds text that is not valid Unicode (a file name that is not UTF-8?)"
+            ) from None
         raise InvalidAssessment(f"the assessment cannot be stored as JSON: {exc}") from None
+    except ValidationError as exc:
+        raise InvalidAssessment(f"the assessment does not read back as recorded: {exc}") from None
     if not same:
         raise InvalidAssessment(
             "the assessment does not read back as recorded (NaN or infinite numbers cannot be stored)"
