@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
@@ -15,10 +15,12 @@ from rich.text import Text
 from modelwarden.cli import app, err, out
 from modelwarden.errors import UsageError
 from modelwarden.model import Assessment
-from modelwarden.registry import Diff, Filters, LicenceClass, Registry, Sort, StoredAssessment
 from modelwarden.registry import display as show
-from modelwarden.registry.filters import MofFilter, SeverityFilter
-from modelwarden.registry.summary import THRESHOLDS, remaining_obligations
+from modelwarden.registry.filters import Filters, MofFilter, SeverityFilter, Sort
+from modelwarden.registry.summary import THRESHOLDS, LicenceClass, remaining_obligations
+
+if TYPE_CHECKING:
+    from modelwarden.registry import Diff, Registry, StoredAssessment
 
 registry_app = typer.Typer(
     name="registry",
@@ -39,6 +41,12 @@ class ExportFormat(StrEnum):
 
 
 DB = typer.Option(None, "--db", help="Database URL (default: $MODELWARDEN_DB or the user data file).")
+
+
+def _open(db: str | None) -> Registry:
+    from modelwarden.registry import Registry  # SQLAlchemy and Alembic load only when needed
+
+    return Registry(db)
 
 
 def filters_from(**values: Any) -> Filters:
@@ -86,7 +94,7 @@ def list_(
         severity=severity,
         duty=duty,
     )
-    with Registry(db) as reg:
+    with _open(db) as reg:
         page = reg.list(filters, latest=latest, sort=sort, limit=limit, offset=offset)
     if format is TextOrJson.JSON:
         out.print_json(page.model_dump_json())
@@ -174,7 +182,7 @@ def show_cmd(
     format: TextOrJson = typer.Option(TextOrJson.TEXT, "--format"),
 ) -> None:
     """One recorded assessment: the full report (`--format json`: the document as recorded)."""
-    with Registry(db) as reg:
+    with _open(db) as reg:
         stored = reg.stored(ident)
     if format is TextOrJson.JSON:
         out.print_json(stored.assessment.model_dump_json(by_alias=True))
@@ -207,7 +215,7 @@ def diff(
     format: TextOrJson = typer.Option(TextOrJson.TEXT, "--format"),
 ) -> None:
     """What changed between two assessments: parameters, licence, components, findings, thresholds, duties."""
-    with Registry(db) as reg:
+    with _open(db) as reg:
         result = reg.diff(a, b)
     if format is TextOrJson.JSON:
         out.print_json(result.model_dump_json())
@@ -228,7 +236,7 @@ def export(
 ) -> None:
     """Write recorded assessments to JSON Lines (full documents) or CSV (one summary row each)."""
     filters = filters_from(q=q, duty=duty)
-    with Registry(db) as reg:
+    with _open(db) as reg:
         written = reg.export(path, format.value, filters, latest=latest)
     err.print(f"wrote {written} assessment(s) to {path}", highlight=False, markup=False)
 
@@ -239,7 +247,7 @@ def delete(
     db: str | None = DB,
 ) -> None:
     """Remove one recorded assessment (the model's previous one becomes its latest)."""
-    with Registry(db) as reg:
+    with _open(db) as reg:
         reg.delete(ident)
     err.print(f"deleted assessment {ident}")
 
@@ -264,7 +272,7 @@ def import_(
 ) -> None:
     """Record assessment documents written by `modelwarden assess --format json` (e.g. on another machine)."""
     docs = [load_assessment_json(p) for p in paths]  # all valid before any is recorded
-    with Registry(db) as reg:
+    with _open(db) as reg:
         for p, doc in zip(paths, docs, strict=True):
             ident = reg.save(doc)
             out.print(json.dumps({"id": ident, "file": str(p)}))

@@ -39,7 +39,6 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from modelwarden import migrations
 from modelwarden.db import make_engine
 from modelwarden.errors import RegistryError
 from modelwarden.model import Assessment, Band, ThresholdCall
@@ -238,6 +237,8 @@ class Registry:
     # ------------------------------------------------------------------------------------------ schema
 
     def _migrate(self) -> None:
+        from modelwarden import migrations  # Alembic is only needed when a registry is opened
+
         try:
             if self.dialect == "postgresql":
                 # Two processes creating the schema at once would collide on the catalogue; an advisory
