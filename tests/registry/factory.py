@@ -272,6 +272,7 @@ def make_assessment(
     name: str | None = None,
     version: str | None = None,
     hostile: bool = False,
+    hostile_text: str | None = None,
     findings: int | None = None,
     as_of: dt.date | None = None,
     with_tensors: int = 0,
@@ -279,7 +280,7 @@ def make_assessment(
     """One realistic assessment; every choice comes from `rng`, so a seed gives the same record."""
     org, base, sizes, moe = rng.choice(FAMILIES)
     size_b = rng.choice(sizes)
-    evil = " " + rng.choice(HOSTILE) if hostile else ""
+    evil = " " + (hostile_text or rng.choice(HOSTILE)) if hostile else ""
     if name is None:
         suffix = rng.choice(["", "-Instruct", "-Base", "-GPTQ", "-FP8"])
         name = f"{org}/{base}-{size_b:g}B{suffix}"

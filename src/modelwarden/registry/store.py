@@ -64,6 +64,9 @@ _PG_MIGRATION_LOCK = 0x6D77_7265_6769  # "mwregi": serialises concurrent first-t
 _FACETS_TTL = 30.0  # seconds: the filter choices (regimes, licences) need not be exact to the write
 
 
+_NOT_JSON = "the assessment does not read back as recorded: NaN or infinite numbers cannot be stored in JSON"
+
+
 def encode_document(assessment: Assessment) -> tuple[bytes, str]:
     """Canonical JSON (field order, aliases such as MOF `class`) -> (zlib bytes, sha256 of the JSON).
 
@@ -80,11 +83,10 @@ def encode_document(assessment: Assessment) -> tuple[bytes, str]:
             ) from None
         raise InvalidAssessment(f"the assessment cannot be stored as JSON: {exc}") from None
     except ValidationError as exc:
-        raise InvalidAssessment(f"the assessment does not read back as recorded: {exc}") from None
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"])
+        raise InvalidAssessment(f"{_NOT_JSON} (at {where})") from None
     if not same:
-        raise InvalidAssessment(
-            "the assessment does not read back as recorded (NaN or infinite numbers cannot be stored)"
-        )
+        raise InvalidAssessment(_NOT_JSON)
     return zlib.compress(raw, 6), hashlib.sha256(raw).hexdigest()
 
 

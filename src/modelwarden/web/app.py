@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelwarden import __version__
@@ -65,6 +68,40 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class BodyLimit:
+    """Bound request bodies. A declared Content-Length over the limit is refused before anything is
+    read; a body without one is cut off once it passes the limit, as it streams in (the 413 then goes
+    through the app's error handlers like any other error)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"request body over {self.limit:,} bytes"
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            error = errors.ErrorBody(status=413, code="too_large", message=too_large)
+            response = JSONResponse(errors.ErrorResponse(error=error).model_dump(), status_code=413)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise StarletteHTTPException(413, too_large)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
 def create_app(
     registry: Registry,
     *,
@@ -83,7 +120,6 @@ def create_app(
         openapi_url=f"{api.PREFIX}/openapi.json",
         docs_url=None,  # the interactive docs pages load their scripts from a CDN
         redoc_url=None,
-        max_body_size=settings.max_body_bytes,
         # Nothing leaves the machine, whatever the environment says (FASTAPI_OTEL_AUTO_CONFIGURE).
         telemetry={"auto_configure": False, "tracing": False, "metrics": False, "logs": False},
     )
@@ -101,5 +137,6 @@ def create_app(
     for page in pages:
         app.include_router(page.router(registry))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
