@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from modelwarden.errors import UsageError
+from modelwarden.model import Assessment
 from modelwarden.registry import Registry
 from modelwarden.web.auth import load_token, token_matches
 from tests.registry.factory import make_assessment
@@ -69,7 +70,8 @@ def test_bad_input_gets_clear_4xx_json(registry: Registry, make_client: Make) ->
     client = make_client()
     err = _error(client.get("/api/v1/assessments/0"), 422, "invalid_request")
     assert err["message"] == "path.assessment_id: Input should be greater than or equal to 1"
-    _error(client.get("/api/v1/assessments/abc"), 422, "invalid_request")
+    err = _error(client.get("/api/v1/assessments/abc"), 404, "not_found")
+    assert err["message"] == "nothing at /api/v1/assessments/abc"
     _error(client.get(f"/api/v1/assessments/{2**63}"), 422, "invalid_request")
     _error(client.get("/api/v1/assessments/987654"), 404, "not_found")
     _error(client.get("/api/v1/models/987654"), 404, "not_found")
@@ -138,17 +140,37 @@ def test_submitted_documents_are_validated(registry: Registry, make_client: Make
         "invalid_request",
     )
     doc = json.loads(make_assessment(__import__("random").Random(2)).model_dump_json(by_alias=True))
-    doc["compute"]["training_flop"] = {"low": 1.0, "central": 2.0, "high": 3.0}
-    raw = json.dumps(doc).replace('"high": 3.0', '"high": NaN')
-    err = _error(
-        client.post("/api/v1/assessments", content=raw, headers={**AUTH, "content-type": "application/json"}),
-        422,
-        "invalid_assessment",
+    as_json = {**AUTH, "content-type": "application/json"}
+
+    def post(document: object, headers: dict[str, str] = as_json) -> object:
+        raw = json.dumps(document) if not isinstance(document, str) else document
+        return client.post("/api/v1/assessments", content=raw, headers=headers)
+
+    # The documented JSON contract: classification fields flattened beside in_force are accepted.
+    assert "gpai_model" in doc["regimes"]["eu_ai_act"]
+    # Numbers JSON cannot hold, wrong types the model would coerce, values the registry cannot index.
+    nan = json.dumps(doc).replace('"tool_version":', '"nan": NaN, "tool_version":')
+    assert "NaN is not a JSON number" in _error(post(nan), 422, "invalid_request")["message"]
+    wrong_date = json.loads(json.dumps(doc))
+    wrong_date["as_of"] = 0  # the model would read 0 as 1970-01-01
+    assert (
+        _error(post(wrong_date), 422, "invalid_request")["message"] == "body.as_of: 0 is not of type 'string'"
     )
-    assert "NaN" in err["message"]
-    doc["openness"]["mof"]["class"] = 9
-    _error(client.post("/api/v1/assessments", json=doc, headers=AUTH), 422, "invalid_assessment")
+    for path, value in ((("openness", "mof", "class"), 9), (("facts", "parameters", "total"), 10**20)):
+        bad = json.loads(json.dumps(doc))
+        bad[path[0]][path[1]][path[2]] = value
+        assert _error(post(bad), 422, "invalid_request")["details"][0]["location"] == "body." + ".".join(path)
+    flattened = json.loads(json.dumps(doc))
+    flattened["regimes"]["eu_ai_act"]["gpai_model"] = "perhaps"
+    _error(post(flattened), 422, "invalid_request")
+    # Text that is not Unicode (a lone surrogate, as a non-UTF-8 file name would decode to).
+    surrogate = json.dumps(doc).replace('"tool_version": "', '"tool_version": "\\udcff', 1)
+    assert "not valid Unicode" in _error(post(surrogate), 422, "invalid_assessment")["message"]
+    _error(post(doc, headers={**AUTH, "content-type": "text/plain"}), 415, "unsupported_media_type")
     assert registry.count() == 0
+    created = post(doc)
+    assert created.status_code == 201, created.text  # type: ignore[attr-defined]
+    assert registry.get(created.json()["id"]) == Assessment.model_validate(doc)  # type: ignore[attr-defined]
 
 
 def test_request_body_size_is_bounded(registry: Registry, make_client: Make) -> None:

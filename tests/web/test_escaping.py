@@ -37,9 +37,8 @@ def check_inert(html: str) -> str:
     page.feed(html)
     for tag, attrs in page.tags:
         names = {name for name, _ in attrs}
-        assert (
-            tag not in ("img", "iframe", "object", "embed", "base", "meta")
-            or tag == "meta"
+        assert tag not in ("img", "iframe", "object", "embed", "base", "meta") or (
+            tag == "meta"
             and names
             <= {
                 "charset",

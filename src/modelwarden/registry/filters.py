@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from modelwarden.model import Severity, ThresholdCall
 from modelwarden.registry.summary import THRESHOLDS, LicenceClass
@@ -44,18 +44,21 @@ class Sort(StrEnum):
     COMPUTE = "compute"  # largest central training compute first
 
 
-def _no_control(value: str | None) -> str | None:
-    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("must not contain control characters")
-    return value
+# No control characters (PostgreSQL text cannot hold NUL; none belongs in a name): said in the schema
+# itself, so that API clients and generated tests know the rule.
+TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    q: str | None = Field(default=None, max_length=200, description="Model name contains (case-insensitive).")
-    name: str | None = Field(default=None, max_length=1000, description="Exact model name.")
-    licence: str | None = Field(default=None, max_length=200, description="Licence id, e.g. apache-2.0.")
+    q: str | None = Field(
+        default=None, max_length=200, pattern=TEXT, description="Model name contains (case-insensitive)."
+    )
+    name: str | None = Field(default=None, max_length=1000, pattern=TEXT, description="Exact model name.")
+    licence: str | None = Field(
+        default=None, max_length=200, pattern=TEXT, description="Licence id, e.g. apache-2.0."
+    )
     licence_class: LicenceClass | None = Field(
         default=None, description="EU AI Act Art. 53(2) licence verdict of the openness stage."
     )
@@ -71,10 +74,9 @@ class Filters(BaseModel):
     duty: str | None = Field(
         default=None,
         max_length=64,
+        pattern=TEXT,
         description="Regime id under which obligations are in force, e.g. eu_ai_act.",
     )
-
-    _text = field_validator("q", "name", "licence", "duty")(_no_control)
 
     def threshold_call(self) -> tuple[str, ThresholdCall] | None:
         if self.threshold is None:

@@ -6,13 +6,15 @@ Its OpenAPI document is served at `/api/v1/openapi.json`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from modelwarden import __version__
-from modelwarden.model import Assessment
+from modelwarden.model import Assessment, RegimeResult
 from modelwarden.registry import (
     AssessmentSummary,
     Diff,
@@ -24,14 +26,15 @@ from modelwarden.registry import (
     StoredAssessment,
 )
 from modelwarden.registry.store import MAX_LIMIT
+from modelwarden.web import schemas
 from modelwarden.web.auth import require_token
-from modelwarden.web.errors import responses
+from modelwarden.web.errors import ApiError, ErrorDetail, responses, validation_details
 from modelwarden.web.submit import allowed_path, run_assess
 
 PREFIX = "/api/v1"
 MAX_ID = 2**62  # ids beyond any real row, bounded so no database integer overflows
 
-router = APIRouter(prefix=PREFIX, responses=responses(422, 500, 503))
+router = APIRouter(prefix=PREFIX, responses=responses(400, 422, 500, 503))
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
@@ -80,8 +83,8 @@ class Created(BaseModel):
 class PathSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(min_length=1, max_length=4096, description="Absolute path on the server.")
-    manifest: str | None = Field(default=None, min_length=1, max_length=4096)
+    path: str = Field(max_length=4096, pattern="^/", description="Absolute path on the server.")
+    manifest: str | None = Field(default=None, max_length=4096, pattern="^/", description="Absolute path.")
     as_of: dt.date | None = None
 
 
@@ -101,7 +104,7 @@ def list_models(reg: Reg, query: Annotated[ListQuery, Query()]) -> Page:
     return reg.models(_filters(query), sort=query.sort, limit=query.limit, offset=query.offset)
 
 
-@router.get("/models/{model_id}", tags=["models"], responses=responses(404))
+@router.get("/models/{model_id:int}", tags=["models"], responses=responses(404))
 def get_model(reg: Reg, model_id: Id) -> ModelDetail:
     """A model and all its assessments."""
     history = reg.model_history(model_id)
@@ -115,7 +118,7 @@ def list_assessments(reg: Reg, query: Annotated[ListQuery, Query()]) -> Page:
     return reg.list(_filters(query), sort=query.sort, limit=query.limit, offset=query.offset)
 
 
-@router.get("/assessments/{assessment_id}", tags=["assessments"], responses=responses(404))
+@router.get("/assessments/{assessment_id:int}", tags=["assessments"], responses=responses(404))
 def get_assessment(reg: Reg, assessment_id: Id) -> StoredAssessment:
     """One assessment: the registry's bookkeeping, its summary and the full document as recorded."""
     return reg.stored(assessment_id)
@@ -126,11 +129,54 @@ def get_assessment(reg: Reg, assessment_id: Id) -> StoredAssessment:
     tags=["assessments"],
     status_code=201,
     dependencies=[Depends(require_token)],
-    responses=responses(401, 403, 413),
+    responses=responses(401, 403, 413, 415),
+    openapi_extra={"requestBody": schemas.request_body()},
 )
-def submit_assessment(reg: Reg, assessment: Assessment, response: Response) -> Created:
+async def submit_assessment(reg: Reg, request: Request, response: Response) -> Created:
     """Record an assessment document (e.g. the output of `modelwarden assess --format json`)."""
-    return _created(reg, reg.save(assessment), response)
+    assessment = parse_assessment(await request.body(), request.headers.get("content-type", ""))
+    ident = await run_in_threadpool(reg.save, assessment)
+    return await run_in_threadpool(_created, reg, ident, response)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _merge_classifications(document: dict[str, Any]) -> None:
+    """Classification fields may come flattened beside `in_force` (the JSON contract), inside
+    `classification`, or both; the model reads back one form at a time, so gather them first."""
+    regimes = document.get("regimes")
+    for regime in regimes.values() if isinstance(regimes, dict) else ():
+        if isinstance(regime, dict) and isinstance(regime.get("classification"), dict):
+            known = set(RegimeResult.model_fields)
+            extra = {k: regime.pop(k) for k in list(regime) if k not in known}
+            regime["classification"].update(extra)
+
+
+def parse_assessment(body: bytes, content_type: str) -> Assessment:
+    """JSON -> schema check -> record, each failure a 4xx naming where the document is wrong."""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the assessment as application/json")
+    try:
+        document = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(422, "invalid_request", f"body: not JSON ({exc})") from None
+    problems = schemas.violations(document)
+    if problems:
+        details = [ErrorDetail(location=where, message=message) for where, message in problems]
+        raise ApiError(422, "invalid_request", f"{problems[0][0]}: {problems[0][1]}", details=details)
+    _merge_classifications(document)
+    try:
+        return Assessment.model_validate(document)
+    except ValidationError as exc:
+        details = [
+            ErrorDetail(location="body." + d.location, message=d.message)
+            for d in validation_details(exc.errors())
+        ]
+        raise ApiError(
+            422, "invalid_request", f"{details[0].location}: {details[0].message}", details=details
+        ) from None
 
 
 @router.post(
@@ -138,7 +184,7 @@ def submit_assessment(reg: Reg, assessment: Assessment, response: Response) -> C
     tags=["assessments"],
     status_code=201,
     dependencies=[Depends(require_token)],
-    responses=responses(401, 403, 404, 501),
+    responses=responses(401, 403, 404, 413, 415, 501),
 )
 def submit_path(reg: Reg, submission: PathSubmission, request: Request, response: Response) -> Created:
     """Assess a model folder or file on the server's machine (inside an allowed folder) and record it."""
@@ -149,7 +195,7 @@ def submit_path(reg: Reg, submission: PathSubmission, request: Request, response
 
 
 @router.delete(
-    "/assessments/{assessment_id}",
+    "/assessments/{assessment_id:int}",
     tags=["assessments"],
     status_code=204,
     dependencies=[Depends(require_token)],

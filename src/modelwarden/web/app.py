@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -20,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelwarden import __version__
 from modelwarden.registry import Registry
-from modelwarden.web import api, dashboard, errors, templating
+from modelwarden.web import api, dashboard, errors, schemas, templating
 from modelwarden.web.pages import NavItem, Page, discover
 
 STATIC = Path(__file__).parent / "static"
@@ -131,6 +132,15 @@ def create_app(
         *(NavItem(p.label, p.path) for p in pages),
         NavItem("API", "/api"),
     ]
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI builds and caches the document; the submitted-assessment schema (see
+        # `web.schemas`) is added to it once, since that route reads its body itself.
+        document = FastAPI.openapi(app)
+        document.setdefault("components", {}).setdefault("schemas", {}).update(schemas.components())
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
     errors.install(app)
     app.include_router(api.router)
     app.include_router(dashboard.router)

@@ -117,7 +117,7 @@ def _report(request: Request, reg: Registry, stored: StoredAssessment) -> Respon
     )
 
 
-@router.get("/models/{model_id}", response_class=HTMLResponse)
+@router.get("/models/{model_id:int}", response_class=HTMLResponse)
 def model_page(request: Request, reg: Reg, model_id: int) -> Response:
     if not 1 <= model_id <= MAX_ID:
         raise ApiError(404, "not_found", f"no model with id {model_id}")
@@ -125,7 +125,7 @@ def model_page(request: Request, reg: Reg, model_id: int) -> Response:
     return _report(request, reg, reg.stored(history[0].id))
 
 
-@router.get("/assessments/{assessment_id}", response_class=HTMLResponse)
+@router.get("/assessments/{assessment_id:int}", response_class=HTMLResponse)
 def assessment_page(request: Request, reg: Reg, assessment_id: int) -> Response:
     if not 1 <= assessment_id <= MAX_ID:
         raise ApiError(404, "not_found", f"no assessment with id {assessment_id}")

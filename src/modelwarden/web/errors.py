@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from modelwarden.errors import ModelwardenError, RegistryError, UsageError
 from modelwarden.registry import AssessmentNotFound, InvalidAssessment
@@ -56,6 +57,7 @@ _DESCRIPTIONS = {
     403: "Writes are not enabled, or the path is outside the allowed folders",
     404: "Not found",
     413: "Request body too large",
+    415: "Not JSON",
     422: "Invalid input",
     500: "Internal error",
     501: "Not available in this build",
@@ -117,6 +119,17 @@ def validation_details(errors: Any) -> list[ErrorDetail]:
     ]
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route accepts on this path (Starlette names only the first route's methods)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods.update(route_methods)
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -138,7 +151,11 @@ def install(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"nothing at {request.url.path}"
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            headers = {"Allow": _allowed_methods(request)}
         return _render(request, ApiError(exc.status_code, code, message, headers=headers))
 
     async def modelwarden_error(request: Request, exc: Exception) -> Response:
