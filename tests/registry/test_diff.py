@@ -82,7 +82,7 @@ def test_a_new_release_says_what_changed(reg: Registry) -> None:
     assert diff.same_model
     assert "version: 1.0 → 1.1" in _messages(diff, "release")
     assert "rule-set version: " + v1.ruleset_version + " → 2026.12" in _messages(diff, "release")
-    assert f"parameters: {total:,} → {total * 2:,} (+100.0%)" in _messages(diff, "parameters")
+    assert f"parameters: {total:,} → {total * 2:,} (×2)" in _messages(diff, "parameters")
     assert any(m.startswith("licence: ") and m.endswith("→ llama3.1") for m in _messages(diff, "licence"))
     files = {c.item: c.kind for c in diff.changes if c.section == "files"}
     assert files[path] is ChangeKind.CHANGED and files["extra.bin"] is ChangeKind.ADDED
@@ -141,3 +141,15 @@ def test_missing_assessment_is_not_found(reg: Registry) -> None:
     ident = reg.save(make_assessment(random.Random(1)))
     with pytest.raises(AssessmentNotFound, match="no assessment with id 999"):
         reg.diff(ident, 999)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "shown"),
+    [(1_000, 1_100, "(+10.0%)"), (1_000, 900, "(-10.0%)"), (70_000_000_000, 10_000_000, "(×0.000143)")],
+)
+def test_parameter_changes_read_naturally(reg: Registry, before: int, after: int, shown: str) -> None:
+    a = make_assessment(random.Random(5), name="org/p")
+    b = a.model_copy(deep=True)
+    assert a.facts and b.facts
+    a.facts.parameters.total, b.facts.parameters.total = before, after
+    assert _messages(_diff(reg, a, b), "parameters")[0] == f"parameters: {before:,} → {after:,} {shown}"

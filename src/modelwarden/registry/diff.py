@@ -183,8 +183,9 @@ def _mapping(
 def _count_change(label: str, item: str, before: int | None, after: int | None) -> list[Change]:
     changes = _value("parameters", item, label, before, after)
     if changes and before and after:
-        pct = (after - before) / before * 100
-        changes[0].message += f" ({pct:+.1f}%)"
+        ratio = after / before
+        # Percentages for modest changes; a factor when a percentage would round to ±100% or explode.
+        changes[0].message += f" ({(ratio - 1) * 100:+.1f}%)" if 0.5 < ratio < 2 else f" (×{ratio:.3g})"
     return changes
 
 
