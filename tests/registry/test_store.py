@@ -278,3 +278,22 @@ def test_as_of_and_timestamps_keep_their_instant(db_url: str) -> None:
     assert s.created_at == dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC)
     assert reg.get(s.id).created_at == dt.datetime(2026, 3, 1, 12, 30)  # the document as given
     reg.close()
+
+
+def test_save_many_is_all_or_nothing_and_keeps_order(db_url: str) -> None:
+    reg = Registry(db_url)
+    rng = random.Random(13)
+    batch = [make_assessment(rng, name=n, version=str(i)) for i, n in enumerate(["m/a", "m/b", "m/a", "m/c"])]
+    bad = make_assessment(rng, name="m/bad")
+    bad.facts.parameters.total = -(2**64)  # type: ignore[union-attr]
+    with pytest.raises(InvalidAssessment):
+        reg.save_many([*batch, bad])
+    assert reg.count() == 0
+    ids = reg.save_many(batch)
+    assert ids == sorted(ids) and [reg.get(i) for i in ids] == batch
+    latest = {s.name: s.version for s in reg.models().items}
+    assert latest == {"m/a": "2", "m/b": "1", "m/c": "3"}
+    more = reg.save_many(corpus(14, 7), batch=3)
+    assert len(more) == 7 and reg.count() == 11
+    assert reg.save_many([]) == []
+    reg.close()

@@ -271,8 +271,8 @@ def import_(
     db: str | None = DB,
 ) -> None:
     """Record assessment documents written by `modelwarden assess --format json` (e.g. on another machine)."""
-    docs = [load_assessment_json(p) for p in paths]  # all valid before any is recorded
+    docs = [load_assessment_json(p) for p in paths]
     with _open(db) as reg:
-        for p, doc in zip(paths, docs, strict=True):
-            ident = reg.save(doc)
-            out.print(json.dumps({"id": ident, "file": str(p)}))
+        ids = reg.save_many(docs)  # one transaction: all recorded, or none
+    for p, ident in zip(paths, ids, strict=True):
+        out.print(json.dumps({"id": ident, "file": str(p)}))

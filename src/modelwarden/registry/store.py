@@ -13,11 +13,12 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import hashlib
+import itertools
 import os
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,51 +266,76 @@ class Registry:
 
     def save(self, assessment: Assessment) -> int:
         """Record one assessment in one transaction; return its id."""
-        blob, digest = encode_document(assessment)
-        cols = columns(assessment)
-        found = duties(assessment)
+        return self.save_many([assessment])[0]
+
+    def save_many(self, assessments: Iterable[Assessment], *, batch: int | None = None) -> builtins.list[int]:
+        """Record many assessments; return their ids in order.
+
+        `batch=None`: all in one transaction (all or nothing). `batch=N`: N per transaction, for bulk
+        loads; a failure then leaves the batches before it recorded, each one whole.
+        """
+        ids: builtins.list[int] = []
+        pending = iter(assessments)
+        while chunk := builtins.list(itertools.islice(pending, batch)) if batch else builtins.list(pending):
+            ids += self._save_batch(chunk)
+            if not batch:
+                break
+        return ids
+
+    def _save_batch(self, assessments: Sequence[Assessment]) -> builtins.list[int]:
+        # Everything that can fail on the content (encoding, range checks) happens before the
+        # transaction opens; inside it, only the database can fail.
+        prepared = [(encode_document(a), columns(a), duties(a)) for a in assessments]
         now = _utcnow()
+        last = {cols.name: i for i, (_, cols, _) in enumerate(prepared)}
         try:
             with self._write() as conn, conn.begin():
-                model_id = self._lock_model(conn, cols.name, now)
+                model_ids = self._lock_models(conn, sorted(last), now)
                 conn.execute(
                     update(AssessmentRow)
-                    .where(AssessmentRow.model_id == model_id, AssessmentRow.is_latest.is_(True))
+                    .where(AssessmentRow.model_id.in_(model_ids.values()), AssessmentRow.is_latest.is_(True))
                     .values(is_latest=False)
                 )
-                new_id: int = conn.execute(
-                    sql_insert(AssessmentRow)
-                    .values(
-                        model_id=model_id,
-                        is_latest=True,
-                        recorded_at=now,
-                        digest=digest,
-                        document=blob,
+                rows = [
+                    {
+                        "model_id": model_ids[cols.name],
+                        "is_latest": last[cols.name] == i,
+                        "recorded_at": now,
+                        "digest": digest,
+                        "document": blob,
                         **cols.__dict__,
-                    )
-                    .returning(AssessmentRow.id)
-                ).scalar_one()
+                    }
+                    for i, ((blob, digest), cols, _) in enumerate(prepared)
+                ]
+                insert = sql_insert(AssessmentRow).returning(AssessmentRow.id, sort_by_parameter_order=True)
+                new_ids = [int(i) for i in conn.execute(insert, rows).scalars()]
+                found = [
+                    {"assessment_id": ident, "regime": regime, "obligations": n}
+                    for ident, (_, _, regimes) in zip(new_ids, prepared, strict=True)
+                    for regime, n in regimes.items()
+                ]
                 if found:
-                    conn.execute(
-                        sql_insert(DutyRow),
-                        [{"assessment_id": new_id, "regime": r, "obligations": n} for r, n in found.items()],
-                    )
+                    conn.execute(sql_insert(DutyRow), found)
         except SQLAlchemyError as exc:
             raise RegistryError(f"cannot record the assessment in {self.url}: {_reason(exc)}") from None
         self._facets.value = None
-        return new_id
+        return new_ids
 
-    def _lock_model(self, conn: Connection, name: str, now: dt.datetime) -> int:
-        """The model's id, its row locked until the transaction ends (created if new)."""
-        find = select(ModelRow.id).where(ModelRow.name == name).with_for_update()
-        found = conn.execute(find).scalar_one_or_none()
-        if found is not None:
-            return int(found)
-        ins = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        stmt = ins(ModelRow).values(name=name, first_recorded_at=now).on_conflict_do_nothing()
-        conn.execute(stmt)
-        # Whether we inserted it or a concurrent writer did, it exists now; lock it.
-        return int(conn.execute(find).scalar_one())
+    def _lock_models(self, conn: Connection, names: builtins.list[str], now: dt.datetime) -> dict[str, int]:
+        """name -> model id, each model row locked until the transaction ends (created if new).
+
+        Rows are locked in name order, so two writers with overlapping batches cannot deadlock.
+        """
+        find = select(ModelRow.name, ModelRow.id).where(ModelRow.name.in_(names)).order_by(ModelRow.name)
+        found = {name: ident for name, ident in conn.execute(find.with_for_update())}
+        missing = [n for n in names if n not in found]
+        if missing:
+            ins = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+            rows = [{"name": n, "first_recorded_at": now} for n in missing]
+            conn.execute(ins(ModelRow).on_conflict_do_nothing(), rows)
+            # Whether we inserted them or a concurrent writer did, they exist now; lock them.
+            found = {name: ident for name, ident in conn.execute(find.with_for_update())}
+        return {name: int(ident) for name, ident in found.items()}
 
     def delete(self, ident: int) -> None:
         """Remove one assessment; the model's previous assessment becomes its latest."""
