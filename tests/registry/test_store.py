@@ -22,7 +22,7 @@ from modelwarden.registry import (
     Sort,
 )
 from modelwarden.registry.filters import MofFilter, SeverityFilter
-from modelwarden.registry.models import AssessmentRow, Base, DutyRow, ModelRow
+from modelwarden.registry.models import Base, DocumentRow, DutyRow, ModelRow
 from modelwarden.registry.summary import duties, licence_class, worst_severity
 from tests.registry.factory import corpus, make_assessment
 
@@ -204,7 +204,9 @@ def test_documents_are_stored_compressed(db_url: str) -> None:
     a = make_assessment(random.Random(2), with_tensors=200)
     ident = reg.save(a)
     with reg.engine.connect() as conn:
-        blob = conn.execute(select(AssessmentRow.document).where(AssessmentRow.id == ident)).scalar_one()
+        blob = conn.execute(
+            select(DocumentRow.document).where(DocumentRow.assessment_id == ident)
+        ).scalar_one()
     raw = a.model_dump_json(by_alias=True).encode()
     assert zlib.decompress(blob) == raw
     assert len(blob) < len(raw) / 4

@@ -148,7 +148,7 @@ def test_dashboard_filter_model_and_diff(served, browser) -> None:  # type: igno
     assert page.locator("#models tbody tr").count() == 1
 
     # 3. Open the model: the full report with provenance, charts and citations.
-    page.click("#models a:text-is(\"acme/demo-model\")")
+    page.click('#models a:text-is("acme/demo-model")')
     page.wait_for_selector("#model-name")
     assert page.locator("#model-name").inner_text().startswith("acme/demo-model")
     assert page.locator("#compute svg.chart .band").count() >= 1

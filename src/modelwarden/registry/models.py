@@ -1,10 +1,12 @@
 """The registry's tables (SQLAlchemy 2 declarative models).
 
-One row per recorded assessment keeps the full assessment document (zlib-compressed canonical JSON,
-see `store.encode_document`) beside the columns the dashboard filters and lists need, so listing
-and filtering 100,000 assessments never parses a document. The schema itself is created by the
-hand-written Alembic revision in `modelwarden/migrations/versions/registry/`; a test checks that
-the two agree.
+One row per recorded assessment holds the columns the dashboard filters, sorts and lists; the full
+assessment document (zlib-compressed canonical JSON, see `store.encode_document`) sits in a table of
+its own, so that listing and filtering 100,000 assessments reads narrow rows and never a document.
+The schema is created by the hand-written Alembic revision in `modelwarden/migrations/versions/
+registry/` (a test checks that tables and columns agree); the indexes are defined there only,
+because they differ by database (partial indexes on the latest assessments; PostgreSQL's
+`DESC NULLS LAST` sort orders).
 
 `is_latest` marks the most recently recorded assessment of each model; it is maintained inside the
 same transaction as the insert or delete, under a lock on the model's row, so concurrent writers
@@ -22,7 +24,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -86,18 +87,19 @@ class AssessmentRow(Base):
     duty_regimes: Mapped[str] = mapped_column(Text, nullable=False)  # space-separated, for display
     needs_review: Mapped[int] = mapped_column(Integer, nullable=False)
     digest: Mapped[str] = mapped_column(Text, nullable=False)  # sha256 of the canonical JSON
-    document: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
-    __table_args__ = (
-        Index("ix_registry_assessments_latest_name", "is_latest", "name"),
-        Index("ix_registry_assessments_model", "model_id", "id"),
-        Index("ix_registry_assessments_licence_class", "licence_class", "is_latest"),
-        Index("ix_registry_assessments_mof_class", "mof_class", "is_latest"),
-        Index("ix_registry_assessments_severity", "worst_severity", "is_latest"),
-        Index("ix_registry_assessments_call_1e23", "call_1e23", "is_latest"),
-        Index("ix_registry_assessments_call_1e25", "call_1e25", "is_latest"),
-        Index("ix_registry_assessments_call_1e26", "call_1e26", "is_latest"),
+
+class DocumentRow(Base):
+    """The assessment document exactly as recorded."""
+
+    __tablename__ = "registry_documents"
+
+    assessment_id: Mapped[int] = mapped_column(
+        Id,
+        ForeignKey("registry_assessments.id", ondelete="CASCADE", name="fk_registry_documents_assessment"),
+        primary_key=True,
     )
+    document: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class DutyRow(Base):
@@ -112,5 +114,3 @@ class DutyRow(Base):
     )
     regime: Mapped[str] = mapped_column(Text, primary_key=True)
     obligations: Mapped[int] = mapped_column(Integer, nullable=False)
-
-    __table_args__ = (Index("ix_registry_duties_regime", "regime", "assessment_id"),)

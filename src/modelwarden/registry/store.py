@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy import delete as sql_delete
@@ -47,7 +48,7 @@ from modelwarden.registry.diff import Diff, compare
 from modelwarden.registry.errors import AssessmentNotFound, InvalidAssessment
 from modelwarden.registry.export import write_export
 from modelwarden.registry.filters import Filters, MofFilter, Sort, severity_rank
-from modelwarden.registry.models import AssessmentRow, DutyRow, ModelRow
+from modelwarden.registry.models import AssessmentRow, DocumentRow, DutyRow, ModelRow
 from modelwarden.registry.records import Facets, Page, StoredAssessment
 from modelwarden.registry.summary import (
     THRESHOLDS,
@@ -124,7 +125,10 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
-_SUMMARY_COLUMNS = [c for c in AssessmentRow.__table__.columns if c.name != "document"]
+_SUMMARY_COLUMNS = list(AssessmentRow.__table__.columns)
+# `= true`, the exact predicate of the partial indexes (`IS 1`, SQLAlchemy's `is_(True)` on SQLite,
+# would not match them).
+LATEST = AssessmentRow.is_latest == true()
 
 
 def _summary(row: Any) -> AssessmentSummary:
@@ -167,13 +171,13 @@ def where(filters: Filters, *, latest: bool) -> list[ColumnElement[bool]]:
     a = AssessmentRow
     cond: list[ColumnElement[bool]] = []
     if latest:
-        cond.append(a.is_latest.is_(True))
+        cond.append(LATEST)
     if filters.q:
         cond.append(a.name.icontains(filters.q, autoescape=True))
     if filters.name is not None:
         cond.append(a.name == model_key(filters.name))
     if filters.licence:
-        cond.append(func.lower(a.licence) == filters.licence.lower())
+        cond.append(a.licence == filters.licence.lower())  # stored lower-case: ids are case-insensitive
     if filters.licence_class is not None:
         cond.append(a.licence_class == filters.licence_class.value)
     if filters.mof_class is not None:
@@ -193,7 +197,7 @@ def where(filters: Filters, *, latest: bool) -> list[ColumnElement[bool]]:
 def _order(stmt: Select[Any], sort: Sort) -> Select[Any]:
     a = AssessmentRow
     if sort is Sort.NAME:
-        return stmt.order_by(a.name, a.id.desc())
+        return stmt.order_by(a.name, a.id)
     if sort is Sort.RECORDED:
         return stmt.order_by(a.id.desc())
     if sort is Sort.PARAMETERS:
@@ -293,7 +297,7 @@ class Registry:
                 model_ids = self._lock_models(conn, sorted(last), now)
                 conn.execute(
                     update(AssessmentRow)
-                    .where(AssessmentRow.model_id.in_(model_ids.values()), AssessmentRow.is_latest.is_(True))
+                    .where(AssessmentRow.model_id.in_(model_ids.values()), LATEST)
                     .values(is_latest=False)
                 )
                 rows = [
@@ -302,13 +306,17 @@ class Registry:
                         "is_latest": last[cols.name] == i,
                         "recorded_at": now,
                         "digest": digest,
-                        "document": blob,
                         **cols.__dict__,
                     }
-                    for i, ((blob, digest), cols, _) in enumerate(prepared)
+                    for i, ((_, digest), cols, _) in enumerate(prepared)
                 ]
                 insert = sql_insert(AssessmentRow).returning(AssessmentRow.id, sort_by_parameter_order=True)
                 new_ids = [int(i) for i in conn.execute(insert, rows).scalars()]
+                documents = [
+                    {"assessment_id": ident, "document": blob}
+                    for ident, ((blob, _), _, _) in zip(new_ids, prepared, strict=True)
+                ]
+                conn.execute(sql_insert(DocumentRow), documents)
                 found = [
                     {"assessment_id": ident, "regime": regime, "obligations": n}
                     for ident, (_, _, regimes) in zip(new_ids, prepared, strict=True)
@@ -367,7 +375,9 @@ class Registry:
 
     def stored(self, ident: int) -> StoredAssessment:
         a = AssessmentRow
-        row = self._read_one(select(*_SUMMARY_COLUMNS, a.document).where(a.id == ident))
+        row = self._read_one(
+            select(*_SUMMARY_COLUMNS, DocumentRow.document).join(DocumentRow).where(a.id == ident)
+        )
         if row is None:
             raise AssessmentNotFound(f"no assessment with id {ident}")
         return StoredAssessment(
@@ -406,7 +416,9 @@ class Registry:
         limit = max(1, min(limit, MAX_LIMIT))
         offset = max(0, offset)
         cond = where(filters, latest=latest)
-        page_stmt = _order(select(*_SUMMARY_COLUMNS).where(*cond), sort).limit(limit).offset(offset)
+        # The page's ids first (often from an index alone, however deep the offset), then their rows.
+        ids = _order(select(AssessmentRow.id).where(*cond), sort).limit(limit).offset(offset).subquery()
+        page_stmt = _order(select(*_SUMMARY_COLUMNS).join(ids, AssessmentRow.id == ids.c.id), sort)
         count_stmt = select(func.count()).select_from(AssessmentRow).where(*cond)
         try:
             with self.engine.connect() as conn:
@@ -446,7 +458,11 @@ class Registry:
     ) -> Iterator[StoredAssessment]:
         """Every matching assessment with its document, oldest first, streamed (for exports)."""
         a = AssessmentRow
-        stmt = select(*_SUMMARY_COLUMNS, a.document).where(*where(filters or Filters(), latest=latest))
+        stmt = (
+            select(*_SUMMARY_COLUMNS, DocumentRow.document)
+            .join(DocumentRow)
+            .where(*where(filters or Filters(), latest=latest))
+        )
         try:
             with self.engine.connect() as conn:
                 result = conn.execution_options(yield_per=500).execute(stmt.order_by(a.id))
@@ -468,20 +484,11 @@ class Registry:
             cached = self._facets
             if cached.value is not None and time.monotonic() - cached.at < _FACETS_TTL:
                 return cached.value
-            a = AssessmentRow
-            licences = (
-                select(a.licence)
-                .where(a.is_latest.is_(True), a.licence.is_not(None))
-                .group_by(a.licence)
-                .order_by(func.count().desc(), a.licence)
-                .limit(100)
-            )
             try:
                 with self.engine.connect() as conn:
-                    regimes = conn.execute(select(DutyRow.regime).distinct().order_by(DutyRow.regime))
                     value = Facets(
-                        regimes=[r for (r,) in regimes],
-                        licences=sorted(str(x) for (x,) in conn.execute(licences)),
+                        regimes=_distinct(conn, DutyRow.regime),
+                        licences=_distinct(conn, AssessmentRow.licence, LATEST, limit=200),
                     )
             except SQLAlchemyError as exc:
                 raise RegistryError(f"cannot read the registry at {self.url}: {_reason(exc)}") from None
@@ -519,6 +526,19 @@ class Registry:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("select 1"))
+
+
+def _distinct(conn: Connection, column: Any, *cond: ColumnElement[bool], limit: int = 100) -> list[str]:
+    """The distinct non-null values of an indexed column, one index seek each (a "loose index scan"):
+    a few values among 100,000 rows cost a few lookups, not a scan."""
+    found: list[str] = []
+    while len(found) < limit:
+        after = column > found[-1] if found else column.is_not(None)
+        value = conn.execute(select(func.min(column)).where(*cond, after)).scalar()
+        if value is None:
+            break
+        found.append(str(value))
+    return found
 
 
 def _reason(exc: SQLAlchemyError) -> str:

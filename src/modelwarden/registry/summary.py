@@ -155,7 +155,7 @@ def columns(assessment: Assessment) -> Columns:
         created_at=_aware(a.created_at),
         tool_version=column_text(a.tool_version),
         ruleset_version=column_text(a.ruleset_version),
-        licence=column_text(licence) if licence is not None else None,
+        licence=column_text(licence).lower() if licence is not None else None,
         licence_class=licence_class(a).value,
         mof_class=_bounded("MOF class", a.openness.mof.class_ if a.openness else None, 1, 3),
         osaid_pass=a.openness.osaid.pass_ if a.openness else None,

@@ -1,4 +1,4 @@
-"""Registry base: models, assessments (full document + indexed summary columns), duties.
+"""Registry base: models, assessments (indexed summary columns), their documents, duties.
 
 Revision ID: r0001
 Revises:
@@ -8,6 +8,7 @@ Create Date: 2026-11-23
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -65,16 +66,19 @@ def upgrade() -> None:
         sa.Column("duty_regimes", sa.Text, nullable=False),
         sa.Column("needs_review", sa.Integer, nullable=False),
         sa.Column("digest", sa.Text, nullable=False),
+    )
+    op.create_table(
+        "registry_documents",
+        sa.Column(
+            "assessment_id",
+            Id,
+            sa.ForeignKey(
+                "registry_assessments.id", ondelete="CASCADE", name="fk_registry_documents_assessment"
+            ),
+            primary_key=True,
+        ),
         sa.Column("document", sa.LargeBinary, nullable=False),
     )
-    t = "registry_assessments"
-    op.create_index("ix_registry_assessments_latest_name", t, ["is_latest", "name"])
-    op.create_index("ix_registry_assessments_model", t, ["model_id", "id"])
-    op.create_index("ix_registry_assessments_licence_class", t, ["licence_class", "is_latest"])
-    op.create_index("ix_registry_assessments_mof_class", t, ["mof_class", "is_latest"])
-    op.create_index("ix_registry_assessments_severity", t, ["worst_severity", "is_latest"])
-    for threshold in ("1e23", "1e25", "1e26"):
-        op.create_index(f"ix_registry_assessments_call_{threshold}", t, [f"call_{threshold}", "is_latest"])
     op.create_table(
         "registry_duties",
         sa.Column(
@@ -88,10 +92,47 @@ def upgrade() -> None:
         sa.Column("regime", sa.Text, primary_key=True),
         sa.Column("obligations", sa.Integer, nullable=False),
     )
+    _indexes(op.get_bind().dialect.name)
+
+
+def _indexes(dialect: str) -> None:
+    """Indexes for what the dashboard and the API ask most: each model's latest assessment, filtered
+    on one column and ordered by name (or by compute or size), with a count of the matches.
+
+    Partial indexes (`WHERE is_latest`) hold only the latest assessments; each filter column leads,
+    followed by the sort key, so a filtered page is read in order straight from the index and its
+    count from the index alone. The queries compare `is_latest = true`, the exact predicate, so both
+    databases use them. (In SQLite every index ends with the rowid: `id` need not be listed.)
+    """
+    t = "registry_assessments"
+    latest = sa.text("is_latest = true" if dialect == "postgresql" else "is_latest = 1")
+    where: dict[str, Any] = {f"{dialect}_where": latest}
+    tie = ["id"] if dialect == "postgresql" else []
+    for name, columns in {
+        "name": ["name"],
+        "licence_class": ["licence_class", "name"],
+        "licence": ["licence", "name"],
+        "mof_class": ["mof_class", "name"],
+        "call_1e23": ["call_1e23", "name"],
+        "call_1e25": ["call_1e25", "name"],
+        "call_1e26": ["call_1e26", "name"],
+        "severity": ["worst_severity", "name"],
+    }.items():
+        op.create_index(f"ix_registry_latest_{name}", t, [*columns, *tie], **where)
+    # Largest first with unknowns last: PostgreSQL needs the order spelt out; SQLite reads an
+    # ascending index backwards, which already puts NULLs last.
+    for name, column in {"compute": "flop_central", "parameters": "parameters"}.items():
+        ordered: list[Any] = [column]
+        if dialect == "postgresql":
+            ordered = [sa.text(f"{column} DESC NULLS LAST"), sa.text("id DESC")]
+        op.create_index(f"ix_registry_latest_{name}", t, ordered, **where)
+    # All assessments (history pages, exports) and the duties filter.
+    op.create_index("ix_registry_assessments_model", t, ["model_id", "id"])
     op.create_index("ix_registry_duties_regime", "registry_duties", ["regime", "assessment_id"])
 
 
 def downgrade() -> None:
     op.drop_table("registry_duties")
+    op.drop_table("registry_documents")
     op.drop_table("registry_assessments")
     op.drop_table("registry_models")
