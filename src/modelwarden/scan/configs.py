@@ -21,12 +21,16 @@ _KNOWN_LIBRARIES = {"diffusers", "transformers", "sentence_transformers", "peft"
 
 
 def analyse_json(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
+    if scope.name.endswith((".jinja", ".j2")):
+        analyse_text(buf, scope, ctx)  # a template that starts with "{{" looks like JSON
+        return
     if len(buf) > ctx.limits.max_json_bytes:
         return  # large JSON (tokenizer.json vocabularies) holds data, not hooks
     try:
         obj = json.loads(buf[: len(buf)])
     except (ValueError, RecursionError):
-        return  # not JSON after all: nothing a loader would run
+        analyse_text(buf, scope, ctx)  # not JSON after all
+        return
     if keras_files.looks_like_keras_config(obj):
         keras_files.analyse_config(obj, scope, ctx)
         return

@@ -128,6 +128,10 @@ def _sniff(buf: Buffer, head: bytes, scope: Scope, ctx: Ctx) -> None:
         if head.startswith(magic):
             ctx.add(scope, "archive.unscannable", f"{what}: its content cannot be analysed", evidence=what)
             return
+    if (len(head) >= 9 and head[8:9] == b"{") or scope.name.endswith(".safetensors"):
+        # A safetensors header whose declared length detection refused (beyond the file or the cap).
+        safetensors_files.analyse_safetensors(buf, scope, ctx)
+        return
     if len(head) > 262 and head[257:262] == b"ustar":
         _tar(buf, scope, ctx)
         return

@@ -113,4 +113,4 @@ def analyse_gguf(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
     except _Malformed as exc:
         ctx.add(scope, "gguf.malformed", str(exc), offset=cur.pos)
     for key, text, offset in templates:
-        analyse_template(text, scope, ctx, label=f"GGUF {key} @ {offset}")
+        analyse_template(text, scope, ctx, label=f"{key} (metadata value at byte {offset})")

@@ -34,16 +34,17 @@ def analyse_template(source: str, scope: Scope, ctx: Ctx, *, label: str) -> None
         ctx.add(
             scope,
             "template.suspicious",
-            f"{label}: {len(source)} characters, beyond the {ctx.limits.max_template_chars} analysed",
+            f"{len(source)} characters, beyond the {ctx.limits.max_template_chars} analysed",
+            entry=label,
         )
         return
     try:
         tree = _env().parse(source)
     except TemplateSyntaxError as exc:
-        ctx.add(scope, "template.syntax-error", f"{label}: line {exc.lineno}: {exc.message}", evidence=label)
+        ctx.add(scope, "template.syntax-error", f"line {exc.lineno}: {exc.message}", entry=label)
         return
     except (RecursionError, MemoryError):
-        ctx.add(scope, "template.syntax-error", f"{label}: nested too deeply to parse", evidence=label)
+        ctx.add(scope, "template.syntax-error", "nested too deeply to parse", entry=label)
         return
     _Judge(scope, ctx, label).run(tree)
 
@@ -66,7 +67,7 @@ class _Judge:
 
     def add(self, rule_id: str, node: nodes.Node, message: str, evidence: str) -> None:
         line = getattr(node, "lineno", None)
-        self.ctx.add(self.scope, rule_id, f"{self.label} line {line}: {message}", evidence=evidence)
+        self.ctx.add(self.scope, rule_id, f"line {line}: {message}", evidence=evidence, entry=self.label)
 
     def attribute(self, node: nodes.Node, base: nodes.Node, attr: str) -> None:
         if attr in self.escape or (attr.startswith("__") and attr.endswith("__")):

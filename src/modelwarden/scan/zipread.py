@@ -436,11 +436,11 @@ def entry_data(buf: Buffer, entry: ZipEntry, limits: Limits) -> EntryData:
         return EntryData(None, f"data does not decompress: {exc}", "zip.malformed")
     actual_bomb = len(data) > limits.bomb_min_bytes and len(data) > limits.bomb_ratio * max(1, end - start)
     if not complete or ratio_bomb or actual_bomb:
-        what = "exceeds" if not complete else "has"
+        ratio = max(declared, len(data)) // max(1, end - start)
+        detail = f"stopped at the {cap}-byte cap" if not complete else f"decompresses to {len(data)} bytes"
         return EntryData(
             data,
-            f"decompressed data {what} {len(data)} bytes from {end - start} compressed "
-            f"(declared {declared}); analysed up to {cap} bytes",
+            f"{end - start} compressed bytes declare {declared} bytes (ratio {ratio}:1); {detail}",
             "zip.bomb",
             truncated=not complete,
         )
