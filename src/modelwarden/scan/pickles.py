@@ -592,13 +592,16 @@ def _describe(value: Any, depth: int) -> Iterator[str]:
         return
     if isinstance(value, vm.Global):
         yield value.qualname
+    elif isinstance(value, vm.Call) and value.func_name == "_codecs.encode":
+        raw = _constant_bytes((value,))
+        yield _describe_bytes(raw) if raw is not None else "_codecs.encode(...)"
     elif isinstance(value, vm.Call):
         yield from _describe(value.func, depth + 1)
         yield "(" + describe_args(value.args, value.kwargs, 80) + ")"
     elif isinstance(value, str):
         yield repr(value if len(value) <= 60 else value[:57] + "...")
     elif isinstance(value, bytes | bytearray):
-        yield f"<{len(value)} bytes>" if len(value) > 24 else repr(bytes(value))
+        yield _describe_bytes(bytes(value))
     elif isinstance(value, tuple | list):
         open_, close = ("(", ")") if isinstance(value, tuple) else ("[", "]")
         more = ", ..." if len(value) > 4 else ""
@@ -611,6 +614,10 @@ def _describe(value: Any, depth: int) -> Iterator[str]:
         yield repr(value)
     else:
         yield f"<{type(value).__name__}>"
+
+
+def _describe_bytes(raw: bytes) -> str:
+    return f"<{len(raw)} bytes>" if len(raw) > 24 else repr(raw)
 
 
 def _first_call_per_import(trace: vm.PickleTrace) -> dict[int, vm.Call]:
