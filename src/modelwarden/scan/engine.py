@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import lzma
 import mmap
 import os
 import tarfile
 import time
+import zlib
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -146,7 +148,7 @@ def _sniff(buf: Buffer, head: bytes, scope: Scope, ctx: Ctx) -> None:
             return
         try:
             data = stream.read(ctx.limits.max_entry_bytes + 1)
-        except (OSError, EOFError, ValueError, RuntimeError) as exc:
+        except (OSError, EOFError, ValueError, RuntimeError, zlib.error, lzma.LZMAError) as exc:
             ctx.add(scope, "archive.unscannable", f"{kind} stream is corrupt: {exc}")
             return
         if len(data) > ctx.limits.max_entry_bytes:

@@ -91,5 +91,14 @@ def _itemsize(descr: Any) -> int | None:
     try:
         # Builds a dtype from a string or a list of (name, format[, shape]) tuples: a parser, no code runs.
         return int(np.lib.format.descr_to_dtype(descr).itemsize)
-    except (TypeError, ValueError, KeyError, IndexError, OverflowError, MemoryError, RecursionError):
-        return None
+    except (
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        MemoryError,
+        RecursionError,
+        SyntaxError,
+    ):
+        return None  # NumPy parses comma-separated descriptions with ast.literal_eval

@@ -391,14 +391,19 @@ def _stream_length(buf: Buffer, start: int, end: int, method: int) -> int:
         return (nxt if nxt >= 0 else end) - start
     d = zlib.decompressobj(-15)
     pos = start
-    while pos < end and not d.eof:
-        chunk = buf[pos : min(end, pos + (1 << 20))]
-        d.decompress(chunk, 1 << 16)
-        while d.unconsumed_tail and not d.eof:
-            d.decompress(d.unconsumed_tail, 1 << 16)
-        pos += len(chunk) - len(d.unused_data)
-        if d.unused_data:
-            break
+    try:
+        while pos < end and not d.eof:
+            chunk = buf[pos : min(end, pos + (1 << 20))]
+            d.decompress(chunk, 1 << 16)
+            while d.unconsumed_tail and not d.eof:
+                d.decompress(d.unconsumed_tail, 1 << 16)
+            pos += len(chunk) - len(d.unused_data)
+            if d.unused_data:
+                break
+    except zlib.error:
+        # Not a valid deflate stream: the entry ends where the next local header starts.
+        nxt = View(buf, 0, end).find(_LOCAL, start)
+        return (nxt if nxt >= 0 else end) - start
     return pos - start
 
 
