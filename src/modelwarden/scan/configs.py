@@ -15,7 +15,6 @@ from typing import Any
 
 from modelwarden.scan import keras_files
 from modelwarden.scan.context import Buffer, Ctx, Scope
-from modelwarden.scan.templates import analyse_template
 
 _KNOWN_LIBRARIES = {"diffusers", "transformers", "sentence_transformers", "peft", "timm", "open_clip", None}
 
@@ -117,3 +116,10 @@ def analyse_text(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
         return
     if buf[:2] == b"#!" and scope.depth == 0 and not name.endswith(".py"):
         ctx.add(scope, "folder.script", f"script with interpreter line {buf[:80].splitlines()[0]!r}")
+
+
+def analyse_template(source: str, scope: Scope, ctx: Ctx, *, label: str) -> None:
+    # jinja2 is imported only when a file carries a template: most scans never need it.
+    from modelwarden.scan.templates import analyse_template as analyse
+
+    analyse(source, scope, ctx, label=label)

@@ -116,7 +116,8 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
 
 
 def _hdf5(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
-    source: object = scope.path if scope.path is not None else io.BytesIO(buf[: len(buf)])
+    # A file on disk is opened by path; a member of a container through a file view (no copy).
+    source: object = scope.path if scope.path is not None else io.BufferedReader(pickles.BufferIO(buf))
     is_keras = keras_files.analyse_h5(source, scope, ctx)
     return ArtifactFormat.KERAS_H5 if is_keras else ArtifactFormat.HDF5
 

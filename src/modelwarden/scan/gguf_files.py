@@ -11,7 +11,6 @@ from __future__ import annotations
 import struct
 
 from modelwarden.scan.context import Buffer, Ctx, Scope
-from modelwarden.scan.templates import analyse_template
 
 # GGUF value types: uint8 0, int8 1, uint16 2, int16 3, uint32 4, int32 5, float32 6, bool 7, string 8,
 # array 9, uint64 10, int64 11, float64 12.
@@ -114,3 +113,10 @@ def analyse_gguf(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
         ctx.add(scope, "gguf.malformed", str(exc), offset=cur.pos)
     for key, text, offset in templates:
         analyse_template(text, scope, ctx, label=f"{key} (metadata value at byte {offset})")
+
+
+def analyse_template(source: str, scope: Scope, ctx: Ctx, *, label: str) -> None:
+    # jinja2 is imported only when a file carries a template: most scans never need it.
+    from modelwarden.scan.templates import analyse_template as analyse
+
+    analyse(source, scope, ctx, label=label)
