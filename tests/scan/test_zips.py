@@ -169,3 +169,28 @@ def test_path_traversal_names(tmp_path: Path) -> None:
     report = scan_paths([path], hash_files=False)
     flagged = sorted(f.location.entry or "" for f in report.findings if f.rule_id == "zip.path-traversal")
     assert flagged == ["/etc/evil", "C:\\win", "a/../../b"]
+
+
+class _Unseekable(io.RawIOBase):
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.data += b
+        return len(b)
+
+
+def test_data_descriptors_are_checked_against_the_central_directory(tmp_path: Path) -> None:
+    sink = _Unseekable()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as z:  # type: ignore[arg-type]
+        z.writestr("weights.bin", b"w" * 1000)
+    data = bytes(sink.data)
+    entry = read_listing(data, DEFAULT_LIMITS).entries[0]
+    assert entry.flags & 0x08 and read_listing(data, DEFAULT_LIMITS).issues == []
+    assert entry.data_end is not None
+    at = entry.data_end + 4  # skip the descriptor signature
+    tampered = data[:at] + struct.pack("<I", entry.crc ^ 1) + data[at + 4 :]
+    assert [i.rule_id for i in read_listing(tampered, DEFAULT_LIMITS).issues] == ["zip.data-descriptor"]

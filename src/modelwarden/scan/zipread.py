@@ -251,7 +251,7 @@ def _read_local(buf: Buffer, entry: ZipEntry, listing: ZipListing) -> None:
             Issue("zip.malformed", f"local header of {entry.name!r} missing at offset {off}", off, entry.name)
         )
         return
-    (_, _, lflags, lmethod, _, _, lcrc, _, _, nlen, elen) = _LOCAL_FMT.unpack(head)
+    (_, _, lflags, lmethod, _, _, lcrc, lcsize, lusize, nlen, elen) = _LOCAL_FMT.unpack(head)
     entry.local_name = _decode(buf[off + 30 : off + 30 + nlen], lflags)
     entry.data_offset = off + 30 + nlen + elen
     if entry.local_name != entry.name:
@@ -281,17 +281,51 @@ def _read_local(buf: Buffer, entry: ZipEntry, listing: ZipListing) -> None:
                 entry.name,
             )
         )
-    if not lflags & 0x08 and lcrc != entry.crc and lcrc != 0:
-        listing.issues.append(
-            Issue(
-                "zip.malformed", "CRC in the local header differs from the central directory", off, entry.name
-            )
+    if not lflags & 0x08:
+        sizes_differ = (lcsize, lusize) != (
+            entry.compressed_size,
+            entry.uncompressed_size,
+        ) and 0xFFFFFFFF not in (
+            lcsize,
+            lusize,
         )
+        if (lcrc != entry.crc and lcrc != 0) or sizes_differ:
+            listing.issues.append(
+                Issue(
+                    "zip.malformed",
+                    f"local header (CRC 0x{lcrc:08x}, {lcsize}/{lusize} bytes) differs from the central"
+                    f" directory (CRC 0x{entry.crc:08x}, {entry.compressed_size}/"
+                    f"{entry.uncompressed_size} bytes)",
+                    off,
+                    entry.name,
+                )
+            )
     if entry.data_end is not None and entry.data_end > len(buf):
         entry.unreadable = "data runs past the end of the file"
         listing.issues.append(
             Issue("zip.malformed", f"data of {entry.name!r} runs past the end of the file", off, entry.name)
         )
+    elif entry.data_end is not None and lflags & 0x08 and not _descriptor_agrees(buf, entry.data_end, entry):
+        # Streaming readers take the sizes from the descriptor, directory readers from the central
+        # directory: a disagreement lets the two see different data.
+        listing.issues.append(
+            Issue(
+                "zip.data-descriptor",
+                f"data descriptor of {entry.name!r} disagrees with the central directory",
+                entry.data_end,
+                entry.name,
+            )
+        )
+
+
+def _descriptor_agrees(buf: Buffer, pos: int, entry: ZipEntry) -> bool:
+    raw = buf[pos : pos + 28]
+    if raw[:4] == _DESCRIPTOR:
+        raw = raw[4:]
+    want = (entry.crc, entry.compressed_size, entry.uncompressed_size)
+    if len(raw) >= 12 and struct.unpack("<III", raw[:12]) == want:
+        return True
+    return len(raw) >= 20 and struct.unpack("<IQQ", raw[:20]) == want
 
 
 def _descriptor_len(buf: Buffer, pos: int, zip64: bool) -> int:

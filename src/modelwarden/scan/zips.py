@@ -69,11 +69,6 @@ def _structure(listing: ZipListing, scope: Scope, ctx: Ctx) -> None:
             reason = _traversal(candidate)
             if reason:
                 ctx.add(scope, "zip.path-traversal", f"entry name {candidate!r} {reason}", entry=e.name)
-    described = [e for e in listing.entries if e.flags & 0x08]
-    if described:
-        ctx.add(
-            scope, "zip.data-descriptor", f"{len(described)} entries keep their sizes in data descriptors"
-        )
 
 
 def _traversal(name: str) -> str | None:
