@@ -73,8 +73,7 @@ def detect_bytes(head: bytes, *, size: int, path: Path | None = None) -> Artifac
         return ArtifactFormat.JOBLIB
     if looks_like_onnx(head):
         return ArtifactFormat.ONNX
-    stripped = head.lstrip()
-    if stripped[:1] in (b"{", b"["):
+    if _JSON_START.match(head):
         return ArtifactFormat.JSON
     if _is_text(head):
         return ArtifactFormat.TEXT
@@ -111,6 +110,9 @@ def _decodes_as_pickle(head: bytes) -> bool:
     return False
 
 
+# A JSON document's first token: an object, or an array whose first value starts like JSON. A
+# WordPiece vocab.txt starts with "[PAD]", which is text, not JSON.
+_JSON_START = re.compile(rb'\s*(?:\{|\[\s*(?:[\[{"\]\-0-9]|true|false|null))')
 _GLOBAL_ARG = re.compile(r"[A-Za-z_][\w.]* [A-Za-z_][\w.]*")
 
 
