@@ -98,8 +98,14 @@ def inspect_release(
 
 def nothing_readable(facts: ModelFacts) -> bool:
     """True when no file yielded anything: the CLI exits 2 in that case (and only then)."""
-    readable = [f for f in facts.files if not any(p.severity == "error" for p in f.problems)]
-    return not readable and facts.parameters.total is None
+    if facts.parameters.total is not None:
+        return False
+    for f in facts.files:
+        if any(p.severity == "error" for p in f.problems):
+            continue
+        if f.tensors or f.format in (ArtifactFormat.JSON, ArtifactFormat.TEXT):
+            return False
+    return True
 
 
 def bytes_to_hash(release: Release) -> int:

@@ -189,9 +189,8 @@ def _summary(facts: ModelFacts) -> Table:
     pc = facts.parameters
     if pc.total is not None:
         value = f"{pc.total:,} ({human_count(pc.total)})"
-        t.add_row(
-            "Parameters", value, f"{pc.source}: {pc.provenance.describe()}" if pc.provenance else pc.source
-        )
+        where = (pc.provenance.file or "") if pc.provenance else ""
+        t.add_row("Parameters", value, f"{pc.source}: {where}" if where else str(pc.source))
     else:
         t.add_row("Parameters", "unknown", "no readable weights, no config formula")
     if pc.active is not None:

@@ -81,10 +81,19 @@ def detect_bytes(head: bytes, *, size: int, path: Path | None = None) -> Artifac
 
 
 def looks_like_safetensors(head: bytes, size: int) -> bool:
-    if len(head) < 9:
+    """An 8-byte length then a JSON object: `{"` (or `{` and whitespace) right after the length.
+
+    A length beyond the file or over the cap still counts as safetensors here, so that the reader can
+    say exactly that (truncated file, header length beyond the file) instead of "unknown format".
+    """
+    if len(head) < 10:
         return False
     (n,) = struct.unpack("<Q", head[:8])
-    return 2 <= n <= SAFETENSORS_MAX_HEADER and 8 + n <= size and head[8:9] == b"{"
+    if n < 2:
+        return False
+    if n <= SAFETENSORS_MAX_HEADER and 8 + n <= size and head[8:9] == b"{":
+        return True
+    return head[8:10] in (b'{"', b"{ ", b"{\n", b"{}")
 
 
 def looks_like_pickle(head: bytes) -> bool:

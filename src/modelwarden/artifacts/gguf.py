@@ -99,7 +99,8 @@ def _plain(value: Any) -> Any:
 
 def _describe(exc: BaseException, size: int) -> tuple[str, str]:
     text = str(exc) or type(exc).__name__
-    if "cannot reshape" in text or isinstance(exc, IndexError):
+    # Reading past the end of the mapping yields short arrays, which numpy then refuses to view or reshape.
+    if "cannot reshape" in text or "must be a divisor" in text or isinstance(exc, IndexError):
         return "truncated", f"GGUF structure runs past the end of the {size:,}-byte file (truncated?)"
     if "magic" in text.lower():
         return "invalid_gguf", "not a GGUF file (bad magic)"

@@ -136,7 +136,8 @@ def _legacy_storages(
     pos = start
     for key in keys[:MAX_TENSORS]:
         if pos + 8 > size:
-            break
+            available[str(key)] = 0  # the file ends before this storage's record
+            continue
         count = int.from_bytes(mm[pos : pos + 8], "little")
         length = count * itemsizes.get(str(key), 1)
         available[str(key)] = max(0, min(length, size - pos - 8))
