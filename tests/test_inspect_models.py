@@ -154,3 +154,25 @@ def test_index_total_size_is_bytes(tmp_path: Path) -> None:
     index["metadata"]["total_size"] = facts.parameters.total  # a converter that wrote parameters
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
     assert any("total_size is bytes" in w for w in inspect_path(tmp_path).warnings)
+
+
+def test_unreadable_shard_is_named_not_called_missing(tmp_path: Path) -> None:
+    cfg = {**LLAMA2_7B, "num_hidden_layers": 4}
+    write_config(tmp_path, cfg)
+    index = write_sharded(tmp_path, llama_tensors(cfg), 3)
+    cut = sorted(set(index["weight_map"].values()))[2]
+    (tmp_path / cut).write_bytes(b"\x00" * 5)
+    facts = inspect_path(tmp_path)
+    assert [(p.file, p.code) for p in facts.problems] == [(cut, "unknown_format")]
+    assert any(cut in w and "could not be read" in w for w in facts.warnings)
+
+
+def test_an_index_of_another_format_is_not_applied(tmp_path: Path) -> None:
+    cfg = {**LLAMA2_7B, "num_hidden_layers": 1}
+    write_config(tmp_path, cfg)
+    tensors = llama_tensors(cfg)
+    write_sparse_safetensors(tmp_path / "model.safetensors", tensors)
+    bin_index = {"weight_map": dict.fromkeys(tensors, "pytorch_model-00001-of-00002.bin")}
+    (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps(bin_index))
+    facts = inspect_path(tmp_path)
+    assert not facts.problems and facts.parameters.total == facts.parameters.config_total

@@ -347,8 +347,7 @@ class _Gatherer:
             except UnsupportedConfig as exc:
                 if unit.folder == "" and self.release.layout is not Layout.DIFFUSERS:
                     self.facts.parameters.notes.append(f"no config formula: {exc}")
-        index_rel, index = self._index(unit.folder)
-        chosen = weights.select(unit.files, unit.folder, index=index, index_file=index_rel)
+        chosen = weights.select(unit.files, unit.folder, indexes=self._indexes(unit.folder))
         self.facts.problems.extend(chosen.problems)
         for w in chosen.warnings:
             self.warn(w)
@@ -366,23 +365,26 @@ class _Gatherer:
                     "output head stored but tied to the embedding: counted once"
                 )
 
-    def _index(self, folder: str) -> tuple[str | None, dict[str, str] | None]:
+    def _indexes(self, folder: str) -> list[weights.ShardIndex]:
+        """The sharded-checkpoint indexes directly in `folder` (variant indexes such as .fp16. aside)."""
         prefix = f"{folder}/" if folder else ""
+        found = []
         for name in sorted(self.names):
             if not name.startswith(prefix) or "/" in name[len(prefix) :]:
                 continue
-            if name.endswith((".safetensors.index.json", ".bin.index.json", ".pt.index.json")):
-                if ".fp16." in name or ".bf16." in name:
-                    continue
-                doc = self.json(name)
-                if doc is None:
-                    return None, None
-                weight_map, total_size, problems = read_index(doc, name)
-                self.facts.problems.extend(problems)
-                if total_size is not None:
-                    self._check_index_bytes(name, folder, weight_map, total_size)
-                return name, weight_map
-        return None, None
+            if not name.endswith((".safetensors.index.json", ".bin.index.json", ".pt.index.json")):
+                continue
+            if weights.is_variant(name):
+                continue
+            doc = self.json(name)
+            if doc is None:
+                continue
+            weight_map, total_size, problems = read_index(doc, name)
+            self.facts.problems.extend(problems)
+            if total_size is not None:
+                self._check_index_bytes(name, folder, weight_map, total_size)
+            found.append(weights.ShardIndex(name, weight_map))
+        return found
 
     def _check_index_bytes(
         self, index_rel: str, folder: str, weight_map: dict[str, str], total_size: int

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -38,6 +39,18 @@ _FUSED_EXPERTS = re.compile(
     r"^(?P<layer>.*?)(?:\.experts\.(?:gate_up_proj|down_proj|gate_proj|up_proj|w1|w2|w3|w13_weight|w2_weight)"
     r"(?:\.weight)?|\.ffn_(?:gate|up|down|gate_up)_exps\.weight)$"
 )
+
+
+@dataclass(frozen=True)
+class ShardIndex:
+    """A sharded checkpoint's index: `weight_map` (tensor -> shard file, relative to the index's folder)."""
+
+    path: str
+    weight_map: dict[str, str]
+
+    @property
+    def family(self) -> F:
+        return F.SAFETENSORS if self.path.endswith(".safetensors.index.json") else F.TORCH_ZIP
 
 
 @dataclass
@@ -60,17 +73,16 @@ class TensorCount:
     warnings: list[str] = field(default_factory=list)
 
 
+def is_variant(path: str) -> bool:
+    """A precision or EMA variant of weights stored beside the main ones (`model.fp16.safetensors`)."""
+    return bool(_VARIANT.search(path))
+
+
 def is_weight_file(info: ArtifactInfo) -> bool:
     return info.format in _RANK
 
 
-def select(
-    files: list[ArtifactInfo],
-    folder: str,
-    *,
-    index: dict[str, str] | None = None,
-    index_file: str | None = None,
-) -> WeightSet:
+def select(files: list[ArtifactInfo], folder: str, *, indexes: Sequence[ShardIndex] = ()) -> WeightSet:
     """Choose the primary weight set among `files` (all inside one component) for `folder`."""
     result = WeightSet()
     candidates = [f for f in files if is_weight_file(f) and (f.tensors or f.problems)]
@@ -84,8 +96,9 @@ def select(
         (f for f in pool if _FAMILY.get(f.format, f.format) == family),
         key=lambda f: (bool(_VARIANT.search(f.path)), f.path.count("/"), f.path),
     )
-    if index is not None and index_file is not None and family in (F.SAFETENSORS, F.TORCH_ZIP):
-        _from_index(result, same, index, index_file, folder)
+    index = next((i for i in indexes if i.family == family), None)
+    if index is not None:
+        _from_index(result, {f.path: f for f in files}, index, folder)
     else:
         _greedy(result, same)
     chosen = {id(f) for f in result.primary}
@@ -116,12 +129,10 @@ def _greedy(result: WeightSet, files: list[ArtifactInfo]) -> None:
         result.warnings.append("no weight file of this component could be read")
 
 
-def _from_index(
-    result: WeightSet, files: list[ArtifactInfo], index: dict[str, str], index_file: str, folder: str
-) -> None:
-    by_path = {f.path: f for f in files}
+def _from_index(result: WeightSet, by_path: dict[str, ArtifactInfo], index: ShardIndex, folder: str) -> None:
+    index_file = index.path
     shards: dict[str, list[str]] = defaultdict(list)
-    for tensor, shard in index.items():
+    for tensor, shard in index.weight_map.items():
         shards[(PurePosixPath(folder) / shard).as_posix() if folder else shard].append(tensor)
     for shard, tensors in sorted(shards.items()):
         f = by_path.get(shard)

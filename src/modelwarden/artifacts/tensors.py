@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from modelwarden.model import TensorInfo, TensorKind
 
@@ -131,6 +132,20 @@ def strip_wrappers(name: str) -> str:
 
 def component_of(name: str, ctx: ClassifyContext) -> str:
     n = strip_wrappers(name)
+    component = _component_by_pattern(_DIGITS.sub("0", n))
+    if component == "layers" and ctx.num_layers is not None:
+        m = _LAYER.search(n)
+        if m and int(m.group(1)) >= ctx.num_layers:
+            return "mtp"
+    return component
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+@lru_cache(maxsize=65536)
+def _component_by_pattern(n: str) -> str:
+    """Component of a name whose numbers are all 0: layers and experts share one cache entry."""
     if _ADAPTER.search(n):
         return "adapter"
     if _VISION.search(n):
@@ -139,10 +154,7 @@ def component_of(name: str, ctx: ClassifyContext) -> str:
         return "audio"
     if _MTP.search(n):
         return "mtp"
-    m = _LAYER.search(n)
-    if m:
-        if ctx.num_layers is not None and int(m.group(1)) >= ctx.num_layers:
-            return "mtp"
+    if _LAYER.search(n):
         return "layers"
     if _EMBEDDING.search(n):
         return "embedding"
