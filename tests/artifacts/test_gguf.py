@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from gguf import GGMLQuantizationType, GGUFWriter
+from gguf import GGMLQuantizationType, GGUFReader, GGUFWriter
 from gguf.quants import quantize
 
 from modelwarden.artifacts.reader import read_artifact
@@ -106,14 +106,33 @@ def test_fused_experts_give_active_parameters(tmp_path: Path) -> None:
     assert facts.parameters.active == expected - L * routed_per_layer // 2  # 2 of 4 experts per token
 
 
-def test_truncated_gguf(tmp_path: Path) -> None:
+def test_truncated_tensor_data(tmp_path: Path) -> None:
     p = tmp_path / "cut.gguf"
-    write_tiny_llama_gguf(p)
+    expected = write_tiny_llama_gguf(p)
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 3])
     info = read_artifact(p, "cut.gguf")
-    assert [x.code for x in info.problems] == ["truncated"]
-    assert "truncated" in info.problems[0].message
+    assert info.problems and {x.code for x in info.problems} == {"offset_out_of_range"}
+    assert "beyond the end" in info.problems[0].message and "truncated?" in info.problems[0].message
+    assert sum(t.parameters for t in info.tensors) == expected + D // 4  # the header is intact
+
+
+def test_header_walk_agrees_with_gguf_reader(tmp_path: Path) -> None:
+    p = tmp_path / "tiny.gguf"
+    write_tiny_llama_gguf(p, moe=True)
+    ours = read_artifact(p, "tiny.gguf")
+    reader = GGUFReader(p)
+    assert [(t.name, t.shape, t.dtype, t.data_offsets[0]) for t in ours.tensors if t.data_offsets] == [
+        (t.name, tuple(reversed(t.shape.tolist())), t.tensor_type.name, t.data_offset) for t in reader.tensors
+    ]
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key not in ours.metadata:
+            continue
+        value = ours.metadata[key]
+        if isinstance(value, dict):
+            assert value == {"array_length": len(field.data)}
+        else:
+            assert value == field.contents(), key
 
 
 def test_header_cut_inside_metadata(tmp_path: Path) -> None:
@@ -123,3 +142,16 @@ def test_header_cut_inside_metadata(tmp_path: Path) -> None:
     info = read_artifact(p, "cut.gguf")
     assert info.problems and info.problems[0].code in ("truncated", "invalid_gguf")
     assert not info.tensors
+
+
+def test_lying_lengths_are_bounded(tmp_path: Path) -> None:
+    import struct
+
+    p = tmp_path / "liar.gguf"
+    # One key whose declared length is 2**60 bytes: refused before anything is allocated.
+    p.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 2**60) + b"general.name")
+    info = read_artifact(p, "liar.gguf")
+    assert [x.code for x in info.problems] == ["truncated"] and "metadata key" in info.problems[0].message
+    p.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 10**12, 0) + b"\0" * 16)
+    info = read_artifact(p, "liar.gguf")
+    assert [x.code for x in info.problems] == ["too_many_entries"]
