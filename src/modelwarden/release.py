@@ -100,7 +100,7 @@ def _from_path(target: str, path: Path) -> Release:
 
 
 def _from_cache(target: str, repo_id: str, revision: str | None) -> Release:
-    os.environ["HF_HUB_OFFLINE"] = "1"  # formats.md: offline only; huggingface_hub reads this lazily per call
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # formats.md: offline only (local_files_only below too)
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 

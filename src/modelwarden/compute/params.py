@@ -26,6 +26,11 @@ from typing import Any
 
 _MISSING: Any = object()
 
+# Families whose model classes tie the output head to the input embedding unless the config says not to.
+TIED_BY_DEFAULT = frozenset(
+    {"gemma", "gemma2", "gemma3_text", "gpt2", "falcon", "bert", "roberta", "xlm-roberta", "camembert"}
+)
+
 
 class UnsupportedConfig(Exception):
     """No formula for this config (unknown family, or a size field it does not state)."""
@@ -117,7 +122,6 @@ def _decoder(
     *,
     attn: _Attn,
     norms_per_layer: int = 2,
-    tied_default: bool = False,
     ffn: Callable[[_Cfg, int], _LayerFn] | None = None,
     moe: bool = False,
 ) -> ConfigCount:
@@ -131,7 +135,7 @@ def _decoder(
         t, a = ffn_of(i)
         total_layers += attention + t + norms_per_layer * d
         active_layers += attention + a + norms_per_layer * d
-    tied = c.flag("tie_word_embeddings", tied_default)
+    tied = c.flag("tie_word_embeddings", family in TIED_BY_DEFAULT)
     head = 0 if tied else vocab * d
     breakdown = {"embedding": vocab * d, "layers": total_layers, "norm": d, "head": head}
     total = sum(breakdown.values())
@@ -239,7 +243,7 @@ def _gpt2(c: _Cfg, family: str) -> ConfigCount:
     ff = c.integer("n_inner", default=4 * d)
     # ln_1, c_attn (d -> 3d, bias), c_proj (bias), ln_2, c_fc (bias), c_proj (bias): 12d² + 13d when ff = 4d.
     layer = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * ff + ff) + (ff * d + d)
-    tied = c.flag("tie_word_embeddings", True)
+    tied = c.flag("tie_word_embeddings", family in TIED_BY_DEFAULT)
     breakdown = {
         "embedding": vocab * d + positions * d,
         "layers": layers * layer,
@@ -257,7 +261,7 @@ def _gpt_neox(c: _Cfg, family: str) -> ConfigCount:
     bias = c.flag("attention_bias", True)
     attention = 4 * d * d + (4 * d if bias else 0)
     layer = attention + (2 * d * ff + ff + d) + 4 * d
-    tied = c.flag("tie_word_embeddings", False)
+    tied = c.flag("tie_word_embeddings", family in TIED_BY_DEFAULT)
     breakdown = {
         "embedding": vocab * d,
         "layers": layers * layer,
@@ -285,7 +289,7 @@ def _falcon(c: _Cfg, family: str) -> ConfigCount:
     ff = c.integer("ffn_hidden_size", default=4 * d)
     attention = d * qkv_out + d * d + ((qkv_out + d) if bias else 0)
     mlp = 2 * d * ff + ((ff + d) if bias else 0)
-    tied = c.flag("tie_word_embeddings", True)
+    tied = c.flag("tie_word_embeddings", family in TIED_BY_DEFAULT)
     breakdown = {
         "embedding": vocab * d,
         "layers": layers * (norms + attention + mlp),
@@ -366,11 +370,9 @@ FORMULAS: dict[str, _Formula] = {
             qkv_bias=c.flag("attention_bias", False), o_bias=c.flag("attention_bias", False), qk_norm=True
         ),
     ),
-    "gemma": lambda c, f: _decoder(c, f, attn=_Attn(), tied_default=True),
-    "gemma2": lambda c, f: _decoder(c, f, attn=_Attn(), norms_per_layer=4, tied_default=True),
-    "gemma3_text": lambda c, f: _decoder(
-        c, f, attn=_Attn(qk_norm=True), norms_per_layer=4, tied_default=True
-    ),
+    "gemma": lambda c, f: _decoder(c, f, attn=_Attn()),
+    "gemma2": lambda c, f: _decoder(c, f, attn=_Attn(), norms_per_layer=4),
+    "gemma3_text": lambda c, f: _decoder(c, f, attn=_Attn(qk_norm=True), norms_per_layer=4),
     "mixtral": lambda c, f: _decoder(c, f, attn=_Attn(), ffn=_mixtral_ffn, moe=True),
     "qwen2_moe": lambda c, f: _decoder(
         c, f, attn=_Attn(qkv_bias=True), ffn=_qwen_moe_ffn(shared=True), moe=True
@@ -419,6 +421,12 @@ def family_of(config: dict[str, Any]) -> str | None:
             if architectures[0].startswith(prefix):
                 return family
     return None
+
+
+def tie_default(config: dict[str, Any]) -> bool | None:
+    """`tie_word_embeddings` as the model class defaults it, when the config does not say (None: unknown)."""
+    family = family_of(config)
+    return None if family is None else family in TIED_BY_DEFAULT
 
 
 def config_formula(config: dict[str, Any]) -> ConfigCount:
