@@ -57,9 +57,6 @@ class _Counter:
     def __init__(self, files: ReleaseFiles) -> None:
         self.f = files
 
-    def run(self) -> None:
-        self._count()
-
     def _units(self) -> list[_Unit]:
         specs = self.f.release.components
         if self.f.release.layout is Layout.DIFFUSERS:
@@ -86,7 +83,7 @@ class _Counter:
                     break
         return units
 
-    def _count(self) -> None:
+    def run(self) -> None:
         units = self._units()
         for unit in units:
             self._count_unit(unit)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from modelwarden.artifacts.tensors import ClassifyContext, classify, mark_tied, numel
+from modelwarden.artifacts.tensors import COMPONENTS, ClassifyContext, classify, mark_tied, numel
 from modelwarden.model import ArtifactFormat as F
 from modelwarden.model import ArtifactInfo, Problem, TensorInfo, TensorKind
 
@@ -184,7 +184,8 @@ def count(
             dtypes[t.dtype] += t.parameters
         elif t.kind is not TensorKind.TIED:
             result.non_parameter_elements += numel(t.shape)
-    result.breakdown = {k: v for k, v in breakdown.items() if v}
+    order = {c: i for i, c in enumerate(COMPONENTS)}
+    result.breakdown = {k: v for k, v in sorted(breakdown.items(), key=lambda kv: order.get(kv[0], 99)) if v}
     result.dtypes = dict(sorted(dtypes.items(), key=lambda kv: -kv[1]))
     result.total = sum(result.breakdown.values())
     _moe_active(result, tensors, experts_per_token)
