@@ -192,14 +192,15 @@ def test_unknown_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert "nothing could be read" in err
 
 
-def test_socket_is_not_opened(capsys: pytest.CaptureFixture[str]) -> None:
+def test_sockets_and_pipes_are_not_opened(capsys: pytest.CaptureFixture[str]) -> None:
     with tempfile.TemporaryDirectory(dir="/tmp") as d:
         folder = Path(d)
         save_file({"w": np.zeros(4, dtype=np.float32)}, str(folder / "model.safetensors"))
+        os.mkfifo(folder / "pipe")  # opening a FIFO would block: it must not be opened
         with socket.socket(socket.AF_UNIX) as s:
             s.bind(str(folder / "control.sock"))
             code, out, _ = run(capsys, str(folder))
-    assert code == 0 and "control.sock: not a regular file" in out
+    assert code == 0 and "control.sock: not a regular file" in out and "pipe: not a regular file" in out
 
 
 def test_unreadable_file() -> None:

@@ -176,3 +176,64 @@ def test_an_index_of_another_format_is_not_applied(tmp_path: Path) -> None:
     (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps(bin_index))
     facts = inspect_path(tmp_path)
     assert not facts.problems and facts.parameters.total == facts.parameters.config_total
+
+
+def _gptq(
+    tensors: dict[str, tuple[str, tuple[int, ...]]], bits: int
+) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """AutoGPTQ's layout: every linear layer of the blocks becomes qweight/qzeros/scales/g_idx."""
+    out: dict[str, tuple[str, tuple[int, ...]]] = {}
+    per_int = 32 // bits
+    for name, (dtype, shape) in tensors.items():
+        if ".layers." in name and name.endswith("_proj.weight"):
+            stem = name[: -len(".weight")]
+            rows, cols = shape  # (out, in)
+            groups = cols // 128
+            out[f"{stem}.qweight"] = ("I32", (cols // per_int, rows))
+            out[f"{stem}.qzeros"] = ("I32", (groups, rows // per_int))
+            out[f"{stem}.scales"] = ("F16", (groups, rows))
+            out[f"{stem}.g_idx"] = ("I32", (cols,))
+        else:
+            out[name] = (dtype, shape)
+    return out
+
+
+def test_gptq_checkpoint_counts_like_the_unquantised_model(tmp_path: Path) -> None:
+    for bits in (4, 8):
+        folder = tmp_path / f"gptq-{bits}"
+        cfg = {
+            **LLAMA2_7B,
+            "num_hidden_layers": 2,
+            "quantization_config": {"quant_method": "gptq", "bits": bits},
+        }
+        write_config(folder, cfg)
+        write_sparse_safetensors(folder / "model.safetensors", _gptq(llama_tensors(cfg, dtype="F16"), bits))
+        facts = inspect_path(folder)
+        assert facts.parameters.total == facts.parameters.config_total, bits
+        assert not facts.parameters.warnings and facts.parameters.non_parameter_elements > 0
+        assert facts.quantization is not None and facts.quantization.value == f"gptq-{bits}bit"
+
+
+def test_vision_language_model_components(tmp_path: Path) -> None:
+    text = {**LLAMA2_7B, "num_hidden_layers": 2}
+    cfg = {
+        "architectures": ["LlavaForConditionalGeneration"], "model_type": "llava", "text_config": text,
+        "vision_config": {"model_type": "clip_vision_model", "hidden_size": 64},
+    }  # fmt: skip
+    tensors = {f"language_model.{k}": v for k, v in llama_tensors(text).items()}
+    tensors["vision_tower.vision_model.embeddings.patch_embedding.weight"] = ("BF16", (64, 3, 14, 14))
+    tensors["vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight"] = ("BF16", (256, 64))
+    tensors["multi_modal_projector.linear_1.weight"] = ("BF16", (4096, 64))
+    write_config(tmp_path, cfg)
+    write_sparse_safetensors(tmp_path / "model.safetensors", tensors)
+    facts = inspect_path(tmp_path)
+    vision = 64 * 3 * 14 * 14 + 256 * 64 + 4096 * 64
+    pc = facts.parameters
+    assert pc.breakdown["vision"] == vision
+    assert pc.total == pc.config_total + vision and not pc.warnings  # the formula covers the language model
+    assert {c.name: c.parameters for c in facts.components} == {
+        "language_model": pc.config_total,
+        "vision": vision,
+    }
+    assert (facts.modalities.input, facts.modalities.output) == (["text", "image"], ["text"])
+    assert any("vision tower" in n for n in pc.notes)

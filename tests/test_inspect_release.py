@@ -302,3 +302,33 @@ def test_symlinked_snapshot_files_are_followed(tmp_path: Path, minilm_dir: Path)
     shutil.copy(minilm_dir / "README.md", target / "README.md")
     facts = inspect_path(target)
     assert facts.layout is Layout.HF_SNAPSHOT and facts.parameters.total == MINILM_PARAMS
+
+
+def test_sentence_transformers_dense_module_adds_its_parameters(tmp_path: Path, minilm_dir: Path) -> None:
+    for f in minilm_dir.rglob("*"):
+        if f.is_file() and f.name != "modules.json":
+            target = tmp_path / f.relative_to(minilm_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(f, target)
+    modules = json.loads((minilm_dir / "modules.json").read_text())
+    modules.insert(
+        2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}
+    )
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    (tmp_path / "2_Dense").mkdir()
+    (tmp_path / "2_Dense" / "config.json").write_text(json.dumps({"in_features": 384, "out_features": 256}))
+    save_file(
+        {
+            "linear.weight": np.zeros((256, 384), dtype=np.float32),
+            "linear.bias": np.zeros(256, dtype=np.float32),
+        },
+        str(tmp_path / "2_Dense" / "model.safetensors"),
+    )
+    facts = inspect_path(tmp_path)
+    dense = 256 * 384 + 256
+    assert facts.parameters.total == MINILM_PARAMS + dense
+    assert facts.parameters.breakdown == {"Transformer": MINILM_PARAMS, "Dense": dense}
+    assert {f.path: f.component for f in facts.files if f.role} == {
+        "model.safetensors": "Transformer",
+        "2_Dense/model.safetensors": "Dense",
+    }

@@ -184,3 +184,15 @@ def test_architecture_name_identifies_family_without_model_type() -> None:
 def test_fields_record_provenance() -> None:
     result = config_formula(MIXTRAL_8X7B)
     assert {"hidden_size", "num_local_experts", "num_experts_per_tok", "vocab_size"} <= set(result.fields)
+
+
+def test_falcon_new_decoder_architecture() -> None:
+    # compute.md §4.7: Falcon-40B / 180B config-derived totals 41.3B and 178.6B (vs marketed 40B / 180B).
+    falcon_40b = {
+        "model_type": "falcon", "hidden_size": 8192, "num_attention_heads": 128, "num_kv_heads": 8,
+        "num_hidden_layers": 60, "vocab_size": 65024, "new_decoder_architecture": True, "parallel_attn": True,
+        "bias": False,
+    }  # fmt: skip
+    assert round(config_formula(falcon_40b).total / 1e8) == 413
+    falcon_180b = {**falcon_40b, "hidden_size": 14848, "num_attention_heads": 232, "num_hidden_layers": 80}
+    assert round(config_formula(falcon_180b).total / 1e8) == 1786
