@@ -188,13 +188,17 @@ def _summary(facts: ModelFacts) -> Table:
     t.add_column("From", style="dim", overflow="fold")
     pc = facts.parameters
     if pc.total is not None:
-        value = f"{pc.total:,} ({human_count(pc.total)})"
+        value = f"{pc.total:,}" + (f" ({human_count(pc.total)})" if pc.total >= 1000 else "")
         where = (pc.provenance.file or "") if pc.provenance else ""
         t.add_row("Parameters", value, f"{pc.source}: {where}" if where else str(pc.source))
     else:
         t.add_row("Parameters", "unknown", "no readable weights, no config formula")
     if pc.active is not None:
-        t.add_row("Active / token", f"{pc.active:,} ({human_count(pc.active)})", "mixture of experts")
+        t.add_row(
+            "Active / token",
+            f"{pc.active:,} ({human_count(pc.active)})",
+            "mixture of experts: routed experts × k/E",
+        )
     if pc.config_total is not None and pc.source == "tensors":
         same = "agrees" if pc.config_total == _comparable(facts) else "differs (see warnings)"
         active = f", active {pc.config_active:,}" if pc.config_active else ""
