@@ -38,6 +38,7 @@ from modelwarden.model import (
     Problem,
     Provenance,
     Source,
+    TokenizerInfo,
 )
 from modelwarden.parameters import gather_parameters
 from modelwarden.release import Release, resolve
@@ -222,21 +223,21 @@ class _Gatherer(ReleaseFiles):
                 )
 
     def _tokenizer(self) -> None:
-        info, problems = tokenizer_info(self.names, self.json, self.count_lines)
+        info = tokenizer_info(self.names, self.json, self.count_lines)
         if info is None and self.release.layout is Layout.DIFFUSERS:
-            info, problems = tokenizer_info(self.names, self.json, self.count_lines, folder="tokenizer")
-        self.facts.problems.extend(problems)
+            info = tokenizer_info(self.names, self.json, self.count_lines, folder="tokenizer")
         gguf = self.gguf()
         if gguf is not None:
             tokens = gguf.metadata.get("tokenizer.ggml.tokens")
             template = "tokenizer.chat_template" in gguf.metadata
             if info is None and (tokens is not None or template):
-                from modelwarden.model import TokenizerInfo
-
                 info = TokenizerInfo(files=[gguf.path])
             if info is not None:
-                if isinstance(tokens, dict) and info.vocab_size is None:
-                    info.vocab_size = tokens.get("array_length")
+                # Long arrays are summarised by their length (artifacts/gguf.py), short ones kept.
+                count = tokens.get("array_length") if isinstance(tokens, dict) else None
+                count = len(tokens) if isinstance(tokens, list) else count
+                if isinstance(count, int) and info.vocab_size is None:
+                    info.vocab_size = count
                     info.provenance = Provenance(
                         source=Source.FILE, file=gguf.path, field="tokenizer.ggml.tokens"
                     )

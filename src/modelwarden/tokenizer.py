@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from modelwarden.model import Problem, Provenance, Source, TokenizerInfo
+from modelwarden.model import Provenance, Source, TokenizerInfo
 
 TOKENIZER_FILES = (
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
@@ -23,14 +23,13 @@ LineCounter = Callable[[str], int | None]
 
 def tokenizer_info(
     names: set[str], read_json: JsonReader, count_lines: LineCounter, folder: str = ""
-) -> tuple[TokenizerInfo | None, list[Problem]]:
+) -> TokenizerInfo | None:
     """Tokenizer facts for the tokenizer files found in `folder` (relative names in `names`)."""
     prefix = f"{folder}/" if folder else ""
     present = [prefix + n for n in TOKENIZER_FILES if prefix + n in names]
     if not present:
-        return None, []
+        return None
     info = TokenizerInfo(files=present)
-    problems: list[Problem] = []
     vocab, where = _vocab_size(prefix, names, read_json, count_lines)
     if vocab is not None:
         info.vocab_size = vocab
@@ -42,7 +41,7 @@ def tokenizer_info(
         info.chat_template = True
     if prefix + "chat_template.jinja" in names or prefix + "chat_template.json" in names:
         info.chat_template = True
-    return info, problems
+    return info
 
 
 def _vocab_size(
