@@ -14,6 +14,7 @@ only for a target that does not exist; "nothing could be read" is for the caller
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,9 @@ class _Gatherer(ReleaseFiles):
         self._lineage()
         self._adapter()
         self._modalities()
-        self._extras()
+        self._quantisation()
+        self._generation()
+        self._remote_code()
         self.facts.problems = dedupe(self.facts.problems)
 
     def _read_files(self) -> None:
@@ -259,9 +262,12 @@ class _Gatherer(ReleaseFiles):
         identified = next(
             (lf for lf in self.facts.license_files if lf.kind == "license" and lf.identified_as), None
         )
-        if meta.get("license"):
+        declared = as_list(meta.get("license"))
+        if len(declared) > 1:
+            self.warn(f"the card lists several licences ({', '.join(declared)}): the first is reported")
+        if declared:
             self.facts.license = LicenseInfo(
-                id=str(meta["license"]).lower(),
+                id=declared[0].lower(),
                 name=str(meta["license_name"]) if meta.get("license_name") else None,
                 link=str(meta["license_link"]) if meta.get("license_link") else None,
                 provenance=Provenance(
@@ -274,12 +280,8 @@ class _Gatherer(ReleaseFiles):
             if gguf is not None and isinstance(gmeta.get("general.license"), str):
                 self.facts.license = LicenseInfo(
                     id=gmeta["general.license"].lower(),
-                    name=gmeta.get("general.license.name")
-                    if isinstance(gmeta.get("general.license.name"), str)
-                    else None,
-                    link=gmeta.get("general.license.link")
-                    if isinstance(gmeta.get("general.license.link"), str)
-                    else None,
+                    name=_text(gmeta, "general.license.name"),
+                    link=_text(gmeta, "general.license.link"),
                     provenance=Provenance(source=Source.FILE, file=gguf.path, field="general.license"),
                 )
             elif identified is not None:
@@ -294,12 +296,11 @@ class _Gatherer(ReleaseFiles):
             and lic.provenance
             and lic.provenance.source is not Source.FILE
         ):
-            declared = lic.name if lic.id == "other" and lic.name else lic.id
-            if declared not in (None, "unknown", "other") and declared != identified.identified_as:
+            said = lic.name if lic.id == "other" and lic.name else lic.id
+            if said not in (None, "unknown", "other") and said != identified.identified_as:
                 self.warn(
-                    f"{lic.provenance.describe()} declares licence {declared!r} but {identified.path} "
-                    "is the text of "
-                    f"{identified.identified_as!r}"
+                    f"{lic.provenance.describe()} declares licence {said!r} but {identified.path} "
+                    f"is the text of {identified.identified_as!r}"
                 )
 
     def _lineage(self) -> None:
@@ -353,8 +354,9 @@ class _Gatherer(ReleaseFiles):
             ),
             Layout.PEFT_ADAPTER: ("peft", "adapter_config.json"),
         }.get(layout)
-        if inferred is None and self.gguf() is not None:
-            inferred = ("gguf", self.gguf().path)  # type: ignore[union-attr]
+        gguf = self.gguf()
+        if inferred is None and gguf is not None:
+            inferred = ("gguf", gguf.path)
         if inferred is None and self.config.get("transformers_version"):
             inferred = ("transformers", self.config_rel or "config.json")
         if inferred is not None:
@@ -376,11 +378,7 @@ class _Gatherer(ReleaseFiles):
             peft_type=str(doc["peft_type"]) if doc.get("peft_type") else None,
             base_model=str(doc["base_model_name_or_path"]) if doc.get("base_model_name_or_path") else None,
             rank=doc.get("r") if isinstance(doc.get("r"), int) else None,
-            target_modules=[str(t) for t in targets]
-            if isinstance(targets, list)
-            else [str(targets)]
-            if targets
-            else [],
+            target_modules=as_list(targets),  # a list of names, or one regular expression
             parameters=self.facts.parameters.total,
             provenance=Provenance(source=Source.CONFIG, file="adapter_config.json"),
         )
@@ -450,14 +448,11 @@ class _Gatherer(ReleaseFiles):
                 self.facts.modalities = Modalities(input=r["input"], output=r["output"], provenance=where)
                 return
 
-    def _extras(self) -> None:
-        cfg = self.config
-        quant = cfg.get("quantization_config") if isinstance(cfg.get("quantization_config"), dict) else None
-        if quant is not None:
-            method = str(
-                quant.get("quant_method")
-                or ("bitsandbytes" if quant.get("load_in_4bit") or quant.get("load_in_8bit") else "unknown")
-            )
+    def _quantisation(self) -> None:
+        quant = as_dict(self.config.get("quantization_config"))
+        if quant:
+            bnb = "bitsandbytes" if quant.get("load_in_4bit") or quant.get("load_in_8bit") else "unknown"
+            method = str(quant.get("quant_method") or bnb)
             bits = config_int(quant, "bits", "w_bit") or compressed_tensors_bits(quant)
             if quant.get("load_in_4bit"):
                 bits = 4
@@ -465,32 +460,35 @@ class _Gatherer(ReleaseFiles):
                 bits = 8
             value = f"{method}-{bits}bit" if bits else method
             self.facts.quantization = fact(value, Source.CONFIG, self.config_rel, "quantization_config")
+            return
         gguf = self.gguf()
-        if gguf is not None and self.facts.quantization is None:
-            from collections import Counter
+        counts = (
+            Counter(t.dtype for t in gguf.tensors if len(t.shape) >= 2) if gguf is not None else Counter()
+        )
+        if gguf is not None and counts:
+            self.facts.quantization = Fact[str](
+                value=f"gguf:{counts.most_common(1)[0][0]}",
+                provenance=Provenance(
+                    source=Source.TENSORS, file=gguf.path, note="most common type of the matrices"
+                ),
+            )
 
-            counts = Counter(t.dtype for t in gguf.tensors if len(t.shape) >= 2)
-            if counts:
-                self.facts.quantization = Fact[str](
-                    value=f"gguf:{counts.most_common(1)[0][0]}",
-                    provenance=Provenance(
-                        source=Source.TENSORS, file=gguf.path, note="most common type of the matrices"
-                    ),
-                )
-        gen = self.json("generation_config.json") if "generation_config.json" in self.names else None
-        if isinstance(gen, dict):
-            self.facts.generation_config = {k: gen[k] for k in _GENERATION_KEYS if k in gen}
+    def _generation(self) -> None:
+        gen = as_dict(self.json("generation_config.json")) if "generation_config.json" in self.names else {}
+        self.facts.generation_config = {k: gen[k] for k in _GENERATION_KEYS if k in gen}
+
+    def _remote_code(self) -> None:
+        """Model code the release ships (never run): top-level .py files and config `auto_map` entries."""
         code = sorted(n for n in self.names if n.endswith(".py") and "/" not in n)
-        auto_map = cfg.get("auto_map")
-        if isinstance(auto_map, dict):
-            code += [f"auto_map.{k} = {v}" for k, v in auto_map.items() if isinstance(v, str)]
+        for key, value in as_dict(self.config.get("auto_map")).items():
+            targets = value if isinstance(value, list) else [value]
+            code += [f"auto_map.{key} = {t}" for t in targets if isinstance(t, str)]
         self.facts.remote_code = code
         if code:
+            shown = ", ".join(code[:3]) + (", ..." if len(code) > 3 else "")
             self.warn(
-                "the release ships its own model code ("
-                + ", ".join(code[:3])
-                + (", ..." if len(code) > 3 else "")
-                + "): loading it with trust_remote_code would run it; inspect never does"
+                f"the release ships its own model code ({shown}): loading it with trust_remote_code "
+                "would run it; inspect never does"
             )
 
     # -- hashing -------------------------------------------------------------------------------------
@@ -519,6 +517,11 @@ class _Gatherer(ReleaseFiles):
 # ---------------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------------
+
+
+def _text(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    return value if isinstance(value, str) else None
 
 
 def _card_title(card: Card | None) -> str | None:
