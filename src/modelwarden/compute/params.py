@@ -243,14 +243,9 @@ def _gpt2(c: _Cfg, family: str) -> ConfigCount:
     ff = c.integer("n_inner", default=4 * d)
     # ln_1, c_attn (d -> 3d, bias), c_proj (bias), ln_2, c_fc (bias), c_proj (bias): 12d² + 13d when ff = 4d.
     layer = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * ff + ff) + (ff * d + d)
-    tied = c.flag("tie_word_embeddings", family in TIED_BY_DEFAULT)
-    breakdown = {
-        "embedding": vocab * d + positions * d,
-        "layers": layers * layer,
-        "norm": 2 * d,
-        "head": 0 if tied else vocab * d,
-    }
-    return ConfigCount(family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used))
+    return _untied_or_tied(
+        c, family, embedding=vocab * d + positions * d, layers=layers * layer, norm=2 * d, head=vocab * d
+    )
 
 
 def _gpt_neox(c: _Cfg, family: str) -> ConfigCount:
@@ -261,14 +256,7 @@ def _gpt_neox(c: _Cfg, family: str) -> ConfigCount:
     bias = c.flag("attention_bias", True)
     attention = 4 * d * d + (4 * d if bias else 0)
     layer = attention + (2 * d * ff + ff + d) + 4 * d
-    tied = c.flag("tie_word_embeddings", family in TIED_BY_DEFAULT)
-    breakdown = {
-        "embedding": vocab * d,
-        "layers": layers * layer,
-        "norm": 2 * d,
-        "head": 0 if tied else vocab * d,
-    }
-    return ConfigCount(family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used))
+    return _untied_or_tied(c, family, embedding=vocab * d, layers=layers * layer, norm=2 * d, head=vocab * d)
 
 
 def _falcon(c: _Cfg, family: str) -> ConfigCount:
@@ -289,14 +277,19 @@ def _falcon(c: _Cfg, family: str) -> ConfigCount:
     ff = c.integer("ffn_hidden_size", default=4 * d)
     attention = d * qkv_out + d * d + ((qkv_out + d) if bias else 0)
     mlp = 2 * d * ff + ((ff + d) if bias else 0)
+    return _untied_or_tied(
+        c, family, embedding=vocab * d, layers=layers * (norms + attention + mlp), norm=2 * d, head=vocab * d
+    )
+
+
+def _untied_or_tied(
+    c: _Cfg, family: str, *, embedding: int, layers: int, norm: int, head: int
+) -> ConfigCount:
+    """A dense model's count, the head counted only when it is not tied to the embedding."""
     tied = c.flag("tie_word_embeddings", family in TIED_BY_DEFAULT)
-    breakdown = {
-        "embedding": vocab * d,
-        "layers": layers * (norms + attention + mlp),
-        "norm": 2 * d,
-        "head": 0 if tied else vocab * d,
-    }
-    return ConfigCount(family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used))
+    breakdown = {"embedding": embedding, "layers": layers, "norm": norm, "head": 0 if tied else head}
+    notes = ("output head tied to the embedding",) if tied else ()
+    return ConfigCount(family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used), notes=notes)
 
 
 # ---------------------------------------------------------------------------------------------------
