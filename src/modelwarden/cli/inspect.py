@@ -60,8 +60,13 @@ def inspect(
 
 @contextmanager
 def _hash_progress(release: Release, *, enabled: bool) -> Iterator[Advance | None]:
+    """A byte progress bar for --hash; otherwise a spinner while headers are read (terminals only)."""
     if not enabled:
-        yield None
+        if err.is_terminal and len(release.files) > 20:
+            with err.status(f"reading the headers of {len(release.files):,} files"):
+                yield None
+        else:
+            yield None
         return
     progress = Progress(
         TextColumn("sha256"),
