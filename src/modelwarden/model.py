@@ -110,6 +110,8 @@ class TensorKind(StrEnum):
     PARAMETER = "parameter"
     BUFFER = "buffer"  # e.g. rotary inv_freq, position_ids: stored but not trained
     QUANT_AUX = "quant_aux"  # quantisation scales / zeros / g_idx, FP8 scale tensors
+    TIED = "tied"  # a second stored copy of a tied matrix (or a view of the same storage): counted once
+    TRAINING_STATE = "training_state"  # optimizer moments, EMA copies and the like inside a checkpoint
 
 
 class TensorInfo(Record):
@@ -132,6 +134,13 @@ class ArtifactInfo(Record):
         default_factory=dict
     )  # format metadata (gguf kv, safetensors __metadata__)
     problems: list[Problem] = Field(default_factory=list)
+    # Filled by inspect when the file holds weights: which component it belongs to, whether its tensors
+    # make up the counted weights ("primary") or repeat them in another format/precision ("alternative"),
+    # and the logical parameters of its own tensors.
+    component: str | None = None
+    role: Literal["primary", "alternative"] | None = None
+    parameters: int | None = None
+    bytes_read: int | None = None  # bytes the reader read from the file (headers only, by design)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -158,7 +167,8 @@ class ParameterCount(Record):
     non_parameter_elements: int = 0  # buffers and quantisation auxiliaries that were excluded
     breakdown: dict[str, int] = Field(default_factory=dict)  # component -> parameters
     provenance: Provenance | None = None
-    warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # how the figures were obtained (formula conventions)
+    warnings: list[str] = Field(default_factory=list)  # disagreements and gaps worth a look
 
 
 class Modalities(Record):
@@ -220,6 +230,7 @@ class ComponentFacts(Record):
     class_name: str | None = None
     parameters: int | None = None
     source: Literal["tensors", "config"] | None = None
+    library: str | None = None  # diffusers / transformers / sentence_transformers, as declared
 
 
 class ModelFacts(Record):
@@ -244,6 +255,11 @@ class ModelFacts(Record):
     card: CardInfo | None = None
     components: list[ComponentFacts] = Field(default_factory=list)
     adapter: AdapterInfo | None = None
+    quantization: Fact[str] | None = None  # gptq, awq, bitsandbytes-4bit, fp8, gguf:Q4_K_M, ...
+    dtypes: dict[str, int] = Field(default_factory=dict)  # stored dtype -> parameters in that dtype
+    tags: list[str] = Field(default_factory=list)  # card tags
+    generation_config: dict[str, Any] = Field(default_factory=dict)  # generation_config.json defaults
+    remote_code: list[str] = Field(default_factory=list)  # modeling_*.py / auto_map entries (never run)
     problems: list[Problem] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 

@@ -75,8 +75,7 @@ def detect_bytes(head: bytes, *, size: int, path: Path | None = None) -> Artifac
         return ArtifactFormat.JOBLIB
     if looks_like_onnx(head):
         return ArtifactFormat.ONNX
-    stripped = head.lstrip()
-    if stripped[:1] in (b"{", b"["):
+    if _JSON_START.match(head):
         return ArtifactFormat.JSON
     if _is_text(head):
         return ArtifactFormat.TEXT
@@ -84,10 +83,19 @@ def detect_bytes(head: bytes, *, size: int, path: Path | None = None) -> Artifac
 
 
 def looks_like_safetensors(head: bytes, size: int) -> bool:
-    if len(head) < 9:
+    """An 8-byte length then a JSON object: `{"` (or `{` and whitespace) right after the length.
+
+    A length beyond the file or over the cap still counts as safetensors here, so that the reader can
+    say exactly that (truncated file, header length beyond the file) instead of "unknown format".
+    """
+    if len(head) < 10:
         return False
     (n,) = struct.unpack("<Q", head[:8])
-    return 2 <= n <= SAFETENSORS_MAX_HEADER and 8 + n <= size and head[8:9] == b"{"
+    if n < 2:
+        return False
+    if n <= SAFETENSORS_MAX_HEADER and 8 + n <= size and head[8:9] == b"{":
+        return True
+    return head[8:10] in (b'{"', b"{ ", b"{\n", b"{}")
 
 
 def looks_like_pickle(head: bytes) -> bool:
@@ -113,6 +121,9 @@ def _decodes_as_pickle(head: bytes) -> bool:
     return False
 
 
+# A JSON document's first token: an object, or an array whose first value starts like JSON. A
+# WordPiece vocab.txt starts with "[PAD]", which is text, not JSON.
+_JSON_START = re.compile(rb'\s*(?:\{|\[\s*(?:[\[{"\]\-0-9]|true|false|null))')
 _GLOBAL_ARG = re.compile(r"[A-Za-z_][\w.]* [A-Za-z_][\w.]*")
 
 
