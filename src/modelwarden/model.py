@@ -294,10 +294,24 @@ _SEVERITY_RANK = {
 
 
 class Location(Record):
-    entry: str | None = None  # zip entry / archive member / HDF5 attribute
+    entry: str | None = None  # zip entry / archive member / HDF5 attribute; nested parts joined by " > "
     offset: int | None = None  # byte offset in the file (or in the entry when `entry` is set)
     opcode_index: int | None = None  # n-th pickle opcode
     pointer: str | None = None  # JSON pointer into a config (e.g. /config/layers/3)
+
+    def describe(self) -> str:
+        """One line for humans: `archive/data.pkl (byte 57, opcode 12)`."""
+        parts = [self.entry] if self.entry else []
+        if self.pointer:
+            parts.append(self.pointer)
+        at = []
+        if self.offset is not None:
+            at.append(f"byte {self.offset}")
+        if self.opcode_index is not None:
+            at.append(f"opcode {self.opcode_index}")
+        if at:
+            parts.append("(" + ", ".join(at) + ")")
+        return " ".join(parts)
 
 
 class Finding(Record):
@@ -314,12 +328,30 @@ class ScannedFile(Record):
     format: ArtifactFormat
     size: int
     sha256: str | None = None
+    also_scanned_as: list[ArtifactFormat] = Field(
+        default_factory=list
+    )  # polyglots: every format it parses as
 
 
 class ScanReport(Record):
     files: list[ScannedFile] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
+    tool_version: str | None = None
+    duration_seconds: float | None = None
+
+    def counts(self) -> dict[Severity, int]:
+        """Findings per severity, every severity present (zero when none), most severe first."""
+        counts = {s: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
+        for f in self.findings:
+            counts[f.severity] += 1
+        return counts
+
+    def max_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+
+    def at_or_above(self, threshold: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity.at_least(threshold)]
 
 
 # ---------------------------------------------------------------------------------------------------
