@@ -89,6 +89,17 @@ def test_call_arguments_are_the_evidence(tmp_path: Path) -> None:
     assert ("pickle.dangerous-import", Severity.CRITICAL, "posix.system('echo pwned')") in found
 
 
+def test_self_containing_argument_is_described_without_endless_recursion(tmp_path: Path) -> None:
+    # Found by the fuzz test: a list appended to itself through the memo made the evidence
+    # printer recurse forever.
+    loop: list[object] = []
+    loop.append(loop)
+    found = _scan_bytes(tmp_path, pickle.dumps(_Reduce(os.system, loop), protocol=2))
+    critical = [f for f in found if f[0] == "pickle.dangerous-import"]
+    assert critical and critical[0][1] is Severity.CRITICAL
+    assert critical[0][2] is not None and critical[0][2].startswith("posix.system([[[")
+
+
 def test_repeated_imports_are_reported_once_with_a_count(tmp_path: Path) -> None:
     data = b"(" + b"cos\nsystem\n(S'true'\ntR" * 50 + b"l."  # 50 GLOBALs (pickle would memoise one)
     path = tmp_path / "many.pkl"

@@ -567,21 +567,23 @@ def _constant_bytes(args: Any) -> bytes | None:
     return None
 
 
-def describe(value: Any, budget: int = 120) -> str:
-    text = "".join(_describe(value, depth=0))
+def describe(value: Any, budget: int = 120, depth: int = 0) -> str:
+    # depth is threaded through nested containers: a pickle can build a list that contains itself
+    # (APPEND of a memoised list onto itself), so only the depth bounds the walk.
+    text = "".join(_describe(value, depth=depth))
     return text if len(text) <= budget else text[: budget - 3] + "..."
 
 
-def describe_args(args: Any, kwargs: Any = None, budget: int = 160) -> str:
+def describe_args(args: Any, kwargs: Any = None, budget: int = 160, depth: int = 0) -> str:
     parts: list[str] = []
     if isinstance(args, tuple):
-        parts.extend(describe(a, 80) for a in args[:6])
+        parts.extend(describe(a, 80, depth) for a in args[:6])
         if len(args) > 6:
             parts.append("...")
     elif args is not None:
-        parts.append("*" + describe(args, 80))
+        parts.append("*" + describe(args, 80, depth))
     if isinstance(kwargs, vm.SymDict):
-        parts.extend(f"{k}={describe(v, 60)}" for k, v in kwargs.items[:6])
+        parts.extend(f"{k}={describe(v, 60, depth)}" for k, v in kwargs.items[:6])
     text = ", ".join(parts)
     return text if len(text) <= budget else text[: budget - 3] + "..."
 
@@ -597,7 +599,7 @@ def _describe(value: Any, depth: int) -> Iterator[str]:
         yield _describe_bytes(raw) if raw is not None else "_codecs.encode(...)"
     elif isinstance(value, vm.Call):
         yield from _describe(value.func, depth + 1)
-        yield "(" + describe_args(value.args, value.kwargs, 80) + ")"
+        yield "(" + describe_args(value.args, value.kwargs, 80, depth + 1) + ")"
     elif isinstance(value, str):
         yield repr(value if len(value) <= 60 else value[:57] + "...")
     elif isinstance(value, bytes | bytearray):
@@ -605,11 +607,12 @@ def _describe(value: Any, depth: int) -> Iterator[str]:
     elif isinstance(value, tuple | list):
         open_, close = ("(", ")") if isinstance(value, tuple) else ("[", "]")
         more = ", ..." if len(value) > 4 else ""
-        yield open_ + ", ".join(describe(v, 40) for v in value[:4]) + more + close
+        yield open_ + ", ".join(describe(v, 40, depth + 1) for v in value[:4]) + more + close
     elif isinstance(value, vm.SymDict):
-        yield "{" + ", ".join(f"{describe(k, 20)}: {describe(v, 30)}" for k, v in value.items[:3]) + "}"
+        pairs = (f"{describe(k, 20, depth + 1)}: {describe(v, 30, depth + 1)}" for k, v in value.items[:3])
+        yield "{" + ", ".join(pairs) + "}"
     elif isinstance(value, vm.PersistentId):
-        yield "persistent_id(" + describe(value.pid, 60) + ")"
+        yield "persistent_id(" + describe(value.pid, 60, depth + 1) + ")"
     elif isinstance(value, int | float | bool) or value is None:
         yield repr(value)
     else:
