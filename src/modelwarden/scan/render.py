@@ -72,7 +72,8 @@ def print_text(report: ScanReport, threshold: Severity, console: Console, *, sho
         if v["failed"]
         else f"[bold green]PASS[/] (nothing at or above {threshold.value})"
     )
+    n = len(report.files)
     console.print(
-        f"{status} — {len(report.files)} files scanned in {report.duration_seconds or 0:.2f} s"
+        f"{status} — {n} file{'' if n == 1 else 's'} scanned in {report.duration_seconds or 0:.2f} s"
         + (f"; findings: {summary}" if summary else "; no findings")
     )
