@@ -59,3 +59,4 @@ def main() -> None:
 from modelwarden.cli import inspect as _inspect  # noqa: E402,F401
 from modelwarden.cli import registry as _registry  # noqa: E402,F401
 from modelwarden.cli import serve as _serve  # noqa: E402,F401
+from modelwarden.cli import scan as _scan  # noqa: E402,F401

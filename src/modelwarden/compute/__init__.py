@@ -1,0 +1,1 @@
+"""Parameter counts from configs (`params`) and training-compute estimates built on them."""
