@@ -100,6 +100,20 @@ def test_self_containing_argument_is_described_without_endless_recursion(tmp_pat
     assert critical[0][2] is not None and critical[0][2].startswith("posix.system([[[")
 
 
+@pytest.mark.parametrize("codec", ["lat\x00in1", "rot13", "no-such-codec"])
+def test_hostile_codec_names_in_protocol2_bytes_are_not_decoded(tmp_path: Path, codec: str) -> None:
+    # Found by the fuzz test: protocol 2 spells bytes as _codecs.encode(text, codec); the codec name
+    # is attacker-controlled and must not crash the evidence printer.
+    data = (
+        b"\x80\x02cposix\nsystem\nq\x00c_codecs\nencode\nq\x01X\x02\x00\x00\x00hiq\x02X"
+        + len(codec.encode()).to_bytes(4, "little")
+        + codec.encode()
+        + b"\x86q\x03Rq\x04\x85q\x05Rq\x06."
+    )
+    found = _scan_bytes(tmp_path, data)
+    assert any(rule == "pickle.dangerous-import" and sev is Severity.CRITICAL for rule, sev, _ in found)
+
+
 def test_repeated_imports_are_reported_once_with_a_count(tmp_path: Path) -> None:
     data = b"(" + b"cos\nsystem\n(S'true'\ntR" * 50 + b"l."  # 50 GLOBALs (pickle would memoise one)
     path = tmp_path / "many.pkl"

@@ -549,6 +549,9 @@ class _ReadCap:
 # ------------------------------------------------------------------------------------------------------
 
 
+_PICKLE_BYTES_CODECS = frozenset({"latin1", "latin-1", "iso-8859-1", "utf-8", "utf8", "ascii"})
+
+
 def _constant_bytes(args: Any) -> bytes | None:
     if not isinstance(args, tuple) or not args:
         return None
@@ -560,9 +563,13 @@ def _constant_bytes(args: Any) -> bytes | None:
         inner = first.args
         if inner and isinstance(inner[0], str):
             encoding = inner[1] if len(inner) > 1 and isinstance(inner[1], str) else "utf-8"
+            # Only the codecs pickle itself writes: an attacker-chosen codec name can be malformed
+            # (embedded NUL), a text-to-text codec, or make codecs.lookup import an encodings module.
+            if encoding.lower().replace("_", "-") not in _PICKLE_BYTES_CODECS:
+                return None
             try:
                 return inner[0].encode(encoding)
-            except (LookupError, UnicodeEncodeError):
+            except UnicodeEncodeError:
                 return None
     return None
 
