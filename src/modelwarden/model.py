@@ -386,6 +386,7 @@ class MofVerdict(Record):
     progress: dict[str, float] = Field(default_factory=dict)  # class id -> fraction met
     mode: Literal["mot_exact", "normalised"] = "normalised"
     reasons: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # open licences that are not type-appropriate
 
 
 class OsaidVerdict(Record):
@@ -405,13 +406,26 @@ class EosaiScores(Record):
     mean: float | None = None
 
 
+class LicenceSummary(Record):
+    """The release licence as classified from the licence table (openness data/licences.yaml)."""
+
+    text: str | None = None  # as written in the card, manifest or identified LICENSE file
+    id: str | None = None  # canonical id when known
+    name: str | None = None
+    kind: str = "unknown"  # osi, open_data, open_content, restricted, non_commercial, no_derivatives, ...
+    restrictions: list[str] = Field(default_factory=list)
+    provenance: Provenance | None = None
+
+
 class OpennessReport(Record):
+    licence: LicenceSummary = Field(default_factory=LicenceSummary)
     components: dict[str, ComponentEvidence] = Field(default_factory=dict)
     mof: MofVerdict
     osaid: OsaidVerdict
     eu_foss_licence: EuFossVerdict
     eosai: EosaiScores
     release_level: str | None = None
+    release_level_reason: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------------
