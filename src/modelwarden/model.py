@@ -449,11 +449,23 @@ class ThresholdCall(StrEnum):
 
 
 class ComputeEstimate(Record):
-    training_flop: Band | None = None
-    cumulative_flop: Band | None = None
-    modification_flop: Band | None = None
-    method: str  # "developer_stated", "operation_count", "hardware", "combined", "insufficient_data"
-    thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)
+    training_flop: Band | None = None  # parameter-update compute (EU GPAI criterion, one-third rule)
+    cumulative_flop: Band | None = (
+        None  # + non-public synthetic data, merged/initialising weights (Art. 51(2))
+    )
+    modification_flop: Band | None = None  # a modifier's own compute on top of a base model
+    method: str  # "developer_stated", "operation_count", "hardware", "stages", "insufficient_data"
+    thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)  # "1e23", "1e25", "1e26"
+    # Calls with other strictness or bases: "1e26_inclusive" (Korea's "or more"), "1e23_bio" (EO 14110
+    # biological sequences), "modification_one_third" (EU Guidelines para 60-61).
+    other_thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)
+    modification_threshold: float | None = None
+    stated_flop: float | None = None
+    operation_count_flop: Band | None = None
+    hardware_flop: Band | None = None
+    implied_utilisation: float | None = None
+    parameters_used: int | None = None  # N in 6·N·D (active for mixture-of-experts)
+    tokens: float | None = None
     warnings: list[str] = Field(default_factory=list)
     assumptions: list[Fact[str]] = Field(default_factory=list)
 
