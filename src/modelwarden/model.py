@@ -520,6 +520,7 @@ class RegimeResult(Record):
     exemptions: list[Exemption] = Field(default_factory=list)
     trace: list[TraceStep] = Field(default_factory=list)
     needs_review: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # enforcement dates, penalties, open questions
 
     @model_serializer(mode="wrap")
     def _flatten_classification(self, handler: Any) -> dict[str, Any]:
