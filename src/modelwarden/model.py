@@ -466,6 +466,8 @@ class ComputeEstimate(Record):
     implied_utilisation: float | None = None
     parameters_used: int | None = None  # N in 6·N·D (active for mixture-of-experts)
     tokens: float | None = None
+    accelerator: str | None = None  # from the accelerator table, when hardware was stated
+    chip_hours: float | None = None
     warnings: list[str] = Field(default_factory=list)
     assumptions: list[Fact[str]] = Field(default_factory=list)
 

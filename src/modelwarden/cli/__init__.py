@@ -57,6 +57,7 @@ def main() -> None:
 
 # Command modules register themselves on `app` when imported (one line per command).
 from modelwarden.cli import assess as _assess  # noqa: E402,F401
+from modelwarden.cli import docs as _docs  # noqa: E402,F401
 from modelwarden.cli import inspect as _inspect  # noqa: E402,F401
 from modelwarden.cli import openness as _openness  # noqa: E402,F401
 from modelwarden.cli import registry as _registry  # noqa: E402,F401

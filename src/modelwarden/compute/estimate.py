@@ -43,6 +43,7 @@ class Accelerator:
     name: str
     peaks: dict[str, float]  # precision -> dense TFLOP/s
     confidence: str
+    tdp_w: float | None = None  # board power, for energy estimates
 
 
 @cache
@@ -52,7 +53,7 @@ def _hardware() -> tuple[dict[str, Accelerator], dict[str, float], dict[str, flo
     table: dict[str, Accelerator] = {}
     for name, row in data["accelerators"].items():
         peaks = {k: float(v) for k, v in row.items() if k in {p.value for p in Precision} or k == "fp32"}
-        acc = Accelerator(name, peaks, row.get("confidence", "L"))
+        acc = Accelerator(name, peaks, row.get("confidence", "L"), row.get("tdp_w"))
         for key in [name, *row.get("aliases", [])]:
             table[_key(key)] = acc
     return table, data["utilisation"], data["plausible_utilisation"]
@@ -213,6 +214,7 @@ class _Capacity:
     max_flop: float  # with the highest precision peak the chip has (FP8 when precision is unknown)
     utilisation: float | None
     label: str
+    chip_hours: float
 
 
 def _capacity(hw: HardwareDecl | None, notes: _Notes, where: str) -> _Capacity | None:
@@ -253,7 +255,7 @@ def _capacity(hw: HardwareDecl | None, notes: _Notes, where: str) -> _Capacity |
         Source.MANIFEST,
         f"{where}.hardware",
     )
-    return _Capacity(seconds * peak * 1e12, seconds * top * 1e12, hw.utilisation, acc.name)
+    return _Capacity(seconds * peak * 1e12, seconds * top * 1e12, hw.utilisation, acc.name, chip_hours)
 
 
 def _hardware_band(cap: _Capacity, notes: _Notes) -> Band:
@@ -418,6 +420,8 @@ def estimate_compute(facts: ModelFacts | None, manifest: Manifest | None) -> Com
         implied_utilisation=implied,
         parameters_used=params.n,
         tokens=tokens,
+        accelerator=cap.label if cap is not None else None,
+        chip_hours=cap.chip_hours if cap is not None else None,
     )
     est.thresholds = {
         "1e23": threshold_call(train, 1e23, inclusive=False),
