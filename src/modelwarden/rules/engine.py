@@ -12,11 +12,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+import cel
+
 from modelwarden.model import Citation, Classification, Exemption, Obligation, RegimeResult, TraceStep
 from modelwarden.rules.loader import CitationSpec, Compiled, ObligationSpec, RuleSet
 
 
-def _run(compiled: Compiled, expr: str, ctx: dict[str, Any]) -> tuple[Any, str | None]:
+def _run(compiled: Compiled, expr: str, ctx: cel.Context) -> tuple[Any, str | None]:
     try:
         return compiled.programs[expr].execute(ctx), None
     except (TypeError, KeyError, ValueError, RuntimeError) as exc:
@@ -31,9 +33,7 @@ def _citation(spec: CitationSpec, compiled: Compiled) -> Citation:
     )
 
 
-def _classify(compiled: Compiled, ctx: dict[str, Any], result: RegimeResult) -> None:
-    cls: dict[str, str] = {}
-    ctx = {**ctx, "cls": cls}
+def _classify(compiled: Compiled, ctx: cel.Context, cls: dict[str, str], result: RegimeResult) -> None:
     for name, rules in compiled.spec.classifications.items():
         decided = False
         for i, rule in enumerate(rules):
@@ -72,7 +72,6 @@ def _classify(compiled: Compiled, ctx: dict[str, Any], result: RegimeResult) -> 
                 )
             )
         result.classification[name] = Classification(cls[name])
-    ctx["cls"] = cls
 
 
 def _requirements(requires: Mapping[str, str], cls: Mapping[str, Classification]) -> tuple[bool, list[str]]:
@@ -90,7 +89,7 @@ def _requirements(requires: Mapping[str, str], cls: Mapping[str, Classification]
 
 
 def _text(
-    compiled: Compiled, expr: str | None, ctx: dict[str, Any], result: RegimeResult, where: str
+    compiled: Compiled, expr: str | None, ctx: cel.Context, result: RegimeResult, where: str
 ) -> str | None:
     if expr is None:
         return None
@@ -102,7 +101,7 @@ def _text(
 
 
 def _obligation(
-    compiled: Compiled, o: ObligationSpec, ctx: dict[str, Any], result: RegimeResult, as_of: dt.date
+    compiled: Compiled, o: ObligationSpec, ctx: cel.Context, result: RegimeResult, as_of: dt.date
 ) -> Obligation | None:
     listed, pending = _requirements(o.requires, result.classification)
     if not listed:
@@ -130,7 +129,11 @@ def _obligation(
     )
 
 
-def evaluate_instrument(compiled: Compiled, ctx: dict[str, Any], as_of: dt.date) -> RegimeResult:
+def evaluate_instrument(
+    compiled: Compiled, context: cel.Context, cls: dict[str, str], as_of: dt.date
+) -> RegimeResult:
+    """Evaluate one instrument; `cls` is the map the context's `cls_` function reads (filled here)."""
+    cls.clear()
     spec = compiled.spec
     eff = spec.effective
     in_force = eff.from_ <= as_of and (eff.until is None or as_of < eff.until)
@@ -144,13 +147,12 @@ def evaluate_instrument(compiled: Compiled, ctx: dict[str, Any], as_of: dt.date)
             + f"; as of {as_of.isoformat()}",
         )
     )
-    _classify(compiled, ctx, result)
-    ctx = {**ctx, "cls": {k: v.value for k, v in result.classification.items()}}
+    _classify(compiled, context, cls, result)
     expired = eff.until is not None and as_of >= eff.until
     if expired:
         return result  # a revoked instrument imposes nothing; the trace says why
     obligations = [
-        ob for o in spec.obligations if (ob := _obligation(compiled, o, ctx, result, as_of)) is not None
+        ob for o in spec.obligations if (ob := _obligation(compiled, o, context, result, as_of)) is not None
     ]
     removed: set[str] = set()
     for e in spec.exemptions:
@@ -168,4 +170,9 @@ def evaluate_instrument(compiled: Compiled, ctx: dict[str, Any], as_of: dt.date)
 
 
 def evaluate(rules: RuleSet, ctx: dict[str, Any], as_of: dt.date) -> dict[str, RegimeResult]:
-    return {c.spec.id: evaluate_instrument(c, ctx, as_of) for c in rules.instruments}
+    """All instruments as of a date. The facts become CEL values once; decisions are read back
+    through `cls_` (see loader._CLS)."""
+    cls: dict[str, str] = {}
+    context = cel.Context(variables=ctx)
+    context.add_function("cls_", lambda name: cls.get(name))
+    return {c.spec.id: evaluate_instrument(c, context, cls, as_of) for c in rules.instruments}
