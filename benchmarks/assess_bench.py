@@ -103,15 +103,16 @@ def main() -> None:
     p50 = statistics.median(per) * 1e3
     p99 = per[int(len(per) * 0.99)] * 1e3
     print(
-        f"assess benchmark: {args.count:,} generated fact sets, one core, Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.2f}"
+        f"assess benchmark: {args.count:,} generated fact sets, one core, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}"
     )
     print()
     print("| stage | assessments | seconds | assessments/s | p50 ms | p99 ms | target |")
     print("|---|---:|---:|---:|---:|---:|---|")
     mark = "✓" if rate >= TARGET else "✗"
     print(
-        f"| compute + 6 instruments | {args.count:,} | {total:.2f} | {rate:,.0f} | {p50:.3f} | {p99:.3f} | ≥ {TARGET:,.0f}/s {mark} |"
+        f"| compute + 6 instruments | {args.count:,} | {total:.2f} | {rate:,.0f} | {p50:.3f} | {p99:.3f} "
+        f"| ≥ {TARGET:,.0f}/s {mark} |"
     )
     print()
     print(
