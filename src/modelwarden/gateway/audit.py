@@ -183,8 +183,11 @@ def append_entries(
     values: dict[str, Any] = {"size": size, "head_hash": prev, "frontier": merkle.pack(frontier)}
     cp = None
     now = time.time()
+    started = head.checkpoint_at or now  # the interval clock starts with the first entry
+    if not head.checkpoint_at:
+        values["checkpoint_at"] = now
     due = size - head.checkpoint_size >= policy.every or (
-        size > head.checkpoint_size and now - head.checkpoint_at >= policy.interval_s
+        size > head.checkpoint_size and now - started >= policy.interval_s
     )
     if signer is not None and due:
         cp = _sign(conn, signer, size, merkle.frontier_root(frontier))

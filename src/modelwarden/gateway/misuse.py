@@ -6,8 +6,9 @@ high-severity, e.g. S4, S9), §11.9 (decaying counters, ladder as data per tier,
 strikes belong to the identity so a new key does not reset them).
 
 Strikes: every blocked request adds the tier's `weights.block`, every flagged one `weights.flag`.
-The score halves every `half_life_hours`. Crossing a ladder step applies it once; a score that
-decays below a step and rises again crosses it again.
+The score halves every `half_life_hours`. Crossing a ladder step applies it once (a score within
+0.01 of a step counts as reaching it); a score that decays below a step and rises again crosses it
+again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from modelwarden.gateway.store import Store, decayed
 from modelwarden.gateway.tiers import Tier
 
 ACTOR = "system:misuse-monitor"
+EPS = 0.01
 
 
 @dataclass
@@ -70,7 +72,8 @@ class MisuseMonitor:
             old = decayed(row.score, row.updated_at, now, esc.half_life_hours) if row else 0.0
             new = old + weight
             out.score = new
-            crossed = [s for s in esc.ladder if old < s.at <= new]
+            # EPS: two strikes a few seconds apart have decayed by a hair; they still reach a step of 2.
+            crossed = [s for s in esc.ladder if old + EPS < s.at <= new + EPS]
             level = row.level if row else "none"
             evidence: dict[str, Any] = {
                 "score": round(new, 3),

@@ -717,7 +717,8 @@ class Proxy:
                         if d.action == "block":
                             tripped = d
                             break
-                    if not holdback:
+                        await flush()  # everything up to here is now inside a window that passed
+                    elif not holdback:
                         await flush()
                 if tripped is not None or outcome_error is not None or upstream_done:
                     break
@@ -874,7 +875,8 @@ class Proxy:
         if ctx.usage:
             body["usage"] = ctx.usage
         for name, d in (("input", ctx.decision_in), ("output", ctx.decision_out)):
-            if d is not None and d.action != "allow":
+            # Fail-open outcomes are logged too (gateway.md §11.7 "log both outcomes").
+            if d is not None and (d.action != "allow" or d.failed_open):
                 body[f"moderation_{name}"] = d.to_json()
         if ctx.strike_actions:
             body["misuse"] = ctx.strike_actions

@@ -89,6 +89,7 @@ audit = sa.Table(
     sa.Column("entry_hash", sa.LargeBinary(32), nullable=False),
     sa.Index("ix_gw_audit_action_seq", "action", "seq"),
     sa.Index("ix_gw_audit_subject_seq", "subject", "seq"),
+    sa.Index("ix_gw_audit_ts", "ts"),
 )
 
 audit_head = sa.Table(

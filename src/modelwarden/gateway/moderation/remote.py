@@ -54,6 +54,11 @@ class _HttpClassifier:
                 raise ValueError(f"HTTP {resp.status} from {url}")
             return json.loads(raw)
 
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"timeout after {self.timeout_s:g}s"
+        return f"{exc.__class__.__name__}: {exc}"[:200]
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -95,7 +100,7 @@ class LlamaGuardClassifier(_HttpClassifier):
             data = await self._post("/chat/completions", body)
             answer = data["choices"][0]["message"]["content"] or ""
         except Exception as exc:  # timeout, connection, HTTP status, shape
-            res.error = f"{exc.__class__.__name__}: {exc}"[:200]
+            res.error = self._describe(exc)
         else:
             found = parse_llamaguard(answer)
             if found is None:
@@ -127,7 +132,7 @@ class OpenAIModerationClassifier(_HttpClassifier):
             cat_scores: dict[str, Any] = result.get("category_scores") or {}
             flagged: dict[str, Any] = result.get("categories") or {}
         except Exception as exc:
-            res.error = f"{exc.__class__.__name__}: {exc}"[:200]
+            res.error = self._describe(exc)
         else:
             for category, value in cat_scores.items():
                 score = (

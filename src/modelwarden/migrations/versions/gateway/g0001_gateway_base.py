@@ -90,6 +90,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_gw_audit_action_seq", "gw_audit", ["action", "seq"])
     op.create_index("ix_gw_audit_subject_seq", "gw_audit", ["subject", "seq"])
+    op.create_index("ix_gw_audit_ts", "gw_audit", ["ts"])
     op.create_table(
         "gw_audit_head",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
