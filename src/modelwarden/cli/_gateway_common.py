@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from rich.table import Table
 
 from modelwarden import migrations
-from modelwarden.cli import err, out
+from modelwarden.cli import err as _err
+from modelwarden.cli import out
 from modelwarden.db import make_engine
 from modelwarden.errors import GatewayError, UsageError
 from modelwarden.gateway.audit import AnchorFile
@@ -47,13 +48,18 @@ def open_store(config: Path | None, db: str | None) -> tuple[GatewayConfig, Stor
             try:
                 publish_epoch_sync(cfg.redis)
             except Exception as exc:
-                err.print(
+                note(
                     "[yellow]warning:[/] could not reach Redis to publish the revocation "
                     f"({exc.__class__.__name__}); "
                     f"gateways will see it within {cfg.revocation_poll_s:g} s from the database"
                 )
 
     return cfg, Store(engine, load_tiers(cfg.tiers), signer=signer, anchor=anchor, on_epoch_bump=bump)
+
+
+def note(message: str) -> None:
+    """A message for the person at the terminal (stderr), never wrapped mid-line."""
+    _err.print(message, soft_wrap=True, highlight=False)
 
 
 def emit_json(value: Any) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from modelwarden.cli import _gateway_common as c
-from modelwarden.cli import app, err, out
+from modelwarden.cli import app, out
 from modelwarden.errors import GatewayError
 from modelwarden.gateway import audit as auditmod
 from modelwarden.gateway.signing import generate_key, load_public_key, public_path
@@ -59,14 +59,14 @@ def verify(
             f"{rep.anchors} anchored checkpoints matched"
         )
         if key is None:
-            err.print("[yellow]warning:[/] no public key: checkpoint signatures were not checked")
+            c.note("[yellow]warning:[/] no public key: checkpoint signatures were not checked")
         if not anchor_list:
-            err.print(
+            c.note(
                 "[yellow]warning:[/] no anchor file: a rewrite of the whole log together with its "
                 "checkpoints table by someone holding the signing key would not be detected"
             )
         elif rep.entries > rep.last_anchored_size:
-            err.print(
+            c.note(
                 f"note: entries after {rep.last_anchored_size} are protected by the chain only until "
                 "the next anchored checkpoint"
             )

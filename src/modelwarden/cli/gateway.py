@@ -11,7 +11,8 @@ import typer
 import yaml
 
 from modelwarden import migrations
-from modelwarden.cli import app, err, out
+from modelwarden.cli import _gateway_common as c
+from modelwarden.cli import app, out
 from modelwarden.db import make_engine
 from modelwarden.errors import GatewayError
 from modelwarden.gateway.config import ENV_CONFIG, load_config
@@ -84,8 +85,8 @@ def init(
     cfg_path.write_text(header + yaml.safe_dump(cfg, sort_keys=False), "utf-8")
     loaded = load_config(cfg_path)
     migrations.upgrade(make_engine(loaded.database))
-    err.print(f"wrote {cfg_path}, {folder / 'audit-signing.key'} (key id {key.key_id}), {salt}")
-    err.print("admin API token (shown once; only its SHA-256 is stored):")
+    c.note(f"wrote {cfg_path}, {folder / 'audit-signing.key'} (key id {key.key_id}), {salt}")
+    c.note("admin API token (shown once; only its SHA-256 is stored):")
     out.print(token, highlight=False)
 
 
@@ -118,7 +119,7 @@ def serve(
     # One worker per core: keep numeric libraries in each worker single-threaded.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    err.print(f"modelwarden gateway on http://{host or cfg.host}:{port or cfg.port} ({n} worker(s))")
+    c.note(f"modelwarden gateway on http://{host or cfg.host}:{port or cfg.port} ({n} worker(s))")
     uvicorn.run(
         "modelwarden.gateway.app:create_app",
         factory=True,

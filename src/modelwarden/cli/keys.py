@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from modelwarden.cli import _gateway_common as c
-from modelwarden.cli import app, err, out
+from modelwarden.cli import app, out
 
 keys_app = typer.Typer(help="Gateway API keys: keys belong to identities; shown once, stored as hashes.")
 app.add_typer(keys_app, name="keys")
@@ -28,7 +28,7 @@ def create(
     if as_json:
         c.emit_json({**rec.model_dump(mode="json"), "key": full})
         return
-    err.print(f"created {rec.id} for {rec.identity_id}; store the key now, it is not shown again:")
+    c.note(f"created {rec.id} for {rec.identity_id}; store the key now, it is not shown again:")
     out.print(full, highlight=False)
 
 
@@ -96,5 +96,5 @@ def rotate(
     if as_json:
         c.emit_json({**rec.model_dump(mode="json"), "key": full})
         return
-    err.print(f"new key {rec.id} (replaces {rec.rotated_from}); store it now, it is not shown again:")
+    c.note(f"new key {rec.id} (replaces {rec.rotated_from}); store it now, it is not shown again:")
     out.print(full, highlight=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from modelwarden.cli import _gateway_common as c
-from modelwarden.cli import app, err, out
+from modelwarden.cli import app, out
 from modelwarden.gateway.config import load_config
 from modelwarden.gateway.hazards import codes
 from modelwarden.gateway.tiers import TierSet, load_tiers
@@ -92,5 +92,5 @@ def check(file: Path = typer.Argument(..., help="A tiers YAML file.")) -> None:
     """Validate a tiers file; print advisories (e.g. a tier that does not block S4 or S9)."""
     ts = load_tiers(file)
     for w in ts.warnings():
-        err.print(f"[yellow]advisory:[/] {w}")
+        c.note(f"[yellow]advisory:[/] {w}")
     out.print(f"{file}: {len(ts.tiers)} tiers OK ({', '.join(ts.tiers)})")
