@@ -130,13 +130,38 @@ class CheckpointPolicy:
     interval_s: float = 60.0
 
 
-def _lock_head(conn: Connection) -> sa.Row[Any]:
-    # The first statement of the transaction is a write: SQLite takes its write lock here (no
-    # deferred read-then-upgrade, hence no SQLITE_BUSY_SNAPSHOT), PostgreSQL a row lock.
-    conn.execute(
-        sa.update(audit_head).where(audit_head.c.id == 1).values(lock_counter=audit_head.c.lock_counter + 1)
+# Statements built once: constructing SQLAlchemy statements per append cost more than the commit.
+# The first statement of an append is a write that returns the head, so SQLite takes its write lock
+# at once (no deferred read-then-upgrade, hence no SQLITE_BUSY_SNAPSHOT) and PostgreSQL a row lock.
+_LOCK_HEAD = (
+    sa.update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(lock_counter=audit_head.c.lock_counter + 1)
+    .returning(
+        audit_head.c.size,
+        audit_head.c.head_hash,
+        audit_head.c.frontier,
+        audit_head.c.checkpoint_size,
+        audit_head.c.checkpoint_at,
     )
-    return conn.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one()
+)
+_INSERT_ENTRY = sa.insert(audit)
+_INSERT_TEXT = sa.insert(audit_text)
+_SET_HEAD = (
+    sa.update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(
+        size=sa.bindparam("new_size"),
+        head_hash=sa.bindparam("new_head"),
+        frontier=sa.bindparam("new_frontier"),
+        checkpoint_size=sa.bindparam("new_cp_size"),
+        checkpoint_at=sa.bindparam("new_cp_at"),
+    )
+)
+
+
+def _lock_head(conn: Connection) -> sa.Row[Any]:
+    return conn.execute(_LOCK_HEAD).one()
 
 
 def append_entries(
@@ -177,22 +202,29 @@ def append_entries(
         size = seq
         prev = h
     if rows:
-        conn.execute(sa.insert(audit), rows)
+        conn.execute(_INSERT_ENTRY, rows)
     if text_rows:
-        conn.execute(sa.insert(audit_text), text_rows)
-    values: dict[str, Any] = {"size": size, "head_hash": prev, "frontier": merkle.pack(frontier)}
+        conn.execute(_INSERT_TEXT, text_rows)
+    cp_size, cp_at = head.checkpoint_size, head.checkpoint_at
     cp = None
     now = time.time()
-    started = head.checkpoint_at or now  # the interval clock starts with the first entry
-    if not head.checkpoint_at:
-        values["checkpoint_at"] = now
-    due = size - head.checkpoint_size >= policy.every or (
-        size > head.checkpoint_size and now - started >= policy.interval_s
-    )
+    started = cp_at or now  # the interval clock starts with the first entry
+    if not cp_at:
+        cp_at = now
+    due = size - cp_size >= policy.every or (size > cp_size and now - started >= policy.interval_s)
     if signer is not None and due:
         cp = _sign(conn, signer, size, merkle.frontier_root(frontier))
-        values.update(checkpoint_size=size, checkpoint_at=now)
-    conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(**values))
+        cp_size, cp_at = size, now
+    conn.execute(
+        _SET_HEAD,
+        {
+            "new_size": size,
+            "new_head": prev,
+            "new_frontier": merkle.pack(frontier),
+            "new_cp_size": cp_size,
+            "new_cp_at": cp_at,
+        },
+    )
     return AppendResult(first, size, cp)
 
 
@@ -289,6 +321,14 @@ class AuditWriter:
 
     While one batch is being committed the next one accumulates, so batch size adapts to load with
     no timer: one entry per commit when idle, hundreds under load.
+
+    SQLite: a commit is ~0.2 ms of CPU in this process, and handing it to a thread cost more than
+    that (measured: 0.25 ms per append with asyncio, 0.5 ms with uvloop, vs 0.19 ms inline). So
+    batches are committed inline on a dedicated connection that never waits for a lock
+    (busy_timeout 0): if another process holds SQLite's write lock, that batch goes to the thread,
+    which waits as long as the engine allows. WAL checkpoints (the only fsyncs in WAL mode with
+    synchronous=NORMAL) run in the thread every second, never on the event loop.
+    PostgreSQL: always the thread (a network round trip).
     """
 
     MAX_BATCH = 2000
@@ -309,6 +349,9 @@ class AuditWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mw-audit")
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._wal: asyncio.Task[None] | None = None
+        self.inline = engine.dialect.name == "sqlite"
+        self._inline_conn: Connection | None = None
         self.batches = 0
         self.entries = 0
 
@@ -316,6 +359,8 @@ class AuditWriter:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
         if self.signer is not None:
             self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="audit-checkpoints")
+        if self.inline:
+            self._wal = asyncio.get_running_loop().create_task(self._wal_checkpoints(), name="sqlite-wal")
 
     def submit(self, entry: Entry) -> asyncio.Future[int]:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -342,8 +387,13 @@ class AuditWriter:
                     stopping = True
                     break
                 batch.append(nxt)
+            entries = [e for e, _ in batch]
             try:
-                res = await loop.run_in_executor(self._executor, self._write, [e for e, _ in batch])
+                res = None
+                if self.inline:
+                    res = self._try_inline(entries)
+                if res is None:
+                    res = await loop.run_in_executor(self._executor, self._write, entries)
             except Exception as exc:  # the database is down or locked for too long
                 log.error("audit append failed: %s", exc)
                 err = AuditUnavailable(f"audit log unavailable: {exc.__class__.__name__}")
@@ -354,6 +404,45 @@ class AuditWriter:
             for i, (_, fut) in enumerate(batch):
                 if not fut.done():
                     fut.set_result(res.first_seq + i)
+
+    def _try_inline(self, entries: list[Entry]) -> AppendResult | None:
+        """Commit on the loop's own connection; None if another writer holds the lock right now."""
+        try:
+            if self._inline_conn is None:
+                conn = self.engine.connect()
+                conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
+                conn.commit()
+                self._inline_conn = conn
+            with self._inline_conn.begin():
+                res = append_entries(self._inline_conn, entries, signer=self.signer, policy=self.policy)
+        except sa.exc.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return None
+            self._drop_inline()
+            raise
+        self.batches += 1
+        self.entries += len(entries)
+        if res.checkpoint and self.anchor:
+            self._anchor(res.checkpoint)
+        return res
+
+    def _drop_inline(self) -> None:
+        if self._inline_conn is not None:
+            with contextlib.suppress(Exception):
+                self._inline_conn.close()
+            self._inline_conn = None
+
+    async def _wal_checkpoints(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(1.0)
+            with contextlib.suppress(Exception):
+                await loop.run_in_executor(self._executor, self._wal_checkpoint)
+
+    def _wal_checkpoint(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _write(self, entries: list[Entry]) -> AppendResult:
         with self.engine.begin() as conn:
@@ -388,13 +477,15 @@ class AuditWriter:
 
     async def stop(self) -> None:
         """Write everything queued, then stop."""
-        if self._ticker:
-            self._ticker.cancel()
+        for task in (self._ticker, self._wal):
+            if task:
+                task.cancel()
         if self._task:
             self._queue.put_nowait(None)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._executor.shutdown(wait=True)
+        self._drop_inline()
 
 
 # --- reading -----------------------------------------------------------------------------------------

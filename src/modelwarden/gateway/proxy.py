@@ -220,14 +220,22 @@ class Proxy:
         self.audit = audit
         self.misuse = misuse
         self.salt = salt
+        self._rid_prefix = secrets.token_hex(4)
+        self._rid_n = 0
 
     # --- entry -------------------------------------------------------------------------------
+
+    def _next_rid(self) -> str:
+        # A random per-process prefix and a counter: unique across workers and restarts, without a
+        # getrandom() system call per request.
+        self._rid_n += 1
+        return f"req_{self._rid_prefix}{self._rid_n:08x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = ENDPOINTS.get(scope["path"].rstrip("/") or scope["path"])
         rid_in = header(scope, b"x-request-id")
         ctx = Ctx(
-            rid=rid_in if rid_in and _RID.match(rid_in) else "req_" + secrets.token_hex(8),
+            rid=rid_in if rid_in and _RID.match(rid_in) else self._next_rid(),
             endpoint=endpoint or scope["path"][:64],
             t0=time.perf_counter(),
             ip=(scope.get("client") or ("", 0))[0] or "",

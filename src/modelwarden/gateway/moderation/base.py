@@ -82,6 +82,12 @@ ALLOW = Decision("allow")
 
 def decide(policy: ModerationPolicy, results: list[Classification]) -> Decision:
     """Apply a tier's per-category action, threshold and fail policy to the classifiers' results."""
+    if all(not r.scores and r.error is None for r in results):
+        # The common case: nothing scored, nothing failed.
+        return Decision(
+            "allow",
+            classifiers=[{"name": r.classifier, "latency_ms": round(r.latency_ms, 3)} for r in results],
+        )
     scores: dict[str, float] = {}
     high: set[str] = set()
     rules: list[str] = []
