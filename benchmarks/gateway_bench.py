@@ -313,6 +313,21 @@ def point(
     return json.loads(out.stdout)
 
 
+def settle(url: str, key: str | None, timeout: float = 120.0) -> None:
+    """After a point, wait until the system answers one request quickly again (an overloaded
+    server keeps working through its backlog after the client gave up)."""
+    time.sleep(1.0)
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t = time.perf_counter()
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(url + "/v1/chat/completions", json=BODY, headers=headers, timeout=30)
+            if time.perf_counter() - t < 0.05:
+                return
+        time.sleep(1.0)
+
+
 def passes(r: dict[str, Any]) -> bool:
     return (
         r["error_rate"] < 0.001 and r["achieved_rps"] >= 0.97 * r["offered_rps"] and r["p99_ms"] < SLO_P99_MS
@@ -326,6 +341,7 @@ def sweep(
     runs = []
     for rate in rates:
         r = point(url, key, rate, duration, body_file, warmup=1.0)
+        settle(url, key)
         runs.append(r)
         if not passes(r):
             break
@@ -348,6 +364,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1 repeat, 4 s points: a smoke run")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "gateway_bench.json")
     a = ap.parse_args()
+    # Turn SIGTERM into an exception so every started server is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if a.quick:
         a.repeats, a.duration, a.sweep_duration = 1, 4.0, 3.0
     rates = [float(x) for x in a.rates.split(",")]
@@ -395,6 +413,7 @@ def main() -> None:
                     for s in systems:
                         url, key = targets[s]
                         r = point(url, key, rate, a.duration, body_file)
+                        settle(url, key)
                         results["fixed"][s][str(rate)].append(r)
                         print(
                             f"rep {rep + 1} {s:>11} @ {rate:>6.0f} rps: "

@@ -25,16 +25,26 @@ except ImportError:  # pragma: no cover
     uvloop = None  # type: ignore[assignment]
 
 
+class Stale(ConnectionError):
+    """A kept-alive connection the server had already closed (no byte of an answer came back):
+    resending on a fresh connection is safe, as every HTTP client does."""
+
+
 class Conn:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.used = 0
 
     async def request(self, raw: bytes) -> int:
-        self.writer.write(raw)
-        line = await self.reader.readline()
+        self.used += 1
+        try:
+            self.writer.write(raw)
+            line = await self.reader.readline()
+        except (ConnectionResetError, BrokenPipeError):
+            line = b""
         if not line:
-            raise ConnectionError("closed")
+            raise Stale("closed") if self.used > 1 else ConnectionError("closed")
         status = int(line.split(b" ", 2)[1])
         length = None
         chunked = False
@@ -103,10 +113,10 @@ async def run(
     errors = 0
     done_at = 0.0
 
-    async def get_conn() -> Conn:
+    async def get_conn(fresh: bool = False) -> Conn:
         nonlocal opened
         while True:
-            if idle:
+            if idle and not fresh:
                 return idle.pop()
             if opened < max_conns:
                 opened += 1
@@ -133,15 +143,26 @@ async def run(
             c = await asyncio.wait_for(get_conn(), timeout)
         except (OSError, TimeoutError):
             c = None
-        if c is not None:
+        for _attempt in range(2):
+            if c is None:
+                break
             try:
                 status = await asyncio.wait_for(c.request(raw), timeout)
+            except Stale:
+                c.writer.close()
+                put_conn(None)
+                try:
+                    c = await asyncio.wait_for(get_conn(fresh=True), timeout)
+                except (OSError, TimeoutError):
+                    c = None
+                continue
             except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError):
                 c.writer.close()
                 put_conn(None)
             else:
                 ok = status == 200
                 put_conn(c)
+            break
         end = time.perf_counter()
         if measured:
             done_at = max(done_at, end)
