@@ -350,6 +350,8 @@ def load_manifest(path: str | Path) -> Manifest:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ManifestError(f"not valid YAML{where}: {problem}", path=p) from None
+    except ValueError as exc:  # PyYAML builds dates while parsing: 2026-13-01 fails here
+        raise ManifestError(f"invalid value: {exc} (dates are YYYY-MM-DD)", path=p) from None
     return parse_manifest(data, origin=str(p))
 
 

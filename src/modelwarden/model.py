@@ -110,6 +110,8 @@ class TensorKind(StrEnum):
     PARAMETER = "parameter"
     BUFFER = "buffer"  # e.g. rotary inv_freq, position_ids: stored but not trained
     QUANT_AUX = "quant_aux"  # quantisation scales / zeros / g_idx, FP8 scale tensors
+    TIED = "tied"  # a second stored copy of a tied matrix (or a view of the same storage): counted once
+    TRAINING_STATE = "training_state"  # optimizer moments, EMA copies and the like inside a checkpoint
 
 
 class TensorInfo(Record):
@@ -132,6 +134,13 @@ class ArtifactInfo(Record):
         default_factory=dict
     )  # format metadata (gguf kv, safetensors __metadata__)
     problems: list[Problem] = Field(default_factory=list)
+    # Filled by inspect when the file holds weights: which component it belongs to, whether its tensors
+    # make up the counted weights ("primary") or repeat them in another format/precision ("alternative"),
+    # and the logical parameters of its own tensors.
+    component: str | None = None
+    role: Literal["primary", "alternative"] | None = None
+    parameters: int | None = None
+    bytes_read: int | None = None  # bytes the reader read from the file (headers only, by design)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -158,7 +167,8 @@ class ParameterCount(Record):
     non_parameter_elements: int = 0  # buffers and quantisation auxiliaries that were excluded
     breakdown: dict[str, int] = Field(default_factory=dict)  # component -> parameters
     provenance: Provenance | None = None
-    warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # how the figures were obtained (formula conventions)
+    warnings: list[str] = Field(default_factory=list)  # disagreements and gaps worth a look
 
 
 class Modalities(Record):
@@ -220,6 +230,7 @@ class ComponentFacts(Record):
     class_name: str | None = None
     parameters: int | None = None
     source: Literal["tensors", "config"] | None = None
+    library: str | None = None  # diffusers / transformers / sentence_transformers, as declared
 
 
 class ModelFacts(Record):
@@ -244,6 +255,11 @@ class ModelFacts(Record):
     card: CardInfo | None = None
     components: list[ComponentFacts] = Field(default_factory=list)
     adapter: AdapterInfo | None = None
+    quantization: Fact[str] | None = None  # gptq, awq, bitsandbytes-4bit, fp8, gguf:Q4_K_M, ...
+    dtypes: dict[str, int] = Field(default_factory=dict)  # stored dtype -> parameters in that dtype
+    tags: list[str] = Field(default_factory=list)  # card tags
+    generation_config: dict[str, Any] = Field(default_factory=dict)  # generation_config.json defaults
+    remote_code: list[str] = Field(default_factory=list)  # modeling_*.py / auto_map entries (never run)
     problems: list[Problem] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 
@@ -278,10 +294,24 @@ _SEVERITY_RANK = {
 
 
 class Location(Record):
-    entry: str | None = None  # zip entry / archive member / HDF5 attribute
+    entry: str | None = None  # zip entry / archive member / HDF5 attribute; nested parts joined by " > "
     offset: int | None = None  # byte offset in the file (or in the entry when `entry` is set)
     opcode_index: int | None = None  # n-th pickle opcode
     pointer: str | None = None  # JSON pointer into a config (e.g. /config/layers/3)
+
+    def describe(self) -> str:
+        """One line for humans: `archive/data.pkl (byte 57, opcode 12)`."""
+        parts = [self.entry] if self.entry else []
+        if self.pointer:
+            parts.append(self.pointer)
+        at = []
+        if self.offset is not None:
+            at.append(f"byte {self.offset}")
+        if self.opcode_index is not None:
+            at.append(f"opcode {self.opcode_index}")
+        if at:
+            parts.append("(" + ", ".join(at) + ")")
+        return " ".join(parts)
 
 
 class Finding(Record):
@@ -298,12 +328,30 @@ class ScannedFile(Record):
     format: ArtifactFormat
     size: int
     sha256: str | None = None
+    also_scanned_as: list[ArtifactFormat] = Field(
+        default_factory=list
+    )  # polyglots: every format it parses as
 
 
 class ScanReport(Record):
     files: list[ScannedFile] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
+    tool_version: str | None = None
+    duration_seconds: float | None = None
+
+    def counts(self) -> dict[Severity, int]:
+        """Findings per severity, every severity present (zero when none), most severe first."""
+        counts = {s: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
+        for f in self.findings:
+            counts[f.severity] += 1
+        return counts
+
+    def max_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+
+    def at_or_above(self, threshold: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity.at_least(threshold)]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -338,6 +386,7 @@ class MofVerdict(Record):
     progress: dict[str, float] = Field(default_factory=dict)  # class id -> fraction met
     mode: Literal["mot_exact", "normalised"] = "normalised"
     reasons: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # open licences that are not type-appropriate
 
 
 class OsaidVerdict(Record):
@@ -357,13 +406,26 @@ class EosaiScores(Record):
     mean: float | None = None
 
 
+class LicenceSummary(Record):
+    """The release licence as classified from the licence table (openness data/licences.yaml)."""
+
+    text: str | None = None  # as written in the card, manifest or identified LICENSE file
+    id: str | None = None  # canonical id when known
+    name: str | None = None
+    kind: str = "unknown"  # osi, open_data, open_content, restricted, non_commercial, no_derivatives, ...
+    restrictions: list[str] = Field(default_factory=list)
+    provenance: Provenance | None = None
+
+
 class OpennessReport(Record):
+    licence: LicenceSummary = Field(default_factory=LicenceSummary)
     components: dict[str, ComponentEvidence] = Field(default_factory=dict)
     mof: MofVerdict
     osaid: OsaidVerdict
     eu_foss_licence: EuFossVerdict
     eosai: EosaiScores
     release_level: str | None = None
+    release_level_reason: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -387,11 +449,23 @@ class ThresholdCall(StrEnum):
 
 
 class ComputeEstimate(Record):
-    training_flop: Band | None = None
-    cumulative_flop: Band | None = None
-    modification_flop: Band | None = None
-    method: str  # "developer_stated", "operation_count", "hardware", "combined", "insufficient_data"
-    thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)
+    training_flop: Band | None = None  # parameter-update compute (EU GPAI criterion, one-third rule)
+    cumulative_flop: Band | None = (
+        None  # + non-public synthetic data, merged/initialising weights (Art. 51(2))
+    )
+    modification_flop: Band | None = None  # a modifier's own compute on top of a base model
+    method: str  # "developer_stated", "operation_count", "hardware", "stages", "insufficient_data"
+    thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)  # "1e23", "1e25", "1e26"
+    # Calls with other strictness or bases: "1e26_inclusive" (Korea's "or more"), "1e23_bio" (EO 14110
+    # biological sequences), "modification_one_third" (EU Guidelines para 60-61).
+    other_thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)
+    modification_threshold: float | None = None
+    stated_flop: float | None = None
+    operation_count_flop: Band | None = None
+    hardware_flop: Band | None = None
+    implied_utilisation: float | None = None
+    parameters_used: int | None = None  # N in 6·N·D (active for mixture-of-experts)
+    tokens: float | None = None
     warnings: list[str] = Field(default_factory=list)
     assumptions: list[Fact[str]] = Field(default_factory=list)
 
@@ -446,6 +520,7 @@ class RegimeResult(Record):
     exemptions: list[Exemption] = Field(default_factory=list)
     trace: list[TraceStep] = Field(default_factory=list)
     needs_review: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # enforcement dates, penalties, open questions
 
     @model_serializer(mode="wrap")
     def _flatten_classification(self, handler: Any) -> dict[str, Any]:

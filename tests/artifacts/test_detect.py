@@ -114,9 +114,17 @@ def test_savedmodel_folder(tmp_path: Path) -> None:
     assert detect(tmp_path) == F.SAVEDMODEL
 
 
-def test_safetensors_header_larger_than_file_is_not_safetensors(tmp_path: Path) -> None:
+def test_safetensors_header_larger_than_file_is_still_safetensors(tmp_path: Path) -> None:
+    # Recognised by its shape (length, then `{"`), so that the reader can report the exact problem
+    # ("header length beyond the file") rather than "unknown format".
     p = tmp_path / "bad.safetensors"
     p.write_bytes((10**6).to_bytes(8, "little") + b'{"a":1}')
+    assert detect(p) == F.SAFETENSORS
+
+
+def test_random_bytes_with_a_brace_are_not_safetensors(tmp_path: Path) -> None:
+    p = tmp_path / "blob"
+    p.write_bytes((10**12).to_bytes(8, "little") + b"{\x00\x01" + bytes(range(200)))
     assert detect(p) != F.SAFETENSORS
 
 

@@ -32,8 +32,10 @@ _COMPRESSED = {
     b"\x04\x22\x4d\x18": "lz4",
     b"ZF": "joblib-zlib",  # joblib's own zlib container: b"ZF" + length + zlib stream
     b"\x78\x01": "zlib",
+    b"\x78\x5e": "zlib",  # levels 2-5: joblib's default compress=3 writes this header
     b"\x78\x9c": "zlib",
     b"\x78\xda": "zlib",
+    b"\x5d\x00\x00": "lzma",  # .lzma "alone" format (joblib compress="lzma")
 }
 # Opcodes a pickle may start with: PROTO (protocol >= 2) or a protocol 0/1 construct.
 _PICKLE_FIRST = frozenset(b"(]}cNIFLSVUXKMJGT\x88\x89)")
@@ -73,8 +75,7 @@ def detect_bytes(head: bytes, *, size: int, path: Path | None = None) -> Artifac
         return ArtifactFormat.JOBLIB
     if looks_like_onnx(head):
         return ArtifactFormat.ONNX
-    stripped = head.lstrip()
-    if stripped[:1] in (b"{", b"["):
+    if _JSON_START.match(head):
         return ArtifactFormat.JSON
     if _is_text(head):
         return ArtifactFormat.TEXT
@@ -82,10 +83,19 @@ def detect_bytes(head: bytes, *, size: int, path: Path | None = None) -> Artifac
 
 
 def looks_like_safetensors(head: bytes, size: int) -> bool:
-    if len(head) < 9:
+    """An 8-byte length then a JSON object: `{"` (or `{` and whitespace) right after the length.
+
+    A length beyond the file or over the cap still counts as safetensors here, so that the reader can
+    say exactly that (truncated file, header length beyond the file) instead of "unknown format".
+    """
+    if len(head) < 10:
         return False
     (n,) = struct.unpack("<Q", head[:8])
-    return 2 <= n <= SAFETENSORS_MAX_HEADER and 8 + n <= size and head[8:9] == b"{"
+    if n < 2:
+        return False
+    if n <= SAFETENSORS_MAX_HEADER and 8 + n <= size and head[8:9] == b"{":
+        return True
+    return head[8:10] in (b'{"', b"{ ", b"{\n", b"{}")
 
 
 def looks_like_pickle(head: bytes) -> bool:
@@ -111,6 +121,9 @@ def _decodes_as_pickle(head: bytes) -> bool:
     return False
 
 
+# A JSON document's first token: an object, or an array whose first value starts like JSON. A
+# WordPiece vocab.txt starts with "[PAD]", which is text, not JSON.
+_JSON_START = re.compile(rb'\s*(?:\{|\[\s*(?:[\[{"\]\-0-9]|true|false|null))')
 _GLOBAL_ARG = re.compile(r"[A-Za-z_][\w.]* [A-Za-z_][\w.]*")
 
 
@@ -144,9 +157,23 @@ def peek_decompressed(head: bytes, n: int = 64) -> bytes:
             return lzma.LZMADecompressor().decompress(head, n)
         if kind == "bz2":
             return bz2.BZ2Decompressor().decompress(head, n)
-    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError):
+        if kind == "lzma":
+            return lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(head, n)
+        if kind == "lz4":
+            return _peek_lz4(head, n)
+    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, RuntimeError):
         return b""
     return b""
+
+
+def _peek_lz4(head: bytes, n: int) -> bytes:
+    try:
+        import lz4.frame
+    except ImportError:  # pragma: no cover - lz4 is a declared dependency
+        return b""
+    dec = lz4.frame.LZ4FrameDecompressor()
+    out: bytes = dec.decompress(head, max_length=n)
+    return out
 
 
 def _is_text(head: bytes) -> bool:

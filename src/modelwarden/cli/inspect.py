@@ -1,18 +1,90 @@
-"""`modelwarden inspect PATH` (being built: issue "inspect")."""
+"""`modelwarden inspect PATH`: read a model release from its files (headers only, nothing executed)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
-from modelwarden.cli import app
-from modelwarden.errors import UsageError
+from modelwarden.cli import app, err, out
+
+if TYPE_CHECKING:
+    from modelwarden.hashing import Advance
+    from modelwarden.release import Release
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
 
 
 @app.command()
 def inspect(
-    path: Path = typer.Argument(..., help="Model folder, file, or Hugging Face cache repo id."),
+    path: str = typer.Argument(
+        ..., help="Model folder, single file, or org/name[@revision] of the local Hugging Face cache."
+    ),
+    format: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", "-f", help="table (human) or json."),
+    hash_: bool = typer.Option(
+        False, "--hash", help="Also compute the SHA-256 of every file (reads all data)."
+    ),
+    tensors: bool = typer.Option(False, "--tensors", help="List every tensor (name, dtype, shape, kind)."),
 ) -> None:
-    """Read a model release from its files (headers only, nothing executed)."""
-    raise UsageError("inspect is not implemented yet", path=path)
+    """Read a model release from its files: parameters, architecture, licence, lineage, files.
+
+    Only headers are read — never tensor data (except with --hash) — and nothing is executed.
+    Exit code 2 when nothing at all could be read.
+    """
+    # Imported here so other commands start without loading every reader (CLI start-up time).
+    from modelwarden.facts import inspect_release, nothing_readable
+    from modelwarden.inspect_report import render, to_json
+    from modelwarden.release import resolve
+
+    release = resolve(path)
+    with _hash_progress(release, enabled=hash_) as advance:
+        facts = inspect_release(release, hash_files=hash_, advance=advance)
+    if format is OutputFormat.JSON:
+        out.print_json(json.dumps(to_json(facts, tensors=tensors)))
+    else:
+        render(facts, out, tensors=tensors)
+    if nothing_readable(facts):
+        first = facts.problems[0].message if facts.problems else "no model files"
+        err.print(f"[bold red]error:[/] nothing could be read from {path} ({first})", highlight=False)
+        raise typer.Exit(2)
+
+
+@contextmanager
+def _hash_progress(release: Release, *, enabled: bool) -> Iterator[Advance | None]:
+    """A byte progress bar for --hash; otherwise a spinner while headers are read (terminals only)."""
+    if not enabled:
+        if err.is_terminal and len(release.files) > 20:
+            with err.status(f"reading the headers of {len(release.files):,} files"):
+                yield None
+        else:
+            yield None
+        return
+    from modelwarden.facts import bytes_to_hash
+
+    progress = Progress(
+        TextColumn("sha256"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("hash", total=bytes_to_hash(release))
+    with progress:
+        yield lambda n: progress.update(task, advance=n)

@@ -1,0 +1,175 @@
+"""Keras 3 `.keras` archives, legacy Keras `.h5` files and plain HDF5 weight files.
+
+Never `keras.models.load_model` (a Lambda layer's marshalled function runs on load). The model
+graph is the JSON in `config.json` (Keras 3) or in the HDF5 root attribute `model_config` (legacy);
+weight shapes are HDF5 dataset shapes read with h5py, which reads dataset headers without their data.
+
+Non-parameters: optimizer variables (`optimizer/...`, `optimizer_weights/...`) are training state;
+BatchNormalization moving statistics are buffers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import IO, Any
+
+from modelwarden.artifacts.numpy import dtype_name
+from modelwarden.artifacts.problems import JSON_MAX_BYTES, MAX_TENSORS, ArtifactProblem
+from modelwarden.artifacts.tensors import numel
+from modelwarden.artifacts.zipcheck import check_entry, open_zip, read_entry
+from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
+
+WEIGHTS_MAX_BYTES = 1 << 40  # the weights entry is opened as a stream, never read whole
+_BN_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
+
+
+def read_keras(path: Path, rel: str, *, size: int) -> ArtifactInfo:
+    info = ArtifactInfo(path=rel, format=ArtifactFormat.KERAS, size=size)
+    with open_zip(path) as zf:
+        names = {i.filename: i for i in zf.infolist()}
+        if "config.json" not in names:
+            raise ArtifactProblem("missing_entry", ".keras archive has no config.json")
+        config = _json(read_entry(zf, names["config.json"], cap=JSON_MAX_BYTES), "config.json")
+        info.metadata.update(_graph_summary(config))
+        if "metadata.json" in names:
+            meta = _json(read_entry(zf, names["metadata.json"], cap=JSON_MAX_BYTES), "metadata.json")
+            if isinstance(meta, dict):
+                info.metadata["keras_version"] = meta.get("keras_version")
+        info.bytes_read = names["config.json"].file_size
+        weights = names.get("model.weights.h5")
+        if weights is None:
+            info.problems.append(
+                Problem(
+                    file=rel,
+                    code="missing_entry",
+                    message=".keras archive has no model.weights.h5",
+                    severity="warning",
+                )
+            )
+            return info
+        check_entry(weights, cap=WEIGHTS_MAX_BYTES)
+        with zf.open(weights) as fh:
+            info.tensors = _h5_tensors(fh, rel, layer_classes=_layer_classes(config))
+    return info
+
+
+def read_h5(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> ArtifactInfo:
+    import h5py
+
+    info = ArtifactInfo(path=rel, format=fmt, size=size)
+    try:
+        with h5py.File(path, "r") as f:
+            classes: dict[str, str] = {}
+            raw = f.attrs.get("model_config")
+            if raw is not None:
+                config = _json(raw if isinstance(raw, bytes) else str(raw).encode(), "model_config attribute")
+                info.metadata.update(_graph_summary(config))
+                classes = _layer_classes(config)
+                version = f.attrs.get("keras_version")
+                if version is not None:
+                    info.metadata["keras_version"] = (
+                        version.decode() if isinstance(version, bytes) else str(version)
+                    )
+            info.tensors = _walk(f, rel, classes)
+    except ArtifactProblem:
+        raise
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+        raise ArtifactProblem("invalid_hdf5", f"HDF5 file cannot be read ({str(exc)[:120]})") from None
+    return info
+
+
+def _h5_tensors(fh: IO[bytes], rel: str, *, layer_classes: dict[str, str]) -> list[TensorInfo]:
+    import h5py
+
+    try:
+        with h5py.File(fh, "r") as f:
+            return _walk(f, rel, layer_classes)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+        raise ArtifactProblem("invalid_hdf5", f"model.weights.h5 cannot be read ({str(exc)[:120]})") from None
+
+
+def _walk(f: Any, rel: str, layer_classes: dict[str, str]) -> list[TensorInfo]:
+    import h5py
+
+    tensors: list[TensorInfo] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if not isinstance(obj, h5py.Dataset):
+            return None
+        if len(tensors) >= MAX_TENSORS:
+            raise ArtifactProblem("too_many_tensors", f"more than {MAX_TENSORS:,} datasets")
+        shape = tuple(int(d) for d in (obj.shape or ()))
+        dotted = name.replace("/", ".")
+        kind = _kind(name, layer_classes)
+        tensors.append(
+            TensorInfo.model_construct(
+                name=dotted,
+                dtype=dtype_name(obj.dtype),
+                shape=shape,
+                kind=kind,
+                parameters=numel(shape) if kind is TensorKind.PARAMETER else 0,
+                component=None,
+                data_offsets=None,
+            )
+        )
+        return None
+
+    f.visititems(visit)
+    return tensors
+
+
+def _kind(name: str, layer_classes: dict[str, str]) -> TensorKind:
+    parts = name.split("/")
+    if parts[0] in ("optimizer", "optimizer_weights"):
+        return TensorKind.TRAINING_STATE
+    if "moving_mean" in name or "moving_variance" in name:
+        return TensorKind.BUFFER
+    # Keras 3: layers/<name>/vars/<i>; BatchNormalization's vars 2 and 3 are the moving statistics.
+    bn_stat = len(parts) >= 4 and parts[-2] == "vars" and parts[-1] in ("2", "3")
+    if bn_stat and layer_classes.get(parts[-3]) in _BN_CLASSES:
+        return TensorKind.BUFFER
+    return TensorKind.PARAMETER
+
+
+def _json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactProblem("invalid_json", f"{what} is not valid JSON ({str(exc)[:100]})") from None
+
+
+def _layers(config: Any) -> list[dict[str, Any]]:
+    """Every layer dict of a (possibly nested) Keras model config, iteratively."""
+    found: list[dict[str, Any]] = []
+    todo = [config]
+    while todo and len(found) < 100_000:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if "class_name" in node and isinstance(node.get("config"), dict):
+                found.append(node)
+            todo.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            todo.extend(v for v in node if isinstance(v, dict | list))
+    return found
+
+
+def _layer_classes(config: Any) -> dict[str, str]:
+    return {
+        str(layer["config"].get("name")): str(layer["class_name"])
+        for layer in _layers(config)
+        if layer["config"].get("name") is not None
+    }
+
+
+def _graph_summary(config: Any) -> dict[str, Any]:
+    if not isinstance(config, dict):
+        return {}
+    layers = _layers(config)
+    classes = Counter(str(layer["class_name"]) for layer in layers if layer is not config)
+    return {
+        "keras_class": config.get("class_name"),
+        "keras_module": config.get("module"),
+        "layer_classes": dict(classes.most_common(50)),
+    }
