@@ -221,6 +221,33 @@ def test_submit_by_path_is_confined_to_allowed_folders(
     )
 
 
+def test_submit_by_path_runs_the_real_assess_stage(
+    registry: Registry, make_client: Make, tmp_path: Path
+) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    model = tmp_path / "models" / "tiny"
+    model.mkdir(parents=True)
+    save_file({"w": np.zeros((4, 4), np.float32)}, str(model / "model.safetensors"))
+    (model / "README.md").write_text("---\nlicense: mit\n---\n# tiny\n")
+    (model / "modelwarden.yaml").write_text("model: {name: tiny-submitted}\ntraining: {tokens: 1.0e9}\n")
+    client = make_client(token=TOKEN, submit_roots=((tmp_path / "models").resolve(),))
+    done = client.post(
+        "/api/v1/assessments/from-path", json={"path": str(model), "as_of": "2026-11-22"}, headers=AUTH
+    )
+    assert done.status_code == 201, done.text
+    stored = registry.get(done.json()["id"])
+    assert stored.subject.name == "tiny-submitted" and stored.as_of.isoformat() == "2026-11-22"
+    assert stored.compute.training_flop is not None and "eu_ai_act" in stored.regimes
+    (model / "modelwarden.yaml").write_text("training: {tokens: -1}\n")
+    _error(
+        client.post("/api/v1/assessments/from-path", json={"path": str(model)}, headers=AUTH),
+        422,
+        "unprocessable",
+    )
+
+
 def test_security_headers_everywhere(registry: Registry, make_client: Make) -> None:
     fill(registry)
     client = make_client()

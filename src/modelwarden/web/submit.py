@@ -7,7 +7,6 @@ resolving symbolic links, so a token holder cannot make the server read arbitrar
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,15 +34,11 @@ def allowed_path(raw: str, roots: Sequence[Path], *, what: str = "path") -> Path
 
 
 def run_assess(path: Path, manifest: Path | None, as_of: dt.date | None) -> Assessment:
-    """Call the assess stage (`modelwarden.assess`)."""
+    """Run the assess stage on a path of the server's machine (inside the allowed roots)."""
+    from modelwarden.assessment import build_assessment, gather
+    from modelwarden.errors import ModelwardenError
+
     try:
-        stage = importlib.import_module("modelwarden.assess")
-    except ImportError:
-        raise ApiError(501, "not_available", "this build of modelwarden has no assess stage") from None
-    assess = getattr(stage, "assess", None)
-    if assess is None:
-        raise ApiError(501, "not_available", "this build of modelwarden has no assess stage")
-    result = assess(path, manifest=manifest, as_of=as_of)
-    if not isinstance(result, Assessment):
-        raise ApiError(500, "internal_error", "the assess stage returned no assessment")
-    return result
+        return build_assessment(gather(str(path), manifest), as_of=as_of or dt.date.today())
+    except ModelwardenError as exc:
+        raise ApiError(422, "unprocessable", exc.message) from None
