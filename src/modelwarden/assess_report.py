@@ -76,6 +76,8 @@ def headline(a: Assessment) -> list[str]:
     if a.facts is not None and a.facts.parameters.total:
         p = a.facts.parameters
         params = f"{p.total:,} parameters" + (f" ({p.active:,} active)" if p.active else "")
+    elif c.parameters_used:
+        params = f"{c.parameters_used:,} parameters used for compute (declared in the manifest)"
     out = [f"{a.subject.name} — assessed as of {a.as_of.isoformat()} (rules {a.ruleset_version})"]
     if params:
         out.append(params)
