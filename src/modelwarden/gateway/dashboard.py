@@ -177,7 +177,7 @@ def router(
     def gateway_page() -> HTMLResponse:
         return HTMLResponse(render(dashboard_data(_engine())))
 
-    @r.get(path + ".json")
+    @r.get(path + ".json", include_in_schema=False)  # page data, not part of the versioned REST API
     def gateway_page_data() -> JSONResponse:
         return JSONResponse(dashboard_data(_engine()))
 
