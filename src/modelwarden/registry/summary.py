@@ -100,9 +100,13 @@ def licence_class(assessment: Assessment) -> LicenceClass:
 
 def licence_id(assessment: Assessment) -> str | None:
     lic = assessment.facts.license if assessment.facts else None
-    if lic is None:
-        return None
-    return lic.id or lic.name
+    if lic is not None and (lic.id or lic.name):
+        return lic.id or lic.name
+    # A manifest-only assessment (a planned run) has no card: the openness stage's release licence.
+    summary = assessment.openness.licence if assessment.openness else None
+    if summary is not None and (summary.id or summary.text):
+        return summary.id or summary.text
+    return None
 
 
 def worst_severity(assessment: Assessment) -> Severity | None:
