@@ -166,3 +166,18 @@ def test_cli_json_contract_and_bad_manifest(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "training_kode" in bad.stderr and "Traceback" not in bad.stderr
     with pytest.raises(ManifestError):
         load_manifest(root / "modelwarden.yaml")
+
+
+def test_text_output_prints_hostile_card_text_literally(tmp_path: Path) -> None:
+    root = release(
+        tmp_path,
+        "markup",
+        "---\nlicense: other\nlicense_name: '[bold red]x[/bold red] [link=http://e]'\n---\n",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "modelwarden", "openness", str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "[bold red]x[/bold red] [link=http://e]" in done.stdout

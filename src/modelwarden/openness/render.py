@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from modelwarden.model import OpennessReport
@@ -27,9 +28,10 @@ def render(report: OpennessReport, console: Console, *, title: str | None = None
     head = f"{lic.name or lic.text or 'no licence found'} [{lic.kind}]"
     if title:
         console.print(f"[bold]{title}[/]")
-    console.print(f"Licence: {head}" + (f"  ({lic.provenance.describe()})" if lic.provenance else ""))
+    where = f"  ({lic.provenance.describe()})" if lic.provenance else ""
+    console.print(escape(f"Licence: {head}{where}"), highlight=False)
     for r in lic.restrictions:
-        console.print(f"  restriction: {r}", highlight=False)
+        console.print(escape(f"  restriction: {r}"), highlight=False)
 
     specs = mof_components()
     table = Table(title="Components (Model Openness Framework)", title_justify="left")
@@ -45,9 +47,9 @@ def render(report: OpennessReport, console: Console, *, title: str | None = None
             spec.name + ("" if spec.required else " (optional)"),
             _ROMAN[spec.cls],
             _mark(ev.present),
-            (ev.licence or "—") if ev.present else "",
+            escape(ev.licence or "—") if ev.present else "",
             _mark(ev.open) if ev.present else "",
-            where,
+            escape(where),
         )
     console.print(table)
 
@@ -58,16 +60,16 @@ def render(report: OpennessReport, console: Console, *, title: str | None = None
     )
     console.print(f"MOF ({m.mode}): [bold]{cls}[/]  progress {progress}")
     for r in m.reasons:
-        console.print(f"  {r}", highlight=False)
+        console.print(f"  {escape(r)}", highlight=False)
     for w in m.warnings:
-        console.print(f"  [yellow]warning:[/] {w}", highlight=False)
+        console.print(f"  [yellow]warning:[/] {escape(w)}", highlight=False)
     console.print(f"OSI OSAID 1.0: [bold]{'pass' if report.osaid.pass_ else 'fail'}[/]")
     for f in report.osaid.failing:
-        console.print(f"  failing: {f}", highlight=False)
+        console.print(f"  failing: {escape(f)}", highlight=False)
     eu = report.eu_foss_licence
     console.print(f"EU AI Act Art. 53(2) licence and publication conditions: [bold]{eu.verdict.value}[/]")
     for r in eu.reasons:
-        console.print(f"  {r}", highlight=False)
+        console.print(f"  {escape(r)}", highlight=False)
     console.print(
         f"EOSAI-style index: mean {report.eosai.mean:.1%}" if report.eosai.mean is not None else "EOSAI: n/a"
     )
