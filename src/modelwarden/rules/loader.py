@@ -33,7 +33,7 @@ class _Strict(BaseModel):
 
 class CitationSpec(_Strict):
     article: str
-    url: str | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://")  # rendered as a link in HTML reports
     instrument: str | None = None  # defaults to the file's instrument
 
 
@@ -64,6 +64,13 @@ class ExemptionSpec(_Strict):
     removes: list[str]
 
 
+class NoteSpec(_Strict):
+    """A note shown only when its condition holds (e.g. "fines possible since ..." after a date)."""
+
+    when: str
+    text: str
+
+
 class Effective(_Strict):
     from_: dt.date = Field(alias="from")
     until: dt.date | None = None  # exclusive: the first day it no longer applies
@@ -73,10 +80,10 @@ class InstrumentSpec(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     instrument: str
     jurisdiction: str
-    url: str | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://")
     version: str
     effective: Effective
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str | NoteSpec] = Field(default_factory=list)
     classifications: dict[str, list[RuleSpec]]
     obligations: list[ObligationSpec] = Field(default_factory=list)
     exemptions: list[ExemptionSpec] = Field(default_factory=list)
@@ -104,7 +111,9 @@ def _compile(expr: str, where: str, path: str) -> Any:
 
 
 def _expressions(spec: InstrumentSpec) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str]] = [
+        (f"notes[{i}].when", n.when) for i, n in enumerate(spec.notes) if isinstance(n, NoteSpec)
+    ]
     for name, rules in spec.classifications.items():
         out += [(f"classifications.{name}[{i}].when", r.when) for i, r in enumerate(rules)]
     for i, o in enumerate(spec.obligations):
