@@ -155,6 +155,29 @@ def test_modifier_provider_of_non_systemic_model_asks_about_cumulative_compute()
     assert any("cumulative compute of the modified model" in q for q in eu.needs_review)
 
 
+def test_modifier_duties_are_limited_to_the_modification_and_say_so() -> None:
+    base = {"model": {"generality": "general", **TEXT}, "training": {"compute_flop": 5e24}}
+    provider = assess(base | {"release": {"role": "provider", "provider": {"established_in": "US"}}})
+    modifier = assess(
+        {
+            "model": {"generality": "general", **TEXT},
+            "release": {"role": "modifier"},
+            "base_model": {"name": "some-gpai", "systemic_risk": False},
+            "training": {"modification_flop": 5e22},
+        }
+    )
+    for oid in ("eu.art53.1a", "eu.art53.1b", "eu.art53.1c", "eu.art53.1d"):
+        mod, prov = duty(modifier, "eu_ai_act", oid), duty(provider, "eu_ai_act", oid)
+        assert mod is not None and "limited to" in (mod.note or "")
+        assert prov is not None and "limited to" not in (prov.note or "")
+    rep = duty(provider, "eu_ai_act", "eu.art54")
+    assert rep is not None and "established outside the EU" in (rep.note or "")
+    unknown = duty(modifier, "eu_ai_act", "eu.art54")
+    assert unknown is not None and "establishment not declared" in (unknown.note or "")
+    eu_based = assess(base | {"release": {"role": "provider", "provider": {"established_in": "FR"}}})
+    assert duty(eu_based, "eu_ai_act", "eu.art54") is None
+
+
 def test_duties_an_open_question_could_remove_say_so() -> None:
     licence = {"license": "apache-2.0"}
     doc = {

@@ -9,7 +9,7 @@ classifications they require are `yes`, or marked conditional when one of them s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cel
@@ -113,7 +113,7 @@ def _obligation(
         elif value is not True:
             return None
     applies = _text(compiled, o.applies_from, ctx, result, f"{o.id}.applies_from")
-    notes = [o.note] if o.note else []
+    notes = _notes(compiled, o.notes, ctx, result, f"{o.id}.notes")
     if pending:
         notes.append("conditional: applies if " + ", ".join(pending) + " is confirmed (needs review)")
     start = dt.date.fromisoformat(applies) if applies else None
@@ -129,17 +129,23 @@ def _obligation(
     )
 
 
-def _notes(compiled: Compiled, ctx: cel.Context, result: RegimeResult) -> list[str]:
+def _notes(
+    compiled: Compiled,
+    specs: Sequence[str | NoteSpec],
+    ctx: cel.Context,
+    result: RegimeResult,
+    where: str = "notes",
+) -> list[str]:
     """Plain notes always; conditional notes when their condition holds (dates, facts)."""
     notes: list[str] = []
-    for i, n in enumerate(compiled.spec.notes):
+    for i, n in enumerate(specs):
         if not isinstance(n, NoteSpec):
             notes.append(n)
             continue
         value, error = _run(compiled, n.when, ctx)
         if error is not None:
             result.trace.append(
-                TraceStep(rule=f"notes[{i}]", expression=n.when, result="not evaluable", explanation=error)
+                TraceStep(rule=f"{where}[{i}]", expression=n.when, result="not evaluable", explanation=error)
             )
         elif value is True:
             notes.append(n.text)
@@ -165,7 +171,7 @@ def evaluate_instrument(
         )
     )
     _classify(compiled, context, cls, result)
-    result.notes = _notes(compiled, context, result)
+    result.notes = _notes(compiled, spec.notes, context, result)
     expired = eff.until is not None and as_of >= eff.until
     if expired:
         return result  # a revoked instrument imposes nothing; the trace says why

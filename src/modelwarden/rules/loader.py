@@ -45,6 +45,13 @@ class RuleSpec(_Strict):
     question: str | None = None  # required for needs_review: what a human must settle
 
 
+class NoteSpec(_Strict):
+    """A note shown only when its condition holds (e.g. "fines possible since ..." after a date)."""
+
+    when: str
+    text: str
+
+
 class ObligationSpec(_Strict):
     id: str
     title: str
@@ -53,7 +60,7 @@ class ObligationSpec(_Strict):
     when: str | None = None
     applies_from: str | None = None  # a CEL expression giving an ISO date, or a quoted literal
     deadline: str | None = None  # CEL expression giving text
-    note: str | None = None
+    notes: list[str | NoteSpec] = Field(default_factory=list)  # plain, or {when, text}
 
 
 class ExemptionSpec(_Strict):
@@ -62,13 +69,6 @@ class ExemptionSpec(_Strict):
     citation: CitationSpec
     requires: dict[str, Literal["yes"]] = Field(default_factory=dict)
     removes: list[str]
-
-
-class NoteSpec(_Strict):
-    """A note shown only when its condition holds (e.g. "fines possible since ..." after a date)."""
-
-    when: str
-    text: str
 
 
 class Effective(_Strict):
@@ -121,6 +121,11 @@ def _expressions(spec: InstrumentSpec) -> list[tuple[str, str]]:
             value = getattr(o, key)
             if value is not None:
                 out.append((f"obligations[{i}].{key}", value))
+        out += [
+            (f"obligations[{i}].notes[{j}].when", n.when)
+            for j, n in enumerate(o.notes)
+            if isinstance(n, NoteSpec)
+        ]
     return out
 
 
