@@ -573,7 +573,8 @@ def render(draft: Draft, a: Assessment) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template("draft.md.j2").render(d=draft, a=a, disclaimer=DISCLAIMER)
+    template = env.get_template("draft.md.j2")
+    return template.render(d=draft, a=a, disclaimer=DISCLAIMER)  # safe: packaged template
 
 
 def write_drafts(a: Assessment, decl: Manifest | None, out: Path) -> list[tuple[Path, Draft]]:

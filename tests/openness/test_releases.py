@@ -181,3 +181,17 @@ def test_text_output_prints_hostile_card_text_literally(tmp_path: Path) -> None:
         check=True,
     )
     assert "[bold red]x[/bold red] [link=http://e]" in done.stdout
+
+
+def test_weights_declared_public_count_even_before_files_exist() -> None:
+    from modelwarden.manifest import parse_manifest
+
+    decl = parse_manifest(
+        {
+            "release": {"license": "apache-2.0", "weights": "public"},
+            "components": {"model_architecture": {}, "model_card": {}},
+        }
+    )
+    r = assess_openness(None, decl)
+    assert r.eu_foss_licence.verdict is YesNoReview.YES
+    assert "weights declared public in the manifest (release.weights)" in r.eu_foss_licence.reasons

@@ -59,7 +59,7 @@ def test_organisation_rules_are_evaluated_like_the_bundled_ones(tmp_path: Path) 
     [
         (POLICY.replace("instrument:", "instrumnt:"), "instrumnt: unknown key"),
         (POLICY.replace('in ["near_above"', 'inn ["near_above"'), "invalid CEL condition"),
-        (POLICY.replace("from: 2026-01-01", "from: 2026-13-01"), "month must be in 1..12"),
+        (POLICY.replace("from: 2026-01-01", "from: 2026-13-01"), "effective.from"),
         (
             POLICY.replace('requires: {needs_board_review: "yes"}', 'requires: {nope: "yes"}'),
             "unknown classification",

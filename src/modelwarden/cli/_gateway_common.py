@@ -5,22 +5,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import BaseModel
 from rich.table import Table
 
-from modelwarden import migrations
 from modelwarden.cli import err as _err
 from modelwarden.cli import out
-from modelwarden.db import make_engine
 from modelwarden.errors import GatewayError, UsageError
-from modelwarden.gateway.audit import AnchorFile
-from modelwarden.gateway.config import GatewayConfig, load_config
-from modelwarden.gateway.signing import load_signer
-from modelwarden.gateway.store import Store
-from modelwarden.gateway.tiers import load_tiers
+
+if TYPE_CHECKING:
+    from modelwarden.gateway.config import GatewayConfig
+    from modelwarden.gateway.store import Store
 
 ConfigOpt: Any = typer.Option(
     None,
@@ -33,6 +30,16 @@ JsonOpt: Any = typer.Option(False, "--json", help="Print JSON instead of a table
 
 
 def open_store(config: Path | None, db: str | None) -> tuple[GatewayConfig, Store]:
+    # Imported here: SQLAlchemy, Alembic and cryptography would otherwise load on every command's
+    # start, the inspect and scan commands included.
+    from modelwarden import migrations
+    from modelwarden.db import make_engine
+    from modelwarden.gateway.audit import AnchorFile
+    from modelwarden.gateway.config import load_config
+    from modelwarden.gateway.signing import load_signer
+    from modelwarden.gateway.store import Store
+    from modelwarden.gateway.tiers import load_tiers
+
     cfg = load_config(config)
     if db:
         cfg.database = db

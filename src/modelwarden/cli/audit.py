@@ -10,8 +10,6 @@ import typer
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
 from modelwarden.errors import GatewayError
-from modelwarden.gateway import audit as auditmod
-from modelwarden.gateway.signing import generate_key, load_public_key, public_path
 
 
 class AuditTampered(GatewayError):
@@ -40,6 +38,9 @@ def verify(
 
     Exit code 0: intact; 1: tampering detected; 2: cannot run.
     """
+    from modelwarden.gateway import audit as auditmod
+    from modelwarden.gateway.signing import load_public_key, public_path
+
     cfg, store = c.open_store(config, db)
     key = None
     if public_key is not None:
@@ -88,6 +89,8 @@ def tail(
     as_json: bool = c.JsonOpt,
 ) -> None:
     """The latest entries."""
+    from modelwarden.gateway import audit as auditmod
+
     _, store = c.open_store(config, db)
     with store.engine.connect() as conn:
         rows = auditmod.tail(conn, n, action=action, subject=subject)
@@ -108,6 +111,8 @@ def checkpoint(
     config: Path | None = c.ConfigOpt, db: str | None = c.DbOpt, as_json: bool = c.JsonOpt
 ) -> None:
     """Sign a checkpoint of the current log now (and append it to the anchor file)."""
+    from modelwarden.gateway import audit as auditmod
+
     _, store = c.open_store(config, db)
     if store.signer is None:
         raise GatewayError("no audit.signing_key configured")
@@ -127,6 +132,8 @@ def checkpoint(
 @audit_app.command("checkpoints")
 def checkpoints(config: Path | None = c.ConfigOpt, db: str | None = c.DbOpt) -> None:
     """Print every checkpoint as anchor-file JSON lines (copy them where the database admin cannot write)."""
+    from modelwarden.gateway import audit as auditmod
+
     _, store = c.open_store(config, db)
     with store.engine.connect() as conn:
         for cp in auditmod.list_checkpoints(conn):
@@ -136,5 +143,7 @@ def checkpoints(config: Path | None = c.ConfigOpt, db: str | None = c.DbOpt) -> 
 @audit_app.command("keygen")
 def keygen(path: Path = typer.Argument(..., help="Where to write the private key (PEM, mode 0600).")) -> None:
     """Create an Ed25519 signing key for checkpoints (and `<path>.pub`)."""
+    from modelwarden.gateway.signing import generate_key, public_path
+
     s = generate_key(path)
     out.print(f"{path} (key id {s.key_id}); public key {public_path(path)}")

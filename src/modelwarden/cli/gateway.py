@@ -10,13 +10,9 @@ from pathlib import Path
 import typer
 import yaml
 
-from modelwarden import migrations
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
-from modelwarden.db import make_engine
 from modelwarden.errors import GatewayError
-from modelwarden.gateway.config import ENV_CONFIG, load_config
-from modelwarden.gateway.signing import generate_key
 
 gateway_app = typer.Typer(
     help="The structured-access gateway: an OpenAI-compatible proxy with tiers and audit."
@@ -43,6 +39,11 @@ def init(
     port: int = typer.Option(8080, "--port"),
 ) -> None:
     """Create gateway.yaml, the audit signing key, a salt and the database; print the admin token once."""
+    from modelwarden import migrations
+    from modelwarden.db import make_engine
+    from modelwarden.gateway.config import load_config
+    from modelwarden.gateway.signing import generate_key
+
     folder.mkdir(parents=True, exist_ok=True)
     cfg_path = folder / "gateway.yaml"
     if cfg_path.exists():
@@ -102,6 +103,10 @@ def serve(
 ) -> None:
     """Run the gateway (uvicorn, uvloop, httptools)."""
     import uvicorn
+
+    from modelwarden import migrations
+    from modelwarden.db import make_engine
+    from modelwarden.gateway.config import ENV_CONFIG, load_config
 
     cfg = load_config(config, required=True)
     assert cfg.source is not None

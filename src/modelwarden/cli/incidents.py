@@ -10,8 +10,6 @@ import typer
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
 from modelwarden.errors import GatewayError
-from modelwarden.gateway import incidents as inc
-from modelwarden.gateway.signing import load_public_key
 
 
 class BundleInvalid(GatewayError):
@@ -33,6 +31,8 @@ def open_(
     as_json: bool = c.JsonOpt,
 ) -> None:
     """Open an incident about an identity."""
+    from modelwarden.gateway import incidents as inc
+
     _, store = c.open_store(config, db)
     rec = inc.open_incident(store, identity, title)
     if as_json:
@@ -44,6 +44,8 @@ def open_(
 @incidents_app.command("list")
 def list_(config: Path | None = c.ConfigOpt, db: str | None = c.DbOpt, as_json: bool = c.JsonOpt) -> None:
     """List incidents."""
+    from modelwarden.gateway import incidents as inc
+
     _, store = c.open_store(config, db)
     rows = inc.list_incidents(store)
     if as_json:
@@ -65,6 +67,8 @@ def note(
     db: str | None = c.DbOpt,
 ) -> None:
     """Add an operator note (recorded in the audit log); --close closes the incident."""
+    from modelwarden.gateway import incidents as inc
+
     _, store = c.open_store(config, db)
     rec = inc.add_note(store, incident, text, close=close)
     out.print(f"{rec.id}: {len(rec.notes)} note(s), {rec.status}")
@@ -78,6 +82,8 @@ def export(
     db: str | None = c.DbOpt,
 ) -> None:
     """Write the incident bundle: timeline, categories, actions, signed checkpoint, inclusion proofs."""
+    from modelwarden.gateway import incidents as inc
+
     _, store = c.open_store(config, db)
     jpath, mpath = inc.export_incident(store, incident, out_dir)
     out.print(f"{jpath}\n{mpath}")
@@ -91,6 +97,9 @@ def verify(
     ),
 ) -> None:
     """Check a bundle offline: entry hashes, inclusion proofs, checkpoint signature."""
+    from modelwarden.gateway import incidents as inc
+    from modelwarden.gateway.signing import load_public_key
+
     try:
         data = json.loads(bundle.read_text("utf-8"))
     except (OSError, ValueError) as exc:

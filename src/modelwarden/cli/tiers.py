@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
-from modelwarden.gateway.config import load_config
-from modelwarden.gateway.hazards import codes
-from modelwarden.gateway.tiers import TierSet, load_tiers
+
+if TYPE_CHECKING:
+    from modelwarden.gateway.tiers import TierSet
 
 tiers_app = typer.Typer(help="Gateway tiers (data/tiers.yaml or the file named in gateway.yaml).")
 app.add_typer(tiers_app, name="tiers")
 
 
 def _tiers(config: Path | None, file: Path | None) -> TierSet:
+    from modelwarden.gateway.config import load_config
+    from modelwarden.gateway.tiers import load_tiers
+
     if file is not None:
         return load_tiers(file)
     return load_tiers(load_config(config).tiers)
@@ -62,6 +66,8 @@ def show(
     as_json: bool = c.JsonOpt,
 ) -> None:
     """A tier's moderation policy per hazard category and its escalation ladder."""
+    from modelwarden.gateway.hazards import codes
+
     ts = _tiers(config, file)
     if name not in ts.tiers:
         raise typer.BadParameter(f"no tier {name!r}; tiers: {', '.join(ts.tiers)}")
@@ -90,6 +96,8 @@ def show(
 @tiers_app.command("check")
 def check(file: Path = typer.Argument(..., help="A tiers YAML file.")) -> None:
     """Validate a tiers file; print advisories (e.g. a tier that does not block S4 or S9)."""
+    from modelwarden.gateway.tiers import load_tiers
+
     ts = load_tiers(file)
     for w in ts.warnings():
         c.note(f"[yellow]advisory:[/] {w}")

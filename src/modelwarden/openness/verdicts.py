@@ -128,13 +128,10 @@ def eu_foss(
             "weights are gated: is access granted to anyone without payment, with at most "
             "non-discriminatory verification for safety (Guidelines §4.2)?"
         )
+    elif access is WeightsAccess.PUBLIC:
+        ok.append("weights declared public in the manifest (release.weights)")
     elif _has(components, "model_parameters_final"):
-        basis = (
-            "declared public in the manifest"
-            if access is WeightsAccess.PUBLIC
-            else "present in the release files"
-        )
-        ok.append(f"weights {basis}")
+        ok.append("weights present in the release files")
     else:
         review.append("are the weights publicly available? none were found and the manifest does not say")
     if _has(components, "model_architecture"):

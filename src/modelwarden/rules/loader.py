@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelwarden.errors import RulesError
+from modelwarden.manifest import YamlLoader
 
 MAX_RULE_FILE_BYTES = 1_000_000
 # The order regimes are reported in (the JSON contract's order); organisation files follow.
@@ -156,7 +157,7 @@ def _check(spec: InstrumentSpec, path: str) -> None:
 
 def parse_rules(text: str, path: str) -> Compiled:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass (floats like 1e25, dates as text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
