@@ -70,6 +70,10 @@ def generate(rng: random.Random) -> Manifest:
         doc["release"]["license"] = lic
     if rng.random() < 0.3:
         doc["release"]["monetised"] = rng.random() < 0.3
+    if rng.random() < 0.5:  # either side of the EU legacy cut-off (2025-08-02)
+        doc["release"]["placed_on_market"] = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 1200))
+    if rng.random() < 0.3:
+        doc["release"]["weights"] = rng.choice(["public", "gated", "api_only", "closed"])
     doc["release"] = {k: v for k, v in doc["release"].items() if v is not None}
     return parse_manifest(doc)
 

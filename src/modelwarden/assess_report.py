@@ -96,6 +96,22 @@ def headline(a: Assessment) -> list[str]:
     return out
 
 
+def reasons(r: RegimeResult) -> list[tuple[str, str]]:
+    """Each classification with the explanation of the rule that decided it (from the trace)."""
+    out = []
+    for name in r.classification:
+        step = next(
+            (
+                t
+                for t in r.trace
+                if (t.rule == name or t.rule.startswith(name + "[")) and t.result != "not evaluable"
+            ),
+            None,
+        )
+        out.append((name, (step.explanation or "") if step else ""))
+    return out
+
+
 def questions(a: Assessment) -> list[str]:
     qs = [f"{r.instrument}: {q}" for r in a.regimes.values() for q in r.needs_review]
     qs += [f"compute: {w}" for w in a.compute.warnings]
@@ -128,12 +144,18 @@ def render_text(a: Assessment, console: Console, *, details: bool = True) -> Non
     if not details:
         return
     for r in a.regimes.values():
+        state = "" if r.in_force else " (not in force on this date)"
+        console.print(f"\n[bold]{escape(r.instrument)}[/]{state}", highlight=False)
+        for name, why in reasons(r):
+            console.print(
+                f"  {escape(name.replace('_', ' '))}: {_WORDS[r.classification[name]]} — {escape(why)}",
+                highlight=False,
+            )
+        for n in r.notes:
+            console.print(f"  [dim]note: {escape(n)}[/]", highlight=False)
         if not r.obligations and not r.exemptions:
             continue
-        table = Table(
-            title=f"{r.instrument}" + ("" if r.in_force else " (not in force on this date)"),
-            title_justify="left",
-        )
+        table = Table(title_justify="left")
         for col in ("Obligation", "Cite", "From", "Deadline / note"):
             table.add_column(col, overflow="fold")
         for o in r.obligations:

@@ -9,13 +9,13 @@ classifications they require are `yes`, or marked conditional when one of them s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cel
 
 from modelwarden.model import Citation, Classification, Exemption, Obligation, RegimeResult, TraceStep
-from modelwarden.rules.loader import CitationSpec, Compiled, ObligationSpec, RuleSet
+from modelwarden.rules.loader import CitationSpec, Compiled, NoteSpec, ObligationSpec, RuleSet
 
 
 def _run(compiled: Compiled, expr: str, ctx: cel.Context) -> tuple[Any, str | None]:
@@ -113,7 +113,7 @@ def _obligation(
         elif value is not True:
             return None
     applies = _text(compiled, o.applies_from, ctx, result, f"{o.id}.applies_from")
-    notes = [o.note] if o.note else []
+    notes = _notes(compiled, o.notes, ctx, result, f"{o.id}.notes")
     if pending:
         notes.append("conditional: applies if " + ", ".join(pending) + " is confirmed (needs review)")
     start = dt.date.fromisoformat(applies) if applies else None
@@ -129,6 +129,29 @@ def _obligation(
     )
 
 
+def _notes(
+    compiled: Compiled,
+    specs: Sequence[str | NoteSpec],
+    ctx: cel.Context,
+    result: RegimeResult,
+    where: str = "notes",
+) -> list[str]:
+    """Plain notes always; conditional notes when their condition holds (dates, facts)."""
+    notes: list[str] = []
+    for i, n in enumerate(specs):
+        if not isinstance(n, NoteSpec):
+            notes.append(n)
+            continue
+        value, error = _run(compiled, n.when, ctx)
+        if error is not None:
+            result.trace.append(
+                TraceStep(rule=f"{where}[{i}]", expression=n.when, result="not evaluable", explanation=error)
+            )
+        elif value is True:
+            notes.append(n.text)
+    return notes
+
+
 def evaluate_instrument(
     compiled: Compiled, context: cel.Context, cls: dict[str, str], as_of: dt.date
 ) -> RegimeResult:
@@ -137,7 +160,7 @@ def evaluate_instrument(
     spec = compiled.spec
     eff = spec.effective
     in_force = eff.from_ <= as_of and (eff.until is None or as_of < eff.until)
-    result = RegimeResult(id=spec.id, instrument=spec.instrument, in_force=in_force, notes=list(spec.notes))
+    result = RegimeResult(id=spec.id, instrument=spec.instrument, in_force=in_force)
     result.trace.append(
         TraceStep(
             rule="effective",
@@ -148,6 +171,7 @@ def evaluate_instrument(
         )
     )
     _classify(compiled, context, cls, result)
+    result.notes = _notes(compiled, spec.notes, context, result)
     expired = eff.until is not None and as_of >= eff.until
     if expired:
         return result  # a revoked instrument imposes nothing; the trace says why
@@ -155,6 +179,7 @@ def evaluate_instrument(
         ob for o in spec.obligations if (ob := _obligation(compiled, o, context, result, as_of)) is not None
     ]
     removed: set[str] = set()
+    maybe: dict[str, list[str]] = {}  # obligation id -> exemptions that may remove it once reviewed
     for e in spec.exemptions:
         listed, pending = _requirements(e.requires, result.classification)
         if listed and not pending:
@@ -162,7 +187,16 @@ def evaluate_instrument(
                 Exemption(id=e.id, title=e.title, citation=_citation(e.citation, compiled), removes=e.removes)
             )
             removed |= set(e.removes)
+        elif listed:
+            # The exemption turns on a question still open: say so on each duty it would switch off, so
+            # that a duty is never shown as certain while a pending answer could remove it.
+            for oid in e.removes:
+                maybe.setdefault(oid, []).append(f"{e.id} ({', '.join(pending)} needs review)")
     result.obligations = [o for o in obligations if o.id not in removed]
+    for o in result.obligations:
+        if o.id in maybe:
+            extra = "an exemption may remove this duty: " + "; ".join(maybe[o.id])
+            o.note = "; ".join(filter(None, [o.note, extra]))
     if not in_force:
         for o in result.obligations:
             o.note = "; ".join(filter(None, [o.note, f"instrument applies from {eff.from_.isoformat()}"]))

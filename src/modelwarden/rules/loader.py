@@ -34,7 +34,7 @@ class _Strict(BaseModel):
 
 class CitationSpec(_Strict):
     article: str
-    url: str | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://")  # rendered as a link in HTML reports
     instrument: str | None = None  # defaults to the file's instrument
 
 
@@ -46,6 +46,13 @@ class RuleSpec(_Strict):
     question: str | None = None  # required for needs_review: what a human must settle
 
 
+class NoteSpec(_Strict):
+    """A note shown only when its condition holds (e.g. "fines possible since ..." after a date)."""
+
+    when: str
+    text: str
+
+
 class ObligationSpec(_Strict):
     id: str
     title: str
@@ -54,7 +61,7 @@ class ObligationSpec(_Strict):
     when: str | None = None
     applies_from: str | None = None  # a CEL expression giving an ISO date, or a quoted literal
     deadline: str | None = None  # CEL expression giving text
-    note: str | None = None
+    notes: list[str | NoteSpec] = Field(default_factory=list)  # plain, or {when, text}
 
 
 class ExemptionSpec(_Strict):
@@ -74,10 +81,10 @@ class InstrumentSpec(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     instrument: str
     jurisdiction: str
-    url: str | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://")
     version: str
     effective: Effective
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str | NoteSpec] = Field(default_factory=list)
     classifications: dict[str, list[RuleSpec]]
     obligations: list[ObligationSpec] = Field(default_factory=list)
     exemptions: list[ExemptionSpec] = Field(default_factory=list)
@@ -105,7 +112,9 @@ def _compile(expr: str, where: str, path: str) -> Any:
 
 
 def _expressions(spec: InstrumentSpec) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str]] = [
+        (f"notes[{i}].when", n.when) for i, n in enumerate(spec.notes) if isinstance(n, NoteSpec)
+    ]
     for name, rules in spec.classifications.items():
         out += [(f"classifications.{name}[{i}].when", r.when) for i, r in enumerate(rules)]
     for i, o in enumerate(spec.obligations):
@@ -113,6 +122,11 @@ def _expressions(spec: InstrumentSpec) -> list[tuple[str, str]]:
             value = getattr(o, key)
             if value is not None:
                 out.append((f"obligations[{i}].{key}", value))
+        out += [
+            (f"obligations[{i}].notes[{j}].when", n.when)
+            for j, n in enumerate(o.notes)
+            if isinstance(n, NoteSpec)
+        ]
     return out
 
 
