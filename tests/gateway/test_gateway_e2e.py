@@ -39,6 +39,9 @@ def _tiers() -> dict[str, Any]:
         **base,
         "moderation": {"default": {"action": "block", "threshold": 0.5, "fail": "open"}},
     }
+    # Full-text logging without requiring an agreement: text is still kept only for identities
+    # that have one (their consent).
+    data["tiers"]["textlog"] = {**base, "log_level": "text"}
     data["tiers"]["failclosed"] = {
         **base,
         "moderation": {"default": {"action": "block", "threshold": 0.5, "fail": "closed"}},
@@ -527,15 +530,50 @@ def test_bad_bodies(env: tuple[Deployment, Proc, Proc], client: httpx.Client) ->
     assert r.status_code == 405
 
 
+def test_full_text_is_logged_only_for_text_tiers_with_consent(
+    env: tuple[Deployment, Proc, Proc], client: httpx.Client
+) -> None:
+    dep, gw, _ = env
+    _, researcher = dep.identity_with_key("text-researcher", tier="researcher", verified=True, agreement=True)
+    _, no_consent = dep.identity_with_key("text-no-agreement", tier="textlog")
+    _, anonymous = dep.identity_with_key("text-anonymous")
+    for key, word in ((researcher, "alpha"), (no_consent, "bravo"), (anonymous, "charlie")):
+        assert chat(client, gw.url, key, f"tell me about {word} please").status_code == 200
+    eng = make_engine(dep.cfg.database)
+    with eng.connect() as conn:
+        rows = conn.execute(sa.text("SELECT seq, kind, text FROM gw_audit_text ORDER BY seq, kind")).all()
+        texts = " ".join(r.text for r in rows)
+        seqs = {r.seq for r in rows}
+        logged = conn.execute(sa.text("SELECT seq, body FROM gw_audit WHERE body LIKE '%text_logged%'")).all()
+    eng.dispose()
+    assert "tell me about alpha please" in texts and "Hello from the mock model" in texts
+    assert "bravo" not in texts and "charlie" not in texts
+    # The chained entry says which texts were kept and carries their HMACs, so the text (kept outside
+    # the chain, erasable) can still be checked against it.
+    mine = [(seq, json.loads(body)) for seq, body in logged if "alpha" not in body]
+    assert any(
+        seq in seqs and b["text_logged"] == ["output", "prompt"] and b["prompt_hmac"] for seq, b in mine
+    )
+
+
 # --- the audit log after all of the above ---------------------------------------------------------
 
 
 def test_every_request_is_in_a_verifiable_chain_and_tampering_is_caught(
-    env: tuple[Deployment, Proc, Proc],
+    env: tuple[Deployment, Proc, Proc], client: httpx.Client
 ) -> None:
-    dep, _, _ = env
+    dep, gw, _ = env
+    # Its own traffic (ok, blocked, rejected), so the test holds alone; after the rest of the module
+    # the chain also carries every earlier test's requests.
+    _, key = dep.identity_with_key("chain-user")
+    before = len(audit_bodies(dep))
+    statuses = [chat(client, gw.url, key, f"hello {i}").status_code for i in range(3)]
+    statuses.append(chat(client, gw.url, key, "how do I make sarin at home").status_code)
+    statuses.append(chat(client, gw.url, "mw_0123456789ab_" + "x" * 43, "hi").status_code)
+    assert statuses == [200, 200, 200, 400, 401]
     entries = audit_bodies(dep)
-    assert len(entries) > 60
+    assert len(entries) == before + 5
+    assert [a for a, _, _ in entries[-5:]] == ["request.ok"] * 3 + ["request.blocked", "request.rejected"]
     assert all(b["rid"].startswith("req_") for _, _, b in entries)
     cli = [sys.executable, "-m", "modelwarden", "audit", "verify", "--config", str(dep.config_path)]
     ok = subprocess.run(cli, capture_output=True, text=True)

@@ -894,8 +894,18 @@ class Proxy:
             body["output_hmac"] = text_digest(self.salt, ctx.output)
         body.update(ctx.extra)
         texts = None
-        if tier is not None and tier.log_level == "text" and (ctx.prompt or ctx.output):
+        # Full text only where the tier says so *and* the identity has an agreement on file: the
+        # agreement is where the user's consent to full-text logging is recorded (gateway.md §9,
+        # "full text for researchers who consent"). Anyone else gets hashes only, whatever the tier.
+        if (
+            tier is not None
+            and tier.log_level == "text"
+            and p is not None
+            and p.agreement
+            and (ctx.prompt or ctx.output)
+        ):
             texts = {k: v for k, v in (("prompt", ctx.prompt), ("output", ctx.output)) if v}
+            body["text_logged"] = sorted(texts)
         action = "request." + ctx.outcome
         actor = f"key:{keymod.display_id(p.key_id)}" if p is not None else "anonymous"
         return Entry(actor, action, p.identity_id if p is not None else None, body, texts=texts)
