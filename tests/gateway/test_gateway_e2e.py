@@ -528,6 +528,23 @@ def test_bad_bodies(env: tuple[Deployment, Proc, Proc], client: httpx.Client) ->
     assert r.status_code == 400 and err(r)["code"] == "missing_model"
     r = client.get(gw.url + "/v1/chat/completions", headers=h)
     assert r.status_code == 405
+    for bad in ({"n": True}, {"n": 9}, {"n": 2, "best_of": 1}, {"best_of": 9}, {"best_of": "4"}):
+        r = chat(client, gw.url, key, "hello", **bad)
+        assert r.status_code == 400 and err(r)["code"] == "invalid_n", bad
+
+
+def test_best_of_is_reserved_in_full(env: tuple[Deployment, Proc, Proc], client: httpx.Client) -> None:
+    # best_of sequences are generated even when fewer are returned: all of them are reserved.
+    dep, gw, _ = env
+    ident, key = dep.identity_with_key("best-of")
+    r = client.post(
+        gw.url + "/v1/completions",
+        json={"model": "mock-small", "prompt": "hello", "max_tokens": 100, "n": 2, "best_of": 6},
+        headers={"authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 200, r.text
+    entry = [b for a, s, b in audit_bodies(dep) if s == ident and a == "request.ok"][-1]
+    assert 600 <= entry["reserved"] < 700  # 6 × 100 completion tokens + the prompt estimate
 
 
 def test_full_text_is_logged_only_for_text_tiers_with_consent(

@@ -380,10 +380,20 @@ class Proxy:
                 f"logprobs are not available in the `{tier.name}` tier.",
             )
         n = body.get("n", 1)
-        if not isinstance(n, int) or not 1 <= n <= MAX_N:
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
             return await self._reject(
                 ctx, send, 400, "invalid_n", f"`n` must be an integer from 1 to {MAX_N}."
             )
+        # `best_of` (completions; vLLM accepts it on chat too) generates that many sequences and
+        # returns n: the budget must cover all of them, or it is a way around the token limits.
+        best_of = body.get("best_of")
+        if best_of is not None and (
+            not isinstance(best_of, int) or isinstance(best_of, bool) or not n <= best_of <= MAX_N
+        ):
+            return await self._reject(
+                ctx, send, 400, "invalid_n", f"`best_of` must be an integer from n ({n}) to {MAX_N}."
+            )
+        copies = max(n, best_of or 1)
 
         # Clamp (or set) the completion budget before reserving it (§1 "max-tokens cap per request").
         out_tokens = 0
@@ -405,7 +415,7 @@ class Proxy:
                     body[k] = cap
             if not asked:
                 body[names[-1]] = cap
-            out_tokens = min([cap, *[min(a, cap) for a in asked]]) * n
+            out_tokens = min([cap, *[min(a, cap) for a in asked]]) * copies
 
         reserve = estimate_tokens(text, n_messages) + out_tokens
         p = ctx.principal
