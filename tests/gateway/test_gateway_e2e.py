@@ -490,6 +490,25 @@ def test_completions_embeddings_and_moderations(
     assert res[0]["flagged"] and res[0]["categories"]["S9"] and not res[1]["flagged"]
 
 
+def test_token_id_prompts_cannot_bypass_moderation_or_budgets(
+    env: tuple[Deployment, Proc, Proc], client: httpx.Client
+) -> None:
+    dep, gw, _ = env
+    ident, key = dep.identity_with_key("token-ids")
+    h = {"authorization": f"Bearer {key}"}
+    # A harmful prompt tokenised on the client would pass every text classifier: refused.
+    for prompt in ([1, 2, 3], [[1, 2], [3]]):
+        r = client.post(gw.url + "/v1/completions", json={"model": "mock-small", "prompt": prompt}, headers=h)
+        assert r.status_code == 400 and "token-id prompts" in err(r)["message"]
+    # Embeddings of token ids are served, and reserved by their length (not 4 tokens per list).
+    r = client.post(
+        gw.url + "/v1/embeddings", json={"model": "mock-small", "input": [[7] * 3000, [8] * 2000]}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    entry = [b for a, s, b in audit_bodies(dep) if s == ident and a == "request.ok"][-1]
+    assert entry["reserved"] >= 5000
+
+
 def test_admin_api_needs_its_own_credential(env: tuple[Deployment, Proc, Proc], client: httpx.Client) -> None:
     dep, gw, _ = env
     assert client.get(gw.url + "/admin/identities").status_code == 401

@@ -105,10 +105,24 @@ def input_text(endpoint: str, body: dict[str, Any]) -> tuple[str, int, str | Non
     if isinstance(value, list):
         if all(isinstance(v, str) for v in value):
             return "\n".join(value), len(value), None
-        # Token-id inputs: nothing to read as text; bounded by length for the estimate.
-        if all(isinstance(v, int) for v in value) or all(isinstance(v, list) for v in value):
+        if token_ids(value) is not None:
+            # Token ids cannot be read as text, so they cannot be moderated: a prompt sent as ids
+            # would pass every classifier. Embeddings (whose output is a vector, and which clients
+            # such as LangChain send as ids) are accepted and reserved by their length.
+            if endpoint == "completions":
+                return "", 0, "token-id prompts cannot be moderated here: send `prompt` as text"
             return "", len(value), None
     return "", 0, f"`{key}` must be a string or a list of strings"
+
+
+def token_ids(value: Any) -> int | None:
+    """How many token ids `value` holds (a list of ints, or a list of lists of ints), else None."""
+    if not isinstance(value, list) or not value:
+        return None
+    lists = [value] if all(isinstance(v, int) for v in value) else value
+    if not all(isinstance(t, list) and all(isinstance(i, int) for i in t) for t in lists):
+        return None
+    return sum(len(t) for t in lists)
 
 
 def output_texts(endpoint: str, data: dict[str, Any]) -> str:
@@ -417,7 +431,7 @@ class Proxy:
                 body[names[-1]] = cap
             out_tokens = min([cap, *[min(a, cap) for a in asked]]) * copies
 
-        reserve = estimate_tokens(text, n_messages) + out_tokens
+        reserve = estimate_tokens(text, n_messages) + (token_ids(body.get("input")) or 0) + out_tokens
         p = ctx.principal
         limits = Limits(tier.rpm, tier.tpm, tier.daily_tokens)
         if p.throttle_factor and p.throttle_until and p.throttle_until > time.time():
