@@ -520,10 +520,21 @@ def test_admin_api_needs_its_own_credential(env: tuple[Deployment, Proc, Proc], 
         client.get(gw.url + "/admin/identities", headers={"authorization": f"Bearer {user_key}"}).status_code
         == 401
     )
-    admin = {"authorization": f"Bearer {dep.admin_token}"}
+    admin = {"authorization": f"Bearer {dep.admin_token}", "x-modelwarden-admin": "ops-alice"}
     ident = client.post(gw.url + "/admin/identities", json={"name": "via-api"}, headers=admin).json()
     key = client.post(gw.url + "/admin/keys", json={"identity": ident["id"]}, headers=admin).json()["key"]
     assert chat(client, gw.url, key, "hello").status_code == 200
+    # Every admin action is in the chain, with who did it (the header labels; the token authorises).
+    eng = make_engine(dep.cfg.database)
+    with eng.connect() as conn:
+        actions = conn.execute(
+            sa.text("SELECT actor, action FROM gw_audit WHERE subject = :s ORDER BY seq"), {"s": ident["id"]}
+        ).all()
+    eng.dispose()
+    assert [tuple(a) for a in actions[:2]] == [
+        ("admin-api:ops-alice", "identity.create"),
+        ("admin-api:ops-alice", "key.create"),
+    ]
     html = client.get(gw.url + "/admin/dashboard", headers=admin)
     assert html.status_code == 200 and "Review queue" in html.text
     assert client.get(gw.url + "/admin/dashboard").status_code == 401
