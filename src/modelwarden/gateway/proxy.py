@@ -443,6 +443,8 @@ class Proxy:
             return await self._reject(ctx, send, 503, "limiter_unavailable", exc.message, outcome="error")
         t = ctx.stage("admit", t)
         res = ctx.reservation
+        if res.failed_open:
+            ctx.extra["limits_failed_open"] = True
         if not res.ok:
             if res.reason == "too_large":
                 return await self._reject(
