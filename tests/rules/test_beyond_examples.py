@@ -492,3 +492,42 @@ def test_estimates_near_1e26_are_flagged(regime: str) -> None:
     far = assess(frontier(1e25, 1e9)).regimes[regime].notes
     assert any("factor of two of 10^26" in n for n in near)
     assert not any("factor of two" in n for n in far)
+
+
+# --- California AB 2013 and Korea's domestic representative -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("markets", "outputs", "placed", "listed", "deadline"),
+    [
+        (["US-CA"], ["text"], "2025-03-01", True, "by 2026-01-01"),
+        (["US"], ["image"], "2026-05-01", True, "before making it available"),
+        (["EU"], ["text"], "2026-05-01", False, None),
+        (["US-CA"], ["embedding"], "2026-05-01", False, None),  # not generative
+    ],
+)
+def test_ab2013_training_data_summary_for_generative_systems_offered_in_california(
+    markets: list[str], outputs: list[str], placed: str, listed: bool, deadline: str | None
+) -> None:
+    doc = {
+        "model": {"modalities": {"input": ["text"], "output": outputs}},
+        "training": {"compute_flop": 1e22},  # no size threshold: a small model is covered too
+        "release": {"role": "provider", "markets": markets, "placed_on_market": placed},
+    }
+    ob = duty(assess(doc), "us_ca_sb53", "ca.ab2013.training_data")
+    assert (ob is not None) is listed
+    if ob is not None:
+        assert ob.citation.instrument.startswith("California AB 2013")
+        assert ob.deadline is not None and deadline is not None and ob.deadline.startswith(deadline)
+
+
+@pytest.mark.parametrize(("established", "noted"), [("US", True), ("KR", False), (None, False)])
+def test_korea_domestic_representative_note(established: str | None, noted: bool) -> None:
+    provider = {"established_in": established} if established else {}
+    doc = {
+        "model": {"generality": "general", **TEXT},
+        "training": {"compute_flop": 1e24},
+        "release": {"role": "provider", "markets": ["KR"], "provider": provider},
+    }
+    notes = assess(doc).regimes["kr_ai_basic_act"].notes
+    assert any("domestic representative" in n for n in notes) is noted
