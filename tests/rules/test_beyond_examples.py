@@ -531,3 +531,56 @@ def test_korea_domestic_representative_note(established: str | None, noted: bool
     }
     notes = assess(doc).regimes["kr_ai_basic_act"].notes
     assert any("domestic representative" in n for n in notes) is noted
+
+
+# --- Deployers are not developers (SB 53, RAISE, EO 14110) ----------------------------------------------
+
+
+def test_a_deployer_of_a_frontier_model_has_no_developer_duties() -> None:
+    doc = frontier(2e26, 1e10, markets=["US-CA", "US-NY"])
+    developer = assess(doc, dt.date(2027, 2, 1))
+    deployer = assess(doc | {"release": {**doc["release"], "role": "deployer"}}, dt.date(2027, 2, 1))
+    assert cls(developer, "us_ca_sb53", "large_frontier_developer") == "yes"
+    assert duty(developer, "us_ca_sb53", "ca.sb53.incident_reporting") is not None
+    assert duty(developer, "us_ny_raise", "ny.raise.framework") is not None
+    # the model is still a frontier model; the duties stay with whoever trained it
+    assert cls(deployer, "us_ca_sb53", "frontier_model") == "yes"
+    assert cls(deployer, "us_ca_sb53", "large_frontier_developer") == "no"
+    assert not {o.id for o in deployer.regimes["us_ca_sb53"].obligations} & {
+        "ca.sb53.framework",
+        "ca.sb53.transparency_report",
+        "ca.sb53.incident_reporting",
+        "ca.sb53.whistleblower",
+    }
+    assert deployer.regimes["us_ny_raise"].obligations == []
+    old = doc | {"release": {**doc["release"], "role": "deployer"}}
+    assert cls(assess(old, dt.date(2024, 6, 1)), "us_eo_14110", "reporting_required") == "no"
+    assert cls(assess(doc, dt.date(2024, 6, 1)), "us_eo_14110", "reporting_required") == "yes"
+
+
+def test_undeclared_role_keeps_the_developer_duties() -> None:
+    doc = frontier(2e26, 1e8)
+    del doc["release"]["role"]
+    a = assess(doc)
+    assert duty(a, "us_ca_sb53", "ca.sb53.incident_reporting") is not None
+
+
+def test_duties_that_hang_on_an_open_question_are_counted_apart_in_the_summary() -> None:
+    from rich.console import Console
+
+    from modelwarden.assess_report import render_text
+
+    doc = {
+        "model": {"modalities": {"input": ["text"], "output": ["speech"]}},  # a TTS-like pattern
+        "training": {"compute_flop": 1e24},
+        "release": {"role": "provider", "provider": {"established_in": "DE"}, "markets": ["EU"]},
+    }
+    a = assess(doc)
+    eu = a.regimes["eu_ai_act"]
+    assert eu.obligations and all(o.conditional_on == ["gpai_model"] for o in eu.obligations)
+    console = Console(record=True, width=200)
+    render_text(a, console)
+    summary = next(line for line in console.export_text().splitlines() if line.startswith("● EU AI Act"))
+    assert f"{len(eu.obligations)} obligation(s) if the open questions are answered yes" in summary
+    settled = assess(doc | {"model": {**doc["model"], "generality": "general"}}).regimes["eu_ai_act"]
+    assert settled.obligations and all(o.conditional_on == [] for o in settled.obligations)
