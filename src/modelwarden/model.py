@@ -497,6 +497,8 @@ class Obligation(Record):
     applies_from: dt.date | None = None
     deadline: str | None = None  # a date or a relative deadline ("within 2 weeks of ...")
     note: str | None = None
+    # Classifications (or conditions) still needing review on which this duty depends; empty = settled.
+    conditional_on: list[str] = Field(default_factory=list)
 
 
 class Exemption(Record):

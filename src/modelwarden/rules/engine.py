@@ -126,6 +126,7 @@ def _obligation(
         applies_from=start,
         deadline=_text(compiled, o.deadline, ctx, result, f"{o.id}.deadline"),
         note="; ".join(notes) or None,
+        conditional_on=pending,
     )
 
 
