@@ -388,26 +388,110 @@ class OpennessReport(Record):
 
 
 class Band(Record):
-    low: float
-    central: float
-    high: float
+    """A FLOP figure as an honest range: the low and high edges and the figure between them we report."""
+
+    low: float = Field(ge=0)
+    central: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Band:
+        if not self.low <= self.central <= self.high:
+            raise ValueError(
+                f"band must satisfy low <= central <= high, got {self.low}, {self.central}, {self.high}"
+            )
+        return self
+
+    @classmethod
+    def point(cls, value: float) -> Band:
+        return cls(low=value, central=value, high=value)
+
+    def __add__(self, other: Band) -> Band:
+        return Band(
+            low=self.low + other.low, central=self.central + other.central, high=self.high + other.high
+        )
+
+    def scaled(self, factor: float) -> Band:
+        return Band(low=self.low * factor, central=self.central * factor, high=self.high * factor)
 
 
 class ThresholdCall(StrEnum):
-    CLEARLY_BELOW = "clearly_below"
-    NEAR_BELOW = "near_below"
-    UNCERTAIN = "uncertain"
-    NEAR_ABOVE = "near_above"
-    CLEARLY_ABOVE = "clearly_above"
+    CLEARLY_BELOW = "clearly_below"  # the high edge is below the line by more than a factor of 2
+    NEAR_BELOW = "near_below"  # the whole band is on the legal "not crossed" side, within a factor of 2
+    UNCERTAIN = "uncertain"  # the band straddles the line
+    NEAR_ABOVE = "near_above"  # the whole band crosses, the low edge within a factor of 2
+    CLEARLY_ABOVE = "clearly_above"  # the low edge is above the line by more than a factor of 2
+    INSUFFICIENT_DATA = "insufficient_data"  # nothing supports an estimate
+
+    @property
+    def crossed(self) -> bool | None:
+        """True/False when the whole band is on one side of the line; None when unknown or straddling."""
+        if self in (ThresholdCall.NEAR_ABOVE, ThresholdCall.CLEARLY_ABOVE):
+            return True
+        if self in (ThresholdCall.NEAR_BELOW, ThresholdCall.CLEARLY_BELOW):
+            return False
+        return None
+
+
+class ComputeMethod(StrEnum):
+    DEVELOPER_STATED = "developer_stated"
+    OPERATION_COUNT = "operation_count"
+    HARDWARE = "hardware"
+    COMBINED = "combined"  # stages estimated by different methods, summed
     INSUFFICIENT_DATA = "insufficient_data"
 
 
+class MethodEstimate(Record):
+    """One independent estimate of one piece of compute, with the arithmetic that produced it."""
+
+    scope: str  # "training" (the main run), "modification", or "stage:<name>"
+    method: ComputeMethod
+    band: Band
+    formula: str  # the arithmetic with its numbers, for humans
+    used: bool = True  # False: shown as a cross-check, a higher-precedence figure was used instead
+
+
+class StageCompute(Record):
+    """A declared stage; whether it counts toward training and/or cumulative compute (regulation.md §1.11)."""
+
+    name: str
+    kind: str
+    band: Band | None = None
+    method: ComputeMethod = ComputeMethod.INSUFFICIENT_DATA
+    in_training: bool
+    in_cumulative: bool
+    reason: str
+
+
+class ModifierRule(Record):
+    """EU Guidelines paras 60-61: a modifier becomes provider when the modification compute exceeds one
+    third of the original model's training compute (fallbacks 1e25/3 or 1e23/3 when it is unknown)."""
+
+    threshold: float | None  # None when the basis cannot be decided (base compute and risk unknown)
+    basis: Literal["base_compute", "fallback_systemic_risk", "fallback_not_systemic_risk", "unknown"]
+    call: ThresholdCall
+    explanation: str
+
+
 class ComputeEstimate(Record):
+    # Parameter-update compute (EU 1e23 GPAI indicator; the one-third rule), base model included for
+    # derivatives; cumulative compute adds non-public synthetic-data generation and merged or initialising
+    # weights (EU Art. 51(2), SB 53 / RAISE, Korea). regulation.md §1.11, §8 note 1.
     training_flop: Band | None = None
     cumulative_flop: Band | None = None
-    modification_flop: Band | None = None
-    method: str  # "developer_stated", "operation_count", "hardware", "combined", "insufficient_data"
+    modification_flop: Band | None = None  # a modifier's own compute on top of a base model
+    method: str  # a ComputeMethod value: how training_flop was obtained
+    # Calls under strict ">" (EU, US EO 14110, CA SB 53, NY RAISE): "1e23" on training_flop, "1e25" and
+    # "1e26" on cumulative_flop. `thresholds_inclusive` are the same under ">=" (Korea AI Basic Act).
     thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)
+    thresholds_inclusive: dict[str, ThresholdCall] = Field(default_factory=dict)
+    modifier: ModifierRule | None = None  # present when a modification was described or detected
+    estimates: list[MethodEstimate] = Field(default_factory=list)
+    stages: list[StageCompute] = Field(default_factory=list)
+    geometric_mean_flop: float | None = None  # of operation-count and hardware centrals, when both exist
+    implied_utilisation: float | None = None  # operation count / (chip-hours x peak)
+    energy_kwh: Band | None = None
+    planned: bool = False  # from a planned run (manifest training.planned)
     warnings: list[str] = Field(default_factory=list)
     assumptions: list[Fact[str]] = Field(default_factory=list)
 

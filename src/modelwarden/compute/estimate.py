@@ -1,0 +1,841 @@
+"""Training compute as an honest band: `estimate_compute(facts, manifest) -> ComputeEstimate`.
+
+Methods, in Epoch AI's order of precedence (compute.md §0 item 5, §3.3): a figure the developer
+states; the operation count 6·N·D with stated tokens (compute.md §4); the hardware method, chip-hours
+× dense peak × utilisation (compute.md §5; EU Guidelines Annex A). Lower-precedence estimates are
+kept as cross-checks, with the implied utilisation as a plausibility test. When nothing supports an
+estimate the answer is `insufficient_data` with what is missing, never a default.
+
+Two quantities (regulation.md §1.11): *training* compute (parameter updates; the EU 1e23 indicator
+and the one-third rule) and *cumulative* compute (adds non-public synthetic-data generation and
+weights merged in or used for initialisation; EU Art. 51(2), SB 53, RAISE, Korea). Reward models,
+distillation teachers and evaluations are excluded.
+
+For a derivative (a modifier's fine-tune, an adapter, a model with a declared base), the manifest's
+`training` section describes the modification; the base model's compute is added where known.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelwarden.compute.calls import CUMULATIVE_KEYS, DEFAULT_THRESHOLDS, one_third_rule, threshold_call
+from modelwarden.compute.hardware import DEFAULT_PRECISIONS, table
+from modelwarden.manifest import HardwareDecl, Manifest, Role, StageDecl, StageKind
+from modelwarden.model import (
+    Band,
+    ComputeEstimate,
+    ComputeMethod,
+    Fact,
+    Layout,
+    MethodEstimate,
+    ModelFacts,
+    Provenance,
+    Source,
+    StageCompute,
+    ThresholdCall,
+)
+
+# Without the architecture, the attention term is bounded by the largest share in compute.md §4.2's
+# table (DeepSeek-V3 at 4k context: 16.6% of 6·N·D).
+ATTENTION_SHARE_FALLBACK = 0.17
+# Without a per-component breakdown, the input embedding (and head) share is unknown: at most ~10% of
+# models of 1B parameters and more (0.5-7.2% in compute.md §4.3), up to ~31% for small ones (GPT-2).
+EMBEDDING_SHARE_FALLBACK = 0.10
+EMBEDDING_SHARE_FALLBACK_SMALL = 0.35
+# A developer's figure and an operation count usually agree within ±25% (compute.md §6); the EU
+# tolerates ±30% (regulation.md §1.11). Beyond that the two figures conflict.
+CONFLICT_TOLERANCE = 1.3
+BORDERLINE = 0.3  # regulation.md §8 note 2: within 30% of a line is borderline
+MAX_CONFIG_BYTES = 4_000_000
+SECONDS_PER_HOUR = 3600.0
+
+PARTIAL_METHODS = frozenset({"lora", "qlora", "dora", "adapter", "prefix", "ia3", "peft"})
+TRAINING_KINDS = frozenset(
+    {
+        StageKind.PRETRAINING,
+        StageKind.CONTINUED_PRETRAINING,
+        StageKind.FINETUNING,
+        StageKind.RL,
+        StageKind.DISTILLATION,
+        StageKind.OTHER,
+    }
+)
+
+
+def estimate_compute(facts: ModelFacts | None, manifest: Manifest | None) -> ComputeEstimate:
+    """Training and cumulative compute bands, threshold calls and the one-third modifier rule."""
+    return _Estimator(facts, manifest or Manifest()).run()
+
+
+def _mf(field: str, note: str | None = None) -> Provenance:
+    return Provenance(source=Source.MANIFEST, field=field, note=note)
+
+
+def _default(note: str) -> Provenance:
+    return Provenance(source=Source.DEFAULT, note=note)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+@dataclass(frozen=True)
+class _Params:
+    """Parameters taking part in matmuls per token: the low / central / high edges of compute.md §0 item 2."""
+
+    low: float  # non-embedding (Kaplan): input embedding and output head excluded
+    central: float  # all but the input-embedding lookup (the head is a matmul)
+    high: float  # every (active) parameter: the EU Guidelines' 6·P·D convention
+    provenance: Provenance
+    description: str
+
+
+@dataclass(frozen=True)
+class _Hardware:
+    band: Band
+    capacity: float  # chip-hours x 3600 x peak at the assumed precision (utilisation 1)
+    chip_hours: float
+    tdp_watts: float | None
+    formula: str
+
+
+class _Estimator:
+    def __init__(self, facts: ModelFacts | None, manifest: Manifest) -> None:
+        self.facts = facts
+        self.m = manifest
+        self.t = manifest.training
+        self.warnings: list[str] = []
+        self.assumptions: list[Fact[str]] = []
+        self.estimates: list[MethodEstimate] = []
+        self.implied: float | None = None
+        self.geomean: float | None = None
+        self.config = _read_config(facts)
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+
+    def assume(self, text: str, provenance: Provenance) -> None:
+        self.assumptions.append(Fact[str](value=text, provenance=provenance))
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    # -- the whole estimate -----------------------------------------------------------------------
+
+    def run(self) -> ComputeEstimate:
+        derivative = self._is_derivative()
+        if self.t.planned:
+            self.assume(
+                "figures describe a planned training run, not a finished one", _mf("training.planned")
+            )
+        if self.t.epochs and self.t.epochs > 1 and self.t.tokens:
+            self.assume(
+                f"training.tokens ({_fmt(self.t.tokens)}) read as tokens seen, repeats included, as the "
+                f"manifest defines; epochs={self.t.epochs:g} is not multiplied in",
+                _mf("training.epochs"),
+            )
+        own, own_method = self._own_run(derivative)
+        stages = self._stages(own_stated=self._stated(derivative) is not None, derivative=derivative)
+        stage_training = [s for s in stages if s.in_training and s.band is not None]
+        if own is None and stage_training:
+            own = _sum(s.band for s in stage_training if s.band)
+            own_method = ComputeMethod.COMBINED if len(stage_training) > 1 else stage_training[0].method
+        elif own is not None and self._stated(derivative) is None and stage_training:
+            own = own + _sum(s.band for s in stage_training if s.band)
+            own_method = ComputeMethod.COMBINED
+        missing_stage = [s.name for s in stages if s.in_training and s.band is None]
+        if missing_stage and own is not None and self._stated(derivative) is None:
+            self.warn(
+                f"stage(s) {', '.join(missing_stage)} have no compute, tokens or hardware: training compute "
+                "excludes them and is a lower bound"
+            )
+
+        modification: Band | None = None
+        training: Band | None = own
+        method = own_method if own is not None else ComputeMethod.INSUFFICIENT_DATA
+        modifier = None
+        if derivative:
+            modification = own
+            base = self.m.base_model
+            base_flop = base.compute_flop if base else None
+            if base_flop is not None:
+                self.assume(
+                    f"base model training compute {_fmt(base_flop)} FLOP (as stated) is part of this model's "
+                    "training and cumulative compute",
+                    _mf("base_model.compute_flop"),
+                )
+                training = Band.point(base_flop) + own if own is not None else None
+                method = ComputeMethod.COMBINED if own is not None else ComputeMethod.INSUFFICIENT_DATA
+            else:
+                training = None
+                method = ComputeMethod.INSUFFICIENT_DATA
+                self.warn(
+                    "derivative model: the base model's training compute is unknown "
+                    "(base_model.compute_flop), so the model's own training and cumulative compute cannot be "
+                    "totalled; only lines the "
+                    "modification alone crosses are called"
+                )
+            modifier = one_third_rule(modification, base_flop, base.systemic_risk if base else None)
+            if own is None:
+                self.warn(
+                    "modification compute cannot be estimated: state training.modification_flop, or "
+                    "training.tokens with the parameter count (and training.trainable_parameters for LoRA), "
+                    "or training.hardware"
+                )
+
+        cumulative = self._cumulative(training, stages)
+        thresholds, inclusive = self._calls(training, cumulative, modification)
+        if training is None and not derivative:
+            self.warn(
+                "insufficient data: no training compute can be estimated. State training.compute_flop, or "
+                "training.tokens with the parameter count (from the model files or model.parameters), or "
+                "training.hardware {accelerator, gpu_hours or count and hours}"
+            )
+        self._borderline(training, cumulative)
+        return ComputeEstimate(
+            training_flop=training,
+            cumulative_flop=cumulative,
+            modification_flop=modification,
+            method=method.value,
+            thresholds=thresholds,
+            thresholds_inclusive=inclusive,
+            modifier=modifier,
+            estimates=self.estimates,
+            stages=stages,
+            geometric_mean_flop=self.geomean,
+            implied_utilisation=self.implied,
+            energy_kwh=self._energy(training if not derivative else modification),
+            planned=self.t.planned,
+            warnings=self.warnings,
+            assumptions=self.assumptions,
+        )
+
+    def _is_derivative(self) -> bool:
+        f = self.facts
+        if self.m.release.role is Role.MODIFIER or self.m.base_model is not None:
+            return True
+        if self.t.modification_flop is not None:
+            return True
+        if f is not None and (f.layout is Layout.PEFT_ADAPTER or f.adapter is not None):
+            return True
+        if f is not None and f.base_model and self.m.release.role is not Role.PROVIDER:
+            names = ", ".join(b.name for b in f.base_model)
+            self.assume(
+                f"the model card names a base model ({names}): treated as a derivative; the manifest's "
+                "training figures describe the modification",
+                f.base_model[0].provenance,
+            )
+            return True
+        return False
+
+    # -- the main run (or the modification) -------------------------------------------------------
+
+    def _stated(self, derivative: bool) -> tuple[float, str] | None:
+        if derivative and self.t.modification_flop is not None:
+            return self.t.modification_flop, "training.modification_flop"
+        if self.t.compute_flop is not None:
+            return self.t.compute_flop, "training.compute_flop"
+        return None
+
+    def _own_run(self, derivative: bool) -> tuple[Band | None, ComputeMethod]:
+        stated = self._stated(derivative)
+        mod, total = self.t.modification_flop, self.t.compute_flop
+        if (
+            derivative
+            and mod is not None
+            and total is not None
+            and not math.isclose(mod, total, rel_tol=0.05)
+        ):
+            self.warn(
+                f"training.compute_flop ({_fmt(total)}) and training.modification_flop ({_fmt(mod)}) differ; "
+                "for a modifier both describe the modification: training.modification_flop is used"
+            )
+        scope = "modification" if derivative else "training"
+        ops = self._operation_count(scope, derivative)
+        hw = self._hardware(self.t.hardware, scope, "training.hardware")
+        if ops is not None and hw is not None:
+            self.implied = ops.central / hw.capacity
+            self.geomean = math.sqrt(ops.central * hw.band.central)
+            self._plausibility(self.implied, "the operation count")
+        elif stated is not None and hw is not None:
+            self.implied = stated[0] / hw.capacity
+            self._plausibility(self.implied, f"the stated {stated[1]}")
+
+        if stated is not None:
+            value, field = stated
+            band = Band.point(value)
+            self.estimates.insert(
+                0,
+                MethodEstimate(
+                    scope=scope,
+                    method=ComputeMethod.DEVELOPER_STATED,
+                    band=band,
+                    formula=f"{field} = {_fmt(value)}",
+                ),
+            )
+            self.assume(f"developer-stated compute {_fmt(value)} FLOP takes precedence", _mf(field))
+            for e in self.estimates:
+                if e.scope == scope and e.method is not ComputeMethod.DEVELOPER_STATED:
+                    e.used = False
+            if ops is not None:
+                self._conflict(value, ops, "the operation count 6·N·D")
+            elif hw is not None:
+                self._conflict(value, hw.band, "the hardware estimate", tolerance=2.0)
+            return band, ComputeMethod.DEVELOPER_STATED
+        if ops is not None:
+            for e in self.estimates:
+                if e.scope == scope and e.method is ComputeMethod.HARDWARE:
+                    e.used = False
+            return ops, ComputeMethod.OPERATION_COUNT
+        if hw is not None:
+            return hw.band, ComputeMethod.HARDWARE
+        return None, ComputeMethod.INSUFFICIENT_DATA
+
+    def _conflict(self, stated: float, band: Band, what: str, tolerance: float = CONFLICT_TOLERANCE) -> None:
+        if stated < band.low / tolerance or stated > band.high * tolerance:
+            self.warn(
+                f"the stated figure {_fmt(stated)} FLOP is outside {what} "
+                f"({_fmt(band.low)}–{_fmt(band.high)}) by more than a factor {tolerance:g}: check tokens, "
+                "parameters and what the stated figure covers (stages, restarts, a different model size)"
+            )
+
+    def _plausibility(self, implied: float, what: str) -> None:
+        u = table().utilisation
+        pct = f"{implied:.0%}"
+        if implied > 1:
+            self.warn(
+                f"{what} implies {pct} of the hardware's peak, which is impossible: the GPU-hours are "
+                "probably partial (per stage, per trillion tokens, one model of a family) or the tokens "
+                "are overstated"
+            )
+        elif implied > u.plausible_high:
+            self.warn(
+                f"{what} implies {pct} utilisation, above the plausible {u.plausible_low:.0%}–"
+                f"{u.plausible_high:.0%}: the GPU-hours may be partial, or the peak precision too low "
+                "(FP8 training measured against a BF16 peak)"
+            )
+        elif implied < u.plausible_low:
+            self.warn(
+                f"{what} implies {pct} utilisation, below the plausible {u.plausible_low:.0%}–"
+                f"{u.plausible_high:.0%}: the GPU-hours may include uncounted work (distillation, "
+                "synthetic data, restarts, other models) or the tokens are understated"
+            )
+
+    # -- operation counting -----------------------------------------------------------------------
+
+    def _params(self) -> _Params | None:
+        f = self.facts
+        m = self.m.model
+        stated = m.active_parameters or m.parameters
+        stated_field = "model.active_parameters" if m.active_parameters else "model.parameters"
+        adapter = f is not None and (f.layout is Layout.PEFT_ADAPTER or f.adapter is not None)
+        if f is not None and f.parameters.total and not adapter:
+            pc = f.parameters
+            n = float(pc.active or pc.total or 0)
+            emb = float(pc.breakdown.get("embedding", 0))
+            head = float(pc.breakdown.get("head", 0))
+            prov = pc.provenance or Provenance(source=Source.TENSORS)
+            if stated and not math.isclose(stated, n, rel_tol=0.02):
+                self.warn(
+                    f"{stated_field} ({stated:,}) differs from the count from the model files ({int(n):,}) "
+                    "by more than 2%: the files' count is used"
+                )
+            if not emb:
+                return self._stated_params(n, prov, "from the model files, no embedding breakdown")
+            kind = "active " if pc.active else ""
+            if self._tied():
+                # The shared matrix works as the output head, a real matmul (compute.md §4.3).
+                central, low = n, n - emb
+                desc = f"{kind}parameters {int(n):,} (tied embedding counted once, as the output head)"
+            else:
+                central, low = n - emb, n - emb - head
+                desc = f"{kind}parameters {int(n):,} minus the input embedding {int(emb):,}"
+            return _Params(low=max(low, 0.0), central=central, high=n, provenance=prov, description=desc)
+        if stated:
+            return self._stated_params(float(stated), _mf(stated_field), "stated in the manifest")
+        return None
+
+    def _stated_params(self, n: float, prov: Provenance, where: str) -> _Params:
+        share = EMBEDDING_SHARE_FALLBACK if n >= 1e9 else EMBEDDING_SHARE_FALLBACK_SMALL
+        self.assume(
+            f"embedding share unknown ({where}): central uses all {int(n):,} parameters (the EU Guidelines' "
+            f"6·P·D), the low edge drops up to {share:.0%} for the input embedding and head",
+            _default("compute.md §4.3: 0.5-7% of models from 1B parameters, up to 31% for small ones"),
+        )
+        return _Params(
+            low=n * (1 - share), central=n, high=n, provenance=prov, description=f"{int(n):,} parameters"
+        )
+
+    def _tied(self) -> bool:
+        from modelwarden.compute.params import tie_default
+
+        if self.config is not None:
+            flag = self.config.get("tie_word_embeddings")
+            if isinstance(flag, bool):
+                return flag
+            return bool(tie_default(self.config))
+        return self.facts is not None and "head" not in self.facts.parameters.breakdown
+
+    def _operation_count(self, scope: str, derivative: bool) -> Band | None:
+        tokens = self.t.tokens
+        if not tokens:
+            if tokens == 0:
+                self.warn("training.tokens is 0: ignored")
+            return None
+        params = self._base_params() if derivative else self._params()
+        if params is None:
+            self.warn(
+                "training.tokens is stated but the parameter count is unknown (no model files and no "
+                "model.parameters): the operation count cannot be made"
+            )
+            return None
+        trainable = self._trainable(derivative)
+        attention = self._attention_per_token(params)
+        if trainable is not None:
+            # LoRA-style partial training: forward 2N + activation gradients 2N + weight gradients 2N_t
+            # (compute.md §4.6); the attention term has no weight gradients either.
+            factor = 4.0 / 6.0
+            low = (4 * params.low + 2 * trainable) * tokens
+            central = (4 * params.central + 2 * trainable) * tokens
+            high = max(
+                (4 * params.central + 2 * trainable) * tokens + factor * attention * tokens,
+                (4 * params.high + 2 * trainable) * tokens,
+            )
+            formula = (
+                f"(4·N + 2·N_trainable)·D with N = {params.description}, N_trainable = {trainable:,}, "
+                f"D = {_fmt(tokens)}"
+            )
+        else:
+            low = 6 * params.low * tokens
+            central = 6 * params.central * tokens
+            high = max(central + attention * tokens, 6 * params.high * tokens)
+            formula = f"6·N·D with N = {params.description}, D = {_fmt(tokens)} tokens"
+        self.assume(f"training tokens {_fmt(tokens)} (tokens seen)", _mf("training.tokens"))
+        self.assume(f"parameters for the operation count: {params.description}", params.provenance)
+        band = Band(low=low, central=central, high=high)
+        self.estimates.append(
+            MethodEstimate(scope=scope, method=ComputeMethod.OPERATION_COUNT, band=band, formula=formula)
+        )
+        return band
+
+    def _base_params(self) -> _Params | None:
+        """N for a modification: the full model the modification runs through (base = model size)."""
+        return self._params()
+
+    def _trainable(self, derivative: bool) -> int | None:
+        f = self.facts
+        method = (self.t.modification_method or "").lower()
+        if self.t.trainable_parameters:
+            self.assume(
+                f"{self.t.trainable_parameters:,} trainable parameters (partial training)",
+                _mf("training.trainable_parameters"),
+            )
+            return self.t.trainable_parameters
+        if f is not None and f.adapter is not None and (f.adapter.parameters or f.parameters.total):
+            n = int(f.adapter.parameters or f.parameters.total or 0)
+            self.assume(
+                f"{n:,} trainable parameters: the adapter's own weights",
+                f.adapter.provenance or f.parameters.provenance or Provenance(source=Source.TENSORS),
+            )
+            return n
+        if derivative and method in PARTIAL_METHODS:
+            self.warn(
+                f"training.modification_method is {method!r} but the trainable parameter count is unknown "
+                "(training.trainable_parameters): counted as full training, an upper bound"
+            )
+        return None
+
+    def _attention_per_token(self, params: _Params) -> float:
+        """Kaplan's attention term, 6·n_layer·n_ctx·d_attn per training token (compute.md §4.2)."""
+        cfg = self.config
+        if cfg is not None:
+            nested = cfg.get("text_config")
+            text: dict[str, Any] = nested if isinstance(nested, dict) else cfg
+            layers = _int(text, "num_hidden_layers", "n_layer", "num_layers")
+            heads = _int(text, "num_attention_heads", "n_head", "num_heads")
+            hidden = _int(text, "hidden_size", "n_embd", "d_model")
+            qk = (_int(text, "qk_nope_head_dim") or 0) + (_int(text, "qk_rope_head_dim") or 0)
+            head_dim = qk or _int(text, "head_dim") or (hidden // heads if hidden and heads else None)
+            ctx, ctx_prov = self._sequence_length(text)
+            if layers and heads and head_dim and ctx:
+                per_token = 6.0 * layers * ctx * heads * head_dim
+                self.assume(
+                    f"attention term 6·{layers} layers·{ctx} context·{heads * head_dim} attention width = "
+                    f"{_fmt(per_token)} FLOP per token (upper edge of the band)",
+                    ctx_prov,
+                )
+                return per_token
+        share = ATTENTION_SHARE_FALLBACK
+        self.assume(
+            f"architecture unknown: the attention term is bounded by {share:.0%} of 6·N·D (upper edge)",
+            _default("largest attention share in compute.md §4.2 (DeepSeek-V3 @4k: 16.6%)"),
+        )
+        return 6.0 * params.central * share
+
+    def _sequence_length(self, text: dict[str, Any]) -> tuple[int | None, Provenance]:
+        if self.t.sequence_length:
+            return self.t.sequence_length, _mf("training.sequence_length")
+        ctx = _int(text, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
+        if ctx:
+            return ctx, Provenance(
+                source=Source.CONFIG,
+                file="config.json",
+                field="max_position_embeddings",
+                note="the maximum context; most training runs at a shorter length, so this over-states",
+            )
+        if self.facts is not None and self.facts.context_length is not None:
+            return self.facts.context_length.value, self.facts.context_length.provenance
+        return None, _default("no sequence length")
+
+    # -- hardware ---------------------------------------------------------------------------------
+
+    def _hardware(self, hw: HardwareDecl | None, scope: str, where: str) -> _Hardware | None:
+        if hw is None:
+            return None
+        chip_hours = self._chip_hours(hw, where)
+        if chip_hours is None:
+            return None
+        tab = table()
+        acc = tab.find(hw.accelerator) if hw.accelerator else None
+        precision = hw.precision.value if hw.precision else None
+        if hw.peak_flop_s:
+            peak, peak_note = hw.peak_flop_s, f"{where}.peak_flop_s"
+            alt_peak = None
+        elif acc is None:
+            if hw.accelerator:
+                self.warn(
+                    f"{where}.accelerator {hw.accelerator!r} is not in the hardware table (known: "
+                    f"{', '.join(tab.names())}); state {where}.peak_flop_s (dense, at the training precision)"
+                )
+            else:
+                self.warn(f"{where}: the accelerator is not stated, so the hardware method cannot be used")
+            return None
+        else:
+            if precision is None:
+                precision = next((p for p in DEFAULT_PRECISIONS if p in acc.peak_tflops), None)
+                if precision is None:
+                    self.warn(f"{acc.name}: no BF16/FP16 peak in the table; state {where}.precision")
+                    return None
+                self.assume(
+                    f"training precision not stated: {precision.upper()} peak of {acc.name} assumed",
+                    _default(f"{where}.precision not stated"),
+                )
+                alt_peak = acc.peak_flop_s("fp8")
+                if alt_peak is not None:
+                    self.assume(
+                        f"{acc.name} also runs FP8: the upper edge allows FP8 training at median utilisation",
+                        _default("compute.md §5.1: compute both precisions and widen the band"),
+                    )
+            else:
+                alt_peak = None
+            found = acc.peak_flop_s(precision)
+            if found is None:
+                self.warn(
+                    f"{acc.name} has no dense {precision.upper()} peak in the hardware table "
+                    f"(it has {', '.join(acc.peak_tflops)}): the hardware method cannot be used"
+                )
+                return None
+            peak, peak_note = (
+                found,
+                f"hardware table: {acc.name} dense {precision.upper()} ({acc.confidence})",
+            )
+        u = tab.utilisation
+        if hw.utilisation:
+            ul, uc, uh = hw.utilisation * u.stated_wallclock_factor, hw.utilisation, hw.utilisation
+            self.assume(
+                f"stated utilisation {hw.utilisation:.0%}; low edge {ul:.0%} (averaged over all chip-hours)",
+                _mf(f"{where}.utilisation", u.stated_source),
+            )
+        else:
+            ul, uc, uh = u.low, u.central, u.high
+            self.assume(
+                f"utilisation not stated: band {ul:.0%}/{uc:.0%}/{uh:.0%} (low/central/high)",
+                _default(u.source),
+            )
+        capacity = chip_hours * SECONDS_PER_HOUR * peak
+        high = capacity * uh
+        if alt_peak is not None:
+            high = max(high, chip_hours * SECONDS_PER_HOUR * alt_peak * uc)
+        band = Band(low=capacity * ul, central=capacity * uc, high=high)
+        formula = f"{_fmt(chip_hours)} chip-hours × 3600 × {_fmt(peak)} FLOP/s ({peak_note}) × utilisation"
+        self.estimates.append(
+            MethodEstimate(scope=scope, method=ComputeMethod.HARDWARE, band=band, formula=formula)
+        )
+        return _Hardware(
+            band=band,
+            capacity=capacity,
+            chip_hours=chip_hours,
+            tdp_watts=acc.tdp_watts if acc is not None else None,
+            formula=formula,
+        )
+
+    def _chip_hours(self, hw: HardwareDecl, where: str) -> float | None:
+        product = hw.count * hw.hours if hw.count and hw.hours else None
+        if hw.gpu_hours is not None:
+            if product is not None and not math.isclose(product, hw.gpu_hours, rel_tol=0.05):
+                self.warn(
+                    f"{where}.gpu_hours ({_fmt(hw.gpu_hours)}) differs from count × hours ({_fmt(product)}): "
+                    "gpu_hours is used"
+                )
+            self.assume(f"{_fmt(hw.gpu_hours)} chip-hours", _mf(f"{where}.gpu_hours"))
+            return hw.gpu_hours
+        if product is not None:
+            self.assume(
+                f"{hw.count} chips × {hw.hours:g} hours = {_fmt(product)} chip-hours", _mf(f"{where}.count")
+            )
+            return product
+        if hw.count or hw.hours:
+            self.warn(f"{where}: both count and hours (or gpu_hours) are needed for the hardware method")
+        return None
+
+    # -- stages and cumulative compute ------------------------------------------------------------
+
+    def _stages(self, *, own_stated: bool, derivative: bool) -> list[StageCompute]:
+        out = []
+        for i, st in enumerate(self.t.stages):
+            in_training, in_cumulative, reason = _stage_policy(st)
+            if own_stated and in_training:
+                reason += "; already inside the stated training compute"
+            band, method = self._stage_band(st, i, derivative)
+            out.append(
+                StageCompute(
+                    name=st.name,
+                    kind=st.kind.value,
+                    band=band,
+                    method=method,
+                    in_training=in_training and not own_stated,
+                    in_cumulative=in_cumulative and not (own_stated and in_training),
+                    reason=reason,
+                )
+            )
+            if st.kind is StageKind.OTHER:
+                self.warn(f"stage {st.name!r} has kind 'other': counted in both totals; review what it is")
+        return out
+
+    def _stage_band(self, st: StageDecl, i: int, derivative: bool) -> tuple[Band | None, ComputeMethod]:
+        where = f"training.stages[{i}]"
+        scope = f"stage:{st.name}"
+        if st.compute_flop is not None:
+            band = Band.point(st.compute_flop)
+            self.estimates.append(
+                MethodEstimate(
+                    scope=scope,
+                    method=ComputeMethod.DEVELOPER_STATED,
+                    band=band,
+                    formula=f"{where}.compute_flop = {_fmt(st.compute_flop)}",
+                )
+            )
+            return band, ComputeMethod.DEVELOPER_STATED
+        if st.tokens and st.kind in TRAINING_KINDS:
+            params = self._params()
+            if params is not None:
+                if st.trainable_parameters:
+                    central = (4 * params.central + 2 * st.trainable_parameters) * st.tokens
+                    band = Band(
+                        low=(4 * params.low + 2 * st.trainable_parameters) * st.tokens,
+                        central=central,
+                        high=max(central, (4 * params.high + 2 * st.trainable_parameters) * st.tokens),
+                    )
+                    formula = f"(4·N + 2·N_trainable)·D, D = {_fmt(st.tokens)}"
+                else:
+                    central = 6 * params.central * st.tokens
+                    band = Band(
+                        low=6 * params.low * st.tokens,
+                        central=central,
+                        high=max(central, 6 * params.high * st.tokens),
+                    )
+                    formula = f"6·N·D with D = {_fmt(st.tokens)} ({where}.tokens)"
+                self.estimates.append(
+                    MethodEstimate(
+                        scope=scope, method=ComputeMethod.OPERATION_COUNT, band=band, formula=formula
+                    )
+                )
+                return band, ComputeMethod.OPERATION_COUNT
+        hw = self._hardware(st.hardware, scope, f"{where}.hardware")
+        if hw is not None:
+            return hw.band, ComputeMethod.HARDWARE
+        return None, ComputeMethod.INSUFFICIENT_DATA
+
+    def _cumulative(self, training: Band | None, stages: list[StageCompute]) -> Band | None:
+        if training is None:
+            return None
+        total = training
+        if self.t.synthetic_data_flop:
+            if self.t.synthetic_data_public:
+                self.assume(
+                    f"synthetic-data generation ({_fmt(self.t.synthetic_data_flop)} FLOP) excluded: "
+                    "its output is public",
+                    _mf(
+                        "training.synthetic_data_public",
+                        "EU Guidelines Annex A.1 allows excluding public data",
+                    ),
+                )
+            else:
+                total = total + Band.point(self.t.synthetic_data_flop)
+                self.assume(
+                    f"non-public synthetic-data generation {_fmt(self.t.synthetic_data_flop)} FLOP added to "
+                    "cumulative compute (discarded samples included)",
+                    _mf("training.synthetic_data_flop", "regulation.md §1.11"),
+                )
+        if self.t.merged_or_initialising_flop:
+            total = total + Band.point(self.t.merged_or_initialising_flop)
+            self.assume(
+                f"compute of merged or initialising weights {_fmt(self.t.merged_or_initialising_flop)} FLOP "
+                "added to cumulative compute",
+                _mf("training.merged_or_initialising_flop", "regulation.md §1.11"),
+            )
+        for s in stages:
+            if s.in_cumulative and not s.in_training:
+                if s.band is None:
+                    self.warn(
+                        f"stage {s.name!r} counts toward cumulative compute but has no figure: lower bound"
+                    )
+                else:
+                    total = total + s.band
+        return total
+
+    # -- calls --------------------------------------------------------------------------------------
+
+    def _calls(
+        self, training: Band | None, cumulative: Band | None, modification: Band | None
+    ) -> tuple[dict[str, ThresholdCall], dict[str, ThresholdCall]]:
+        strict: dict[str, ThresholdCall] = {}
+        inclusive: dict[str, ThresholdCall] = {}
+        for key, value in DEFAULT_THRESHOLDS.items():
+            band = cumulative if key in CUMULATIVE_KEYS else training
+            for calls, incl in ((strict, False), (inclusive, True)):
+                call = threshold_call(band, value, inclusive=incl)
+                if band is None and modification is not None:
+                    # Base compute unknown: the modification alone is a lower bound of the total.
+                    lower = threshold_call(modification, value, inclusive=incl)
+                    if lower.crossed:
+                        call = lower
+                calls[key] = call
+        return strict, inclusive
+
+    def _borderline(self, training: Band | None, cumulative: Band | None) -> None:
+        for key, value in DEFAULT_THRESHOLDS.items():
+            band = cumulative if key in CUMULATIVE_KEYS else training
+            if band is not None and abs(band.central - value) <= BORDERLINE * value:
+                self.warn(
+                    f"the central estimate {_fmt(band.central)} is within 30% of the {key} line: "
+                    "the EU accepts estimates within ±30% (Guidelines Annex A), so document method and "
+                    "assumptions carefully"
+                )
+
+    # -- energy -------------------------------------------------------------------------------------
+
+    def _energy(self, band: Band | None) -> Band | None:
+        if self.t.energy_kwh is not None:
+            self.assume(f"energy {_fmt(self.t.energy_kwh)} kWh as stated", _mf("training.energy_kwh"))
+            return Band.point(self.t.energy_kwh)
+        hw = self.t.hardware
+        tab = table()
+        acc = tab.find(hw.accelerator) if hw and hw.accelerator else None
+        if acc is None or acc.tdp_watts is None:
+            return None
+        pue = tab.pue
+        kw = acc.tdp_watts / 1000.0
+        chip_hours = self._chip_hours_quiet(hw) if hw else None
+        if chip_hours is not None:
+            hours = Band.point(chip_hours)
+            how = f"{_fmt(chip_hours)} chip-hours"
+        elif band is not None:
+            precision = hw.precision.value if hw and hw.precision else "bf16"
+            peak = acc.peak_flop_s(precision) or acc.peak_flop_s("fp16")
+            if peak is None:
+                return None
+            u = tab.utilisation
+            # Fewer chip-hours at high utilisation, more at low.
+            hours = Band(
+                low=band.low / (peak * u.high) / SECONDS_PER_HOUR,
+                central=band.central / (peak * u.central) / SECONDS_PER_HOUR,
+                high=band.high / (peak * u.low) / SECONDS_PER_HOUR,
+            )
+            how = (
+                f"chip-hours from compute at the {acc.name} {precision.upper()} peak and the utilisation band"
+            )
+        else:
+            return None
+        energy = Band(
+            low=hours.low * kw * pue.low,
+            central=hours.central * kw * pue.central,
+            high=hours.high * kw * pue.high,
+        )
+        self.assume(
+            f"energy = {how} × {acc.tdp_watts:g} W board power × PUE {pue.low}/{pue.central}/{pue.high}; "
+            "host servers and networking not counted separately",
+            _default("hardware table tdp_watts and pue (confidence L)"),
+        )
+        return energy
+
+    @staticmethod
+    def _chip_hours_quiet(hw: HardwareDecl) -> float | None:
+        if hw.gpu_hours is not None:
+            return hw.gpu_hours
+        if hw.count and hw.hours:
+            return hw.count * hw.hours
+        return None
+
+
+def _stage_policy(st: StageDecl) -> tuple[bool, bool, str]:
+    """(in training compute, in cumulative compute, why) — regulation.md §1.11 (Guidelines Annex A.1)."""
+    k = st.kind
+    if k in (StageKind.PRETRAINING, StageKind.CONTINUED_PRETRAINING, StageKind.FINETUNING, StageKind.RL):
+        return True, True, "parameter updates of this model"
+    if k is StageKind.DISTILLATION:
+        return (
+            True,
+            True,
+            "the student's parameter updates (teacher forward passes: declare a synthetic_data stage)",
+        )
+    if k is StageKind.SYNTHETIC_DATA:
+        if st.public_output:
+            return False, False, "synthetic data that is published may be excluded"
+        return (
+            False,
+            True,
+            "forward passes generating non-public synthetic data count, discarded samples included",
+        )
+    if k is StageKind.REWARD_MODEL:
+        return False, False, "auxiliary models (reward models, value functions) may be excluded"
+    if k is StageKind.TEACHER:
+        return False, False, "training a distillation teacher may be excluded"
+    if k is StageKind.EVALUATION:
+        return False, False, "purely diagnostic compute (evaluations, red-teaming) may be excluded"
+    return True, True, "kind 'other': counted in both to be safe"
+
+
+def _sum(bands: Any) -> Band:
+    total = Band.point(0.0)
+    for b in bands:
+        total = total + b
+    return total
+
+
+def _int(cfg: dict[str, Any], *keys: str) -> int | None:
+    for k in keys:
+        v = cfg.get(k)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return None
+
+
+def _read_config(facts: ModelFacts | None) -> dict[str, Any] | None:
+    """The release's config.json (bounded), for the attention term and the tie flag; None if absent."""
+    if facts is None or facts.root.startswith("hf://"):
+        return None
+    path = Path(facts.root)
+    path = path / "config.json" if path.is_dir() else path.parent / "config.json"
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
