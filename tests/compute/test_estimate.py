@@ -213,7 +213,7 @@ def test_real_peft_adapter_takes_its_trainable_parameters_from_the_files(tmp_pat
                 "target_modules": ["q_proj", "v_proj"],
                 "task_type": "CAUSAL_LM",
             }
-        )  # fmt: skip
+        )
     )
     tensors = {}
     for i in range(2):

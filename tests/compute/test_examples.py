@@ -52,7 +52,7 @@ class Case:
         return {"model": model, "training": training}
 
 
-H, A = "H100", "A100-80GB"
+H, A, H8 = "H100", "A100-80GB", "H800"
 CASES = [
     Case("gpt-3", 175e9, tokens=300e9, hardware={"accelerator": "V100"}, stated=3.14e23, reference=3.14e23,
          y=("Y", "N", "N")),
@@ -67,13 +67,13 @@ CASES = [
          reference=7.23e23, implied=0.16, at_40=1.85e24, y=("Y", "N", "N")),
     Case("llama-3.1-405b", 406e9, tokens=15.6e12, hardware={"accelerator": H, "gpu_hours": 30.84e6},
          stated=3.8e25, reference=3.8e25, implied=0.35, at_40=4.39e25, y=("Y", "Y", "N")),
-    Case("falcon-7b", 6.92e9, tokens=1.5e12, hardware={"accelerator": "A100-40GB", "count": 384, "hours": 336},
+    Case("falcon-7b", 6.92e9, tokens=1.5e12, hardware={"accelerator": A, "count": 384, "hours": 336},
          reference=6.23e22, implied=0.43, at_40=5.80e22, y=("n", "N", "N")),
     Case("mixtral-8x7b", 46.7e9, active=12.9e9, reference=None, y=("?", "?", "?")),
     Case("gemma-2b", 2.51e9, tokens=3e12, hardware={"accelerator": "TPU v5e", "count": 512},
          reference=4.51e22),
     Case("qwen2.5-7b", 7.62e9, tokens=18e12, reference=8.22e23, y=("Y", "N", "N")),
-    Case("deepseek-v2", 236e9, active=21e9, tokens=8.1e12, hardware={"accelerator": "H800", "gpu_hours": 1.4e6},
+    Case("deepseek-v2", 236e9, active=21e9, tokens=8.1e12, hardware={"accelerator": H8, "gpu_hours": 1.4e6},
          reference=1.02e24, implied=0.20, at_40=1.99e24, y=("Y", "N", "N")),
     Case("olmo-7b", 6.89e9, tokens=2.46e12, stated=1.03e23, reference=1.03e23, y=("Y", "N", "N")),
     Case("pythia-6.9b", 6.86e9, tokens=299.9e9, hardware={"accelerator": "A100-40GB", "gpu_hours": 33_500},
@@ -164,7 +164,7 @@ def test_stated_precision_fp8_halves_the_implied_utilisation() -> None:
     )
     bf16 = _estimate(base)
     fp8 = _estimate(Case("x", 671e9, active=37e9, tokens=14.8e12,
-                         hardware={"accelerator": "H800", "gpu_hours": 2.788e6, "precision": "fp8"}))  # fmt: skip
+                         hardware={"accelerator": H8, "gpu_hours": 2.788e6, "precision": "fp8"}))  # fmt: skip
     assert bf16.implied_utilisation is not None and fp8.implied_utilisation is not None
     assert fp8.implied_utilisation == pytest.approx(bf16.implied_utilisation / 2, rel=0.01)
     # Unknown precision widens the hardware band's upper edge to FP8 at median utilisation.
