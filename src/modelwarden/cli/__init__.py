@@ -56,4 +56,5 @@ def main() -> None:
 
 
 # Command modules register themselves on `app` when imported (one line per command).
+from modelwarden.cli import docs as _docs  # noqa: E402,F401
 from modelwarden.cli import inspect as _inspect  # noqa: E402,F401
