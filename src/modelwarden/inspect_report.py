@@ -216,7 +216,7 @@ def _summary(facts: ModelFacts) -> Table:
         t.add_row(
             "Modalities",
             f"{', '.join(m.input) or '—'} → {', '.join(m.output) or '—'}",
-            m.provenance.describe() if m.provenance else "",
+            escape(m.provenance.describe()) if m.provenance else "",
         )
     if facts.license is not None:
         lic = facts.license
@@ -225,21 +225,25 @@ def _summary(facts: ModelFacts) -> Table:
             value += f" ({lic.name})"
         if lic.link:
             value += f" {lic.link}"
-        t.add_row("Licence", escape(value), lic.provenance.describe() if lic.provenance else "")
+        t.add_row("Licence", escape(value), escape(lic.provenance.describe()) if lic.provenance else "")
     for lf in facts.license_files:
         t.add_row(
             f"  {lf.kind.replace('_', ' ')}",
             lf.identified_as or "not a known text",
-            f"{lf.path}" + (f" ({lf.method})" if lf.method else ""),
+            escape(f"{lf.path}" + (f" ({lf.method})" if lf.method else "")),
         )
     for b in facts.base_model:
-        t.add_row("Base model", b.name + (f" ({b.relation})" if b.relation else ""), b.provenance.describe())
+        t.add_row(
+            "Base model",
+            escape(b.name + (f" ({b.relation})" if b.relation else "")),
+            escape(b.provenance.describe()),
+        )
     if facts.datasets:
         names = [d.value for d in facts.datasets]
         shown = ", ".join(names[:4]) + (f" … +{len(names) - 4}" if len(names) > 4 else "")
-        t.add_row("Datasets", shown, facts.datasets[0].provenance.describe())
+        t.add_row("Datasets", escape(shown), escape(facts.datasets[0].provenance.describe()))
     if facts.language:
-        t.add_row("Language", ", ".join(facts.language[:10]), facts.card.path if facts.card else "")
+        t.add_row("Language", escape(", ".join(facts.language[:10])), facts.card.path if facts.card else "")
     _fact_row(t, "Pipeline tag", facts.pipeline_tag)
     _fact_row(t, "Library", facts.library_name)
     if facts.tokenizer is not None:
@@ -247,7 +251,9 @@ def _summary(facts: ModelFacts) -> Table:
         value = f"vocab {tok.vocab_size:,}" if tok.vocab_size else "present"
         value += ", chat template" if tok.chat_template else ""
         t.add_row(
-            "Tokenizer", value, tok.provenance.describe() if tok.provenance else ", ".join(tok.files[:2])
+            "Tokenizer",
+            value,
+            escape(tok.provenance.describe()) if tok.provenance else ", ".join(tok.files[:2]),
         )
     _fact_row(t, "Quantisation", facts.quantization)
     if facts.dtypes:
@@ -259,7 +265,7 @@ def _summary(facts: ModelFacts) -> Table:
         t.add_row(
             "Adapter",
             f"{a.peft_type or '?'} r={a.rank} on {', '.join(a.target_modules[:6]) or '?'}",
-            a.provenance.describe() if a.provenance else "",
+            escape(a.provenance.describe()) if a.provenance else "",
         )
     if facts.card is not None and facts.card.links:
         arxiv = [link for link in facts.card.links if "arxiv.org" in link]
@@ -276,7 +282,9 @@ def _comparable(facts: ModelFacts) -> int | None:
 
 def _fact_row(t: Table, label: str, fact: Fact[Any] | None, shown: str | None = None) -> None:
     if fact is not None:
-        t.add_row(label, escape(shown if shown is not None else str(fact.value)), fact.provenance.describe())
+        t.add_row(
+            label, escape(shown if shown is not None else str(fact.value)), escape(fact.provenance.describe())
+        )
 
 
 def _breakdown(facts: ModelFacts) -> Table:

@@ -294,7 +294,7 @@ class Manifest(_Strict):
 # Loading
 
 
-class _Loader(yaml.SafeLoader):
+class YamlLoader(yaml.SafeLoader):
     """SafeLoader that reads `1e25` and `3.8e+25` as floats (YAML 1.1 wants `1.0e+25`)."""
 
 
@@ -306,11 +306,13 @@ _FLOAT = re.compile(
     |\.(?:nan|NaN|NAN))$""",
     re.X,
 )
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+# Dates stay strings for pydantic to parse, so a bad one is reported with its key path
+# ("release.placed_on_market: ...") instead of failing inside the YAML parser.
+YamlLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag not in {"tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"}]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+YamlLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 
 
 def _format_errors(path: str, exc: ValidationError) -> str:
@@ -349,12 +351,14 @@ def load_manifest(path: str | Path) -> Manifest:
     except OSError as exc:
         raise ManifestError(f"cannot read manifest: {exc.strerror}", path=p) from None
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+        data = yaml.load(text, Loader=YamlLoader)  # noqa: S506 - YamlLoader is a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ManifestError(f"not valid YAML{where}: {problem}", path=p) from None
+    except ValueError as exc:  # PyYAML builds dates while parsing: 2026-13-01 fails here
+        raise ManifestError(f"invalid value: {exc} (dates are YYYY-MM-DD)", path=p) from None
     return parse_manifest(data, origin=str(p))
 
 

@@ -294,10 +294,24 @@ _SEVERITY_RANK = {
 
 
 class Location(Record):
-    entry: str | None = None  # zip entry / archive member / HDF5 attribute
+    entry: str | None = None  # zip entry / archive member / HDF5 attribute; nested parts joined by " > "
     offset: int | None = None  # byte offset in the file (or in the entry when `entry` is set)
     opcode_index: int | None = None  # n-th pickle opcode
     pointer: str | None = None  # JSON pointer into a config (e.g. /config/layers/3)
+
+    def describe(self) -> str:
+        """One line for humans: `archive/data.pkl (byte 57, opcode 12)`."""
+        parts = [self.entry] if self.entry else []
+        if self.pointer:
+            parts.append(self.pointer)
+        at = []
+        if self.offset is not None:
+            at.append(f"byte {self.offset}")
+        if self.opcode_index is not None:
+            at.append(f"opcode {self.opcode_index}")
+        if at:
+            parts.append("(" + ", ".join(at) + ")")
+        return " ".join(parts)
 
 
 class Finding(Record):
@@ -314,12 +328,30 @@ class ScannedFile(Record):
     format: ArtifactFormat
     size: int
     sha256: str | None = None
+    also_scanned_as: list[ArtifactFormat] = Field(
+        default_factory=list
+    )  # polyglots: every format it parses as
 
 
 class ScanReport(Record):
     files: list[ScannedFile] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
+    tool_version: str | None = None
+    duration_seconds: float | None = None
+
+    def counts(self) -> dict[Severity, int]:
+        """Findings per severity, every severity present (zero when none), most severe first."""
+        counts = {s: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
+        for f in self.findings:
+            counts[f.severity] += 1
+        return counts
+
+    def max_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+
+    def at_or_above(self, threshold: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity.at_least(threshold)]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -354,6 +386,7 @@ class MofVerdict(Record):
     progress: dict[str, float] = Field(default_factory=dict)  # class id -> fraction met
     mode: Literal["mot_exact", "normalised"] = "normalised"
     reasons: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # open licences that are not type-appropriate
 
 
 class OsaidVerdict(Record):
@@ -373,13 +406,26 @@ class EosaiScores(Record):
     mean: float | None = None
 
 
+class LicenceSummary(Record):
+    """The release licence as classified from the licence table (openness data/licences.yaml)."""
+
+    text: str | None = None  # as written in the card, manifest or identified LICENSE file
+    id: str | None = None  # canonical id when known
+    name: str | None = None
+    kind: str = "unknown"  # osi, open_data, open_content, restricted, non_commercial, no_derivatives, ...
+    restrictions: list[str] = Field(default_factory=list)
+    provenance: Provenance | None = None
+
+
 class OpennessReport(Record):
+    licence: LicenceSummary = Field(default_factory=LicenceSummary)
     components: dict[str, ComponentEvidence] = Field(default_factory=dict)
     mof: MofVerdict
     osaid: OsaidVerdict
     eu_foss_licence: EuFossVerdict
     eosai: EosaiScores
     release_level: str | None = None
+    release_level_reason: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -388,19 +434,15 @@ class OpennessReport(Record):
 
 
 class Band(Record):
-    """A FLOP figure as an honest range: the low and high edges and the figure between them we report."""
+    """A FLOP figure as an honest range: the low and high edges and the figure between them we report.
 
-    low: float = Field(ge=0)
-    central: float = Field(ge=0)
-    high: float = Field(ge=0)
+    Not validated here (records from other stages and stored documents are checked where they enter:
+    the registry refuses non-finite values); the compute stage builds low <= central <= high.
+    """
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Band:
-        if not self.low <= self.central <= self.high:
-            raise ValueError(
-                f"band must satisfy low <= central <= high, got {self.low}, {self.central}, {self.high}"
-            )
-        return self
+    low: float
+    central: float
+    high: float
 
     @classmethod
     def point(cls, value: float) -> Band:
@@ -474,24 +516,35 @@ class ModifierRule(Record):
 
 
 class ComputeEstimate(Record):
-    # Parameter-update compute (EU 1e23 GPAI indicator; the one-third rule), base model included for
-    # derivatives; cumulative compute adds non-public synthetic-data generation and merged or initialising
-    # weights (EU Art. 51(2), SB 53 / RAISE, Korea). regulation.md §1.11, §8 note 1.
+    # Parameter-update compute (EU 1e23 GPAI indicator), base model included for derivatives when its
+    # compute is known; cumulative compute adds non-public synthetic-data generation and merged or
+    # initialising weights (EU Art. 51(2), SB 53 / RAISE, Korea). regulation.md §1.11, §8 note 1.
     training_flop: Band | None = None
     cumulative_flop: Band | None = None
     modification_flop: Band | None = None  # a modifier's own compute on top of a base model
     method: str  # a ComputeMethod value: how training_flop was obtained
-    # Calls under strict ">" (EU, US EO 14110, CA SB 53, NY RAISE): "1e23" on training_flop, "1e25" and
-    # "1e26" on cumulative_flop. `thresholds_inclusive` are the same under ">=" (Korea AI Basic Act).
+    # Strict ">" calls (EU, US EO 14110, CA SB 53, NY RAISE): "1e23" on training_flop, "1e25" and "1e26"
+    # on cumulative_flop.
     thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)
-    thresholds_inclusive: dict[str, ThresholdCall] = Field(default_factory=dict)
-    modifier: ModifierRule | None = None  # present when a modification was described or detected
-    estimates: list[MethodEstimate] = Field(default_factory=list)
-    stages: list[StageCompute] = Field(default_factory=list)
+    # Calls with other strictness or bases: "1e23_inclusive", "1e25_inclusive", "1e26_inclusive" (">=",
+    # Korea's "or more"), "1e23_bio" (EO 14110 biological sequences, training compute),
+    # "modification_one_third" (EU Guidelines paras 60-61; present when a modification is described).
+    other_thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)
+    modification_threshold: float | None = None  # the one-third line used, when it could be decided
+    modifier: ModifierRule | None = None  # the one-third rule with its basis and explanation
+    stated_flop: float | None = None  # the developer's figure for this model's own run, when stated
+    operation_count_flop: Band | None = None  # 6·N·D (or LoRA's (4N + 2N_t)·D) of the own run
+    hardware_flop: Band | None = None  # chip-hours x peak x utilisation of the own run
     geometric_mean_flop: float | None = None  # of operation-count and hardware centrals, when both exist
-    implied_utilisation: float | None = None  # operation count / (chip-hours x peak)
-    energy_kwh: Band | None = None
+    implied_utilisation: float | None = None  # operation count (or stated) / (chip-hours x peak)
+    parameters_used: int | None = None  # N in 6·N·D, central convention (active for mixture-of-experts)
+    tokens: float | None = None  # D, tokens seen
+    accelerator: str | None = None  # from the accelerator table, when hardware was stated
+    chip_hours: float | None = None
+    energy_kwh: Band | None = None  # stated, or chip-hours x board power x PUE
     planned: bool = False  # from a planned run (manifest training.planned)
+    estimates: list[MethodEstimate] = Field(default_factory=list)  # every method tried, with formulas
+    stages: list[StageCompute] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     assumptions: list[Fact[str]] = Field(default_factory=list)
 
@@ -546,6 +599,7 @@ class RegimeResult(Record):
     exemptions: list[Exemption] = Field(default_factory=list)
     trace: list[TraceStep] = Field(default_factory=list)
     needs_review: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # enforcement dates, penalties, open questions
 
     @model_serializer(mode="wrap")
     def _flatten_classification(self, handler: Any) -> dict[str, Any]:

@@ -44,11 +44,6 @@ def test_no_band_is_insufficient_data() -> None:
     assert threshold_call(None, 1e26, inclusive=True) is C.INSUFFICIENT_DATA
 
 
-def test_band_must_be_ordered() -> None:
-    with pytest.raises(ValueError, match="low <= central <= high"):
-        Band(low=2, central=1, high=3)
-
-
 @given(
     low=st.floats(min_value=1e18, max_value=1e28),
     spread=st.floats(min_value=1.0, max_value=10.0),

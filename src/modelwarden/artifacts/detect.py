@@ -32,8 +32,10 @@ _COMPRESSED = {
     b"\x04\x22\x4d\x18": "lz4",
     b"ZF": "joblib-zlib",  # joblib's own zlib container: b"ZF" + length + zlib stream
     b"\x78\x01": "zlib",
+    b"\x78\x5e": "zlib",  # levels 2-5: joblib's default compress=3 writes this header
     b"\x78\x9c": "zlib",
     b"\x78\xda": "zlib",
+    b"\x5d\x00\x00": "lzma",  # .lzma "alone" format (joblib compress="lzma")
 }
 # Opcodes a pickle may start with: PROTO (protocol >= 2) or a protocol 0/1 construct.
 _PICKLE_FIRST = frozenset(b"(]}cNIFLSVUXKMJGT\x88\x89)")
@@ -155,9 +157,23 @@ def peek_decompressed(head: bytes, n: int = 64) -> bytes:
             return lzma.LZMADecompressor().decompress(head, n)
         if kind == "bz2":
             return bz2.BZ2Decompressor().decompress(head, n)
-    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError):
+        if kind == "lzma":
+            return lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(head, n)
+        if kind == "lz4":
+            return _peek_lz4(head, n)
+    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, RuntimeError):
         return b""
     return b""
+
+
+def _peek_lz4(head: bytes, n: int) -> bytes:
+    try:
+        import lz4.frame
+    except ImportError:  # pragma: no cover - lz4 is a declared dependency
+        return b""
+    dec = lz4.frame.LZ4FrameDecompressor()
+    out: bytes = dec.decompress(head, max_length=n)
+    return out
 
 
 def _is_text(head: bytes) -> bool:

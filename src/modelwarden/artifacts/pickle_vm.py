@@ -19,7 +19,7 @@ keeps everything seen before the break — a loader would have executed that par
 from __future__ import annotations
 
 import pickletools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, cast
 
@@ -160,6 +160,93 @@ class _Reader:
     def tell(self) -> int:
         return self._pos
 
+    def skip(self, n: int) -> int:
+        """Advance past `n` bytes that are not pickle opcodes (joblib array data); returns bytes skipped."""
+        stop = min(self._end, self._pos + max(0, n))
+        skipped = stop - self._pos
+        self._pos = stop
+        return skipped
+
+
+BufferReader = _Reader  # public name: a reader over an in-memory buffer, for `walk_reader`
+
+
+class StreamReader:
+    """File-like view over a forward-only stream (a decompressor) for `walk_reader`.
+
+    Reads are served in bounded chunks and the total is capped at `limit` bytes, so a compressed bomb
+    or a declared length of 2**63 never allocates more than the cap. `truncated_by_limit` tells a cap
+    from a real end of stream.
+    """
+
+    __slots__ = ("_fh", "_limit", "_pos", "truncated_by_limit")
+
+    CHUNK = 1 << 20
+
+    def __init__(self, fh: IO[bytes], *, limit: int) -> None:
+        self._fh = fh
+        self._limit = limit
+        self._pos = 0
+        self.truncated_by_limit = False
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self._limit - self._pos
+        want = min(n, self._limit - self._pos)
+        if want < n:
+            self.truncated_by_limit = True
+        parts: list[bytes] = []
+        got = 0
+        while got < want:
+            chunk = self._fh.read(min(self.CHUNK, want - got))
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        self._pos += got
+        return b"".join(parts)
+
+    def readline(self) -> bytes:
+        out = bytearray()
+        while self._pos < self._limit:
+            c = self._fh.read(1)
+            if not c:
+                break
+            self._pos += 1
+            out += c
+            if c == b"\n" or len(out) >= 1 << 16:  # protocol-0 lines are short; cap a hostile one
+                break
+        return bytes(out)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def skip(self, n: int) -> int:
+        skipped = 0
+        while skipped < n and self._pos < self._limit:
+            chunk = self._fh.read(min(self.CHUNK, n - skipped, self._limit - self._pos))
+            if not chunk:
+                break
+            skipped += len(chunk)
+            self._pos += len(chunk)
+        if skipped < n and self._pos >= self._limit:
+            self.truncated_by_limit = True
+        return skipped
+
+
+class Reader(Protocol):
+    """What `walk_reader` needs: `BufferReader` and `StreamReader` both provide it."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+    def readline(self) -> bytes: ...
+    def tell(self) -> int: ...
+    def skip(self, n: int, /) -> int: ...
+
+
+# Called after BUILD sets the state of a Call, with the reader positioned just after the BUILD opcode.
+# joblib writes raw array bytes (or a whole nested pickle) right there; the hook consumes them.
+AfterBuild = Callable[[Call, Reader], None]
+
 
 class _Abort(Exception):
     pass
@@ -168,6 +255,8 @@ class _Abort(Exception):
 class _Machine:
     def __init__(self, trace: PickleTrace) -> None:
         self.t = trace
+        self.after_build: AfterBuild | None = None
+        self.reader: Reader | None = None
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
@@ -410,6 +499,8 @@ class _Machine:
         if isinstance(target, Call):
             target.state = state
             target.has_state = True
+            if self.after_build is not None and self.reader is not None:
+                self.after_build(target, self.reader)
         elif isinstance(target, Global):
             # BUILD on a bare class or function sets attributes on it: never needed by data.
             self.anomaly(f"BUILD applied directly to {target.qualname}")
@@ -452,16 +543,32 @@ def _ext_width(code: int) -> int:
     return 1 if code < 0x100 else 2 if code < 0x10000 else 4
 
 
-def walk(buf: Buffer, start: int = 0, *, max_ops: int = DEFAULT_MAX_OPS) -> PickleTrace:
+def walk(
+    buf: Buffer, start: int = 0, *, max_ops: int = DEFAULT_MAX_OPS, after_build: AfterBuild | None = None
+) -> PickleTrace:
     """Walk one pickle starting at byte `start`. Never raises on bad input: see `PickleTrace.error`."""
+    return walk_reader(_Reader(buf, start), max_ops=max_ops, after_build=after_build)
+
+
+def walk_reader(
+    reader: Reader, *, max_ops: int = DEFAULT_MAX_OPS, after_build: AfterBuild | None = None
+) -> PickleTrace:
+    """Walk one pickle from `reader`'s current position (a buffer or a decompressing stream).
+
+    Positions in the trace are the reader's positions. Never raises on bad input.
+    """
+    start = reader.tell()
     trace = PickleTrace(start=start, end=start)
     machine = _Machine(trace)
-    reader = _Reader(buf, start)
+    machine.after_build = after_build
+    machine.reader = reader
     try:
         for opcode, arg, pos in pickletools.genops(cast(IO[bytes], reader)):
             machine.pos = pos if pos is not None else reader.tell()
             machine.step(opcode.name, arg)
             machine.index += 1
+            if opcode.name == "STOP":
+                break  # genops reads past STOP when the file holds more data: the next pickle starts here
             if machine.index >= max_ops:
                 raise _Abort(f"more than {max_ops} opcodes")
         if not trace.complete:

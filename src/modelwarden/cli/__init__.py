@@ -56,5 +56,16 @@ def main() -> None:
 
 
 # Command modules register themselves on `app` when imported (one line per command).
+from modelwarden.cli import assess as _assess  # noqa: E402,F401
+from modelwarden.cli import audit as _audit  # noqa: E402,F401
 from modelwarden.cli import docs as _docs  # noqa: E402,F401
+from modelwarden.cli import gateway as _gateway  # noqa: E402,F401
+from modelwarden.cli import identities as _identities  # noqa: E402,F401
+from modelwarden.cli import incidents as _incidents  # noqa: E402,F401
 from modelwarden.cli import inspect as _inspect  # noqa: E402,F401
+from modelwarden.cli import keys as _keys  # noqa: E402,F401
+from modelwarden.cli import openness as _openness  # noqa: E402,F401
+from modelwarden.cli import registry as _registry  # noqa: E402,F401
+from modelwarden.cli import scan as _scan  # noqa: E402,F401
+from modelwarden.cli import serve as _serve  # noqa: E402,F401
+from modelwarden.cli import tiers as _tiers  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""`modelwarden docs [PATH] [--manifest FILE] --out DIR`: drafts of the documents the law asks for."""
+"""`modelwarden docs [PATH] --out DIR`: Markdown drafts of the documents the law asks for."""
 
 from __future__ import annotations
 
@@ -8,41 +8,31 @@ from pathlib import Path
 import typer
 
 from modelwarden.cli import app, out
-from modelwarden.drafts import write_drafts
-from modelwarden.errors import UsageError
-from modelwarden.facts import inspect_path
-from modelwarden.manifest import Manifest, find_manifest, load_manifest
 
 
 @app.command()
 def docs(
     path: str | None = typer.Argument(
-        None, help="Model folder or file. Omit it to draft from the manifest alone (a planned model)."
+        None, help="Model folder, file or org/name; omit to use the manifest alone."
     ),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the drafts into."),
     manifest: Path | None = typer.Option(
         None, "--manifest", "-m", help="Release manifest (default: modelwarden.yaml next to the model)."
     ),
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write the drafts into."),
-    as_of: str | None = typer.Option(None, "--as-of", help="Date the drafts speak for (YYYY-MM-DD)."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Evaluate the law as of this date (YYYY-MM-DD)."),
 ) -> None:
-    """Write drafts: EU training-content summary, Annex XI and XII, SB 53 report, model-card gaps.
+    """Draft the EU training-content summary, Annex XI and XII documentation, the SB 53 transparency
+    report (where it applies) and a model-card gap list, prefilled with provenance."""
+    from modelwarden.assessment import build_assessment, gather
+    from modelwarden.cli.assess import _date
+    from modelwarden.drafts import write_drafts
+    from modelwarden.errors import UsageError
 
-    Every prefilled value names its source; every gap is a question to answer.
-    """
-    date = _date(as_of)
-    if path is None and manifest is None:
-        raise UsageError("give a model PATH, a --manifest FILE, or both")
-    facts = inspect_path(path) if path is not None else None
-    mpath = manifest or (find_manifest(path) if path is not None else None)
-    m: Manifest | None = load_manifest(mpath) if mpath is not None else None
-    for written in write_drafts(facts, m, out_dir, as_of=date):
-        out.print(str(written), highlight=False)
-
-
-def _date(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
+    inputs = gather(path, manifest)
+    a = build_assessment(inputs, as_of=_date(as_of) if as_of else dt.date.today(), scan=False)
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--as-of {text!r} is not a date in the form YYYY-MM-DD") from None
+        written = write_drafts(a, inputs.manifest, out_dir)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
+    for p, d in written:
+        out.print(f"{p}  ({d.gaps} open question{'s' if d.gaps != 1 else ''})", highlight=False)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import (
@@ -18,10 +19,10 @@ from rich.progress import (
 )
 
 from modelwarden.cli import app, err, out
-from modelwarden.facts import bytes_to_hash, inspect_release, nothing_readable
-from modelwarden.hashing import Advance
-from modelwarden.inspect_report import render, to_json
-from modelwarden.release import Release, resolve
+
+if TYPE_CHECKING:
+    from modelwarden.hashing import Advance
+    from modelwarden.release import Release
 
 
 class OutputFormat(StrEnum):
@@ -45,6 +46,11 @@ def inspect(
     Only headers are read — never tensor data (except with --hash) — and nothing is executed.
     Exit code 2 when nothing at all could be read.
     """
+    # Imported here so other commands start without loading every reader (CLI start-up time).
+    from modelwarden.facts import inspect_release, nothing_readable
+    from modelwarden.inspect_report import render, to_json
+    from modelwarden.release import resolve
+
     release = resolve(path)
     with _hash_progress(release, enabled=hash_) as advance:
         facts = inspect_release(release, hash_files=hash_, advance=advance)
@@ -68,6 +74,8 @@ def _hash_progress(release: Release, *, enabled: bool) -> Iterator[Advance | Non
         else:
             yield None
         return
+    from modelwarden.facts import bytes_to_hash
+
     progress = Progress(
         TextColumn("sha256"),
         BarColumn(),

@@ -3,8 +3,8 @@
 The EU AI Act, the former US EO 14110, California SB 53 and New York RAISE say "greater than"
 (strict: a model at exactly 1e25 does not cross); Korea's AI Basic Act says "or more" (inclusive).
 A line counts as crossed only if the band's low edge crosses it and as not crossed only if the high
-edge does not (compute.md §6); "near" means within a factor of 2, which is how far operation-count
-and hardware estimates disagree in practice (compute.md §0 item 6).
+edge does not (compute.md §6); "near" means the central figure is within a factor of 2 of the line,
+which is how far operation-count and hardware estimates disagree in practice (compute.md §0 item 6).
 """
 
 from __future__ import annotations
@@ -34,12 +34,15 @@ def threshold_call(band: Band | None, threshold: float, *, inclusive: bool) -> T
         return ThresholdCall.INSUFFICIENT_DATA
     if threshold <= 0:
         raise ValueError("threshold must be positive")
+    # Which side: decided by the edges. How far: by the central figure, "by more than a factor 2" as in
+    # compute_examples.md's legend (so a band whose high edge reaches within 2x of the line can still be
+    # clearly below when its central figure is more than 2x away).
     if crosses(band.low, threshold, inclusive=inclusive):
-        return ThresholdCall.CLEARLY_ABOVE if band.low > threshold * NEAR_FACTOR else ThresholdCall.NEAR_ABOVE
+        clearly = band.central > threshold * NEAR_FACTOR
+        return ThresholdCall.CLEARLY_ABOVE if clearly else ThresholdCall.NEAR_ABOVE
     if not crosses(band.high, threshold, inclusive=inclusive):
-        return (
-            ThresholdCall.CLEARLY_BELOW if band.high < threshold / NEAR_FACTOR else ThresholdCall.NEAR_BELOW
-        )
+        clearly = band.central < threshold / NEAR_FACTOR
+        return ThresholdCall.CLEARLY_BELOW if clearly else ThresholdCall.NEAR_BELOW
     return ThresholdCall.UNCERTAIN
 
 

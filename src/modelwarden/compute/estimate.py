@@ -102,6 +102,7 @@ class _Hardware:
     chip_hours: float
     tdp_watts: float | None
     formula: str
+    accelerator: str | None  # the table's name, or the stated name when peak_flop_s was given
 
 
 class _Estimator:
@@ -114,6 +115,10 @@ class _Estimator:
         self.estimates: list[MethodEstimate] = []
         self.implied: float | None = None
         self.geomean: float | None = None
+        # The own run's (or the modification's) individual estimates, for ComputeEstimate's flat fields.
+        self.ops: Band | None = None
+        self.hw: _Hardware | None = None
+        self.n_used: float | None = None
         self.config = _read_config(facts)
 
     # -- bookkeeping ------------------------------------------------------------------------------
@@ -190,6 +195,11 @@ class _Estimator:
 
         cumulative = self._cumulative(training, stages)
         thresholds, inclusive = self._calls(training, cumulative, modification)
+        other = {f"{k}_inclusive": v for k, v in inclusive.items()}
+        # EO 14110's 1e23 line for biological-sequence models: training compute, strict ">" (§4.2(b)(i)).
+        other["1e23_bio"] = thresholds["1e23"]
+        if modifier is not None:
+            other["modification_one_third"] = modifier.call
         if training is None and not derivative:
             self.warn(
                 "insufficient data: no training compute can be estimated. State training.compute_flop, or "
@@ -203,12 +213,20 @@ class _Estimator:
             modification_flop=modification,
             method=method.value,
             thresholds=thresholds,
-            thresholds_inclusive=inclusive,
+            other_thresholds=other,
+            modification_threshold=modifier.threshold if modifier is not None else None,
             modifier=modifier,
-            estimates=self.estimates,
-            stages=stages,
+            stated_flop=stated[0] if (stated := self._stated(derivative)) is not None else None,
+            operation_count_flop=self.ops,
+            hardware_flop=self.hw.band if self.hw is not None else None,
             geometric_mean_flop=self.geomean,
             implied_utilisation=self.implied,
+            parameters_used=round(self.n_used) if self.n_used is not None else None,
+            tokens=self.t.tokens or None,
+            accelerator=self.hw.accelerator if self.hw is not None else None,
+            chip_hours=self.hw.chip_hours if self.hw is not None else None,
+            estimates=self.estimates,
+            stages=stages,
             energy_kwh=self._energy(training if not derivative else modification),
             planned=self.t.planned,
             warnings=self.warnings,
@@ -258,6 +276,7 @@ class _Estimator:
         scope = "modification" if derivative else "training"
         ops = self._operation_count(scope, derivative)
         hw = self._hardware(self.t.hardware, scope, "training.hardware")
+        self.ops, self.hw = ops, hw
         if ops is not None and hw is not None:
             self.implied = ops.central / hw.capacity
             self.geomean = math.sqrt(ops.central * hw.band.central)
@@ -309,7 +328,7 @@ class _Estimator:
         pct = f"{implied:.0%}"
         if implied > 1:
             self.warn(
-                f"{what} implies {pct} of the hardware's peak, which is impossible: the GPU-hours are "
+                f"{what} implies {pct} utilisation, which exceeds the hardware's peak: the GPU-hours are "
                 "probably partial (per stage, per trillion tokens, one model of a family) or the tokens "
                 "are overstated"
             )
@@ -372,9 +391,17 @@ class _Estimator:
         )
 
     def _tied(self) -> bool:
+        """Whether the embedding matrix also works as the output head (a matmul worth counting).
+
+        An encoder released without a head (BertModel, sentence-transformers) ties nothing in use:
+        its embedding is only a lookup, however the config's tie flag reads.
+        """
         from modelwarden.compute.params import tie_default
 
         if self.config is not None:
+            archs = self.config.get("architectures")
+            if isinstance(archs, list) and archs and not any(_has_head(str(a)) for a in archs):
+                return False
             flag = self.config.get("tie_word_embeddings")
             if isinstance(flag, bool):
                 return flag
@@ -396,6 +423,7 @@ class _Estimator:
             return None
         trainable = self._trainable(derivative)
         attention = self._attention_per_token(params)
+        self.n_used = params.central
         if trainable is not None:
             # LoRA-style partial training: forward 2N + activation gradients 2N + weight gradients 2N_t
             # (compute.md §4.6); the attention term has no weight gradients either.
@@ -572,6 +600,7 @@ class _Estimator:
             chip_hours=chip_hours,
             tdp_watts=acc.tdp_watts if acc is not None else None,
             formula=formula,
+            accelerator=acc.name if acc is not None else hw.accelerator,
         )
 
     def _chip_hours(self, hw: HardwareDecl, where: str) -> float | None:
@@ -809,6 +838,20 @@ def _stage_policy(st: StageDecl) -> tuple[bool, bool, str]:
     if k is StageKind.EVALUATION:
         return False, False, "purely diagnostic compute (evaluations, red-teaming) may be excluded"
     return True, True, "kind 'other': counted in both to be safe"
+
+
+# Model classes that end in an output projection over the vocabulary (or masked-token head).
+HEAD_CLASS_SUFFIXES = (
+    "LMHeadModel",
+    "ForCausalLM",
+    "ForConditionalGeneration",
+    "ForMaskedLM",
+    "ForPreTraining",
+)
+
+
+def _has_head(architecture: str) -> bool:
+    return architecture.endswith(HEAD_CLASS_SUFFIXES)
 
 
 def _sum(bands: Any) -> Band:

@@ -1,0 +1,543 @@
+"""Gateway overhead: modelwarden vs LiteLLM vs direct, measured from the client (gateway.md §10).
+
+Same mock upstream (modelwarden.gateway.mock_upstream, instant answers), same open-loop load
+generator (benchmarks/loadgen.py), same request. Systems:
+  (a) direct      the client talks to the mock upstream;
+  (b) modelwarden auth (API key → identity → tier) + limits (rpm/tpm reservation and settlement)
+                  + rule moderation of prompt and answer + the audit chain (each entry committed to
+                  SQLite before the answer is sent), 1 worker;
+  (c) litellm     LiteLLM proxy (pinned, hash-checked, benchmarks/peers/install_litellm.sh) with API
+                  keys carrying rpm/tpm limits (custom_auth: virtual keys need LiteLLM's Prisma/Postgres
+                  schema, whose engines are downloaded at run time from outside PyPI), 1 worker.
+
+Placement: the system under test is pinned to CPU 1; the mock upstream and the load generator share
+CPU 0 (taskset). The machine has 2 cores shared with other work, so every point is repeated and
+the spread is reported.
+
+Added latency = pX(system) − pX(direct) at the same offered rate, per repeat (back-to-back), then
+the median over repeats. Max sustainable rate = the highest rate of a sweep with < 0.1 % errors,
+achieved ≥ 97 % of offered, and p99 < 250 ms.
+
+Usage: .venv/bin/python benchmarks/gateway_bench.py [--repeats 3] [--duration 10] [--quick]
+Writes benchmarks/results/gateway_bench.json and prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+LITELLM = HERE / ".peers" / "litellm" / "bin" / "litellm"
+BODY = {
+    "model": "mock-small",
+    "messages": [{"role": "user", "content": "Write a haiku about the sea at night."}],
+    "max_tokens": 64,
+}
+SLO_P99_MS = 250.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pinned(cpu: str, cmd: list[str]) -> list[str]:
+    return (
+        ["taskset", "-c", cpu, *cmd]
+        if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1
+        else cmd
+    )  # type: ignore[operator]
+
+
+def wait_ok(url: str, timeout: float = 60.0, headers: dict[str, str] | None = None, body: Any = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            r = httpx.post(url, json=body, headers=headers, timeout=5) if body else httpx.get(url, timeout=2)
+            if r.status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextlib.contextmanager
+def process(
+    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as fh:
+        p = subprocess.Popen(
+            cmd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env or os.environ.copy(),
+            cwd=cwd,
+            start_new_session=True,
+        )
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+def env_single_thread() -> dict[str, str]:
+    e = os.environ.copy()
+    e.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return e
+
+
+# --- systems ---------------------------------------------------------------------------------------
+
+
+def modelwarden_deployment(work: Path, upstream: str) -> tuple[Path, str]:
+    """A deployment with a `bench` tier (limits high enough not to bind, but enforced) and one key."""
+    from modelwarden import migrations
+    from modelwarden.db import make_engine
+    from modelwarden.gateway.config import load_config
+    from modelwarden.gateway.signing import generate_key
+    from modelwarden.gateway.store import Store
+    from modelwarden.gateway.tiers import load_tiers
+
+    d = work / "modelwarden"
+    d.mkdir(parents=True)
+    generate_key(d / "audit-signing.key")
+    (d / "audit.salt").write_text(secrets.token_hex(32))
+    tiers = yaml.safe_load(
+        resources.files("modelwarden.gateway").joinpath("data/tiers.yaml").read_text("utf-8")
+    )
+    tiers["tiers"]["bench"] = {
+        **tiers["tiers"]["verified"],
+        "fallback": None,
+        "requires": {"verification": "none"},
+        "rpm": 10_000_000,
+        "tpm": 10_000_000_000,
+        "daily_tokens": 0,
+    }
+    (d / "tiers.yaml").write_text(yaml.safe_dump(tiers, sort_keys=False))
+    cfg = {
+        "database": "sqlite:///gateway.sqlite3",
+        "tiers": "tiers.yaml",
+        "upstreams": [
+            {"name": "mock", "url": upstream + "/v1", "models": [{"id": "mock-small", "tags": ["public"]}]}
+        ],
+        "moderation": {"rules": True},
+        "audit": {
+            "signing_key": "audit-signing.key",
+            "anchor_file": "checkpoints.jsonl",
+            "salt_file": "audit.salt",
+        },
+        "admin": {"token_sha256": hashlib.sha256(b"bench-admin").hexdigest()},
+    }
+    (d / "gateway.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    c = load_config(d / "gateway.yaml")
+    engine = make_engine(c.database)
+    migrations.upgrade(engine)
+    st = Store(engine, load_tiers(c.tiers))
+    ident = st.create_identity("bench", tier="bench")
+    _, key = st.create_key(ident.id)
+    engine.dispose()
+    return d / "gateway.yaml", key
+
+
+@contextlib.contextmanager
+def start_modelwarden(work: Path, upstream: str) -> Iterator[tuple[str, str]]:
+    config, key = modelwarden_deployment(work, upstream)
+    port = free_port()
+    cmd = pinned(
+        "1",
+        [
+            PY,
+            "-m",
+            "modelwarden",
+            "gateway",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+    )
+    with process(cmd, work / "modelwarden.log", env_single_thread()):
+        url = f"http://127.0.0.1:{port}"
+        wait_ok(url + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"}, body=BODY)
+        yield url, key
+
+
+LITELLM_AUTH = '''\
+"""Keys with rpm/tpm limits for the LiteLLM proxy, without its database (see gateway_bench.py)."""
+import hashlib, hmac, os
+from fastapi import HTTPException, Request
+from litellm.proxy._types import UserAPIKeyAuth
+
+KEYS = {}
+for line in open(os.environ["BENCH_LITELLM_KEYS"]):
+    k, rpm, tpm = line.split()
+    KEYS[hashlib.sha256(k.encode()).hexdigest()] = (int(rpm), int(tpm))
+
+
+async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
+    h = hashlib.sha256(api_key.encode()).hexdigest()
+    for stored, (rpm, tpm) in KEYS.items():
+        if hmac.compare_digest(stored, h):
+            return UserAPIKeyAuth(api_key=h, token=h, rpm_limit=rpm, tpm_limit=tpm)
+    raise HTTPException(status_code=401, detail="invalid key")
+'''
+
+
+@contextlib.contextmanager
+def start_litellm(work: Path, upstream: str) -> Iterator[tuple[str, str]]:
+    if not LITELLM.exists():
+        raise RuntimeError("LiteLLM is not installed: run benchmarks/peers/install_litellm.sh")
+    d = work / "litellm"
+    d.mkdir(parents=True)
+    key = "sk-bench-" + secrets.token_hex(16)
+    (d / "keys.txt").write_text(f"{key} 10000000 10000000000\n")
+    (d / "custom_auth.py").write_text(LITELLM_AUTH)
+    cfg = {
+        "model_list": [
+            {
+                "model_name": "mock-small",
+                "litellm_params": {
+                    "model": "openai/mock-small",
+                    "api_base": upstream + "/v1",
+                    "api_key": "sk-mock",
+                },
+            }
+        ],
+        "general_settings": {
+            "master_key": "sk-master-" + secrets.token_hex(8),
+            "custom_auth": "custom_auth.user_api_key_auth",
+        },
+        "litellm_settings": {"telemetry": False, "set_verbose": False},
+    }
+    (d / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    # Same treatment as ours: no per-request access log.
+    (d / "logging.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "loggers": {"uvicorn.access": {"level": "WARNING"}, "uvicorn.error": {"level": "WARNING"}},
+            }
+        )
+    )
+    port = free_port()
+    env = env_single_thread()
+    env.update(
+        BENCH_LITELLM_KEYS=str(d / "keys.txt"),
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        LITELLM_LOG="ERROR",
+        PYTHONPATH=str(d),
+    )
+    cmd = pinned(
+        "1",
+        [
+            str(LITELLM),
+            "--config",
+            str(d / "config.yaml"),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--num_workers",
+            "1",
+            "--log_config",
+            str(d / "logging.json"),
+        ],
+    )
+    with process(cmd, work / "litellm.log", env, cwd=d):
+        url = f"http://127.0.0.1:{port}"
+        wait_ok(
+            url + "/v1/chat/completions", timeout=120, headers={"authorization": f"Bearer {key}"}, body=BODY
+        )
+        yield url, key
+
+
+# --- measurement -------------------------------------------------------------------------------------
+
+
+def point(
+    url: str, key: str | None, rate: float, duration: float, body_file: Path, warmup: float = 2.0
+) -> dict[str, Any]:
+    cmd = pinned(
+        "0",
+        [
+            PY,
+            str(HERE / "loadgen.py"),
+            "--url",
+            url + "/v1/chat/completions",
+            "--rate",
+            str(rate),
+            "--duration",
+            str(duration),
+            "--warmup",
+            str(warmup),
+            "--body",
+            str(body_file),
+        ],
+    )
+    if key:
+        cmd += ["--header", f"Authorization: Bearer {key}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def settle(url: str, key: str | None, timeout: float = 120.0) -> None:
+    """After a point, wait until the system answers one request quickly again (an overloaded
+    server keeps working through its backlog after the client gave up)."""
+    time.sleep(1.0)
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t = time.perf_counter()
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(url + "/v1/chat/completions", json=BODY, headers=headers, timeout=30)
+            if time.perf_counter() - t < 0.05:
+                return
+        time.sleep(1.0)
+
+
+def passes(r: dict[str, Any]) -> bool:
+    return (
+        r["error_rate"] < 0.001 and r["achieved_rps"] >= 0.97 * r["offered_rps"] and r["p99_ms"] < SLO_P99_MS
+    )
+
+
+def sweep(
+    url: str, key: str | None, body_file: Path, rates: list[float], duration: float
+) -> tuple[float, list[dict[str, Any]]]:
+    best = 0.0
+    runs = []
+    for rate in rates:
+        r = point(url, key, rate, duration, body_file, warmup=1.0)
+        settle(url, key)
+        runs.append(r)
+        if not passes(r):
+            break
+        best = rate
+    return best, runs
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--rates", default="100,500,1000")
+    ap.add_argument("--sweep", default="250,500,750,1000,1250,1500,1750,2000,2500,3000,3500,4000")
+    ap.add_argument("--sweep-duration", type=float, default=5.0)
+    ap.add_argument("--systems", default="direct,modelwarden,litellm")
+    ap.add_argument("--quick", action="store_true", help="1 repeat, 4 s points: a smoke run")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "gateway_bench.json")
+    a = ap.parse_args()
+    # Turn SIGTERM into an exception so every started server is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if a.quick:
+        a.repeats, a.duration, a.sweep_duration = 1, 4.0, 3.0
+    rates = [float(x) for x in a.rates.split(",")]
+    sweep_rates = [float(x) for x in a.sweep.split(",")]
+    systems = a.systems.split(",")
+
+    work = Path(tempfile.mkdtemp(prefix="mw-gwbench-"))
+    body_file = work / "body.json"
+    body_file.write_text(json.dumps(BODY))
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_avg_at_start": os.getloadavg(),
+        },
+        "method": {
+            "rates": rates,
+            "duration_s": a.duration,
+            "repeats": a.repeats,
+            "slo_p99_ms": SLO_P99_MS,
+            "sweep": sweep_rates,
+            "sweep_duration_s": a.sweep_duration,
+            "body": BODY,
+        },
+        "versions": {"modelwarden": _git_rev(), "litellm": _litellm_version()},
+        "fixed": {s: {str(r): [] for r in rates} for s in systems},
+        "sweeps": {s: [] for s in systems},
+    }
+    mock_port = free_port()
+    upstream = f"http://127.0.0.1:{mock_port}"
+    mock_cmd = pinned("0", [PY, "-m", "modelwarden.gateway.mock_upstream", "--port", str(mock_port)])
+    with process(mock_cmd, work / "mock.log", env_single_thread()):
+        wait_ok(upstream + "/mock/stats")
+        with contextlib.ExitStack() as stack:
+            targets: dict[str, tuple[str, str | None]] = {}
+            if "direct" in systems:
+                targets["direct"] = (upstream, None)
+            if "modelwarden" in systems:
+                targets["modelwarden"] = stack.enter_context(start_modelwarden(work, upstream))
+            if "litellm" in systems:
+                targets["litellm"] = stack.enter_context(start_litellm(work, upstream))
+            for rep in range(a.repeats):
+                for rate in rates:
+                    for s in systems:
+                        url, key = targets[s]
+                        r = point(url, key, rate, a.duration, body_file)
+                        settle(url, key)
+                        results["fixed"][s][str(rate)].append(r)
+                        print(
+                            f"rep {rep + 1} {s:>11} @ {rate:>6.0f} rps: "
+                            f"p50 {r['p50_ms']:7.2f}  p95 {r['p95_ms']:7.2f}  p99 {r['p99_ms']:8.2f} ms  "
+                            f"err {r['error_rate']:.4f}  achieved {r['achieved_rps']:.0f}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                for s in systems:
+                    url, key = targets[s]
+                    best, runs = sweep(url, key, body_file, sweep_rates, a.sweep_duration)
+                    results["sweeps"][s].append({"max_rps": best, "runs": runs})
+                    print(
+                        f"rep {rep + 1} {s:>11} max sustainable: {best:.0f} rps", file=sys.stderr, flush=True
+                    )
+    results["summary"] = summarise(results, systems, rates)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(results, indent=1))
+    print(render(results, systems, rates))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def summarise(results: dict[str, Any], systems: list[str], rates: list[float]) -> dict[str, Any]:
+    out: dict[str, Any] = {"added": {}, "absolute": {}, "max_rps": {}}
+    for s in systems:
+        out["max_rps"][s] = spread([sw["max_rps"] for sw in results["sweeps"][s]])
+        out["absolute"][s] = {}
+        for rate in rates:
+            runs = results["fixed"][s][str(rate)]
+            out["absolute"][s][str(rate)] = {
+                q: spread([r[f"{q}_ms"] for r in runs]) for q in ("p50", "p95", "p99")
+            } | {"error_rate": max(r["error_rate"] for r in runs)}
+        if s == "direct" or "direct" not in systems:
+            continue
+        out["added"][s] = {}
+        for rate in rates:
+            mine = results["fixed"][s][str(rate)]
+            base = results["fixed"]["direct"][str(rate)]
+            out["added"][s][str(rate)] = {
+                q: spread([m[f"{q}_ms"] - b[f"{q}_ms"] for m, b in zip(mine, base, strict=True)])
+                for q in ("p50", "p95", "p99")
+            }
+    return out
+
+
+def _fmt(sp: dict[str, float]) -> str:
+    return f"{sp['median']:.2f} ({sp['min']:.2f}–{sp['max']:.2f})"
+
+
+def render(results: dict[str, Any], systems: list[str], rates: list[float]) -> str:
+    sm = results["summary"]
+    lines = [
+        f"Machine: {results['machine']['cpus']} CPUs, {results['machine']['platform']}; "
+        f"{results['method']['repeats']} repeats × {results['method']['duration_s']:g} s per point; "
+        "median (min–max over repeats).",
+        "",
+        "Added latency vs direct (ms), measured at the client:",
+        "",
+        "| system | rate (rps) | added p50 | added p95 | added p99 | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in sm["added"]:
+        for rate in rates:
+            ad = sm["added"][s][str(rate)]
+            err = sm["absolute"][s][str(rate)]["error_rate"]
+            lines.append(
+                f"| {s} | {rate:.0f} | {_fmt(ad['p50'])} | {_fmt(ad['p95'])} | {_fmt(ad['p99'])} "
+                f"| {err:.2%} |"
+            )
+    lines += [
+        "",
+        "Absolute client latency (ms):",
+        "",
+        "| system | rate (rps) | p50 | p95 | p99 |",
+        "|---|---|---|---|---|",
+    ]
+    for s in systems:
+        for rate in rates:
+            ab = sm["absolute"][s][str(rate)]
+            lines.append(f"| {s} | {rate:.0f} | {_fmt(ab['p50'])} | {_fmt(ab['p95'])} | {_fmt(ab['p99'])} |")
+    lines += [
+        "",
+        f"Max sustainable rate (errors < 0.1 %, achieved ≥ 97 %, p99 < {SLO_P99_MS:.0f} ms):",
+        "",
+        "| system | max rps, median (min–max) |",
+        "|---|---|",
+    ]
+    for s in systems:
+        lines.append(f"| {s} | {_fmt(sm['max_rps'][s]).replace('.00', '')} |")
+    if "modelwarden" in sm["added"] and "litellm" in sm["added"]:
+        lines += [
+            "",
+            "Target: modelwarden's added p99 ≤ ½ LiteLLM's at every rate, and a higher max rps:",
+            "",
+        ]
+        for rate in rates:
+            mw = sm["added"]["modelwarden"][str(rate)]["p99"]["median"]
+            ll = sm["added"]["litellm"][str(rate)]["p99"]["median"]
+            lines.append(
+                f"- {rate:.0f} rps: {mw:.2f} vs {ll:.2f} ms → {'met' if mw <= ll / 2 else 'NOT met'}"
+            )
+        mw_max, ll_max = sm["max_rps"]["modelwarden"]["median"], sm["max_rps"]["litellm"]["median"]
+        lines.append(f"- max rps: {mw_max:.0f} vs {ll_max:.0f} → {'met' if mw_max > ll_max else 'NOT met'}")
+    return "\n".join(lines)
+
+
+def _git_rev() -> str:
+    with contextlib.suppress(Exception):
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    return "unknown"
+
+
+def _litellm_version() -> str:
+    py = LITELLM.parent / "python"
+    with contextlib.suppress(Exception):
+        return subprocess.run(
+            [str(py), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    return "not installed"
+
+
+if __name__ == "__main__":
+    main()

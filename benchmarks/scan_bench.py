@@ -1,0 +1,554 @@
+"""Benchmark `modelwarden scan` against picklescan, modelscan, fickling and ModelAudit.
+
+1. Installs the peers (pinned) into their own virtualenv, benchmarks/.peers (git-ignored), with the
+   extras that let them read the formats of the corpus (h5py, onnx, safetensors, joblib, 7z) — not
+   TensorFlow or PyTorch wheels, which would pull gigabytes of CUDA packages.
+2. Builds the test corpus (tests/scan/corpus.py: malicious techniques and benign artifacts, made with
+   the real libraries) and runs every tool on every sample, each as its own process, as a user would.
+3. Times every tool on ~2 GB artifacts generated here: a PyTorch zip checkpoint, a legacy PyTorch
+   checkpoint, a sharded safetensors folder and a folder of PyTorch shards (the large files are deleted
+   afterwards). Each timing is the best of --repeat runs on a warm page cache.
+
+ModelAudit sends telemetry by default; PROMPTFOO_DISABLE_TELEMETRY=1 (its documented opt-out) is set
+for every peer run. With `strace` available, the script also checks that modelwarden opens no socket.
+
+Usage: .venv/bin/python benchmarks/scan_bench.py [--skip-install] [--skip-large] [--size-gb 2] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PEERS_DIR = ROOT / "benchmarks" / ".peers"
+WORK = ROOT / "benchmarks" / ".work"
+RESULTS = ROOT / "benchmarks" / "results"
+OURS = Path(sys.executable).parent / "modelwarden"
+PEER_SPECS = [
+    "picklescan[7z]==1.0.5",
+    "modelscan[h5py]==0.8.8",
+    "fickling[archive]==0.1.12",
+    "modelaudit[h5,onnx,safetensors,joblib,sevenzip,dill]==0.2.54",
+]
+PEER_ENV = {
+    "PROMPTFOO_DISABLE_TELEMETRY": "1",  # ModelAudit's documented telemetry opt-out
+    "NO_ANALYTICS": "1",
+    "DO_NOT_TRACK": "1",
+    "HF_HUB_OFFLINE": "1",
+    "PROMPTFOO_DISABLE_UPDATE": "1",
+}
+TIMEOUT = 900
+TOOLS = ["modelwarden", "picklescan", "modelscan", "fickling", "modelaudit"]
+
+
+# ------------------------------------------------------------------------------------------------------
+# Running tools
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    verdict: str  # "hit", "miss", "error", "skip", "timeout"
+    seconds: float
+    rss_kb: int = 0
+    detail: str = ""
+
+
+def _exec(cmd: list[str], *, cwd: Path | None = None) -> tuple[int, str, str, float, int]:
+    """Run under /usr/bin/time to get the peak RSS; returns (code, stdout, stderr, seconds, rss KB)."""
+    env = {**os.environ, **PEER_ENV, "COLUMNS": "200"}
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        timed = (
+            ["/usr/bin/time", "-o", tf.name, "-f", "%e %M", *cmd] if Path("/usr/bin/time").exists() else cmd
+        )
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(timed, capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd, env=env)
+        except subprocess.TimeoutExpired:
+            return -9, "", "timeout", float(TIMEOUT), 0
+        elapsed = time.perf_counter() - start
+        rss = 0
+        try:
+            parts = Path(tf.name).read_text().split()
+            rss = int(parts[-1])
+        except (ValueError, IndexError, OSError):
+            pass
+    return proc.returncode, proc.stdout, proc.stderr, elapsed, rss
+
+
+def run_modelwarden(path: Path, *, no_hash: bool = False) -> Run:
+    cmd = [str(OURS), "scan", str(path), "--format", "json"] + (["--no-hash"] if no_hash else [])
+    code, out, err, secs, rss = _exec(cmd)
+    if code not in (0, 1):
+        return Run("error", secs, rss, err.strip()[-200:])
+    summary = json.loads(out)["summary"]
+    return Run("hit" if summary["failed"] else "miss", secs, rss)
+
+
+def run_picklescan(path: Path) -> Run:
+    code, out, err, secs, rss = _exec([str(PEERS_DIR / "bin" / "picklescan"), "--path", str(path)])
+    counts = {}
+    for line in out.splitlines():
+        if ":" in line and line.split(":")[0] in (
+            "Scanned files",
+            "Infected files",
+            "Dangerous globals",
+            "Suspicious globals",
+        ):
+            key, _, value = line.partition(":")
+            counts[key] = int(value.strip() or 0)
+    flagged = (
+        counts.get("Infected files", 0)
+        + counts.get("Dangerous globals", 0)
+        + counts.get("Suspicious globals", 0)
+    )
+    if flagged:
+        return Run("hit", secs, rss)
+    if code == 2 or code < 0:
+        return Run("error", secs, rss, (err or out).strip()[-200:])
+    if counts.get("Scanned files", 0) == 0:
+        return Run("skip", secs, rss, "no file scanned")
+    return Run("miss", secs, rss)
+
+
+def run_modelscan(path: Path) -> Run:
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "r.json"
+        code, out, err, secs, rss = _exec(
+            [str(PEERS_DIR / "bin" / "modelscan"), "scan", "-p", str(path), "-r", "json", "-o", str(report)],
+            cwd=Path(tmp),
+        )
+        data = json.loads(report.read_text()) if report.exists() else {}
+    summary = data.get("summary", {})
+    if summary.get("total_issues", 0):
+        return Run("hit", secs, rss)
+    if data.get("errors"):
+        return Run("error", secs, rss, str(data["errors"])[:200])
+    if code == 3 or not summary.get("scanned", {}).get("total_scanned"):
+        return Run("skip", secs, rss, "skipped")
+    if code not in (0, 1):
+        return Run("error", secs, rss, (err or out).strip()[-200:])
+    return Run("miss", secs, rss)
+
+
+_FICKLING_HITS = {
+    "POSSIBLY_UNSAFE",
+    "SUSPICIOUS",
+    "LIKELY_UNSAFE",
+    "LIKELY_OVERTLY_MALICIOUS",
+    "OVERTLY_MALICIOUS",
+}
+
+
+def run_fickling(path: Path) -> Run:
+    # fickling takes one pickle file; a folder is scanned file by file.
+    files = (
+        [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+    )
+    total, rss_max, errors, hit = 0.0, 0, 0, False
+    for f in files:
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp) / "f.json"
+            _, _, _, secs, rss = _exec(
+                [str(PEERS_DIR / "bin" / "fickling"), "--check-safety", "--json-output", str(report), str(f)]
+            )
+            total += secs
+            rss_max = max(rss_max, rss)
+            severity = ""
+            if report.exists():
+                try:
+                    severity = json.loads(report.read_text()).get("severity", "")
+                except ValueError:
+                    severity = ""
+            if severity in _FICKLING_HITS:
+                hit = True
+            elif not severity:
+                errors += 1  # "failed to parse": fickling's non-zero exit on non-pickles is not a verdict
+    if hit:
+        return Run("hit", total, rss_max)
+    if files and errors == len(files):
+        return Run("error", total, rss_max, "could not parse")
+    return Run("miss", total, rss_max)
+
+
+def run_modelaudit(path: Path) -> Run:
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "r.json"
+        code, out, err, secs, rss = _exec(
+            [
+                str(PEERS_DIR / "bin" / "modelaudit"),
+                "scan",
+                str(path),
+                "--format",
+                "json",
+                "--output",
+                str(report),
+                "--no-cache",
+            ]
+        )
+        try:
+            data = json.loads(report.read_text()) if report.exists() else json.loads(out)
+        except ValueError:
+            data = {}
+    issues = [
+        i for i in data.get("issues", []) if str(i.get("severity", "")).lower() in ("critical", "warning")
+    ]
+    if issues:
+        return Run("hit", secs, rss)
+    if code == 2 or code < 0 or not data:
+        return Run("error", secs, rss, (err or out).strip()[-200:])
+    return Run("miss", secs, rss)
+
+
+RUNNERS: dict[str, Callable[[Path], Run]] = {
+    "modelwarden": run_modelwarden,
+    "picklescan": run_picklescan,
+    "modelscan": run_modelscan,
+    "fickling": run_fickling,
+    "modelaudit": run_modelaudit,
+}
+
+
+# ------------------------------------------------------------------------------------------------------
+# Setup
+# ------------------------------------------------------------------------------------------------------
+
+
+def ensure_peers(skip: bool) -> dict[str, str]:
+    py = PEERS_DIR / "bin" / "python"
+    if not skip or not py.exists():
+        if not py.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(PEERS_DIR)], check=True)
+        proc = subprocess.run(
+            [str(py), "-m", "pip", "install", "--quiet", *PEER_SPECS], capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            print("peer installation failed:\n" + proc.stderr[-2000:], file=sys.stderr)
+    versions = {}
+    for name in ("picklescan", "modelscan", "fickling", "modelaudit"):
+        out = subprocess.run(
+            [str(py), "-c", f"import importlib.metadata as m; print(m.version('{name}'))"],
+            capture_output=True,
+            text=True,
+        )
+        versions[name] = out.stdout.strip() or "not installed"
+    return versions
+
+
+def build_corpus() -> tuple[list, list]:
+    from tests.scan import corpus
+
+    shutil.rmtree(WORK / "corpus", ignore_errors=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import logging
+
+        logging.getLogger("absl").setLevel(logging.ERROR)
+        malicious = corpus.build_malicious(WORK / "corpus" / "malicious")
+        benign = corpus.build_benign(WORK / "corpus" / "benign")
+        benign.append(corpus.build_training_args(WORK / "corpus" / "benign"))
+    return malicious, benign
+
+
+# ------------------------------------------------------------------------------------------------------
+# Large artifacts
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Large:
+    name: str
+    path: Path
+    size: int = 0
+    files: int = 0
+    runs: dict[str, Run] = field(default_factory=dict)
+    ours_no_hash: Run | None = None
+
+
+def _state_dict(total_bytes: int, tensors: int):  # type: ignore[no-untyped-def]
+    import torch
+
+    per = max(1, total_bytes // tensors // 4)
+    return {
+        f"layers.{i}.weight": torch.full((per,), float(i % 7), dtype=torch.float32) for i in range(tensors)
+    }
+
+
+def make_large(size_gb: float) -> list[Large]:
+    import safetensors.torch
+    import torch
+
+    base = WORK / "large"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    total = int(size_gb * (1 << 30))
+    out = []
+    sd = _state_dict(total, 64)
+    torch.save(sd, base / "pytorch_model.bin")
+    out.append(Large("PyTorch zip checkpoint (1 file)", base / "pytorch_model.bin"))
+    torch.save(sd, base / "legacy_model.pt", _use_new_zipfile_serialization=False)
+    out.append(Large("PyTorch legacy checkpoint (1 file)", base / "legacy_model.pt"))
+    del sd
+    st_dir = base / "safetensors-sharded"
+    st_dir.mkdir()
+    weight_map = {}
+    for i in range(4):
+        shard = _state_dict(total // 4, 16)
+        shard = {f"s{i}.{k}": v for k, v in shard.items()}
+        name = f"model-{i + 1:05d}-of-00004.safetensors"
+        safetensors.torch.save_file(shard, st_dir / name, metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(shard, name))
+    (st_dir / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map})
+    )
+    (st_dir / "config.json").write_text(
+        json.dumps({"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    )
+    out.append(Large("sharded safetensors folder (4 shards)", st_dir))
+    pt_dir = base / "torch-sharded"
+    pt_dir.mkdir()
+    n = 16
+    weight_map = {}
+    for i in range(n):
+        shard = {f"p{i}.{k}": v for k, v in _state_dict(total // n, 8).items()}
+        name = f"pytorch_model-{i + 1:05d}-of-{n:05d}.bin"
+        torch.save(shard, pt_dir / name)
+        weight_map.update(dict.fromkeys(shard, name))
+    (pt_dir / "pytorch_model.bin.index.json").write_text(
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map})
+    )
+    out.append(Large(f"folder of {n} PyTorch zip shards", pt_dir))
+    for item in out:
+        files = [item.path] if item.path.is_file() else [p for p in item.path.rglob("*") if p.is_file()]
+        item.files = len(files)
+        item.size = sum(p.stat().st_size for p in files)
+    return out
+
+
+def warm(path: Path) -> None:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    for f in files:
+        with f.open("rb") as fh:
+            while fh.read(1 << 24):
+                pass
+
+
+def best(fn: Callable[[], Run], repeat: int) -> Run:
+    runs = [fn() for _ in range(repeat)]
+    top = min(runs, key=lambda r: r.seconds)
+    top.rss_kb = max(r.rss_kb for r in runs)
+    return top
+
+
+# ------------------------------------------------------------------------------------------------------
+# Reporting
+# ------------------------------------------------------------------------------------------------------
+
+MARK = {"hit": "✓", "miss": "✗", "error": "error", "skip": "skipped", "timeout": "timeout"}
+
+
+def detection_table(samples: list, results: dict[str, dict[str, Run]], benign: bool) -> list[str]:
+    head = "| sample | technique | " + " | ".join(TOOLS) + " |"
+    lines = [head, "|" + "---|" * (len(TOOLS) + 2)]
+    for s in samples:
+        cells = []
+        for tool in TOOLS:
+            r = results[s.id][tool]
+            if benign:
+                cells.append(
+                    {
+                        "hit": "**FP**",
+                        "miss": "ok",
+                        "error": "error",
+                        "skip": "skipped",
+                        "timeout": "timeout",
+                    }[r.verdict]
+                )
+            else:
+                cells.append(MARK[r.verdict])
+        lines.append(f"| {s.id} | {s.technique} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def no_sockets(path: Path) -> str:
+    if not shutil.which("strace"):
+        return "strace not available: not checked"
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as tf:
+        subprocess.run(
+            [
+                "strace",
+                "-f",
+                "-e",
+                "trace=socket,connect",
+                "-o",
+                tf.name,
+                str(OURS),
+                "scan",
+                str(path),
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            timeout=TIMEOUT,
+        )
+        calls = [
+            line for line in Path(tf.name).read_text().splitlines() if "socket(" in line or "connect(" in line
+        ]
+    return "no socket() or connect() call" if not calls else f"{len(calls)} socket calls: {calls[:3]}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-install", action="store_true", help="reuse benchmarks/.peers as it is")
+    ap.add_argument("--skip-large", action="store_true", help="detection only")
+    ap.add_argument("--size-gb", type=float, default=2.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=RESULTS / "scan_bench.md")
+    args = ap.parse_args()
+
+    versions = ensure_peers(args.skip_install)
+    import modelwarden
+
+    versions = {"modelwarden": modelwarden.__version__, **versions}
+    print("tools:", versions, flush=True)
+    malicious, benign = build_corpus()
+    results: dict[str, dict[str, Run]] = {}
+    for s in malicious + benign:
+        results[s.id] = {tool: RUNNERS[tool](s.path) for tool in TOOLS}
+        print(f"{s.id:34} " + " ".join(f"{t}={results[s.id][t].verdict}" for t in TOOLS), flush=True)
+
+    lines = ["# modelwarden scan benchmark", ""]
+    lines.append(
+        f"Run on {time.strftime('%Y-%m-%d')}: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "."
+    )
+    lines.append(f"Machine: {os.cpu_count()} CPUs (shared), Python {sys.version.split()[0]}.")
+    lines += ["", "## Detection (malicious corpus)", ""]
+    lines += detection_table(malicious, results, benign=False)
+    totals = {t: sum(results[s.id][t].verdict == "hit" for s in malicious) for t in TOOLS}
+    lines += ["", "Detected: " + ", ".join(f"{t} {totals[t]}/{len(malicious)}" for t in TOOLS) + "."]
+    union = {s.id for s in malicious for t in TOOLS[1:] if results[s.id][t].verdict == "hit"}
+    ours = {s.id for s in malicious if results[s.id]["modelwarden"].verdict == "hit"}
+    lines.append(
+        f"Detected by at least one peer: {len(union)}; of those, missed by modelwarden: "
+        f"{sorted(union - ours) or 'none'}."
+    )
+    lines.append(f"Detected by modelwarden and by no peer: {len(ours - union)}.")
+    lines += ["", "## False positives (benign corpus)", ""]
+    lines += detection_table(benign, results, benign=True)
+    fps = {t: sum(results[s.id][t].verdict == "hit" for s in benign) for t in TOOLS}
+    lines += [
+        "",
+        "Flagged benign artifacts: " + ", ".join(f"{t} {fps[t]}/{len(benign)}" for t in TOOLS) + ".",
+    ]
+    errors = {t: sum(results[s.id][t].verdict == "error" for s in malicious + benign) for t in TOOLS}
+    lines.append(
+        "Errors (tool failed or could not parse the input): "
+        + ", ".join(f"{t} {errors[t]}" for t in TOOLS)
+        + "."
+    )
+    mean = {
+        t: sum(results[s.id][t].seconds for s in malicious + benign) / len(malicious + benign) for t in TOOLS
+    }
+    lines.append(
+        "Mean wall time per sample (process start included): "
+        + ", ".join(f"{t} {mean[t]:.2f} s" for t in TOOLS)
+        + "."
+    )
+
+    if not args.skip_large:
+        need = args.size_gb * 4.5 * (1 << 30)
+        free = shutil.disk_usage(WORK.parent).free
+        print(f"disk free: {free / (1 << 30):.1f} GiB, need about {need / (1 << 30):.1f} GiB", flush=True)
+        if free < need * 1.5:
+            lines += ["", f"## Timing skipped: only {free / (1 << 30):.1f} GiB free"]
+        else:
+            large = make_large(args.size_gb)
+            try:
+                for item in large:
+                    warm(item.path)
+                    for tool in TOOLS:
+                        item.runs[tool] = best(
+                            lambda tool=tool, item=item: RUNNERS[tool](item.path), args.repeat
+                        )
+                        print(
+                            f"{item.name:40} {tool:12} {item.runs[tool].seconds:7.2f} s "
+                            f"{item.runs[tool].verdict}",
+                            flush=True,
+                        )
+                    item.ours_no_hash = best(
+                        lambda item=item: run_modelwarden(item.path, no_hash=True), args.repeat
+                    )
+                lines += ["", "## Timing on large artifacts", ""]
+                lines.append(
+                    f"Wall time of one command-line run (best of {args.repeat}, warm page cache, "
+                    "process start included), peak RSS in MiB. modelwarden hashes every file "
+                    "(SHA-256) by default; `--no-hash` is shown separately."
+                )
+                lines += [
+                    "",
+                    "| artifact | size | "
+                    + " | ".join(TOOLS)
+                    + " | modelwarden --no-hash | speed-up vs fastest peer that scanned it |",
+                    "|" + "---|" * (len(TOOLS) + 4),
+                ]
+                for item in large:
+                    cells = []
+                    for tool in TOOLS:
+                        r = item.runs[tool]
+                        note = "" if r.verdict in ("hit", "miss") else f" ({MARK[r.verdict]})"
+                        cells.append(f"{r.seconds:.2f} s, {r.rss_kb // 1024} MiB{note}")
+                    nh = item.ours_no_hash
+                    scanned = [
+                        item.runs[t].seconds for t in TOOLS[1:] if item.runs[t].verdict in ("hit", "miss")
+                    ]
+                    fastest = min(scanned) if scanned else None
+                    ratio = (
+                        f"{fastest / item.runs['modelwarden'].seconds:.1f}× (default), "
+                        f"{fastest / nh.seconds:.1f}× (--no-hash)"
+                        if fastest and nh
+                        else "no peer scanned it"
+                    )
+                    lines.append(
+                        f"| {item.name} | {item.size / (1 << 30):.2f} GiB, {item.files} files | "
+                        + " | ".join(cells)
+                        + f" | {nh.seconds:.2f} s, {nh.rss_kb // 1024} MiB | {ratio} |"
+                    )
+                lines += [
+                    "",
+                    "Verdicts on the large artifacts (all benign): "
+                    + "; ".join(
+                        f"{item.name}: " + ", ".join(f"{t} {item.runs[t].verdict}" for t in TOOLS)
+                        for item in large
+                    ),
+                ]
+            finally:
+                shutil.rmtree(WORK / "large", ignore_errors=True)
+    lines += [
+        "",
+        f"Network check (strace on modelwarden scanning the corpus): {no_sockets(WORK / 'corpus')}.",
+    ]
+    text = "\n".join(lines) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    (args.out.with_suffix(".json")).write_text(
+        json.dumps({sid: {t: r.__dict__ for t, r in runs.items()} for sid, runs in results.items()}, indent=1)
+    )
+    print(text)
+    shutil.rmtree(WORK / "corpus", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""Renderings of an `Assessment`: a one-screen summary a non-lawyer can read, then the details.
+
+Text goes to a rich console; Markdown and HTML are built from the same summary lines (HTML through
+Jinja2 with autoescaping: model names and card text are untrusted).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from modelwarden.model import Assessment, Band, Classification, RegimeResult
+
+DISCLAIMER = (
+    "Draft analysis, not legal advice. Answers marked 'needs review' turn on judgements the law leaves "
+    "to people; every answer cites the provision that decides it."
+)
+_WORDS = {
+    Classification.YES: "yes",
+    Classification.NO: "no",
+    Classification.NEEDS_REVIEW: "needs review",
+    Classification.INSUFFICIENT_DATA: "insufficient data",
+}
+
+
+def flop(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2e}".replace("e+", "e")
+
+
+def band_text(b: Band | None) -> str:
+    if b is None:
+        return "insufficient data"
+    if b.low == b.high:
+        return f"{flop(b.central)} FLOP"
+    return f"{flop(b.central)} FLOP (band {flop(b.low)} – {flop(b.high)})"
+
+
+@dataclass
+class Line:
+    regime: str
+    status: str  # "duties", "none", "review", "data", "not in force"
+    text: str
+
+
+def _summary_line(r: RegimeResult) -> Line:
+    cls = ", ".join(f"{k.replace('_', ' ')}: {_WORDS[v]}" for k, v in r.classification.items())
+    if r.obligations and r.in_force:
+        status = "duties"
+        text = f"{len(r.obligations)} obligation(s) — {cls}"
+    elif r.obligations:
+        status = "not in force"
+        text = f"not in force on this date; {len(r.obligations)} obligation(s) once it applies — {cls}"
+    elif any(v is Classification.NEEDS_REVIEW for v in r.classification.values()):
+        status, text = "review", f"needs review — {cls}"
+    elif any(v is Classification.INSUFFICIENT_DATA for v in r.classification.values()):
+        status, text = "data", f"insufficient data — {cls}"
+    else:
+        status = "none" if r.in_force else "not in force"
+        text = ("no obligations — " if r.in_force else "not in force on this date — ") + cls
+    return Line(r.instrument, status, text)
+
+
+def summary(a: Assessment) -> list[Line]:
+    return [_summary_line(r) for r in a.regimes.values()]
+
+
+def headline(a: Assessment) -> list[str]:
+    c = a.compute
+    params = None
+    if a.facts is not None and a.facts.parameters.total:
+        p = a.facts.parameters
+        params = f"{p.total:,} parameters" + (f" ({p.active:,} active)" if p.active else "")
+    elif c.parameters_used:
+        params = f"{c.parameters_used:,} parameters used for compute (declared in the manifest)"
+    out = [f"{a.subject.name} — assessed as of {a.as_of.isoformat()} (rules {a.ruleset_version})"]
+    if params:
+        out.append(params)
+    if a.openness is not None and (a.openness.licence.name or a.openness.licence.text):
+        lic = a.openness.licence
+        out.append(f"licence: {lic.name or lic.text} [{lic.kind}]")
+    via = f" via {c.method.replace('_', ' ')}" if c.training_flop is not None else ""
+    out.append(f"training compute: {band_text(c.training_flop)}{via}")
+    if c.cumulative_flop is not None and c.cumulative_flop != c.training_flop:
+        out.append(f"cumulative compute: {band_text(c.cumulative_flop)}")
+    calls = ", ".join(f"{k}: {v.value.replace('_', ' ')}" for k, v in c.thresholds.items())
+    out.append(f"thresholds: {calls}")
+    if a.scan is not None:
+        worst = [f for f in a.scan.findings if f.severity.value in {"critical", "high", "medium"}]
+        out.append(f"scan: {len(a.scan.files)} files, {len(worst)} finding(s) at medium or above")
+    return out
+
+
+def reasons(r: RegimeResult) -> list[tuple[str, str]]:
+    """Each classification with the explanation of the rule that decided it (from the trace)."""
+    out = []
+    for name in r.classification:
+        step = next(
+            (
+                t
+                for t in r.trace
+                if (t.rule == name or t.rule.startswith(name + "[")) and t.result != "not evaluable"
+            ),
+            None,
+        )
+        out.append((name, (step.explanation or "") if step else ""))
+    return out
+
+
+def questions(a: Assessment) -> list[str]:
+    qs = [f"{r.instrument}: {q}" for r in a.regimes.values() for q in r.needs_review]
+    qs += [f"compute: {w}" for w in a.compute.warnings]
+    return qs
+
+
+_STYLE = {
+    "duties": "bold yellow",
+    "none": "green",
+    "review": "magenta",
+    "data": "cyan",
+    "not in force": "dim",
+}
+
+
+def render_text(a: Assessment, console: Console, *, details: bool = True) -> None:
+    for i, head in enumerate(headline(a)):
+        console.print(f"[bold]{escape(head)}[/]" if i == 0 else f"  {escape(head)}", highlight=False)
+    console.print()
+    for line in summary(a):
+        console.print(
+            f"[{_STYLE[line.status]}]● {escape(line.regime)}[/]: {escape(line.text)}", highlight=False
+        )
+    qs = questions(a)
+    if qs:
+        console.print("\n[bold]Questions a person must settle[/]")
+        for q in qs:
+            console.print(f"  ? {escape(q)}", highlight=False)
+    console.print(f"\n[dim]{DISCLAIMER}[/]")
+    if not details:
+        return
+    for r in a.regimes.values():
+        state = "" if r.in_force else " (not in force on this date)"
+        console.print(f"\n[bold]{escape(r.instrument)}[/]{state}", highlight=False)
+        for name, why in reasons(r):
+            console.print(
+                f"  {escape(name.replace('_', ' '))}: {_WORDS[r.classification[name]]} — {escape(why)}",
+                highlight=False,
+            )
+        for n in r.notes:
+            console.print(f"  [dim]note: {escape(n)}[/]", highlight=False)
+        if not r.obligations and not r.exemptions:
+            continue
+        table = Table(title_justify="left")
+        for col in ("Obligation", "Cite", "From", "Deadline / note"):
+            table.add_column(col, overflow="fold")
+        for o in r.obligations:
+            when = "; ".join(filter(None, [o.deadline, o.note]))
+            table.add_row(
+                escape(f"{o.id}\n{o.title}"),
+                escape(o.citation.article),
+                str(o.applies_from or ""),
+                escape(when),
+            )
+        for e in r.exemptions:
+            table.add_row(
+                f"[green]exempt[/] {e.id}\n{e.title}",
+                e.citation.article,
+                "",
+                "removes " + ", ".join(e.removes),
+            )
+        console.print(table)
+    console.print("\n[bold]Compute assumptions[/]")
+    for f in a.compute.assumptions:
+        console.print(f"  - {escape(f.value)} ({escape(f.provenance.describe())})", highlight=False)
+
+
+def render_markdown(a: Assessment) -> str:
+    lines = [f"# {headline(a)[0]}", ""]
+    lines += [f"- {x}" for x in headline(a)[1:]]
+    lines += ["", "## Summary", ""]
+    lines += [f"- **{line.regime}**: {line.text}" for line in summary(a)]
+    qs = questions(a)
+    if qs:
+        lines += ["", "## Questions a person must settle", ""] + [f"- {q}" for q in qs]
+    for r in a.regimes.values():
+        lines += [
+            "",
+            f"## {r.instrument}",
+            "",
+            f"In force on {a.as_of.isoformat()}: {'yes' if r.in_force else 'no'}",
+            "",
+        ]
+        lines += [f"- {k.replace('_', ' ')}: **{_WORDS[v]}**" for k, v in r.classification.items()]
+        if r.obligations:
+            lines += ["", "| Obligation | Citation | Applies from | Deadline / note |", "|---|---|---|---|"]
+            for o in r.obligations:
+                when = "; ".join(filter(None, [o.deadline, o.note])).replace("|", "\\|")
+                lines.append(
+                    f"| `{o.id}` {o.title} | {o.citation.article} | {o.applies_from or ''} | {when} |"
+                )
+        for e in r.exemptions:
+            lines.append(
+                f"\nExempt: `{e.id}` {e.title} ({e.citation.article}) removes {', '.join(e.removes)}"
+            )
+        if r.notes:
+            lines += [""] + [f"> {n}" for n in r.notes]
+        lines += ["", "<details><summary>Trace</summary>", ""]
+        lines += [f"- `{t.rule}` → {t.result}: {t.explanation or ''}" for t in r.trace]
+        lines += ["", "</details>"]
+    lines += ["", "## Compute", "", f"Method: {a.compute.method}", ""]
+    lines += [f"- {f.value} ({f.provenance.describe()})" for f in a.compute.assumptions]
+    lines += ["", f"_{DISCLAIMER}_", ""]
+    return "\n".join(lines)
+
+
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("modelwarden", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+    )
+
+
+def render_html(a: Assessment) -> str:
+    template = _env().get_template("assessment.html")
+    return template.render(  # safe: packaged template
+        a=a,
+        headline=headline(a),
+        summary=summary(a),
+        questions=questions(a),
+        words=_WORDS,
+        disclaimer=DISCLAIMER,
+        band_text=band_text,
+    )
+
+
+def to_json(a: Assessment) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(a.model_dump_json(by_alias=True))
+    return doc

@@ -1,0 +1,89 @@
+"""`assess`: facts → scan → openness → compute → rules, as one `Assessment` record.
+
+With no path the manifest alone describes the model (a planned run: the EU expects notification as
+soon as crossing 10^25 FLOP is foreseeable, regulation.md §1.5).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelwarden import __version__
+from modelwarden.compute import estimate_compute
+from modelwarden.errors import UsageError
+from modelwarden.manifest import Manifest, find_manifest, load_manifest
+from modelwarden.model import Assessment, ModelFacts, Subject
+from modelwarden.openness import assess_openness
+from modelwarden.rules import RuleSet, evaluate, load_rules
+from modelwarden.rules.context import build_context
+
+
+@dataclass
+class Inputs:
+    facts: ModelFacts | None
+    manifest: Manifest | None
+    manifest_path: Path | None
+
+
+def gather(path: str | None, manifest: Path | None) -> Inputs:
+    """Read the release (if any) and its manifest (explicit, or `modelwarden.yaml` beside the model)."""
+    from modelwarden.facts import inspect_path
+
+    if path is None and manifest is None:
+        raise UsageError("give a model PATH, a --manifest describing the model, or both")
+    facts = inspect_path(path) if path is not None else None
+    if manifest is None and facts is not None and not facts.root.startswith("hf://"):
+        manifest = find_manifest(facts.root)
+    decl = load_manifest(manifest) if manifest is not None else None
+    return Inputs(facts, decl, manifest)
+
+
+def _subject(inputs: Inputs) -> Subject:
+    facts, decl = inputs.facts, inputs.manifest
+    name = (decl.model.name if decl else None) or (facts.name if facts else None)
+    if name is None and inputs.manifest_path is not None:
+        name = inputs.manifest_path.parent.name or inputs.manifest_path.stem
+    version = (decl.model.version if decl else None) or (facts.revision if facts else None)
+    hashes = {f.path: f.sha256 for f in (facts.files if facts else []) if f.sha256}
+    return Subject(
+        name=name or "unnamed model", version=version, root=facts.root if facts else None, file_hashes=hashes
+    )
+
+
+def build_assessment(
+    inputs: Inputs,
+    *,
+    as_of: dt.date,
+    rules: RuleSet | None = None,
+    scan: bool = True,
+) -> Assessment:
+    rules = rules or load_rules()
+    facts, decl = inputs.facts, inputs.manifest
+    report = None
+    if scan and facts is not None and not facts.root.startswith("hf://"):
+        from modelwarden.scan import scan_paths
+
+        report = scan_paths([Path(facts.root)], hash_files=False)
+    openness = assess_openness(facts, decl) if facts is not None or decl is not None else None
+    compute = estimate_compute(facts, decl)
+    ctx = build_context(as_of, facts, decl, compute, openness)
+    regimes = evaluate(rules, ctx, as_of)
+    stored_facts = (
+        facts.model_copy(update={"files": [f.model_copy(update={"tensors": []}) for f in facts.files]})
+        if facts
+        else None
+    )
+    return Assessment(
+        subject=_subject(inputs),
+        as_of=as_of,
+        created_at=dt.datetime.now(dt.UTC),
+        tool_version=__version__,
+        ruleset_version=rules.version,
+        facts=stored_facts,
+        scan=report,
+        openness=openness,
+        compute=compute,
+        regimes=regimes,
+    )

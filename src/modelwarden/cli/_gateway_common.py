@@ -1,0 +1,125 @@
+"""Shared plumbing for the gateway's admin commands: options, opening the store, output."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from pydantic import BaseModel
+from rich.table import Table
+
+from modelwarden.cli import err as _err
+from modelwarden.cli import out
+from modelwarden.errors import GatewayError, UsageError
+
+if TYPE_CHECKING:
+    from modelwarden.gateway.config import GatewayConfig
+    from modelwarden.gateway.store import Store
+
+ConfigOpt: Any = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="gateway.yaml (default: $MODELWARDEN_GATEWAY_CONFIG or the user config folder).",
+)
+DbOpt: Any = typer.Option(None, "--db", help="Database URL (overrides gateway.yaml).")
+JsonOpt: Any = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def open_store(config: Path | None, db: str | None) -> tuple[GatewayConfig, Store]:
+    # Imported here: SQLAlchemy, Alembic and cryptography would otherwise load on every command's
+    # start, the inspect and scan commands included.
+    from modelwarden import migrations
+    from modelwarden.db import make_engine
+    from modelwarden.gateway.audit import AnchorFile
+    from modelwarden.gateway.config import load_config
+    from modelwarden.gateway.signing import load_signer
+    from modelwarden.gateway.store import Store
+    from modelwarden.gateway.tiers import load_tiers
+
+    cfg = load_config(config)
+    if db:
+        cfg.database = db
+    engine = make_engine(cfg.database)
+    migrations.upgrade(engine)
+    signer = load_signer(cfg.audit.signing_key) if cfg.audit.signing_key else None
+    anchor = AnchorFile(cfg.audit.anchor_file) if cfg.audit.anchor_file else None
+
+    def bump() -> None:
+        if cfg.redis:
+            from modelwarden.gateway.auth import publish_epoch_sync
+
+            try:
+                publish_epoch_sync(cfg.redis)
+            except Exception as exc:
+                note(
+                    "[yellow]warning:[/] could not reach Redis to publish the revocation "
+                    f"({exc.__class__.__name__}); "
+                    f"gateways will see it within {cfg.revocation_poll_s:g} s from the database"
+                )
+
+    return cfg, Store(engine, load_tiers(cfg.tiers), signer=signer, anchor=anchor, on_epoch_bump=bump)
+
+
+def note(message: str) -> None:
+    """A message for the person at the terminal (stderr), never wrapped mid-line."""
+    _err.print(message, soft_wrap=True, highlight=False)
+
+
+def emit_json(value: Any) -> None:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif isinstance(value, list):
+        value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+    out.print_json(json.dumps(value, default=str))
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r])
+    out.print(t)
+
+
+def parse_duration(value: str | None) -> timedelta | None:
+    """`30d`, `12h`, `90m` → timedelta."""
+    if not value:
+        return None
+    units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
+    try:
+        n, unit = float(value[:-1]), units[value[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise UsageError(f"not a duration: {value!r} (use e.g. 30d, 12h, 90m, 2w)") from None
+    if n <= 0:
+        raise UsageError("a duration must be positive")
+    return timedelta(**{unit: n})
+
+
+def parse_when(value: str | None) -> datetime | None:
+    """An ISO date/time or a duration from now."""
+    if not value:
+        return None
+    if value[-1] in "dhmw" and value[:-1].replace(".", "", 1).isdigit():
+        d = parse_duration(value)
+        assert d is not None
+        return datetime.now(UTC) + d
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"not a date or duration: {value!r}") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def fmt_dt(dt: datetime | None) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M") if dt else ""
+
+
+def need(value: str | None, what: str) -> str:
+    if not value:
+        raise GatewayError(f"{what} is required")
+    return value

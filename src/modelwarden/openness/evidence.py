@@ -1,0 +1,198 @@
+"""Per-component evidence: which of the 17 MOF components a release has, where, and under which licence.
+
+Files give what they can (openness.md §8.3: weight files, checkpoint folders, configs, modeling code,
+tokenizer, card, `datasets:` and `model-index` metadata, arXiv links, LICENSE/NOTICE/USE_POLICY);
+the release manifest gives the rest (training code repositories, datasets, papers...) and overrides
+the files. Each piece of evidence names its source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from modelwarden.manifest import Component, ComponentDecl, Manifest
+from modelwarden.model import ArtifactFormat, ComponentEvidence, Evidence, ModelFacts, Provenance, Source
+from modelwarden.openness.licences import lookup
+
+WEIGHT_FORMATS = {
+    ArtifactFormat.SAFETENSORS,
+    ArtifactFormat.GGUF,
+    ArtifactFormat.TORCH_ZIP,
+    ArtifactFormat.TORCH_LEGACY,
+    ArtifactFormat.ONNX,
+    ArtifactFormat.KERAS,
+    ArtifactFormat.KERAS_H5,
+    ArtifactFormat.HDF5,
+    ArtifactFormat.NPY,
+    ArtifactFormat.NPZ,
+}
+_CHECKPOINT_DIR = re.compile(r"(^|/)(checkpoint[-_]?\d+|step[-_]?\d+|global_step\d+|ckpt[-_]?\d+)(/|$)", re.I)
+_METADATA_FILES = re.compile(
+    r"(^|/)(config\.json|generation_config\.json|trainer_state\.json|training_args\.bin|optimizer\.pt"
+    r"|scheduler\.pt|training_config\.(json|ya?ml))$"
+)
+_MODELING = re.compile(r"(^|/)(modeling|modelling|configuration)_[\w]+\.py$")
+_TOKENIZER = re.compile(
+    r"(^|/)(tokenizer(_config)?\.json|tokenizer\.model|vocab\.(txt|json)|merges\.txt|spiece\.model)$"
+)
+_ARXIV = re.compile(r"arxiv\.org/(abs|pdf)/(\d{4}\.\d{4,5})", re.I)
+ARXIV_LICENCE = "arXiv.org perpetual non-exclusive license"
+
+
+@dataclass
+class ReleaseLicence:
+    """The licence of the release as a whole: the default for every component found in its files."""
+
+    text: str | None
+    provenance: Provenance | None
+
+
+def release_licence(facts: ModelFacts | None, manifest: Manifest | None) -> ReleaseLicence:
+    if manifest is not None and manifest.release.license:
+        return ReleaseLicence(
+            manifest.release.license, Provenance(source=Source.MANIFEST, field="release.license")
+        )
+    if facts is not None and facts.license is not None:
+        lic = facts.license
+        if lic.id and lic.id.lower() not in {"other", "unknown"}:
+            return ReleaseLicence(lic.id, lic.provenance)
+        if lic.name:
+            return ReleaseLicence(lic.name, lic.provenance)
+    if facts is not None:
+        for f in facts.license_files:
+            if f.kind == "license" and f.identified_as:
+                return ReleaseLicence(
+                    f.identified_as,
+                    Provenance(source=Source.FILE, file=f.path, note=f.method or "licence text"),
+                )
+    return ReleaseLicence(None, None)
+
+
+def _open(licence: str | None) -> bool | None:
+    rec = lookup(licence)
+    if rec is None or rec.kind == "unknown":
+        return None
+    return rec.open
+
+
+def _canonical(licence: str | None) -> str | None:
+    rec = lookup(licence)
+    return rec.id if rec is not None and rec.kind != "unknown" else licence
+
+
+def _file_prov(path: str, note: str | None = None) -> Provenance:
+    return Provenance(source=Source.FILE, file=path, note=note)
+
+
+def _from_files(facts: ModelFacts) -> dict[Component, list[Evidence]]:
+    found: dict[Component, list[Evidence]] = {}
+
+    def add(c: Component, text: str, prov: Provenance) -> None:
+        found.setdefault(c, []).append(Evidence(description=text, provenance=prov))
+
+    paths = [f.path for f in facts.files]
+    weights = [f.path for f in facts.files if f.format in WEIGHT_FORMATS and (f.parameters or f.tensors)]
+    weights = weights or [f.path for f in facts.files if f.format in WEIGHT_FORMATS]
+    if weights:
+        ckpt = [p for p in weights if _CHECKPOINT_DIR.search(p)]
+        final = [p for p in weights if p not in ckpt]
+        if final:
+            add(
+                Component.MODEL_PARAMETERS_FINAL,
+                f"{len(final)} weight file(s), e.g. {final[0]}",
+                _file_prov(final[0]),
+            )
+        if ckpt:
+            add(
+                Component.MODEL_PARAMETERS_INTERMEDIATE,
+                f"{len(ckpt)} weight file(s) in checkpoint folders, e.g. {ckpt[0]}",
+                _file_prov(ckpt[0]),
+            )
+    for p in paths:
+        if _METADATA_FILES.search(p) and not _CHECKPOINT_DIR.search(p):
+            add(Component.MODEL_METADATA, f"training/model configuration {p}", _file_prov(p))
+        if _MODELING.search(p):
+            add(Component.MODEL_ARCHITECTURE, f"model code {p}", _file_prov(p))
+        if _TOKENIZER.search(p):
+            add(Component.SUPPORTING_LIBRARIES, f"tokenizer file {p}", _file_prov(p))
+    if Component.MODEL_ARCHITECTURE not in found and facts.architecture is not None:
+        add(
+            Component.MODEL_ARCHITECTURE,
+            f"architecture {facts.architecture.value} described by the config (its code lives in a library)",
+            facts.architecture.provenance,
+        )
+    if facts.card is not None:
+        card = facts.card
+        add(
+            Component.MODEL_CARD,
+            f"model card {card.path} ({card.text_chars:,} characters)",
+            _file_prov(card.path),
+        )
+        if card.metadata.get("model-index"):
+            add(
+                Component.EVALUATION_RESULTS,
+                "evaluation results in the card's model-index",
+                Provenance(source=Source.CARD, file=card.path, field="model-index"),
+            )
+        papers = sorted({m.group(2) for link in card.links if (m := _ARXIV.search(link))})
+        papers += [
+            t.split(":", 1)[1]
+            for t in facts.tags
+            if t.startswith("arxiv:") and t.split(":", 1)[1] not in papers
+        ]
+        if papers:
+            add(
+                Component.RESEARCH_PAPER,
+                "paper(s) linked from the card: " + ", ".join(f"arXiv:{p}" for p in papers),
+                Provenance(source=Source.CARD, file=card.path, note="arXiv link"),
+            )
+    if any(p.startswith(".eval_results/") for p in paths):
+        add(
+            Component.EVALUATION_RESULTS,
+            "evaluation result files in .eval_results/",
+            _file_prov(".eval_results/"),
+        )
+    if facts.datasets:
+        names = ", ".join(d.value for d in facts.datasets[:5]) + (" ..." if len(facts.datasets) > 5 else "")
+        add(Component.DATASETS, f"training datasets declared: {names}", facts.datasets[0].provenance)
+    return found
+
+
+def _manifest_evidence(cid: Component, decl: ComponentDecl) -> Evidence:
+    where = decl.location or "(no location given)"
+    text = f"declared in the manifest: {where}" + (f" — {decl.note}" if decl.note else "")
+    return Evidence(
+        description=text, provenance=Provenance(source=Source.MANIFEST, field=f"components.{cid.value}")
+    )
+
+
+def collect(facts: ModelFacts | None, manifest: Manifest | None) -> dict[str, ComponentEvidence]:
+    """All 17 components with presence, evidence, licence (as written) and openness (normalised)."""
+    release = release_licence(facts, manifest)
+    from_files = _from_files(facts) if facts is not None else {}
+    declared = manifest.components if manifest is not None else {}
+    out: dict[str, ComponentEvidence] = {}
+    for cid in Component:
+        evidence = list(from_files.get(cid, []))
+        licence: str | None = None
+        present = bool(evidence)
+        if present:
+            licence = ARXIV_LICENCE if cid is Component.RESEARCH_PAPER else release.text
+            if cid is Component.DATASETS:
+                licence = None  # the card names the datasets; their licences are not in these files
+        decl = declared.get(cid)
+        if decl is not None:
+            evidence.append(_manifest_evidence(cid, decl))
+            present = decl.present
+            if decl.license:
+                licence = decl.license
+            elif present and not from_files.get(cid):
+                licence = release.text if cid is not Component.RESEARCH_PAPER else None
+        if not present:
+            out[cid.value] = ComponentEvidence(present=False, evidence=evidence)
+            continue
+        out[cid.value] = ComponentEvidence(
+            present=True, evidence=evidence, licence=_canonical(licence), open=_open(licence)
+        )
+    return out

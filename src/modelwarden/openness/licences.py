@@ -1,0 +1,186 @@
+"""The licence table (`data/licences.yaml`): one record per licence, looked up by id, SPDX id or name.
+
+Two lookups, matching the two MOF modes of openness.md §8.2: `by_spdx_exact` compares a string with
+SPDX ids exactly and case-sensitively, as the Model Openness Tool does (quirk 1 in §1.5: `apache-2.0`
+and `Apache 2.0` are not open to MOT); `lookup` normalises Hugging Face ids and free-text variants
+first. An unknown string is reported as unknown, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+
+Kind = Literal[
+    "osi",
+    "open_data",
+    "open_content",
+    "restricted",
+    "non_commercial",
+    "no_derivatives",
+    "proprietary",
+    "unknown",
+]
+ContentType = Literal["code", "data", "document"]
+
+OPEN_KINDS: frozenset[str] = frozenset({"osi", "open_data", "open_content"})
+
+
+@dataclass(frozen=True)
+class Terms:
+    use_restrictions: bool = False
+    user_threshold: int | None = None
+    revenue_threshold_usd: int | None = None
+    territorial: str | None = None
+    non_commercial: bool = False
+    research_only: bool = False
+    no_derivatives: bool = False
+    output_use: bool = False
+    guardrail: bool = False
+    remote_restriction: bool = False
+    attribution: bool = False
+    share_alike: bool = False
+    naming: bool = False
+
+    def restrictions(self) -> list[str]:
+        """The clauses that limit use, scale, territory or modification, in words (attribution and
+        share-alike are not restrictions: Recital 102 allows them)."""
+        out: list[str] = []
+        if self.non_commercial:
+            out.append("non-commercial use only")
+        if self.research_only:
+            out.append("research use only")
+        if self.no_derivatives:
+            out.append("no derivatives")
+        if self.use_restrictions:
+            out.append("field-of-use restrictions (acceptable-use policy or behavioural restrictions)")
+        if self.user_threshold:
+            out.append(f"separate licence needed above {self.user_threshold:,} monthly active users")
+        if self.revenue_threshold_usd:
+            out.append(f"commercial rights limited above US${self.revenue_threshold_usd:,} revenue")
+        if self.territorial:
+            out.append(f"territorial exclusion: {self.territorial}")
+        if self.output_use:
+            out.append("outputs may not be used to improve other models")
+        if self.remote_restriction:
+            out.append("licensor may restrict use remotely")
+        if self.guardrail:
+            out.append("rights end if safety guardrails are bypassed")
+        if self.naming:
+            out.append("derivative naming / branding mandate")
+        return out
+
+    @property
+    def safety_only(self) -> bool:
+        """Only a narrow safety-oriented clause (Guidelines §4.2: may be acceptable; needs review)."""
+        return self.guardrail and not (
+            self.use_restrictions
+            or self.user_threshold
+            or self.revenue_threshold_usd
+            or self.territorial
+            or self.non_commercial
+            or self.research_only
+            or self.no_derivatives
+            or self.output_use
+            or self.remote_restriction
+        )
+
+
+@dataclass(frozen=True)
+class Licence:
+    id: str
+    name: str
+    kind: Kind
+    spdx: str | None = None
+    osi: bool = False
+    fsf_libre: bool = False
+    mot_open: bool = False
+    mot_types: tuple[str, ...] = ()
+    terms: Terms = field(default_factory=Terms)
+    note: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """Open for MOF/OSAID/EU purposes: OSI, open-data or open-content with no restricting clause."""
+        return self.kind in OPEN_KINDS and not self.terms.restrictions()
+
+
+def _normalise(text: str) -> str:
+    t = text.strip().lower()
+    t = re.sub(r"\b(the|licen[cs]e|agreement|version)\b", " ", t)
+    t = re.sub(r"[^a-z0-9.+]+", " ", t)
+    return " ".join(t.split())
+
+
+def _build(entry: dict[str, Any]) -> Licence:
+    kind = entry["kind"]
+    spdx = entry.get("spdx")
+    osi = bool(entry.get("osi", kind == "osi"))
+    fsf = bool(entry.get("fsf_libre", False))
+    # MOT: open iff the SPDX id is OSI-approved or FSF-libre, on its open-data list, or OpenMDW-1.0.
+    mot_open = bool(entry.get("mot_open", spdx is not None and (osi or fsf)))
+    return Licence(
+        id=entry["id"],
+        name=entry["name"],
+        kind=kind,
+        spdx=spdx,
+        osi=osi,
+        fsf_libre=fsf,
+        mot_open=mot_open,
+        mot_types=tuple(entry.get("mot_types", ())),
+        terms=Terms(**(entry.get("terms") or {})),
+        note=entry.get("note"),
+    )
+
+
+@dataclass(frozen=True)
+class _Table:
+    by_id: dict[str, Licence]
+    by_spdx: dict[str, Licence]
+    by_name: dict[str, Licence]
+
+
+@cache
+def _table() -> _Table:
+    text = resources.files("modelwarden.openness").joinpath("data/licences.yaml").read_text("utf-8")
+    entries = yaml.safe_load(text)["licences"]
+    by_id: dict[str, Licence] = {}
+    by_spdx: dict[str, Licence] = {}
+    by_name: dict[str, Licence] = {}
+    for entry in entries:
+        lic = _build(entry)
+        by_id[lic.id] = lic
+        if lic.spdx:
+            by_spdx[lic.spdx] = lic
+        for name in [lic.id, lic.name, lic.spdx or "", *entry.get("aliases", [])]:
+            if name:
+                by_name.setdefault(_normalise(name), lic)
+    return _Table(by_id, by_spdx, by_name)
+
+
+def all_licences() -> list[Licence]:
+    return list(_table().by_id.values())
+
+
+def by_spdx_exact(text: str) -> Licence | None:
+    """MOT-exact: the record whose SPDX id equals `text` exactly (case and spelling included)."""
+    return _table().by_spdx.get(text)
+
+
+def lookup(text: str | None) -> Licence | None:
+    """Normalised: a Hugging Face id, SPDX id or free-text name → its record; None when unknown."""
+    if not text or not text.strip():
+        return None
+    t = _table()
+    raw = text.strip()
+    return t.by_id.get(raw.lower()) or t.by_spdx.get(raw) or t.by_name.get(_normalise(raw))
+
+
+def mot_type_appropriate(spdx: str, content: ContentType) -> bool:
+    lic = by_spdx_exact(spdx)
+    return lic is not None and content in lic.mot_types

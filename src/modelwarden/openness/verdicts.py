@@ -1,0 +1,262 @@
+"""Framework verdicts derived from the shared per-component evidence (openness.md §8.1).
+
+OSI OSAID 1.0 (§2), EU AI Act Art. 53(2) licence-and-publication conditions (§5; regulation.md §1.7),
+the European Open Source AI Index 12-parameter vector (§3) and Solaiman's release gradient (§4).
+"""
+
+from __future__ import annotations
+
+from modelwarden.manifest import Manifest, ReleaseLevel, WeightsAccess
+from modelwarden.model import (
+    ComponentEvidence,
+    EosaiScores,
+    EuFossVerdict,
+    LicenceSummary,
+    ModelFacts,
+    OsaidVerdict,
+    YesNoReview,
+)
+from modelwarden.openness.licences import lookup
+
+# OSI's checklist groups (openness.md §2): code components need OSI-approved licences.
+OSAID_CODE = [
+    "data_preprocessing_code",
+    "training_code",
+    "inference_code",
+    "supporting_libraries",
+    "model_architecture",
+]
+OSAID_DATA_INFORMATION = ["datasets", "data_card", "technical_report", "research_paper"]
+EOSAI_PARAMETERS = [
+    "datasources_basemodel",
+    "datasources_endmodel",
+    "weights_basemodel",
+    "weights_endmodel",
+    "trainingcode",
+    "code",
+    "hardware_architecture",
+    "preprint",
+    "paper",
+    "modelcard",
+    "datasheet",
+    "licenses",
+]
+
+
+def _has(components: dict[str, ComponentEvidence], cid: str) -> bool:
+    c = components.get(cid)
+    return c is not None and c.present
+
+
+def _open(components: dict[str, ComponentEvidence], cid: str) -> bool:
+    c = components.get(cid)
+    return c is not None and c.present and c.open is True
+
+
+def _osi(components: dict[str, ComponentEvidence], cid: str) -> bool:
+    c = components.get(cid)
+    rec = lookup(c.licence) if c is not None and c.present else None
+    return rec is not None and rec.kind == "osi" and rec.open
+
+
+def osaid(components: dict[str, ComponentEvidence], licence: LicenceSummary) -> OsaidVerdict:
+    """Binary: all four freedoms for the whole system — code, parameters and data information."""
+    failing: list[str] = []
+    if licence.restrictions:
+        failing.append(
+            "use for any purpose: the licence restricts use (" + "; ".join(licence.restrictions) + ")"
+        )
+    if not _has(components, "model_parameters_final"):
+        failing.append("parameters: the weights are not released")
+    elif not _open(components, "model_parameters_final"):
+        failing.append("parameters: the weights are not under OSI-approved or equivalent open terms")
+    for cid in OSAID_CODE:
+        if not _has(components, cid):
+            failing.append(f"code: {cid.replace('_', ' ')} is not released")
+        elif not _osi(components, cid):
+            failing.append(f"code: {cid.replace('_', ' ')} is not under an OSI-approved licence")
+    if not any(_open(components, cid) for cid in OSAID_DATA_INFORMATION):
+        failing.append(
+            "data information: no openly available description of the training data "
+            "(data card, technical report, paper or the datasets themselves)"
+        )
+    return OsaidVerdict(pass_=not failing, failing=failing)
+
+
+def _weights_access(facts: ModelFacts | None, manifest: Manifest | None) -> WeightsAccess | None:
+    if manifest is not None and manifest.release.weights is not None:
+        return manifest.release.weights
+    return None
+
+
+def eu_foss(
+    components: dict[str, ComponentEvidence],
+    licence: LicenceSummary,
+    facts: ModelFacts | None,
+    manifest: Manifest | None,
+) -> EuFossVerdict:
+    """Art. 53(2) licence and publication conditions (monetisation and systemic risk are the rules
+    engine's part of the exemption: regulation.md §1.7)."""
+    no: list[str] = []
+    review: list[str] = []
+    ok: list[str] = []
+    rec = lookup(licence.text)
+    terms = rec.terms if rec is not None else None
+    if rec is None or rec.kind == "unknown":
+        review.append(
+            f"licence {licence.text!r} is not identified: does it allow access, use, modification and "
+            "distribution without restriction beyond attribution and share-alike?"
+            if licence.text
+            else "no licence found: under which terms are the weights released?"
+        )
+    elif terms is not None and terms.safety_only:
+        review.append(
+            f"{rec.name}: {', '.join(terms.restrictions())} — is this a specific, proportionate, "
+            "safety-oriented restriction (Guidelines §4.2.1)?"
+        )
+    elif rec.kind in {"restricted", "non_commercial", "no_derivatives", "proprietary"}:
+        why = ", ".join(terms.restrictions()) if terms is not None and terms.restrictions() else rec.kind
+        no.append(f"{rec.name} is not a free and open-source licence in the sense of Art. 53(2): {why}")
+    else:
+        ok.append(f"{rec.name} allows access, use, modification and distribution (Recital 102)")
+
+    access = _weights_access(facts, manifest)
+    if access in {WeightsAccess.API_ONLY, WeightsAccess.CLOSED}:
+        no.append(f"weights are not publicly available (release.weights: {access.value})")
+    elif access is WeightsAccess.GATED:
+        review.append(
+            "weights are gated: is access granted to anyone without payment, with at most "
+            "non-discriminatory verification for safety (Guidelines §4.2)?"
+        )
+    elif access is WeightsAccess.PUBLIC:
+        ok.append("weights declared public in the manifest (release.weights)")
+    elif _has(components, "model_parameters_final"):
+        ok.append("weights present in the release files")
+    else:
+        review.append("are the weights publicly available? none were found and the manifest does not say")
+    if _has(components, "model_architecture"):
+        ok.append("architecture information available")
+    else:
+        no.append("no information on the architecture is published")
+    if _has(components, "model_card"):
+        ok.append("usage information (model card) available")
+    else:
+        no.append("no usage information (model card) is published")
+    if no:
+        return EuFossVerdict(verdict=YesNoReview.NO, reasons=no + review)
+    if review:
+        return EuFossVerdict(verdict=YesNoReview.NEEDS_REVIEW, reasons=review + ok)
+    return EuFossVerdict(verdict=YesNoReview.YES, reasons=ok)
+
+
+def eosai(
+    components: dict[str, ComponentEvidence],
+    licence: LicenceSummary,
+    facts: ModelFacts | None,
+    manifest: Manifest | None,
+) -> EosaiScores:
+    """open = 1, partial = 0.5, closed or missing = 0; the mean of the 12 parameters (§3)."""
+    access = _weights_access(facts, manifest)
+    weights = 0.0
+    if _has(components, "model_parameters_final") or access is WeightsAccess.PUBLIC:
+        weights = 0.5 if access is WeightsAccess.GATED else 1.0
+    if access in {WeightsAccess.API_ONLY, WeightsAccess.CLOSED}:
+        weights = 0.0
+    derived = bool((facts is not None and facts.base_model) or (manifest and manifest.base_model))
+    data = 1.0 if _open(components, "datasets") else 0.5 if _has(components, "datasets") else 0.0
+    hw = manifest.training.hardware if manifest is not None else None
+    hardware = 0.0
+    if hw is not None:
+        known = sum(
+            x is not None for x in (hw.accelerator, hw.count or hw.gpu_hours, hw.hours or hw.gpu_hours)
+        )
+        hardware = 1.0 if known == 3 else 0.5 if known else 0.0
+    card_chars = facts.card.text_chars if facts is not None and facts.card is not None else 0
+    card = 0.0
+    if _has(components, "model_card"):
+        card = 1.0 if card_chars >= 4000 or (manifest and _declared(manifest, "model_card")) else 0.5
+    open_parts = [
+        _open(components, "model_parameters_final"),
+        _open(components, "training_code") or _open(components, "inference_code"),
+        _open(components, "datasets"),
+    ]
+    licences = 1.0 if all(open_parts) else 0.5 if sum(open_parts) >= 2 else 0.0
+    scores = {
+        "datasources_basemodel": data if not derived else 0.0,
+        "datasources_endmodel": data,
+        "weights_basemodel": weights if not derived else 0.0,
+        "weights_endmodel": weights,
+        "trainingcode": 1.0 if _has(components, "training_code") else 0.0,
+        "code": 1.0
+        if _has(components, "training_code") and _has(components, "inference_code")
+        else 0.5
+        if _has(components, "training_code") or _has(components, "inference_code")
+        else 0.0,
+        "hardware_architecture": hardware,
+        "preprint": 1.0
+        if _has(components, "research_paper") or _has(components, "technical_report")
+        else 0.0,
+        "paper": 1.0 if _peer_reviewed(manifest) else 0.0,
+        "modelcard": card,
+        "datasheet": 1.0 if _has(components, "data_card") else 0.0,
+        "licenses": licences,
+    }
+    return EosaiScores(scores=scores, mean=round(sum(scores.values()) / len(scores), 4))
+
+
+def _declared(manifest: Manifest, cid: str) -> bool:
+    return any(c.value == cid and d.present for c, d in manifest.components.items())
+
+
+def _peer_reviewed(manifest: Manifest | None) -> bool:
+    if manifest is None:
+        return False
+    for c, d in manifest.components.items():
+        if c.value == "research_paper" and d.present and d.note and "peer" in d.note.lower():
+            return True
+    return False
+
+
+def release_level(
+    components: dict[str, ComponentEvidence], manifest: Manifest | None
+) -> tuple[str | None, str | None]:
+    """Solaiman's gradient: files tell downloadable from fully open; levels 1–4 need the manifest."""
+    declared = manifest.release.level if manifest is not None else None
+    access = manifest.release.weights if manifest is not None else None
+    weights = _has(components, "model_parameters_final") or access in {
+        WeightsAccess.PUBLIC,
+        WeightsAccess.GATED,
+    }
+    if not weights or access in {WeightsAccess.API_ONLY, WeightsAccess.CLOSED}:
+        if declared is not None:
+            return declared.value, "declared in the manifest (release.level)"
+        if access is WeightsAccess.API_ONLY:
+            return (
+                ReleaseLevel.API.value,
+                "weights stay with the provider; access through an API (release.weights)",
+            )
+        if access is WeightsAccess.CLOSED:
+            return ReleaseLevel.FULLY_CLOSED.value, "weights not released (release.weights: closed)"
+        return None, "no weights found and the manifest does not declare how the model is released"
+    replication = _open(components, "training_code") and (
+        _open(components, "datasets")
+        or _open(components, "data_card")
+        or _open(components, "technical_report")
+    )
+    if replication and _open(components, "model_parameters_final"):
+        return (
+            ReleaseLevel.FULLY_OPEN.value,
+            "weights, training code and data or data documentation under open terms",
+        )
+    missing = [
+        name
+        for name, ok in (
+            ("open weights", _open(components, "model_parameters_final")),
+            ("open training code", _open(components, "training_code")),
+            ("open data or data documentation", replication),
+        )
+        if not ok
+    ]
+    return ReleaseLevel.DOWNLOADABLE.value, "weights can be downloaded; missing for fully open: " + ", ".join(
+        missing
+    )

@@ -1,0 +1,116 @@
+"""The facts the rule conditions see: plain values (strings, numbers, booleans, null for unknown).
+
+Unknown stays `null`, never a default: a condition that compares a null fails to evaluate, and the
+engine moves on to the rule that handles missing facts (regulation.md §8: outputs depend on facts
+the files may not hold).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from modelwarden.manifest import Manifest, MonetisationDecl
+from modelwarden.model import ComputeEstimate, ModelFacts, OpennessReport
+
+# Output modalities that make a model "generate language, text-to-image or text-to-video" (Guidelines
+# para 17; "text" includes code and "audio" includes speech).
+GENERATIVE_OUTPUTS = {"text", "code", "audio", "speech", "image", "video"}
+NON_GENERATIVE_OUTPUTS = {"embedding", "tabular", "time_series", "action", "3d", "label", "other"}
+EU_MEMBER_STATES = {
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT",
+    "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "EU",
+}  # fmt: skip
+
+
+def _monetised(m: MonetisationDecl | None, flag: bool | None) -> bool | None:
+    """Guidelines §4.2.2 / Recital 103: which arrangements count as monetisation."""
+    if flag is not None:
+        return flag
+    if m is None:
+        return None
+    if m.microenterprise_transactions_only:
+        return False
+    counted = [
+        m.paid_access,
+        m.dual_licensing,
+        m.required_paid_services,
+        m.exclusive_paid_platform,
+        m.ad_funded,
+        m.personal_data_required,
+    ]
+    if any(v is True for v in counted):
+        return True
+    if all(v is False for v in counted) or m.optional_paid_services is not None:
+        return False  # optional paid services next to free access are not monetisation
+    return None
+
+
+def _outputs(facts: ModelFacts | None, manifest: Manifest | None) -> list[str]:
+    if manifest is not None and manifest.model.modalities is not None and manifest.model.modalities.output:
+        return [m.value for m in manifest.model.modalities.output]
+    if facts is not None:
+        return list(facts.modalities.output)
+    return []
+
+
+def _generative(outputs: list[str]) -> bool | None:
+    if not outputs:
+        return None
+    if GENERATIVE_OUTPUTS & set(outputs):
+        return True
+    return False if set(outputs) <= NON_GENERATIVE_OUTPUTS else None
+
+
+def build_context(
+    as_of: dt.date,
+    facts: ModelFacts | None,
+    manifest: Manifest | None,
+    compute: ComputeEstimate,
+    openness: OpennessReport | None,
+) -> dict[str, Any]:
+    m = manifest or Manifest()
+    outputs = _outputs(facts, manifest)
+    provider = m.release.provider
+    placed = m.release.placed_on_market
+    established = provider.established_in.upper() if provider and provider.established_in else None
+    calls = {k: v.value for k, v in {**compute.thresholds, **compute.other_thresholds}.items()}
+    calls.setdefault("modification_one_third", "insufficient_data")
+    return {
+        "as_of": as_of.isoformat(),
+        "model": {
+            "generality": m.model.generality.value if m.model.generality else None,
+            "outputs": outputs,
+            "generative": _generative(outputs),
+            "bio": m.model.primarily_biological_sequence_data,
+            "broad_serious_risk": m.model.broad_serious_risk_to_life_safety_rights,
+            "parameters": m.model.parameters or (facts.parameters.total if facts else None),
+        },
+        "compute": {"method": compute.method, "calls": calls},
+        "training": {"planned": m.training.planned},
+        "release": {
+            "role": m.release.role.value if m.release.role else None,
+            "placed": placed.isoformat() if placed else None,
+            "markets": list(m.release.markets),
+            "markets_declared": bool(m.release.markets),
+            "eu_market": bool(EU_MEMBER_STATES & set(m.release.markets)) if m.release.markets else None,
+            "weights": m.release.weights.value if m.release.weights else None,
+            "monetised": _monetised(m.release.monetisation, m.release.monetised),
+            "established_in": established,
+            "provider_in_eu": (established in EU_MEMBER_STATES) if established else None,
+            "revenue_usd": float(provider.revenue_usd)
+            if provider and provider.revenue_usd is not None
+            else None,
+            "microenterprise": provider.microenterprise if provider else None,
+            "public_service_in_china": m.release.public_service_in_china,
+            "public_opinion": m.release.public_opinion_attributes,
+            "eu_business_users": m.release.eu_registered_business_users,
+        },
+        "base": {
+            "name": m.base_model.name if m.base_model else None,
+            "systemic_risk": m.base_model.systemic_risk if m.base_model else None,
+        },
+        "openness": {
+            "eu_foss_licence": openness.eu_foss_licence.verdict.value if openness is not None else None,
+        },
+    }

@@ -1,0 +1,212 @@
+"""Evaluate rule files "as of" a date, recording which condition decided each answer.
+
+Generic by design: everything about an instrument lives in its YAML file. Classification rules are
+tried in order and the first whose condition is true decides; a condition that cannot be evaluated
+(a fact it compares is unknown) is recorded in the trace and skipped. Obligations are listed when the
+classifications they require are `yes`, or marked conditional when one of them still needs review.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import cel
+
+from modelwarden.model import Citation, Classification, Exemption, Obligation, RegimeResult, TraceStep
+from modelwarden.rules.loader import CitationSpec, Compiled, NoteSpec, ObligationSpec, RuleSet
+
+
+def _run(compiled: Compiled, expr: str, ctx: cel.Context) -> tuple[Any, str | None]:
+    try:
+        return compiled.programs[expr].execute(ctx), None
+    except (TypeError, KeyError, ValueError, RuntimeError) as exc:
+        return None, str(exc).splitlines()[0][:160]
+
+
+def _citation(spec: CitationSpec, compiled: Compiled) -> Citation:
+    return Citation(
+        instrument=spec.instrument or compiled.spec.instrument,
+        article=spec.article,
+        url=spec.url or compiled.spec.url,
+    )
+
+
+def _classify(compiled: Compiled, ctx: cel.Context, cls: dict[str, str], result: RegimeResult) -> None:
+    for name, rules in compiled.spec.classifications.items():
+        decided = False
+        for i, rule in enumerate(rules):
+            value, error = _run(compiled, rule.when, ctx)
+            if error is not None:
+                result.trace.append(
+                    TraceStep(
+                        rule=f"{name}[{i}]",
+                        expression=rule.when,
+                        result="not evaluable",
+                        explanation=f"a fact it needs is unknown ({error})",
+                    )
+                )
+                continue
+            if value is not True:
+                continue
+            cls[name] = rule.result
+            cite = f" [{rule.cite.article}]" if rule.cite else ""
+            result.trace.append(
+                TraceStep(
+                    rule=f"{name}[{i}]",
+                    expression=rule.when,
+                    result=rule.result,
+                    explanation=rule.because + cite,
+                )
+            )
+            if rule.result == "needs_review" and rule.question:
+                result.needs_review.append(f"{name}: {rule.question}")
+            decided = True
+            break
+        if not decided:
+            cls[name] = Classification.INSUFFICIENT_DATA.value
+            result.trace.append(
+                TraceStep(
+                    rule=f"{name}", result="insufficient_data", explanation="no rule matched the known facts"
+                )
+            )
+        result.classification[name] = Classification(cls[name])
+
+
+def _requirements(requires: Mapping[str, str], cls: Mapping[str, Classification]) -> tuple[bool, list[str]]:
+    """(listed?, classifications still needing review)."""
+    pending: list[str] = []
+    for name in requires:
+        got = cls.get(name)
+        if got is Classification.YES:
+            continue
+        if got is Classification.NEEDS_REVIEW:
+            pending.append(name)
+            continue
+        return False, []
+    return True, pending
+
+
+def _text(
+    compiled: Compiled, expr: str | None, ctx: cel.Context, result: RegimeResult, where: str
+) -> str | None:
+    if expr is None:
+        return None
+    value, error = _run(compiled, expr, ctx)
+    if error is not None:
+        result.trace.append(TraceStep(rule=where, expression=expr, result="not evaluable", explanation=error))
+        return None
+    return None if value is None else str(value)
+
+
+def _obligation(
+    compiled: Compiled, o: ObligationSpec, ctx: cel.Context, result: RegimeResult, as_of: dt.date
+) -> Obligation | None:
+    listed, pending = _requirements(o.requires, result.classification)
+    if not listed:
+        return None
+    if o.when is not None:
+        value, error = _run(compiled, o.when, ctx)
+        if error is not None:
+            pending.append(f"condition {o.when!r} could not be evaluated")
+        elif value is not True:
+            return None
+    applies = _text(compiled, o.applies_from, ctx, result, f"{o.id}.applies_from")
+    notes = _notes(compiled, o.notes, ctx, result, f"{o.id}.notes")
+    if pending:
+        notes.append("conditional: applies if " + ", ".join(pending) + " is confirmed (needs review)")
+    start = dt.date.fromisoformat(applies) if applies else None
+    if start is not None and start > as_of:
+        notes.append(f"not yet applicable on {as_of.isoformat()}")
+    return Obligation(
+        id=o.id,
+        title=o.title,
+        citation=_citation(o.citation, compiled),
+        applies_from=start,
+        deadline=_text(compiled, o.deadline, ctx, result, f"{o.id}.deadline"),
+        note="; ".join(notes) or None,
+    )
+
+
+def _notes(
+    compiled: Compiled,
+    specs: Sequence[str | NoteSpec],
+    ctx: cel.Context,
+    result: RegimeResult,
+    where: str = "notes",
+) -> list[str]:
+    """Plain notes always; conditional notes when their condition holds (dates, facts)."""
+    notes: list[str] = []
+    for i, n in enumerate(specs):
+        if not isinstance(n, NoteSpec):
+            notes.append(n)
+            continue
+        value, error = _run(compiled, n.when, ctx)
+        if error is not None:
+            result.trace.append(
+                TraceStep(rule=f"{where}[{i}]", expression=n.when, result="not evaluable", explanation=error)
+            )
+        elif value is True:
+            notes.append(n.text)
+    return notes
+
+
+def evaluate_instrument(
+    compiled: Compiled, context: cel.Context, cls: dict[str, str], as_of: dt.date
+) -> RegimeResult:
+    """Evaluate one instrument; `cls` is the map the context's `cls_` function reads (filled here)."""
+    cls.clear()
+    spec = compiled.spec
+    eff = spec.effective
+    in_force = eff.from_ <= as_of and (eff.until is None or as_of < eff.until)
+    result = RegimeResult(id=spec.id, instrument=spec.instrument, in_force=in_force)
+    result.trace.append(
+        TraceStep(
+            rule="effective",
+            result="in force" if in_force else "not in force",
+            explanation=f"applies from {eff.from_.isoformat()}"
+            + (f" until {eff.until.isoformat()}" if eff.until else "")
+            + f"; as of {as_of.isoformat()}",
+        )
+    )
+    _classify(compiled, context, cls, result)
+    result.notes = _notes(compiled, spec.notes, context, result)
+    expired = eff.until is not None and as_of >= eff.until
+    if expired:
+        return result  # a revoked instrument imposes nothing; the trace says why
+    obligations = [
+        ob for o in spec.obligations if (ob := _obligation(compiled, o, context, result, as_of)) is not None
+    ]
+    removed: set[str] = set()
+    maybe: dict[str, list[str]] = {}  # obligation id -> exemptions that may remove it once reviewed
+    for e in spec.exemptions:
+        listed, pending = _requirements(e.requires, result.classification)
+        if listed and not pending:
+            result.exemptions.append(
+                Exemption(id=e.id, title=e.title, citation=_citation(e.citation, compiled), removes=e.removes)
+            )
+            removed |= set(e.removes)
+        elif listed:
+            # The exemption turns on a question still open: say so on each duty it would switch off, so
+            # that a duty is never shown as certain while a pending answer could remove it.
+            for oid in e.removes:
+                maybe.setdefault(oid, []).append(f"{e.id} ({', '.join(pending)} needs review)")
+    result.obligations = [o for o in obligations if o.id not in removed]
+    for o in result.obligations:
+        if o.id in maybe:
+            extra = "an exemption may remove this duty: " + "; ".join(maybe[o.id])
+            o.note = "; ".join(filter(None, [o.note, extra]))
+    if not in_force:
+        for o in result.obligations:
+            o.note = "; ".join(filter(None, [o.note, f"instrument applies from {eff.from_.isoformat()}"]))
+    return result
+
+
+def evaluate(rules: RuleSet, ctx: dict[str, Any], as_of: dt.date) -> dict[str, RegimeResult]:
+    """All instruments as of a date. The facts become CEL values once; decisions are read back
+    through `cls_` (see loader._CLS)."""
+    cls: dict[str, str] = {}
+    context = cel.Context(variables=ctx)
+    context.add_function("cls_", lambda name: cls.get(name))
+    return {c.spec.id: evaluate_instrument(c, context, cls, as_of) for c in rules.instruments}

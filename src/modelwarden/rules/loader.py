@@ -1,0 +1,235 @@
+"""Rule files: one YAML file per instrument, validated on load, CEL conditions compiled once.
+
+The format (see docs/assess.md) is the same for the bundled instruments and for an organisation's own
+policy gates (`--rules DIR`): effective dates, ordered classification rules (first match decides),
+obligations that require classifications, and exemptions that remove obligations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import cel
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modelwarden.errors import RulesError
+from modelwarden.manifest import YamlLoader
+
+MAX_RULE_FILE_BYTES = 1_000_000
+# The order regimes are reported in (the JSON contract's order); organisation files follow.
+BUNDLED_ORDER = ("eu_ai_act", "us_eo_14110", "us_ca_sb53", "us_ny_raise", "kr_ai_basic_act", "cn_genai")
+Result = Literal["yes", "no", "needs_review", "insufficient_data"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CitationSpec(_Strict):
+    article: str
+    url: str | None = Field(default=None, pattern=r"^https?://")  # rendered as a link in HTML reports
+    instrument: str | None = None  # defaults to the file's instrument
+
+
+class RuleSpec(_Strict):
+    when: str
+    result: Result
+    because: str
+    cite: CitationSpec | None = None
+    question: str | None = None  # required for needs_review: what a human must settle
+
+
+class NoteSpec(_Strict):
+    """A note shown only when its condition holds (e.g. "fines possible since ..." after a date)."""
+
+    when: str
+    text: str
+
+
+class ObligationSpec(_Strict):
+    id: str
+    title: str
+    citation: CitationSpec
+    requires: dict[str, Literal["yes"]] = Field(default_factory=dict)  # classification -> must be yes
+    when: str | None = None
+    applies_from: str | None = None  # a CEL expression giving an ISO date, or a quoted literal
+    deadline: str | None = None  # CEL expression giving text
+    notes: list[str | NoteSpec] = Field(default_factory=list)  # plain, or {when, text}
+
+
+class ExemptionSpec(_Strict):
+    id: str
+    title: str
+    citation: CitationSpec
+    requires: dict[str, Literal["yes"]] = Field(default_factory=dict)
+    removes: list[str]
+
+
+class Effective(_Strict):
+    from_: dt.date = Field(alias="from")
+    until: dt.date | None = None  # exclusive: the first day it no longer applies
+
+
+class InstrumentSpec(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    instrument: str
+    jurisdiction: str
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    version: str
+    effective: Effective
+    notes: list[str | NoteSpec] = Field(default_factory=list)
+    classifications: dict[str, list[RuleSpec]]
+    obligations: list[ObligationSpec] = Field(default_factory=list)
+    exemptions: list[ExemptionSpec] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    spec: InstrumentSpec
+    path: str
+    programs: dict[str, Any]  # expression text -> compiled CEL program
+
+
+# `cls.gpai_model` in a rule reads a classification decided earlier in the same instrument. It is
+# compiled as a call of the engine's `cls_` function, so the facts are converted to CEL values once per
+# assessment instead of once per decision (benchmarks/assess_bench.py: ~5x faster).
+_CLS = re.compile(r"\bcls\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _compile(expr: str, where: str, path: str) -> Any:
+    try:
+        return cel.compile(_CLS.sub(r'cls_("\1")', expr))
+    except (ValueError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise RulesError(f"{where}: invalid CEL condition {expr!r}: {first}", path=path) from None
+
+
+def _expressions(spec: InstrumentSpec) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = [
+        (f"notes[{i}].when", n.when) for i, n in enumerate(spec.notes) if isinstance(n, NoteSpec)
+    ]
+    for name, rules in spec.classifications.items():
+        out += [(f"classifications.{name}[{i}].when", r.when) for i, r in enumerate(rules)]
+    for i, o in enumerate(spec.obligations):
+        for key in ("when", "applies_from", "deadline"):
+            value = getattr(o, key)
+            if value is not None:
+                out.append((f"obligations[{i}].{key}", value))
+        out += [
+            (f"obligations[{i}].notes[{j}].when", n.when)
+            for j, n in enumerate(o.notes)
+            if isinstance(n, NoteSpec)
+        ]
+    return out
+
+
+def _check(spec: InstrumentSpec, path: str) -> None:
+    ids = [o.id for o in spec.obligations]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise RulesError(f"duplicate obligation ids: {', '.join(sorted(dupes))}", path=path)
+    for i, o in enumerate(spec.obligations):
+        unknown = set(o.requires) - set(spec.classifications)
+        if unknown:
+            raise RulesError(
+                f"obligations[{i}].requires names unknown classification(s) {sorted(unknown)}", path=path
+            )
+    for i, e in enumerate(spec.exemptions):
+        missing = set(e.removes) - set(ids)
+        if missing:
+            raise RulesError(
+                f"exemptions[{i}].removes names unknown obligation(s) {sorted(missing)}", path=path
+            )
+    for name, rules in spec.classifications.items():
+        for i, r in enumerate(rules):
+            if r.result == "needs_review" and not r.question:
+                raise RulesError(
+                    f"classifications.{name}[{i}]: a needs_review rule must ask a question", path=path
+                )
+
+
+def parse_rules(text: str, path: str) -> Compiled:
+    try:
+        data = yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass (floats like 1e25, dates as text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RulesError(
+            f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}", path=path
+        ) from None
+    except ValueError as exc:  # PyYAML builds dates while parsing: 2026-13-01 fails here
+        raise RulesError(f"invalid value: {exc}", path=path) from None
+    if not isinstance(data, dict):
+        raise RulesError("a rule file must be a mapping", path=path)
+    try:
+        spec = InstrumentSpec.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            lines.append(f"  {loc}: {msg}")
+        raise RulesError("invalid rule file:\n" + "\n".join(lines), path=path) from None
+    _check(spec, path)
+    programs = {expr: _compile(expr, where, path) for where, expr in _expressions(spec)}
+    return Compiled(spec, path, programs)
+
+
+def _read(path: Path) -> str:
+    try:
+        if path.stat().st_size > MAX_RULE_FILE_BYTES:
+            raise RulesError(f"rule file larger than {MAX_RULE_FILE_BYTES} bytes", path=path)
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RulesError("rule file is not UTF-8 text", path=path) from None
+    except OSError as exc:
+        raise RulesError(f"cannot read rule file: {exc.strerror}", path=path) from None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    instruments: tuple[Compiled, ...]
+    version: str  # bundled rules version + digest of every file's bytes
+
+
+def load_rules(extra_dirs: list[Path] | None = None) -> RuleSet:
+    """The bundled instruments plus every `*.yaml` in `extra_dirs` (organisation policy gates)."""
+    texts: list[tuple[str, str]] = []
+    bundled = resources.files("modelwarden.rules").joinpath("data")
+
+    def rank(name: str) -> tuple[int, str]:
+        stem = name.removesuffix(".yaml")
+        return (BUNDLED_ORDER.index(stem) if stem in BUNDLED_ORDER else len(BUNDLED_ORDER), name)
+
+    for entry in sorted(bundled.iterdir(), key=lambda e: rank(e.name)):
+        if entry.name.endswith(".yaml"):
+            texts.append((f"modelwarden/rules/data/{entry.name}", entry.read_text("utf-8")))
+    for d in extra_dirs or []:
+        if not d.is_dir():
+            raise RulesError("--rules must name a folder of rule files", path=d)
+        files = sorted(d.glob("*.yaml")) + sorted(d.glob("*.yml"))
+        if not files:
+            raise RulesError("no *.yaml rule files in this folder", path=d)
+        texts += [(str(f), _read(f)) for f in files]
+    compiled = [parse_rules(text, path) for path, text in texts]
+    seen: dict[str, str] = {}
+    for c in compiled:
+        if c.spec.id in seen:
+            raise RulesError(
+                f"instrument id {c.spec.id!r} is already defined in {seen[c.spec.id]}", path=c.path
+            )
+        seen[c.spec.id] = c.path
+    digest = hashlib.sha256("\0".join(t for _, t in texts).encode()).hexdigest()[:12]
+    return RuleSet(tuple(compiled), f"{_bundled_version(compiled)}+{digest}")
+
+
+def _bundled_version(compiled: list[Compiled]) -> str:
+    versions = sorted({c.spec.version for c in compiled if c.path.startswith("modelwarden/")})
+    return versions[-1] if versions else "custom"

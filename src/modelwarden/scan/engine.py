@@ -1,0 +1,344 @@
+"""`scan_paths`: walk the given files and folders, analyse every file by content, in parallel.
+
+One process, a thread pool, one memory map per file: each file is read once for analysis (headers and
+pickles only — tensor bytes are skipped) and, when asked, once more sequentially for its SHA-256, the two
+running concurrently (hashlib and the kernel's page cache release the GIL). The dispatcher
+`analyse_buffer` detects a buffer's format(s) from its bytes and is re-entered for content found inside
+content (zip members, nested pickles, compressed streams, polyglot prefixes and suffixes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import lzma
+import mmap
+import os
+import tarfile
+import time
+import zlib
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelwarden import __version__
+from modelwarden.artifacts.detect import compression_of, detect_bytes, looks_like_pickle
+from modelwarden.errors import UsageError
+from modelwarden.model import ArtifactFormat, Finding, Problem, ScannedFile, ScanReport
+from modelwarden.scan import (
+    configs,
+    folders,
+    gguf_files,
+    keras_files,
+    numpy_files,
+    onnx_files,
+    pickles,
+    safetensors_files,
+    savedmodel,
+    zips,
+)
+from modelwarden.scan.context import DEFAULT_LIMITS, Buffer, Ctx, Limits, Scope, Sink, View
+from modelwarden.scan.zipread import has_archive
+
+HEAD = 4096
+_EXECUTABLE_MAGIC = {
+    b"\x7fELF": "ELF executable or shared library",
+    b"MZ": "Windows PE executable or DLL",
+    b"\xfe\xed\xfa\xce": "Mach-O binary",
+    b"\xfe\xed\xfa\xcf": "Mach-O binary",
+    b"\xce\xfa\xed\xfe": "Mach-O binary",
+    b"\xcf\xfa\xed\xfe": "Mach-O binary",
+    b"\xca\xfe\xba\xbe": "Mach-O universal binary or Java class",
+}
+_UNSCANNABLE_MAGIC = {
+    b"7z\xbc\xaf\x27\x1c": "7z archive",
+    b"Rar!\x1a\x07": "RAR archive",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed data",
+    b"MSCF": "CAB archive",
+}
+_ZIP_KINDS = {
+    ArtifactFormat.ZIP,
+    ArtifactFormat.NPZ,
+    ArtifactFormat.KERAS,
+    ArtifactFormat.TORCH_ZIP,
+    ArtifactFormat.TORCHSCRIPT,
+}
+# Formats whose analysers look at the bytes after their own end themselves.
+_CHECKS_OWN_TAIL = {ArtifactFormat.PICKLE, ArtifactFormat.JOBLIB, ArtifactFormat.SAFETENSORS}
+
+
+def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
+    """Analyse one buffer as every format it parses as; returns those formats (first = primary)."""
+    head = buf[:HEAD]
+    fmt = detect_bytes(head, size=len(buf))
+    formats = [fmt]
+    name = scope.name
+    if fmt is ArtifactFormat.GGUF:
+        gguf_files.analyse_gguf(buf, scope, ctx)
+    elif fmt is ArtifactFormat.NPY:
+        numpy_files.analyse_npy(buf, scope, ctx)
+    elif fmt in (ArtifactFormat.HDF5, ArtifactFormat.KERAS_H5):
+        formats[0] = _hdf5(buf, scope, ctx)
+    elif fmt is ArtifactFormat.ZIP:
+        formats[0] = zips.analyse_zip(buf, scope, ctx)
+    elif fmt is ArtifactFormat.TORCH_LEGACY:
+        pickles.analyse_torch_legacy(buf, scope, ctx)
+    elif fmt is ArtifactFormat.SAFETENSORS:
+        safetensors_files.analyse_safetensors(buf, scope, ctx)
+    elif fmt in (ArtifactFormat.PICKLE, ArtifactFormat.JOBLIB):
+        if compression_of(head):
+            formats[0] = ArtifactFormat.JOBLIB
+            pickles.analyse_compressed(buf, scope, ctx)
+        else:
+            pickles.analyse_stream(
+                buf, scope, ctx, context="joblib" if fmt is ArtifactFormat.JOBLIB else "plain"
+            )
+    elif name == "saved_model.pb":
+        formats[0] = ArtifactFormat.SAVEDMODEL
+        savedmodel.analyse_saved_model(buf, scope, ctx)
+    elif name == "keras_metadata.pb":
+        savedmodel.analyse_keras_metadata(buf, scope, ctx)
+    elif fmt is ArtifactFormat.ONNX or (name.endswith(".onnx") and onnx_files.looks_like_model(buf)):
+        formats[0] = ArtifactFormat.ONNX
+        onnx_files.analyse_onnx(buf, scope, ctx)
+    elif fmt is ArtifactFormat.JSON:
+        configs.analyse_json(buf, scope, ctx)
+    elif fmt is ArtifactFormat.TEXT:
+        configs.analyse_text(buf, scope, ctx)
+    else:
+        _sniff(buf, head, scope, ctx)
+    # Polyglots (scanners.md technique 6): a zip's directory sits at the end of the file, so a file that
+    # starts as one format can also be a complete zip to readers that look from the end.
+    if formats[0] not in _ZIP_KINDS and formats[0] not in _CHECKS_OWN_TAIL and has_archive(buf):
+        formats.append(zips.analyse_zip(buf, scope.child("zip appended to the file", name=name), ctx))
+    return formats
+
+
+def _hdf5(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
+    # A file on disk is opened by path; a member of a container through a file view (no copy).
+    source: object = scope.path if scope.path is not None else io.BufferedReader(pickles.BufferIO(buf))
+    is_keras = keras_files.analyse_h5(source, scope, ctx)
+    return ArtifactFormat.KERAS_H5 if is_keras else ArtifactFormat.HDF5
+
+
+def _sniff(buf: Buffer, head: bytes, scope: Scope, ctx: Ctx) -> None:
+    for magic, what in _EXECUTABLE_MAGIC.items():
+        if head.startswith(magic) and (magic != b"MZ" or b"PE\x00\x00" in head[:1024]):
+            ctx.add(scope, "folder.executable", f"{what}", evidence=what)
+            return
+    for magic, what in _UNSCANNABLE_MAGIC.items():
+        if head.startswith(magic):
+            ctx.add(scope, "archive.unscannable", f"{what}: its content cannot be analysed", evidence=what)
+            return
+    if (len(head) >= 9 and head[8:9] == b"{") or scope.name.endswith(".safetensors"):
+        # A safetensors header whose declared length detection refused (beyond the file or the cap).
+        safetensors_files.analyse_safetensors(buf, scope, ctx)
+        return
+    if len(head) > 262 and head[257:262] == b"ustar":
+        _tar(buf, scope, ctx)
+        return
+    kind = compression_of(head)
+    if kind:
+        # Compressed, but not a pickle at its start (else detection said joblib): a .gz/.xz of
+        # something else. Decompress under the caps and analyse what is inside.
+        ctx.add(scope, "archive.nested", f"{kind}-compressed data; its content was scanned")
+        stream = pickles._decompressor(kind, buf)
+        if stream is None:
+            ctx.add(scope, "archive.unscannable", f"{kind} stream cannot be read")
+            return
+        try:
+            data = stream.read(ctx.limits.max_entry_bytes + 1)
+        except (OSError, EOFError, ValueError, RuntimeError, zlib.error, lzma.LZMAError) as exc:
+            ctx.add(scope, "archive.unscannable", f"{kind} stream is corrupt: {exc}")
+            return
+        if len(data) > ctx.limits.max_entry_bytes:
+            ctx.add(
+                scope,
+                "archive.decompression-limit",
+                f"{kind} content exceeds {ctx.limits.max_entry_bytes} bytes",
+            )
+            data = data[: ctx.limits.max_entry_bytes]
+        inner_name = scope.name.rsplit(".", 1)[0] if "." in scope.name else scope.name
+        ctx.nested(data, scope.child(f"{kind} content", name=inner_name))
+        return
+    if looks_like_pickle(head):
+        pickles.analyse_stream(buf, scope, ctx)
+
+
+def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
+    ctx.add(scope, "archive.nested", "tar archive; its members were scanned")
+    try:
+        with tarfile.open(fileobj=io.BufferedReader(pickles.BufferIO(buf)), mode="r:") as tar:
+            for count, member in enumerate(tar):
+                if count >= ctx.limits.max_zip_entries:
+                    break
+                if member.issym() or member.islnk():
+                    target = member.linkname
+                    if target.startswith("/") or ".." in target.split("/"):
+                        ctx.add(
+                            scope,
+                            "zip.path-traversal",
+                            f"tar link {member.name!r} -> {target!r}",
+                            entry=member.name,
+                        )
+                    continue
+                if member.name.startswith("/") or ".." in member.name.split("/"):
+                    ctx.add(
+                        scope,
+                        "zip.path-traversal",
+                        f"tar member name {member.name!r} escapes",
+                        entry=member.name,
+                    )
+                if not member.isfile():
+                    continue
+                if member.size > ctx.limits.max_entry_bytes:
+                    ctx.add(
+                        scope,
+                        "archive.decompression-limit",
+                        f"tar member {member.name!r} is too large",
+                        entry=member.name,
+                    )
+                    continue
+                fh = tar.extractfile(member)
+                if fh is not None:
+                    data = fh.read()
+                    ctx.nested(data, scope.child(member.name, name=os.path.basename(member.name)))
+    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+        ctx.add(scope, "zip.malformed", f"tar archive is damaged: {exc}")
+
+
+# ------------------------------------------------------------------------------------------------------
+# Files and folders
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Target:
+    path: Path
+    display: str
+    root: Path | None
+
+
+def scan_paths(
+    paths: Iterable[Path | str],
+    *,
+    hash_files: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
+    workers: int | None = None,
+) -> ScanReport:
+    """Scan files and folders for unsafe content, executing nothing. Raises `UsageError` for missing paths."""
+    started = time.perf_counter()
+    targets: list[_Target] = []
+    findings: list[Finding] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists() and not p.is_symlink():
+            raise UsageError("no such file or directory", path=p)
+        if p.is_dir():
+            walked = folders.walk(p)
+            problems.extend(walked.problems)
+            for issue in walked.issues:
+                findings.append(_folder_finding(p, issue, limits))
+            for f in walked.files:
+                _add_target(targets, seen, _Target(f.path, str(p / f.rel), p))
+        else:
+            _add_target(targets, seen, _Target(p, str(p), p.parent))
+    files: dict[str, ScannedFile] = {}
+    workers = workers or min(8, (os.cpu_count() or 1) * 2)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelwarden-scan") as pool:
+        # Biggest files first so that hashing them overlaps the analysis of everything else.
+        order = sorted(targets, key=lambda t: -_size(t.path))
+        hashes: dict[str, Future[str | None]] = {}
+        if hash_files:
+            hashes = {t.display: pool.submit(_sha256, t.path) for t in order}
+        results = {t.display: pool.submit(_scan_file, t, limits) for t in order}
+        for t in targets:
+            scanned, file_findings, problem = results[t.display].result()
+            if problem is not None:
+                problems.append(problem)
+            if scanned is not None:
+                if hash_files:
+                    scanned.sha256 = hashes[t.display].result()
+                files[t.display] = scanned
+            findings.extend(file_findings)
+    rank = {f: i for i, f in enumerate(sorted(files))}
+    findings.sort(
+        key=lambda f: (
+            rank.get(f.file, -1),
+            f.file,
+            -f.severity.rank,
+            f.location.entry or "",
+            f.location.offset or 0,
+        )
+    )
+    return ScanReport(
+        files=[files[k] for k in sorted(files)],
+        findings=findings,
+        problems=problems,
+        tool_version=__version__,
+        duration_seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _add_target(targets: list[_Target], seen: set[str], t: _Target) -> None:
+    key = os.path.realpath(t.path)
+    if key not in seen:
+        seen.add(key)
+        targets.append(t)
+
+
+def _folder_finding(root: Path, issue: folders.FolderIssue, limits: Limits) -> Finding:
+    sink = Sink(limits=limits)
+    sink.add(Scope(file=str(root / issue.rel)), issue.rule_id, issue.message, evidence=issue.evidence)
+    return sink.findings[0]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _scan_file(t: _Target, limits: Limits) -> tuple[ScannedFile | None, list[Finding], Problem | None]:
+    try:
+        fh = t.path.open("rb")
+    except OSError as exc:
+        return (
+            None,
+            [],
+            Problem(file=t.display, code="unreadable", message=f"cannot open: {exc.strerror or exc}"),
+        )
+    with fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            buf: Buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        except (OSError, ValueError) as exc:
+            return None, [], Problem(file=t.display, code="unreadable", message=f"cannot read: {exc}")
+        sink = Sink(limits=limits)
+        ctx = Ctx(sink=sink, dispatch=analyse_buffer, limits=limits)
+        scope = Scope(file=t.display, path=t.path, root=t.root, name=t.path.name)
+        formats = [ArtifactFormat.UNKNOWN]
+        try:
+            formats = analyse_buffer(buf, scope, ctx)
+        except Exception as exc:  # a bug in one analyser must not hide the other files
+            ctx.add(scope, "scan.incomplete", f"analysis stopped: {type(exc).__name__}: {exc}")
+        finally:
+            if isinstance(buf, mmap.mmap):
+                buf.close()
+    scanned = ScannedFile(path=t.display, format=formats[0], size=size, also_scanned_as=formats[1:])
+    return scanned, sink.finish(), None
+
+
+__all__ = ["View", "analyse_buffer", "scan_paths"]

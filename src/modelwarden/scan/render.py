@@ -1,0 +1,79 @@
+"""Renderers for a ScanReport: a terminal summary, the JSON contract, and SARIF (sarif.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from modelwarden.model import ScanReport, Severity
+from modelwarden.scan.sarif import to_sarif
+
+STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def verdict(report: ScanReport, threshold: Severity) -> dict[str, Any]:
+    failing = report.at_or_above(threshold)
+    return {
+        "fail_on": threshold.value,
+        "failed": bool(failing),
+        "findings_at_or_above": len(failing),
+        "counts": {s.value: n for s, n in report.counts().items()},
+        "files": len(report.files),
+        "problems": len(report.problems),
+    }
+
+
+def to_json(report: ScanReport, threshold: Severity) -> str:
+    """The ScanReport as JSON, plus a `summary` object (ScanReport.model_validate accepts it back
+    once `summary` is dropped)."""
+    data = report.model_dump(mode="json")
+    data["summary"] = verdict(report, threshold)
+    return json.dumps(data, indent=2)
+
+
+def to_sarif_json(report: ScanReport) -> str:
+    return json.dumps(to_sarif(report), indent=2)
+
+
+def print_text(report: ScanReport, threshold: Severity, console: Console, *, show_info: bool = False) -> None:
+    shown = [f for f in report.findings if show_info or f.severity is not Severity.INFO]
+    current = None
+    for f in shown:
+        if f.file != current:
+            current = f.file
+            console.print(f"[bold]{escape(f.file)}[/]")
+        where = f.location.describe()
+        console.print(
+            f"  [{STYLE[f.severity]}]{f.severity.value.upper():8}[/] {f.rule_id}"
+            + (f"  [dim]{escape(where)}[/]" if where else ""),
+            highlight=False,
+        )
+        console.print(f"           {escape(f.message)}", highlight=False)
+        if f.evidence:
+            console.print(f"           [dim]evidence:[/] {escape(f.evidence)}", highlight=False)
+    for p in report.problems:
+        console.print(f"[red]problem[/] {escape(p.file)}: {escape(p.message)}")
+    counts = report.counts()
+    summary = ", ".join(
+        f"{n} {s.value}" for s, n in counts.items() if n and (show_info or s is not Severity.INFO)
+    )
+    v = verdict(report, threshold)
+    status = (
+        f"[bold red]FAIL[/] ({v['findings_at_or_above']} at or above {threshold.value})"
+        if v["failed"]
+        else f"[bold green]PASS[/] (nothing at or above {threshold.value})"
+    )
+    n = len(report.files)
+    console.print(
+        f"{status} — {n} file{'' if n == 1 else 's'} scanned in {report.duration_seconds or 0:.2f} s"
+        + (f"; findings: {summary}" if summary else "; no findings")
+    )

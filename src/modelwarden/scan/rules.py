@@ -1,0 +1,46 @@
+"""The rule catalogue (data/rules.yaml): every rule id a finding can carry, its severity and help text.
+
+Severities live here and nowhere else, so the SARIF rule table, the docs and the findings agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from modelwarden.model import Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    severity: Severity
+    title: str
+    help: str
+    refs: tuple[str, ...] = ()
+
+
+@cache
+def catalogue() -> dict[str, Rule]:
+    text = resources.files("modelwarden.scan").joinpath("data/rules.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text)
+    return {
+        rid: Rule(
+            id=rid,
+            severity=Severity(spec["severity"]),
+            title=spec["title"],
+            help=" ".join(str(spec.get("help", spec["title"])).split()),
+            refs=tuple(spec.get("refs", ())),
+        )
+        for rid, spec in raw.items()
+    }
+
+
+def rule(rule_id: str) -> Rule:
+    try:
+        return catalogue()[rule_id]
+    except KeyError:  # a programming error: every id used in code must be in the catalogue
+        raise KeyError(f"unknown scan rule {rule_id!r}: add it to scan/data/rules.yaml") from None

@@ -1,0 +1,554 @@
+"""A tolerant zip reader: reads archives the way loaders do, and notices where readers disagree.
+
+Python's `zipfile` raises on what PyTorch's reader accepts (bad CRCs, encryption flag bits), and trusts
+the central directory where other readers trust local headers — both were used to make scanners skip
+malicious pickles (reference/scanners.md technique 5: CVE-2025-1944, CVE-2025-1945, JFrog 2025). So this
+module parses the structures itself, over a memory map, and reports every inconsistency instead of
+stopping at the first one: local vs central names, flag bits, data descriptors, bytes that no entry
+accounts for (polyglot prefixes, hidden local headers), overlapping entries, truncation. Entry data is
+returned zero-copy for stored entries and decompressed under size and ratio caps otherwise.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from modelwarden.scan.context import Buffer, Limits, View
+
+_LOCAL = b"PK\x03\x04"
+_CENTRAL = b"PK\x01\x02"
+_EOCD = b"PK\x05\x06"
+_EOCD64 = b"PK\x06\x06"
+_EOCD64_LOC = b"PK\x06\x07"
+_DESCRIPTOR = b"PK\x07\x08"
+
+_LOCAL_FMT = struct.Struct("<4sHHHHHIIIHH")  # 30 bytes
+_CENTRAL_FMT = struct.Struct("<4sHHHHHHIIIHHHHHII")  # 46 bytes
+_EOCD_FMT = struct.Struct("<4sHHHHIIH")  # 22 bytes
+_EOCD64_FMT = struct.Struct("<4sQHHIIQQQQ")  # 56 bytes
+_EOCD64_LOC_FMT = struct.Struct("<4sIQI")  # 20 bytes
+
+METHODS = {
+    0: "stored",
+    8: "deflate",
+    12: "bzip2",
+    14: "lzma",
+    9: "deflate64",
+    93: "zstd",
+    95: "xz",
+    99: "aes",
+}
+ENCRYPTION_FLAGS = 0x0001 | 0x0040 | 0x2000  # traditional, strong encryption, masked local header
+
+
+@dataclass
+class Issue:
+    rule_id: str
+    message: str
+    offset: int | None = None
+    entry: str | None = None
+
+
+@dataclass
+class ZipEntry:
+    name: str  # as the central directory names it (or the local header, for hidden entries)
+    header_offset: int  # absolute offset of the local header
+    flags: int
+    method: int
+    crc: int
+    compressed_size: int
+    uncompressed_size: int
+    local_name: str | None = None
+    data_offset: int | None = None
+    hidden: bool = False  # found by its local header only
+    unreadable: str | None = None  # why the data cannot be located
+
+    @property
+    def is_dir(self) -> bool:
+        return self.name.endswith("/")
+
+    @property
+    def data_end(self) -> int | None:
+        return None if self.data_offset is None else self.data_offset + self.compressed_size
+
+
+@dataclass
+class ZipListing:
+    entries: list[ZipEntry] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    cd_start: int | None = None
+    eocd_offset: int | None = None
+    prefix_end: int = 0  # bytes [0, prefix_end) precede the archive (a polyglot or self-extractor)
+    gaps: list[tuple[int, int]] = field(default_factory=list)  # unaccounted byte ranges inside the archive
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.entries]
+
+
+def _decode(raw: bytes, flags: int) -> str:
+    # As zipfile: UTF-8 when general-purpose bit 11 is set, else code page 437.
+    return raw.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
+
+
+def read_listing(buf: Buffer, limits: Limits) -> ZipListing:
+    listing = ZipListing()
+    size = len(buf)
+    eocd = _find_eocd(buf)
+    if eocd is None:
+        listing.issues.append(
+            Issue("zip.malformed", "no end-of-central-directory record: read by local headers")
+        )
+        _walk_local_headers(buf, 0, size, listing, limits)
+        return listing
+    listing.eocd_offset = eocd
+    _, disk, _, _, total, cd_size, cd_offset, _comment_len = _EOCD_FMT.unpack(buf[eocd : eocd + 22])
+    if disk not in (0, 0xFFFF):
+        listing.issues.append(Issue("zip.malformed", f"multi-disk archive (disk {disk})", eocd))
+    cd_end = eocd
+    z64 = _zip64(buf, eocd)
+    if z64 is not None:
+        total, cd_size, cd_offset, cd_end = z64
+    # Bytes prepended to the archive shift every offset (zipfile's "concat" correction).
+    actual_cd = cd_end - cd_size
+    concat = actual_cd - cd_offset
+    if actual_cd < 0 or concat < 0:
+        listing.issues.append(
+            Issue("zip.malformed", "central directory size/offset point outside the file", eocd)
+        )
+        concat = 0
+        actual_cd = min(cd_offset, cd_end)
+    listing.cd_start = actual_cd
+    if total > limits.max_zip_entries:
+        listing.issues.append(
+            Issue("zip.malformed", f"{total} entries declared; only {limits.max_zip_entries} read", eocd)
+        )
+    _read_central(buf, actual_cd, cd_end, concat, listing, limits)
+    for entry in listing.entries:
+        _read_local(buf, entry, listing)
+    _coverage(buf, listing, limits)
+    return listing
+
+
+def has_archive(buf: Buffer) -> bool:
+    """Whether the buffer ends with a plausible zip (an end record whose directory starts with an entry).
+
+    Cheap (reads the last 64 KiB) and strict enough that tensor bytes that happen to contain the end
+    record's signature are not taken for an archive.
+    """
+    eocd = _find_eocd(buf)
+    if eocd is None:
+        return False
+    _, _, _, _, total, cd_size, cd_offset, _ = _EOCD_FMT.unpack(buf[eocd : eocd + 22])
+    cd_end = eocd
+    z64 = _zip64(buf, eocd)
+    if z64 is not None:
+        total, cd_size, cd_offset, cd_end = z64
+    start = cd_end - cd_size
+    if total == 0 or cd_size < 46 or start < 0 or cd_offset > start:
+        return False
+    return buf[start : start + 4] == _CENTRAL
+
+
+def _find_eocd(buf: Buffer) -> int | None:
+    size = len(buf)
+    if size < 22:
+        return None
+    window_start = max(0, size - 22 - 0xFFFF)
+    tail = buf[window_start:size]
+    pos = len(tail)
+    while True:
+        pos = tail.rfind(_EOCD, 0, pos)
+        if pos < 0:
+            return None
+        if pos + 22 <= len(tail):
+            (comment_len,) = struct.unpack("<H", tail[pos + 20 : pos + 22])
+            if pos + 22 + comment_len <= len(tail):
+                return window_start + pos
+        pos -= 1
+        if pos < 0:
+            return None
+
+
+def _zip64(buf: Buffer, eocd: int) -> tuple[int, int, int, int] | None:
+    loc = eocd - 20
+    if loc < 0 or buf[loc : loc + 4] != _EOCD64_LOC:
+        return None
+    _, _, rec_offset, _ = _EOCD64_LOC_FMT.unpack(buf[loc : loc + 20])
+    # Like the central directory, the zip64 record may be shifted by prepended data: it sits right
+    # before the locator.
+    rec = loc - 56
+    if rec < 0 or buf[rec : rec + 4] != _EOCD64:
+        rec = rec_offset
+        if rec < 0 or rec + 56 > len(buf) or buf[rec : rec + 4] != _EOCD64:
+            return None
+    fields = _EOCD64_FMT.unpack(buf[rec : rec + 56])
+    total, cd_size, cd_offset = fields[7], fields[8], fields[9]
+    return total, cd_size, cd_offset, rec
+
+
+def _read_central(
+    buf: Buffer, start: int, end: int, concat: int, listing: ZipListing, limits: Limits
+) -> None:
+    pos = start
+    while pos + 46 <= end and len(listing.entries) < limits.max_zip_entries:
+        head = buf[pos : pos + 46]
+        if head[:4] != _CENTRAL:
+            listing.issues.append(Issue("zip.malformed", "central directory entry signature missing", pos))
+            return
+        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, elen, clen, _, _, _, hoff) = (
+            _CENTRAL_FMT.unpack(head)
+        )
+        name_raw = buf[pos + 46 : pos + 46 + nlen]
+        extra = buf[pos + 46 + nlen : pos + 46 + nlen + elen]
+        if len(name_raw) < nlen or pos + 46 + nlen + elen + clen > end:
+            listing.issues.append(Issue("zip.malformed", "central directory entry truncated", pos))
+            return
+        usize, csize, hoff = _apply_zip64_extra(extra, usize, csize, hoff)
+        listing.entries.append(
+            ZipEntry(
+                name=_decode(name_raw, flags),
+                header_offset=hoff + concat,
+                flags=flags,
+                method=method,
+                crc=crc,
+                compressed_size=csize,
+                uncompressed_size=usize,
+            )
+        )
+        pos += 46 + nlen + elen + clen
+
+
+def _apply_zip64_extra(extra: bytes, usize: int, csize: int, hoff: int) -> tuple[int, int, int]:
+    i = 0
+    while i + 4 <= len(extra):
+        tag, length = struct.unpack("<HH", extra[i : i + 4])
+        body = extra[i + 4 : i + 4 + length]
+        if tag == 0x0001:
+            j = 0
+            if usize == 0xFFFFFFFF and j + 8 <= len(body):
+                (usize,) = struct.unpack("<Q", body[j : j + 8])
+                j += 8
+            if csize == 0xFFFFFFFF and j + 8 <= len(body):
+                (csize,) = struct.unpack("<Q", body[j : j + 8])
+                j += 8
+            if hoff == 0xFFFFFFFF and j + 8 <= len(body):
+                (hoff,) = struct.unpack("<Q", body[j : j + 8])
+            break
+        i += 4 + length
+    return usize, csize, hoff
+
+
+def _read_local(buf: Buffer, entry: ZipEntry, listing: ZipListing) -> None:
+    off = entry.header_offset
+    head = buf[off : off + 30]
+    if len(head) < 30 or head[:4] != _LOCAL:
+        entry.unreadable = "local header missing"
+        listing.issues.append(
+            Issue("zip.malformed", f"local header of {entry.name!r} missing at offset {off}", off, entry.name)
+        )
+        return
+    (_, _, lflags, lmethod, _, _, lcrc, lcsize, lusize, nlen, elen) = _LOCAL_FMT.unpack(head)
+    entry.local_name = _decode(buf[off + 30 : off + 30 + nlen], lflags)
+    entry.data_offset = off + 30 + nlen + elen
+    if entry.local_name != entry.name:
+        listing.issues.append(
+            Issue(
+                "zip.name-mismatch",
+                f"local header names the entry {entry.local_name!r}, the central directory {entry.name!r}",
+                off,
+                entry.name,
+            )
+        )
+    if lmethod != entry.method:
+        listing.issues.append(
+            Issue(
+                "zip.malformed",
+                f"compression method {lmethod} in the local header, {entry.method} in the central directory",
+                off,
+                entry.name,
+            )
+        )
+    if (lflags | entry.flags) & ENCRYPTION_FLAGS:
+        listing.issues.append(
+            Issue(
+                "zip.flag-bits",
+                f"encryption flag bits set (central 0x{entry.flags:04x}, local 0x{lflags:04x})",
+                off,
+                entry.name,
+            )
+        )
+    if not lflags & 0x08:
+        sizes_differ = (lcsize, lusize) != (
+            entry.compressed_size,
+            entry.uncompressed_size,
+        ) and 0xFFFFFFFF not in (
+            lcsize,
+            lusize,
+        )
+        if (lcrc != entry.crc and lcrc != 0) or sizes_differ:
+            listing.issues.append(
+                Issue(
+                    "zip.malformed",
+                    f"local header (CRC 0x{lcrc:08x}, {lcsize}/{lusize} bytes) differs from the central"
+                    f" directory (CRC 0x{entry.crc:08x}, {entry.compressed_size}/"
+                    f"{entry.uncompressed_size} bytes)",
+                    off,
+                    entry.name,
+                )
+            )
+    if entry.data_end is not None and entry.data_end > len(buf):
+        entry.unreadable = "data runs past the end of the file"
+        listing.issues.append(
+            Issue("zip.malformed", f"data of {entry.name!r} runs past the end of the file", off, entry.name)
+        )
+    elif entry.data_end is not None and lflags & 0x08 and not _descriptor_agrees(buf, entry.data_end, entry):
+        # Streaming readers take the sizes from the descriptor, directory readers from the central
+        # directory: a disagreement lets the two see different data.
+        listing.issues.append(
+            Issue(
+                "zip.data-descriptor",
+                f"data descriptor of {entry.name!r} disagrees with the central directory",
+                entry.data_end,
+                entry.name,
+            )
+        )
+
+
+def _descriptor_agrees(buf: Buffer, pos: int, entry: ZipEntry) -> bool:
+    raw = buf[pos : pos + 28]
+    if raw[:4] == _DESCRIPTOR:
+        raw = raw[4:]
+    want = (entry.crc, entry.compressed_size, entry.uncompressed_size)
+    if len(raw) >= 12 and struct.unpack("<III", raw[:12]) == want:
+        return True
+    return len(raw) >= 20 and struct.unpack("<IQQ", raw[:20]) == want
+
+
+def _descriptor_len(buf: Buffer, pos: int, zip64: bool) -> int:
+    if buf[pos : pos + 4] == _DESCRIPTOR:
+        return 4 + (20 if zip64 else 12)
+    return 20 if zip64 else 12
+
+
+def _coverage(buf: Buffer, listing: ZipListing, limits: Limits) -> None:
+    """Find bytes no entry accounts for: a prefix, gaps (hidden local headers), and overlaps."""
+    spans: list[tuple[int, int, ZipEntry]] = []
+    for e in listing.entries:
+        if e.data_end is None or e.unreadable:
+            continue
+        end = e.data_end
+        if e.flags & 0x08:
+            end += _descriptor_len(
+                buf, end, e.compressed_size >= 0xFFFFFFFF or e.uncompressed_size >= 0xFFFFFFFF
+            )
+        spans.append((e.header_offset, end, e))
+    spans.sort(key=lambda s: s[0])
+    first = spans[0][0] if spans else (listing.cd_start or 0)
+    listing.prefix_end = min(first, listing.cd_start or first)
+    if listing.prefix_end > 0:
+        listing.issues.append(
+            Issue(
+                "zip.hidden-data",
+                f"{listing.prefix_end} bytes precede the first zip entry (a file of another format "
+                "with a zip appended)",
+                0,
+            )
+        )
+    cursor = listing.prefix_end
+    for start, end, e in spans:
+        if start < cursor:
+            listing.issues.append(
+                Issue("zip.bomb", f"entry {e.name!r} overlaps the previous entry's data", start, e.name)
+            )
+        elif start > cursor:
+            listing.gaps.append((cursor, start))
+        cursor = max(cursor, end)
+    cd_start = listing.cd_start if listing.cd_start is not None else len(buf)
+    if cd_start > cursor:
+        listing.gaps.append((cursor, cd_start))
+    known = {e.header_offset for e in listing.entries}
+    for gap_start, gap_end in listing.gaps:
+        before = len(listing.entries)
+        _walk_local_headers(buf, gap_start, gap_end, listing, limits, known=known)
+        hidden = len(listing.entries) - before
+        listing.issues.append(
+            Issue(
+                "zip.hidden-data",
+                f"{gap_end - gap_start} bytes between entries are not in the central directory"
+                + (f", holding {hidden} hidden entr{'y' if hidden == 1 else 'ies'}" if hidden else ""),
+                gap_start,
+            )
+        )
+
+
+def _walk_local_headers(
+    buf: Buffer, start: int, end: int, listing: ZipListing, limits: Limits, *, known: set[int] | None = None
+) -> None:
+    """Entries found by scanning for local headers (as a streaming reader would see them)."""
+    view = View(buf, 0, end)
+    pos = view.find(_LOCAL, start)
+    while 0 <= pos < end and len(listing.entries) < limits.max_zip_entries:
+        head = buf[pos : pos + 30]
+        if len(head) < 30:
+            return
+        (_, _, flags, method, _, _, crc, csize, usize, nlen, elen) = _LOCAL_FMT.unpack(head)
+        name = _decode(buf[pos + 30 : pos + 30 + nlen], flags)
+        data_offset = pos + 30 + nlen + elen
+        if known is None or pos not in known:
+            entry = ZipEntry(
+                name=name,
+                header_offset=pos,
+                flags=flags,
+                method=method,
+                crc=crc,
+                compressed_size=csize,
+                uncompressed_size=usize,
+                local_name=name,
+                data_offset=data_offset,
+                hidden=known is not None,
+            )
+            if flags & 0x08 and csize == 0:
+                entry.compressed_size = _stream_length(buf, data_offset, end, method)
+            listing.entries.append(entry)
+        nxt = data_offset + max(csize, 0)
+        pos = view.find(_LOCAL, max(nxt, pos + 4))
+
+
+def _stream_length(buf: Buffer, start: int, end: int, method: int) -> int:
+    """Compressed length of a deflate stream whose sizes are only in a trailing data descriptor."""
+    if method != 8:
+        nxt = View(buf, 0, end).find(_LOCAL, start)
+        return (nxt if nxt >= 0 else end) - start
+    d = zlib.decompressobj(-15)
+    pos = start
+    try:
+        while pos < end and not d.eof:
+            chunk = buf[pos : min(end, pos + (1 << 20))]
+            d.decompress(chunk, 1 << 16)
+            while d.unconsumed_tail and not d.eof:
+                d.decompress(d.unconsumed_tail, 1 << 16)
+            pos += len(chunk) - len(d.unused_data)
+            if d.unused_data:
+                break
+    except zlib.error:
+        # Not a valid deflate stream: the entry ends where the next local header starts.
+        nxt = View(buf, 0, end).find(_LOCAL, start)
+        return (nxt if nxt >= 0 else end) - start
+    return pos - start
+
+
+# ------------------------------------------------------------------------------------------------------
+# Entry data
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EntryData:
+    data: Buffer | None
+    problem: str | None = None  # rule id + message when the data could not be (fully) produced
+    rule_id: str | None = None
+    truncated: bool = False
+
+
+def entry_data(buf: Buffer, entry: ZipEntry, limits: Limits) -> EntryData:
+    if entry.data_offset is None or entry.unreadable:
+        return EntryData(None, entry.unreadable or "local header missing", "zip.malformed")
+    start = entry.data_offset
+    end = min(len(buf), start + entry.compressed_size)
+    if entry.method == 0:
+        return EntryData(View(buf, start, end))
+    declared = entry.uncompressed_size
+    ratio_bomb = declared > limits.bomb_min_bytes and declared > limits.bomb_ratio * max(
+        1, entry.compressed_size
+    )
+    cap = limits.max_entry_bytes
+    try:
+        data, complete = _inflate(View(buf, start, end), entry.method, cap)
+    except _Unsupported:
+        name = METHODS.get(entry.method, f"method {entry.method}")
+        return EntryData(None, f"compression {name} is not supported", "zip.unsupported-compression")
+    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
+        return EntryData(None, f"data does not decompress: {exc}", "zip.malformed")
+    actual_bomb = len(data) > limits.bomb_min_bytes and len(data) > limits.bomb_ratio * max(1, end - start)
+    if not complete or ratio_bomb or actual_bomb:
+        ratio = max(declared, len(data)) // max(1, end - start)
+        detail = f"stopped at the {cap}-byte cap" if not complete else f"decompresses to {len(data)} bytes"
+        return EntryData(
+            data,
+            f"{end - start} compressed bytes declare {declared} bytes (ratio {ratio}:1); {detail}",
+            "zip.bomb",
+            truncated=not complete,
+        )
+    return EntryData(data)
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _inflate(src: View, method: int, cap: int) -> tuple[bytes, bool]:
+    if method == 8:
+        return _inflate_zlib(src, cap)
+    if method == 12:
+        dec: bz2.BZ2Decompressor | lzma.LZMADecompressor = bz2.BZ2Decompressor()
+    elif method == 14:
+        props_len = struct.unpack("<H", src[2:4])[0] if len(src) >= 4 else 0
+        props = src[4 : 4 + props_len]
+        if len(props) < 5:
+            raise ValueError("short LZMA properties")
+        d = props[0]
+        lc, lp, pb = d % 9, (d // 9) % 5, d // 45
+        (dict_size,) = struct.unpack("<I", props[1:5])
+        dec = lzma.LZMADecompressor(
+            lzma.FORMAT_RAW,
+            filters=[{"id": lzma.FILTER_LZMA1, "dict_size": dict_size, "lc": lc, "lp": lp, "pb": pb}],
+        )
+        src = View(src, 4 + props_len)
+    else:
+        raise _Unsupported
+    out = bytearray()
+    pos = 0
+    while len(out) < cap and not dec.eof:
+        if dec.needs_input:
+            if pos >= len(src):
+                break
+            piece = src[pos : pos + _CHUNK]
+            pos += len(piece)
+        else:
+            piece = b""
+        out += dec.decompress(piece, max_length=cap - len(out))
+    return bytes(out), dec.eof or len(out) < cap
+
+
+_CHUNK = 1 << 20
+
+
+def _inflate_zlib(src: View, cap: int) -> tuple[bytes, bool]:
+    dec = zlib.decompressobj(-15)
+    out = bytearray()
+    pos = 0
+    while len(out) < cap and not dec.eof:
+        if dec.unconsumed_tail:
+            out += dec.decompress(dec.unconsumed_tail, cap - len(out))
+            continue
+        if pos >= len(src):
+            break
+        piece = src[pos : pos + _CHUNK]
+        pos += len(piece)
+        out += dec.decompress(piece, cap - len(out))
+    if not dec.eof and len(out) < cap:
+        out += dec.flush()
+    complete = dec.eof or (len(out) < cap and not dec.unconsumed_tail)
+    return bytes(out), complete
+
+
+def crc_ok(data: Buffer, expected: int) -> bool:
+    crc = 0
+    step = 1 << 22
+    for i in range(0, len(data), step):
+        crc = zlib.crc32(data[i : i + step], crc)
+    return crc == expected

@@ -1,0 +1,197 @@
+"""Zip containers: PyTorch archives (torch.save, TorchScript), Keras .keras, NumPy .npz, any other zip.
+
+Every entry is analysed by its content, not its name (a pickle under `config.p` is still a pickle:
+CVE-2025-1889), except the raw tensor storages a PyTorch archive's `data.pkl` names, which are tensor
+bytes and are skipped so that a multi-gigabyte checkpoint costs only its pickle. Structural tricks
+found by the tolerant reader (`zipread`) are findings (reference/scanners.md technique 5).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import Counter
+
+from modelwarden.artifacts.detect import looks_like_pickle, zip_kind_from_names
+from modelwarden.model import ArtifactFormat
+from modelwarden.scan import pickles
+from modelwarden.scan.context import Buffer, Ctx, Scope, View
+from modelwarden.scan.policy import load_policy
+from modelwarden.scan.zipread import ZipEntry, ZipListing, crc_ok, entry_data, read_listing
+
+# Names (relative to the archive's top folder) that torch.save / torch.jit.save write.
+_TORCH_PICKLES = {"data.pkl"}
+_TORCHSCRIPT_PICKLES = {"data.pkl", "constants.pkl", "bytecode.pkl", "attributes.pkl"}
+_TORCH_RECORDS = {
+    "version",
+    ".data/version",
+    "byteorder",
+    ".data/serialization_id",
+    ".format_version",
+    ".storage_alignment",
+}
+_CRC_ALWAYS_BELOW = 64 << 20  # entries this small get their CRC checked even when not parsed
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+_OPS_NAMESPACE = re.compile(rb"\bops\.([A-Za-z_][A-Za-z0-9_]*)\.")
+
+
+def analyse_zip(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
+    listing = read_listing(buf, ctx.limits)
+    for issue in listing.issues:
+        ctx.add(scope, issue.rule_id, issue.message, offset=issue.offset, entry=issue.entry)
+    names = [e.name for e in listing.entries if not e.hidden]
+    kind = zip_kind_from_names(names)
+    _structure(listing, scope, ctx)
+    if listing.prefix_end > 0:
+        ctx.nested(View(buf, 0, listing.prefix_end), scope.child("bytes before the zip", name=scope.name))
+    if kind in (ArtifactFormat.TORCH_ZIP, ArtifactFormat.TORCHSCRIPT):
+        _torch_archive(buf, listing, scope, ctx, torchscript=kind is ArtifactFormat.TORCHSCRIPT)
+    else:
+        if kind is ArtifactFormat.ZIP and scope.depth == 0:
+            ctx.add(
+                scope, "archive.nested", f"zip archive with {len(names)} entries; every entry was scanned"
+            )
+        for entry in listing.entries:
+            if not entry.is_dir:
+                _generic_entry(buf, entry, scope, ctx)
+    return kind
+
+
+def _structure(listing: ZipListing, scope: Scope, ctx: Ctx) -> None:
+    counts = Counter(e.name for e in listing.entries)
+    for name, n in counts.items():
+        if n > 1:
+            ctx.add(
+                scope, "zip.duplicate-entry", f"{n} entries are named {name!r}", entry=name, evidence=name
+            )
+    for e in listing.entries:
+        for candidate in {e.name, e.local_name or e.name}:
+            reason = _traversal(candidate)
+            if reason:
+                ctx.add(scope, "zip.path-traversal", f"entry name {candidate!r} {reason}", entry=e.name)
+
+
+def _traversal(name: str) -> str | None:
+    if name.startswith(("/", "\\")) or _WINDOWS_DRIVE.match(name):
+        return "is absolute"
+    parts = re.split(r"[\\/]", name)
+    if ".." in parts:
+        return "climbs out of the extraction folder with '..'"
+    return None
+
+
+def _read(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx, *, parse_all: bool) -> Buffer | None:
+    """The entry's bytes (or None), reporting decompression problems and CRC mismatches."""
+    got = entry_data(buf, entry, ctx.limits)
+    if got.problem and got.rule_id:
+        ctx.add(
+            scope, got.rule_id, f"{entry.name!r}: {got.problem}", entry=entry.name, offset=entry.header_offset
+        )
+    if got.data is None:
+        return None
+    data = got.data
+    if not got.truncated and (parse_all or len(data) <= _CRC_ALWAYS_BELOW) and not crc_ok(data, entry.crc):
+        ctx.add(
+            scope,
+            "zip.crc-mismatch",
+            f"{entry.name!r}: data does not match its CRC-32 (0x{entry.crc:08x})",
+            entry=entry.name,
+            offset=entry.header_offset,
+        )
+    return data
+
+
+def _generic_entry(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx) -> None:
+    data = _read(buf, entry, scope, ctx, parse_all=True)
+    if data is None:
+        return
+    label = entry.name + (" (hidden entry)" if entry.hidden else "")
+    ctx.nested(data, scope.child(label, name=posixpath.basename(entry.name)))
+
+
+def _torch_archive(buf: Buffer, listing: ZipListing, scope: Scope, ctx: Ctx, *, torchscript: bool) -> None:
+    entries = [e for e in listing.entries if not e.is_dir]
+    visible = [e for e in entries if not e.hidden]
+    # torch's reader takes the top folder from the first central directory entry and reads only records
+    # below it (caffe2 inline_container: "archive name" = first entry's prefix).
+    root = visible[0].name.split("/", 1)[0] if visible and "/" in visible[0].name else ""
+    prefix = root + "/"
+    outside = [e for e in visible if not e.name.startswith(prefix)]
+    if outside:
+        ctx.add(
+            scope,
+            "zip.entry-outside-root",
+            f"{len(outside)} entries outside the top folder {root!r} that torch.load reads, e.g. "
+            f"{outside[0].name!r}",
+            entry=outside[0].name,
+        )
+    expected_pickles = _TORCHSCRIPT_PICKLES if torchscript else _TORCH_PICKLES
+    context = "torchscript" if torchscript else "torch"
+    storage_keys: set[str] = set()
+    # The object pickles first: they name the storages, which are tensor bytes and need no reading.
+    for e in entries:
+        rel = e.name[len(prefix) :] if e.name.startswith(prefix) else None
+        if rel in expected_pickles:
+            data = _read(buf, e, scope, ctx, parse_all=True)
+            if data is not None:
+                result = pickles.analyse_stream(data, scope.child(e.name, name=rel), ctx, context=context)
+                storage_keys |= result.storage_keys()
+    storages = {f"{prefix}data/{k}" for k in storage_keys} | {f"{prefix}constants/{k}" for k in storage_keys}
+    code_entries = 0
+    for e in entries:
+        rel = e.name[len(prefix) :] if e.name.startswith(prefix) else None
+        if rel in expected_pickles:
+            continue
+        if e.name in storages and not e.hidden:
+            continue  # raw tensor bytes named by the pickle
+        if rel is not None and rel in _TORCH_RECORDS and e.compressed_size <= 4096:
+            _read(buf, e, scope, ctx, parse_all=True)
+            continue
+        if torchscript and rel is not None and rel.startswith("code/"):
+            code_entries += 1
+            _torchscript_code(buf, e, scope, ctx, rel)
+            continue
+        data = _read(buf, e, scope, ctx, parse_all=False)
+        if data is None:
+            continue
+        child = scope.child(e.name + (" (hidden entry)" if e.hidden else ""), name=posixpath.basename(e.name))
+        if looks_like_pickle(data[:64]):
+            ctx.add(
+                scope,
+                "zip.unexpected-pickle",
+                f"pickle stored as {e.name!r}, not as the archive's data.pkl",
+                entry=e.name,
+                evidence=e.name,
+            )
+            pickles.analyse_stream(data, child, ctx, context=context)
+        else:
+            ctx.nested(data, child)
+    if torchscript:
+        ctx.add(
+            scope,
+            "torch.torchscript-code",
+            f"TorchScript archive with {code_entries} code entries: torch.jit.load compiles and runs them",
+            entry=f"{prefix}code/",
+        )
+
+
+def _torchscript_code(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx, rel: str) -> None:
+    data = _read(buf, entry, scope, ctx, parse_all=True)
+    if data is None:
+        return
+    raw = data[: len(data)]
+    if rel.endswith(".debug_pkl"):
+        pickles.analyse_stream(raw, scope.child(entry.name, name=rel), ctx, context="torchscript")
+        return
+    allowed = load_policy().torchscript_namespaces
+    for match in _OPS_NAMESPACE.finditer(raw):
+        ns = match.group(1).decode("ascii", "replace")
+        if ns not in allowed:
+            ctx.add(
+                scope,
+                "torch.torchscript-custom-op",
+                f"TorchScript calls operators in the namespace {ns!r}, which needs a native library",
+                entry=entry.name,
+                offset=match.start(),
+                evidence=f"ops.{ns}",
+            )

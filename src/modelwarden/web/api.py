@@ -1,0 +1,226 @@
+"""The versioned REST API, `/api/v1/...`. Read routes are open; write routes need the operator's token.
+
+Its OpenAPI document is served at `/api/v1/openapi.json`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from modelwarden import __version__
+from modelwarden.model import Assessment, RegimeResult
+from modelwarden.registry import (
+    AssessmentSummary,
+    Diff,
+    Facets,
+    Filters,
+    Page,
+    Registry,
+    Sort,
+    StoredAssessment,
+)
+from modelwarden.registry.store import MAX_LIMIT
+from modelwarden.web import schemas
+from modelwarden.web.auth import require_token
+from modelwarden.web.errors import ApiError, ErrorDetail, responses, validation_details
+from modelwarden.web.submit import allowed_path, run_assess
+
+PREFIX = "/api/v1"
+MAX_ID = 2**62  # ids beyond any real row, bounded so no database integer overflows
+
+router = APIRouter(prefix=PREFIX, responses=responses(400, 422, 500, 503))
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def registry(request: Request) -> Registry:
+    reg: Registry = request.app.state.registry
+    return reg
+
+
+Reg = Annotated[Registry, Depends(registry)]
+
+
+class Paging(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sort: Sort = Sort.NAME
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class ListQuery(Filters, Paging):
+    """Filters plus paging, as query parameters."""
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    database: str
+
+
+class ModelDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_id: int
+    name: str
+    latest: AssessmentSummary
+    assessments: list[AssessmentSummary] = Field(description="Newest first.")
+
+
+class Created(BaseModel):
+    id: int
+    model_id: int
+    url: str
+
+
+class PathSubmission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(max_length=4096, pattern="^/", description="Absolute path on the server.")
+    manifest: str | None = Field(default=None, max_length=4096, pattern="^/", description="Absolute path.")
+    as_of: dt.date | None = None
+
+
+def _filters(q: ListQuery) -> Filters:
+    return Filters.model_validate(q.model_dump(include=set(Filters.model_fields)))
+
+
+@router.get("/health", tags=["meta"])
+def health(reg: Reg) -> Health:
+    reg.ping()
+    return Health(status="ok", version=__version__, database=reg.dialect)
+
+
+@router.get("/models", tags=["models"])
+def list_models(reg: Reg, query: Annotated[ListQuery, Query()]) -> Page:
+    """Each model once, with its latest assessment; filtered and paged."""
+    return reg.models(_filters(query), sort=query.sort, limit=query.limit, offset=query.offset)
+
+
+@router.get("/models/{model_id:int}", tags=["models"], responses=responses(404))
+def get_model(reg: Reg, model_id: Id) -> ModelDetail:
+    """A model and all its assessments."""
+    history = reg.model_history(model_id)
+    latest = next((s for s in history if s.is_latest), history[0])
+    return ModelDetail(model_id=model_id, name=latest.name, latest=latest, assessments=history)
+
+
+@router.get("/assessments", tags=["assessments"])
+def list_assessments(reg: Reg, query: Annotated[ListQuery, Query()]) -> Page:
+    """Every recorded assessment (not only the latest of each model); filtered and paged."""
+    return reg.list(_filters(query), sort=query.sort, limit=query.limit, offset=query.offset)
+
+
+@router.get("/assessments/{assessment_id:int}", tags=["assessments"], responses=responses(404))
+def get_assessment(reg: Reg, assessment_id: Id) -> StoredAssessment:
+    """One assessment: the registry's bookkeeping, its summary and the full document as recorded."""
+    return reg.stored(assessment_id)
+
+
+@router.post(
+    "/assessments",
+    tags=["assessments"],
+    status_code=201,
+    dependencies=[Depends(require_token)],
+    responses=responses(401, 403, 413, 415),
+    openapi_extra={"requestBody": schemas.request_body()},
+)
+async def submit_assessment(reg: Reg, request: Request, response: Response) -> Created:
+    """Record an assessment document (e.g. the output of `modelwarden assess --format json`)."""
+    assessment = parse_assessment(await request.body(), request.headers.get("content-type", ""))
+    ident = await run_in_threadpool(reg.save, assessment)
+    return await run_in_threadpool(_created, reg, ident, response)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _merge_classifications(document: dict[str, Any]) -> None:
+    """Classification fields may come flattened beside `in_force` (the JSON contract), inside
+    `classification`, or both; the model reads back one form at a time, so gather them first."""
+    regimes = document.get("regimes")
+    for regime in regimes.values() if isinstance(regimes, dict) else ():
+        if isinstance(regime, dict) and isinstance(regime.get("classification"), dict):
+            known = set(RegimeResult.model_fields)
+            extra = {k: regime.pop(k) for k in list(regime) if k not in known}
+            regime["classification"].update(extra)
+
+
+def parse_assessment(body: bytes, content_type: str) -> Assessment:
+    """JSON -> schema check -> record, each failure a 4xx naming where the document is wrong."""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the assessment as application/json")
+    try:
+        document = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(422, "invalid_request", f"body: not JSON ({exc})") from None
+    problems = schemas.violations(document)
+    if problems:
+        details = [ErrorDetail(location=where, message=message) for where, message in problems]
+        raise ApiError(422, "invalid_request", f"{problems[0][0]}: {problems[0][1]}", details=details)
+    _merge_classifications(document)
+    try:
+        return Assessment.model_validate(document)
+    except ValidationError as exc:
+        details = [
+            ErrorDetail(location="body." + d.location, message=d.message)
+            for d in validation_details(exc.errors())
+        ]
+        raise ApiError(
+            422, "invalid_request", f"{details[0].location}: {details[0].message}", details=details
+        ) from None
+
+
+@router.post(
+    "/assessments/from-path",
+    tags=["assessments"],
+    status_code=201,
+    dependencies=[Depends(require_token)],
+    responses=responses(401, 403, 404, 413, 415, 501),
+)
+def submit_path(reg: Reg, submission: PathSubmission, request: Request, response: Response) -> Created:
+    """Assess a model folder or file on the server's machine (inside an allowed folder) and record it."""
+    roots = request.app.state.settings.submit_roots
+    path = allowed_path(submission.path, roots)
+    manifest = allowed_path(submission.manifest, roots, what="manifest") if submission.manifest else None
+    return _created(reg, reg.save(run_assess(path, manifest, submission.as_of)), response)
+
+
+@router.delete(
+    "/assessments/{assessment_id:int}",
+    tags=["assessments"],
+    status_code=204,
+    dependencies=[Depends(require_token)],
+    responses=responses(401, 403, 404),
+)
+def delete_assessment(reg: Reg, assessment_id: Id) -> Response:
+    """Remove one assessment; the model's previous assessment becomes its latest."""
+    reg.delete(assessment_id)
+    return Response(status_code=204)
+
+
+@router.get("/diff", tags=["assessments"], responses=responses(404))
+def diff(reg: Reg, a: Annotated[Id, Query()], b: Annotated[Id, Query()]) -> Diff:
+    """What changed from assessment `a` to assessment `b`."""
+    return reg.diff(a, b)
+
+
+@router.get("/facets", tags=["meta"])
+def facets(reg: Reg) -> Facets:
+    """Values present in the registry, for filter choices: regimes with duties, licences."""
+    return reg.facets()
+
+
+def _created(reg: Registry, ident: int, response: Response) -> Created:
+    summary = reg.summary(ident)
+    url = f"{PREFIX}/assessments/{ident}"
+    response.headers["Location"] = url
+    return Created(id=ident, model_id=summary.model_id, url=url)

@@ -1,0 +1,72 @@
+"""The operator's API token: the server is read-only unless one is configured; writes must present it.
+
+The token comes from a file (`serve --token-file`) or the `MODELWARDEN_API_TOKEN` environment
+variable, never from the command line (other users can read process arguments).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from modelwarden.errors import UsageError
+from modelwarden.web.errors import ApiError
+
+TOKEN_ENV = "MODELWARDEN_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
+MIN_TOKEN_CHARS = 16
+
+bearer = HTTPBearer(auto_error=False, description="The API token configured by the server's operator.")
+
+
+def token_matches(presented: str, expected: str) -> bool:
+    """Constant-time comparison. Hashing first makes the time independent of both lengths too."""
+    a = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest()
+    b = hashlib.sha256(expected.encode("utf-8")).digest()
+    return hmac.compare_digest(a, b)
+
+
+def load_token(token_file: Path | None) -> str | None:
+    """The configured token, or None (read-only server)."""
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise UsageError(f"cannot read the API token: {reason}", path=token_file) from None
+        source = str(token_file)
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        source = f"${TOKEN_ENV}"
+        if not token:
+            return None
+    if len(token) < MIN_TOKEN_CHARS:
+        raise UsageError(f"the API token in {source} is too short: use at least {MIN_TOKEN_CHARS} characters")
+    if not token.isascii() or not token.isprintable():
+        raise UsageError(f"the API token in {source} must be printable ASCII (it travels in an HTTP header)")
+    return token
+
+
+def require_token(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """Dependency of every write route."""
+    expected: str | None = request.app.state.settings.token
+    if expected is None:
+        raise ApiError(
+            403,
+            "writes_disabled",
+            "this server is read-only: its operator has not configured an API token",
+        )
+    if credentials is None or not token_matches(credentials.credentials, expected):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "a valid API token is required: send `Authorization: Bearer <token>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

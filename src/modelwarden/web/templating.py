@@ -1,0 +1,88 @@
+"""The dashboard's Jinja2 environment: our own templates only (never a template from a model), with
+autoescaping on, and filters that keep untrusted values inert (links only for http(s) URLs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
+
+from modelwarden import __version__
+from modelwarden.model import Provenance
+from modelwarden.registry import display
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def safe_url(value: object) -> str | None:
+    """The URL if it is an absolute http(s) link, else None: `javascript:`, `data:` and relative
+    links from a model card never become clickable."""
+    if not isinstance(value, str) or len(value) > 2048:
+        return None
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    if any(ord(c) < 33 or c in "\"'<>`\\" for c in text):
+        return None
+    return text
+
+
+def provenance(value: Provenance | None) -> str:
+    return value.describe() if value is not None else "—"
+
+
+def query(params: dict[str, Any], **changes: Any) -> str:
+    """`?a=1&b=2` from the current filters with some values changed (None drops a key)."""
+    merged = {k: v for k, v in (params | changes).items() if v not in (None, "")}
+    return "?" + urlencode(merged) if merged else "?"
+
+
+def environment(extra_template_dirs: Sequence[Path] = ()) -> Environment:
+    loaders: list[Any] = [PackageLoader("modelwarden.web", "templates")]
+    loaders += [FileSystemLoader(str(d)) for d in extra_template_dirs]
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(["html", "svg"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        count=display.count,
+        flop=display.flop,
+        band=display.band,
+        mof=display.mof,
+        call=display.call,
+        licence_class=display.licence_class,
+        severity=display.severity,
+        safe_url=safe_url,
+        provenance=provenance,
+    )
+    env.globals.update(version=__version__, query=query)
+    return env
+
+
+def _page_context(request: Request) -> dict[str, Any]:
+    # Every page (error pages included) gets the navigation and the mount prefix.
+    return {"nav": getattr(request.app.state, "nav", []), "root": request.scope.get("root_path", "")}
+
+
+def templates(extra_template_dirs: Sequence[Path] = ()) -> Jinja2Templates:
+    return Jinja2Templates(env=environment(extra_template_dirs), context_processors=[_page_context])

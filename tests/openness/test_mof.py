@@ -1,0 +1,141 @@
+"""The synthetic MOT rule cases of openness_examples.md §D, computed in MOT-exact mode, plus the
+normalised mode on the licence strings of §F."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelwarden.openness.mof import Listing, evaluate
+
+III = ["model_architecture", "model_parameters_final", "evaluation_results", "model_card", "data_card"]
+II = ["training_code", "inference_code", "evaluation_code", "evaluation_data"]
+I_ = ["datasets", "data_preprocessing_code", "model_parameters_intermediate", "research_paper"]
+
+
+def listing(names: list[str], own: dict[str, str] | None = None, **defaults: str | None) -> Listing:
+    comps: dict[str, str | None] = dict.fromkeys(names)
+    comps.update(own or {})
+    defaults.setdefault("distribution", "Apache-2.0")
+    return Listing(components=comps, **defaults)
+
+
+CASES = {
+    "S1": (listing([*III, "technical_report"]), 3, (100.0, 60.0, 0.0), ["Model parameters (Final)"]),
+    "S2": (listing([*III, "research_paper"], {"research_paper": "CC-BY-4.0"}), 3, (100.0, 60.0, 0.0), None),
+    "S3": (
+        listing(
+            [*III, "research_paper"], {"research_paper": "arXiv.org perpetual non-exclusive license 1.0"}
+        ),
+        None,
+        (83.3, 0.0, 0.0),
+        None,
+    ),
+    "S4": (
+        listing([*III, "technical_report"], {"model_parameters_final": "Llama 2 Community License"}),
+        None,
+        (83.3, 0.0, 0.0),
+        [],
+    ),
+    "S5": (listing([*III, "technical_report"], distribution="apache-2.0"), None, (0.0, 0.0, 0.0), []),
+    "S6": (listing([*III, "technical_report"], {"model_card": "unlicensed"}), None, (83.3, 0.0, 0.0), None),
+    "S7": (
+        listing([*III, "technical_report", *II]),
+        2,
+        (100.0, 100.0, 71.4),
+        ["Model parameters (Final)", "Evaluation data"],
+    ),
+    "S8": (
+        listing([*III, *II, *I_], {"research_paper": "CC-BY-4.0"}),
+        1,
+        (100.0, 100.0, 100.0),
+        ["Model parameters (Final)", "Evaluation data", "Datasets", "Model parameters (Intermediate)"],
+    ),
+    "S9": (
+        listing(
+            [*III, "technical_report", *II, *I_], {"datasets": "PDDL-1.0", "research_paper": "CC-BY-4.0"}
+        ),
+        2,
+        (100.0, 100.0, 92.9),
+        None,
+    ),
+    "S10": (
+        listing(
+            [*III, "technical_report", *II, *I_],
+            {"datasets": "CC0-1.0", "research_paper": "CC-BY-4.0"},
+            data="CDLA-Permissive-2.0",
+        ),
+        1,
+        (100.0, 100.0, 100.0),
+        ["Datasets"],
+    ),
+    "S11": (listing([*III[:-1], "technical_report", *II]), None, (83.3, 0.0, 0.0), None),
+    "S12": (
+        listing(["model_architecture", "model_parameters_final"], distribution="MIT"),
+        None,
+        (33.3, 0.0, 0.0),
+        ["Model parameters (Final)"],
+    ),
+    "S13": (listing([*III, "technical_report"], distribution="OpenMDW-1.0"), 3, (100.0, 60.0, 0.0), []),
+    "S14": (
+        listing([*III, "technical_report"], {"model_parameters_final": "CC-BY-NC-4.0"}),
+        None,
+        (83.3, 0.0, 0.0),
+        [],
+    ),
+    "S15": (
+        listing(
+            [*III, "technical_report"],
+            distribution=None,
+            code="MIT",
+            document="CC-BY-4.0",
+            data="CDLA-Permissive-2.0",
+        ),
+        3,
+        (100.0, 60.0, 0.0),
+        [],
+    ),
+    "S16": (listing([*III, "technical_report"], distribution=None, code="MIT"), None, (16.7, 0.0, 0.0), []),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES, key=lambda c: int(c[1:])))
+def test_mot_exact_reproduces_the_synthetic_cases(case: str) -> None:
+    lst, cls, progress, warned = CASES[case]
+    result = evaluate(lst, "mot_exact")
+    assert result.cls == cls
+    assert (result.progress[3], result.progress[2], result.progress[1]) == progress
+    if warned is not None:
+        assert [w.split(":")[0] for w in result.warnings] == warned
+
+
+@pytest.mark.parametrize(
+    ("text", "exact_open", "normalised_open"),
+    [
+        ("Apache-2.0", True, True),
+        ("Apache 2.0", False, True),
+        ("apache-2.0", False, True),
+        ("Apache license 2.0", False, True),
+        ("MIT license", False, True),
+        ("BSD-3", False, True),
+        ("CC BY-SA 4.0", False, True),
+        ("CC-BY-NC-4.0", False, False),
+        ("Meta Llama 3 Community License Agreement", False, False),
+        ("Gemma Terms of Use", False, False),
+        ("arXiv.org perpetual non-exclusive license 1.0", False, False),
+        ("Component not included", False, False),
+        ("pubmed", False, False),
+    ],
+)
+def test_modes_differ_only_where_mot_matches_strings_exactly(
+    text: str, exact_open: bool, normalised_open: bool
+) -> None:
+    lst = listing(["model_architecture"], {"model_architecture": text}, distribution=None)
+    assert (evaluate(lst, "mot_exact").status["model_architecture"] == "included") is exact_open
+    assert (evaluate(lst, "normalised").status["model_architecture"] == "included") is normalised_open
+
+
+def test_normalising_changes_progress_but_not_this_class() -> None:
+    lst = listing([*III, "technical_report"], distribution="apache-2.0")
+    assert evaluate(lst, "mot_exact").cls is None
+    normal = evaluate(lst, "normalised")
+    assert normal.cls == 3 and normal.mode == "normalised"

