@@ -67,6 +67,9 @@ TRAINING_KINDS = frozenset(
 )
 
 
+_StrFact = Fact[str]  # parametrised once: pydantic builds the generic class on each subscription
+
+
 def estimate_compute(facts: ModelFacts | None, manifest: Manifest | None) -> ComputeEstimate:
     """Training and cumulative compute bands, threshold calls and the one-third modifier rule."""
     return _Estimator(facts, manifest or Manifest()).run()
@@ -124,7 +127,7 @@ class _Estimator:
     # -- bookkeeping ------------------------------------------------------------------------------
 
     def assume(self, text: str, provenance: Provenance) -> None:
-        self.assumptions.append(Fact[str](value=text, provenance=provenance))
+        self.assumptions.append(_StrFact(value=text, provenance=provenance))
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -221,7 +224,7 @@ class _Estimator:
             hardware_flop=self.hw.band if self.hw is not None else None,
             geometric_mean_flop=self.geomean,
             implied_utilisation=self.implied,
-            parameters_used=round(self.n_used) if self.n_used is not None else None,
+            parameters_used=self._parameters_used(),
             tokens=self.t.tokens or None,
             accelerator=self.hw.accelerator if self.hw is not None else None,
             chip_hours=self.hw.chip_hours if self.hw is not None else None,
@@ -232,6 +235,12 @@ class _Estimator:
             warnings=self.warnings,
             assumptions=self.assumptions,
         )
+
+    def _parameters_used(self) -> int | None:
+        """N of the operation count; without one, the manifest's declared (active) count, as reported."""
+        if self.n_used is not None:
+            return round(self.n_used)
+        return self.m.model.active_parameters or self.m.model.parameters
 
     def _is_derivative(self) -> bool:
         f = self.facts

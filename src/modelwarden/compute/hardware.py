@@ -61,11 +61,10 @@ class HardwareTable(_Strict):
     accelerators: list[Accelerator]
 
     def find(self, name: str) -> Accelerator | None:
-        key = normalise(name)
-        for acc in self.accelerators:
-            if key == normalise(acc.id) or key in acc.aliases:
-                return acc
-        return None
+        index = _INDEXES.get(id(self))
+        if index is None:
+            index = _INDEXES[id(self)] = _index(self)
+        return index.get(normalise(name))
 
     def names(self) -> list[str]:
         return [acc.aliases[0].upper() for acc in self.accelerators]
@@ -75,6 +74,18 @@ def normalise(name: str) -> str:
     """`A100-80GB` → `a100`; `TPU v4` → `tpuv4`; `H100 SXM5` → `h100sxm5`."""
     lowered = re.sub(r"[\s_-]*\(?\d+\s*gb\)?$", "", name.strip().lower())  # memory suffix: "-80GB"
     return re.sub(r"[^a-z0-9]", "", lowered)
+
+
+_INDEXES: dict[int, dict[str, Accelerator]] = {}  # per loaded table (tables are frozen and few)
+
+
+def _index(tab: HardwareTable) -> dict[str, Accelerator]:
+    """Normalised id and aliases -> accelerator (the first entry wins, as a linear search would)."""
+    index: dict[str, Accelerator] = {}
+    for acc in tab.accelerators:
+        for key in (normalise(acc.id), *acc.aliases):
+            index.setdefault(key, acc)
+    return index
 
 
 @cache
