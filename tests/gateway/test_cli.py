@@ -4,6 +4,7 @@ incidents (export and offline verification of a bundle, and of a tampered one)."
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,8 +45,14 @@ def test_init_writes_a_working_deployment(deploy: Path, capsys: pytest.CaptureFi
     assert cfg.audit.signing_key and cfg.audit.signing_key.stat().st_mode & 0o777 == 0o600
     assert cfg.upstreams[0].models[0].tags == ["public"]
     assert cfg.admin.token_sha256 and len(cfg.admin.token_sha256) == 64
+    assert cfg.workers == 1  # without Redis, one process: its in-process limiter is exact
     code, _, err = run(capsys, "gateway", "init", str(deploy.parent))
     assert code == 2 and "already initialised" in err and "Traceback" not in err
+    code, _, err = run(
+        capsys, "gateway", "init", str(deploy.parent.parent / "r"), "--redis", "redis://h:6379/0"
+    )
+    assert code == 0, err
+    assert load_config(deploy.parent.parent / "r" / "gateway.yaml").workers == (os.cpu_count() or 1)
 
 
 def test_identity_and_key_lifecycle(deploy: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -92,3 +93,20 @@ def test_registry_dashboard_mounts_the_gateway_page(tmp_path: Path) -> None:
         assert page.status_code == 200
         data = client.get("/gateway.json").json()
         assert isinstance(data, dict) and data  # an empty gateway: zero counts, no rows
+
+
+def test_registry_page_reads_the_database_named_by_the_gateway_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelwarden.registry import Registry
+    from modelwarden.web.app import create_app
+
+    gw = make_engine(f"sqlite:///{tmp_path / 'gw.db'}")
+    migrations.upgrade(gw)
+    with gw.begin() as conn:
+        append_entries(conn, [Entry("key:mw_a", "request.ok", None, {"rid": "x"})], signer=None)
+    (tmp_path / "gateway.yaml").write_text("database: sqlite:///gw.db\n")  # relative to the file
+    monkeypatch.delenv("MODELWARDEN_GATEWAY_DB", raising=False)
+    monkeypatch.setenv("MODELWARDEN_GATEWAY_CONFIG", str(tmp_path / "gateway.yaml"))
+    with Registry(f"sqlite:///{tmp_path / 'reg.db'}") as reg, TestClient(create_app(reg)) as client:
+        assert client.get("/gateway.json").json()["requests"]["ok"] == 1

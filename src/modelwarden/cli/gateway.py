@@ -61,7 +61,8 @@ def init(
         **({"redis": redis} if redis else {}),
         "host": "127.0.0.1",
         "port": port,
-        "workers": 1,
+        # One worker per core needs the shared (Redis) limiter; without it one process is exact.
+        "workers": (os.cpu_count() or 1) if redis else 1,
         "upstreams": [
             {
                 "name": "local",

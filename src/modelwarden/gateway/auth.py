@@ -79,6 +79,7 @@ class RedisEpoch:
         self.engine = engine
         self.poll_s = poll_s
         self.db_epoch = "0"
+        self._warned = 0.0
         self._task: asyncio.Task[None] | None = None
 
     def _read_db(self) -> str:
@@ -98,7 +99,18 @@ class RedisEpoch:
                 log.warning("cannot read the revocation epoch from the database: %s", exc)
 
     async def current(self) -> str:
-        token = await self.redis.get(REDIS_EPOCH_KEY)
+        import redis.exceptions
+
+        try:
+            token = await self.redis.get(REDIS_EPOCH_KEY)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            # Redis down: fall back to the database epoch alone (polled every poll_s), so revocations
+            # still arrive within that bound; when Redis returns, its token changes the stamp again.
+            now = time.monotonic()
+            if now - self._warned > 10.0:
+                self._warned = now
+                log.warning("revocation epoch: Redis unavailable (%s); using the database epoch", exc)
+            return f"?/{self.db_epoch}"
         if isinstance(token, bytes):
             token = token.decode()
         return f"{token or '-'}/{self.db_epoch}"
@@ -183,8 +195,14 @@ class Authenticator:
         parsed = keymod.parse(token.strip())
         if parsed is None:
             return AuthFailure(401, "invalid_api_key", "Incorrect API key provided.")
-        stamp = await self.epochs.current()
-        p = await self._principal(parsed.key_id, stamp)
+        try:
+            stamp = await self.epochs.current()
+            p = await self._principal(parsed.key_id, stamp)
+        except Exception as exc:  # the database (or its driver) failed: fail closed, never a bare 500
+            log.error("cannot check API key %s: %s: %s", parsed.key_id, exc.__class__.__name__, exc)
+            return AuthFailure(
+                503, "auth_unavailable", "The gateway cannot check API keys right now; try again later."
+            )
         if p is None or not keymod.matches(parsed, p.key_digest):
             return AuthFailure(401, "invalid_api_key", "Incorrect API key provided.")
         if p.key_revoked:

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
@@ -19,13 +19,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 
-from modelwarden.db import make_engine
 from modelwarden.gateway import keys as keymod
 from modelwarden.gateway.schema import audit, identities, reviews, strikes
 from modelwarden.gateway.store import decayed, utc
-from modelwarden.migrations import upgrade
-from modelwarden.registry import Registry
-from modelwarden.web.pages import Page
+
+if TYPE_CHECKING:  # the router itself needs neither: they are imported when the page is built
+    from modelwarden.registry import Registry
+    from modelwarden.web.pages import Page
 
 _env = Environment(
     loader=PackageLoader("modelwarden.gateway", "templates"),
@@ -184,16 +184,31 @@ def router(
     return r
 
 
+def gateway_database_url() -> str | None:
+    """The database the gateway writes to, as the registry dashboard should read it:
+    `MODELWARDEN_GATEWAY_DB`, else the `database:` of the gateway config that `modelwarden gateway`
+    would use (`$MODELWARDEN_GATEWAY_CONFIG` or the user config folder), else None."""
+    url = os.environ.get("MODELWARDEN_GATEWAY_DB")
+    if url:
+        return url
+    from modelwarden.gateway.config import load_config
+
+    return load_config(required=False).database
+
+
 def dashboard_page() -> Page:
     """The gateway page of the registry dashboard (`modelwarden serve`), listed in web.pages.PAGES.
 
-    It reads the gateway's tables from `MODELWARDEN_GATEWAY_DB` when set (the database the gateway
-    writes to), otherwise from the registry's own database; the gateway schema is created there if
-    missing, so a registry without a gateway shows an empty page rather than an error.
+    It reads the gateway's tables from the gateway's database (`gateway_database_url`), otherwise
+    from the registry's own database; the gateway schema is created there if missing, so a registry
+    without a gateway shows an empty page rather than an error.
     """
+    from modelwarden.db import make_engine
+    from modelwarden.migrations import upgrade
+    from modelwarden.web.pages import Page
 
     def build(registry: Registry) -> APIRouter:
-        url = os.environ.get("MODELWARDEN_GATEWAY_DB")
+        url = gateway_database_url()
         engine = make_engine(url) if url else registry.engine
         upgrade(engine, "gateway@head")
         return router(engine)
