@@ -12,9 +12,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader
 
 from modelwarden.assess_report import DISCLAIMER, band_text
-from modelwarden.compute.estimate import accelerator
 from modelwarden.manifest import Manifest
-from modelwarden.model import Assessment, Classification, Provenance
+from modelwarden.model import Assessment, Classification, ComputeEstimate, Provenance
 
 # Size bands of the training-content summary template, section 1.3 (regulation.md §1.12).
 TEXT_BANDS = ((1e9, "less than 1 billion tokens"), (10e12, "1 billion to 10 trillion tokens"))
@@ -187,7 +186,7 @@ def _manifest_items(a: Assessment, decl: Manifest | None) -> dict[str, Item]:
         else ("modelwarden.yaml:training.hardware" if c.chip_hours else None),
         "When did training start and finish, and on how many accelerators?",
     )
-    items["energy"] = _energy(c.accelerator, c.chip_hours, t.energy_kwh)
+    items["energy"] = _energy(c, t.energy_kwh)
     items["tokens"] = Item(
         "Training data size",
         f"{c.tokens:.3g} tokens seen" if c.tokens else None,
@@ -197,18 +196,18 @@ def _manifest_items(a: Assessment, decl: Manifest | None) -> dict[str, Item]:
     return items
 
 
-def _energy(acc_name: str | None, chip_hours: float | None, stated: float | None) -> Item:
+def _energy(c: ComputeEstimate, stated: float | None) -> Item:
     label = "Energy consumption (known or estimated)"
     if stated is not None:
         return Item(label, f"{stated:,.0f} kWh", "modelwarden.yaml:training.energy_kwh")
-    acc = accelerator(acc_name) if acc_name else None
-    if acc is not None and acc.tdp_w and chip_hours:
-        kwh = chip_hours * acc.tdp_w / 1000
+    e = c.energy_kwh
+    if e is not None:
+        how = next((f.value for f in c.assumptions if f.value.startswith("energy = ")), "")
         return Item(
             label,
-            f"≈ {kwh:,.0f} kWh for the accelerators alone ({chip_hours:,.0f} chip-hours × {acc.tdp_w:,.0f} W board power; "
-            "excludes hosts, networking and cooling)",
-            "derived from training.hardware and the accelerator table (Annex XI allows deriving energy from compute)",
+            f"≈ {e.central:,.0f} kWh (range {e.low:,.0f}–{e.high:,.0f} kWh); {how}",
+            "derived from the compute estimate and the accelerator table's board power (Annex XI allows "
+            "deriving energy from compute)",
         )
     return Item(
         label,

@@ -177,6 +177,8 @@ class HardwareDecl(_Strict):
     gpu_hours: Annotated[float, Field(gt=0)] | None = None  # chip-hours, when stated directly
     precision: Precision | None = None
     utilisation: Fraction | None = None  # MFU, when the developer states it
+    # Dense peak FLOP/s per chip at the training precision, for an accelerator missing from the table.
+    peak_flop_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
 
 
 class StageDecl(_Strict):
@@ -200,6 +202,9 @@ class DatasetDecl(_Strict):
 class TrainingDecl(_Strict):
     tokens: Flop | None = None  # tokens *seen*, repeats included
     epochs: Annotated[float, Field(gt=0)] | None = None
+    # Training sequence length (tokens per example), for the attention term of the operation count;
+    # defaults to the model's context length (an upper bound: long-context phases are usually short).
+    sequence_length: PositiveCount | None = None
     compute_flop: Flop | None = None  # developer-stated training compute
     hardware: HardwareDecl | None = None
     stages: list[StageDecl] = Field(default_factory=list)

@@ -146,13 +146,17 @@ def test_modifier_provider_of_non_systemic_model_asks_about_cumulative_compute()
     doc = {
         "model": {"generality": "general", **TEXT},
         "release": {"role": "modifier"},
-        "base_model": {"compute_flop": 8e24, "systemic_risk": False},
+        "base_model": {"systemic_risk": False},
         "training": {"modification_flop": 4e24},
     }
     eu = assess(doc).regimes["eu_ai_act"]
-    assert eu.classification["provider"] is Classification.YES  # 4e24 > 8e24 / 3
+    assert eu.classification["provider"] is Classification.YES  # 4e24 > 1e23 / 3 (para 61 fallback)
     assert eu.classification["systemic_risk"] is Classification.NEEDS_REVIEW
     assert any("cumulative compute of the modified model" in q for q in eu.needs_review)
+    # With the base model's compute known, the compute stage adds it (weights used for initialisation
+    # count, Guidelines Annex A.1): 8e24 + 4e24 = 1.2e25 > 1e25, so the question is answered.
+    known = assess(doc | {"base_model": {"compute_flop": 8e24, "systemic_risk": False}})
+    assert known.regimes["eu_ai_act"].classification["systemic_risk"] is Classification.YES
 
 
 def test_modifier_duties_are_limited_to_the_modification_and_say_so() -> None:
