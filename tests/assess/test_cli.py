@@ -48,6 +48,7 @@ def test_manifest_only_plan_json_contract(tmp_path: Path) -> None:
         "eu_ai_act",
         "us_eo_14110",
         "us_ca_sb53",
+        "us_ca_ab2013",
         "us_ny_raise",
         "kr_ai_basic_act",
         "cn_genai",

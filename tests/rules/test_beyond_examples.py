@@ -508,6 +508,7 @@ def test_estimates_near_1e26_are_flagged(regime: str) -> None:
         (["US"], ["image"], "2026-05-01", True, "before making it available"),
         (["EU"], ["text"], "2026-05-01", False, None),
         (["US-CA"], ["embedding"], "2026-05-01", False, None),  # not generative
+        (["US-CA"], ["text"], "2021-06-01", False, None),  # released before 2022-01-01
     ],
 )
 def test_ab2013_training_data_summary_for_generative_systems_offered_in_california(
@@ -518,7 +519,10 @@ def test_ab2013_training_data_summary_for_generative_systems_offered_in_californ
         "training": {"compute_flop": 1e22},  # no size threshold: a small model is covered too
         "release": {"role": "provider", "markets": markets, "placed_on_market": placed},
     }
-    ob = duty(assess(doc), "us_ca_sb53", "ca.ab2013.training_data")
+    a = assess(doc)
+    assert duty(a, "us_ca_sb53", "ca.ab2013.training_data") is None  # its own statute, not SB 53's
+    assert cls(a, "us_ca_ab2013", "applies") == ("yes" if listed else "no")
+    ob = duty(a, "us_ca_ab2013", "ca.ab2013.training_data")
     assert (ob is not None) is listed
     if ob is not None:
         assert ob.citation.instrument.startswith("California AB 2013")
@@ -588,3 +592,25 @@ def test_duties_that_hang_on_an_open_question_are_counted_apart_in_the_summary()
     assert f"{len(eu.obligations)} obligation(s) if the open questions are answered yes" in summary
     settled = assess(doc | {"model": {**doc["model"], "generality": "general"}}).regimes["eu_ai_act"]
     assert settled.obligations and all(o.conditional_on == [] for o in settled.obligations)
+
+
+@pytest.mark.parametrize(
+    ("release", "outputs", "expected"),
+    [
+        ({"role": "provider"}, ["text"], "needs_review"),  # markets undeclared: a question, not a guess
+        ({"role": "provider", "markets": ["US"]}, None, "insufficient_data"),  # outputs unknown
+        ({"role": "deployer", "markets": ["US-CA"]}, ["text"], "needs_review"),  # developer or not
+    ],
+)
+def test_ab2013_asks_rather_than_guesses(
+    release: dict[str, Any], outputs: list[str] | None, expected: str
+) -> None:
+    model: dict[str, Any] = {"modalities": {"input": ["text"], "output": outputs}} if outputs else {}
+    a = assess({"model": model, "training": {"compute_flop": 1e22}, "release": release})
+    regime = a.regimes["us_ca_ab2013"]
+    assert cls(a, "us_ca_ab2013", "applies") == expected
+    if expected == "needs_review":  # listed, but only as owed if the open question is answered yes
+        assert any(q.startswith("applies:") for q in regime.needs_review)
+        assert [o.conditional_on for o in regime.obligations] == [["applies"]]
+    else:
+        assert regime.obligations == []
