@@ -124,12 +124,15 @@ def main() -> None:
     print("| stage | assessments | seconds | assessments/s | p50 ms | p99 ms | target |")
     print("|---|---:|---:|---:|---:|---:|---|")
     mark = "✓" if rate >= TARGET else "✗"
+    n_instruments = len(rules.instruments)
     print(
-        f"| compute + {len(rules.instruments)} instruments | {args.count:,} | {total:.2f} | {rate:,.0f} | {p50:.3f} | {p99:.3f} "
+        f"| compute + {n_instruments} instruments | {args.count:,} | {total:.2f} | {rate:,.0f} "
+        f"| {p50:.3f} | {p99:.3f} "
         f"| ≥ {TARGET:,.0f}/s {mark} |"
     )
     print(
-        f"| openness + compute + {len(rules.instruments)} instruments | {full_n:,} | {full_n / full_rate:.2f} | {full_rate:,.0f} "
+        f"| openness + compute + {n_instruments} instruments | {full_n:,} | {full_n / full_rate:.2f} "
+        f"| {full_rate:,.0f} "
         "| | | (manifest-only `assess` path) |"
     )
     print()
