@@ -6,7 +6,7 @@ Markdown rendered from one trusted template shipped in the package (never from r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader
@@ -498,6 +498,109 @@ def sb53_report(a: Assessment, items: dict[str, Item]) -> Draft | None:
     )
 
 
+def _q(label: str, question: str) -> Item:
+    return Item(label, None, None, question)
+
+
+def ab2013_summary(a: Assessment, decl: Manifest | None, items: dict[str, Item]) -> Draft | None:
+    """California AB 2013's posted training-data summary, where the assessment says the statute may
+    apply. Its headings follow the list in reference/regulation.md §2.4 (secondary sources [S])."""
+    regime = a.regimes.get("us_ca_ab2013")
+    applies = regime.classification.get("applies") if regime else None
+    if applies not in {Classification.YES, Classification.NEEDS_REVIEW}:
+        return None
+    m = decl or Manifest()
+    datasets = [d.value for d in a.facts.datasets] if a.facts else []
+    datasets += [d.name for d in m.training.datasets if d.name not in datasets]
+    licensed = [
+        f"{d.name} ({d.license})" if d.license else d.name for d in m.training.datasets if d.public is False
+    ]
+    synthetic = m.training.synthetic_data_flop is not None or any(
+        s.kind.value == "synthetic_data" for s in m.training.stages
+    )
+    tokens = a.compute.tokens
+    datasets_item = Item(
+        "Sources or owners of the datasets",
+        ", ".join(datasets) or None,
+        "README.md:datasets / modelwarden.yaml:training.datasets" if datasets else None,
+        "Which datasets were used, and who are their sources or owners?",
+    )
+    points = Item(
+        "Number of data points (general ranges; estimates for dynamic datasets)",
+        f"about {tokens:.3g} tokens seen in training" if tokens else None,
+        "modelwarden.yaml:training.tokens (tokens seen, repeats included)" if tokens else None,
+        "How many data points do the datasets hold (a general range is enough)?",
+    )
+    sections = [
+        Section(
+            "The system",
+            [
+                *_pick(items, "provider", "model", "modalities"),
+                replace(items["placed"], label="Date first made available"),
+            ],
+        ),
+        Section(
+            "Training datasets",
+            [
+                datasets_item,
+                _q(
+                    "How the datasets further the intended purpose",
+                    "How do the datasets serve the system's intended purpose?",
+                ),
+                points,
+                _q(
+                    "Types of data points",
+                    "What types of data points do the datasets contain (label types, or general characteristics if unlabelled)?",
+                ),
+                _q(
+                    "Copyright, trademark or patent protected data, or entirely public domain",
+                    "Do the datasets include data protected by copyright, trademark or patent, or are they entirely in the public domain?",
+                ),
+                Item(
+                    "Datasets purchased or licensed",
+                    ", ".join(licensed) or None,
+                    "modelwarden.yaml:training.datasets[public=false]" if licensed else None,
+                    "Were any datasets purchased or licensed by the developer? Which?",
+                ),
+                _q(
+                    "Personal information",
+                    "Do the datasets include personal information (Cal. Civ. Code §1798.140)?",
+                ),
+                _q(
+                    "Aggregate consumer information",
+                    "Do the datasets include aggregate consumer information?",
+                ),
+                _q(
+                    "Cleaning, processing or other modification",
+                    "Were the datasets cleaned, processed or otherwise modified, and for what purpose?",
+                ),
+                _q(
+                    "Period of collection", "Over which period was the data collected? Is collection ongoing?"
+                ),
+                _q("Dates the datasets were first used in development", "When was each dataset first used?"),
+                Item(
+                    "Synthetic data generation",
+                    "yes (declared in the manifest)" if synthetic else None,
+                    "modelwarden.yaml:training" if synthetic else None,
+                    "Did (or does) the system use synthetic data generation in its development?",
+                ),
+            ],
+        ),
+    ]
+    note = (
+        None
+        if applies is Classification.YES
+        else "Whether AB 2013 applies still needs review (see the assessment)."
+    )
+    return Draft(
+        "ca_ab2013_training_data_summary.md",
+        "Training data documentation (California AB 2013)",
+        "Bus. & Prof. Code §22757.20 ff. (a high-level summary posted on the developer's website)",
+        sections,
+        note,
+    )
+
+
 def card_gaps(a: Assessment, items: dict[str, Item]) -> Draft:
     f = a.facts
     meta = f.card.metadata if f and f.card else {}
@@ -561,6 +664,9 @@ def build_drafts(a: Assessment, decl: Manifest | None) -> list[Draft]:
     sb = sb53_report(a, items)
     if sb is not None:
         drafts.append(sb)
+    ab = ab2013_summary(a, decl, items)
+    if ab is not None:
+        drafts.append(ab)
     drafts.append(card_gaps(a, items))
     return drafts
 
