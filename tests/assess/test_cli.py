@@ -47,9 +47,11 @@ def test_manifest_only_plan_json_contract(tmp_path: Path) -> None:
     assert list(doc["regimes"]) == [
         "eu_ai_act",
         "us_eo_14110",
+        "us_bis_4e091",
         "us_ca_sb53",
         "us_ca_ab2013",
         "us_ny_raise",
+        "us_il_sb315",
         "kr_ai_basic_act",
         "cn_genai",
     ]

@@ -51,6 +51,9 @@ def frontier(compute: float, revenue: float | None, **release: Any) -> dict[str,
         ("us_eo_14110", dt.date(2023, 10, 30)),
         ("us_ca_sb53", dt.date(2026, 1, 1)),
         ("us_ny_raise", dt.date(2027, 1, 1)),  # as amended by S8828
+        ("us_il_sb315", dt.date(2027, 1, 1)),
+        ("us_bis_4e091", dt.date(2025, 1, 13)),  # AI Diffusion interim final rule
+        ("us_ca_ab2013", dt.date(2026, 1, 1)),
         ("kr_ai_basic_act", dt.date(2026, 1, 22)),
         ("cn_genai", dt.date(2023, 8, 15)),  # Interim Measures
     ],
@@ -614,3 +617,71 @@ def test_ab2013_asks_rather_than_guesses(
         assert [o.conditional_on for o in regime.obligations] == [["applies"]]
     else:
         assert regime.obligations == []
+
+
+# --- US export controls: ECCN 4E091, on the books but not enforced since 2025-05-13 ------------------
+
+
+@pytest.mark.parametrize(
+    ("compute", "weights", "as_of", "expected"),
+    [
+        (2e26, "closed", dt.date(2025, 3, 1), "yes"),  # before the non-enforcement announcement
+        (2e26, "api_only", dt.date(2025, 5, 12), "yes"),
+        (2e26, "closed", dt.date(2025, 5, 13), "needs_review"),  # not enforced: check the current EAR
+        (2e26, "public", dt.date(2025, 3, 1), "no"),  # published weights are not controlled
+        (2e26, "gated", dt.date(2025, 3, 1), "needs_review"),  # "published" behind a gate?
+        (1e26, "closed", dt.date(2025, 3, 1), "no"),  # "more than" 10^26 is strict
+        (5e25, "closed", dt.date(2025, 3, 1), "no"),
+        (2e26, None, dt.date(2025, 3, 1), "needs_review"),  # weights access undeclared
+    ],
+)
+def test_bis_4e091_controls_closed_weights_above_1e26(
+    compute: float, weights: str | None, as_of: dt.date, expected: str
+) -> None:
+    doc = frontier(compute, 2e9, **({"weights": weights} if weights else {}))
+    a = assess(doc, as_of)
+    regime = a.regimes["us_bis_4e091"]
+    assert cls(a, "us_bis_4e091", "controlled_weights") == expected
+    licence = duty(a, "us_bis_4e091", "us.bis.4e091_licence")
+    if expected == "yes":
+        assert licence is not None and not licence.conditional_on
+    elif expected == "needs_review":
+        assert licence is not None and licence.conditional_on == ["controlled_weights"]
+        assert any(q.startswith("controlled_weights:") for q in regime.needs_review)
+    else:
+        assert licence is None
+    enforced_note = any("would not enforce" in n for n in regime.notes)
+    assert enforced_note is (as_of >= dt.date(2025, 5, 13))
+
+
+def test_bis_4e091_without_compute_is_insufficient_data() -> None:
+    doc = {"model": TEXT, "release": {"role": "provider", "weights": "closed"}}
+    assert cls(assess(doc), "us_bis_4e091", "controlled_weights") == "insufficient_data"
+
+
+# --- Illinois SB 315: SB 53's tests, in force from 2027, audits from 2028 --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("compute", "revenue", "frontier_model", "large"),
+    [
+        (2e26, 2e9, "yes", "yes"),
+        (2e26, 5e8, "yes", "no"),  # exactly $500M is not "more than"
+        (2e26, None, "yes", "needs_review"),
+        (5e25, 2e9, "no", "no"),  # a big company's small model
+    ],
+)
+def test_illinois_sb315_large_frontier_developers(
+    compute: float, revenue: float | None, frontier_model: str, large: str
+) -> None:
+    before = assess(frontier(compute, revenue), dt.date(2026, 12, 31)).regimes["us_il_sb315"]
+    assert before.in_force is False  # duties ahead are listed as not yet applicable
+    assert all("not yet applicable" in (o.note or "") for o in before.obligations)
+    a = assess(frontier(compute, revenue), dt.date(2027, 6, 1))
+    assert cls(a, "us_il_sb315", "frontier_model") == frontier_model
+    assert cls(a, "us_il_sb315", "large_frontier_developer") == large
+    framework = duty(a, "us_il_sb315", "il.sb315.framework")
+    assert (framework is not None) is (large in {"yes", "needs_review"})
+    audit = duty(a, "us_il_sb315", "il.sb315.audit")
+    if audit is not None:  # audits start a year after the other duties
+        assert audit.applies_from == dt.date(2028, 1, 1)

@@ -43,9 +43,11 @@ def test_bundled_rules_load_in_contract_order() -> None:
     assert ids == [
         "eu_ai_act",
         "us_eo_14110",
+        "us_bis_4e091",
         "us_ca_sb53",
         "us_ca_ab2013",
         "us_ny_raise",
+        "us_il_sb315",
         "kr_ai_basic_act",
         "cn_genai",
     ]

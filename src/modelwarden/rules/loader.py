@@ -27,9 +27,11 @@ MAX_RULE_FILE_BYTES = 1_000_000
 BUNDLED_ORDER = (
     "eu_ai_act",
     "us_eo_14110",
+    "us_bis_4e091",
     "us_ca_sb53",
     "us_ca_ab2013",
     "us_ny_raise",
+    "us_il_sb315",
     "kr_ai_basic_act",
     "cn_genai",
 )
