@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelwarden.errors import ManifestError
+from modelwarden.safe_io import read_bounded
 
 MANIFEST_NAMES = ("modelwarden.yaml", "modelwarden.yml")
 MAX_MANIFEST_BYTES = 1_000_000  # a manifest is a hand-written document; anything bigger is not one
@@ -340,10 +341,10 @@ def parse_manifest(data: Any, *, origin: str = "<manifest>") -> Manifest:
 def load_manifest(path: str | Path) -> Manifest:
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_MANIFEST_BYTES:
-            raise ManifestError(f"file is {size} bytes; a manifest is at most {MAX_MANIFEST_BYTES}", path=p)
-        text = p.read_text(encoding="utf-8")
+        raw = read_bounded(p, MAX_MANIFEST_BYTES)
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"file is over {MAX_MANIFEST_BYTES} bytes, the cap for a manifest", path=p)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ManifestError("manifest file not found", path=p) from None
     except UnicodeDecodeError:
@@ -368,7 +369,8 @@ def find_manifest(root: str | Path) -> Path | None:
     folder = r if r.is_dir() else r.parent
     for name in MANIFEST_NAMES:
         candidate = folder / name
-        if candidate.is_file():
+        # Not only regular files: a manifest that cannot be read must be an error, not ignored.
+        if candidate.exists() and not candidate.is_dir():
             return candidate
     return None
 
