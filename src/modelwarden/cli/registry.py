@@ -252,9 +252,17 @@ def delete(
     err.print(f"deleted assessment {ident}")
 
 
+MAX_ASSESSMENT_JSON_BYTES = 64 << 20  # far above any real assessment; bounds what is read into memory
+
+
 def load_assessment_json(path: Path) -> Assessment:
+    from modelwarden.safe_io import read_bounded
+
     try:
-        return Assessment.model_validate_json(path.read_bytes())
+        raw = read_bounded(path, MAX_ASSESSMENT_JSON_BYTES)
+        if len(raw) > MAX_ASSESSMENT_JSON_BYTES:
+            raise UsageError(f"over {MAX_ASSESSMENT_JSON_BYTES:,} bytes: not an assessment", path=path)
+        return Assessment.model_validate_json(raw)
     except OSError as exc:
         raise UsageError(f"cannot read: {exc.strerror}", path=path) from None
     except ValidationError as exc:
