@@ -22,7 +22,7 @@ T = TypeVar("T")
 class Record(BaseModel):
     """Base for all records: reject unknown fields so a typo in a stage is caught at once."""
 
-    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, defer_build=True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -42,7 +42,7 @@ class Source(StrEnum):
 
 
 class Provenance(Record):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     source: Source
     file: str | None = None  # path relative to the release root
@@ -378,7 +378,7 @@ class YesNoReview(StrEnum):
 
 
 class MofVerdict(Record):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     class_: int | None = Field(
         default=None, alias="class"
@@ -390,7 +390,7 @@ class MofVerdict(Record):
 
 
 class OsaidVerdict(Record):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     pass_: bool = Field(alias="pass")
     failing: list[str] = Field(default_factory=list)

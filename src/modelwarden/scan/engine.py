@@ -17,10 +17,11 @@ import os
 import tarfile
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from modelwarden import __version__
 from modelwarden.artifacts.detect import compression_of, detect_bytes, looks_like_pickle
@@ -214,6 +215,9 @@ def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
 # ------------------------------------------------------------------------------------------------------
 
 
+_T = TypeVar("_T")
+
+
 @dataclass
 class _Target:
     path: Path
@@ -250,8 +254,13 @@ def scan_paths(
         else:
             _add_target(targets, seen, _Target(p, str(p), p.parent))
     files: dict[str, ScannedFile] = {}
-    workers = workers or min(8, (os.cpu_count() or 1) * 2)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelwarden-scan") as pool:
+    # One job (a single file, no hashing) runs inline: starting a pool would cost more than the scan.
+    jobs = len(targets) * (2 if hash_files else 1)
+    workers = 1 if jobs <= 1 else workers or min(8, (os.cpu_count() or 1) * 2)
+    pool: ThreadPoolExecutor | _Inline = (
+        _Inline() if workers <= 1 else ThreadPoolExecutor(workers, thread_name_prefix="modelwarden-scan")
+    )
+    with pool:
         # Biggest files first so that hashing them overlaps the analysis of everything else.
         order = sorted(targets, key=lambda t: -_size(t.path))
         hashes: dict[str, Future[str | None]] = {}
@@ -284,6 +293,24 @@ def scan_paths(
         tool_version=__version__,
         duration_seconds=round(time.perf_counter() - started, 3),
     )
+
+
+class _Inline:
+    """The executor interface, running each job at once in the caller's thread."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any) -> Future[_T]:
+        done: Future[_T] = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:
+            done.set_exception(exc)
+        return done
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
 
 
 def _add_target(targets: list[_Target], seen: set[str], t: _Target) -> None:
