@@ -139,3 +139,15 @@ def test_normalising_changes_progress_but_not_this_class() -> None:
     assert evaluate(lst, "mot_exact").cls is None
     normal = evaluate(lst, "normalised")
     assert normal.cls == 3 and normal.mode == "normalised"
+
+
+def test_a_listed_report_that_is_not_open_still_counts_at_class_one() -> None:
+    # §1.4: at Class I the paper replaces the report only when the report is absent; a report listed
+    # under a closed licence is a component that is not open, so Class I is out of reach.
+    everything = [*III, *II, *I_, "technical_report"]
+    absent = evaluate(listing([*III, *II, *I_], {"research_paper": "CC-BY-4.0"}))
+    closed = evaluate(
+        listing(everything, {"research_paper": "CC-BY-4.0", "technical_report": "LicenseRef-proprietary"})
+    )
+    assert absent.cls == 1
+    assert closed.cls == 2 and closed.progress[1] < 100.0

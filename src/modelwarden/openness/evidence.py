@@ -36,7 +36,6 @@ _MODELING = re.compile(r"(^|/)(modeling|modelling|configuration)_[\w]+\.py$")
 _TOKENIZER = re.compile(
     r"(^|/)(tokenizer(_config)?\.json|tokenizer\.model|vocab\.(txt|json)|merges\.txt|spiece\.model)$"
 )
-_ARXIV = re.compile(r"arxiv\.org/(abs|pdf)/(\d{4}\.\d{4,5})", re.I)
 ARXIV_LICENCE = "arXiv.org perpetual non-exclusive license"
 
 
@@ -67,6 +66,10 @@ def release_licence(facts: ModelFacts | None, manifest: Manifest | None) -> Rele
                     Provenance(source=Source.FILE, file=f.path, note=f.method or "licence text"),
                 )
     return ReleaseLicence(None, None)
+
+
+def _declared_release(release: ReleaseLicence) -> bool:
+    return release.provenance is not None and release.provenance.source is Source.MANIFEST
 
 
 def _open(licence: str | None) -> bool | None:
@@ -135,17 +138,14 @@ def _from_files(facts: ModelFacts) -> dict[Component, list[Evidence]]:
                 "evaluation results in the card's model-index",
                 Provenance(source=Source.CARD, file=card.path, field="model-index"),
             )
-        papers = sorted({m.group(2) for link in card.links if (m := _ARXIV.search(link))})
-        papers += [
-            t.split(":", 1)[1]
-            for t in facts.tags
-            if t.startswith("arxiv:") and t.split(":", 1)[1] not in papers
-        ]
+        # Only papers the card's metadata tags as its own: a card's links also cite related work
+        # (MiniLM's cite its datasets' papers), which is not this model's paper.
+        papers = [t.split(":", 1)[1] for t in facts.tags if t.lower().startswith("arxiv:")]
         if papers:
             add(
                 Component.RESEARCH_PAPER,
-                "paper(s) linked from the card: " + ", ".join(f"arXiv:{p}" for p in papers),
-                Provenance(source=Source.CARD, file=card.path, note="arXiv link"),
+                "paper(s) tagged in the card: " + ", ".join(f"arXiv:{p}" for p in papers),
+                Provenance(source=Source.CARD, file=card.path, field="tags", note="arXiv tag"),
             )
     if any(p.startswith(".eval_results/") for p in paths):
         add(
@@ -187,7 +187,9 @@ def collect(facts: ModelFacts | None, manifest: Manifest | None) -> dict[str, Co
             present = decl.present
             if decl.license:
                 licence = decl.license
-            elif present and not from_files.get(cid):
+            elif present and not from_files.get(cid) and _declared_release(release):
+                # The publisher's release.license covers what they declare; a licence read from the
+                # card is not stretched to components kept elsewhere (nothing guessed).
                 licence = release.text if cid is not Component.RESEARCH_PAPER else None
         if not present:
             out[cid.value] = ComponentEvidence(present=False, evidence=evidence)

@@ -119,8 +119,8 @@ def evaluate(listing: Listing, mode: Mode = "mot_exact") -> MofResult:
     per_class[2] = per_class[3] + required[2]
     per_class[1] = required[3] + required[2] + required[1]
     needed = {3: len(per_class[3]), 2: len(per_class[2]), 1: len(per_class[1])}
-    if substitute and status["research_paper"] == "included":
-        needed[1] -= 1  # the paper covers the report at Class I too
+    if substitute and status["technical_report"] == "missing" and status["research_paper"] == "included":
+        needed[1] -= 1  # the paper covers an absent report at Class I too (openness.md §1.4)
 
     complete_below = True
     for c in (3, 2, 1):

@@ -25,15 +25,19 @@ def summarise_licence(facts: ModelFacts | None, manifest: Manifest | None) -> Li
     )
 
 
-def mof_listing(components: dict[str, ComponentEvidence]) -> mof.Listing:
-    """A MOT-style listing of what the release includes: every present component with its licence."""
-    return mof.Listing(
-        components={
-            cid: ev.licence if ev.licence is not None else mof.UNLICENSED
-            for cid, ev in components.items()
-            if ev.present
-        }
-    )
+def mof_listing(components: dict[str, ComponentEvidence], mode: mof.Mode = "normalised") -> mof.Listing:
+    """A MOT-style listing of what the release includes: every present component with its licence.
+
+    For MOT-exact, an identified licence is written as its SPDX id, as a MOT YAML would have it (the
+    evidence keeps Hugging Face ids, which MOT's exact comparison would never count as open)."""
+
+    def written(licence: str | None) -> str:
+        if licence is None:
+            return mof.UNLICENSED
+        rec = lookup(licence) if mode == "mot_exact" else None
+        return rec.spdx if rec is not None and rec.spdx else licence
+
+    return mof.Listing(components={cid: written(ev.licence) for cid, ev in components.items() if ev.present})
 
 
 def assess_openness(
@@ -41,7 +45,7 @@ def assess_openness(
 ) -> OpennessReport:
     components = collect(facts, manifest)
     licence = summarise_licence(facts, manifest)
-    result = mof.evaluate(mof_listing(components), mof_mode)
+    result = mof.evaluate(mof_listing(components, mof_mode), mof_mode)
     level, why = release_level(components, manifest)
     return OpennessReport(
         licence=licence,

@@ -56,7 +56,8 @@ def _open(components: dict[str, ComponentEvidence], cid: str) -> bool:
 def _osi(components: dict[str, ComponentEvidence], cid: str) -> bool:
     c = components.get(cid)
     rec = lookup(c.licence) if c is not None and c.present else None
-    return rec is not None and rec.kind == "osi" and rec.open
+    # on OSI's list, not merely free (WTFPL, BSD-3-Clause-Clear: openness.md §6.2)
+    return rec is not None and rec.osi and rec.open
 
 
 def osaid(components: dict[str, ComponentEvidence], licence: LicenceSummary) -> OsaidVerdict:
@@ -86,7 +87,22 @@ def osaid(components: dict[str, ComponentEvidence], licence: LicenceSummary) -> 
 def _weights_access(facts: ModelFacts | None, manifest: Manifest | None) -> WeightsAccess | None:
     if manifest is not None and manifest.release.weights is not None:
         return manifest.release.weights
+    if facts is not None and facts.card is not None and _gated_card(facts.card.metadata):
+        return WeightsAccess.GATED  # the Hub shows the weights only after the card's access form
     return None
+
+
+def _gated_card(metadata: dict[str, object]) -> bool:
+    """Hugging Face gating in the card's front matter (`extra_gated_prompt`, `extra_gated_fields`...)."""
+    return any(str(k).startswith("extra_gated") for k in metadata)
+
+
+def _weights_licence(components: dict[str, ComponentEvidence], licence: LicenceSummary) -> str | None:
+    """The licence the weights themselves are under: their own when declared, else the release's."""
+    weights = components.get("model_parameters_final")
+    if weights is not None and weights.present and weights.licence is not None:
+        return weights.licence
+    return licence.text
 
 
 def eu_foss(
@@ -100,14 +116,19 @@ def eu_foss(
     no: list[str] = []
     review: list[str] = []
     ok: list[str] = []
-    rec = lookup(licence.text)
+    # The weights' licence decides (openness.md §5), which may differ from the code's or the card's.
+    text = _weights_licence(components, licence)
+    rec = lookup(text)
     terms = rec.terms if rec is not None else None
-    if rec is None or rec.kind == "unknown":
+    if not text:
+        no.append(
+            "no licence found: without one no right to use, modify or distribute is granted "
+            "(declare release.license if the files leave it out)"
+        )
+    elif rec is None or rec.kind == "unknown":
         review.append(
-            f"licence {licence.text!r} is not identified: does it allow access, use, modification and "
+            f"licence {text!r} is not identified: does it allow access, use, modification and "
             "distribution without restriction beyond attribution and share-alike?"
-            if licence.text
-            else "no licence found: under which terms are the weights released?"
         )
     elif terms is not None and terms.safety_only:
         review.append(
@@ -119,13 +140,28 @@ def eu_foss(
         no.append(f"{rec.name} is not a free and open-source licence in the sense of Art. 53(2): {why}")
     else:
         ok.append(f"{rec.name} allows access, use, modification and distribution (Recital 102)")
+        policies = (
+            [f.path for f in facts.license_files if f.kind in {"use_policy", "acceptable_use"}]
+            if facts
+            else []
+        )
+        if policies:
+            review.append(
+                f"{', '.join(policies)} sets use conditions beside the {rec.name} licence: do they bind "
+                "users (a field-of-use restriction Art. 53(2) does not allow) or only recommend?"
+            )
 
     access = _weights_access(facts, manifest)
     if access in {WeightsAccess.API_ONLY, WeightsAccess.CLOSED}:
         no.append(f"weights are not publicly available (release.weights: {access.value})")
     elif access is WeightsAccess.GATED:
         review.append(
-            "weights are gated: is access granted to anyone without payment, with at most "
+            (
+                "weights are gated (release.weights)"
+                if manifest is not None and manifest.release.weights
+                else "weights are gated (the card's extra_gated_* fields)"
+            )
+            + ": is access granted to anyone without payment, with at most "
             "non-discriminatory verification for safety (Guidelines §4.2)?"
         )
     elif access is WeightsAccess.PUBLIC:
