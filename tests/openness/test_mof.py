@@ -151,3 +151,24 @@ def test_a_listed_report_that_is_not_open_still_counts_at_class_one() -> None:
     )
     assert absent.cls == 1
     assert closed.cls == 2 and closed.progress[1] < 100.0
+
+
+@pytest.mark.parametrize(
+    ("spdx", "is_open"),
+    [
+        ("GPL-3.0-or-later", True),  # OSI-approved in the SPDX list, not in modelwarden's table
+        ("X11", True),
+        ("Apache-1.1", True),
+        ("GFDL-1.3", True),  # FSF-libre
+        ("CC-BY-SA-2.0", True),  # MOT's open-data list, older version
+        ("CC-BY-3.0-AT", True),  # a CC-BY port
+        ("OGL-UK-3.0", True),
+        ("ODC-PDDL-1.0", True),  # MOT's own spelling...
+        ("PDDL-1.0", False),  # ...so the SPDX id is not open to MOT (quirk 7)
+        ("Elastic-2.0", False),  # listed by SPDX, neither OSI nor FSF
+        ("gpl-3.0-or-later", False),  # MOT compares exactly
+    ],
+)
+def test_mot_exact_knows_every_spdx_id(spdx: str, is_open: bool) -> None:
+    result = evaluate(listing(III, distribution=spdx), "mot_exact")
+    assert (result.status["model_parameters_final"] == "included") is is_open

