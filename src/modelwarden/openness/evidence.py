@@ -36,6 +36,7 @@ _MODELING = re.compile(r"(^|/)(modeling|modelling|configuration)_[\w]+\.py$")
 _TOKENIZER = re.compile(
     r"(^|/)(tokenizer(_config)?\.json|tokenizer\.model|vocab\.(txt|json)|merges\.txt|spiece\.model)$"
 )
+_ARXIV = re.compile(r"arxiv\.org/(abs|pdf)/(\d{4}\.\d{4,5})", re.I)
 ARXIV_LICENCE = "arXiv.org perpetual non-exclusive license"
 
 
@@ -138,14 +139,22 @@ def _from_files(facts: ModelFacts) -> dict[Component, list[Evidence]]:
                 "evaluation results in the card's model-index",
                 Provenance(source=Source.CARD, file=card.path, field="model-index"),
             )
-        # Only papers the card's metadata tags as its own: a card's links also cite related work
-        # (MiniLM's cite its datasets' papers), which is not this model's paper.
-        papers = [t.split(":", 1)[1] for t in facts.tags if t.lower().startswith("arxiv:")]
-        if papers:
+        # openness.md §8.3: arXiv links → paper. The card's own `arxiv:` tags say which paper is the
+        # model's; bare links may cite related work (MiniLM's cite its datasets' papers), so say so.
+        tagged = [t.split(":", 1)[1] for t in facts.tags if t.lower().startswith("arxiv:")]
+        linked = sorted({m.group(2) for link in card.links if (m := _ARXIV.search(link))} - set(tagged))
+        if tagged:
             add(
                 Component.RESEARCH_PAPER,
-                "paper(s) tagged in the card: " + ", ".join(f"arXiv:{p}" for p in papers),
+                "paper(s) tagged in the card: " + ", ".join(f"arXiv:{p}" for p in tagged),
                 Provenance(source=Source.CARD, file=card.path, field="tags", note="arXiv tag"),
+            )
+        elif linked:
+            add(
+                Component.RESEARCH_PAPER,
+                "paper(s) linked from the card (not tagged as the model's own; may be related work): "
+                + ", ".join(f"arXiv:{p}" for p in linked),
+                Provenance(source=Source.CARD, file=card.path, note="arXiv link"),
             )
     if any(p.startswith(".eval_results/") for p in paths):
         add(
