@@ -673,12 +673,18 @@ def _record_error(machine: _Machine, exc: BaseException, tell: int) -> None:
 # The fast decoder
 # ------------------------------------------------------------------------------------------------------
 
-# How an opcode's argument is laid out, for the opcodes `_walk_fast` decodes inline. _GENERIC ones are
-# decoded by pickletools' own reader function over an in-memory file of the window; _UNKNOWN bytes are
-# not opcodes (genops raises its "unknown opcode" error for them).
-(
-    _NOARG, _U1, _U2, _I4, _U4, _UNI1, _UNI4, _BYTES1, _BYTES4, _F8, _LONG1, _GENERIC, _UNKNOWN,
-) = range(13)  # fmt: skip
+# How an opcode's argument is laid out, for `_walk_fast`. Kinds are numbered in groups so that the
+# loop tells them apart with few comparisons, most frequent first: no argument; one byte; four bytes;
+# four-byte-length strings; one-byte-length strings; the rest. Within a group, the memo opcodes and
+# the integer literals (two thirds of a model pickle) are executed inline, without a handler call.
+# _GENERIC arguments are decoded by pickletools' own reader over an in-memory file of the window;
+# _UNKNOWN bytes are not opcodes (genops raises its "unknown opcode" error for them).
+_NOARG = 0
+_GET1, _PUT1, _INT1, _U1 = 1, 2, 3, 4  # BINGET, BINPUT, BININT1, other uint1 (PROTO, EXT1)
+_GET4, _PUT4, _INT4, _I4, _U4 = 5, 6, 7, 8, 9  # LONG_BINGET, LONG_BINPUT, BININT, EXT4, other uint4
+_UNI4, _BYTES4 = 10, 11  # BINUNICODE, BINBYTES
+_UNI1, _BYTES1 = 12, 13  # SHORT_BINUNICODE, SHORT_BINBYTES
+_U2, _F8, _LONG1, _GENERIC, _UNKNOWN = 14, 15, 16, 17, 18
 _ARG_KINDS = {
     "uint1": _U1,
     "uint2": _U2,
@@ -691,12 +697,22 @@ _ARG_KINDS = {
     "float8": _F8,
     "long1": _LONG1,
 }
+_INLINE_KINDS = {
+    "BINGET": _GET1,
+    "BINPUT": _PUT1,
+    "BININT1": _INT1,
+    "LONG_BINGET": _GET4,
+    "LONG_BINPUT": _PUT4,
+    "BININT": _INT4,
+}
 _KIND = [_UNKNOWN] * 256
 _READER: list[Callable[[IO[bytes]], Any] | None] = [None] * 256
 _HANDLER: list[Callable[[_Machine, Any], None]] = [_Machine.unhandled] * 256
 for _op in pickletools.opcodes:
     _code = ord(_op.code)
-    _KIND[_code] = _NOARG if _op.arg is None else _ARG_KINDS.get(_op.arg.name, _GENERIC)
+    _KIND[_code] = _INLINE_KINDS.get(_op.name) or (
+        _NOARG if _op.arg is None else _ARG_KINDS.get(_op.arg.name, _GENERIC)
+    )
     _READER[_code] = None if _op.arg is None else _op.arg.reader
     _HANDLER[_code] = getattr(_Machine, "op_" + _op.name, None) or (
         _Machine.literal if _op.name in _LITERALS else _Machine.unhandled
@@ -727,16 +743,21 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
     exceptions propagate with `state.end` set to the offset after the opcode's argument, where genops'
     reader would stand.
 
+    The opcodes executed inline here do exactly what their `_Machine` handlers do; when one would fail
+    (a memo key read before it was written, PUT on an empty stack) the handler runs instead and raises.
+
     Memory: a window is at most _MAX_WINDOW bytes, however large a length the pickle declares.
     """
     # Locals, not globals, in the loop: this function is where a scan of a checkpoint spends its time.
-    NOARG, U1, UNI4, BYTES4, UNI1, BYTES1, I4, U4, U2, F8, LONG1, GENERIC = (
-        _NOARG, _U1, _UNI4, _BYTES4, _UNI1, _BYTES1, _I4, _U4, _U2, _F8, _LONG1, _GENERIC,
+    GET1, PUT1, INT1, GROUP4, GET4, PUT4, INT4, I4 = _GET1, _PUT1, _INT1, _GET4, _GET4, _PUT4, _INT4, _I4
+    UNI4, BYTES4, UNI1, BYTES1, U2, F8, LONG1, GENERIC = (
+        _UNI4, _BYTES4, _UNI1, _BYTES1, _U2, _F8, _LONG1, _GENERIC,
     )  # fmt: skip
     kinds = _KIND
     handlers = _HANDLER
     readers = _READER
     unpack_from = _unpack_from
+    memo = machine.memo
     size = len(buf)
     base = start
     window = _FIRST_WINDOW
@@ -748,21 +769,50 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
     try:
         while True:
             need = 0  # > 0: the opcode at p needs this many bytes from p, more than the window holds
+            done = False  # executed inline
             if p >= n:
                 need = 1
             else:
                 code = data[p]
                 kind = kinds[code]
-                if kind == NOARG:
+                if kind == 0:  # _NOARG
                     arg = None
                     q = p + 1
-                elif kind == U1:
+                elif kind < GROUP4:  # one-byte argument
                     q = p + 2
                     if q > n:
                         need = 2
                     else:
                         arg = data[p + 1]
-                elif kind in (UNI4, BYTES4):
+                        if kind == GET1:
+                            if arg in memo:
+                                machine.stack.append(memo[arg])
+                                done = True
+                        elif kind == PUT1:
+                            if machine.stack:
+                                memo[arg] = machine.stack[-1]
+                                done = True
+                        elif kind == INT1:
+                            machine.stack.append(arg)
+                            done = True
+                elif kind < UNI4:  # four-byte argument
+                    q = p + 5
+                    if q > n:
+                        need = 5
+                    else:
+                        arg = unpack_from("<i" if kind >= INT4 and kind <= I4 else "<I", data, p + 1)[0]
+                        if kind == GET4:
+                            if arg in memo:
+                                machine.stack.append(memo[arg])
+                                done = True
+                        elif kind == PUT4:
+                            if machine.stack:
+                                memo[arg] = machine.stack[-1]
+                                done = True
+                        elif kind == INT4:
+                            machine.stack.append(arg)
+                            done = True
+                elif kind < UNI1:  # four-byte length, then that many bytes
                     if p + 5 > n:
                         need = 5
                     else:
@@ -776,7 +826,9 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
                                 arg = str(data[p + 5 : q], "utf-8", "surrogatepass")
                             except UnicodeDecodeError:
                                 return base + p  # genops raises it, with its reader's position
-                elif kind in (UNI1, BYTES1):
+                            machine.stack.append(arg)
+                            done = True
+                elif kind < U2:  # one-byte length, then that many bytes
                     if p + 2 > n:
                         need = 2
                     else:
@@ -790,12 +842,8 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
                                 arg = str(data[p + 2 : q], "utf-8", "surrogatepass")
                             except UnicodeDecodeError:
                                 return base + p
-                elif kind in (I4, U4):
-                    q = p + 5
-                    if q > n:
-                        need = 5
-                    else:
-                        arg = unpack_from("<i" if kind == I4 else "<I", data, p + 1)[0]
+                            machine.stack.append(arg)
+                            done = True
                 elif kind == U2:
                     q = p + 3
                     if q > n:
@@ -839,16 +887,19 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
                 at_end = base + n >= size
                 p = q = 0
                 continue
-            machine.pos = base + p
-            machine.index = index
-            handlers[code](machine, arg)
+            if not done:
+                machine.pos = base + p
+                machine.index = index
+                handlers[code](machine, arg)
             index += 1
-            p = q
             if code == _STOP:
+                p = q
                 return None
             if index >= max_ops:
-                machine.index = index
+                machine.pos = base + p
+                p = q
                 raise _Abort(f"more than {max_ops} opcodes")
+            p = q
     finally:
         # On every exit: where genops' reader would stand (after the last opcode and its argument,
         # even when its handler raised), and how many opcodes completed.
