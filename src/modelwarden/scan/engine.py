@@ -247,23 +247,38 @@ def scan_paths(
         else:
             _add_target(targets, seen, _Target(p, str(p), p.parent))
     files: dict[str, ScannedFile] = {}
-    workers = workers or min(8, (os.cpu_count() or 1) * 2)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelwarden-scan") as pool:
-        # Biggest files first so that hashing them overlaps the analysis of everything else.
-        order = sorted(targets, key=lambda t: -_size(t.path))
-        hashes: dict[str, Future[str | None]] = {}
+
+    def collect(t: _Target, result: tuple[ScannedFile | None, list[Finding], Problem | None]) -> None:
+        scanned, file_findings, problem = result
+        if problem is not None:
+            problems.append(problem)
+        if scanned is not None:
+            if hash_files:
+                scanned.sha256 = hashes[t.display].result()
+            files[t.display] = scanned
+        findings.extend(file_findings)
+
+    hashes: dict[str, Future[str | None]] = {}
+    if len(targets) == 1:
+        # One file (the common case of `scan model.bin`): analysed in this thread while one worker
+        # hashes it, rather than paying for a pool and a thread hand-off per file.
+        (t,) = targets
         if hash_files:
-            hashes = {t.display: pool.submit(_sha256, t.path) for t in order}
-        results = {t.display: pool.submit(_scan_file, t, limits) for t in order}
-        for t in targets:
-            scanned, file_findings, problem = results[t.display].result()
-            if problem is not None:
-                problems.append(problem)
-            if scanned is not None:
-                if hash_files:
-                    scanned.sha256 = hashes[t.display].result()
-                files[t.display] = scanned
-            findings.extend(file_findings)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelwarden-sha256") as pool:
+                hashes[t.display] = pool.submit(_sha256, t.path)
+                collect(t, _scan_file(t, limits))
+        else:
+            collect(t, _scan_file(t, limits))
+    elif targets:
+        workers = workers or min(8, (os.cpu_count() or 1) * 2)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelwarden-scan") as pool:
+            # Biggest files first so that hashing them overlaps the analysis of everything else.
+            order = sorted(targets, key=lambda t: -_size(t.path))
+            if hash_files:
+                hashes = {t.display: pool.submit(_sha256, t.path) for t in order}
+            results = {t.display: pool.submit(_scan_file, t, limits) for t in order}
+            for t in targets:
+                collect(t, results[t.display].result())
     rank = {f: i for i, f in enumerate(sorted(files))}
     findings.sort(
         key=lambda f: (

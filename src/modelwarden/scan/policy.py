@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import _compat_pickle
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -49,8 +49,22 @@ class Policy:
     dangerous: frozenset[str]
     dangerous_attributes: frozenset[str]
     torchscript_namespaces: frozenset[str] = frozenset()
+    # classify() is a pure function of its arguments; a checkpoint asks about the same few imports for
+    # every tensor. Bounded, so a hostile pickle with millions of distinct names cannot grow it.
+    _verdicts: dict[tuple[str, str, bool, str], Verdict] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     def classify(self, module: str, name: str, *, protocol: int | None = None, context: str = "") -> Verdict:
+        key = (module, name, protocol is not None and protocol >= 3, context)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._classify(module, name, protocol, context)
+            if len(self._verdicts) < _VERDICT_CACHE:
+                self._verdicts[key] = verdict
+        return verdict
+
+    def _classify(self, module: str, name: str, protocol: int | None, context: str) -> Verdict:
         module, name, mapped = _map_py2(module, name, protocol)
         qualname = f"{module}.{name}"
         note = f" (written as {mapped})" if mapped else ""
@@ -111,6 +125,7 @@ class Policy:
         return None
 
 
+_VERDICT_CACHE = 4096
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
