@@ -22,7 +22,7 @@ T = TypeVar("T")
 class Record(BaseModel):
     """Base for all records: reject unknown fields so a typo in a stage is caught at once."""
 
-    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, defer_build=True)
 
 
 # ---------------------------------------------------------------------------------------------------

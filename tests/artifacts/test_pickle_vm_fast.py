@@ -185,7 +185,7 @@ def test_every_pickle_of_a_legacy_checkpoint_is_walked_the_same() -> None:
 
 def test_pickle_longer_than_the_first_window() -> None:
     # Opcodes straddle the 64 KiB window boundary at every offset class; protocol 0 text opcodes too.
-    obj = [("k%d" % i, i * 7919, b"\x00" * (i % 13)) for i in range(20_000)]
+    obj = [(f"k{i}", i * 7919, b"\x00" * (i % 13)) for i in range(20_000)]
     for proto in (0, 2, 4):
         data = pickle.dumps(obj, protocol=proto)
         assert len(data) > vm._FIRST_WINDOW
