@@ -765,6 +765,7 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
     n = len(data)
     at_end = base + n >= size
     p = q = 0
+    arg: Any = None
     index = machine.index
     try:
         while True:
