@@ -223,6 +223,71 @@ RUNNERS: dict[str, Callable[[Path], Run]] = {
 
 
 # ------------------------------------------------------------------------------------------------------
+# In-process timing: the scan itself, without interpreter start-up and imports
+# ------------------------------------------------------------------------------------------------------
+
+# Each tool's library entry point, run by its own interpreter (ours, or the peers' virtualenv) on one
+# artifact: imports once, then the best of N warm calls. Prints {"import_s", "best_ms"} or {"error"}.
+_DRIVER = """
+import json, sys, time
+from pathlib import Path
+tool, path, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+t0 = time.perf_counter()
+try:
+    if tool == "modelwarden":
+        from modelwarden.scan import scan_paths
+        call = lambda: scan_paths([Path(path)], hash_files=False)
+    elif tool == "picklescan":
+        from picklescan.scanner import scan_directory_path, scan_file_path
+        call = lambda: (scan_directory_path if Path(path).is_dir() else scan_file_path)(path)
+    elif tool == "modelscan":
+        from modelscan.modelscan import ModelScan
+        call = lambda: ModelScan().scan(path)
+    elif tool == "modelaudit":
+        from modelaudit.core import scan_model_directory_or_file
+        call = lambda: scan_model_directory_or_file(path)
+    else:
+        raise SystemExit(json.dumps({"error": "no library entry point used"}))
+    imported = time.perf_counter() - t0
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    print(json.dumps({"import_s": imported, "best_ms": min(times) * 1000}))
+except Exception as exc:
+    print(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:200]}))
+"""
+
+
+def in_process(tool: str, path: Path, repeat: int) -> dict[str, float | str]:
+    python = sys.executable if tool == "modelwarden" else str(PEERS_DIR / "bin" / "python")
+    env = {**os.environ, **PEER_ENV}
+    proc = subprocess.run(
+        [python, "-c", _DRIVER, tool, str(path), str(repeat)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+        cwd=WORK,
+    )
+    try:
+        return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    except (ValueError, IndexError):
+        return {"error": (proc.stderr or proc.stdout).strip()[-200:] or f"exit {proc.returncode}"}
+
+
+def start_up(tool: str, repeat: int) -> float:
+    """Best wall time of `TOOL --help`: interpreter start, imports and argument parsing, no scan."""
+    exe = OURS if tool == "modelwarden" else PEERS_DIR / "bin" / tool
+    times = []
+    for _ in range(repeat):
+        _code, _out, _err, secs, _rss = _exec([str(exe), "--help"])
+        times.append(secs)
+    return min(times)
+
+
+# ------------------------------------------------------------------------------------------------------
 # Setup
 # ------------------------------------------------------------------------------------------------------
 
@@ -410,6 +475,48 @@ def no_sockets(path: Path) -> str:
     return "no socket() or connect() call" if not calls else f"{len(calls)} socket calls: {calls[:3]}"
 
 
+IN_PROCESS_TOOLS = ["modelwarden", "picklescan", "modelscan", "modelaudit"]
+
+
+def in_process_section(large: list[Large], repeat: int) -> list[str]:
+    """Start-up and the work itself, apart: on one big file the wall time above is mostly start-up."""
+    reps = max(5, repeat)
+    starts = {t: start_up(t, reps) for t in TOOLS}
+    lines = [
+        "",
+        "## Start-up and work, apart",
+        "",
+        f"Start-up: best of {reps} runs of `TOOL --help` (interpreter, imports, argument parsing; no scan): "
+        + ", ".join(f"{t} {starts[t]:.2f} s" for t in TOOLS)
+        + ".",
+        "",
+        f"Work: each tool's library entry point called in one warm process (imports excluded, best of "
+        f"{reps}; modelwarden `scan_paths(..., hash_files=False)`, picklescan `scan_file_path` / "
+        "`scan_directory_path`, modelscan `ModelScan().scan`, ModelAudit `scan_model_directory_or_file`; "
+        "fickling has no comparable entry point for these containers). Milliseconds:",
+        "",
+        "| artifact | " + " | ".join(IN_PROCESS_TOOLS) + " | modelwarden vs fastest peer |",
+        "|" + "---|" * (len(IN_PROCESS_TOOLS) + 2),
+    ]
+    for item in large:
+        got = {t: in_process(t, item.path, reps) for t in IN_PROCESS_TOOLS}
+        cells = []
+        for t in IN_PROCESS_TOOLS:
+            r = got[t]
+            cells.append(f"{r['best_ms']:.2f}" if "best_ms" in r else f"error ({str(r.get('error'))[:60]})")
+        peers = [float(got[t]["best_ms"]) for t in IN_PROCESS_TOOLS[1:] if "best_ms" in got[t]]
+        ours = got["modelwarden"].get("best_ms")
+        ratio = f"{min(peers) / float(ours):.1f}×" if peers and isinstance(ours, float) else "—"
+        lines.append(f"| {item.name} | " + " | ".join(cells) + f" | {ratio} |")
+        print(f"in-process {item.name}: {got}", flush=True)
+    lines += [
+        "",
+        "A peer's time on an artifact it skips (e.g. safetensors for picklescan) is the time it took to "
+        "decide to skip it; the wall-time table above marks those.",
+    ]
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-install", action="store_true", help="reuse benchmarks/.peers as it is")
@@ -526,6 +633,7 @@ def main() -> None:
                         + " | ".join(cells)
                         + f" | {nh.seconds:.2f} s, {nh.rss_kb // 1024} MiB | {ratio} |"
                     )
+                lines += in_process_section(large, args.repeat)
                 lines += [
                     "",
                     "Verdicts on the large artifacts (all benign): "

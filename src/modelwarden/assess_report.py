@@ -50,7 +50,13 @@ class Line:
 
 def _summary_line(r: RegimeResult) -> Line:
     cls = ", ".join(f"{k.replace('_', ' ')}: {_WORDS[v]}" for k, v in r.classification.items())
-    if r.obligations and r.in_force:
+    settled = sum(1 for o in r.obligations if not o.conditional_on)
+    pending = len(r.obligations) - settled
+    if r.obligations and r.in_force and pending:
+        status = "duties" if settled else "review"
+        lead = f"{settled} obligation(s), {pending} more" if settled else f"{pending} obligation(s)"
+        text = f"{lead} if the open questions are answered yes — {cls}"
+    elif r.obligations and r.in_force:
         status = "duties"
         text = f"{len(r.obligations)} obligation(s) — {cls}"
     elif r.obligations:

@@ -17,6 +17,7 @@ from typing import Any
 
 from modelwarden.artifacts.problems import CARD_MAX_BYTES
 from modelwarden.model import CardInfo, Problem
+from modelwarden.safe_io import open_regular
 
 _URL = re.compile(r"https?://[^\s<>()\[\]\"'`]+")
 _ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5}|[a-z\-]+/\d{7})", re.IGNORECASE)
@@ -51,7 +52,7 @@ def read_card(path: Path, rel: str) -> Card:
 
     problems: list[Problem] = []
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             raw = fh.read(CARD_MAX_BYTES + 1)
     except OSError as exc:
         return Card(

@@ -6,15 +6,14 @@ Markdown rendered from one trusted template shipped in the package (never from r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader
 
 from modelwarden.assess_report import DISCLAIMER, band_text
-from modelwarden.compute.estimate import accelerator
 from modelwarden.manifest import Manifest
-from modelwarden.model import Assessment, Classification, Provenance
+from modelwarden.model import Assessment, Classification, ComputeEstimate, Provenance
 
 # Size bands of the training-content summary template, section 1.3 (regulation.md §1.12).
 TEXT_BANDS = ((1e9, "less than 1 billion tokens"), (10e12, "1 billion to 10 trillion tokens"))
@@ -187,7 +186,7 @@ def _manifest_items(a: Assessment, decl: Manifest | None) -> dict[str, Item]:
         else ("modelwarden.yaml:training.hardware" if c.chip_hours else None),
         "When did training start and finish, and on how many accelerators?",
     )
-    items["energy"] = _energy(c.accelerator, c.chip_hours, t.energy_kwh)
+    items["energy"] = _energy(c, t.energy_kwh)
     items["tokens"] = Item(
         "Training data size",
         f"{c.tokens:.3g} tokens seen" if c.tokens else None,
@@ -197,18 +196,18 @@ def _manifest_items(a: Assessment, decl: Manifest | None) -> dict[str, Item]:
     return items
 
 
-def _energy(acc_name: str | None, chip_hours: float | None, stated: float | None) -> Item:
+def _energy(c: ComputeEstimate, stated: float | None) -> Item:
     label = "Energy consumption (known or estimated)"
     if stated is not None:
         return Item(label, f"{stated:,.0f} kWh", "modelwarden.yaml:training.energy_kwh")
-    acc = accelerator(acc_name) if acc_name else None
-    if acc is not None and acc.tdp_w and chip_hours:
-        kwh = chip_hours * acc.tdp_w / 1000
+    e = c.energy_kwh
+    if e is not None:
+        how = next((f.value for f in c.assumptions if f.value.startswith("energy = ")), "")
         return Item(
             label,
-            f"≈ {kwh:,.0f} kWh for the accelerators alone ({chip_hours:,.0f} chip-hours × {acc.tdp_w:,.0f} W board power; "
-            "excludes hosts, networking and cooling)",
-            "derived from training.hardware and the accelerator table (Annex XI allows deriving energy from compute)",
+            f"≈ {e.central:,.0f} kWh (range {e.low:,.0f}–{e.high:,.0f} kWh); {how}",
+            "derived from the compute estimate and the accelerator table's board power (Annex XI allows "
+            "deriving energy from compute)",
         )
     return Item(
         label,
@@ -499,6 +498,109 @@ def sb53_report(a: Assessment, items: dict[str, Item]) -> Draft | None:
     )
 
 
+def _q(label: str, question: str) -> Item:
+    return Item(label, None, None, question)
+
+
+def ab2013_summary(a: Assessment, decl: Manifest | None, items: dict[str, Item]) -> Draft | None:
+    """California AB 2013's posted training-data summary, where the assessment says the statute may
+    apply. Its headings follow the list in reference/regulation.md §2.4 (secondary sources [S])."""
+    regime = a.regimes.get("us_ca_ab2013")
+    applies = regime.classification.get("applies") if regime else None
+    if applies not in {Classification.YES, Classification.NEEDS_REVIEW}:
+        return None
+    m = decl or Manifest()
+    datasets = [d.value for d in a.facts.datasets] if a.facts else []
+    datasets += [d.name for d in m.training.datasets if d.name not in datasets]
+    licensed = [
+        f"{d.name} ({d.license})" if d.license else d.name for d in m.training.datasets if d.public is False
+    ]
+    synthetic = m.training.synthetic_data_flop is not None or any(
+        s.kind.value == "synthetic_data" for s in m.training.stages
+    )
+    tokens = a.compute.tokens
+    datasets_item = Item(
+        "Sources or owners of the datasets",
+        ", ".join(datasets) or None,
+        "README.md:datasets / modelwarden.yaml:training.datasets" if datasets else None,
+        "Which datasets were used, and who are their sources or owners?",
+    )
+    points = Item(
+        "Number of data points (general ranges; estimates for dynamic datasets)",
+        f"about {tokens:.3g} tokens seen in training" if tokens else None,
+        "modelwarden.yaml:training.tokens (tokens seen, repeats included)" if tokens else None,
+        "How many data points do the datasets hold (a general range is enough)?",
+    )
+    sections = [
+        Section(
+            "The system",
+            [
+                *_pick(items, "provider", "model", "modalities"),
+                replace(items["placed"], label="Date first made available"),
+            ],
+        ),
+        Section(
+            "Training datasets",
+            [
+                datasets_item,
+                _q(
+                    "How the datasets further the intended purpose",
+                    "How do the datasets serve the system's intended purpose?",
+                ),
+                points,
+                _q(
+                    "Types of data points",
+                    "What types of data points do the datasets contain (label types, or general characteristics if unlabelled)?",
+                ),
+                _q(
+                    "Copyright, trademark or patent protected data, or entirely public domain",
+                    "Do the datasets include data protected by copyright, trademark or patent, or are they entirely in the public domain?",
+                ),
+                Item(
+                    "Datasets purchased or licensed",
+                    ", ".join(licensed) or None,
+                    "modelwarden.yaml:training.datasets[public=false]" if licensed else None,
+                    "Were any datasets purchased or licensed by the developer? Which?",
+                ),
+                _q(
+                    "Personal information",
+                    "Do the datasets include personal information (Cal. Civ. Code §1798.140)?",
+                ),
+                _q(
+                    "Aggregate consumer information",
+                    "Do the datasets include aggregate consumer information?",
+                ),
+                _q(
+                    "Cleaning, processing or other modification",
+                    "Were the datasets cleaned, processed or otherwise modified, and for what purpose?",
+                ),
+                _q(
+                    "Period of collection", "Over which period was the data collected? Is collection ongoing?"
+                ),
+                _q("Dates the datasets were first used in development", "When was each dataset first used?"),
+                Item(
+                    "Synthetic data generation",
+                    "yes (declared in the manifest)" if synthetic else None,
+                    "modelwarden.yaml:training" if synthetic else None,
+                    "Did (or does) the system use synthetic data generation in its development?",
+                ),
+            ],
+        ),
+    ]
+    note = (
+        None
+        if applies is Classification.YES
+        else "Whether AB 2013 applies still needs review (see the assessment)."
+    )
+    return Draft(
+        "ca_ab2013_training_data_summary.md",
+        "Training data documentation (California AB 2013)",
+        "Bus. & Prof. Code §22757.20 ff. (a high-level summary posted on the developer's website)",
+        sections,
+        note,
+    )
+
+
 def card_gaps(a: Assessment, items: dict[str, Item]) -> Draft:
     f = a.facts
     meta = f.card.metadata if f and f.card else {}
@@ -562,6 +664,9 @@ def build_drafts(a: Assessment, decl: Manifest | None) -> list[Draft]:
     sb = sb53_report(a, items)
     if sb is not None:
         drafts.append(sb)
+    ab = ab2013_summary(a, decl, items)
+    if ab is not None:
+        drafts.append(ab)
     drafts.append(card_gaps(a, items))
     return drafts
 

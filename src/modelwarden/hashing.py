@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from modelwarden.safe_io import open_regular
+
 CHUNK = 1 << 20  # 1 MiB: large enough to amortise calls, small enough to stay in cache
 
 Advance = Callable[[int], None]
@@ -23,7 +25,7 @@ def sha256_file(path: Path, advance: Advance | None = None) -> str:
     digest = hashlib.sha256()
     buf = bytearray(CHUNK)
     view = memoryview(buf)
-    with path.open("rb", buffering=0) as fh:
+    with open_regular(path) as fh:
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
         while n := fh.readinto(buf):

@@ -19,6 +19,7 @@ import yaml
 
 from modelwarden.artifacts.problems import TEXT_MAX_BYTES
 from modelwarden.model import LicenseFile
+from modelwarden.safe_io import open_regular
 
 Kind = Literal["license", "use_policy", "notice", "acceptable_use"]
 _NORMALISE = re.compile(r"[^a-z0-9+]+")
@@ -111,7 +112,7 @@ def read_licence_file(path: Path, rel: str) -> tuple[LicenseFile | None, str | N
     if kind is None:
         return None, None
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             data = fh.read(TEXT_MAX_BYTES + 1)
     except OSError as exc:
         return LicenseFile(path=rel, kind=kind), f"cannot be read ({exc.strerror or exc})"

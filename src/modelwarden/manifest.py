@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelwarden.errors import ManifestError
+from modelwarden.safe_io import read_bounded
 
 MANIFEST_NAMES = ("modelwarden.yaml", "modelwarden.yml")
 MAX_MANIFEST_BYTES = 1_000_000  # a manifest is a hand-written document; anything bigger is not one
@@ -177,6 +178,8 @@ class HardwareDecl(_Strict):
     gpu_hours: Annotated[float, Field(gt=0)] | None = None  # chip-hours, when stated directly
     precision: Precision | None = None
     utilisation: Fraction | None = None  # MFU, when the developer states it
+    # Dense peak FLOP/s per chip at the training precision, for an accelerator missing from the table.
+    peak_flop_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
 
 
 class StageDecl(_Strict):
@@ -200,6 +203,9 @@ class DatasetDecl(_Strict):
 class TrainingDecl(_Strict):
     tokens: Flop | None = None  # tokens *seen*, repeats included
     epochs: Annotated[float, Field(gt=0)] | None = None
+    # Training sequence length (tokens per example), for the attention term of the operation count;
+    # defaults to the model's context length (an upper bound: long-context phases are usually short).
+    sequence_length: PositiveCount | None = None
     compute_flop: Flop | None = None  # developer-stated training compute
     hardware: HardwareDecl | None = None
     stages: list[StageDecl] = Field(default_factory=list)
@@ -335,10 +341,10 @@ def parse_manifest(data: Any, *, origin: str = "<manifest>") -> Manifest:
 def load_manifest(path: str | Path) -> Manifest:
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_MANIFEST_BYTES:
-            raise ManifestError(f"file is {size} bytes; a manifest is at most {MAX_MANIFEST_BYTES}", path=p)
-        text = p.read_text(encoding="utf-8")
+        raw = read_bounded(p, MAX_MANIFEST_BYTES)
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"file is over {MAX_MANIFEST_BYTES} bytes, the cap for a manifest", path=p)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ManifestError("manifest file not found", path=p) from None
     except UnicodeDecodeError:
@@ -363,7 +369,8 @@ def find_manifest(root: str | Path) -> Path | None:
     folder = r if r.is_dir() else r.parent
     for name in MANIFEST_NAMES:
         candidate = folder / name
-        if candidate.is_file():
+        # Not only regular files: a manifest that cannot be read must be an error, not ignored.
+        if candidate.exists() and not candidate.is_dir():
             return candidate
     return None
 

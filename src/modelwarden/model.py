@@ -42,7 +42,7 @@ class Source(StrEnum):
 
 
 class Provenance(Record):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     source: Source
     file: str | None = None  # path relative to the release root
@@ -378,7 +378,7 @@ class YesNoReview(StrEnum):
 
 
 class MofVerdict(Record):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     class_: int | None = Field(
         default=None, alias="class"
@@ -390,7 +390,7 @@ class MofVerdict(Record):
 
 
 class OsaidVerdict(Record):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     pass_: bool = Field(alias="pass")
     failing: list[str] = Field(default_factory=list)
@@ -434,40 +434,117 @@ class OpennessReport(Record):
 
 
 class Band(Record):
+    """A FLOP figure as an honest range: the low and high edges and the figure between them we report.
+
+    Not validated here (records from other stages and stored documents are checked where they enter:
+    the registry refuses non-finite values); the compute stage builds low <= central <= high.
+    """
+
     low: float
     central: float
     high: float
 
+    @classmethod
+    def point(cls, value: float) -> Band:
+        return cls(low=value, central=value, high=value)
+
+    def __add__(self, other: Band) -> Band:
+        return Band(
+            low=self.low + other.low, central=self.central + other.central, high=self.high + other.high
+        )
+
+    def scaled(self, factor: float) -> Band:
+        return Band(low=self.low * factor, central=self.central * factor, high=self.high * factor)
+
 
 class ThresholdCall(StrEnum):
-    CLEARLY_BELOW = "clearly_below"
-    NEAR_BELOW = "near_below"
-    UNCERTAIN = "uncertain"
-    NEAR_ABOVE = "near_above"
-    CLEARLY_ABOVE = "clearly_above"
+    CLEARLY_BELOW = "clearly_below"  # the high edge is below the line by more than a factor of 2
+    NEAR_BELOW = "near_below"  # the whole band is on the legal "not crossed" side, within a factor of 2
+    UNCERTAIN = "uncertain"  # the band straddles the line
+    NEAR_ABOVE = "near_above"  # the whole band crosses, the low edge within a factor of 2
+    CLEARLY_ABOVE = "clearly_above"  # the low edge is above the line by more than a factor of 2
+    INSUFFICIENT_DATA = "insufficient_data"  # nothing supports an estimate
+
+    @property
+    def crossed(self) -> bool | None:
+        """True/False when the whole band is on one side of the line; None when unknown or straddling."""
+        if self in (ThresholdCall.NEAR_ABOVE, ThresholdCall.CLEARLY_ABOVE):
+            return True
+        if self in (ThresholdCall.NEAR_BELOW, ThresholdCall.CLEARLY_BELOW):
+            return False
+        return None
+
+
+class ComputeMethod(StrEnum):
+    DEVELOPER_STATED = "developer_stated"
+    OPERATION_COUNT = "operation_count"
+    HARDWARE = "hardware"
+    COMBINED = "combined"  # stages estimated by different methods, summed
     INSUFFICIENT_DATA = "insufficient_data"
 
 
+class MethodEstimate(Record):
+    """One independent estimate of one piece of compute, with the arithmetic that produced it."""
+
+    scope: str  # "training" (the main run), "modification", or "stage:<name>"
+    method: ComputeMethod
+    band: Band
+    formula: str  # the arithmetic with its numbers, for humans
+    used: bool = True  # False: shown as a cross-check, a higher-precedence figure was used instead
+
+
+class StageCompute(Record):
+    """A declared stage; whether it counts toward training and/or cumulative compute (regulation.md §1.11)."""
+
+    name: str
+    kind: str
+    band: Band | None = None
+    method: ComputeMethod = ComputeMethod.INSUFFICIENT_DATA
+    in_training: bool
+    in_cumulative: bool
+    reason: str
+
+
+class ModifierRule(Record):
+    """EU Guidelines paras 60-61: a modifier becomes provider when the modification compute exceeds one
+    third of the original model's training compute (fallbacks 1e25/3 or 1e23/3 when it is unknown)."""
+
+    threshold: float | None  # None when the basis cannot be decided (base compute and risk unknown)
+    basis: Literal["base_compute", "fallback_systemic_risk", "fallback_not_systemic_risk", "unknown"]
+    call: ThresholdCall
+    explanation: str
+
+
 class ComputeEstimate(Record):
-    training_flop: Band | None = None  # parameter-update compute (EU GPAI criterion, one-third rule)
-    cumulative_flop: Band | None = (
-        None  # + non-public synthetic data, merged/initialising weights (Art. 51(2))
-    )
+    # Parameter-update compute (EU 1e23 GPAI indicator), base model included for derivatives when its
+    # compute is known; cumulative compute adds non-public synthetic-data generation and merged or
+    # initialising weights (EU Art. 51(2), SB 53 / RAISE, Korea). regulation.md §1.11, §8 note 1.
+    training_flop: Band | None = None
+    cumulative_flop: Band | None = None
     modification_flop: Band | None = None  # a modifier's own compute on top of a base model
-    method: str  # "developer_stated", "operation_count", "hardware", "stages", "insufficient_data"
-    thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)  # "1e23", "1e25", "1e26"
-    # Calls with other strictness or bases: "1e26_inclusive" (Korea's "or more"), "1e23_bio" (EO 14110
-    # biological sequences), "modification_one_third" (EU Guidelines para 60-61).
+    method: str  # a ComputeMethod value: how training_flop was obtained
+    # Strict ">" calls (EU, US EO 14110, CA SB 53, NY RAISE): "1e23" on training_flop, "1e25" and "1e26"
+    # on cumulative_flop.
+    thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)
+    # Calls with other strictness or bases: "1e23_inclusive", "1e25_inclusive", "1e26_inclusive" (">=",
+    # Korea's "or more"), "1e23_bio" (EO 14110 biological sequences, training compute),
+    # "modification_one_third" (EU Guidelines paras 60-61; present when a modification is described).
     other_thresholds: dict[str, ThresholdCall] = Field(default_factory=dict)
-    modification_threshold: float | None = None
-    stated_flop: float | None = None
-    operation_count_flop: Band | None = None
-    hardware_flop: Band | None = None
-    implied_utilisation: float | None = None
-    parameters_used: int | None = None  # N in 6·N·D (active for mixture-of-experts)
-    tokens: float | None = None
+    modification_threshold: float | None = None  # the one-third line used, when it could be decided
+    modifier: ModifierRule | None = None  # the one-third rule with its basis and explanation
+    stated_flop: float | None = None  # the developer's figure for this model's own run, when stated
+    operation_count_flop: Band | None = None  # 6·N·D (or LoRA's (4N + 2N_t)·D) of the own run
+    hardware_flop: Band | None = None  # chip-hours x peak x utilisation of the own run
+    geometric_mean_flop: float | None = None  # of operation-count and hardware centrals, when both exist
+    implied_utilisation: float | None = None  # operation count (or stated) / (chip-hours x peak)
+    parameters_used: int | None = None  # N in 6·N·D, central convention (active for mixture-of-experts)
+    tokens: float | None = None  # D, tokens seen
     accelerator: str | None = None  # from the accelerator table, when hardware was stated
     chip_hours: float | None = None
+    energy_kwh: Band | None = None  # stated, or chip-hours x board power x PUE
+    planned: bool = False  # from a planned run (manifest training.planned)
+    estimates: list[MethodEstimate] = Field(default_factory=list)  # every method tried, with formulas
+    stages: list[StageCompute] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     assumptions: list[Fact[str]] = Field(default_factory=list)
 
@@ -497,6 +574,8 @@ class Obligation(Record):
     applies_from: dt.date | None = None
     deadline: str | None = None  # a date or a relative deadline ("within 2 weeks of ...")
     note: str | None = None
+    # Classifications (or conditions) still needing review on which this duty depends; empty = settled.
+    conditional_on: list[str] = Field(default_factory=list)
 
 
 class Exemption(Record):

@@ -24,6 +24,7 @@ from modelwarden.artifacts.problems import JSON_MAX_BYTES
 from modelwarden.errors import UsageError
 from modelwarden.manifest import find_manifest
 from modelwarden.model import Layout, Problem
+from modelwarden.safe_io import open_regular
 
 MAX_FILES = 100_000
 _SKIP_DIRS = frozenset({".git", ".cache", "__pycache__", ".ipynb_checkpoints", ".hg", ".svn", "node_modules"})
@@ -201,7 +202,7 @@ def read_json(path: Path, rel: str) -> tuple[Any, Problem | None]:
                 code="too_large",
                 message=f"{size:,} bytes is over the {JSON_MAX_BYTES:,}-byte cap for JSON",
             )
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             data = fh.read(JSON_MAX_BYTES + 1)
     except FileNotFoundError:
         return None, Problem(

@@ -11,6 +11,7 @@ from typing import Any
 from modelwarden.manifest import Manifest
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Fact, ModelFacts, Problem, Provenance, Source
 from modelwarden.release import Release, read_json
+from modelwarden.safe_io import open_regular
 
 LINES_MAX_BYTES = 64 * 1024 * 1024
 
@@ -50,7 +51,7 @@ class ReleaseFiles:
         if f is None:
             return None
         try:
-            with f.path.open("rb") as fh:
+            with open_regular(f.path) as fh:
                 data = fh.read(LINES_MAX_BYTES)
         except OSError:
             return None

@@ -140,3 +140,26 @@ def test_self_referencing_list_does_not_loop() -> None:
     trace = vm.walk(pickle.dumps(lst, protocol=2))
     nodes = list(vm.iter_nodes(trace.result))
     assert len(nodes) == 2  # the list, then the same list again (not expanded twice)
+
+
+def _fields(t: vm.PickleTrace) -> str:
+    # repr: symbolic objects inside calls compare by identity, their text is what matters here
+    return repr((t.start, t.end, t.protocol, t.complete, t.ops, t.imports, t.calls, t.error, t.error_pos))
+
+
+@pytest.mark.parametrize("truncate", [False, True])
+def test_windowed_walk_equals_the_streaming_walk(monkeypatch: pytest.MonkeyPatch, truncate: bool) -> None:
+    # Pickles longer than the in-memory window are walked again over a larger one, then from the buffer
+    # itself: every outcome (imports, calls, positions, errors) must match the plain reader's.
+    monkeypatch.setattr(vm, "_FIRST_WINDOW", 64)
+    monkeypatch.setattr(vm, "_MAX_WINDOW", 1024)
+    prefix = pickle.dumps(1, protocol=2)  # a second pickle after the first, as in legacy checkpoints
+    for size in (10, 500, 5_000):  # inside the first window, a grown window, past the largest
+        payload = pickle.dumps([b"x" * size, _System()], protocol=2)
+        data = prefix + (payload[:-5] if truncate else payload)
+        windowed = vm.walk(data, len(prefix))
+        streamed = vm.walk_reader(vm.BufferReader(data, len(prefix)))
+        assert _fields(windowed) == _fields(streamed)
+        names = {f"{g.module}.{g.name}" for g in windowed.imports}
+        assert names & {"posix.system", "nt.system"}
+        assert windowed.complete is not truncate

@@ -47,8 +47,11 @@ def test_manifest_only_plan_json_contract(tmp_path: Path) -> None:
     assert list(doc["regimes"]) == [
         "eu_ai_act",
         "us_eo_14110",
+        "us_bis_4e091",
         "us_ca_sb53",
+        "us_ca_ab2013",
         "us_ny_raise",
+        "us_il_sb315",
         "kr_ai_basic_act",
         "cn_genai",
     ]
@@ -134,3 +137,30 @@ def test_sb53_report_only_where_it_may_apply(tmp_path: Path) -> None:
     plan.write_text(PLAN)
     run("docs", "--manifest", str(plan), "--out", str(tmp_path / "b"))
     assert not (tmp_path / "b" / "ca_sb53_transparency_report.md").exists()
+
+
+def test_ab2013_summary_drafted_where_the_statute_may_apply(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    text = PLAN.replace(
+        "  tokens: 15.6e12\n",
+        "  tokens: 15.6e12\n  synthetic_data_flop: 1.0e22\n  datasets:\n"
+        "    - {name: licensed-news, public: false, license: proprietary}\n"
+        "    - {name: fineweb, public: true}\n",
+    )
+    plan.write_text(text)
+    run("docs", "--manifest", str(plan), "--out", str(tmp_path / "ca"), "--as-of", "2026-11-22")
+    draft = (tmp_path / "ca" / "ca_ab2013_training_data_summary.md").read_text()
+    assert "§22757.20" in draft
+    assert "licensed-news, fineweb _(source:" in draft  # sources, from the manifest
+    assert "licensed-news (proprietary) _(source: modelwarden.yaml:training.datasets[public=false])_" in draft
+    assert "about 1.56e+13 tokens" in draft and "Synthetic data generation:** yes" in draft
+    assert "❓ **Gap** — Do the datasets include personal information" in draft
+
+    # An embedding model is not generative; a market outside California is not covered.
+    for variant, name in (
+        (text.replace("output: [text]", "output: [embedding]"), "emb"),
+        (text.replace("markets: [EU, US-CA]", "markets: [EU]"), "eu"),
+    ):
+        plan.write_text(variant)
+        run("docs", "--manifest", str(plan), "--out", str(tmp_path / name), "--as-of", "2026-11-22")
+        assert not (tmp_path / name / "ca_ab2013_training_data_summary.md").exists()

@@ -1,215 +1,339 @@
-"""Training-compute estimates against compute_examples.md and regulation_examples.md §D, and beyond."""
+"""estimate_compute beyond the worked examples: real model files, MoE, tied heads, LoRA, stages,
+cumulative compute, derivatives, conflicts and missing data."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
-from modelwarden.compute import estimate_compute, threshold_call
+from modelwarden.compute import estimate_compute
 from modelwarden.facts import inspect_path
 from modelwarden.manifest import parse_manifest
-from modelwarden.model import Band, ThresholdCall
-
-Y = {ThresholdCall.NEAR_ABOVE, ThresholdCall.CLEARLY_ABOVE}
-N = {ThresholdCall.CLEARLY_BELOW}
-n = {ThresholdCall.NEAR_BELOW}
-Q = {ThresholdCall.INSUFFICIENT_DATA}
-
-
-def manifest(
-    params: float | None = None,
-    active: float | None = None,
-    tokens: float | None = None,
-    stated: float | None = None,
-    acc: str | None = None,
-    gpu_hours: float | None = None,
-    **training: Any,
-) -> Any:
-    model: dict[str, Any] = {}
-    if params:
-        model["parameters"] = int(params)
-    if active:
-        model["active_parameters"] = int(active)
-    t: dict[str, Any] = dict(training)
-    if tokens:
-        t["tokens"] = tokens
-    if stated:
-        t["compute_flop"] = stated
-    if acc:
-        t["hardware"] = {"accelerator": acc, "gpu_hours": gpu_hours}
-    return parse_manifest({"model": model, "training": t})
-
-
-# compute_examples.md "Model cases": (row, manifest, calls for 1e23 / 1e25 / 1e26, implied MFU or None)
-CASES = [
-    ("3 GPT-3", manifest(175e9, None, 300e9, 3.14e23), (Y, N, N), None),
-    ("5 Chinchilla", manifest(70e9, None, 1.4e12, 5.76e23), (Y, N, N), None),
-    ("8 BLOOM", manifest(176e9, None, 366e9, None, "A100", 1_082_880), (Y, N, N), 0.32),
-    ("9 LLaMA-7B", manifest(6.74e9, None, 1.0e12, None, "A100", 82_432), (N, N, N), 0.44),
-    ("13 Llama 2 7B", manifest(6.74e9, None, 2.0e12, None, "A100", 184_320), (n, N, N), 0.39),
-    ("16 Llama 3 8B", manifest(8.03e9, None, 15e12, None, "H100", 1.3e6), (Y, N, N), 0.16),
-    ("20 Llama 3.1 405B", manifest(406e9, None, 15.6e12, 3.8e25, "H100", 30.84e6), (Y, Y, N), 0.35),
-    ("25 Falcon-7B", manifest(6.92e9, None, 1.5e12, None, "A100-40GB", 129_000), (n, N, N), 0.43),
-    ("29 Mixtral 8x7B", manifest(46.7e9, 12.9e9), (Q, Q, Q), None),
-    ("31 Gemma 2B", manifest(2.51e9, None, 3e12), (N, N, N), None),
-    ("36 Qwen2.5-7B", manifest(7.62e9, None, 18e12), (Y, N, N), None),
-    ("40 DeepSeek-V2", manifest(236e9, 21e9, 8.1e12, None, "H800", 1.4e6), (Y, N, N), 0.20),
-    ("43 OLMo-7B", manifest(6.89e9, None, 2.46e12, 1.03e23), (Y, N, N), None),
-    ("47 Pythia-6.9B", manifest(6.86e9, None, 299.9e9, None, "A100-40GB", 33_500), (N, N, N), 0.33),
-    ("49 Phi-3-mini", manifest(3.82e9, None, 3.3e12, None, "H100-80GB", 86_000), (n, N, N), 0.25),
-    ("54 MPT-30B", manifest(30e9, None, 1.05e12, 1.89e23), (Y, N, N), None),
-    ("56 DBRX", manifest(132e9, 36e9, 12e12), (Y, N, N), None),
-    ("59 Nemotron-4 15B", manifest(15e9, None, 8e12), (Y, N, N), None),
-]
-
-
-@pytest.mark.parametrize(("row", "decl", "calls", "mfu"), CASES, ids=[c[0] for c in CASES])
-def test_compute_examples(
-    row: str, decl: Any, calls: tuple[set[ThresholdCall], ...], mfu: float | None
-) -> None:
-    est = estimate_compute(None, decl)
-    got = (est.thresholds["1e23"], est.thresholds["1e25"], est.thresholds["1e26"])
-    assert all(g in want for g, want in zip(got, calls, strict=True)), (row, got)
-    if mfu is not None:
-        assert est.implied_utilisation == pytest.approx(mfu, abs=0.015)
-        assert not any("utilisation" in w for w in est.warnings)
-
-
-def test_operation_count_uses_active_parameters_for_mixture_of_experts() -> None:
-    # EU-50: Llama 4 Maverick, 17B active of 400B, ~22T tokens, 2.38M H100-hours.
-    est = estimate_compute(None, manifest(400e9, 17e9, 22e12, None, "H100", 2.38e6))
-    assert est.method == "operation_count" and est.parameters_used == 17_000_000_000
-    assert est.training_flop is not None and est.training_flop.central == pytest.approx(2.244e24, rel=1e-3)
-    assert est.thresholds["1e25"] == ThresholdCall.CLEARLY_BELOW
-    assert (
-        est.hardware_flop is not None
-        and est.hardware_flop.low < est.training_flop.central < est.hardware_flop.high
-    )
-
-
-def test_hardware_only_estimate_with_stated_utilisation() -> None:
-    # EU-52: 1,000 H100 for 30 days at 40 % → 1.03e24, robustly above 1e23.
-    decl = parse_manifest(
-        {"training": {"hardware": {"accelerator": "H100", "count": 1000, "hours": 720, "utilisation": 0.4}}}
-    )
-    est = estimate_compute(None, decl)
-    assert est.method == "hardware"
-    assert est.training_flop is not None and est.training_flop.central == pytest.approx(1.026e24, rel=1e-2)
-    assert est.thresholds["1e23"] == ThresholdCall.CLEARLY_ABOVE
-    assert est.thresholds["1e25"] == ThresholdCall.CLEARLY_BELOW
-
-
-def test_misread_gpu_hours_are_flagged_by_implied_utilisation() -> None:
-    # DeepSeek-V2's 172.8K GPU-hours are per trillion tokens; read as the total they imply >100 % MFU.
-    est = estimate_compute(None, manifest(236e9, 21e9, 8.1e12, None, "H800", 172_800))
-    assert est.implied_utilisation is not None and est.implied_utilisation > 1
-    assert any("exceeds the hardware's peak" in w for w in est.warnings)
-
-
-def test_non_public_synthetic_data_counts_towards_cumulative_compute() -> None:
-    # EU-54: 8e24 of updates + 3e24 generating non-public synthetic data → 1.1e25 > 1e25.
-    est = estimate_compute(None, manifest(stated=8e24, synthetic_data_flop=3e24))
-    assert est.cumulative_flop is not None and est.cumulative_flop.central == pytest.approx(1.1e25)
-    assert est.thresholds["1e25"] in Y and est.thresholds["1e23"] in Y
-    public = estimate_compute(
-        None, manifest(stated=8e24, synthetic_data_flop=3e24, synthetic_data_public=True)
-    )
-    assert public.thresholds["1e25"] == ThresholdCall.NEAR_BELOW
-
-
-def test_stages_sum_and_auxiliary_models_are_excluded() -> None:
-    # CA-06: own base 9e25 plus own RL 2e25 → 1.1e26 > 1e26; a reward model does not count.
-    stages = [
-        {"name": "pre", "kind": "pretraining", "compute_flop": 9e25},
-        {"name": "rl", "kind": "rl", "compute_flop": 2e25},
-        {"name": "rm", "kind": "reward_model", "compute_flop": 5e25},
-    ]
-    est = estimate_compute(None, parse_manifest({"training": {"stages": stages}}))
-    assert est.method == "stages"
-    assert est.cumulative_flop is not None and est.cumulative_flop.central == pytest.approx(1.1e26)
-    assert est.thresholds["1e26"] == ThresholdCall.NEAR_ABOVE
-    assert any("reward_model" in a.value for a in est.assumptions)
-
-
-def test_korea_counts_exactly_1e26_while_strict_regimes_do_not() -> None:
-    est = estimate_compute(None, manifest(stated=1e26))
-    assert est.thresholds["1e26"] == ThresholdCall.NEAR_BELOW
-    assert est.other_thresholds["1e26_inclusive"] == ThresholdCall.NEAR_ABOVE
-
-
-@pytest.mark.parametrize(
-    ("base", "mod", "threshold", "call"),
-    [
-        ({"compute_flop": 3.8e25}, 1e24, 3.8e25 / 3, ThresholdCall.CLEARLY_BELOW),  # EU-20
-        ({"name": "x"}, 5e22, 1e23 / 3, ThresholdCall.NEAR_ABOVE),  # EU-25
-        ({"systemic_risk": True}, 5e22, 1e25 / 3, ThresholdCall.CLEARLY_BELOW),
-    ],
+from modelwarden.model import ComputeEstimate, ThresholdCall
+from tests.support.models import (
+    GPT2_SMALL,
+    MIXTRAL_8X7B,
+    gpt2_tensors,
+    llama_tensors,
+    write_config,
+    write_sharded,
+    write_sparse_safetensors,
 )
-def test_one_third_rule_for_modifiers(
-    base: dict[str, Any], mod: float, threshold: float, call: ThresholdCall
-) -> None:
-    decl = parse_manifest(
-        {"release": {"role": "modifier"}, "base_model": base, "training": {"modification_flop": mod}}
+
+C = ThresholdCall
+
+
+def est(data: dict[str, Any], facts: Any = None) -> ComputeEstimate:
+    return estimate_compute(facts, parse_manifest(data))
+
+
+def test_mixtral_files_use_active_parameters_without_the_input_embedding(tmp_path: Path) -> None:
+    write_config(tmp_path, MIXTRAL_8X7B)
+    write_sharded(tmp_path, llama_tensors(MIXTRAL_8X7B), 3)
+    facts = inspect_path(tmp_path)
+    active, emb = 12_879_925_248, 32000 * 4096
+    assert facts.parameters.active == active
+    e = est({"training": {"tokens": 10e12}}, facts)
+    assert e.training_flop is not None
+    assert e.training_flop.central == pytest.approx(6 * (active - emb) * 10e12)
+    assert e.training_flop.low == pytest.approx(6 * (active - 2 * emb) * 10e12)  # head excluded too
+    # The upper edge adds Kaplan's attention term at the config's 32k context: 6·32·32768·4096 per token.
+    attention = 6 * 32 * 32768 * 4096 * 10e12
+    assert e.training_flop.high == pytest.approx(e.training_flop.central + attention)
+    assert any(a.provenance.field == "max_position_embeddings" for a in e.assumptions)
+    # Epoch's 7.74e23 (assumed 10T tokens) sits inside the band; total parameters would be 3.6x off.
+    assert e.training_flop.low < 7.74e23 < e.training_flop.high
+    assert e.thresholds["1e23"] is C.CLEARLY_ABOVE
+
+
+def test_training_sequence_length_replaces_the_maximum_context(tmp_path: Path) -> None:
+    write_config(tmp_path, MIXTRAL_8X7B)
+    write_sharded(tmp_path, llama_tensors(MIXTRAL_8X7B), 1)
+    facts = inspect_path(tmp_path)
+    e = est({"training": {"tokens": 1e12, "sequence_length": 4096}}, facts)
+    assert e.training_flop is not None
+    share = (e.training_flop.high - e.training_flop.central) / e.training_flop.central
+    assert share == pytest.approx(0.042, abs=0.002)  # compute.md §4.2: Mixtral @4k, 4.2%
+
+
+def test_tied_head_is_counted_once_as_a_matmul(tmp_path: Path) -> None:
+    write_config(tmp_path, GPT2_SMALL)
+    write_sparse_safetensors(tmp_path / "model.safetensors", gpt2_tensors(GPT2_SMALL))
+    facts = inspect_path(tmp_path)
+    total = 124_439_808
+    assert facts.parameters.total == total
+    e = est({"training": {"tokens": 1e10}}, facts)
+    assert e.training_flop is not None
+    assert e.training_flop.central == pytest.approx(6 * total * 1e10)
+    emb = facts.parameters.breakdown["embedding"]
+    assert e.training_flop.low == pytest.approx(6 * (total - emb) * 1e10)
+
+
+def test_real_minilm_snapshot(minilm_dir: Path) -> None:
+    facts = inspect_path(minilm_dir)
+    # The sentence-transformers card: ~1B sentence pairs; say 100B tokens seen for the arithmetic.
+    e = est({"training": {"tokens": 1e11}}, facts)
+    assert e.method == "operation_count"
+    assert e.training_flop is not None
+    # BertModel has no output head: its embedding (tied or not) is only a lookup, so it is left out.
+    emb = facts.parameters.breakdown["embedding"]
+    assert e.training_flop.central == pytest.approx(6 * (22_713_216 - emb) * 1e11)
+    # The high edge reaches the EU Guidelines' 6·P·D with every parameter.
+    assert e.training_flop.high == pytest.approx(6 * 22_713_216 * 1e11)
+    assert e.training_flop.high > e.training_flop.central  # attention term from config.json (6 layers, 512)
+    assert e.thresholds == {"1e23": C.CLEARLY_BELOW, "1e25": C.CLEARLY_BELOW, "1e26": C.CLEARLY_BELOW}
+    assert any(a.provenance.source == "tensors" for a in e.assumptions)
+
+
+def test_files_and_manifest_disagreeing_on_parameters_warns_and_files_win(minilm_dir: Path) -> None:
+    facts = inspect_path(minilm_dir)
+    e = est({"model": {"parameters": 33_000_000}, "training": {"tokens": 1e9}}, facts)
+    assert any("differs from the count from the model files" in w for w in e.warnings)
+    emb = facts.parameters.breakdown["embedding"]
+    assert e.training_flop is not None and e.training_flop.central == pytest.approx(
+        6 * (22_713_216 - emb) * 1e9
     )
-    est = estimate_compute(None, decl)
-    assert est.modification_threshold == pytest.approx(threshold)
-    assert est.other_thresholds["modification_one_third"] == call
 
 
-def test_lora_modification_uses_the_parameter_efficient_formula() -> None:
-    decl = parse_manifest(
+def test_stated_figure_conflicting_with_the_operation_count() -> None:
+    e = est(
+        {"model": {"parameters": 405_000_000_000}, "training": {"tokens": 15.6e12, "compute_flop": 3.8e23}}
+    )
+    assert e.method == "developer_stated"
+    assert e.training_flop is not None and e.training_flop.central == 3.8e23
+    assert any("outside the operation count" in w for w in e.warnings)
+    ops = [x for x in e.estimates if x.method == "operation_count"]
+    assert len(ops) == 1 and not ops[0].used
+
+
+def test_stated_figure_agreeing_with_the_count_raises_no_conflict() -> None:
+    e = est(
+        {"model": {"parameters": 405_000_000_000}, "training": {"tokens": 15.6e12, "compute_flop": 3.8e25}}
+    )
+    assert not any("outside" in w for w in e.warnings)
+
+
+def test_exactly_1e26_is_not_a_frontier_model_under_sb53_but_is_under_korea() -> None:
+    e = est({"training": {"compute_flop": 1e26}})
+    assert e.thresholds["1e26"] is C.NEAR_BELOW  # "greater than"
+    assert e.other_thresholds["1e26_inclusive"] is C.NEAR_ABOVE  # "or more"
+    assert any("within 30% of the 1e26 line" in w for w in e.warnings)
+
+
+def test_cumulative_adds_non_public_synthetic_data_and_merged_weights_only() -> None:
+    e = est(
         {
-            "model": {"parameters": 7_000_000_000},
-            "release": {"role": "modifier"},
-            "training": {"tokens": 1e8, "trainable_parameters": 4_000_000},
+            "training": {
+                "compute_flop": 6e24,
+                "synthetic_data_flop": 3e24,
+                "merged_or_initialising_flop": 2e24,
+                "stages": [
+                    {"name": "rm", "kind": "reward_model", "compute_flop": 5e24},
+                    {"name": "teacher", "kind": "teacher", "compute_flop": 5e25},
+                    {"name": "evals", "kind": "evaluation", "compute_flop": 1e24},
+                    {
+                        "name": "public-synth",
+                        "kind": "synthetic_data",
+                        "compute_flop": 4e24,
+                        "public_output": True,
+                    },
+                    {"name": "private-synth", "kind": "synthetic_data", "compute_flop": 1e24},
+                ],
+            }
         }
     )
-    est = estimate_compute(None, decl)
-    assert est.modification_flop is not None
-    assert est.modification_flop.central == pytest.approx((4 * 7e9 + 2 * 4e6) * 1e8)
+    assert e.training_flop is not None and e.training_flop.central == 6e24
+    assert e.cumulative_flop is not None and e.cumulative_flop.central == pytest.approx(
+        6e24 + 3e24 + 2e24 + 1e24
+    )
+    assert e.thresholds["1e23"] is C.CLEARLY_ABOVE
+    assert e.thresholds["1e25"] is C.NEAR_ABOVE  # cumulative 1.2e25 crosses; training alone would not
+    excluded = {s.name for s in e.stages if not s.in_cumulative}
+    assert excluded == {"rm", "teacher", "evals", "public-synth"}
 
 
-def test_nothing_known_is_insufficient_data_never_a_default() -> None:
-    est = estimate_compute(None, parse_manifest({"model": {"parameters": 1000}}))
-    assert est.method == "insufficient_data" and est.training_flop is None
-    assert set(est.thresholds.values()) == {ThresholdCall.INSUFFICIENT_DATA}
-    assert "tokens" in est.warnings[0]
+def test_public_synthetic_data_flag_excludes_the_top_level_figure() -> None:
+    e = est({"training": {"compute_flop": 6e24, "synthetic_data_flop": 5e24, "synthetic_data_public": True}})
+    assert e.cumulative_flop is not None and e.cumulative_flop.central == 6e24
 
 
-def test_counts_from_files_exclude_the_input_embedding(minilm_dir: Path) -> None:
-    facts = inspect_path(minilm_dir)
-    emb = facts.parameters.breakdown["embedding"]
-    est = estimate_compute(facts, parse_manifest({"training": {"tokens": 1e9}}))
-    assert est.training_flop is not None and facts.parameters.total is not None
-    assert est.training_flop.central == pytest.approx(6 * (facts.parameters.total - emb) * 1e9)
-    # The attention term comes from the real config.json (6 layers, 12 heads of 32, 512 positions).
-    assert est.training_flop.high == pytest.approx(est.training_flop.central + 6 * 6 * 512 * 384 * 1e9)
+def test_stages_sum_when_no_total_is_stated() -> None:
+    e = est(
+        {
+            "model": {"parameters": 7_000_000_000},
+            "training": {
+                "tokens": 2e12,
+                "stages": [
+                    {"name": "sft", "kind": "finetuning", "tokens": 1e10},
+                    {"name": "rl", "kind": "rl", "hardware": {"accelerator": "H100", "gpu_hours": 10_000}},
+                ],
+            },
+        }
+    )
+    assert e.method == "combined"
+    rl = 10_000 * 3600 * 989.4e12 * 0.34
+    assert e.training_flop is not None
+    assert e.training_flop.central == pytest.approx(6 * 7e9 * 2e12 + 6 * 7e9 * 1e10 + rl)
 
 
-def test_unknown_accelerator_is_a_warning_not_a_guess() -> None:
-    est = estimate_compute(None, manifest(acc="Z9000", gpu_hours=1000.0))
-    assert est.method == "insufficient_data" and any("Z9000" in w for w in est.warnings)
+def test_stage_without_figures_makes_a_lower_bound() -> None:
+    e = est(
+        {
+            "model": {"parameters": 7_000_000_000},
+            "training": {"tokens": 2e12, "stages": [{"name": "rlhf", "kind": "rl"}]},
+        }
+    )
+    assert any("lower bound" in w for w in e.warnings)
 
 
-@pytest.mark.parametrize(
-    ("band", "inclusive", "call"),
-    [
-        ((1e25, 1e25, 1e25), False, ThresholdCall.NEAR_BELOW),
-        ((1e25, 1e25, 1e25), True, ThresholdCall.NEAR_ABOVE),
-        ((1.01e25, 1.1e25, 1.2e25), False, ThresholdCall.NEAR_ABOVE),
-        ((2e25, 2e25, 3e25), False, ThresholdCall.CLEARLY_ABOVE),
-        ((0.8e25, 1.0e25, 1.2e25), False, ThresholdCall.UNCERTAIN),
-        ((1e24, 4.9e24, 6e24), False, ThresholdCall.CLEARLY_BELOW),
-        ((1e24, 5e24, 6e24), False, ThresholdCall.NEAR_BELOW),
-    ],
-)
-def test_threshold_call_boundaries(
-    band: tuple[float, float, float], inclusive: bool, call: ThresholdCall
-) -> None:
-    assert threshold_call(Band(low=band[0], central=band[1], high=band[2]), 1e25, inclusive=inclusive) == call
+def test_lora_modification_and_one_third_rule() -> None:
+    e = est(
+        {
+            "model": {"parameters": 8_030_000_000},
+            "training": {"tokens": 2e8, "modification_method": "lora", "trainable_parameters": 42_000_000},
+            "base_model": {"name": "meta-llama/Meta-Llama-3-8B", "compute_flop": 7.2e23},
+            "release": {"role": "modifier"},
+        }
+    )
+    mod = (4 * 8.03e9 + 2 * 42e6) * 2e8
+    assert e.modification_flop is not None and e.modification_flop.central == pytest.approx(mod)
+    assert e.training_flop is not None and e.training_flop.central == pytest.approx(7.2e23 + mod)
+    assert e.method == "combined"
+    assert e.modifier is not None
+    assert e.modifier.basis == "base_compute" and e.modifier.threshold == pytest.approx(2.4e23)
+    assert e.modifier.call is C.CLEARLY_BELOW
+    assert e.thresholds["1e23"] is C.CLEARLY_ABOVE  # the base alone crosses
 
 
-def test_threshold_call_without_band() -> None:
-    assert threshold_call(None, 1e25, inclusive=True) == ThresholdCall.INSUFFICIENT_DATA
+def test_real_peft_adapter_takes_its_trainable_parameters_from_the_files(tmp_path: Path) -> None:
+    (tmp_path / "adapter_config.json").write_text(
+        json.dumps(
+            {
+                "peft_type": "LORA",
+                "base_model_name_or_path": "meta-llama/Llama-2-7b-hf",
+                "r": 8,
+                "target_modules": ["q_proj", "v_proj"],
+                "task_type": "CAUSAL_LM",
+            }
+        )
+    )
+    tensors = {}
+    for i in range(2):
+        for proj in ("q_proj", "v_proj"):
+            p = f"base_model.model.model.layers.{i}.self_attn.{proj}"
+            tensors[f"{p}.lora_A.weight"] = np.zeros((8, 64), dtype=np.float32)
+            tensors[f"{p}.lora_B.weight"] = np.zeros((64, 8), dtype=np.float32)
+    save_file(tensors, str(tmp_path / "adapter_model.safetensors"))
+    facts = inspect_path(tmp_path)
+    trainable = 2 * 2 * 2 * 8 * 64
+    e = est({"model": {"parameters": 6_738_415_616}, "training": {"tokens": 1e9}}, facts)
+    assert e.modification_flop is not None
+    assert e.modification_flop.central == pytest.approx((4 * 6_738_415_616 + 2 * trainable) * 1e9)
+    # Base compute unknown: no total, and the one-third rule cannot pick its fallback...
+    assert e.training_flop is None and e.method == "insufficient_data"
+    assert e.modifier is not None and e.modifier.basis == "unknown"
+    # ...but 2.7e19 is below even 1e23/3, so both fallbacks agree.
+    assert e.modifier.call is C.CLEARLY_BELOW
+    assert e.thresholds["1e23"] is C.INSUFFICIENT_DATA
+
+
+def test_adapter_without_base_size_cannot_be_counted(tmp_path: Path) -> None:
+    e = est(
+        {"training": {"tokens": 1e9, "modification_method": "qlora"}, "base_model": {"systemic_risk": True}}
+    )
+    assert e.modification_flop is None
+    assert e.modifier is not None and e.modifier.call is C.INSUFFICIENT_DATA
+    assert any("modification compute cannot be estimated" in w for w in e.warnings)
+
+
+def test_large_modification_of_unknown_base_still_crosses_lines() -> None:
+    e = est({"training": {"modification_flop": 3e25}, "base_model": {"name": "some-base"}})
+    assert e.training_flop is None
+    assert e.thresholds["1e25"] is C.CLEARLY_ABOVE  # the modification alone is a lower bound
+    assert e.thresholds["1e26"] is C.INSUFFICIENT_DATA
+    assert e.modifier is not None and e.modifier.call is C.CLEARLY_ABOVE  # above 1e25/3 and 1e23/3
+
+
+def test_full_finetune_of_systemic_risk_base_uses_the_para_61_fallback() -> None:
+    e = est(
+        {
+            "model": {"parameters": 70_000_000_000},
+            "training": {"tokens": 1e13},
+            "base_model": {"name": "big", "systemic_risk": True},
+        }
+    )
+    assert e.modification_flop is not None and e.modification_flop.central == pytest.approx(4.2e24)
+    assert e.modifier is not None and e.modifier.basis == "fallback_systemic_risk"
+    assert e.modifier.call is C.NEAR_ABOVE  # 4.2e24 > 3.33e24
+
+
+def test_lora_method_without_trainable_count_warns_and_counts_full_training() -> None:
+    e = est(
+        {
+            "model": {"parameters": 7_000_000_000},
+            "training": {"tokens": 1e9, "modification_method": "lora"},
+            "base_model": {"compute_flop": 8e22},
+        }
+    )
+    assert any("trainable parameter count is unknown" in w for w in e.warnings)
+    assert e.modification_flop is not None and e.modification_flop.central == pytest.approx(6 * 7e9 * 1e9)
+
+
+def test_unknown_accelerator_names_the_table_and_the_way_out() -> None:
+    e = est({"training": {"hardware": {"accelerator": "Cerebras WSE-3", "gpu_hours": 1000}}})
+    assert e.method == "insufficient_data"
+    assert any(
+        "'Cerebras WSE-3' is not in the hardware table" in w and "peak_flop_s" in w for w in e.warnings
+    )
+    e = est(
+        {
+            "training": {
+                "hardware": {"accelerator": "Cerebras WSE-3", "gpu_hours": 1000, "peak_flop_s": 1.25e17}
+            }
+        }
+    )
+    assert e.method == "hardware"
+    assert e.training_flop is not None and e.training_flop.central == pytest.approx(
+        1000 * 3600 * 1.25e17 * 0.34
+    )
+
+
+def test_precision_missing_from_the_table_is_reported() -> None:
+    e = est({"training": {"hardware": {"accelerator": "A100", "gpu_hours": 1000, "precision": "fp8"}}})
+    assert e.method == "insufficient_data"
+    assert any("no dense FP8 peak" in w for w in e.warnings)
+
+
+def test_gpu_hours_and_count_times_hours_disagreeing() -> None:
+    e = est({"training": {"hardware": {"accelerator": "H100", "gpu_hours": 1000, "count": 8, "hours": 10}}})
+    assert any("differs from count × hours" in w for w in e.warnings)
+    assert e.training_flop is not None
+    assert e.training_flop.central == pytest.approx(1000 * 3600 * 989.4e12 * 0.34)
+
+
+def test_energy_from_chip_hours_and_stated_energy_wins() -> None:
+    e = est({"training": {"hardware": {"accelerator": "H100", "gpu_hours": 1000}}})
+    assert e.energy_kwh is not None
+    assert e.energy_kwh.central == pytest.approx(1000 * 0.7 * 1.3)
+    e = est({"training": {"hardware": {"accelerator": "H100", "gpu_hours": 1000}, "energy_kwh": 5000}})
+    assert e.energy_kwh is not None and e.energy_kwh.central == 5000
+
+
+def test_zero_tokens_are_not_taken_as_zero_compute() -> None:
+    e = est({"model": {"parameters": 1_000_000}, "training": {"tokens": 0}})
+    assert e.method == "insufficient_data"
+    assert any("training.tokens is 0" in w for w in e.warnings)
+
+
+def test_manifest_only_band_uses_stated_fallbacks_with_provenance() -> None:
+    e = est({"model": {"parameters": 100_000_000}, "training": {"tokens": 1e11}})
+    assert e.training_flop is not None
+    assert e.training_flop.low == pytest.approx(6e19 * 0.65)  # small model: embedding up to 35%
+    assert e.training_flop.high == pytest.approx(6e19 * 1.17)
+    defaults = [a for a in e.assumptions if a.provenance.source == "default"]
+    assert len(defaults) == 2 and all(a.provenance.note for a in defaults)

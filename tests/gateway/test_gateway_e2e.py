@@ -39,6 +39,9 @@ def _tiers() -> dict[str, Any]:
         **base,
         "moderation": {"default": {"action": "block", "threshold": 0.5, "fail": "open"}},
     }
+    # Full-text logging without requiring an agreement: text is still kept only for identities
+    # that have one (their consent).
+    data["tiers"]["textlog"] = {**base, "log_level": "text"}
     data["tiers"]["failclosed"] = {
         **base,
         "moderation": {"default": {"action": "block", "threshold": 0.5, "fail": "closed"}},
@@ -487,6 +490,25 @@ def test_completions_embeddings_and_moderations(
     assert res[0]["flagged"] and res[0]["categories"]["S9"] and not res[1]["flagged"]
 
 
+def test_token_id_prompts_cannot_bypass_moderation_or_budgets(
+    env: tuple[Deployment, Proc, Proc], client: httpx.Client
+) -> None:
+    dep, gw, _ = env
+    ident, key = dep.identity_with_key("token-ids")
+    h = {"authorization": f"Bearer {key}"}
+    # A harmful prompt tokenised on the client would pass every text classifier: refused.
+    for prompt in ([1, 2, 3], [[1, 2], [3]]):
+        r = client.post(gw.url + "/v1/completions", json={"model": "mock-small", "prompt": prompt}, headers=h)
+        assert r.status_code == 400 and "token-id prompts" in err(r)["message"]
+    # Embeddings of token ids are served, and reserved by their length (not 4 tokens per list).
+    r = client.post(
+        gw.url + "/v1/embeddings", json={"model": "mock-small", "input": [[7] * 3000, [8] * 2000]}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    entry = [b for a, s, b in audit_bodies(dep) if s == ident and a == "request.ok"][-1]
+    assert entry["reserved"] >= 5000
+
+
 def test_admin_api_needs_its_own_credential(env: tuple[Deployment, Proc, Proc], client: httpx.Client) -> None:
     dep, gw, _ = env
     assert client.get(gw.url + "/admin/identities").status_code == 401
@@ -498,10 +520,21 @@ def test_admin_api_needs_its_own_credential(env: tuple[Deployment, Proc, Proc], 
         client.get(gw.url + "/admin/identities", headers={"authorization": f"Bearer {user_key}"}).status_code
         == 401
     )
-    admin = {"authorization": f"Bearer {dep.admin_token}"}
+    admin = {"authorization": f"Bearer {dep.admin_token}", "x-modelwarden-admin": "ops-alice"}
     ident = client.post(gw.url + "/admin/identities", json={"name": "via-api"}, headers=admin).json()
     key = client.post(gw.url + "/admin/keys", json={"identity": ident["id"]}, headers=admin).json()["key"]
     assert chat(client, gw.url, key, "hello").status_code == 200
+    # Every admin action is in the chain, with who did it (the header labels; the token authorises).
+    eng = make_engine(dep.cfg.database)
+    with eng.connect() as conn:
+        actions = conn.execute(
+            sa.text("SELECT actor, action FROM gw_audit WHERE subject = :s ORDER BY seq"), {"s": ident["id"]}
+        ).all()
+    eng.dispose()
+    assert [tuple(a) for a in actions[:2]] == [
+        ("admin-api:ops-alice", "identity.create"),
+        ("admin-api:ops-alice", "key.create"),
+    ]
     html = client.get(gw.url + "/admin/dashboard", headers=admin)
     assert html.status_code == 200 and "Review queue" in html.text
     assert client.get(gw.url + "/admin/dashboard").status_code == 401
@@ -525,17 +558,69 @@ def test_bad_bodies(env: tuple[Deployment, Proc, Proc], client: httpx.Client) ->
     assert r.status_code == 400 and err(r)["code"] == "missing_model"
     r = client.get(gw.url + "/v1/chat/completions", headers=h)
     assert r.status_code == 405
+    for bad in ({"n": True}, {"n": 9}, {"n": 2, "best_of": 1}, {"best_of": 9}, {"best_of": "4"}):
+        r = chat(client, gw.url, key, "hello", **bad)
+        assert r.status_code == 400 and err(r)["code"] == "invalid_n", bad
+
+
+def test_best_of_is_reserved_in_full(env: tuple[Deployment, Proc, Proc], client: httpx.Client) -> None:
+    # best_of sequences are generated even when fewer are returned: all of them are reserved.
+    dep, gw, _ = env
+    ident, key = dep.identity_with_key("best-of")
+    r = client.post(
+        gw.url + "/v1/completions",
+        json={"model": "mock-small", "prompt": "hello", "max_tokens": 100, "n": 2, "best_of": 6},
+        headers={"authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 200, r.text
+    entry = [b for a, s, b in audit_bodies(dep) if s == ident and a == "request.ok"][-1]
+    assert 600 <= entry["reserved"] < 700  # 6 × 100 completion tokens + the prompt estimate
+
+
+def test_full_text_is_logged_only_for_text_tiers_with_consent(
+    env: tuple[Deployment, Proc, Proc], client: httpx.Client
+) -> None:
+    dep, gw, _ = env
+    _, researcher = dep.identity_with_key("text-researcher", tier="researcher", verified=True, agreement=True)
+    _, no_consent = dep.identity_with_key("text-no-agreement", tier="textlog")
+    _, anonymous = dep.identity_with_key("text-anonymous")
+    for key, word in ((researcher, "alpha"), (no_consent, "bravo"), (anonymous, "charlie")):
+        assert chat(client, gw.url, key, f"tell me about {word} please").status_code == 200
+    eng = make_engine(dep.cfg.database)
+    with eng.connect() as conn:
+        rows = conn.execute(sa.text("SELECT seq, kind, text FROM gw_audit_text ORDER BY seq, kind")).all()
+        texts = " ".join(r.text for r in rows)
+        seqs = {r.seq for r in rows}
+        logged = conn.execute(sa.text("SELECT seq, body FROM gw_audit WHERE body LIKE '%text_logged%'")).all()
+    eng.dispose()
+    assert "tell me about alpha please" in texts and "Hello from the mock model" in texts
+    assert "bravo" not in texts and "charlie" not in texts
+    # The chained entry says which texts were kept and carries their HMACs, so the text (kept outside
+    # the chain, erasable) can still be checked against it.
+    mine = [(seq, json.loads(body)) for seq, body in logged if "alpha" not in body]
+    assert any(
+        seq in seqs and b["text_logged"] == ["output", "prompt"] and b["prompt_hmac"] for seq, b in mine
+    )
 
 
 # --- the audit log after all of the above ---------------------------------------------------------
 
 
 def test_every_request_is_in_a_verifiable_chain_and_tampering_is_caught(
-    env: tuple[Deployment, Proc, Proc],
+    env: tuple[Deployment, Proc, Proc], client: httpx.Client
 ) -> None:
-    dep, _, _ = env
+    dep, gw, _ = env
+    # Its own traffic (ok, blocked, rejected), so the test holds alone; after the rest of the module
+    # the chain also carries every earlier test's requests.
+    _, key = dep.identity_with_key("chain-user")
+    before = len(audit_bodies(dep))
+    statuses = [chat(client, gw.url, key, f"hello {i}").status_code for i in range(3)]
+    statuses.append(chat(client, gw.url, key, "how do I make sarin at home").status_code)
+    statuses.append(chat(client, gw.url, "mw_0123456789ab_" + "x" * 43, "hi").status_code)
+    assert statuses == [200, 200, 200, 400, 401]
     entries = audit_bodies(dep)
-    assert len(entries) > 60
+    assert len(entries) == before + 5
+    assert [a for a, _, _ in entries[-5:]] == ["request.ok"] * 3 + ["request.blocked", "request.rejected"]
     assert all(b["rid"].startswith("req_") for _, _, b in entries)
     cli = [sys.executable, "-m", "modelwarden", "audit", "verify", "--config", str(dep.config_path)]
     ok = subprocess.run(cli, capture_output=True, text=True)

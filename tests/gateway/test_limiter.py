@@ -120,7 +120,7 @@ def test_redis_unreachable_fails_closed_or_open() -> None:
         await closed.close()
         opened = RedisLimiter(url, fail="open")
         r = await opened.reserve("id", Limits(rpm=1), 1)
-        assert r.ok and r.settled
+        assert r.ok and r.settled and r.failed_open
         await opened.close()
 
     asyncio.run(run())

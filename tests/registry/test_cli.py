@@ -138,3 +138,29 @@ def test_environment_variable_selects_the_database(filled: tuple[str, list[int]]
     url, _ = filled
     result = run("registry", "list", "--format", "json", env={**os.environ, "MODELWARDEN_DB": url})
     assert json.loads(result.stdout)["total"] == 3
+
+
+def test_reading_commands_do_not_create_a_registry(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "registry.db"
+    for args in (["list"], ["show", "1"], ["export", str(tmp_path / "out.csv"), "--format", "csv"]):
+        done = run("registry", *args, "--db", f"sqlite:///{missing}")
+        assert done.returncode == 2, (args, done.stderr)
+        assert "no registry here" in done.stderr and str(missing) in done.stderr.replace("\n", "")
+    assert not missing.parent.exists()  # neither the file nor its folder was created
+
+
+def test_list_stays_legible_in_a_narrow_terminal(filled: tuple[str, list[int]]) -> None:
+    url, ids = filled
+    narrow = subprocess.run(
+        [sys.executable, "-m", "modelwarden", "registry", "list", "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert narrow.returncode == 0
+    lines = narrow.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    header = next(line for line in lines if " model " in line)
+    assert header.split() == ["id", "model", "as", "of", "MOF", "1e25", "findings", "duties"]
+    assert all(str(i) in narrow.stdout for i in ids)

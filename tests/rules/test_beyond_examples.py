@@ -51,6 +51,9 @@ def frontier(compute: float, revenue: float | None, **release: Any) -> dict[str,
         ("us_eo_14110", dt.date(2023, 10, 30)),
         ("us_ca_sb53", dt.date(2026, 1, 1)),
         ("us_ny_raise", dt.date(2027, 1, 1)),  # as amended by S8828
+        ("us_il_sb315", dt.date(2027, 1, 1)),
+        ("us_bis_4e091", dt.date(2025, 1, 13)),  # AI Diffusion interim final rule
+        ("us_ca_ab2013", dt.date(2026, 1, 1)),
         ("kr_ai_basic_act", dt.date(2026, 1, 22)),
         ("cn_genai", dt.date(2023, 8, 15)),  # Interim Measures
     ],
@@ -146,13 +149,17 @@ def test_modifier_provider_of_non_systemic_model_asks_about_cumulative_compute()
     doc = {
         "model": {"generality": "general", **TEXT},
         "release": {"role": "modifier"},
-        "base_model": {"compute_flop": 8e24, "systemic_risk": False},
+        "base_model": {"systemic_risk": False},
         "training": {"modification_flop": 4e24},
     }
     eu = assess(doc).regimes["eu_ai_act"]
-    assert eu.classification["provider"] is Classification.YES  # 4e24 > 8e24 / 3
+    assert eu.classification["provider"] is Classification.YES  # 4e24 > 1e23 / 3 (para 61 fallback)
     assert eu.classification["systemic_risk"] is Classification.NEEDS_REVIEW
     assert any("cumulative compute of the modified model" in q for q in eu.needs_review)
+    # With the base model's compute known, the compute stage adds it (weights used for initialisation
+    # count, Guidelines Annex A.1): 8e24 + 4e24 = 1.2e25 > 1e25, so the question is answered.
+    known = assess(doc | {"base_model": {"compute_flop": 8e24, "systemic_risk": False}})
+    assert known.regimes["eu_ai_act"].classification["systemic_risk"] is Classification.YES
 
 
 def test_modifier_duties_are_limited_to_the_modification_and_say_so() -> None:
@@ -382,3 +389,299 @@ def test_bad_manifest_values_name_the_key_path(doc: dict[str, Any], key: str) ->
     with pytest.raises(ManifestError) as err:
         parse_manifest(doc, origin="plan.yaml")
     assert err.value.message.startswith("plan.yaml") and key in err.value.message
+
+
+# --- Modifiers: what the base model's facts decide ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("modification", "provider"),
+    [
+        (1e22, "no"),  # below 10^23/3: not a provider whatever the original's status
+        (1e24, "needs_review"),  # above 10^23/3, below 10^25/3: the original's status decides
+        (5e24, "yes"),  # above 10^25/3: a provider whatever the original's status
+    ],
+)
+def test_modifier_with_unknown_base_status_asks_which_fallback_applies(
+    modification: float, provider: str
+) -> None:
+    doc = {
+        "model": {"generality": "general", **TEXT},
+        "release": {"role": "modifier", "markets": ["EU"]},
+        "base_model": {"name": "someone-elses-model"},
+        "training": {"modification_flop": modification},
+    }
+    eu = assess(doc).regimes["eu_ai_act"]
+    assert eu.classification["provider"].value == provider
+    asked = [q for q in eu.needs_review if q.startswith("provider:")]
+    assert bool(asked) is (provider == "needs_review")
+    if asked:
+        assert "systemic risk" in asked[0] and "base_model.systemic_risk" in asked[0]
+
+
+def test_modifier_gpai_status_comes_from_the_base_model() -> None:
+    def doc(base: dict[str, Any], modification: float = 4e24) -> dict[str, Any]:
+        return {
+            "model": TEXT,  # generality not declared: the base model's facts must decide
+            "release": {"role": "modifier", "markets": ["EU"]},
+            "base_model": {"name": "base", **base},
+            "training": {"modification_flop": modification},
+        }
+
+    sr = assess(doc({"systemic_risk": True})).regimes["eu_ai_act"]
+    assert sr.classification["gpai_model"] is Classification.YES
+    assert {"eu.art53.1a", "eu.art52.1", "eu.art55"} <= {o.id for o in sr.obligations}
+
+    big = assess(doc({"compute_flop": 6e24, "systemic_risk": False})).regimes["eu_ai_act"]
+    assert big.classification["gpai_model"] is Classification.YES  # 6e24 > 10^23 and generates text
+    assert big.classification["provider"] is Classification.YES  # 4e24 > 6e24 / 3
+
+    small = assess(doc({"compute_flop": 5e22, "systemic_risk": False}, 2e22)).regimes["eu_ai_act"]
+    assert small.classification["gpai_model"] is Classification.NO  # 5e22 and 2e22 ≤ 10^23
+    assert small.obligations == []
+    grown = assess(doc({"compute_flop": 5e22, "systemic_risk": False}, 4e23)).regimes["eu_ai_act"]
+    assert grown.classification["gpai_model"] is Classification.YES  # the modification alone > 10^23
+    assert grown.classification["provider"] is Classification.YES  # 4e23 > 5e22 / 3
+    unknown = assess(doc({}, 2e22)).regimes["eu_ai_act"]
+    assert unknown.classification["gpai_model"] is Classification.INSUFFICIENT_DATA
+    step = next(
+        t for t in unknown.trace if t.rule.startswith("gpai_model") and t.result == "insufficient_data"
+    )
+    assert step.explanation is not None and "base_model.compute_flop" in step.explanation
+
+
+# --- Narrow models above the indicative criterion (Guidelines para 20) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("inputs", "outputs", "expected"),
+    [
+        (["speech"], ["text"], "needs_review"),  # transcription
+        (["text"], ["speech"], "needs_review"),  # text-to-speech
+        (["text"], ["audio"], "needs_review"),  # music or sound from text
+        (["image"], ["image"], "needs_review"),  # upscaling, inpainting
+        (["text", "image"], ["text"], "yes"),  # a vision-language model generates language
+        (["text"], ["text", "audio"], "yes"),
+        (["text"], ["image"], "yes"),  # text-to-image is named by para 17
+    ],
+)
+def test_single_task_modality_patterns_need_a_generality_judgement(
+    inputs: list[str], outputs: list[str], expected: str
+) -> None:
+    doc = {
+        "model": {"modalities": {"input": inputs, "output": outputs}},
+        "training": {"compute_flop": 1e24},
+        "release": {"role": "provider"},
+    }
+    eu = assess(doc).regimes["eu_ai_act"]
+    assert eu.classification["gpai_model"].value == expected
+    if expected == "needs_review":
+        assert any(q.startswith("gpai_model:") and "transcriber" in q for q in eu.needs_review)
+        # the Art. 53 duties stay listed, marked as depending on the answer
+        ob = next(o for o in eu.obligations if o.id == "eu.art53.1c")
+        assert ob.note is not None and "gpai_model" in ob.note and "needs review" in ob.note
+    declared = assess(doc | {"model": {**doc["model"], "generality": "narrow"}})
+    assert cls(declared, "eu_ai_act", "gpai_model") == "no"
+
+
+# --- Estimates near a line are flagged (regulation.md §8.2) -----------------------------------------------
+
+
+@pytest.mark.parametrize(("flop", "flagged"), [(6e24, True), (1.5e25, True), (2e24, False), (3e25, False)])
+def test_estimates_near_the_systemic_risk_line_are_flagged(flop: float, flagged: bool) -> None:
+    a = assess(frontier(flop, 1e6))
+    assert any("factor of two of 10^25" in n for n in a.regimes["eu_ai_act"].notes) is flagged
+
+
+@pytest.mark.parametrize("regime", ["us_ca_sb53", "us_ny_raise", "kr_ai_basic_act"])
+def test_estimates_near_1e26_are_flagged(regime: str) -> None:
+    near = assess(frontier(7e25, 1e9)).regimes[regime].notes
+    far = assess(frontier(1e25, 1e9)).regimes[regime].notes
+    assert any("factor of two of 10^26" in n for n in near)
+    assert not any("factor of two" in n for n in far)
+
+
+# --- California AB 2013 and Korea's domestic representative -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("markets", "outputs", "placed", "listed", "deadline"),
+    [
+        (["US-CA"], ["text"], "2025-03-01", True, "by 2026-01-01"),
+        (["US"], ["image"], "2026-05-01", True, "before making it available"),
+        (["EU"], ["text"], "2026-05-01", False, None),
+        (["US-CA"], ["embedding"], "2026-05-01", False, None),  # not generative
+        (["US-CA"], ["text"], "2021-06-01", False, None),  # released before 2022-01-01
+    ],
+)
+def test_ab2013_training_data_summary_for_generative_systems_offered_in_california(
+    markets: list[str], outputs: list[str], placed: str, listed: bool, deadline: str | None
+) -> None:
+    doc = {
+        "model": {"modalities": {"input": ["text"], "output": outputs}},
+        "training": {"compute_flop": 1e22},  # no size threshold: a small model is covered too
+        "release": {"role": "provider", "markets": markets, "placed_on_market": placed},
+    }
+    a = assess(doc)
+    assert duty(a, "us_ca_sb53", "ca.ab2013.training_data") is None  # its own statute, not SB 53's
+    assert cls(a, "us_ca_ab2013", "applies") == ("yes" if listed else "no")
+    ob = duty(a, "us_ca_ab2013", "ca.ab2013.training_data")
+    assert (ob is not None) is listed
+    if ob is not None:
+        assert ob.citation.instrument.startswith("California AB 2013")
+        assert ob.deadline is not None and deadline is not None and ob.deadline.startswith(deadline)
+
+
+@pytest.mark.parametrize(("established", "noted"), [("US", True), ("KR", False), (None, False)])
+def test_korea_domestic_representative_note(established: str | None, noted: bool) -> None:
+    provider = {"established_in": established} if established else {}
+    doc = {
+        "model": {"generality": "general", **TEXT},
+        "training": {"compute_flop": 1e24},
+        "release": {"role": "provider", "markets": ["KR"], "provider": provider},
+    }
+    notes = assess(doc).regimes["kr_ai_basic_act"].notes
+    assert any("domestic representative" in n for n in notes) is noted
+
+
+# --- Deployers are not developers (SB 53, RAISE, EO 14110) ----------------------------------------------
+
+
+def test_a_deployer_of_a_frontier_model_has_no_developer_duties() -> None:
+    doc = frontier(2e26, 1e10, markets=["US-CA", "US-NY"])
+    developer = assess(doc, dt.date(2027, 2, 1))
+    deployer = assess(doc | {"release": {**doc["release"], "role": "deployer"}}, dt.date(2027, 2, 1))
+    assert cls(developer, "us_ca_sb53", "large_frontier_developer") == "yes"
+    assert duty(developer, "us_ca_sb53", "ca.sb53.incident_reporting") is not None
+    assert duty(developer, "us_ny_raise", "ny.raise.framework") is not None
+    # the model is still a frontier model; the duties stay with whoever trained it
+    assert cls(deployer, "us_ca_sb53", "frontier_model") == "yes"
+    assert cls(deployer, "us_ca_sb53", "large_frontier_developer") == "no"
+    assert not {o.id for o in deployer.regimes["us_ca_sb53"].obligations} & {
+        "ca.sb53.framework",
+        "ca.sb53.transparency_report",
+        "ca.sb53.incident_reporting",
+        "ca.sb53.whistleblower",
+    }
+    assert deployer.regimes["us_ny_raise"].obligations == []
+    old = doc | {"release": {**doc["release"], "role": "deployer"}}
+    assert cls(assess(old, dt.date(2024, 6, 1)), "us_eo_14110", "reporting_required") == "no"
+    assert cls(assess(doc, dt.date(2024, 6, 1)), "us_eo_14110", "reporting_required") == "yes"
+
+
+def test_undeclared_role_keeps_the_developer_duties() -> None:
+    doc = frontier(2e26, 1e8)
+    del doc["release"]["role"]
+    a = assess(doc)
+    assert duty(a, "us_ca_sb53", "ca.sb53.incident_reporting") is not None
+
+
+def test_duties_that_hang_on_an_open_question_are_counted_apart_in_the_summary() -> None:
+    from rich.console import Console
+
+    from modelwarden.assess_report import render_text
+
+    doc = {
+        "model": {"modalities": {"input": ["text"], "output": ["speech"]}},  # a TTS-like pattern
+        "training": {"compute_flop": 1e24},
+        "release": {"role": "provider", "provider": {"established_in": "DE"}, "markets": ["EU"]},
+    }
+    a = assess(doc)
+    eu = a.regimes["eu_ai_act"]
+    assert eu.obligations and all(o.conditional_on == ["gpai_model"] for o in eu.obligations)
+    console = Console(record=True, width=200)
+    render_text(a, console)
+    summary = next(line for line in console.export_text().splitlines() if line.startswith("● EU AI Act"))
+    assert f"{len(eu.obligations)} obligation(s) if the open questions are answered yes" in summary
+    settled = assess(doc | {"model": {**doc["model"], "generality": "general"}}).regimes["eu_ai_act"]
+    assert settled.obligations and all(o.conditional_on == [] for o in settled.obligations)
+
+
+@pytest.mark.parametrize(
+    ("release", "outputs", "expected"),
+    [
+        ({"role": "provider"}, ["text"], "needs_review"),  # markets undeclared: a question, not a guess
+        ({"role": "provider", "markets": ["US"]}, None, "insufficient_data"),  # outputs unknown
+        ({"role": "deployer", "markets": ["US-CA"]}, ["text"], "needs_review"),  # developer or not
+    ],
+)
+def test_ab2013_asks_rather_than_guesses(
+    release: dict[str, Any], outputs: list[str] | None, expected: str
+) -> None:
+    model: dict[str, Any] = {"modalities": {"input": ["text"], "output": outputs}} if outputs else {}
+    a = assess({"model": model, "training": {"compute_flop": 1e22}, "release": release})
+    regime = a.regimes["us_ca_ab2013"]
+    assert cls(a, "us_ca_ab2013", "applies") == expected
+    if expected == "needs_review":  # listed, but only as owed if the open question is answered yes
+        assert any(q.startswith("applies:") for q in regime.needs_review)
+        assert [o.conditional_on for o in regime.obligations] == [["applies"]]
+    else:
+        assert regime.obligations == []
+
+
+# --- US export controls: ECCN 4E091, on the books but not enforced since 2025-05-13 ------------------
+
+
+@pytest.mark.parametrize(
+    ("compute", "weights", "as_of", "expected"),
+    [
+        (2e26, "closed", dt.date(2025, 3, 1), "yes"),  # before the non-enforcement announcement
+        (2e26, "api_only", dt.date(2025, 5, 12), "yes"),
+        (2e26, "closed", dt.date(2025, 5, 13), "needs_review"),  # not enforced: check the current EAR
+        (2e26, "public", dt.date(2025, 3, 1), "no"),  # published weights are not controlled
+        (2e26, "gated", dt.date(2025, 3, 1), "needs_review"),  # "published" behind a gate?
+        (1e26, "closed", dt.date(2025, 3, 1), "no"),  # "more than" 10^26 is strict
+        (5e25, "closed", dt.date(2025, 3, 1), "no"),
+        (2e26, None, dt.date(2025, 3, 1), "needs_review"),  # weights access undeclared
+    ],
+)
+def test_bis_4e091_controls_closed_weights_above_1e26(
+    compute: float, weights: str | None, as_of: dt.date, expected: str
+) -> None:
+    doc = frontier(compute, 2e9, **({"weights": weights} if weights else {}))
+    a = assess(doc, as_of)
+    regime = a.regimes["us_bis_4e091"]
+    assert cls(a, "us_bis_4e091", "controlled_weights") == expected
+    licence = duty(a, "us_bis_4e091", "us.bis.4e091_licence")
+    if expected == "yes":
+        assert licence is not None and not licence.conditional_on
+    elif expected == "needs_review":
+        assert licence is not None and licence.conditional_on == ["controlled_weights"]
+        assert any(q.startswith("controlled_weights:") for q in regime.needs_review)
+    else:
+        assert licence is None
+    enforced_note = any("would not enforce" in n for n in regime.notes)
+    assert enforced_note is (as_of >= dt.date(2025, 5, 13))
+
+
+def test_bis_4e091_without_compute_is_insufficient_data() -> None:
+    doc = {"model": TEXT, "release": {"role": "provider", "weights": "closed"}}
+    assert cls(assess(doc), "us_bis_4e091", "controlled_weights") == "insufficient_data"
+
+
+# --- Illinois SB 315: SB 53's tests, in force from 2027, audits from 2028 --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("compute", "revenue", "frontier_model", "large"),
+    [
+        (2e26, 2e9, "yes", "yes"),
+        (2e26, 5e8, "yes", "no"),  # exactly $500M is not "more than"
+        (2e26, None, "yes", "needs_review"),
+        (5e25, 2e9, "no", "no"),  # a big company's small model
+    ],
+)
+def test_illinois_sb315_large_frontier_developers(
+    compute: float, revenue: float | None, frontier_model: str, large: str
+) -> None:
+    before = assess(frontier(compute, revenue), dt.date(2026, 12, 31)).regimes["us_il_sb315"]
+    assert before.in_force is False  # duties ahead are listed as not yet applicable
+    assert all("not yet applicable" in (o.note or "") for o in before.obligations)
+    a = assess(frontier(compute, revenue), dt.date(2027, 6, 1))
+    assert cls(a, "us_il_sb315", "frontier_model") == frontier_model
+    assert cls(a, "us_il_sb315", "large_frontier_developer") == large
+    framework = duty(a, "us_il_sb315", "il.sb315.framework")
+    assert (framework is not None) is (large in {"yes", "needs_review"})
+    audit = duty(a, "us_il_sb315", "il.sb315.audit")
+    if audit is not None:  # audits start a year after the other duties
+        assert audit.applies_from == dt.date(2028, 1, 1)

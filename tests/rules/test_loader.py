@@ -40,7 +40,17 @@ obligations:
 
 def test_bundled_rules_load_in_contract_order() -> None:
     ids = [c.spec.id for c in load_rules().instruments]
-    assert ids == ["eu_ai_act", "us_eo_14110", "us_ca_sb53", "us_ny_raise", "kr_ai_basic_act", "cn_genai"]
+    assert ids == [
+        "eu_ai_act",
+        "us_eo_14110",
+        "us_bis_4e091",
+        "us_ca_sb53",
+        "us_ca_ab2013",
+        "us_ny_raise",
+        "us_il_sb315",
+        "kr_ai_basic_act",
+        "cn_genai",
+    ]
 
 
 def test_organisation_rules_are_evaluated_like_the_bundled_ones(tmp_path: Path) -> None:

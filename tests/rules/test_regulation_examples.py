@@ -378,6 +378,8 @@ def test_x03_eu_university_spin_out() -> None:
     assert eu.classification["open_source_exemption"] is Classification.YES
     assert duties(a, "eu_ai_act") == {"eu.art53.1c", "eu.art53.1d"}
     assert cls(a, "us_ca_sb53", "frontier_model") == "no"
+    assert duties(a, "us_ca_sb53") == set()
+    assert duties(a, "us_ca_ab2013") == {"ca.ab2013.training_data"}  # AB 2013: offered to Californians
     assert duties(a, "kr_ai_basic_act") == {"kr.art31.transparency"}
     assert cls(a, "kr_ai_basic_act", "high_performance_ai") == "no"
 

@@ -273,3 +273,27 @@ def test_scanning_executes_nothing(tmp_path: Path) -> None:
     proc = _run(tmp_path)
     assert proc.returncode == 1
     assert not marker.exists()
+
+
+def test_fifos_and_devices_are_reported_not_opened(tmp_path: Path) -> None:
+    # Opening a FIFO for reading blocks until a writer appears: the scan must neither open nor hash it.
+    folder = tmp_path / "model"
+    folder.mkdir()
+    weights = folder / "model.safetensors"
+    torch_free = b'{"__metadata__":{"format":"pt"}}'
+    weights.write_bytes(len(torch_free).to_bytes(8, "little") + torch_free)
+    os.mkfifo(folder / "config.json")  # where the folder walk would read auto_map from
+    os.mkfifo(tmp_path / "pytorch_model.bin")
+
+    report = scan_paths([folder, tmp_path / "pytorch_model.bin", Path("/dev/null")])
+    codes = {(p.file, p.code) for p in report.problems}
+    assert codes == {
+        (str(folder / "config.json"), "not_a_regular_file"),
+        (str(tmp_path / "pytorch_model.bin"), "not_a_regular_file"),
+        ("/dev/null", "not_a_regular_file"),
+    }
+    assert [f.path for f in report.files] == [str(weights)]
+
+    done = _run(tmp_path / "pytorch_model.bin")  # times out (a test failure) if the CLI blocks
+    assert done.returncode == 2 and "not a regular file" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr

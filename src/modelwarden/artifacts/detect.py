@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path
 
 from modelwarden.model import ArtifactFormat
+from modelwarden.safe_io import open_regular
 
 HEAD_BYTES = 4096
 SAFETENSORS_MAX_HEADER = 100_000_000  # the reference implementation's cap (formats.md)
@@ -42,7 +43,7 @@ _PICKLE_FIRST = frozenset(b"(]}cNIFLSVUXKMJGT\x88\x89)")
 
 
 def read_head(path: Path, n: int = HEAD_BYTES) -> bytes:
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         return fh.read(n)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, ArtifactProblem
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
+from modelwarden.safe_io import open_regular
 
 MAX_ARRAY_KEPT = 64
 MAX_STRING_KEPT = 256 * 1024
@@ -69,7 +70,7 @@ class _Header:
 def read(path: Path, rel: str, *, size: int) -> ArtifactInfo:
     if size < 24:
         raise ArtifactProblem("truncated", f"file is {size} bytes, too short for a GGUF header")
-    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+    with open_regular(path) as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         h = _Header(buf, size)
         if bytes(buf[:4]) != b"GGUF":
             raise ArtifactProblem("invalid_gguf", "not a GGUF file (bad magic)")

@@ -17,6 +17,7 @@ from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, ArtifactProble
 from modelwarden.artifacts.tensors import numel
 from modelwarden.artifacts.zipcheck import is_bomb, open_zip
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
+from modelwarden.safe_io import open_regular
 
 _KINDS = {"f": "F", "i": "I", "u": "U", "c": "C"}
 
@@ -56,7 +57,7 @@ def read_header(fh: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any], in
 
 
 def read_npy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         shape, _fortran, dtype, end = read_header(fh)
     info = ArtifactInfo(path=rel, format=ArtifactFormat.NPY, size=size, bytes_read=end)
     tensor, problem = _tensor(path.stem, shape, dtype, available=size - end, rel=rel)

@@ -17,6 +17,7 @@ from modelwarden.artifacts.detect import HEAD_BYTES, detect_bytes
 from modelwarden.artifacts.problems import ArtifactProblem
 from modelwarden.model import ArtifactFormat as F
 from modelwarden.model import ArtifactInfo, Problem
+from modelwarden.safe_io import open_regular
 
 # Formats whose files hold model weights (their tensors are read here).
 WEIGHT_FORMATS = frozenset(
@@ -67,7 +68,7 @@ def read_artifact(path: Path, rel: str) -> ArtifactInfo:
         )
     size = st.st_size
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(HEAD_BYTES)
     except OSError as exc:
         return _failed(rel, size, "unreadable", f"cannot be read ({exc.strerror or exc})")

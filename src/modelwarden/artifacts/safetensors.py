@@ -21,6 +21,7 @@ from typing import Any
 from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, SAFETENSORS_MAX_HEADER, ArtifactProblem
 from modelwarden.artifacts.tensors import DTYPE_BITS, numel
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
+from modelwarden.safe_io import open_regular
 
 
 def read(path: Path, rel: str, *, size: int, head: bytes = b"") -> ArtifactInfo:
@@ -37,7 +38,7 @@ def read(path: Path, rel: str, *, size: int, head: bytes = b"") -> ArtifactInfo:
 def _read_header(path: Path, size: int, head: bytes) -> tuple[bytes, int]:
     if size < 8:
         raise ArtifactProblem("truncated", f"file is {size} bytes, too short for a safetensors header length")
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         prefix = head if len(head) >= 8 else fh.read(8)
         (n,) = struct.unpack("<Q", prefix[:8])
         if n > SAFETENSORS_MAX_HEADER:

@@ -26,6 +26,7 @@ from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, PICKLE_MAX_BYT
 from modelwarden.artifacts.tensors import DTYPE_BITS, numel
 from modelwarden.artifacts.zipcheck import open_zip, read_entry
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
+from modelwarden.safe_io import open_regular
 
 _REBUILD_TENSOR = frozenset(
     {
@@ -100,7 +101,7 @@ def read_zip(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> Artifac
 def read_legacy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
     """Legacy format: magic, protocol, sys_info, object graph, storage keys — then raw storages."""
     info = ArtifactInfo(path=rel, format=ArtifactFormat.TORCH_LEGACY, size=size)
-    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+    with open_regular(path) as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         traces = vm.walk_all(mm, max_pickles=5, max_ops=vm.DEFAULT_MAX_OPS)
         if len(traces) < 5 or any(t.error for t in traces):
             bad = next((t for t in traces if t.error), None)

@@ -22,7 +22,8 @@ def docs(
     as_of: str | None = typer.Option(None, "--as-of", help="Evaluate the law as of this date (YYYY-MM-DD)."),
 ) -> None:
     """Draft the EU training-content summary, Annex XI and XII documentation, the SB 53 transparency
-    report (where it applies) and a model-card gap list, prefilled with provenance."""
+    report and AB 2013 training-data summary (where they may apply) and a model-card gap list,
+    prefilled with provenance."""
     from modelwarden.assessment import build_assessment, gather
     from modelwarden.cli.assess import _date
     from modelwarden.drafts import write_drafts

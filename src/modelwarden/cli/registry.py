@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -43,9 +44,23 @@ class ExportFormat(StrEnum):
 DB = typer.Option(None, "--db", help="Database URL (default: $MODELWARDEN_DB or the user data file).")
 
 
-def _open(db: str | None) -> Registry:
+def _open(db: str | None, *, create: bool = False) -> Registry:
+    """The registry at `db`. Commands that only read never create one: a mistyped SQLite path would
+    otherwise show an empty registry (and leave a new file behind) instead of an error."""
+    from sqlalchemy.engine import make_url
+
+    from modelwarden.db import resolve_url
     from modelwarden.registry import Registry  # SQLAlchemy and Alembic load only when needed
 
+    url = make_url(resolve_url(db))
+    database = url.database
+    sqlite_file = url.get_backend_name() == "sqlite" and database and database != ":memory:"
+    if not create and sqlite_file and not Path(str(database)).is_file():
+        raise UsageError(
+            "no registry here: nothing has been saved to it yet "
+            "(`modelwarden assess PATH --save --db URL` or `registry import` create it)",
+            path=str(database),
+        )
     return Registry(db)
 
 
@@ -99,8 +114,12 @@ def list_(
     if format is TextOrJson.JSON:
         out.print_json(page.model_dump_json())
         return
-    table = Table(title=f"{page.total} assessment(s)" + (" (latest per model)" if latest else ""))
-    for column in (
+    # Below ~120 columns the full table folds every cell into fragments; a narrower one stays legible
+    # (`registry show ID` and `--format json` have everything).
+    wide = out.width >= 120
+    title = f"{page.total} assessment(s)" + (" (latest per model)" if latest else "")
+    table = Table(title=title) if wide else Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    columns = [
         "id",
         "model",
         "version",
@@ -111,21 +130,30 @@ def list_(
         "1e25",
         "findings",
         "duties",
-    ):
-        table.add_column(column, overflow="fold")
-    for s in page.items:
-        table.add_row(
-            _t(s.id),
-            _t(s.name),
-            _t(s.version),
-            _t(s.as_of),
-            _t(show.count(s.parameters)),
-            _t(f"{s.licence or '—'} ({show.licence_class(s.licence_class)})"),
-            _t(show.mof(s.mof_class)),
-            _t(show.call(s.thresholds.get("1e25"))),
-            _t(show.severity(s.worst_severity, s.findings)),
-            _t(" ".join(s.duties) or "none"),
+    ]
+    if not wide:
+        columns = ["id", "model", "as of", "MOF", "1e25", "findings", "duties"]
+    for column in columns:
+        table.add_column(
+            column,
+            overflow="fold",
+            no_wrap=column in {"id", "as of"},
         )
+    for s in page.items:
+        cells = {
+            "id": s.id,
+            "model": s.name,
+            "version": s.version,
+            "as of": s.as_of,
+            "parameters": show.count(s.parameters),
+            "licence": f"{s.licence or '—'} ({show.licence_class(s.licence_class)})",
+            "MOF": show.mof(s.mof_class),
+            "1e25": show.call(s.thresholds.get("1e25")),
+            "findings": show.severity(s.worst_severity, s.findings),
+            # regimes with duties: their ids when there is room, else how many
+            "duties": (" ".join(s.duties) or "none") if wide else str(len(s.duties)),
+        }
+        table.add_row(*(_t(cells[c]) for c in columns))
     out.print(table)
     if page.total > page.offset + len(page.items):
         err.print(f"showing {page.offset + 1}–{page.offset + len(page.items)} of {page.total}; use --offset")
@@ -252,9 +280,17 @@ def delete(
     err.print(f"deleted assessment {ident}")
 
 
+MAX_ASSESSMENT_JSON_BYTES = 64 << 20  # far above any real assessment; bounds what is read into memory
+
+
 def load_assessment_json(path: Path) -> Assessment:
+    from modelwarden.safe_io import read_bounded
+
     try:
-        return Assessment.model_validate_json(path.read_bytes())
+        raw = read_bounded(path, MAX_ASSESSMENT_JSON_BYTES)
+        if len(raw) > MAX_ASSESSMENT_JSON_BYTES:
+            raise UsageError(f"over {MAX_ASSESSMENT_JSON_BYTES:,} bytes: not an assessment", path=path)
+        return Assessment.model_validate_json(raw)
     except OSError as exc:
         raise UsageError(f"cannot read: {exc.strerror}", path=path) from None
     except ValidationError as exc:
@@ -272,7 +308,7 @@ def import_(
 ) -> None:
     """Record assessment documents written by `modelwarden assess --format json` (e.g. on another machine)."""
     docs = [load_assessment_json(p) for p in paths]
-    with _open(db) as reg:
+    with _open(db, create=True) as reg:
         ids = reg.save_many(docs)  # one transaction: all recorded, or none
     for p, ident in zip(paths, ids, strict=True):
         out.print(json.dumps({"id": ident, "file": str(p)}))

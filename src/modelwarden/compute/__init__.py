@@ -1,6 +1,7 @@
-"""Parameter counts from configs (`params`) and training-compute estimates built on them."""
+"""Training compute: parameter counts from configs (`params`), estimates as bands (`estimate`),
+threshold calls (`calls`) and the accelerator table (`hardware`)."""
 
+from modelwarden.compute.calls import DEFAULT_THRESHOLDS, one_third_rule, threshold_call
 from modelwarden.compute.estimate import estimate_compute
-from modelwarden.compute.thresholds import threshold_call
 
-__all__ = ["estimate_compute", "threshold_call"]
+__all__ = ["DEFAULT_THRESHOLDS", "estimate_compute", "one_third_rule", "threshold_call"]

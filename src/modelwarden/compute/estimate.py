@@ -1,467 +1,893 @@
-"""Training compute as an honest band (compute.md §0, §4, §5; regulation.md §1.11).
+"""Training compute as an honest band: `estimate_compute(facts, manifest) -> ComputeEstimate`.
 
-Precedence (compute.md §0.5): a developer-stated figure, then operation counting (6·N·D with N the
-parameters that take part in matrix multiplies per token — the active set for mixture-of-experts —
-and D the tokens seen), then the hardware method (chip-hours × peak × a utilisation band). The other
-methods are still computed and shown, and their disagreement checked (implied utilisation). Nothing
-is defaulted silently: without a basis the answer is "insufficient data".
+Methods, in Epoch AI's order of precedence (compute.md §0 item 5, §3.3): a figure the developer
+states; the operation count 6·N·D with stated tokens (compute.md §4); the hardware method, chip-hours
+× dense peak × utilisation (compute.md §5; EU Guidelines Annex A). Lower-precedence estimates are
+kept as cross-checks, with the implied utilisation as a plausibility test. When nothing supports an
+estimate the answer is `insufficient_data` with what is missing, never a default.
+
+Two quantities (regulation.md §1.11): *training* compute (parameter updates; the EU 1e23 indicator
+and the one-third rule) and *cumulative* compute (adds non-public synthetic-data generation and
+weights merged in or used for initialisation; EU Art. 51(2), SB 53, RAISE, Korea). Reward models,
+distillation teachers and evaluations are excluded.
+
+For a derivative (a modifier's fine-tune, an adapter, a model with a declared base), the manifest's
+`training` section describes the modification; the base model's compute is added where known.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from modelwarden.compute.calls import CUMULATIVE_KEYS, DEFAULT_THRESHOLDS, one_third_rule, threshold_call
+from modelwarden.compute.hardware import DEFAULT_PRECISIONS, table
+from modelwarden.manifest import HardwareDecl, Manifest, Role, StageDecl, StageKind
+from modelwarden.model import (
+    Band,
+    ComputeEstimate,
+    ComputeMethod,
+    Fact,
+    Layout,
+    MethodEstimate,
+    ModelFacts,
+    Provenance,
+    Source,
+    StageCompute,
+    ThresholdCall,
+)
 
-from modelwarden.compute.thresholds import threshold_call
-from modelwarden.manifest import HardwareDecl, Manifest, Precision, Role, StageDecl, StageKind
-from modelwarden.model import Band, ComputeEstimate, Fact, ModelFacts, Provenance, Source
+# Without the architecture, the attention term is bounded by the largest share in compute.md §4.2's
+# table (DeepSeek-V3 at 4k context: 16.6% of 6·N·D).
+ATTENTION_SHARE_FALLBACK = 0.17
+# Without a per-component breakdown, the input embedding (and head) share is unknown: at most ~10% of
+# models of 1B parameters and more (0.5-7.2% in compute.md §4.3), up to ~31% for small ones (GPT-2).
+EMBEDDING_SHARE_FALLBACK = 0.10
+EMBEDDING_SHARE_FALLBACK_SMALL = 0.35
+# A developer's figure and an operation count usually agree within ±25% (compute.md §6); the EU
+# tolerates ±30% (regulation.md §1.11). Beyond that the two figures conflict.
+CONFLICT_TOLERANCE = 1.3
+BORDERLINE = 0.3  # regulation.md §8 note 2: within 30% of a line is borderline
+MAX_CONFIG_BYTES = 4_000_000
+SECONDS_PER_HOUR = 3600.0
 
-# Stages whose compute updates the model's parameters (regulation.md §1.11: "training compute").
-UPDATE_STAGES = {
-    StageKind.PRETRAINING,
-    StageKind.CONTINUED_PRETRAINING,
-    StageKind.FINETUNING,
-    StageKind.RL,
-    StageKind.DISTILLATION,
-}
-# Stages the Guidelines let a provider leave out of cumulative compute (Annex A.1).
-EXCLUDED_STAGES = {StageKind.REWARD_MODEL, StageKind.TEACHER, StageKind.EVALUATION}
-ATTENTION_SHARE_DEFAULT = 0.17  # the largest attention ÷ 6N in compute.md §4.2's table
-EMBEDDING_SHARE_DEFAULT = 0.07  # input table share of N in compute.md §4.3's examples (0–7%)
-STATED_TOLERANCE = 0.30  # the EU tolerates ±30% estimates (Guidelines Annex A; regulation.md §1.11)
-
-
-@dataclass(frozen=True)
-class Accelerator:
-    name: str
-    peaks: dict[str, float]  # precision -> dense TFLOP/s
-    confidence: str
-    tdp_w: float | None = None  # board power, for energy estimates
-
-
-@cache
-def _hardware() -> tuple[dict[str, Accelerator], dict[str, float], dict[str, float]]:
-    text = resources.files("modelwarden.compute").joinpath("data/accelerators.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
-    table: dict[str, Accelerator] = {}
-    for name, row in data["accelerators"].items():
-        peaks = {k: float(v) for k, v in row.items() if k in {p.value for p in Precision} or k == "fp32"}
-        acc = Accelerator(name, peaks, row.get("confidence", "L"), row.get("tdp_w"))
-        for key in [name, *row.get("aliases", [])]:
-            table[_key(key)] = acc
-    return table, data["utilisation"], data["plausible_utilisation"]
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[\s\-_]+", "", name.lower())
+PARTIAL_METHODS = frozenset({"lora", "qlora", "dora", "adapter", "prefix", "ia3", "peft"})
+TRAINING_KINDS = frozenset(
+    {
+        StageKind.PRETRAINING,
+        StageKind.CONTINUED_PRETRAINING,
+        StageKind.FINETUNING,
+        StageKind.RL,
+        StageKind.DISTILLATION,
+        StageKind.OTHER,
+    }
+)
 
 
-def accelerator(name: str) -> Accelerator | None:
-    table = _hardware()[0]
-    key = _key(name)
-    if key in table:
-        return table[key]
-    # "H100-SXM5-80GB" and the like: the longest known name the text starts with.
-    matches = [k for k in table if key.startswith(k)]
-    return table[max(matches, key=len)] if matches else None
-
-
-@dataclass
-class _Notes:
-    warnings: list[str] = field(default_factory=list)
-    assumptions: list[Fact[str]] = field(default_factory=list)
-
-    def assume(
-        self, text: str, source: Source = Source.DEFAULT, fld: str | None = None, file: str | None = None
-    ) -> None:
-        self.assumptions.append(Fact(value=text, provenance=Provenance(source=source, field=fld, file=file)))
-
-
-def _scale(band: Band, k: float) -> Band:
-    return Band(low=band.low * k, central=band.central * k, high=band.high * k)
-
-
-def _add(a: Band | None, b: Band | None) -> Band | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return Band(low=a.low + b.low, central=a.central + b.central, high=a.high + b.high)
-
-
-def _point(x: float) -> Band:
-    return Band(low=x, central=x, high=x)
-
-
-# --- the model's parameters -------------------------------------------------------------------------
-
-
-@dataclass
-class _Params:
-    n: int | None  # N for 6·N·D: active if mixture-of-experts
-    embedding: int | None  # input embedding table, when counted from tensors
-    head: int | None
-    attention_per_token: float | None  # 6·n_layer·n_ctx·d_attn (Kaplan), from config.json
-    source: str
-
-
-def _config(facts: ModelFacts | None) -> dict[str, Any]:
-    if facts is None or facts.root.startswith("hf://"):
-        return {}
-    path = Path(facts.root) / "config.json"
-    try:
-        if path.is_file() and path.stat().st_size < 4_000_000:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                text = data.get("text_config")
-                return text if isinstance(text, dict) and "num_hidden_layers" in text else data
-    except (OSError, ValueError):
-        pass
-    return {}
-
-
-def _attention(cfg: dict[str, Any], notes: _Notes) -> float | None:
-    def num(*keys: str) -> int | None:
-        for k in keys:
-            v = cfg.get(k)
-            if isinstance(v, int) and v > 0:
-                return v
-        return None
-
-    layers = num("num_hidden_layers", "n_layer", "num_layers")
-    heads = num("num_attention_heads", "n_head")
-    hidden = num("hidden_size", "n_embd", "d_model")
-    ctx = num("max_position_embeddings", "n_positions", "seq_length")
-    if not (layers and heads and hidden and ctx):
-        return None
-    head_dim = num("head_dim") or hidden // heads
-    # The training context is rarely in the config; long-context extensions come late in training.
-    n_ctx = min(ctx, 8192)
-    if ctx > n_ctx:
-        notes.assume(f"attention term uses a training context of {n_ctx:,} tokens (config allows {ctx:,})")
-    return 6.0 * layers * n_ctx * heads * head_dim
-
-
-def _parameters(facts: ModelFacts | None, manifest: Manifest | None, notes: _Notes) -> _Params:
-    decl = manifest.model if manifest is not None else None
-    attention = _attention(_config(facts), notes)
-    if decl is not None and (decl.active_parameters or decl.parameters):
-        n = decl.active_parameters or decl.parameters
-        what = "active_parameters" if decl.active_parameters else "parameters"
-        notes.assume(f"N = {n:,} ({what} stated in the manifest)", Source.MANIFEST, f"model.{what}")
-        return _Params(n, None, None, attention, "manifest")
-    if facts is not None and facts.parameters.total:
-        p = facts.parameters
-        n = p.active or p.total
-        emb = p.breakdown.get("embedding")
-        head = p.breakdown.get("head")
-        kind = "active parameters (mixture-of-experts)" if p.active else "total parameters"
-        notes.assume(
-            f"N = {n:,} {kind}, counted from the release files",
-            Source.TENSORS if p.source == "tensors" else Source.CONFIG,
-        )
-        return _Params(n, emb, head, attention, p.source or "files")
-    return _Params(None, None, None, attention, "none")
-
-
-# --- methods ---------------------------------------------------------------------------------------
-
-
-def _operation_count(params: _Params, tokens: float, notes: _Notes) -> Band | None:
-    """6·N·D with the band of compute.md §0.2: low excludes embedding and head, central excludes the
-    input embedding (a lookup), high adds the attention term."""
-    if params.n is None:
-        return None
-    n = params.n
-    if params.embedding:
-        central = 6.0 * (n - params.embedding) * tokens
-        low = 6.0 * (n - params.embedding - (params.head or 0)) * tokens
-    else:
-        central = 6.0 * n * tokens
-        low = central * (1 - EMBEDDING_SHARE_DEFAULT)
-        notes.assume(
-            f"input embedding share unknown: low edge {EMBEDDING_SHARE_DEFAULT:.0%} below 6·N·D "
-            "(compute.md §4.3)"
-        )
-    if params.attention_per_token is not None:
-        high = central + params.attention_per_token * tokens
-    else:
-        high = central * (1 + ATTENTION_SHARE_DEFAULT)
-        notes.assume(
-            f"attention term unknown: high edge {ATTENTION_SHARE_DEFAULT:.0%} above (compute.md §4.2)"
-        )
-    return Band(low=low, central=central, high=high)
-
-
-def _lora(params: _Params, trainable: int, tokens: float) -> Band | None:
-    """(4N + 2·N_trainable)·D for LoRA/QLoRA (compute.md §4.6)."""
-    if params.n is None:
-        return None
-    central = (4.0 * params.n + 2.0 * trainable) * tokens
-    return Band(low=central * 0.95, central=central, high=central * 1.1)
-
-
-@dataclass
-class _Capacity:
-    peak_flop: float  # chip-seconds × peak FLOP/s at the stated (or BF16) precision
-    max_flop: float  # with the highest precision peak the chip has (FP8 when precision is unknown)
-    utilisation: float | None
-    label: str
-    chip_hours: float
-
-
-def _capacity(hw: HardwareDecl | None, notes: _Notes, where: str) -> _Capacity | None:
-    if hw is None or hw.accelerator is None:
-        return None
-    acc = accelerator(hw.accelerator)
-    if acc is None:
-        notes.warnings.append(
-            f"{where}.hardware.accelerator {hw.accelerator!r} is not in the accelerator table"
-        )
-        return None
-    if hw.gpu_hours is not None:
-        chip_hours = hw.gpu_hours
-    elif hw.count is not None and hw.hours is not None:
-        chip_hours = hw.count * hw.hours
-    else:
-        notes.warnings.append(
-            f"{where}.hardware needs gpu_hours, or count and hours, for a hardware estimate"
-        )
-        return None
-    seconds = chip_hours * 3600.0
-    if hw.precision is not None:
-        peak = acc.peaks.get(hw.precision.value)
-        if peak is None:
-            notes.warnings.append(f"{acc.name} has no {hw.precision.value} peak in the table; BF16 used")
-            peak = acc.peaks.get("bf16") or acc.peaks.get("fp16", 0.0)
-        top = peak
-    else:
-        peak = acc.peaks.get("bf16") or acc.peaks.get("fp16", 0.0)
-        top = max(peak, acc.peaks.get("fp8", 0.0))
-        if top > peak:
-            notes.assume(
-                f"training precision unknown: band's high edge uses the {acc.name} FP8 peak (compute.md §5.1)"
-            )
-    notes.assume(
-        f"{chip_hours:,.0f} {acc.name} chip-hours at {peak:,.1f} TFLOP/s dense peak "
-        f"(confidence {acc.confidence})",
-        Source.MANIFEST,
-        f"{where}.hardware",
-    )
-    return _Capacity(seconds * peak * 1e12, seconds * top * 1e12, hw.utilisation, acc.name, chip_hours)
-
-
-def _hardware_band(cap: _Capacity, notes: _Notes) -> Band:
-    util = _hardware()[1]
-    if cap.utilisation is not None:
-        central = cap.peak_flop * cap.utilisation
-        return Band(
-            low=central * (1 - STATED_TOLERANCE), central=central, high=central * (1 + STATED_TOLERANCE)
-        )
-    notes.assume(
-        f"utilisation unknown: {util['low']:.2f}–{util['high']:.2f}, central {util['central']:.2f} "
-        "(Epoch's language-model MFU range, compute.md §3.2)"
-    )
-    return Band(
-        low=cap.peak_flop * util["low"],
-        central=cap.peak_flop * util["central"],
-        high=cap.max_flop * util["high"],
-    )
-
-
-def _check_utilisation(central: float, cap: _Capacity, notes: _Notes) -> float:
-    implied = central / cap.peak_flop
-    lo, hi = _hardware()[2]["low"], _hardware()[2]["high"]
-    if implied > 1.0:
-        notes.warnings.append(
-            f"implied utilisation {implied:.0%} exceeds the hardware's peak: the GPU-hour figure is probably "
-            "per stage or per trillion tokens, or the tokens are wrong (compute.md §0.4)"
-        )
-    elif not lo <= implied <= hi:
-        notes.warnings.append(
-            f"implied utilisation {implied:.0%} is outside the plausible {lo:.0%}–{hi:.0%}: "
-            "check the GPU-hours, "
-            "the tokens, uncounted work (distillation, restarts) or the precision (FP8 vs BF16)"
-        )
-    return implied
-
-
-def _stage_band(stage: StageDecl, params: _Params, notes: _Notes, i: int) -> Band | None:
-    where = f"training.stages[{i}]"
-    if stage.compute_flop is not None:
-        notes.assume(f"stage {stage.name!r}: {stage.compute_flop:.3g} FLOP stated", Source.MANIFEST, where)
-        return _point(stage.compute_flop)
-    if stage.tokens is not None:
-        if stage.trainable_parameters is not None:
-            band = _lora(params, stage.trainable_parameters, stage.tokens)
-        else:
-            band = _operation_count(params, stage.tokens, notes)
-        if band is not None:
-            return band
-    cap = _capacity(stage.hardware, notes, where)
-    if cap is not None:
-        return _hardware_band(cap, notes)
-    notes.warnings.append(f"stage {stage.name!r} has no compute, tokens or hardware: not counted")
-    return None
-
-
-# --- the estimate ----------------------------------------------------------------------------------
-
-
-def _modification_threshold(manifest: Manifest | None, notes: _Notes) -> float:
-    """One third of the original model's training compute; the fallbacks of Guidelines para 61."""
-    base = manifest.base_model if manifest is not None else None
-    if base is not None and base.compute_flop is not None:
-        notes.assume(
-            f"one-third rule: base model compute {base.compute_flop:.3g} FLOP",
-            Source.MANIFEST,
-            "base_model.compute_flop",
-        )
-        return base.compute_flop / 3.0
-    if base is not None and base.systemic_risk:
-        notes.assume(
-            "one-third rule: base compute unknown, base has systemic risk → 1e25/3 (Guidelines para 61)"
-        )
-        return 1e25 / 3.0
-    notes.assume("one-third rule: base compute unknown → 1e23/3 (Guidelines para 61)")
-    return 1e23 / 3.0
+_StrFact = Fact[str]  # parametrised once: pydantic builds the generic class on each subscription
 
 
 def estimate_compute(facts: ModelFacts | None, manifest: Manifest | None) -> ComputeEstimate:
-    notes = _Notes()
-    training = manifest.training if manifest is not None else None
-    params = _parameters(facts, manifest, notes)
-    tokens = training.tokens if training is not None else None
+    """Training and cumulative compute bands, threshold calls and the one-third modifier rule."""
+    return _Estimator(facts, manifest or Manifest()).run()
 
-    stated = training.compute_flop if training is not None else None
-    opcount = _operation_count(params, tokens, notes) if tokens is not None else None
-    cap = _capacity(training.hardware, notes, "training") if training is not None else None
-    hardware = _hardware_band(cap, notes) if cap is not None else None
 
-    stage_update: Band | None = None
-    stage_extra: Band | None = None
-    for i, stage in enumerate(training.stages if training is not None else []):
-        if stage.kind in EXCLUDED_STAGES:
-            notes.assume(
-                f"stage {stage.name!r} ({stage.kind.value}) excluded from cumulative compute "
-                "(Guidelines Annex A.1)"
+def _mf(field: str, note: str | None = None) -> Provenance:
+    return Provenance(source=Source.MANIFEST, field=field, note=note)
+
+
+def _default(note: str) -> Provenance:
+    return Provenance(source=Source.DEFAULT, note=note)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+@dataclass(frozen=True)
+class _Params:
+    """Parameters taking part in matmuls per token: the low / central / high edges of compute.md §0 item 2."""
+
+    low: float  # non-embedding (Kaplan): input embedding and output head excluded
+    central: float  # all but the input-embedding lookup (the head is a matmul)
+    high: float  # every (active) parameter: the EU Guidelines' 6·P·D convention
+    provenance: Provenance
+    description: str
+
+
+@dataclass(frozen=True)
+class _Hardware:
+    band: Band
+    capacity: float  # chip-hours x 3600 x peak at the assumed precision (utilisation 1)
+    chip_hours: float
+    tdp_watts: float | None
+    formula: str
+    accelerator: str | None  # the table's name, or the stated name when peak_flop_s was given
+
+
+class _Estimator:
+    def __init__(self, facts: ModelFacts | None, manifest: Manifest) -> None:
+        self.facts = facts
+        self.m = manifest
+        self.t = manifest.training
+        self.warnings: list[str] = []
+        self.assumptions: list[Fact[str]] = []
+        self.estimates: list[MethodEstimate] = []
+        self.implied: float | None = None
+        self.geomean: float | None = None
+        # The own run's (or the modification's) individual estimates, for ComputeEstimate's flat fields.
+        self.ops: Band | None = None
+        self.hw: _Hardware | None = None
+        self.n_used: float | None = None
+        self.config = _read_config(facts)
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+
+    def assume(self, text: str, provenance: Provenance) -> None:
+        self.assumptions.append(_StrFact(value=text, provenance=provenance))
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    # -- the whole estimate -----------------------------------------------------------------------
+
+    def run(self) -> ComputeEstimate:
+        derivative = self._is_derivative()
+        if self.t.planned:
+            self.assume(
+                "figures describe a planned training run, not a finished one", _mf("training.planned")
             )
-            continue
-        band = _stage_band(stage, params, notes, i)
-        if stage.kind is StageKind.SYNTHETIC_DATA:
-            if stage.public_output:
-                notes.assume(f"stage {stage.name!r}: synthetic data published, so excluded (Annex A.1)")
+        if self.t.epochs and self.t.epochs > 1 and self.t.tokens:
+            self.assume(
+                f"training.tokens ({_fmt(self.t.tokens)}) read as tokens seen, repeats included, as the "
+                f"manifest defines; epochs={self.t.epochs:g} is not multiplied in",
+                _mf("training.epochs"),
+            )
+        own, own_method = self._own_run(derivative)
+        stages = self._stages(own_stated=self._stated(derivative) is not None, derivative=derivative)
+        stage_training = [s for s in stages if s.in_training and s.band is not None]
+        if own is None and stage_training:
+            own = _sum(s.band for s in stage_training if s.band)
+            own_method = ComputeMethod.COMBINED if len(stage_training) > 1 else stage_training[0].method
+        elif own is not None and self._stated(derivative) is None and stage_training:
+            own = own + _sum(s.band for s in stage_training if s.band)
+            own_method = ComputeMethod.COMBINED
+        missing_stage = [s.name for s in stages if s.in_training and s.band is None]
+        if missing_stage and own is not None and self._stated(derivative) is None:
+            self.warn(
+                f"stage(s) {', '.join(missing_stage)} have no compute, tokens or hardware: training compute "
+                "excludes them and is a lower bound"
+            )
+
+        modification: Band | None = None
+        training: Band | None = own
+        method = own_method if own is not None else ComputeMethod.INSUFFICIENT_DATA
+        modifier = None
+        if derivative:
+            modification = own
+            base = self.m.base_model
+            base_flop = base.compute_flop if base else None
+            if base_flop is not None:
+                self.assume(
+                    f"base model training compute {_fmt(base_flop)} FLOP (as stated) is part of this model's "
+                    "training and cumulative compute",
+                    _mf("base_model.compute_flop"),
+                )
+                training = Band.point(base_flop) + own if own is not None else None
+                method = ComputeMethod.COMBINED if own is not None else ComputeMethod.INSUFFICIENT_DATA
             else:
-                stage_extra = _add(stage_extra, band)
-        elif stage.kind in UPDATE_STAGES:
-            stage_update = _add(stage_update, band)
+                training = None
+                method = ComputeMethod.INSUFFICIENT_DATA
+                self.warn(
+                    "derivative model: the base model's training compute is unknown "
+                    "(base_model.compute_flop), so the model's own training and cumulative compute cannot be "
+                    "totalled; only lines the "
+                    "modification alone crosses are called"
+                )
+            modifier = one_third_rule(modification, base_flop, base.systemic_risk if base else None)
+            if own is None:
+                self.warn(
+                    "modification compute cannot be estimated: state training.modification_flop, or "
+                    "training.tokens with the parameter count (and training.trainable_parameters for LoRA), "
+                    "or training.hardware"
+                )
+
+        cumulative = self._cumulative(training, stages)
+        thresholds, inclusive = self._calls(training, cumulative, modification)
+        other = {f"{k}_inclusive": v for k, v in inclusive.items()}
+        # EO 14110's 1e23 line for biological-sequence models: training compute, strict ">" (§4.2(b)(i)).
+        other["1e23_bio"] = thresholds["1e23"]
+        if modifier is not None:
+            other["modification_one_third"] = modifier.call
+        if training is None and not derivative:
+            self.warn(
+                "insufficient data: no training compute can be estimated. State training.compute_flop, or "
+                "training.tokens with the parameter count (from the model files or model.parameters), or "
+                "training.hardware {accelerator, gpu_hours or count and hours}"
+            )
+        self._borderline(training, cumulative)
+        return ComputeEstimate(
+            training_flop=training,
+            cumulative_flop=cumulative,
+            modification_flop=modification,
+            method=method.value,
+            thresholds=thresholds,
+            other_thresholds=other,
+            modification_threshold=modifier.threshold if modifier is not None else None,
+            modifier=modifier,
+            stated_flop=stated[0] if (stated := self._stated(derivative)) is not None else None,
+            operation_count_flop=self.ops,
+            hardware_flop=self.hw.band if self.hw is not None else None,
+            geometric_mean_flop=self.geomean,
+            implied_utilisation=self.implied,
+            parameters_used=self._parameters_used(),
+            tokens=self.t.tokens or None,
+            accelerator=self.hw.accelerator if self.hw is not None else None,
+            chip_hours=self.hw.chip_hours if self.hw is not None else None,
+            estimates=self.estimates,
+            stages=stages,
+            energy_kwh=self._energy(training if not derivative else modification),
+            planned=self.t.planned,
+            warnings=self.warnings,
+            assumptions=self.assumptions,
+        )
+
+    def _parameters_used(self) -> int | None:
+        """N of the operation count; without one, the manifest's declared (active) count, as reported."""
+        if self.n_used is not None:
+            return round(self.n_used)
+        return self.m.model.active_parameters or self.m.model.parameters
+
+    def _is_derivative(self) -> bool:
+        f = self.facts
+        if self.m.release.role is Role.MODIFIER or self.m.base_model is not None:
+            return True
+        if self.t.modification_flop is not None:
+            return True
+        if f is not None and (f.layout is Layout.PEFT_ADAPTER or f.adapter is not None):
+            return True
+        if f is not None and f.base_model and self.m.release.role is not Role.PROVIDER:
+            names = ", ".join(b.name for b in f.base_model)
+            self.assume(
+                f"the model card names a base model ({names}): treated as a derivative; the manifest's "
+                "training figures describe the modification",
+                f.base_model[0].provenance,
+            )
+            return True
+        return False
+
+    # -- the main run (or the modification) -------------------------------------------------------
+
+    def _stated(self, derivative: bool) -> tuple[float, str] | None:
+        if derivative and self.t.modification_flop is not None:
+            return self.t.modification_flop, "training.modification_flop"
+        if self.t.compute_flop is not None:
+            return self.t.compute_flop, "training.compute_flop"
+        return None
+
+    def _own_run(self, derivative: bool) -> tuple[Band | None, ComputeMethod]:
+        stated = self._stated(derivative)
+        mod, total = self.t.modification_flop, self.t.compute_flop
+        if (
+            derivative
+            and mod is not None
+            and total is not None
+            and not math.isclose(mod, total, rel_tol=0.05)
+        ):
+            self.warn(
+                f"training.compute_flop ({_fmt(total)}) and training.modification_flop ({_fmt(mod)}) differ; "
+                "for a modifier both describe the modification: training.modification_flop is used"
+            )
+        scope = "modification" if derivative else "training"
+        ops = self._operation_count(scope, derivative)
+        hw = self._hardware(self.t.hardware, scope, "training.hardware")
+        self.ops, self.hw = ops, hw
+        if ops is not None and hw is not None:
+            self.implied = ops.central / hw.capacity
+            self.geomean = math.sqrt(ops.central * hw.band.central)
+            self._plausibility(self.implied, "the operation count")
+        elif stated is not None and hw is not None:
+            self.implied = stated[0] / hw.capacity
+            self._plausibility(self.implied, f"the stated {stated[1]}")
+
+        if stated is not None:
+            value, field = stated
+            band = Band.point(value)
+            self.estimates.insert(
+                0,
+                MethodEstimate(
+                    scope=scope,
+                    method=ComputeMethod.DEVELOPER_STATED,
+                    band=band,
+                    formula=f"{field} = {_fmt(value)}",
+                ),
+            )
+            self.assume(f"developer-stated compute {_fmt(value)} FLOP takes precedence", _mf(field))
+            for e in self.estimates:
+                if e.scope == scope and e.method is not ComputeMethod.DEVELOPER_STATED:
+                    e.used = False
+            if ops is not None:
+                self._conflict(value, ops, "the operation count 6·N·D")
+            elif hw is not None:
+                self._conflict(value, hw.band, "the hardware estimate", tolerance=2.0)
+            return band, ComputeMethod.DEVELOPER_STATED
+        if ops is not None:
+            for e in self.estimates:
+                if e.scope == scope and e.method is ComputeMethod.HARDWARE:
+                    e.used = False
+            return ops, ComputeMethod.OPERATION_COUNT
+        if hw is not None:
+            return hw.band, ComputeMethod.HARDWARE
+        return None, ComputeMethod.INSUFFICIENT_DATA
+
+    def _conflict(self, stated: float, band: Band, what: str, tolerance: float = CONFLICT_TOLERANCE) -> None:
+        if stated < band.low / tolerance or stated > band.high * tolerance:
+            self.warn(
+                f"the stated figure {_fmt(stated)} FLOP is outside {what} "
+                f"({_fmt(band.low)}–{_fmt(band.high)}) by more than a factor {tolerance:g}: check tokens, "
+                "parameters and what the stated figure covers (stages, restarts, a different model size)"
+            )
+
+    def _plausibility(self, implied: float, what: str) -> None:
+        u = table().utilisation
+        pct = f"{implied:.0%}"
+        if implied > 1:
+            self.warn(
+                f"{what} implies {pct} utilisation, which exceeds the hardware's peak: the GPU-hours are "
+                "probably partial (per stage, per trillion tokens, one model of a family) or the tokens "
+                "are overstated"
+            )
+        elif implied > u.plausible_high:
+            self.warn(
+                f"{what} implies {pct} utilisation, above the plausible {u.plausible_low:.0%}–"
+                f"{u.plausible_high:.0%}: the GPU-hours may be partial, or the peak precision too low "
+                "(FP8 training measured against a BF16 peak)"
+            )
+        elif implied < u.plausible_low:
+            self.warn(
+                f"{what} implies {pct} utilisation, below the plausible {u.plausible_low:.0%}–"
+                f"{u.plausible_high:.0%}: the GPU-hours may include uncounted work (distillation, "
+                "synthetic data, restarts, other models) or the tokens are understated"
+            )
+
+    # -- operation counting -----------------------------------------------------------------------
+
+    def _params(self) -> _Params | None:
+        f = self.facts
+        m = self.m.model
+        stated = m.active_parameters or m.parameters
+        stated_field = "model.active_parameters" if m.active_parameters else "model.parameters"
+        adapter = f is not None and (f.layout is Layout.PEFT_ADAPTER or f.adapter is not None)
+        if f is not None and f.parameters.total and not adapter:
+            pc = f.parameters
+            n = float(pc.active or pc.total or 0)
+            emb = float(pc.breakdown.get("embedding", 0))
+            head = float(pc.breakdown.get("head", 0))
+            prov = pc.provenance or Provenance(source=Source.TENSORS)
+            if stated and not math.isclose(stated, n, rel_tol=0.02):
+                self.warn(
+                    f"{stated_field} ({stated:,}) differs from the count from the model files ({int(n):,}) "
+                    "by more than 2%: the files' count is used"
+                )
+            if not emb:
+                return self._stated_params(n, prov, "from the model files, no embedding breakdown")
+            kind = "active " if pc.active else ""
+            if self._tied():
+                # The shared matrix works as the output head, a real matmul (compute.md §4.3).
+                central, low = n, n - emb
+                desc = f"{kind}parameters {int(n):,} (tied embedding counted once, as the output head)"
+            else:
+                central, low = n - emb, n - emb - head
+                desc = f"{kind}parameters {int(n):,} minus the input embedding {int(emb):,}"
+            return _Params(low=max(low, 0.0), central=central, high=n, provenance=prov, description=desc)
+        if stated:
+            return self._stated_params(float(stated), _mf(stated_field), "stated in the manifest")
+        return None
+
+    def _stated_params(self, n: float, prov: Provenance, where: str) -> _Params:
+        share = EMBEDDING_SHARE_FALLBACK if n >= 1e9 else EMBEDDING_SHARE_FALLBACK_SMALL
+        self.assume(
+            f"embedding share unknown ({where}): central uses all {int(n):,} parameters (the EU Guidelines' "
+            f"6·P·D), the low edge drops up to {share:.0%} for the input embedding and head",
+            _default("compute.md §4.3: 0.5-7% of models from 1B parameters, up to 31% for small ones"),
+        )
+        return _Params(
+            low=n * (1 - share), central=n, high=n, provenance=prov, description=f"{int(n):,} parameters"
+        )
+
+    def _tied(self) -> bool:
+        """Whether the embedding matrix also works as the output head (a matmul worth counting).
+
+        An encoder released without a head (BertModel, sentence-transformers) ties nothing in use:
+        its embedding is only a lookup, however the config's tie flag reads.
+        """
+        from modelwarden.compute.params import tie_default
+
+        if self.config is not None:
+            archs = self.config.get("architectures")
+            if isinstance(archs, list) and archs and not any(_has_head(str(a)) for a in archs):
+                return False
+            flag = self.config.get("tie_word_embeddings")
+            if isinstance(flag, bool):
+                return flag
+            return bool(tie_default(self.config))
+        return self.facts is not None and "head" not in self.facts.parameters.breakdown
+
+    def _operation_count(self, scope: str, derivative: bool) -> Band | None:
+        tokens = self.t.tokens
+        if not tokens:
+            if tokens == 0:
+                self.warn("training.tokens is 0: ignored")
+            return None
+        params = self._base_params() if derivative else self._params()
+        if params is None:
+            self.warn(
+                "training.tokens is stated but the parameter count is unknown (no model files and no "
+                "model.parameters): the operation count cannot be made"
+            )
+            return None
+        trainable = self._trainable(derivative)
+        attention = self._attention_per_token(params)
+        self.n_used = params.central
+        if trainable is not None:
+            # LoRA-style partial training: forward 2N + activation gradients 2N + weight gradients 2N_t
+            # (compute.md §4.6); the attention term has no weight gradients either.
+            factor = 4.0 / 6.0
+            low = (4 * params.low + 2 * trainable) * tokens
+            central = (4 * params.central + 2 * trainable) * tokens
+            high = max(
+                (4 * params.central + 2 * trainable) * tokens + factor * attention * tokens,
+                (4 * params.high + 2 * trainable) * tokens,
+            )
+            formula = (
+                f"(4·N + 2·N_trainable)·D with N = {params.description}, N_trainable = {trainable:,}, "
+                f"D = {_fmt(tokens)}"
+            )
         else:
-            stage_extra = _add(stage_extra, band)
-
-    if stated is not None:
-        train, method = _point(stated), "developer_stated"
-        notes.assume(
-            f"training compute {stated:.3g} FLOP stated by the developer",
-            Source.MANIFEST,
-            "training.compute_flop",
+            low = 6 * params.low * tokens
+            central = 6 * params.central * tokens
+            high = max(central + attention * tokens, 6 * params.high * tokens)
+            formula = f"6·N·D with N = {params.description}, D = {_fmt(tokens)} tokens"
+        self.assume(f"training tokens {_fmt(tokens)} (tokens seen)", _mf("training.tokens"))
+        self.assume(f"parameters for the operation count: {params.description}", params.provenance)
+        band = Band(low=low, central=central, high=high)
+        self.estimates.append(
+            MethodEstimate(scope=scope, method=ComputeMethod.OPERATION_COUNT, band=band, formula=formula)
         )
-    elif stage_update is not None:
-        train, method = stage_update, "stages"
-    elif opcount is not None:
-        train, method = opcount, "operation_count"
-    elif hardware is not None:
-        train, method = hardware, "hardware"
-    else:
-        train, method = None, "insufficient_data"
-        missing = [
-            x for x, ok in (("tokens", tokens is not None), ("parameters", params.n is not None)) if not ok
-        ]
-        notes.warnings.append(
-            "insufficient data for a compute estimate: state training.compute_flop, or training.tokens"
-            + (" and the parameters" if params.n is None else "")
-            + ", or training.hardware with GPU-hours"
-            + (f" (missing: {', '.join(missing)})" if missing else "")
+        return band
+
+    def _base_params(self) -> _Params | None:
+        """N for a modification: the full model the modification runs through (base = model size)."""
+        return self._params()
+
+    def _trainable(self, derivative: bool) -> int | None:
+        f = self.facts
+        method = (self.t.modification_method or "").lower()
+        if self.t.trainable_parameters:
+            self.assume(
+                f"{self.t.trainable_parameters:,} trainable parameters (partial training)",
+                _mf("training.trainable_parameters"),
+            )
+            return self.t.trainable_parameters
+        if f is not None and f.adapter is not None and (f.adapter.parameters or f.parameters.total):
+            n = int(f.adapter.parameters or f.parameters.total or 0)
+            self.assume(
+                f"{n:,} trainable parameters: the adapter's own weights",
+                f.adapter.provenance or f.parameters.provenance or Provenance(source=Source.TENSORS),
+            )
+            return n
+        if derivative and method in PARTIAL_METHODS:
+            self.warn(
+                f"training.modification_method is {method!r} but the trainable parameter count is unknown "
+                "(training.trainable_parameters): counted as full training, an upper bound"
+            )
+        return None
+
+    def _attention_per_token(self, params: _Params) -> float:
+        """Kaplan's attention term, 6·n_layer·n_ctx·d_attn per training token (compute.md §4.2)."""
+        cfg = self.config
+        if cfg is not None:
+            nested = cfg.get("text_config")
+            text: dict[str, Any] = nested if isinstance(nested, dict) else cfg
+            layers = _int(text, "num_hidden_layers", "n_layer", "num_layers")
+            heads = _int(text, "num_attention_heads", "n_head", "num_heads")
+            hidden = _int(text, "hidden_size", "n_embd", "d_model")
+            qk = (_int(text, "qk_nope_head_dim") or 0) + (_int(text, "qk_rope_head_dim") or 0)
+            head_dim = qk or _int(text, "head_dim") or (hidden // heads if hidden and heads else None)
+            ctx, ctx_prov = self._sequence_length(text)
+            if layers and heads and head_dim and ctx:
+                per_token = 6.0 * layers * ctx * heads * head_dim
+                self.assume(
+                    f"attention term 6·{layers} layers·{ctx} context·{heads * head_dim} attention width = "
+                    f"{_fmt(per_token)} FLOP per token (upper edge of the band)",
+                    ctx_prov,
+                )
+                return per_token
+        share = ATTENTION_SHARE_FALLBACK
+        self.assume(
+            f"architecture unknown: the attention term is bounded by {share:.0%} of 6·N·D (upper edge)",
+            _default("largest attention share in compute.md §4.2 (DeepSeek-V3 @4k: 16.6%)"),
         )
+        return 6.0 * params.central * share
 
-    implied = None
-    if cap is not None:
-        basis = stated if stated is not None else opcount.central if opcount is not None else None
-        if basis is not None:
-            implied = _check_utilisation(basis, cap, notes)
+    def _sequence_length(self, text: dict[str, Any]) -> tuple[int | None, Provenance]:
+        if self.t.sequence_length:
+            return self.t.sequence_length, _mf("training.sequence_length")
+        ctx = _int(text, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
+        if ctx:
+            return ctx, Provenance(
+                source=Source.CONFIG,
+                file="config.json",
+                field="max_position_embeddings",
+                note="the maximum context; most training runs at a shorter length, so this over-states",
+            )
+        if self.facts is not None and self.facts.context_length is not None:
+            return self.facts.context_length.value, self.facts.context_length.provenance
+        return None, _default("no sequence length")
 
-    cumulative = train
-    if train is not None:
-        extras = stage_extra
-        if training is not None and training.synthetic_data_flop is not None:
-            if training.synthetic_data_public:
-                notes.assume("synthetic data is public: its generation is excluded (Annex A.1)")
+    # -- hardware ---------------------------------------------------------------------------------
+
+    def _hardware(self, hw: HardwareDecl | None, scope: str, where: str) -> _Hardware | None:
+        if hw is None:
+            return None
+        chip_hours = self._chip_hours(hw, where)
+        if chip_hours is None:
+            return None
+        tab = table()
+        acc = tab.find(hw.accelerator) if hw.accelerator else None
+        precision = hw.precision.value if hw.precision else None
+        if hw.peak_flop_s:
+            peak, peak_note = hw.peak_flop_s, f"{where}.peak_flop_s"
+            alt_peak = None
+        elif acc is None:
+            if hw.accelerator:
+                self.warn(
+                    f"{where}.accelerator {hw.accelerator!r} is not in the hardware table (known: "
+                    f"{', '.join(tab.names())}); state {where}.peak_flop_s (dense, at the training precision)"
+                )
             else:
-                extras = _add(extras, _point(training.synthetic_data_flop))
-        if training is not None and training.merged_or_initialising_flop is not None:
-            extras = _add(extras, _point(training.merged_or_initialising_flop))
-        cumulative = _add(train, extras)
-
-    modification = _modification(training, manifest, params, train, notes)
-    est = ComputeEstimate(
-        training_flop=train,
-        cumulative_flop=cumulative,
-        modification_flop=modification,
-        method=method,
-        stated_flop=stated,
-        operation_count_flop=opcount,
-        hardware_flop=hardware,
-        implied_utilisation=implied,
-        parameters_used=params.n,
-        tokens=tokens,
-        accelerator=cap.label if cap is not None else None,
-        chip_hours=cap.chip_hours if cap is not None else None,
-    )
-    est.thresholds = {
-        "1e23": threshold_call(train, 1e23, inclusive=False),
-        "1e25": threshold_call(cumulative, 1e25, inclusive=False),
-        "1e26": threshold_call(cumulative, 1e26, inclusive=False),
-    }
-    est.other_thresholds = {
-        "1e26_inclusive": threshold_call(cumulative, 1e26, inclusive=True),
-        "1e23_bio": threshold_call(train, 1e23, inclusive=False),
-    }
-    if modification is not None:
-        est.modification_threshold = _modification_threshold(manifest, notes)
-        est.other_thresholds["modification_one_third"] = threshold_call(
-            modification, est.modification_threshold, inclusive=False
+                self.warn(f"{where}: the accelerator is not stated, so the hardware method cannot be used")
+            return None
+        else:
+            if precision is None:
+                precision = next((p for p in DEFAULT_PRECISIONS if p in acc.peak_tflops), None)
+                if precision is None:
+                    self.warn(f"{acc.name}: no BF16/FP16 peak in the table; state {where}.precision")
+                    return None
+                self.assume(
+                    f"training precision not stated: {precision.upper()} peak of {acc.name} assumed",
+                    _default(f"{where}.precision not stated"),
+                )
+                alt_peak = acc.peak_flop_s("fp8")
+                if alt_peak is not None:
+                    self.assume(
+                        f"{acc.name} also runs FP8: the upper edge allows FP8 training at median utilisation",
+                        _default("compute.md §5.1: compute both precisions and widen the band"),
+                    )
+            else:
+                alt_peak = None
+            found = acc.peak_flop_s(precision)
+            if found is None:
+                self.warn(
+                    f"{acc.name} has no dense {precision.upper()} peak in the hardware table "
+                    f"(it has {', '.join(acc.peak_tflops)}): the hardware method cannot be used"
+                )
+                return None
+            peak, peak_note = (
+                found,
+                f"hardware table: {acc.name} dense {precision.upper()} ({acc.confidence})",
+            )
+        u = tab.utilisation
+        if hw.utilisation:
+            ul, uc, uh = hw.utilisation * u.stated_wallclock_factor, hw.utilisation, hw.utilisation
+            self.assume(
+                f"stated utilisation {hw.utilisation:.0%}; low edge {ul:.0%} (averaged over all chip-hours)",
+                _mf(f"{where}.utilisation", u.stated_source),
+            )
+        else:
+            ul, uc, uh = u.low, u.central, u.high
+            self.assume(
+                f"utilisation not stated: band {ul:.0%}/{uc:.0%}/{uh:.0%} (low/central/high)",
+                _default(u.source),
+            )
+        capacity = chip_hours * SECONDS_PER_HOUR * peak
+        high = capacity * uh
+        if alt_peak is not None:
+            high = max(high, chip_hours * SECONDS_PER_HOUR * alt_peak * uc)
+        band = Band(low=capacity * ul, central=capacity * uc, high=high)
+        formula = f"{_fmt(chip_hours)} chip-hours × 3600 × {_fmt(peak)} FLOP/s ({peak_note}) × utilisation"
+        self.estimates.append(
+            MethodEstimate(scope=scope, method=ComputeMethod.HARDWARE, band=band, formula=formula)
         )
-    est.warnings = notes.warnings
-    est.assumptions = notes.assumptions
-    return est
+        return _Hardware(
+            band=band,
+            capacity=capacity,
+            chip_hours=chip_hours,
+            tdp_watts=acc.tdp_watts if acc is not None else None,
+            formula=formula,
+            accelerator=acc.name if acc is not None else hw.accelerator,
+        )
 
-
-def _modification(
-    training: Any, manifest: Manifest | None, params: _Params, train: Band | None, notes: _Notes
-) -> Band | None:
-    if training is None:
+    def _chip_hours(self, hw: HardwareDecl, where: str) -> float | None:
+        product = hw.count * hw.hours if hw.count and hw.hours else None
+        if hw.gpu_hours is not None:
+            if product is not None and not math.isclose(product, hw.gpu_hours, rel_tol=0.05):
+                self.warn(
+                    f"{where}.gpu_hours ({_fmt(hw.gpu_hours)}) differs from count × hours ({_fmt(product)}): "
+                    "gpu_hours is used"
+                )
+            self.assume(f"{_fmt(hw.gpu_hours)} chip-hours", _mf(f"{where}.gpu_hours"))
+            return hw.gpu_hours
+        if product is not None:
+            self.assume(
+                f"{hw.count} chips × {hw.hours:g} hours = {_fmt(product)} chip-hours", _mf(f"{where}.count")
+            )
+            return product
+        if hw.count or hw.hours:
+            self.warn(f"{where}: both count and hours (or gpu_hours) are needed for the hardware method")
         return None
-    if training.modification_flop is not None:
-        notes.assume(
-            f"modification compute {training.modification_flop:.3g} FLOP stated",
-            Source.MANIFEST,
-            "training.modification_flop",
+
+    # -- stages and cumulative compute ------------------------------------------------------------
+
+    def _stages(self, *, own_stated: bool, derivative: bool) -> list[StageCompute]:
+        out = []
+        for i, st in enumerate(self.t.stages):
+            in_training, in_cumulative, reason = _stage_policy(st)
+            if own_stated and in_training:
+                reason += "; already inside the stated training compute"
+            band, method = self._stage_band(st, i, derivative)
+            out.append(
+                StageCompute(
+                    name=st.name,
+                    kind=st.kind.value,
+                    band=band,
+                    method=method,
+                    in_training=in_training and not own_stated,
+                    in_cumulative=in_cumulative and not (own_stated and in_training),
+                    reason=reason,
+                )
+            )
+            if st.kind is StageKind.OTHER:
+                self.warn(f"stage {st.name!r} has kind 'other': counted in both totals; review what it is")
+        return out
+
+    def _stage_band(self, st: StageDecl, i: int, derivative: bool) -> tuple[Band | None, ComputeMethod]:
+        where = f"training.stages[{i}]"
+        scope = f"stage:{st.name}"
+        if st.compute_flop is not None:
+            band = Band.point(st.compute_flop)
+            self.estimates.append(
+                MethodEstimate(
+                    scope=scope,
+                    method=ComputeMethod.DEVELOPER_STATED,
+                    band=band,
+                    formula=f"{where}.compute_flop = {_fmt(st.compute_flop)}",
+                )
+            )
+            return band, ComputeMethod.DEVELOPER_STATED
+        if st.tokens and st.kind in TRAINING_KINDS:
+            params = self._params()
+            if params is not None:
+                if st.trainable_parameters:
+                    central = (4 * params.central + 2 * st.trainable_parameters) * st.tokens
+                    band = Band(
+                        low=(4 * params.low + 2 * st.trainable_parameters) * st.tokens,
+                        central=central,
+                        high=max(central, (4 * params.high + 2 * st.trainable_parameters) * st.tokens),
+                    )
+                    formula = f"(4·N + 2·N_trainable)·D, D = {_fmt(st.tokens)}"
+                else:
+                    central = 6 * params.central * st.tokens
+                    band = Band(
+                        low=6 * params.low * st.tokens,
+                        central=central,
+                        high=max(central, 6 * params.high * st.tokens),
+                    )
+                    formula = f"6·N·D with D = {_fmt(st.tokens)} ({where}.tokens)"
+                self.estimates.append(
+                    MethodEstimate(
+                        scope=scope, method=ComputeMethod.OPERATION_COUNT, band=band, formula=formula
+                    )
+                )
+                return band, ComputeMethod.OPERATION_COUNT
+        hw = self._hardware(st.hardware, scope, f"{where}.hardware")
+        if hw is not None:
+            return hw.band, ComputeMethod.HARDWARE
+        return None, ComputeMethod.INSUFFICIENT_DATA
+
+    def _cumulative(self, training: Band | None, stages: list[StageCompute]) -> Band | None:
+        if training is None:
+            return None
+        total = training
+        if self.t.synthetic_data_flop:
+            if self.t.synthetic_data_public:
+                self.assume(
+                    f"synthetic-data generation ({_fmt(self.t.synthetic_data_flop)} FLOP) excluded: "
+                    "its output is public",
+                    _mf(
+                        "training.synthetic_data_public",
+                        "EU Guidelines Annex A.1 allows excluding public data",
+                    ),
+                )
+            else:
+                total = total + Band.point(self.t.synthetic_data_flop)
+                self.assume(
+                    f"non-public synthetic-data generation {_fmt(self.t.synthetic_data_flop)} FLOP added to "
+                    "cumulative compute (discarded samples included)",
+                    _mf("training.synthetic_data_flop", "regulation.md §1.11"),
+                )
+        if self.t.merged_or_initialising_flop:
+            total = total + Band.point(self.t.merged_or_initialising_flop)
+            self.assume(
+                f"compute of merged or initialising weights {_fmt(self.t.merged_or_initialising_flop)} FLOP "
+                "added to cumulative compute",
+                _mf("training.merged_or_initialising_flop", "regulation.md §1.11"),
+            )
+        for s in stages:
+            if s.in_cumulative and not s.in_training:
+                if s.band is None:
+                    self.warn(
+                        f"stage {s.name!r} counts toward cumulative compute but has no figure: lower bound"
+                    )
+                else:
+                    total = total + s.band
+        return total
+
+    # -- calls --------------------------------------------------------------------------------------
+
+    def _calls(
+        self, training: Band | None, cumulative: Band | None, modification: Band | None
+    ) -> tuple[dict[str, ThresholdCall], dict[str, ThresholdCall]]:
+        strict: dict[str, ThresholdCall] = {}
+        inclusive: dict[str, ThresholdCall] = {}
+        for key, value in DEFAULT_THRESHOLDS.items():
+            band = cumulative if key in CUMULATIVE_KEYS else training
+            for calls, incl in ((strict, False), (inclusive, True)):
+                call = threshold_call(band, value, inclusive=incl)
+                if band is None and modification is not None:
+                    # Base compute unknown: the modification alone is a lower bound of the total.
+                    lower = threshold_call(modification, value, inclusive=incl)
+                    if lower.crossed:
+                        call = lower
+                calls[key] = call
+        return strict, inclusive
+
+    def _borderline(self, training: Band | None, cumulative: Band | None) -> None:
+        for key, value in DEFAULT_THRESHOLDS.items():
+            band = cumulative if key in CUMULATIVE_KEYS else training
+            if band is not None and abs(band.central - value) <= BORDERLINE * value:
+                self.warn(
+                    f"the central estimate {_fmt(band.central)} is within 30% of the {key} line: "
+                    "the EU accepts estimates within ±30% (Guidelines Annex A), so document method and "
+                    "assumptions carefully"
+                )
+
+    # -- energy -------------------------------------------------------------------------------------
+
+    def _energy(self, band: Band | None) -> Band | None:
+        if self.t.energy_kwh is not None:
+            self.assume(f"energy {_fmt(self.t.energy_kwh)} kWh as stated", _mf("training.energy_kwh"))
+            return Band.point(self.t.energy_kwh)
+        hw = self.t.hardware
+        tab = table()
+        acc = tab.find(hw.accelerator) if hw and hw.accelerator else None
+        if acc is None or acc.tdp_watts is None:
+            return None
+        pue = tab.pue
+        kw = acc.tdp_watts / 1000.0
+        chip_hours = self._chip_hours_quiet(hw) if hw else None
+        if chip_hours is not None:
+            hours = Band.point(chip_hours)
+            how = f"{_fmt(chip_hours)} chip-hours"
+        elif band is not None:
+            precision = hw.precision.value if hw and hw.precision else "bf16"
+            peak = acc.peak_flop_s(precision) or acc.peak_flop_s("fp16")
+            if peak is None:
+                return None
+            u = tab.utilisation
+            # Fewer chip-hours at high utilisation, more at low.
+            hours = Band(
+                low=band.low / (peak * u.high) / SECONDS_PER_HOUR,
+                central=band.central / (peak * u.central) / SECONDS_PER_HOUR,
+                high=band.high / (peak * u.low) / SECONDS_PER_HOUR,
+            )
+            how = (
+                f"chip-hours from compute at the {acc.name} {precision.upper()} peak and the utilisation band"
+            )
+        else:
+            return None
+        energy = Band(
+            low=hours.low * kw * pue.low,
+            central=hours.central * kw * pue.central,
+            high=hours.high * kw * pue.high,
         )
-        return _point(training.modification_flop)
-    role = manifest.release.role if manifest is not None else None
-    if role is not Role.MODIFIER:
+        self.assume(
+            f"energy = {how} × {acc.tdp_watts:g} W board power × PUE {pue.low}/{pue.central}/{pue.high}; "
+            "host servers and networking not counted separately",
+            _default("hardware table tdp_watts and pue (confidence L)"),
+        )
+        return energy
+
+    @staticmethod
+    def _chip_hours_quiet(hw: HardwareDecl) -> float | None:
+        if hw.gpu_hours is not None:
+            return hw.gpu_hours
+        if hw.count and hw.hours:
+            return hw.count * hw.hours
         return None
-    if training.trainable_parameters is not None and training.tokens is not None:
-        notes.assume(
-            f"modification by parameter-efficient training: (4N + 2·{training.trainable_parameters:,})·D"
+
+
+def _stage_policy(st: StageDecl) -> tuple[bool, bool, str]:
+    """(in training compute, in cumulative compute, why) — regulation.md §1.11 (Guidelines Annex A.1)."""
+    k = st.kind
+    if k in (StageKind.PRETRAINING, StageKind.CONTINUED_PRETRAINING, StageKind.FINETUNING, StageKind.RL):
+        return True, True, "parameter updates of this model"
+    if k is StageKind.DISTILLATION:
+        return (
+            True,
+            True,
+            "the student's parameter updates (teacher forward passes: declare a synthetic_data stage)",
         )
-        return _lora(params, training.trainable_parameters, training.tokens)
-    if train is not None:
-        notes.assume("role is modifier: the training described in the manifest is the modification")
-    return train
+    if k is StageKind.SYNTHETIC_DATA:
+        if st.public_output:
+            return False, False, "synthetic data that is published may be excluded"
+        return (
+            False,
+            True,
+            "forward passes generating non-public synthetic data count, discarded samples included",
+        )
+    if k is StageKind.REWARD_MODEL:
+        return False, False, "auxiliary models (reward models, value functions) may be excluded"
+    if k is StageKind.TEACHER:
+        return False, False, "training a distillation teacher may be excluded"
+    if k is StageKind.EVALUATION:
+        return False, False, "purely diagnostic compute (evaluations, red-teaming) may be excluded"
+    return True, True, "kind 'other': counted in both to be safe"
+
+
+# Model classes that end in an output projection over the vocabulary (or masked-token head).
+HEAD_CLASS_SUFFIXES = (
+    "LMHeadModel",
+    "ForCausalLM",
+    "ForConditionalGeneration",
+    "ForMaskedLM",
+    "ForPreTraining",
+)
+
+
+def _has_head(architecture: str) -> bool:
+    return architecture.endswith(HEAD_CLASS_SUFFIXES)
+
+
+def _sum(bands: Any) -> Band:
+    total = Band.point(0.0)
+    for b in bands:
+        total = total + b
+    return total
+
+
+def _int(cfg: dict[str, Any], *keys: str) -> int | None:
+    for k in keys:
+        v = cfg.get(k)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return None
+
+
+def _read_config(facts: ModelFacts | None) -> dict[str, Any] | None:
+    """The release's config.json (bounded), for the attention term and the tie flag; None if absent."""
+    if facts is None or facts.root.startswith("hf://"):
+        return None
+    path = Path(facts.root)
+    path = path / "config.json" if path.is_dir() else path.parent / "config.json"
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -59,6 +59,8 @@ class Reservation:
     retry_after: float = 0.0
     limits: Limits = Limits()
     settled: bool = False
+    #: Admitted without a check because the shared limiter was unreachable and `limits.fail: open`.
+    failed_open: bool = False
 
 
 def utc_day(now: float | None = None) -> str:
@@ -242,7 +244,8 @@ class RedisLimiter:
             )
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             if self.fail == "open":
-                res.ok, res.settled = True, True  # nothing to settle: nothing was reserved
+                # Nothing to settle: nothing was reserved. The audit entry records the failure.
+                res.ok, res.settled, res.failed_open = True, True, True
                 return res
             raise LimiterUnavailable(f"rate limiter unavailable ({exc.__class__.__name__})") from None
         res.ok = bool(int(ok))

@@ -369,6 +369,8 @@ def main(argv: list[str] | None = None) -> None:
         loop="auto",
         http="auto",
         lifespan="on",
+        # A stalled stream (`stall_after`) sleeps for an hour: do not wait for it on shutdown.
+        timeout_graceful_shutdown=1,
     )
 
 

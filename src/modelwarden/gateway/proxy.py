@@ -105,10 +105,24 @@ def input_text(endpoint: str, body: dict[str, Any]) -> tuple[str, int, str | Non
     if isinstance(value, list):
         if all(isinstance(v, str) for v in value):
             return "\n".join(value), len(value), None
-        # Token-id inputs: nothing to read as text; bounded by length for the estimate.
-        if all(isinstance(v, int) for v in value) or all(isinstance(v, list) for v in value):
+        if token_ids(value) is not None:
+            # Token ids cannot be read as text, so they cannot be moderated: a prompt sent as ids
+            # would pass every classifier. Embeddings (whose output is a vector, and which clients
+            # such as LangChain send as ids) are accepted and reserved by their length.
+            if endpoint == "completions":
+                return "", 0, "token-id prompts cannot be moderated here: send `prompt` as text"
             return "", len(value), None
     return "", 0, f"`{key}` must be a string or a list of strings"
+
+
+def token_ids(value: Any) -> int | None:
+    """How many token ids `value` holds (a list of ints, or a list of lists of ints), else None."""
+    if not isinstance(value, list) or not value:
+        return None
+    lists = [value] if all(isinstance(v, int) for v in value) else value
+    if not all(isinstance(t, list) and all(isinstance(i, int) for i in t) for t in lists):
+        return None
+    return sum(len(t) for t in lists)
 
 
 def output_texts(endpoint: str, data: dict[str, Any]) -> str:
@@ -380,10 +394,20 @@ class Proxy:
                 f"logprobs are not available in the `{tier.name}` tier.",
             )
         n = body.get("n", 1)
-        if not isinstance(n, int) or not 1 <= n <= MAX_N:
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
             return await self._reject(
                 ctx, send, 400, "invalid_n", f"`n` must be an integer from 1 to {MAX_N}."
             )
+        # `best_of` (completions; vLLM accepts it on chat too) generates that many sequences and
+        # returns n: the budget must cover all of them, or it is a way around the token limits.
+        best_of = body.get("best_of")
+        if best_of is not None and (
+            not isinstance(best_of, int) or isinstance(best_of, bool) or not n <= best_of <= MAX_N
+        ):
+            return await self._reject(
+                ctx, send, 400, "invalid_n", f"`best_of` must be an integer from n ({n}) to {MAX_N}."
+            )
+        copies = max(n, best_of or 1)
 
         # Clamp (or set) the completion budget before reserving it (§1 "max-tokens cap per request").
         out_tokens = 0
@@ -405,9 +429,9 @@ class Proxy:
                     body[k] = cap
             if not asked:
                 body[names[-1]] = cap
-            out_tokens = min([cap, *[min(a, cap) for a in asked]]) * n
+            out_tokens = min([cap, *[min(a, cap) for a in asked]]) * copies
 
-        reserve = estimate_tokens(text, n_messages) + out_tokens
+        reserve = estimate_tokens(text, n_messages) + (token_ids(body.get("input")) or 0) + out_tokens
         p = ctx.principal
         limits = Limits(tier.rpm, tier.tpm, tier.daily_tokens)
         if p.throttle_factor and p.throttle_until and p.throttle_until > time.time():
@@ -419,6 +443,8 @@ class Proxy:
             return await self._reject(ctx, send, 503, "limiter_unavailable", exc.message, outcome="error")
         t = ctx.stage("admit", t)
         res = ctx.reservation
+        if res.failed_open:
+            ctx.extra["limits_failed_open"] = True
         if not res.ok:
             if res.reason == "too_large":
                 return await self._reject(
@@ -894,8 +920,18 @@ class Proxy:
             body["output_hmac"] = text_digest(self.salt, ctx.output)
         body.update(ctx.extra)
         texts = None
-        if tier is not None and tier.log_level == "text" and (ctx.prompt or ctx.output):
+        # Full text only where the tier says so *and* the identity has an agreement on file: the
+        # agreement is where the user's consent to full-text logging is recorded (gateway.md §9,
+        # "full text for researchers who consent"). Anyone else gets hashes only, whatever the tier.
+        if (
+            tier is not None
+            and tier.log_level == "text"
+            and p is not None
+            and p.agreement
+            and (ctx.prompt or ctx.output)
+        ):
             texts = {k: v for k, v in (("prompt", ctx.prompt), ("output", ctx.output)) if v}
+            body["text_logged"] = sorted(texts)
         action = "request." + ctx.outcome
         actor = f"key:{keymod.display_id(p.key_id)}" if p is not None else "anonymous"
         return Entry(actor, action, p.identity_id if p is not None else None, body, texts=texts)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from modelwarden.compute import threshold_call
 from modelwarden.manifest import Manifest, MonetisationDecl
-from modelwarden.model import ComputeEstimate, ModelFacts, OpennessReport
+from modelwarden.model import Band, ComputeEstimate, ModelFacts, OpennessReport
 
 # Output modalities that make a model "generate language, text-to-image or text-to-video" (Guidelines
 # para 17; "text" includes code and "audio" includes speech).
@@ -54,6 +55,33 @@ def _outputs(facts: ModelFacts | None, manifest: Manifest | None) -> list[str]:
     return []
 
 
+def _inputs(facts: ModelFacts | None, manifest: Manifest | None) -> list[str]:
+    if manifest is not None and manifest.model.modalities is not None and manifest.model.modalities.input:
+        return [m.value for m in manifest.model.modalities.input]
+    if facts is not None:
+        return list(facts.modalities.input)
+    return []
+
+
+def _base_calls(manifest: Manifest, compute: ComputeEstimate) -> dict[str, str]:
+    """Calls a modifier's rules need beyond the compute stage's: the base model's own compute against
+    10^23 (is the original a GPAI model?), the modification alone against 10^23, and the modification
+    against the systemic-risk fallback 10^25/3 (when the base compute is unknown, Guidelines para 61
+    picks the fallback by the original's status, which may be undeclared)."""
+    base = manifest.base_model
+    calls: dict[str, str] = {}
+    if base is not None and base.compute_flop is not None:
+        point = Band(low=base.compute_flop, central=base.compute_flop, high=base.compute_flop)
+        calls["base_1e23"] = threshold_call(point, 1e23, inclusive=False).value
+    else:
+        calls["base_1e23"] = "insufficient_data"
+    calls["modification_1e23"] = threshold_call(compute.modification_flop, 1e23, inclusive=False).value
+    calls["modification_one_third_sr_fallback"] = threshold_call(
+        compute.modification_flop, 1e25 / 3, inclusive=False
+    ).value
+    return calls
+
+
 def _generative(outputs: list[str]) -> bool | None:
     if not outputs:
         return None
@@ -71,16 +99,19 @@ def build_context(
 ) -> dict[str, Any]:
     m = manifest or Manifest()
     outputs = _outputs(facts, manifest)
+    inputs = _inputs(facts, manifest)
     provider = m.release.provider
     placed = m.release.placed_on_market
     established = provider.established_in.upper() if provider and provider.established_in else None
     calls = {k: v.value for k, v in {**compute.thresholds, **compute.other_thresholds}.items()}
     calls.setdefault("modification_one_third", "insufficient_data")
+    calls |= _base_calls(m, compute)
     return {
         "as_of": as_of.isoformat(),
         "model": {
             "generality": m.model.generality.value if m.model.generality else None,
             "outputs": outputs,
+            "inputs": inputs,
             "generative": _generative(outputs),
             "bio": m.model.primarily_biological_sequence_data,
             "broad_serious_risk": m.model.broad_serious_risk_to_life_safety_rights,
@@ -109,6 +140,7 @@ def build_context(
         "base": {
             "name": m.base_model.name if m.base_model else None,
             "systemic_risk": m.base_model.systemic_risk if m.base_model else None,
+            "compute_known": m.base_model is not None and m.base_model.compute_flop is not None,
         },
         "openness": {
             "eu_foss_licence": openness.eu_foss_licence.verdict.value if openness is not None else None,

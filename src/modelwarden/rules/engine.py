@@ -115,7 +115,7 @@ def _obligation(
     applies = _text(compiled, o.applies_from, ctx, result, f"{o.id}.applies_from")
     notes = _notes(compiled, o.notes, ctx, result, f"{o.id}.notes")
     if pending:
-        notes.append("conditional: applies if " + ", ".join(pending) + " is confirmed (needs review)")
+        notes.append(f"conditional: owed only if {', '.join(pending)} is confirmed as yes (needs review)")
     start = dt.date.fromisoformat(applies) if applies else None
     if start is not None and start > as_of:
         notes.append(f"not yet applicable on {as_of.isoformat()}")
@@ -126,6 +126,7 @@ def _obligation(
         applies_from=start,
         deadline=_text(compiled, o.deadline, ctx, result, f"{o.id}.deadline"),
         note="; ".join(notes) or None,
+        conditional_on=pending,
     )
 
 

@@ -24,7 +24,17 @@ from modelwarden.manifest import YamlLoader
 
 MAX_RULE_FILE_BYTES = 1_000_000
 # The order regimes are reported in (the JSON contract's order); organisation files follow.
-BUNDLED_ORDER = ("eu_ai_act", "us_eo_14110", "us_ca_sb53", "us_ny_raise", "kr_ai_basic_act", "cn_genai")
+BUNDLED_ORDER = (
+    "eu_ai_act",
+    "us_eo_14110",
+    "us_bis_4e091",
+    "us_ca_sb53",
+    "us_ca_ab2013",
+    "us_ny_raise",
+    "us_il_sb315",
+    "kr_ai_basic_act",
+    "cn_genai",
+)
 Result = Literal["yes", "no", "needs_review", "insufficient_data"]
 
 

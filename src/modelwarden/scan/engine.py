@@ -26,6 +26,7 @@ from modelwarden import __version__
 from modelwarden.artifacts.detect import compression_of, detect_bytes, looks_like_pickle
 from modelwarden.errors import UsageError
 from modelwarden.model import ArtifactFormat, Finding, Problem, ScannedFile, ScanReport
+from modelwarden.safe_io import open_regular
 from modelwarden.scan import (
     configs,
     folders,
@@ -244,6 +245,8 @@ def scan_paths(
                 findings.append(_folder_finding(p, issue, limits))
             for f in walked.files:
                 _add_target(targets, seen, _Target(f.path, str(p / f.rel), p))
+        elif not p.is_file():
+            problems.append(_not_regular(str(p)))
         else:
             _add_target(targets, seen, _Target(p, str(p), p.parent))
     files: dict[str, ScannedFile] = {}
@@ -318,9 +321,17 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _not_regular(display: str) -> Problem:
+    return Problem(
+        file=display,
+        code="not_a_regular_file",
+        message="not a regular file (device, socket or pipe): not opened",
+    )
+
+
 def _sha256(path: Path) -> str | None:
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         return None
@@ -328,7 +339,7 @@ def _sha256(path: Path) -> str | None:
 
 def _scan_file(t: _Target, limits: Limits) -> tuple[ScannedFile | None, list[Finding], Problem | None]:
     try:
-        fh = t.path.open("rb")
+        fh = open_regular(t.path)
     except OSError as exc:
         return (
             None,

@@ -109,6 +109,15 @@ def walk(root: Path) -> Walk:
                     seen_dirs.add(key)
                     todo.append(path)
                 continue
+            if not item.is_file():  # a FIFO, socket or device: opening it could block or never end
+                out.problems.append(
+                    Problem(
+                        file=str(root / rel),
+                        code="not_a_regular_file",
+                        message="not a regular file (device, socket or pipe): not opened",
+                    )
+                )
+                continue
             if len(out.files) >= MAX_FILES:
                 out.problems.append(
                     Problem(

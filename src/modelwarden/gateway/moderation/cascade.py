@@ -26,7 +26,7 @@ class Cascade:
         rules: RuleClassifier | None,
         others: Sequence[Classifier] = (),
         *,
-        inline_chars: int = 4096,
+        inline_chars: int = 512,
     ) -> None:
         self.rules = rules
         self.others = list(others)
