@@ -1,8 +1,8 @@
 """A symbolic pickle machine: walks every opcode of a pickle without executing any of it.
 
-Loading a pickle runs whatever callables it names. We never load: the standard library's
-`pickletools.genops` decodes the opcodes and this module interprets them on a symbolic stack, so
-that imports (`GLOBAL`, `STACK_GLOBAL` with names from the memo, `INST`, `OBJ`, `EXT*`), calls
+Loading a pickle runs whatever callables it names. We never load: the opcodes are decoded (by
+`_walk_fast` from bounded windows of bytes, or by the standard library's `pickletools.genops` for
+streams and whatever the fast decoder hands over) and interpreted on a symbolic stack, so that imports (`GLOBAL`, `STACK_GLOBAL` with names from the memo, `INST`, `OBJ`, `EXT*`), calls
 (`REDUCE`, `NEWOBJ`, `NEWOBJ_EX`, `BUILD`) and persistent ids become plain records
 (formats.md "Pickle"; scanners.md techniques 2-4).
 
@@ -10,7 +10,8 @@ Two stages use it: `scan` inspects the imports and calls; the PyTorch readers fi
 `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)` calls in the resulting graph to
 recover tensor names, shapes and dtypes.
 
-Robustness (hostile input): lengths are clamped to the buffer (no allocation larger than the data);
+Robustness (hostile input): lengths are clamped to the buffer (no allocation larger than the data;
+the fast decoder copies at most 16 MiB at a time);
 the number of opcodes is capped; a broken or truncated stream ends the walk with an `error` that
 keeps everything seen before the break — a loader would have executed that part already
 ("nullifAI", scanners.md technique 4). Graph traversal is iterative and cycle-safe.
