@@ -1,8 +1,9 @@
 """A symbolic pickle machine: walks every opcode of a pickle without executing any of it.
 
-Loading a pickle runs whatever callables it names. We never load: the standard library's
-`pickletools.genops` decodes the opcodes and this module interprets them on a symbolic stack, so
-that imports (`GLOBAL`, `STACK_GLOBAL` with names from the memo, `INST`, `OBJ`, `EXT*`), calls
+Loading a pickle runs whatever callables it names. We never load: the opcodes are decoded (by
+`_walk_fast` from bounded windows of bytes, or by the standard library's `pickletools.genops` for
+streams and whatever the fast decoder hands over) and interpreted on a symbolic stack, so that
+imports (`GLOBAL`, `STACK_GLOBAL` with names from the memo, `INST`, `OBJ`, `EXT*`), calls
 (`REDUCE`, `NEWOBJ`, `NEWOBJ_EX`, `BUILD`) and persistent ids become plain records
 (formats.md "Pickle"; scanners.md techniques 2-4).
 
@@ -10,7 +11,8 @@ Two stages use it: `scan` inspects the imports and calls; the PyTorch readers fi
 `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)` calls in the resulting graph to
 recover tensor names, shapes and dtypes.
 
-Robustness (hostile input): lengths are clamped to the buffer (no allocation larger than the data);
+Robustness (hostile input): lengths are clamped to the buffer (no allocation larger than the data;
+the fast decoder copies at most 16 MiB at a time);
 the number of opcodes is capped; a broken or truncated stream ends the walk with an `error` that
 keeps everything seen before the break — a loader would have executed that part already
 ("nullifAI", scanners.md technique 4). Graph traversal is iterative and cycle-safe.
@@ -19,7 +21,9 @@ keeps everything seen before the break — a loader would have executed that par
 from __future__ import annotations
 
 import io
+import pickle
 import pickletools
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, cast
@@ -265,6 +269,8 @@ class _Machine:
         self.index = 0
 
     # -- stack helpers ------------------------------------------------------------------------------
+    # Handlers append to self.stack directly (a call less per opcode), except when the pushed value's
+    # expression pops a mark: that rebinds self.stack, so the append must be looked up afterwards.
     def push(self, value: Any) -> None:
         self.stack.append(value)
 
@@ -313,11 +319,17 @@ class _Machine:
         if handler is not None:
             handler(arg)
         elif name in _LITERALS:
-            if isinstance(arg, bytes | bytearray):
-                self.t.byte_strings.append((self.pos, bytes(arg)))
-            self.push(arg)
+            self.literal(arg)
         else:  # pragma: no cover - every opcode pickletools knows is handled
             raise _Abort(f"unhandled opcode {name}")
+
+    def literal(self, arg: Any) -> None:
+        if isinstance(arg, bytes | bytearray):
+            self.t.byte_strings.append((self.pos, bytes(arg)))
+        self.stack.append(arg)
+
+    def unhandled(self, arg: Any) -> None:  # pragma: no cover - every opcode pickletools knows is handled
+        raise _Abort("unhandled opcode")
 
     def op_PROTO(self, arg: int) -> None:
         self.t.protocol = arg
@@ -326,16 +338,16 @@ class _Machine:
         pass
 
     def op_NONE(self, arg: None) -> None:
-        self.push(None)
+        self.stack.append(None)
 
     def op_NEWTRUE(self, arg: None) -> None:
-        self.push(True)
+        self.stack.append(True)
 
     def op_NEWFALSE(self, arg: None) -> None:
-        self.push(False)
+        self.stack.append(False)
 
     def op_EMPTY_LIST(self, arg: None) -> None:
-        self.push([])
+        self.stack.append([])
 
     def op_APPEND(self, arg: None) -> None:
         value = self.pop()
@@ -357,33 +369,33 @@ class _Machine:
         self.push(list(self.pop_mark()))
 
     def op_EMPTY_TUPLE(self, arg: None) -> None:
-        self.push(())
+        self.stack.append(())
 
     def op_TUPLE(self, arg: None) -> None:
         self.push(tuple(self.pop_mark()))
 
     def op_TUPLE1(self, arg: None) -> None:
-        self.push((self.pop(),))
+        self.stack.append((self.pop(),))
 
     def op_TUPLE2(self, arg: None) -> None:
         b = self.pop()
         a = self.pop()
-        self.push((a, b))
+        self.stack.append((a, b))
 
     def op_TUPLE3(self, arg: None) -> None:
         c = self.pop()
         b = self.pop()
         a = self.pop()
-        self.push((a, b, c))
+        self.stack.append((a, b, c))
 
     def op_EMPTY_DICT(self, arg: None) -> None:
-        self.push(SymDict())
+        self.stack.append(SymDict())
 
     def op_DICT(self, arg: None) -> None:
         items = self.pop_mark()
         if len(items) % 2:
             raise _Abort("DICT with an odd number of items")
-        self.push(SymDict(list(zip(items[::2], items[1::2], strict=True))))
+        self.stack.append(SymDict(list(zip(items[::2], items[1::2], strict=True))))
 
     def op_SETITEM(self, arg: None) -> None:
         value = self.pop()
@@ -405,7 +417,7 @@ class _Machine:
             self.anomaly(f"SETITEM on a {type(target).__name__}")
 
     def op_EMPTY_SET(self, arg: None) -> None:
-        self.push(SymSet())
+        self.stack.append(SymSet())
 
     def op_ADDITEMS(self, arg: None) -> None:
         items = self.pop_mark()
@@ -425,7 +437,7 @@ class _Machine:
             self.pop_mark()
 
     def op_DUP(self, arg: None) -> None:
-        self.push(self.top())
+        self.stack.append(self.top())
 
     def op_MARK(self, arg: None) -> None:
         self.metastack.append(self.stack)
@@ -437,14 +449,16 @@ class _Machine:
     def _get(self, key: int) -> None:
         if key not in self.memo:
             raise _Abort(f"memo key {key} read before it was written")
-        self.push(self.memo[key])
+        self.stack.append(self.memo[key])
 
     op_GET = op_BINGET = op_LONG_BINGET = _get
 
     def _put(self, key: int) -> None:
         if key < 0:
             raise _Abort("negative memo key")
-        self.memo[key] = self.top()
+        if not self.stack:  # top(), inlined: PUT is a third of a model pickle's opcodes
+            raise _Abort("stack underflow")
+        self.memo[key] = self.stack[-1]
 
     op_PUT = op_BINPUT = op_LONG_BINPUT = _put
 
@@ -454,18 +468,18 @@ class _Machine:
     def _ext(self, code: int) -> None:
         # copyreg's extension registry maps codes to (module, name); it is empty in a stock Python,
         # so any EXT opcode imports something a scanner cannot see by name.
-        self.push(self.import_("copyreg._extension_registry", str(code), f"EXT{_ext_width(code)}"))
+        self.stack.append(self.import_("copyreg._extension_registry", str(code), f"EXT{_ext_width(code)}"))
 
     op_EXT1 = op_EXT2 = op_EXT4 = _ext
 
     def op_GLOBAL(self, arg: str) -> None:
         module, _, name = arg.partition(" ")
-        self.push(self.import_(module, name, "GLOBAL"))
+        self.stack.append(self.import_(module, name, "GLOBAL"))
 
     def op_STACK_GLOBAL(self, arg: None) -> None:
         name = self.pop()
         module = self.pop()
-        self.push(self.import_(module, name, "STACK_GLOBAL"))
+        self.stack.append(self.import_(module, name, "STACK_GLOBAL"))
 
     def op_INST(self, arg: str) -> None:
         module, _, name = arg.partition(" ")
@@ -476,23 +490,23 @@ class _Machine:
         items = self.pop_mark()
         if not items:
             raise _Abort("OBJ without a class")
-        self.push(self.call(items[0], tuple(items[1:]), "obj"))
+        self.stack.append(self.call(items[0], tuple(items[1:]), "obj"))
 
     def op_REDUCE(self, arg: None) -> None:
         args = self.pop()
         func = self.pop()
-        self.push(self.call(func, args, "reduce"))
+        self.stack.append(self.call(func, args, "reduce"))
 
     def op_NEWOBJ(self, arg: None) -> None:
         args = self.pop()
         cls = self.pop()
-        self.push(self.call(cls, args, "newobj"))
+        self.stack.append(self.call(cls, args, "newobj"))
 
     def op_NEWOBJ_EX(self, arg: None) -> None:
         kwargs = self.pop()
         args = self.pop()
         cls = self.pop()
-        self.push(self.call(cls, args, "newobj_ex", kwargs))
+        self.stack.append(self.call(cls, args, "newobj_ex", kwargs))
 
     def op_BUILD(self, arg: None) -> None:
         state = self.pop()
@@ -511,15 +525,15 @@ class _Machine:
     def op_PERSID(self, arg: str) -> None:
         p = PersistentId(arg, self.pos)
         self.t.persistent_ids.append(p)
-        self.push(p)
+        self.stack.append(p)
 
     def op_BINPERSID(self, arg: None) -> None:
         p = PersistentId(self.pop(), self.pos)
         self.t.persistent_ids.append(p)
-        self.push(p)
+        self.stack.append(p)
 
     def op_NEXT_BUFFER(self, arg: None) -> None:
-        self.push(Opaque("out-of-band buffer"))
+        self.stack.append(Opaque("out-of-band buffer"))
 
     def op_READONLY_BUFFER(self, arg: None) -> None:
         self.top()
@@ -544,43 +558,41 @@ def _ext_width(code: int) -> int:
     return 1 if code < 0x100 else 2 if code < 0x10000 else 4
 
 
-# Pickles in model files are small next to the file (a 2 GB checkpoint's pickle is a few KB), so the
-# walk reads them from an in-memory copy of a window at the start of the buffer: io.BytesIO serves
-# pickletools' many one-byte reads in C, ~2x faster than a Python reader over the mmap. A pickle that
-# runs past the window is walked again over a larger one, and past the largest straight from the buffer
-# (never copying more than _MAX_WINDOW bytes, whatever length the file declares).
-_FIRST_WINDOW = 1 << 20
-_MAX_WINDOW = 64 << 20
-
-
-class _WindowReader(io.BytesIO):
-    """The in-memory window: BytesIO's C read/readline/tell, plus the walker's `skip`."""
-
-    def skip(self, n: int) -> int:
-        start = self.tell()
-        stop = self.seek(min(start + max(0, n), len(self.getbuffer())))
-        return stop - start
-
-
 def walk(
     buf: Buffer, start: int = 0, *, max_ops: int = DEFAULT_MAX_OPS, after_build: AfterBuild | None = None
 ) -> PickleTrace:
-    """Walk one pickle starting at byte `start`. Never raises on bad input: see `PickleTrace.error`."""
-    if after_build is None and start <= _FIRST_WINDOW:
-        size = len(buf)
-        window = _FIRST_WINDOW
-        while True:
-            end = min(size, start + window)
-            # Positions stay those of `buf`: the copy starts at 0, the reader at `start`.
-            reader = _WindowReader(buf[0:end])
-            reader.seek(start)
-            trace = walk_reader(reader, max_ops=max_ops)
-            if trace.complete or end >= size or reader.tell() < end:
-                return trace  # finished, or stopped inside the window: the same answer as the full buffer
-            if window >= _MAX_WINDOW:
-                break
-            window = min(window * 16, _MAX_WINDOW)
-    return walk_reader(_Reader(buf, start), max_ops=max_ops, after_build=after_build)
+    """Walk one pickle starting at byte `start`. Never raises on bad input: see `PickleTrace.error`.
+
+    The opcodes are decoded by `_walk_fast` from a bounded window of bytes copied out of `buf` (C-level
+    indexing instead of a Python file object per read); whatever it does not decode itself — protocol 0
+    text opcodes beyond its window, a truncated or malformed argument, an unknown opcode — is handed to
+    `pickletools.genops` from that opcode on, so errors and their positions are exactly genops'.
+    joblib's `after_build` hook reads from a file-like reader, so those walks use genops throughout.
+    """
+    if after_build is not None:
+        return walk_reader(_Reader(buf, start), max_ops=max_ops, after_build=after_build)
+    trace = PickleTrace(start=start, end=start)
+    machine = _Machine(trace)
+    fast = _FastState()
+    try:
+        resume = _walk_fast(machine, buf, start, max_ops, fast)
+        if resume is None:
+            trace.end = fast.end
+        else:
+            reader = _Reader(buf, resume)
+            machine.reader = reader
+            _run_genops(machine, reader, max_ops)
+            trace.end = reader.tell()
+    except _STOPPERS as exc:
+        # Raised by an opcode handler inside the fast loop: genops would have read the opcode's
+        # argument already, so its reader would stand just after it (fast.end).
+        _record_error(machine, exc, fast.end)
+        trace.end = fast.end
+    except _ResumedError as wrapped:
+        _record_error(machine, wrapped.exc, wrapped.tell)
+        trace.end = wrapped.tell
+    trace.ops = machine.index
+    return trace
 
 
 def walk_reader(
@@ -596,6 +608,42 @@ def walk_reader(
     machine.after_build = after_build
     machine.reader = reader
     try:
+        _run_genops(machine, reader, max_ops)
+    except _ResumedError as wrapped:
+        _record_error(machine, wrapped.exc, wrapped.tell)
+    trace.ops = machine.index
+    trace.end = reader.tell()
+    return trace
+
+
+# Exceptions that end a walk. pickletools raises ValueError for unknown opcodes and truncated
+# arguments; the others come from hostile argument values (bad UTF-8, huge longs).
+_STOPPERS = (
+    _Abort,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    UnicodeDecodeError,
+    OverflowError,
+    MemoryError,
+    RecursionError,
+)
+
+
+class _ResumedError(Exception):
+    """Carries an exception out of the genops loop with the reader position it was raised at."""
+
+    def __init__(self, exc: BaseException, tell: int) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+        self.tell = tell
+
+
+def _run_genops(machine: _Machine, reader: Reader, max_ops: int) -> None:
+    """Continue `machine` over `reader` with `pickletools.genops` until STOP, the op cap or an error."""
+    trace = machine.t
+    try:
         for opcode, arg, pos in pickletools.genops(cast(IO[bytes], reader)):
             machine.pos = pos if pos is not None else reader.tell()
             machine.step(opcode.name, arg)
@@ -607,18 +655,260 @@ def walk_reader(
         if not trace.complete:
             trace.error = "pickle ended without a STOP opcode"
             trace.error_pos = reader.tell()
-    except _Abort as exc:
+    except _STOPPERS as exc:
+        raise _ResumedError(exc, reader.tell()) from None
+
+
+def _record_error(machine: _Machine, exc: BaseException, tell: int) -> None:
+    trace = machine.t
+    if isinstance(exc, _Abort):
         trace.error, trace.error_pos = str(exc), machine.pos
-    except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, OverflowError) as exc:
-        # pickletools raises ValueError for unknown opcodes and truncated arguments.
-        trace.error, trace.error_pos = _describe_decode_error(exc), reader.tell()
-    except MemoryError:
+    elif isinstance(exc, MemoryError):
         trace.error, trace.error_pos = "out of memory while decoding", machine.pos
-    except RecursionError:  # pragma: no cover - the machine is iterative
+    elif isinstance(exc, RecursionError):  # pragma: no cover - the machine is iterative
         trace.error, trace.error_pos = "nesting too deep", machine.pos
-    trace.ops = machine.index
-    trace.end = reader.tell()
-    return trace
+    else:
+        trace.error, trace.error_pos = _describe_decode_error(exc), tell
+
+
+# ------------------------------------------------------------------------------------------------------
+# The fast decoder
+# ------------------------------------------------------------------------------------------------------
+
+# How an opcode's argument is laid out, for `_walk_fast`. Kinds are numbered in groups so that the
+# loop tells them apart with few comparisons, most frequent first: no argument; one byte; four bytes;
+# four-byte-length strings; one-byte-length strings; the rest. Within a group, the memo opcodes and
+# the integer literals (two thirds of a model pickle) are executed inline, without a handler call.
+# _GENERIC arguments are decoded by pickletools' own reader over an in-memory file of the window;
+# _UNKNOWN bytes are not opcodes (genops raises its "unknown opcode" error for them).
+_NOARG = 0
+_GET1, _PUT1, _INT1, _U1 = 1, 2, 3, 4  # BINGET, BINPUT, BININT1, other uint1 (PROTO, EXT1)
+_GET4, _PUT4, _INT4, _I4, _U4 = 5, 6, 7, 8, 9  # LONG_BINGET, LONG_BINPUT, BININT, EXT4, other uint4
+_UNI4, _BYTES4 = 10, 11  # BINUNICODE, BINBYTES
+_UNI1, _BYTES1 = 12, 13  # SHORT_BINUNICODE, SHORT_BINBYTES
+_U2, _F8, _LONG1, _GENERIC, _UNKNOWN = 14, 15, 16, 17, 18
+_ARG_KINDS = {
+    "uint1": _U1,
+    "uint2": _U2,
+    "int4": _I4,
+    "uint4": _U4,
+    "unicodestring1": _UNI1,
+    "unicodestring4": _UNI4,
+    "bytes1": _BYTES1,
+    "bytes4": _BYTES4,
+    "float8": _F8,
+    "long1": _LONG1,
+}
+_INLINE_KINDS = {
+    "BINGET": _GET1,
+    "BINPUT": _PUT1,
+    "BININT1": _INT1,
+    "LONG_BINGET": _GET4,
+    "LONG_BINPUT": _PUT4,
+    "BININT": _INT4,
+}
+_KIND = [_UNKNOWN] * 256
+_READER: list[Callable[[IO[bytes]], Any] | None] = [None] * 256
+_HANDLER: list[Callable[[_Machine, Any], None]] = [_Machine.unhandled] * 256
+for _op in pickletools.opcodes:
+    _code = ord(_op.code)
+    _KIND[_code] = _INLINE_KINDS.get(_op.name) or (
+        _NOARG if _op.arg is None else _ARG_KINDS.get(_op.arg.name, _GENERIC)
+    )
+    _READER[_code] = None if _op.arg is None else _op.arg.reader
+    _HANDLER[_code] = getattr(_Machine, "op_" + _op.name, None) or (
+        _Machine.literal if _op.name in _LITERALS else _Machine.unhandled
+    )
+_STOP = ord(".")
+del _op, _code
+
+_unpack_from = struct.unpack_from
+_decode_long = pickle.decode_long  # what pickletools' long1 reader uses
+_BytesIO = io.BytesIO
+
+_FIRST_WINDOW = 64 << 10  # most model pickles (a torch data.pkl) fit in the first window
+_MAX_WINDOW = 16 << 20  # an argument larger than this is left to genops, which reads it in place
+
+
+class _FastState:
+    __slots__ = ("end",)
+
+    def __init__(self) -> None:
+        self.end = 0
+
+
+def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: _FastState) -> int | None:
+    """Run `machine` over the pickle at `start`, decoding opcodes from windows of bytes.
+
+    Returns None when the walk is over (STOP reached: `state.end` is the offset after it), or the
+    offset of the first opcode it left undecoded, for `_run_genops` to continue from. Opcode handlers'
+    exceptions propagate with `state.end` set to the offset after the opcode's argument, where genops'
+    reader would stand.
+
+    The opcodes executed inline here do exactly what their `_Machine` handlers do; when one would fail
+    (a memo key read before it was written, PUT on an empty stack) the handler runs instead and raises.
+
+    Memory: a window is at most _MAX_WINDOW bytes, however large a length the pickle declares.
+    """
+    # Locals, not globals, in the loop: this function is where a scan of a checkpoint spends its time.
+    GET1, PUT1, INT1, GROUP4, GET4, PUT4, INT4, I4 = _GET1, _PUT1, _INT1, _GET4, _GET4, _PUT4, _INT4, _I4
+    UNI4, BYTES4, UNI1, BYTES1, U2, F8, LONG1, GENERIC = (
+        _UNI4, _BYTES4, _UNI1, _BYTES1, _U2, _F8, _LONG1, _GENERIC,
+    )  # fmt: skip
+    kinds = _KIND
+    handlers = _HANDLER
+    readers = _READER
+    unpack_from = _unpack_from
+    memo = machine.memo
+    size = len(buf)
+    base = start
+    window = _FIRST_WINDOW
+    data = bytes(buf[base : min(size, base + window)])
+    n = len(data)
+    at_end = base + n >= size
+    p = q = 0
+    arg: Any = None
+    index = machine.index
+    try:
+        while True:
+            need = 0  # > 0: the opcode at p needs this many bytes from p, more than the window holds
+            done = False  # executed inline
+            if p >= n:
+                need = 1
+            else:
+                code = data[p]
+                kind = kinds[code]
+                if kind == 0:  # _NOARG
+                    arg = None
+                    q = p + 1
+                elif kind < GROUP4:  # one-byte argument
+                    q = p + 2
+                    if q > n:
+                        need = 2
+                    else:
+                        arg = data[p + 1]
+                        if kind == GET1:
+                            if arg in memo:
+                                machine.stack.append(memo[arg])
+                                done = True
+                        elif kind == PUT1:
+                            if machine.stack:
+                                memo[arg] = machine.stack[-1]
+                                done = True
+                        elif kind == INT1:
+                            machine.stack.append(arg)
+                            done = True
+                elif kind < UNI4:  # four-byte argument
+                    q = p + 5
+                    if q > n:
+                        need = 5
+                    else:
+                        arg = unpack_from("<i" if kind >= INT4 and kind <= I4 else "<I", data, p + 1)[0]
+                        if kind == GET4:
+                            if arg in memo:
+                                machine.stack.append(memo[arg])
+                                done = True
+                        elif kind == PUT4:
+                            if machine.stack:
+                                memo[arg] = machine.stack[-1]
+                                done = True
+                        elif kind == INT4:
+                            machine.stack.append(arg)
+                            done = True
+                elif kind < UNI1:  # four-byte length, then that many bytes
+                    if p + 5 > n:
+                        need = 5
+                    else:
+                        q = p + 5 + unpack_from("<I", data, p + 1)[0]
+                        if q > n:
+                            need = q - p
+                        elif kind == BYTES4:
+                            arg = data[p + 5 : q]
+                        else:
+                            try:
+                                arg = str(data[p + 5 : q], "utf-8", "surrogatepass")
+                            except UnicodeDecodeError:
+                                return base + p  # genops raises it, with its reader's position
+                            machine.stack.append(arg)
+                            done = True
+                elif kind < U2:  # one-byte length, then that many bytes
+                    if p + 2 > n:
+                        need = 2
+                    else:
+                        q = p + 2 + data[p + 1]
+                        if q > n:
+                            need = q - p
+                        elif kind == BYTES1:
+                            arg = data[p + 2 : q]
+                        else:
+                            try:
+                                arg = str(data[p + 2 : q], "utf-8", "surrogatepass")
+                            except UnicodeDecodeError:
+                                return base + p
+                            machine.stack.append(arg)
+                            done = True
+                elif kind == U2:
+                    q = p + 3
+                    if q > n:
+                        need = 3
+                    else:
+                        arg = unpack_from("<H", data, p + 1)[0]
+                elif kind == F8:
+                    q = p + 9
+                    if q > n:
+                        need = 9
+                    else:
+                        arg = unpack_from(">d", data, p + 1)[0]
+                elif kind == LONG1:
+                    if p + 2 > n:
+                        need = 2
+                    else:
+                        q = p + 2 + data[p + 1]
+                        if q > n:
+                            need = q - p
+                        else:
+                            arg = _decode_long(data[p + 2 : q])
+                elif kind == GENERIC:
+                    f = _BytesIO(data)
+                    f.seek(p + 1)
+                    try:
+                        arg = readers[code](f)  # type: ignore[misc]
+                    except Exception:
+                        if f.tell() < n or at_end:
+                            return base + p  # a malformed argument: genops reports it
+                        need = n - p + 1  # ran into the window's end: retry with a larger window
+                    q = f.tell()
+                else:
+                    return base + p  # not an opcode: genops reports it
+            if need:
+                if at_end or need > _MAX_WINDOW:
+                    return base + p  # truncated, or too large to copy: genops reads it in place
+                base += p
+                window = min(_MAX_WINDOW, max(window * 2, need))
+                data = bytes(buf[base : min(size, base + window)])
+                n = len(data)
+                at_end = base + n >= size
+                p = q = 0
+                continue
+            if not done:
+                machine.pos = base + p
+                machine.index = index
+                handlers[code](machine, arg)
+            index += 1
+            if code == _STOP:
+                p = q
+                return None
+            if index >= max_ops:
+                machine.pos = base + p
+                p = q
+                raise _Abort(f"more than {max_ops} opcodes")
+            p = q
+    finally:
+        # On every exit: where genops' reader would stand (after the last opcode and its argument,
+        # even when its handler raised), and how many opcodes completed.
+        state.end = base + q
+        if machine.index < index:
+            machine.index = index
 
 
 def _describe_decode_error(exc: BaseException) -> str:

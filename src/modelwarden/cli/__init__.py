@@ -1,13 +1,14 @@
 """The `modelwarden` command. Thin: parse options, call a stage, render its record.
 
-Each command lives in its own module under this package and registers itself on `app`; the
-imports at the bottom pull them in. Errors derived from `ModelwardenError` are printed as one
-clear message (no traceback) and exit with their exit code.
+Each command lives in its own module under this package and registers itself on `app` when
+imported; `main` imports the one it runs (`load_commands`). Errors derived from `ModelwardenError`
+are printed as one clear message (no traceback) and exit with their exit code.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import typer
 from rich.console import Console
@@ -44,7 +45,43 @@ def _root(
     """modelwarden: the release, safety, openness and compliance facts of an AI model, from its files."""
 
 
+# The module that registers each top-level command. `main` imports only the module of the command
+# being run: `modelwarden scan` then skips the gateway, registry and database commands, whose imports
+# took longer than scanning a 2 GB checkpoint. Help, version, no command or an unknown one load them
+# all, so listings and "no such command" suggestions are complete. tests/test_cli_startup.py checks
+# this table against what the modules register.
+COMMAND_MODULES = {
+    "assess": "assess",
+    "audit": "audit",
+    "docs": "docs",
+    "gateway": "gateway",
+    "identities": "identities",
+    "incidents": "incidents",
+    "inspect": "inspect",
+    "keys": "keys",
+    "openness": "openness",
+    "registry": "registry",
+    "scan": "scan",
+    "serve": "serve",
+    "tiers": "tiers",
+}
+
+
+def load_commands(args: Sequence[str] | None = None) -> None:
+    """Register the command that `args` (a command line without the program name) runs, or every
+    command when `args` is None or names none that is known."""
+    import importlib
+
+    name = next((a for a in args or () if not a.startswith("-")), None)
+    modules = [COMMAND_MODULES[name]] if name in COMMAND_MODULES else sorted(set(COMMAND_MODULES.values()))
+    if args is not None and name is None and "--version" in args and "--help" not in args:
+        modules = []  # the eager --version option exits before any command is looked up
+    for module in modules:
+        importlib.import_module(f"modelwarden.cli.{module}")
+
+
 def main() -> None:
+    load_commands(sys.argv[1:])
     try:
         app()
     except ModelwardenError as exc:
@@ -53,19 +90,3 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-
-
-# Command modules register themselves on `app` when imported (one line per command).
-from modelwarden.cli import assess as _assess  # noqa: E402,F401
-from modelwarden.cli import audit as _audit  # noqa: E402,F401
-from modelwarden.cli import docs as _docs  # noqa: E402,F401
-from modelwarden.cli import gateway as _gateway  # noqa: E402,F401
-from modelwarden.cli import identities as _identities  # noqa: E402,F401
-from modelwarden.cli import incidents as _incidents  # noqa: E402,F401
-from modelwarden.cli import inspect as _inspect  # noqa: E402,F401
-from modelwarden.cli import keys as _keys  # noqa: E402,F401
-from modelwarden.cli import openness as _openness  # noqa: E402,F401
-from modelwarden.cli import registry as _registry  # noqa: E402,F401
-from modelwarden.cli import scan as _scan  # noqa: E402,F401
-from modelwarden.cli import serve as _serve  # noqa: E402,F401
-from modelwarden.cli import tiers as _tiers  # noqa: E402,F401

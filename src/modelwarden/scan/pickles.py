@@ -221,10 +221,12 @@ def _judge_import(
         )
         return
     verdict = load_policy().classify(g.module, g.name, protocol=trace.protocol, context=context)
+    tier = verdict.tier
+    if tier is Tier.ALLOW or tier is Tier.NESTED:
+        return  # nothing to report (nested loads are judged with their call); skip describing the args
     evidence = verdict.qualname
     if call is not None:
         evidence = f"{verdict.qualname}({describe_args(call.args, call.kwargs)})"
-    tier = verdict.tier
     if tier is Tier.DANGEROUS:
         ctx.add(
             scope,

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
-
-import yaml
 
 from modelwarden.model import Severity
+from modelwarden.scan.policy import read_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +23,7 @@ class Rule:
 
 @cache
 def catalogue() -> dict[str, Rule]:
-    text = resources.files("modelwarden.scan").joinpath("data/rules.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)
+    raw = read_data("rules.yaml")
     return {
         rid: Rule(
             id=rid,

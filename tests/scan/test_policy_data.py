@@ -1,0 +1,22 @@
+"""The scanner's data files read the same through libyaml's safe loader as through the pure-Python one.
+
+`read_data` prefers libyaml for start-up time; a difference between the two parsers on these files
+would silently change the allowlist, the dangerous list or a rule's severity.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+import yaml
+
+from modelwarden.scan.policy import read_data
+
+
+@pytest.mark.parametrize("name", ["pickle_policy.yaml", "rules.yaml", "format_policy.yaml"])
+def test_data_file_parses_the_same_with_both_yaml_parsers(name: str) -> None:
+    text = resources.files("modelwarden.scan").joinpath("data/" + name).read_text("utf-8")
+    expected = yaml.load(text, Loader=yaml.SafeLoader)  # the pure-Python safe loader
+    assert expected  # a real, non-empty document
+    assert read_data(name) == expected
