@@ -265,3 +265,44 @@ def test_mot_exact_mode_reads_identified_licences_as_spdx_ids(tmp_path: Path) ->
     exact = assess_openness(inspect_path(root), None, mof_mode="mot_exact")
     assert normalised.mof.progress == exact.mof.progress
     assert float(exact.mof.progress["3"]) > 0
+
+
+def test_code_documents_and_data_in_the_files_are_assigned_to_their_components(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    root = release(
+        tmp_path,
+        "research-release",
+        "---\nlicense: apache-2.0\n---\n# A research release\n",
+        {
+            "scripts/pretrain.py": "# training loop\n",
+            "scripts/evaluate.py": "# evaluation\n",
+            "tools/preprocess_data.py": "# dedup and filter\n",
+            "handler.py": "# inference endpoint\n",
+            "tokenization_x.py": "# tokenizer code\n",
+            "convert_weights.py": "# neither: not assigned to a component\n",
+            "technical_report.pdf": "%PDF-1.4\n",
+            "data/train-00000.jsonl": '{"text": "hello"}\n',
+            "samples/generation-1.txt": "sample output\n",
+        },
+    )
+    torch.save({"state": {0: {"exp_avg": torch.zeros(4)}}}, root / "optimizer.pt")
+    r = classify(root)
+    c = r.components
+    for cid, path in [
+        ("training_code", "scripts/pretrain.py"),
+        ("evaluation_code", "scripts/evaluate.py"),
+        ("data_preprocessing_code", "tools/preprocess_data.py"),
+        ("inference_code", "handler.py"),
+        ("technical_report", "technical_report.pdf"),
+        ("datasets", "data/train-00000.jsonl"),
+        ("sample_outputs", "samples/generation-1.txt"),
+    ]:
+        assert c[cid].present, cid
+        assert any(e.provenance.file == path for e in c[cid].evidence), (cid, c[cid].evidence)
+        assert c[cid].licence == "apache-2.0" and c[cid].open is True, (cid, c[cid].licence)
+    assert any("tokenization_x.py" in e.description for e in c["supporting_libraries"].evidence)
+    assert not any("convert_weights.py" in e.description for x in c.values() for e in x.evidence)
+    # optimizer state holds tensors but is training metadata, not the model's weights
+    assert all("optimizer.pt" not in e.description for e in c["model_parameters_final"].evidence)
+    assert any("optimizer.pt" in e.description for e in c["model_metadata"].evidence)
+    assert not c["evaluation_data"].present and not c["research_paper"].present

@@ -32,10 +32,71 @@ _METADATA_FILES = re.compile(
     r"(^|/)(config\.json|generation_config\.json|trainer_state\.json|training_args\.bin|optimizer\.pt"
     r"|scheduler\.pt|training_config\.(json|ya?ml))$"
 )
-_MODELING = re.compile(r"(^|/)(modeling|modelling|configuration)_[\w]+\.py$")
 _TOKENIZER = re.compile(
     r"(^|/)(tokenizer(_config)?\.json|tokenizer\.model|vocab\.(txt|json)|merges\.txt|spiece\.model)$"
 )
+# Optimizer, scheduler and RNG state hold tensors but are not the model: they are training metadata.
+_TRAINING_STATE = re.compile(r"(^|/)(optimizer|scheduler|rng_state|training_args|trainer_state)[^/]*$", re.I)
+_CODE_SUFFIXES = (".py", ".sh", ".ipynb", ".rs", ".c", ".cc", ".cpp", ".cu", ".jl", ".js", ".ts")
+# What a source file in a release is for, judged from its path (openness.md §1.2 component
+# definitions); the first match wins. Code matching none is listed as unassigned, not guessed.
+_CODE_ROLES: tuple[tuple[Component, re.Pattern[str]], ...] = (
+    (
+        Component.DATA_PREPROCESSING_CODE,
+        re.compile(
+            r"preprocess|prepare[-_]?data|data[-_]?prep|dedup|filter[-_]?data|build[-_]?dataset", re.I
+        ),
+    ),
+    (
+        Component.EVALUATION_CODE,
+        re.compile(r"(^|/|_|-)(eval|evaluate|evaluation|benchmarks?)([-_./]|$)", re.I),
+    ),
+    (
+        Component.TRAINING_CODE,
+        re.compile(r"(^|/|_|-)(train|training|pretrain|finetune|fine[-_]tune|sft|dpo|rlhf)", re.I),
+    ),
+    (
+        Component.SUPPORTING_LIBRARIES,
+        re.compile(r"(^|/)tokeni[sz]ation[^/]*$|(^|/)(lib|libs|utils?|tools)/", re.I),
+    ),
+    (Component.MODEL_ARCHITECTURE, re.compile(r"(^|/)(modell?ing|configuration|architecture)[^/]*$", re.I)),
+    (
+        Component.INFERENCE_CODE,
+        re.compile(r"(^|/)[^/]*(infer|generat|predict|serve|handler|pipeline|chat|demo|example)[^/]*$", re.I),
+    ),
+)
+# Documents and data shipped as files (openness.md §1.2).
+_DOC_ROLES: tuple[tuple[Component, re.Pattern[str]], ...] = (
+    (
+        Component.DATA_CARD,
+        re.compile(r"(^|/)[^/]*(data[-_ ]?card|datasheet|dataset[-_ ]card)[^/]*\.(md|pdf|txt|html)$", re.I),
+    ),
+    (
+        Component.TECHNICAL_REPORT,
+        re.compile(r"(^|/)[^/]*(technical[-_ ]?report|tech[-_ ]?report)[^/]*\.(md|pdf|tex|html)$", re.I),
+    ),
+    (Component.RESEARCH_PAPER, re.compile(r"(^|/)[^/]*paper[^/]*\.(pdf|tex)$", re.I)),
+    (
+        Component.EVALUATION_RESULTS,
+        re.compile(r"(^|/)[^/]*eval[^/]*results?[^/]*\.(json|csv|md|ya?ml|tsv)$", re.I),
+    ),
+    (
+        Component.SAMPLE_OUTPUTS,
+        re.compile(r"(^|/)(samples?|sample[-_]outputs?|generations)(/|[-_.][^/]*$)", re.I),
+    ),
+    (
+        Component.EVALUATION_DATA,
+        re.compile(r"(^|/)(eval[-_]?data|evaluation[-_]data|benchmark[-_]data)/", re.I),
+    ),
+    (
+        Component.DATASETS,
+        re.compile(
+            r"(^|/)(data|dataset|datasets|training[-_]data)/[^/]+\.(jsonl?|parquet|csv|arrow|txt|tsv|zst|gz)$",
+            re.I,
+        ),
+    ),
+)
+MAX_LISTED = 5  # files named per piece of evidence; the rest are counted
 _ARXIV = re.compile(r"arxiv\.org/(abs|pdf)/(\d{4}\.\d{4,5})", re.I)
 ARXIV_LICENCE = "arXiv.org perpetual non-exclusive license"
 
@@ -96,8 +157,8 @@ def _from_files(facts: ModelFacts) -> dict[Component, list[Evidence]]:
         found.setdefault(c, []).append(Evidence(description=text, provenance=prov))
 
     paths = [f.path for f in facts.files]
-    weights = [f.path for f in facts.files if f.format in WEIGHT_FORMATS and (f.parameters or f.tensors)]
-    weights = weights or [f.path for f in facts.files if f.format in WEIGHT_FORMATS]
+    candidates = [f for f in facts.files if f.format in WEIGHT_FORMATS and not _TRAINING_STATE.search(f.path)]
+    weights = [f.path for f in candidates if f.parameters or f.tensors] or [f.path for f in candidates]
     if weights:
         ckpt = [p for p in weights if _CHECKPOINT_DIR.search(p)]
         final = [p for p in weights if p not in ckpt]
@@ -114,12 +175,15 @@ def _from_files(facts: ModelFacts) -> dict[Component, list[Evidence]]:
                 _file_prov(ckpt[0]),
             )
     for p in paths:
-        if _METADATA_FILES.search(p) and not _CHECKPOINT_DIR.search(p):
+        if (_METADATA_FILES.search(p) or _TRAINING_STATE.search(p)) and not _CHECKPOINT_DIR.search(p):
             add(Component.MODEL_METADATA, f"training/model configuration {p}", _file_prov(p))
-        if _MODELING.search(p):
-            add(Component.MODEL_ARCHITECTURE, f"model code {p}", _file_prov(p))
         if _TOKENIZER.search(p):
             add(Component.SUPPORTING_LIBRARIES, f"tokenizer file {p}", _file_prov(p))
+    for cid, files in _by_role(paths).items():
+        shown = ", ".join(files[:MAX_LISTED]) + (
+            f" and {len(files) - MAX_LISTED} more" if len(files) > MAX_LISTED else ""
+        )
+        add(cid, f"{_ROLE_WORD[cid]}: {shown}", _file_prov(files[0]))
     if Component.MODEL_ARCHITECTURE not in found and facts.architecture is not None:
         add(
             Component.MODEL_ARCHITECTURE,
@@ -168,12 +232,34 @@ def _from_files(facts: ModelFacts) -> dict[Component, list[Evidence]]:
     return found
 
 
+_DOCUMENTS = {cid for cid, _ in _DOC_ROLES}
+_ROLE_WORD = {cid: ("files" if cid in _DOCUMENTS else "code") for cid in Component}
+
+
+def _by_role(paths: list[str]) -> dict[Component, list[str]]:
+    """Source files and shipped documents or data, grouped by the component their path says they are."""
+    found: dict[Component, list[str]] = {}
+    for p in paths:
+        if p.lower().endswith(_CODE_SUFFIXES):
+            role = next((cid for cid, rx in _CODE_ROLES if rx.search(p)), None)
+        else:
+            role = next((cid for cid, rx in _DOC_ROLES if rx.search(p)), None)
+        if role is not None:
+            found.setdefault(role, []).append(p)
+    return found
+
+
 def _manifest_evidence(cid: Component, decl: ComponentDecl) -> Evidence:
     where = decl.location or "(no location given)"
     text = f"declared in the manifest: {where}" + (f" — {decl.note}" if decl.note else "")
     return Evidence(
         description=text, provenance=Provenance(source=Source.MANIFEST, field=f"components.{cid.value}")
     )
+
+
+def _shipped(evidence: list[Evidence]) -> bool:
+    """Whether a component is in the release's own files (so under its licence), not only cited."""
+    return any(e.provenance.source is Source.FILE for e in evidence)
 
 
 def collect(facts: ModelFacts | None, manifest: Manifest | None) -> dict[str, ComponentEvidence]:
@@ -187,8 +273,10 @@ def collect(facts: ModelFacts | None, manifest: Manifest | None) -> dict[str, Co
         licence: str | None = None
         present = bool(evidence)
         if present:
-            licence = ARXIV_LICENCE if cid is Component.RESEARCH_PAPER else release.text
-            if cid is Component.DATASETS:
+            licence = release.text
+            if cid is Component.RESEARCH_PAPER and not _shipped(evidence):
+                licence = ARXIV_LICENCE
+            if cid is Component.DATASETS and not _shipped(evidence):
                 licence = None  # the card names the datasets; their licences are not in these files
         decl = declared.get(cid)
         if decl is not None:
