@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := build/demo
 
-.PHONY: demo test lint typecheck unit bench clean venv
+.PHONY: demo test lint typecheck unit bench clean venv cli-docs
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+# docs/cli.md is generated from the commands (tests/test_docs.py fails when it is stale).
+cli-docs: $(STAMP)
+	$(BIN)/python -m modelwarden.cli.reference > docs/cli.md
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache

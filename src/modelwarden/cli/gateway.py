@@ -36,7 +36,9 @@ def init(
     database: str | None = typer.Option(
         None, "--database", help="Database URL (default: SQLite in the folder)."
     ),
-    port: int = typer.Option(8080, "--port"),
+    port: int = typer.Option(
+        8080, "--port", help="Port the gateway will listen on (written to gateway.yaml)."
+    ),
 ) -> None:
     """Create gateway.yaml, the audit signing key, a salt and the database; print the admin token once."""
     from modelwarden import migrations
@@ -95,12 +97,16 @@ def init(
 @gateway_app.command("serve")
 def serve(
     config: Path | None = typer.Option(None, "--config", "-c", help="gateway.yaml."),
-    host: str | None = typer.Option(None, "--host"),
-    port: int | None = typer.Option(None, "--port"),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on (default: gateway.yaml's host)."
+    ),
+    port: int | None = typer.Option(None, "--port", help="Port to listen on (default: gateway.yaml's port)."),
     workers: int | None = typer.Option(
         None, "--workers", help="Worker processes (one per core; >1 needs Redis)."
     ),
-    log_level: str = typer.Option("warning", "--log-level"),
+    log_level: str = typer.Option(
+        "warning", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."
+    ),
 ) -> None:
     """Run the gateway (uvicorn, uvloop, httptools)."""
     import uvicorn
@@ -143,8 +149,8 @@ def serve(
 
 @gateway_app.command("mock-upstream")
 def mock_upstream(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(9000, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(9000, "--port", help="Port to listen on."),
     ttft: float = typer.Option(0.0, "--ttft", help="Seconds before the first byte."),
     itl: float = typer.Option(0.0, "--itl", help="Seconds between streamed chunks."),
 ) -> None:

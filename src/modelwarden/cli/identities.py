@@ -50,7 +50,7 @@ def _show(rec: object, as_json: bool) -> None:
 @ids_app.command("create")
 def create(
     name: str = typer.Argument(..., help="A unique name (person, team, organisation)."),
-    email: str | None = typer.Option(None, "--email"),
+    email: str | None = typer.Option(None, "--email", help="Contact address (kept for the operator)."),
     tier: str | None = typer.Option(
         None, "--tier", help="Assigned tier (it applies once the identity qualifies)."
     ),
@@ -80,7 +80,7 @@ def list_(config: Path | None = c.ConfigOpt, db: str | None = c.DbOpt, as_json: 
 
 @ids_app.command("show")
 def show(
-    identity: str = typer.Argument(...),
+    identity: str = typer.Argument(..., help="Identity id or name."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
     as_json: bool = c.JsonOpt,
@@ -92,7 +92,7 @@ def show(
 
 @ids_app.command("verify")
 def verify(
-    identity: str = typer.Argument(...),
+    identity: str = typer.Argument(..., help="Identity id or name."),
     evidence: str | None = typer.Option(
         None, "--evidence", help="Reference to the evidence (ticket, document id)."
     ),
@@ -114,7 +114,7 @@ def verify(
 
 @ids_app.command("set-tier")
 def set_tier(
-    identity: str = typer.Argument(...),
+    identity: str = typer.Argument(..., help="Identity id or name."),
     tier: str = typer.Argument(..., help="Tier name, or `default`."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
@@ -127,7 +127,7 @@ def set_tier(
 
 @ids_app.command("agreement")
 def agreement(
-    identity: str = typer.Argument(...),
+    identity: str = typer.Argument(..., help="Identity id or name."),
     reference: str | None = typer.Argument(None, help="Agreement reference; omit to clear."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
@@ -140,8 +140,8 @@ def agreement(
 
 @ids_app.command("suspend")
 def suspend(
-    identity: str = typer.Argument(...),
-    reason: str = typer.Option(..., "--reason"),
+    identity: str = typer.Argument(..., help="Identity id or name."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log)."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
     as_json: bool = c.JsonOpt,
@@ -153,7 +153,7 @@ def suspend(
 
 @ids_app.command("reinstate")
 def reinstate(
-    identity: str = typer.Argument(...),
+    identity: str = typer.Argument(..., help="Identity id or name."),
     keep_strikes: bool = typer.Option(False, "--keep-strikes", help="Do not reset the strike score."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
@@ -166,7 +166,7 @@ def reinstate(
 
 @ids_app.command("strikes")
 def strikes(
-    identity: str = typer.Argument(...),
+    identity: str = typer.Argument(..., help="Identity id or name."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
     as_json: bool = c.JsonOpt,
@@ -230,8 +230,8 @@ def _decide(
 
 @review_app.command("approve")
 def review_approve(
-    review_id: int = typer.Argument(...),
-    note: str | None = typer.Option(None, "--note"),
+    review_id: int = typer.Argument(..., help="Review id (see `identities review list`)."),
+    note: str | None = typer.Option(None, "--note", help="The operator's note (recorded in the audit log)."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
     as_json: bool = c.JsonOpt,
@@ -242,8 +242,8 @@ def review_approve(
 
 @review_app.command("dismiss")
 def review_dismiss(
-    review_id: int = typer.Argument(...),
-    note: str | None = typer.Option(None, "--note"),
+    review_id: int = typer.Argument(..., help="Review id (see `identities review list`)."),
+    note: str | None = typer.Option(None, "--note", help="The operator's note (recorded in the audit log)."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
     as_json: bool = c.JsonOpt,

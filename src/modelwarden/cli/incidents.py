@@ -24,8 +24,8 @@ app.add_typer(incidents_app, name="incidents")
 
 @incidents_app.command("open")
 def open_(
-    identity: str = typer.Argument(...),
-    title: str = typer.Option(..., "--title"),
+    identity: str = typer.Argument(..., help="Identity id or name the incident is about."),
+    title: str = typer.Option(..., "--title", help="One-line description of the incident."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
     as_json: bool = c.JsonOpt,
@@ -60,8 +60,8 @@ def list_(config: Path | None = c.ConfigOpt, db: str | None = c.DbOpt, as_json: 
 
 @incidents_app.command("note")
 def note(
-    incident: str = typer.Argument(...),
-    text: str = typer.Argument(""),
+    incident: str = typer.Argument(..., help="Incident id (see `incidents list`)."),
+    text: str = typer.Argument("", help="The note; may be empty with --close."),
     close: bool = typer.Option(False, "--close", help="Close the incident."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
@@ -76,7 +76,7 @@ def note(
 
 @incidents_app.command("export")
 def export(
-    incident: str = typer.Argument(...),
+    incident: str = typer.Argument(..., help="Incident id (see `incidents list`)."),
     out_dir: Path = typer.Option(Path("."), "--out", help="Folder for <id>.json and <id>.md."),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,

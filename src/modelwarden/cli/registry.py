@@ -94,8 +94,8 @@ def list_(
     severity: SeverityFilter | None = typer.Option(None, "--severity", help="Worst finding at least."),
     duty: str | None = typer.Option(None, "--duty", help="Regime with obligations, e.g. eu_ai_act."),
     sort: Sort = typer.Option(Sort.RECORDED, "--sort"),
-    limit: int = typer.Option(50, "--limit", min=1, max=500),
-    offset: int = typer.Option(0, "--offset", min=0),
+    limit: int = typer.Option(50, "--limit", min=1, max=500, help="Rows per page (1-500)."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Rows to skip (for paging)."),
     format: TextOrJson = typer.Option(TextOrJson.TEXT, "--format"),
 ) -> None:
     """Recorded assessments, newest first, with filters."""
@@ -271,7 +271,7 @@ def export(
 
 @registry_app.command()
 def delete(
-    ident: int = typer.Argument(..., metavar="ID"),
+    ident: int = typer.Argument(..., metavar="ID", help="Assessment id (see `registry list`)."),
     db: str | None = DB,
 ) -> None:
     """Remove one recorded assessment (the model's previous one becomes its latest)."""

@@ -60,8 +60,8 @@ def list_(
 
 @tiers_app.command("show")
 def show(
-    name: str = typer.Argument(...),
-    file: Path | None = typer.Option(None, "--file"),
+    name: str = typer.Argument(..., help="Tier name (see `tiers list`)."),
+    file: Path | None = typer.Option(None, "--file", help="A tiers YAML file instead of the configured one."),
     config: Path | None = c.ConfigOpt,
     as_json: bool = c.JsonOpt,
 ) -> None:
