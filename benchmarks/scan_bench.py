@@ -9,10 +9,17 @@
    checkpoint, a sharded safetensors folder and a folder of PyTorch shards (the large files are deleted
    afterwards). Each timing is the best of --repeat runs on a warm page cache.
 
+With --walk-sweep the script does none of the above: it times, in process (one warm process per tool
+and checkpoint, imports excluded, best of 20), modelwarden `scan_paths([path], hash_files=False)` against
+picklescan `scan_file_path` on small PyTorch checkpoints of 64, 1,000 and 10,000 tiny tensors, zip and
+legacy formats — the pickle walk alone, which grows with the tensor count while the weights stay
+negligible — and writes benchmarks/results/scan_walk_sweep.md.
+
 ModelAudit sends telemetry by default; PROMPTFOO_DISABLE_TELEMETRY=1 (its documented opt-out) is set
 for every peer run. With `strace` available, the script also checks that modelwarden opens no socket.
 
 Usage: .venv/bin/python benchmarks/scan_bench.py [--skip-install] [--skip-large] [--size-gb 2] [--repeat 3]
+       .venv/bin/python benchmarks/scan_bench.py --walk-sweep [--skip-install]
 """
 
 from __future__ import annotations
@@ -623,14 +630,122 @@ def in_process_section(large: list[Large], repeat: int, detections: dict[str, di
     return lines
 
 
+# ------------------------------------------------------------------------------------------------------
+# --walk-sweep: the pickle walk against picklescan as the tensor count grows
+# ------------------------------------------------------------------------------------------------------
+
+WALK_SWEEP_TENSORS = (64, 1_000, 10_000)
+WALK_SWEEP_REPEAT = 20
+
+
+def make_walk_sweep(base: Path) -> list[tuple[str, int, Path]]:
+    """torch.save'd state dicts of `n` tiny tensors (torch.zeros(4), each its own storage), zip and legacy."""
+    import torch
+
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    out = []
+    for n in WALK_SWEEP_TENSORS:
+        sd = {f"model.layers.{i}.weight": torch.zeros(4) for i in range(n)}
+        zipped = base / f"zip-{n}.bin"
+        torch.save(sd, zipped)
+        out.append(("zip", n, zipped))
+        legacy = base / f"legacy-{n}.pt"
+        torch.save(sd, legacy, _use_new_zipfile_serialization=False)
+        out.append(("legacy", n, legacy))
+    return out
+
+
+def walk_sweep(out: Path, skip_install: bool) -> None:
+    versions = ensure_peers(skip_install)
+    compile_ours()
+    import modelwarden
+
+    print(f"tools: modelwarden {modelwarden.__version__}, picklescan {versions['picklescan']}", flush=True)
+    base = WORK / "walk-sweep"
+    rows = []
+    imports: dict[str, list[float]] = {"modelwarden": [], "picklescan": []}
+    try:
+        for fmt, n, path in make_walk_sweep(base):
+            # Both must read the checkpoint as clean (scanned, nothing flagged) for the timing to count.
+            verdicts = {
+                "modelwarden": run_modelwarden(path, no_hash=True),
+                "picklescan": run_picklescan(path),
+            }
+            got = {t: in_process(t, path, WALK_SWEEP_REPEAT) for t in ("modelwarden", "picklescan")}
+            print(
+                f"{fmt:6} {n:6,} tensors: {got} verdicts {[r.verdict for r in verdicts.values()]}", flush=True
+            )
+            cells = []
+            for t in ("modelwarden", "picklescan"):
+                r = got[t]
+                if "best_ms" not in r:
+                    cells.append(f"error ({str(r.get('error'))[:60]})")
+                    continue
+                imports[t].append(float(r["import_ms"]))
+                runs = int(r["runs"])
+                note = "" if runs == WALK_SWEEP_REPEAT else f" (best of {runs})"
+                if verdicts[t].verdict != "miss":
+                    note += f" *({verdicts[t].verdict})*"
+                cells.append(f"{float(r['best_ms']):.2f}{note}")
+            ours, theirs = got["modelwarden"].get("best_ms"), got["picklescan"].get("best_ms")
+            ratio = (
+                f"{float(theirs) / float(ours):.1f}×"
+                if isinstance(ours, float) and isinstance(theirs, float)
+                else "—"
+            )
+            size = path.stat().st_size
+            rows.append(f"| {fmt} | {n:,} | {size / 1024:,.0f} KiB | " + " | ".join(cells) + f" | {ratio} |")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    lines = [
+        "# modelwarden scan: pickle walk vs picklescan, by tensor count",
+        "",
+        f"Run on {time.strftime('%Y-%m-%d')}: modelwarden {modelwarden.__version__}, "
+        f"picklescan {versions['picklescan']}. Machine: {os.cpu_count()} CPUs (shared), "
+        f"Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}.",
+        "",
+        "PyTorch checkpoints written by `torch.save` of a state dict of N tensors `torch.zeros(4)` (each its "
+        "own storage), in the zip format and the legacy format (`_use_new_zipfile_serialization=False`). "
+        "Each tool's library entry point in one warm process per checkpoint: imports excluded, one untimed "
+        f"call, then the best of {WALK_SWEEP_REPEAT} calls. modelwarden `scan_paths([path], "
+        "hash_files=False)` (modelwarden.scan.engine), picklescan `scan_file_path(path)`. Milliseconds per "
+        "checkpoint; the ratio is picklescan's time over modelwarden's. Both tools' command lines report "
+        "every checkpoint as clean (an *(italic)* note otherwise).",
+        "",
+        "| format | tensors | file size | modelwarden (ms) | picklescan (ms) | ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "Importing each library's entry point in a started interpreter (median over the runs): "
+        + ", ".join(f"{t} {sorted(v)[len(v) // 2]:.0f} ms" for t, v in imports.items() if v)
+        + ".",
+    ]
+    text = "\n".join(lines) + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-install", action="store_true", help="reuse benchmarks/.peers as it is")
     ap.add_argument("--skip-large", action="store_true", help="detection only")
     ap.add_argument("--size-gb", type=float, default=2.0)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=RESULTS / "scan_bench.md")
+    ap.add_argument("--out", type=Path, default=None, help="results markdown (default: scan_bench.md)")
+    ap.add_argument(
+        "--walk-sweep",
+        action="store_true",
+        help="only time the pickle walk vs picklescan on 64/1,000/10,000-tensor checkpoints "
+        "(results/scan_walk_sweep.md)",
+    )
     args = ap.parse_args()
+    if args.walk_sweep:
+        WORK.mkdir(parents=True, exist_ok=True)
+        walk_sweep(args.out or RESULTS / "scan_walk_sweep.md", args.skip_install)
+        return
+    args.out = args.out or RESULTS / "scan_bench.md"
 
     versions = ensure_peers(args.skip_install)
     compile_ours()
