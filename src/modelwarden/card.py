@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelwarden import untrusted_yaml
 from modelwarden.artifacts.problems import CARD_MAX_BYTES
 from modelwarden.model import CardInfo, Problem
 from modelwarden.safe_io import open_regular
@@ -70,7 +71,7 @@ def read_card(path: Path, rel: str) -> Card:
             )
         )
         raw = raw[:CARD_MAX_BYTES]
-    content = raw.decode("utf-8", errors="replace")
+    content = _without_hostile_front_matter(raw.decode("utf-8", errors="replace"), rel, problems)
     try:
         card = ModelCard(content)
     except (
@@ -97,6 +98,34 @@ def read_card(path: Path, rel: str) -> Card:
     links += [f"https://arxiv.org/abs/{i}" for i in result.arxiv_ids]
     result.info.links = list(dict.fromkeys(link.rstrip(".,;:") for link in links))[:MAX_LINKS]
     return result
+
+
+def _without_hostile_front_matter(content: str, rel: str, problems: list[Problem]) -> str:
+    """The card, minus a front matter that would exhaust memory or the stack once parsed.
+
+    `ModelCard` uses plain `yaml.safe_load`: an alias chain of a few hundred bytes loads as shared
+    objects that expand to billions of values when the metadata is copied. Such front matter is
+    checked with bounded parsing first and dropped (reported) if over the caps."""
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+    match = REGEX_YAML_BLOCK.search(content)
+    if not match:
+        return content
+    try:
+        untrusted_yaml.load(match.group(2))
+    except untrusted_yaml.YamlTooComplex as exc:
+        problems.append(
+            Problem(
+                file=rel,
+                code="invalid_card_metadata",
+                message=f"front matter ignored: {exc.problem}",
+                severity="warning",
+            )
+        )
+        return content[match.end() :]
+    except Exception:  # noqa: S110 - any other YAML problem: ModelCard reports it, reads leniently
+        pass
+    return content
 
 
 def _plain(value: Any) -> Any:

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from modelwarden import untrusted_yaml
 from modelwarden.errors import ManifestError
 from modelwarden.safe_io import read_bounded
 
@@ -352,7 +353,7 @@ def load_manifest(path: str | Path) -> Manifest:
     except OSError as exc:
         raise ManifestError(f"cannot read manifest: {exc.strerror}", path=p) from None
     try:
-        data = yaml.load(text, Loader=YamlLoader)  # noqa: S506 - YamlLoader is a SafeLoader subclass
+        data = untrusted_yaml.load(text, loader=YamlLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -19,8 +19,10 @@ import cel
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from modelwarden import untrusted_yaml
 from modelwarden.errors import RulesError
 from modelwarden.manifest import YamlLoader
+from modelwarden.safe_io import read_bounded
 
 MAX_RULE_FILE_BYTES = 1_000_000
 # The order regimes are reported in (the JSON contract's order); organisation files follow.
@@ -167,7 +169,7 @@ def _check(spec: InstrumentSpec, path: str) -> None:
 
 def parse_rules(text: str, path: str) -> Compiled:
     try:
-        data = yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass (floats like 1e25, dates as text)
+        data = untrusted_yaml.load(text, loader=YamlLoader)  # floats like 1e25, dates as text
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -194,9 +196,10 @@ def parse_rules(text: str, path: str) -> Compiled:
 
 def _read(path: Path) -> str:
     try:
-        if path.stat().st_size > MAX_RULE_FILE_BYTES:
+        raw = read_bounded(path, MAX_RULE_FILE_BYTES)  # a FIFO or device named *.yaml must not block
+        if len(raw) > MAX_RULE_FILE_BYTES:
             raise RulesError(f"rule file larger than {MAX_RULE_FILE_BYTES} bytes", path=path)
-        return path.read_text(encoding="utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise RulesError("rule file is not UTF-8 text", path=path) from None
     except OSError as exc:
