@@ -332,3 +332,32 @@ def test_sentence_transformers_dense_module_adds_its_parameters(tmp_path: Path, 
         "model.safetensors": "Transformer",
         "2_Dense/model.safetensors": "Dense",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "note"),
+    [
+        # JSON has no infinity; Python's parser accepts it, and int(inf) used to raise.
+        ('{"model_type": "llama", "hidden_size": Infinity}', "hidden_size = inf is not a non-negative"),
+        ('{"model_type": "llama", "hidden_size": 1' + "0" * 40 + "}", "implausibly large for a size field"),
+    ],
+)
+def test_impossible_config_sizes_are_noted_not_raised(tmp_path: Path, text: str, note: str) -> None:
+    (tmp_path / "config.json").write_text(text)
+    facts = inspect_path(tmp_path)
+    assert any(note in n for n in facts.parameters.notes), facts.parameters.notes
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"vocab_size": 1' + "0" * 5_000 + "}", "integer string conversion"),
+        ('{"a": ' * 100_000 + "1" + "}" * 100_000, "nested too deeply"),
+    ],
+)
+def test_config_json_beyond_the_parser_limits_is_a_problem(tmp_path: Path, text: str, message: str) -> None:
+    write_config(tmp_path, LLAMA2_7B)
+    (tmp_path / "config.json").write_text(text)
+    facts = inspect_path(tmp_path)
+    problems = [p for p in facts.problems if p.file == "config.json"]
+    assert [p.code for p in problems] == ["invalid_json"] and message in problems[0].message

@@ -61,3 +61,22 @@ def test_impossible_date_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("release:\n  placed_on_market: 2026-13-01\n")
     with pytest.raises(ManifestError, match=r"release\.placed_on_market: .*date"):
         load_manifest(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("model:\n  parameters: true\n", "model.parameters", "expected a number, got a boolean"),
+        ("model:\n  parameters: " + "9" * 300 + "\n", "model.parameters", "must be at most 1e+16"),
+        ("training:\n  hardware:\n    hours: 1e300\n", "training.hardware.hours", "must be at most 1e+40"),
+        ("model:\n  parameters: .nan\n", "model.parameters", "finite number"),
+        ("training:\n  hardware:\n    utilisation: 2\n", "training.hardware.utilisation", "at most 1\n"),
+    ],
+)
+def test_quantities_are_bounded_numbers(tmp_path: Path, text: str, where: str, message: str) -> None:
+    path = tmp_path / "modelwarden.yaml"
+    path.write_text(text)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    assert f"  {where}: " in info.value.message
+    assert message in info.value.message + "\n"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from modelwarden import untrusted_yaml
 from modelwarden.errors import ManifestError
@@ -32,11 +32,24 @@ MANIFEST_NAMES = ("modelwarden.yaml", "modelwarden.yml")
 MAX_MANIFEST_BYTES = 1_000_000  # a manifest is a hand-written document; anything bigger is not one
 
 # Non-negative quantities. FLOP figures reach 1e27; floats carry them exactly enough (we report 2-3
-# significant figures, the EU Guidelines ask for 2 and tolerate ±30%).
-Flop = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
-PositiveCount = Annotated[int, Field(gt=0)]
-Fraction = Annotated[float, Field(gt=0, le=1)]
+# significant figures, the EU Guidelines ask for 2 and tolerate ±30%). The upper bounds are far past
+# any real value and keep products of a few of them finite (a 300-digit count used to make inf FLOP).
+MAX_QUANTITY = 1e40
+MAX_COUNT = 10**16
+
+
+def _not_bool(value: Any) -> Any:
+    # YAML `true` is a bool, and pydantic's lax mode would read it as the number 1.
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    return value
+
+
+Flop = Annotated[float, BeforeValidator(_not_bool), Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+Positive = Annotated[float, BeforeValidator(_not_bool), Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=MAX_COUNT)]
+PositiveCount = Annotated[int, BeforeValidator(_not_bool), Field(gt=0, le=MAX_COUNT)]
+Fraction = Annotated[float, BeforeValidator(_not_bool), Field(gt=0, le=1)]
 
 
 class _Strict(BaseModel):
@@ -175,12 +188,12 @@ class ModelDecl(_Strict):
 class HardwareDecl(_Strict):
     accelerator: str | None = None  # a name from the hardware table, e.g. "H100-SXM", "A100", "TPUv4"
     count: PositiveCount | None = None
-    hours: Annotated[float, Field(gt=0)] | None = None  # wall-clock hours with `count` chips
-    gpu_hours: Annotated[float, Field(gt=0)] | None = None  # chip-hours, when stated directly
+    hours: Positive | None = None  # wall-clock hours with `count` chips
+    gpu_hours: Positive | None = None  # chip-hours, when stated directly
     precision: Precision | None = None
     utilisation: Fraction | None = None  # MFU, when the developer states it
     # Dense peak FLOP/s per chip at the training precision, for an accelerator missing from the table.
-    peak_flop_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    peak_flop_s: Positive | None = None
 
 
 class StageDecl(_Strict):
@@ -203,7 +216,7 @@ class DatasetDecl(_Strict):
 
 class TrainingDecl(_Strict):
     tokens: Flop | None = None  # tokens *seen*, repeats included
-    epochs: Annotated[float, Field(gt=0)] | None = None
+    epochs: Positive | None = None
     # Training sequence length (tokens per example), for the attention term of the operation count;
     # defaults to the model's context length (an upper bound: long-context phases are usually short).
     sequence_length: PositiveCount | None = None
@@ -324,6 +337,8 @@ def _format_errors(path: str, exc: ValidationError) -> str:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (see the manifest schema for the allowed keys)"
+        elif err["type"] == "less_than_equal":  # pydantic spells 1e40 with all forty zeros
+            msg = f"must be at most {float(err['ctx']['le']):g}"
         lines.append(f"  {loc}: {msg}")
     return "\n".join(lines)
 

@@ -212,7 +212,7 @@ def read_json(path: Path, rel: str) -> tuple[Any, Problem | None]:
         return None, Problem(file=rel, code="unreadable", message=f"cannot be read ({exc.strerror or exc})")
     try:
         return json.loads(data), None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # undecodable, malformed, or an integer over Python's 4,300-digit limit
         return None, Problem(file=rel, code="invalid_json", message=f"not valid JSON ({str(exc)[:120]})")
     except RecursionError:
         return None, Problem(file=rel, code="invalid_json", message="JSON nested too deeply")

@@ -337,3 +337,13 @@ def test_manifest_only_band_uses_stated_fallbacks_with_provenance() -> None:
     assert e.training_flop.high == pytest.approx(6e19 * 1.17)
     defaults = [a for a in e.assumptions if a.provenance.source == "default"]
     assert len(defaults) == 2 and all(a.provenance.note for a in defaults)
+
+
+def test_a_config_nested_too_deeply_leaves_the_estimate_to_the_weights(tmp_path: Path) -> None:
+    write_config(tmp_path, GPT2_SMALL)
+    write_sparse_safetensors(tmp_path / "model.safetensors", gpt2_tensors(GPT2_SMALL))
+    facts = inspect_path(tmp_path)
+    (tmp_path / "config.json").write_text('{"a": ' * 100_000 + "1" + "}" * 100_000)
+    e = est({"training": {"tokens": 1e12}}, facts)
+    assert e.training_flop is not None and e.training_flop.central > 0
+    assert not any(a.provenance.field == "n_positions" for a in e.assumptions)  # no config was read

@@ -888,6 +888,6 @@ def _read_config(facts: ModelFacts | None) -> dict[str, Any] | None:
         if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # inspect reports these; here the config is optional
         return None
     return data if isinstance(data, dict) else None

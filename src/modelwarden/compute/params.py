@@ -20,11 +20,15 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 _MISSING: Any = object()
+# A bound on any single size field (hidden size, layers, vocabulary, experts): the largest real ones
+# are around 1e6 (vocabularies), so 1e12 rejects only hostile or corrupt configs.
+MAX_SIZE_FIELD = 10**12
 
 # Families whose model classes tie the output head to the input embedding unless the config says not to.
 TIED_BY_DEFAULT = frozenset(
@@ -70,8 +74,20 @@ class _Cfg:
                 raise UnsupportedConfig(f"{self.prefix}{keys[0]} is not stated")
             return int(default)
         key, value = found
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or value != int(value):
-            raise UnsupportedConfig(f"{self.prefix}{key} = {value!r} is not a non-negative integer")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+            or value < 0
+            or value != int(value)
+        ):
+            raise UnsupportedConfig(f"{self.prefix}{key} = {str(value)[:40]} is not a non-negative integer")
+        if value > MAX_SIZE_FIELD:
+            # No real size field comes near; products of such values would run to thousands of digits.
+            raise UnsupportedConfig(
+                f"{self.prefix}{key} = {str(value)[:40]} is implausibly large for a size field "
+                f"(over {MAX_SIZE_FIELD:.0e})"
+            )
         return int(value)
 
     def flag(self, key: str, default: bool) -> bool:
