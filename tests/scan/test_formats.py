@@ -15,7 +15,7 @@ import safetensors.numpy
 
 from modelwarden.model import Severity
 from modelwarden.scan import scan_paths
-from modelwarden.scan.context import Ctx, Scope, Sink
+from modelwarden.scan.context import Ctx, Limits, Scope, Sink
 from modelwarden.scan.engine import analyse_buffer
 from modelwarden.scan.templates import analyse_template
 from tests.scan import corpus
@@ -423,3 +423,16 @@ def test_tar_members_are_scanned(tmp_path: Path) -> None:
         tar.addfile(info, io.BytesIO(evil))
     rules = _rules(path)
     assert rules["pickle.dangerous-import"] is Severity.CRITICAL and "archive.nested" in rules
+
+
+def test_safetensors_tensor_count_is_capped_before_parsing(tmp_path: Path) -> None:
+    # Parsing 1.3M tiny entries took the scan 1.1 GB and 8 s; beyond the cap it is a finding instead.
+    n = 300
+    entries = {f"t{i}": {"dtype": "F32", "shape": [1], "data_offsets": [4 * i, 4 * i + 4]} for i in range(n)}
+    path = _safetensors(tmp_path, entries, bytes(4 * n))
+    assert _rules(path) == {}
+    report = scan_paths([path], hash_files=False, limits=Limits(max_tensors=n - 1))
+    assert {f.rule_id: f.severity for f in report.findings} == {
+        "safetensors.too-many-tensors": Severity.MEDIUM
+    }
+    assert "declares 300 tensors, more than the 299" in report.findings[0].message

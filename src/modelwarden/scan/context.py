@@ -84,6 +84,7 @@ class Limits:
     bomb_scan_bytes: int = 16 << 20
     max_zip_entries: int = 200_000
     max_json_bytes: int = 64 << 20
+    max_tensors: int = 250_000  # safetensors entries checked per file (real files: <= ~100k)
     max_template_chars: int = 1 << 21
     max_findings_per_rule: int = 200  # per file and rule, the rest are counted
 
