@@ -155,3 +155,41 @@ def test_lying_lengths_are_bounded(tmp_path: Path) -> None:
     p.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 10**12, 0) + b"\0" * 16)
     info = read_artifact(p, "liar.gguf")
     assert [x.code for x in info.problems] == ["too_many_entries"]
+
+
+def test_gguf_without_tensors_says_so(tmp_path: Path) -> None:
+    # A valid GGUF holding only metadata was reported as "no model files" (the CLI's fallback reason).
+    path = tmp_path / "vocab-only.gguf"
+    w = GGUFWriter(str(path), "llama")
+    w.add_block_count(2)
+    w.add_token_list(["<s>", "</s>", "hello"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.close()
+    info = read_artifact(path, "vocab-only.gguf")
+    assert info.format is ArtifactFormat.GGUF and info.tensors == []
+    assert [(p.code, p.severity) for p in info.problems] == [("no_tensors", "warning")]
+    assert "GGUF file declares no tensors" in info.problems[0].message
+    facts = inspect_path(path)
+    assert facts.parameters.total is None
+    assert any(p.code == "no_tensors" for p in facts.problems)
+    assert facts.files[0].metadata["llama.block_count"] == 2  # the metadata was still read
+
+
+def test_gguf_without_tensors_cli_reason(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "vocab-only.gguf"
+    w = GGUFWriter(str(path), "llama")
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "modelwarden", "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    err = " ".join(done.stderr.split())
+    assert done.returncode == 2 and "declares no tensors" in err and "no model files" not in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,38 @@ def test_header_that_is_not_an_object(tmp_path: Path) -> None:
     with pytest.raises(ArtifactProblem) as exc:
         st.read(p, "l.safetensors", size=p.stat().st_size)
     assert exc.value.code == "invalid_header"
+
+
+def _many_tensors(path: Path, n: int, *, key: str = "data_offsets") -> Path:
+    """A valid safetensors file with `n` one-element F32 tensors (4 bytes of data each)."""
+    entries = ",".join(
+        f'"t{i}":{{"dtype":"F32","shape":[1],"{key}":[{4 * i},{4 * i + 4}]}}' for i in range(n)
+    )
+    header = ("{" + entries + "}").encode()
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(4 * n))
+    return path
+
+
+@pytest.mark.parametrize("key", ["data_offsets", "data\\u005foffsets"])  # the second escapes one letter
+def test_tensor_count_is_capped_before_the_header_is_parsed(tmp_path: Path, key: str) -> None:
+    # 1.3M tiny tensors (a 77 MB header) took 2.5 GB and 25 s to inspect. Beyond MAX_TENSORS the
+    # header is refused from a count of its raw bytes, before json.loads builds an object per entry.
+    n = 300_000  # over the 250,000 cap
+    path = _many_tensors(tmp_path / "many.safetensors", n, key=key)
+    tracemalloc.start()
+    try:
+        info = read_artifact(path, "many.safetensors")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [p.code for p in info.problems] == ["too_many_tensors"]
+    assert "more than the 250,000 read from one file" in info.problems[0].message
+    assert info.tensors == []
+    header = path.stat().st_size - 4 * n
+    assert peak < 2 * header + (16 << 20), f"peak {peak >> 20} MiB for a {header >> 20} MiB header"
+
+
+def test_real_tensor_counts_are_still_read(tmp_path: Path) -> None:
+    path = _many_tensors(tmp_path / "ok.safetensors", 100_000)  # the largest real files, per file
+    info = read_artifact(path, "ok.safetensors")
+    assert info.problems == [] and len(info.tensors) == 100_000

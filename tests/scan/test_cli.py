@@ -17,6 +17,7 @@ import pytest
 import torch
 from sarif_pydantic import Sarif
 
+from modelwarden.errors import UsageError
 from modelwarden.model import ScanReport
 from modelwarden.scan import scan_paths
 from modelwarden.scan.sarif import to_sarif
@@ -285,15 +286,33 @@ def test_fifos_and_devices_are_reported_not_opened(tmp_path: Path) -> None:
     os.mkfifo(folder / "config.json")  # where the folder walk would read auto_map from
     os.mkfifo(tmp_path / "pytorch_model.bin")
 
-    report = scan_paths([folder, tmp_path / "pytorch_model.bin", Path("/dev/null")])
-    codes = {(p.file, p.code) for p in report.problems}
-    assert codes == {
-        (str(folder / "config.json"), "not_a_regular_file"),
-        (str(tmp_path / "pytorch_model.bin"), "not_a_regular_file"),
-        ("/dev/null", "not_a_regular_file"),
+    report = scan_paths([folder])
+    assert {(p.file, p.code) for p in report.problems} == {
+        (str(folder / "config.json"), "not_a_regular_file")
     }
     assert [f.path for f in report.files] == [str(weights)]
+    # Named on the command line, a special file is refused like a missing path.
+    for special in (tmp_path / "pytorch_model.bin", Path("/dev/null"), Path("/dev/zero")):
+        with pytest.raises(UsageError, match="not a regular file or folder"):
+            scan_paths([folder, special])
 
-    done = _run(tmp_path / "pytorch_model.bin")  # times out (a test failure) if the CLI blocks
-    assert done.returncode == 2 and "not a regular file" in done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "dangling symlink"])
+def test_cli_refuses_a_special_file_without_a_verdict(tmp_path: Path, kind: str) -> None:
+    # `scan /dev/zero` used to print "PASS ... 0 files scanned" and exit 2.
+    if kind == "fifo":
+        target = tmp_path / "pytorch_model.bin"
+        os.mkfifo(target)
+    elif kind == "device":
+        target = Path("/dev/zero")
+    else:
+        target = tmp_path / "model.safetensors"
+        target.symlink_to(tmp_path / "gone.safetensors")
+    for fmt in ("text", "json"):
+        done = _run(target, "--format", fmt)  # times out (a test failure) if the CLI blocks
+        assert done.returncode == 2, done
+        assert "PASS" not in done.stdout and '"failed": false' not in done.stdout
+        stderr = " ".join(done.stderr.split())  # rich wraps long lines
+        assert f"error: {target}: " in stderr
+        assert ("points to nothing" if kind == "dangling symlink" else "not a regular file") in stderr
+        assert "Traceback" not in done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import safetensors.numpy
 
 from modelwarden.model import Severity
 from modelwarden.scan import scan_paths
-from modelwarden.scan.context import Ctx, Scope, Sink
+from modelwarden.scan.context import Ctx, Limits, Scope, Sink
 from modelwarden.scan.engine import analyse_buffer
 from modelwarden.scan.templates import analyse_template
 from tests.scan import corpus
@@ -98,6 +99,96 @@ def test_gguf_with_absurd_counts_is_malformed_not_a_crash(tmp_path: Path) -> Non
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(data[: len(data) // 3])
     assert "gguf.malformed" in _rules(cut)
+
+
+def _gguf_tensors(path: Path) -> bytes:
+    """A real GGUF (written by the gguf package): three types, one block-quantised, 64-byte alignment."""
+    import gguf
+    from gguf import GGMLQuantizationType, quants
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.data_alignment = 64
+    w.add_custom_alignment(64)
+    w.add_block_count(1)
+    q8 = quants.quantize(np.ones((2, 64), dtype=np.float32), GGMLQuantizationType.Q8_0)
+    w.add_tensor("blk.0.attn_v.weight", q8, raw_shape=q8.shape, raw_dtype=GGMLQuantizationType.Q8_0)
+    w.add_tensor("blk.0.attn_q.weight", np.ones((4, 8), dtype=np.float32))
+    w.add_tensor("blk.0.attn_k.weight", np.ones((2, 8), dtype=np.float16))
+    w.add_tensor("blk.0.ffn_up.weight", np.ones((3, 5), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path.read_bytes()
+
+
+def _patch_tensor_info(data: bytes, name: str, *, ggml_type: int | None = None, offset: int | None = None,
+                       new_name: str | None = None) -> bytes:  # fmt: skip
+    """Rewrite one field of a tensor info: name (u64 length + bytes), n_dims u32, dims u64s, type u32,
+    offset u64."""
+    out = bytearray(data)
+    at = out.find(struct.pack("<Q", len(name)) + name.encode())
+    assert at > 0
+    pos = at + 8 + len(name)
+    (n_dims,) = struct.unpack("<I", out[pos : pos + 4])
+    pos += 4 + 8 * n_dims
+    if ggml_type is not None:
+        out[pos : pos + 4] = struct.pack("<I", ggml_type)
+    if offset is not None:
+        out[pos + 4 : pos + 12] = struct.pack("<Q", offset)
+    if new_name is not None:
+        assert len(new_name) == len(name)
+        out[at + 8 : at + 8 + len(name)] = new_name.encode()
+    return bytes(out)
+
+
+def test_gguf_tensor_infos_are_checked(tmp_path: Path) -> None:
+    # Loaders compute pointers from the tensor infos; before the fix only their byte lengths were
+    # checked, so every file below passed the scan.
+    data = _gguf_tensors(tmp_path / "good.gguf")
+    assert _rules(tmp_path / "good.gguf") == {}
+    k = "blk.0.attn_k.weight"
+    cases = {
+        "unknown-type": (_patch_tensor_info(data, k, ggml_type=999), "unknown ggml type 999"),
+        "offset-out-of-range": (_patch_tensor_info(data, k, offset=1 << 60), "runs past the end"),
+        "unaligned": (_patch_tensor_info(data, k, offset=33), "not a multiple of the alignment 64"),
+        "duplicate": (
+            _patch_tensor_info(data, k, new_name="blk.0.attn_q.weight"),
+            "name is used by an earlier tensor",
+        ),
+        "data-cut": (data[:-40], "runs past the end"),  # header intact, last tensor's data cut short
+    }
+    for case, (raw, expected) in cases.items():
+        path = tmp_path / f"{case}.gguf"
+        path.write_bytes(raw)
+        report = scan_paths([path], hash_files=False)
+        malformed = [f for f in report.findings if f.rule_id == "gguf.malformed"]
+        assert malformed, case
+        assert malformed[0].severity is Severity.MEDIUM
+        assert any(expected in f.message for f in malformed), (case, [f.message for f in malformed])
+
+
+def test_gguf_nested_arrays_and_alignment_type_are_malformed_not_a_crash(tmp_path: Path) -> None:
+    import gguf
+
+    # An array of one array of one array... 5,000 deep: the gguf package's writer itself recurses, so
+    # the file is written by hand, as a hostile one would be.
+    key = b"x.nested"
+    kv = struct.pack("<Q", len(key)) + key + struct.pack("<I", 9)
+    kv += struct.pack("<IQ", 9, 1) * 5000 + struct.pack("<IQ", 4, 1) + struct.pack("<I", 7)
+    path = tmp_path / "nested.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + kv)
+    report = scan_paths([path], hash_files=False)
+    assert {f.rule_id for f in report.findings} == {"gguf.malformed"}  # was scan.incomplete: RecursionError
+    assert "nested" in report.findings[0].message
+
+    path = tmp_path / "alignment.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_string("general.alignment", "32")  # llama.cpp refuses anything but uint32
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.close()
+    assert _rules(path) == {"gguf.malformed": Severity.MEDIUM}
 
 
 def test_gguf_named_chat_templates_are_checked(tmp_path: Path) -> None:
@@ -225,6 +316,36 @@ def test_keras_config_rules(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (b"{not json", "config is not JSON"),
+        (b'{"class_name": "Sequential", "config": {}}  trailing', "config is not JSON"),
+        (b"[" * 100_000, "config is not JSON"),  # deeper than json's recursion limit
+        (b'[{"class_name": "Dense", "config": {}}]', "not a Keras object"),
+    ],
+)
+def test_keras_archive_with_unreadable_config_is_malformed(
+    tmp_path: Path, config: bytes, expected: str
+) -> None:
+    # Before the fix such a config.json was taken for plain text and the archive passed.
+    dense = corpus._keras_dense(tmp_path / "dense.keras")
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(dense) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, config if info.filename == "config.json" else zin.read(info))
+    report = scan_paths([path], hash_files=False)
+    assert report.files[0].format.value == "keras"
+    malformed = [f for f in report.findings if f.rule_id == "keras.malformed"]
+    assert malformed and malformed[0].severity is Severity.MEDIUM and expected in malformed[0].message
+    assert "config.json" in (malformed[0].location.entry or "")
+    # The same when config.json is the archive's only entry: load_model needs nothing else.
+    alone = tmp_path / "alone.keras"
+    with zipfile.ZipFile(alone, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", config)
+    assert "keras.malformed" in _rules(alone)
+
+
 def test_hdf5_without_model_config_is_plain_weights(tmp_path: Path) -> None:
     import h5py
 
@@ -302,3 +423,16 @@ def test_tar_members_are_scanned(tmp_path: Path) -> None:
         tar.addfile(info, io.BytesIO(evil))
     rules = _rules(path)
     assert rules["pickle.dangerous-import"] is Severity.CRITICAL and "archive.nested" in rules
+
+
+def test_safetensors_tensor_count_is_capped_before_parsing(tmp_path: Path) -> None:
+    # Parsing 1.3M tiny entries took the scan 1.1 GB and 8 s; beyond the cap it is a finding instead.
+    n = 300
+    entries = {f"t{i}": {"dtype": "F32", "shape": [1], "data_offsets": [4 * i, 4 * i + 4]} for i in range(n)}
+    path = _safetensors(tmp_path, entries, bytes(4 * n))
+    assert _rules(path) == {}
+    report = scan_paths([path], hash_files=False, limits=Limits(max_tensors=n - 1))
+    assert {f.rule_id: f.severity for f in report.findings} == {
+        "safetensors.too-many-tensors": Severity.MEDIUM
+    }
+    assert "declares 300 tensors, more than the 299" in report.findings[0].message

@@ -6,6 +6,7 @@ import io
 import os
 import pickle
 import struct
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -194,3 +195,89 @@ def test_data_descriptors_are_checked_against_the_central_directory(tmp_path: Pa
     at = entry.data_end + 4  # skip the descriptor signature
     tampered = data[:at] + struct.pack("<I", entry.crc ^ 1) + data[at + 4 :]
     assert [i.rule_id for i in read_listing(tampered, DEFAULT_LIMITS).issues] == ["zip.data-descriptor"]
+
+
+# ------------------------------------------------------------------------------------------------------
+# Zip bombs: judged from the central directory before inflating, read through a bounded stream
+# ------------------------------------------------------------------------------------------------------
+
+_GIB = 1 << 30
+
+
+@pytest.fixture(scope="module")
+def gib_bombs() -> dict[str, bytes]:
+    """Zips whose one entry is 1 GiB of zeros, deflated to about 1 MB, by entry name (written in 1 MiB
+    pieces, so building them costs no memory)."""
+    bombs = {}
+    for name in ("config.json", "archive/data.pkl"):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z, z.open(name, "w") as fh:
+            zeros = bytes(1 << 20)
+            for _ in range(_GIB >> 20):
+                fh.write(zeros)
+        bombs[name] = buf.getvalue()
+    return bombs
+
+
+def _declare_size(data: bytes, size: int) -> bytes:
+    """Make both headers declare `size` uncompressed bytes: a lying header."""
+    out = bytearray(data)
+    for sig, usize_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = out.find(sig)
+        assert struct.unpack("<I", out[at + usize_at : at + usize_at + 4])[0] != 0xFFFFFFFF  # no zip64
+        out[at + usize_at : at + usize_at + 4] = struct.pack("<I", size)
+    return bytes(out)
+
+
+def _peak_scan(path: Path) -> tuple[set[str], list[str], int]:
+    tracemalloc.start()
+    try:
+        report = scan_paths([path], hash_files=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return {f.rule_id for f in report.findings}, [f.message for f in report.findings], peak
+
+
+@pytest.mark.parametrize(("name", "entry"), [("bomb.keras", "config.json"), ("bomb.pt", "archive/data.pkl")])
+def test_declared_zip_bomb_is_judged_before_inflating(
+    tmp_path: Path, gib_bombs: dict[str, bytes], name: str, entry: str
+) -> None:
+    # Before the fix the entry was inflated up to the 1 GiB cap and copied: ~2.1 GB peak, 4-6 s.
+    path = tmp_path / name
+    path.write_bytes(gib_bombs[entry])
+    with zipfile.ZipFile(path) as z:  # still a well-formed zip to the standard library
+        assert z.getinfo(entry).file_size == _GIB
+    rules, messages, peak = _peak_scan(path)
+    assert "zip.bomb" in rules
+    assert any("declare 1073741824 bytes" in m and "only the first" in m for m in messages)
+    assert peak < 100 << 20, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_lying_header_is_read_only_up_to_its_declared_size(
+    tmp_path: Path, gib_bombs: dict[str, bytes]
+) -> None:
+    # Both headers claim 4 KiB; the stream inflates to 1 GiB. Loaders stop at the declared size, so we do.
+    path = tmp_path / "liar.zip"
+    path.write_bytes(_declare_size(gib_bombs["config.json"], 4096))
+    listing = read_listing(path.read_bytes(), DEFAULT_LIMITS)
+    got = entry_data(path.read_bytes(), listing.entries[0], DEFAULT_LIMITS)
+    assert got.rule_id == "zip.malformed" and got.truncated
+    assert got.data is not None and len(got.data) == 4096
+    rules, _, peak = _peak_scan(path)
+    assert "zip.malformed" in rules and peak < 100 << 20
+
+
+def test_lying_header_under_the_bomb_bound_stops_on_the_actual_ratio(
+    tmp_path: Path, gib_bombs: dict[str, bytes]
+) -> None:
+    # 100 MiB declared from ~1 MB compressed is under the 200:1 bound, so the central directory alone
+    # does not condemn it; the stream does, once 64 MiB have come out of a few hundred KB.
+    path = tmp_path / "liar.zip"
+    path.write_bytes(_declare_size(gib_bombs["config.json"], 100 << 20))
+    data = path.read_bytes()
+    got = entry_data(data, read_listing(data, DEFAULT_LIMITS).entries[0], DEFAULT_LIMITS)
+    assert got.rule_id == "zip.bomb" and got.truncated and got.problem and "stopped there" in got.problem
+    assert got.data is not None and len(got.data) < 80 << 20
+    rules, _, peak = _peak_scan(path)
+    assert "zip.bomb" in rules and peak < 200 << 20

@@ -17,7 +17,11 @@ JSON_MAX_BYTES = 64 * 1024 * 1024  # config / index / tokenizer JSON (DeepSeek-V
 CARD_MAX_BYTES = 8 * 1024 * 1024  # README.md model cards
 TEXT_MAX_BYTES = 4 * 1024 * 1024  # LICENSE / USE_POLICY texts
 PICKLE_MAX_BYTES = 512 * 1024 * 1024  # a checkpoint's data.pkl (object graph, not tensor data)
-MAX_TENSORS = 2_000_000  # more tensors than any real checkpoint holds (DeepSeek-V3: ~92k)
+# Tensors read from one file: 2.5x the most a real checkpoint file holds (~100k; DeepSeek-V3 has ~92k
+# in all its 163 shards). Each tensor costs ~2 KB through inspect (JSON entry, TensorInfo, facts), so
+# the cap bounds a file's cost at ~0.5 GB; at 2,000,000 a 77 MB safetensors header of 1.3M tiny
+# tensors took 2.5 GB and 25 s.
+MAX_TENSORS = 250_000
 MAX_DIMS = 32
 ZIP_MAX_RATIO = 200  # declared/compressed size ratio above which a zip entry is treated as a bomb
 ZIP_BOMB_MIN_BYTES = 64 * 1024 * 1024  # ...when it would also expand beyond this

@@ -35,6 +35,12 @@ WEIGHT_FORMATS = frozenset(
         F.NPZ,
     }
 )
+# Formats that exist to carry tensors: one without any is worth a word (a GGUF holding only a vocabulary
+# or chat template, a safetensors holding only __metadata__).
+_WEIGHTS_ONLY = {
+    F.GGUF: "GGUF file",
+    F.SAFETENSORS: "safetensors file",
+}
 _NOT_READ = {
     F.PICKLE: "a plain pickle: inspect does not unpickle it, so its parameters are not counted "
     "(see `modelwarden scan`)",
@@ -81,6 +87,17 @@ def read_artifact(path: Path, rel: str) -> ArtifactInfo:
             return _failed(rel, size, "unreadable", f"cannot be read ({exc.strerror or exc})")
     try:
         info = _dispatch(path, rel, fmt, size, head)
+        if fmt in _WEIGHTS_ONLY and not info.tensors and not info.problems:
+            # Valid, but with nothing to count: say so, or the release reads as "no model files".
+            info.problems.append(
+                Problem(
+                    file=rel,
+                    code="no_tensors",
+                    message=f"{_WEIGHTS_ONLY[fmt]} declares no tensors (its header and metadata are valid):"
+                    " there are no weights to count",
+                    severity="warning",
+                )
+            )
     except ArtifactProblem as exc:
         info = ArtifactInfo(path=rel, format=fmt, size=size, problems=[exc.to_problem(rel)])
     except PermissionError as exc:

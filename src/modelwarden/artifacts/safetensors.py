@@ -62,6 +62,7 @@ def _read_header(path: Path, size: int, head: bytes) -> tuple[bytes, int]:
 
 
 def _parse_header(header: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    _check_entry_count(header)
     try:
         doc = json.loads(header)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -75,6 +76,24 @@ def _parse_header(header: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(doc) > MAX_TENSORS:
         raise ArtifactProblem("too_many_tensors", f"header declares {len(doc):,} tensors")
     return meta, doc
+
+
+def _check_entry_count(header: bytes) -> None:
+    """Refuse a header with more tensors than MAX_TENSORS before json.loads builds an object per entry.
+
+    Counted on the raw bytes (~50 ms for the 100 MB maximum): `"data_offsets"` once per tensor for
+    the message, and `:` as the hard bound — every JSON member has one, however its key is escaped,
+    and a tensor entry has four (name, dtype, shape, data_offsets).
+    """
+    tensors = header.count(b'"data_offsets"')
+    members = header.count(b":")
+    if tensors > MAX_TENSORS or members > 4 * MAX_TENSORS + 1024:
+        raise ArtifactProblem(
+            "too_many_tensors",
+            f"header declares {f'{tensors:,} tensors' if tensors else f'{members:,} entries'}, more than "
+            f"the {MAX_TENSORS:,} read from one file (real checkpoints hold at most ~100,000 per file); "
+            "not read",
+        )
 
 
 def _validate(

@@ -44,7 +44,11 @@ def inspect(
     """Read a model release from its files: parameters, architecture, licence, lineage, files.
 
     Only headers are read — never tensor data (except with --hash) — and nothing is executed.
-    Exit code 2 when nothing at all could be read.
+
+    Exit codes: 0 when anything could be read, even if some files have problems (a truncated or \
+corrupt shard is listed as an error, and in the JSON "problems", but the rest of the release is \
+still reported); 2 when nothing at all could be read or the path does not exist. To fail on \
+damaged files, check "problems" in --format json, or use `modelwarden scan`.
     """
     # Imported here so other commands start without loading every reader (CLI start-up time).
     from modelwarden.facts import inspect_release, nothing_readable

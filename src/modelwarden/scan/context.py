@@ -29,11 +29,11 @@ class View:
     """
 
     __slots__ = ("_base", "_end", "_start")
-    _base: Buffer
+    _base: Buffer | bytearray  # a bytearray: data inflated from an archive, shared without a copy
     _start: int
     _end: int
 
-    def __init__(self, base: Buffer, start: int = 0, end: int | None = None) -> None:
+    def __init__(self, base: Buffer | bytearray, start: int = 0, end: int | None = None) -> None:
         if isinstance(base, View):  # flatten views of views
             start += base._start
             end = base._start + (len(base) if end is None else end)
@@ -79,8 +79,12 @@ class Limits:
     max_stream_bytes: int = 8 << 30  # decompressed bytes read from one compressed stream
     bomb_ratio: int = 200  # compression ratio considered a bomb once the entry exceeds bomb_min_bytes
     bomb_min_bytes: int = 64 << 20
+    # Of an entry whose central directory already declares a bomb, only this prefix is inflated and
+    # analysed: enough for a payload placed early, small enough that a 1 MB bomb costs ~16 MB.
+    bomb_scan_bytes: int = 16 << 20
     max_zip_entries: int = 200_000
     max_json_bytes: int = 64 << 20
+    max_tensors: int = 250_000  # safetensors entries checked per file (real files: <= ~100k)
     max_template_chars: int = 1 << 21
     max_findings_per_rule: int = 200  # per file and rule, the rest are counted
 

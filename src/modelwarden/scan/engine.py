@@ -228,7 +228,11 @@ def scan_paths(
     limits: Limits = DEFAULT_LIMITS,
     workers: int | None = None,
 ) -> ScanReport:
-    """Scan files and folders for unsafe content, executing nothing. Raises `UsageError` for missing paths."""
+    """Scan files and folders for unsafe content, executing nothing.
+
+    Raises `UsageError` for a path that is missing or neither a regular file nor a folder; special files
+    found inside a folder are reported as problems (not opened).
+    """
     started = time.perf_counter()
     targets: list[_Target] = []
     findings: list[Finding] = []
@@ -246,7 +250,12 @@ def scan_paths(
             for f in walked.files:
                 _add_target(targets, seen, _Target(f.path, str(p / f.rel), p))
         elif not p.is_file():
-            problems.append(_not_regular(str(p)))
+            # Named on the command line like a missing path, so refused like one: a device or FIFO
+            # cannot be scanned (reading /dev/zero never ends, a FIFO blocks), and a report of the other
+            # paths would read as a pass for this one.
+            if not p.exists():
+                raise UsageError(f"symbolic link to {os.readlink(p)!r} points to nothing", path=p)
+            raise UsageError("not a regular file or folder (device, socket or pipe): not scanned", path=p)
         else:
             _add_target(targets, seen, _Target(p, str(p), p.parent))
     files: dict[str, ScannedFile] = {}
@@ -310,14 +319,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _not_regular(display: str) -> Problem:
-    return Problem(
-        file=display,
-        code="not_a_regular_file",
-        message="not a regular file (device, socket or pipe): not opened",
-    )
 
 
 def _sha256(path: Path) -> str | None:

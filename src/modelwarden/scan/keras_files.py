@@ -27,8 +27,12 @@ _NOISE = {"<lambda>", "<string>", "None", "self"}
 def analyse_json_config(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
     """A `.keras` config.json (or any JSON that looks like a Keras object graph)."""
     obj = _load_json(buf, scope, ctx)
-    if obj is not None:
-        analyse_config(obj, scope, ctx)
+    if obj is None:
+        return
+    if not looks_like_keras_config(obj):
+        # load_model deserialises whatever this is; what that does with a non-object is unspecified.
+        ctx.add(scope, "keras.malformed", f"config is a JSON {type(obj).__name__}, not a Keras object")
+    analyse_config(obj, scope, ctx)
 
 
 def _load_json(buf: Buffer, scope: Scope, ctx: Ctx) -> Any:

@@ -454,35 +454,73 @@ class EntryData:
     truncated: bool = False
 
 
+def _bomb(size: int, compressed: int, limits: Limits) -> bool:
+    return size > limits.bomb_min_bytes and size > limits.bomb_ratio * max(1, compressed)
+
+
 def entry_data(buf: Buffer, entry: ZipEntry, limits: Limits) -> EntryData:
+    """An entry's bytes: stored entries zero-copy, compressed ones inflated under a budget.
+
+    The budget is fixed from the central directory before anything is inflated (loaders such as
+    zipfile and PyTorch's reader allocate by the declared size), and the inflation is a bounded stream
+    that also stops on the actual ratio: a header that under-declares its size cannot make us hold
+    more than the declared size, and one that declares a bomb gets only a short prefix analysed.
+    """
     if entry.data_offset is None or entry.unreadable:
         return EntryData(None, entry.unreadable or "local header missing", "zip.malformed")
     start = entry.data_offset
     end = min(len(buf), start + entry.compressed_size)
     if entry.method == 0:
         return EntryData(View(buf, start, end))
+    compressed = end - start
     declared = entry.uncompressed_size
-    ratio_bomb = declared > limits.bomb_min_bytes and declared > limits.bomb_ratio * max(
-        1, entry.compressed_size
-    )
-    cap = limits.max_entry_bytes
+    # A hidden entry streamed with a data descriptor has no sizes in its local header.
+    declared_known = not (entry.hidden and (entry.flags & 0x08 or declared in (0, 0xFFFFFFFF)))
+    over_caps = declared_known and (_bomb(declared, compressed, limits) or declared > limits.max_entry_bytes)
+    if over_caps:
+        # Judged a bomb before inflating: analyse a prefix only (a payload placed early is still seen).
+        budget = min(limits.bomb_scan_bytes, limits.max_entry_bytes)
+    elif declared_known:
+        budget = declared  # what loaders read; more output means the header lies
+    else:
+        budget = limits.max_entry_bytes
     try:
-        data, complete = _inflate(View(buf, start, end), entry.method, cap)
+        got = _inflate(View(buf, start, end), entry.method, budget, limits)
     except _Unsupported:
         name = METHODS.get(entry.method, f"method {entry.method}")
         return EntryData(None, f"compression {name} is not supported", "zip.unsupported-compression")
     except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
         return EntryData(None, f"data does not decompress: {exc}", "zip.malformed")
-    actual_bomb = len(data) > limits.bomb_min_bytes and len(data) > limits.bomb_ratio * max(1, end - start)
-    if not complete or ratio_bomb or actual_bomb:
-        ratio = max(declared, len(data)) // max(1, end - start)
-        detail = f"stopped at the {cap}-byte cap" if not complete else f"decompresses to {len(data)} bytes"
+    data = View(got.out)  # no copy of what may be hundreds of megabytes
+    produced = len(got.out)
+    if over_caps:
+        ratio = declared // max(1, compressed)
         return EntryData(
             data,
-            f"{end - start} compressed bytes declare {declared} bytes (ratio {ratio}:1); {detail}",
+            f"{compressed} compressed bytes declare {declared} bytes (ratio {ratio}:1), over the"
+            f" decompression caps; only the first {produced} bytes were inflated and analysed",
             "zip.bomb",
-            truncated=not complete,
+            truncated=got.stopped,
         )
+    if got.ratio_stop:
+        ratio = produced // max(1, got.consumed)
+        return EntryData(
+            data,
+            f"{got.consumed} compressed bytes inflate to more than {produced} bytes (ratio {ratio}:1; "
+            f"{'declared' if declared_known else 'size not declared'}: {declared} bytes); stopped there",
+            "zip.bomb",
+            truncated=True,
+        )
+    if got.stopped and declared_known:
+        return EntryData(
+            data,
+            f"data inflates past the {declared} bytes the central directory declares; analysed up to"
+            " the declared size (what loaders read)",
+            "zip.malformed",
+            truncated=True,
+        )
+    if got.stopped:
+        return EntryData(data, f"stopped at the {budget}-byte decompression cap", "zip.bomb", truncated=True)
     return EntryData(data)
 
 
@@ -490,11 +528,47 @@ class _Unsupported(Exception):
     pass
 
 
-def _inflate(src: View, method: int, cap: int) -> tuple[bytes, bool]:
+_IN_CHUNK = 1 << 16  # compressed bytes fed per step: small, so the ratio check reacts early
+_OUT_STEP = 1 << 22  # decompressed bytes produced per step at most
+
+
+@dataclass
+class _Inflated:
+    out: bytearray
+    consumed: int  # compressed bytes fed to the decompressor
+    stopped: bool  # output went past the budget: `out` was cut to the budget
+    ratio_stop: bool  # stopped because the actual ratio is a bomb's
+
+
+class _ZlibStream:
+    """zlib's decompressobj with the needs_input / max_length interface of bz2 and lzma."""
+
+    def __init__(self) -> None:
+        self._d = zlib.decompressobj(-15)
+
+    @property
+    def eof(self) -> bool:
+        return self._d.eof
+
+    @property
+    def needs_input(self) -> bool:
+        return not self._d.unconsumed_tail
+
+    @property
+    def pending(self) -> int:
+        return len(self._d.unconsumed_tail)
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        return self._d.decompress(data or self._d.unconsumed_tail, max_length)
+
+
+def _inflate(src: View, method: int, budget: int, limits: Limits) -> _Inflated:
+    """Inflate at most `budget` bytes (one more to notice an overrun), stopping early on a bomb ratio."""
+    dec: _ZlibStream | bz2.BZ2Decompressor | lzma.LZMADecompressor
     if method == 8:
-        return _inflate_zlib(src, cap)
-    if method == 12:
-        dec: bz2.BZ2Decompressor | lzma.LZMADecompressor = bz2.BZ2Decompressor()
+        dec = _ZlibStream()
+    elif method == 12:
+        dec = bz2.BZ2Decompressor()
     elif method == 14:
         props_len = struct.unpack("<H", src[2:4])[0] if len(src) >= 4 else 0
         props = src[4 : 4 + props_len]
@@ -512,38 +586,31 @@ def _inflate(src: View, method: int, cap: int) -> tuple[bytes, bool]:
         raise _Unsupported
     out = bytearray()
     pos = 0
-    while len(out) < cap and not dec.eof:
+    ratio_stop = False
+    while not dec.eof and len(out) <= budget:
+        room = min(budget + 1 - len(out), _OUT_STEP)
         if dec.needs_input:
             if pos >= len(src):
-                break
-            piece = src[pos : pos + _CHUNK]
+                # Input used up: drain what the decompressor still holds, then stop.
+                more = dec.decompress(b"", room)
+                if not more:
+                    break
+                out += more
+                continue
+            piece = src[pos : pos + _IN_CHUNK]
             pos += len(piece)
         else:
             piece = b""
-        out += dec.decompress(piece, max_length=cap - len(out))
-    return bytes(out), dec.eof or len(out) < cap
-
-
-_CHUNK = 1 << 20
-
-
-def _inflate_zlib(src: View, cap: int) -> tuple[bytes, bool]:
-    dec = zlib.decompressobj(-15)
-    out = bytearray()
-    pos = 0
-    while len(out) < cap and not dec.eof:
-        if dec.unconsumed_tail:
-            out += dec.decompress(dec.unconsumed_tail, cap - len(out))
-            continue
-        if pos >= len(src):
+        out += dec.decompress(piece, room)
+        consumed = pos - (dec.pending if isinstance(dec, _ZlibStream) else 0)
+        if _bomb(len(out), consumed, limits):
+            ratio_stop = True
             break
-        piece = src[pos : pos + _CHUNK]
-        pos += len(piece)
-        out += dec.decompress(piece, cap - len(out))
-    if not dec.eof and len(out) < cap:
-        out += dec.flush()
-    complete = dec.eof or (len(out) < cap and not dec.unconsumed_tail)
-    return bytes(out), complete
+    stopped = len(out) > budget
+    if stopped:
+        del out[budget:]
+    consumed = pos - (dec.pending if isinstance(dec, _ZlibStream) else 0)
+    return _Inflated(out, consumed, stopped or ratio_stop, ratio_stop)
 
 
 def crc_ok(data: Buffer, expected: int) -> bool:

@@ -14,10 +14,10 @@ from collections import Counter
 
 from modelwarden.artifacts.detect import looks_like_pickle, zip_kind_from_names
 from modelwarden.model import ArtifactFormat
-from modelwarden.scan import pickles
+from modelwarden.scan import keras_files, pickles
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 from modelwarden.scan.policy import load_policy
-from modelwarden.scan.zipread import ZipEntry, ZipListing, crc_ok, entry_data, read_listing
+from modelwarden.scan.zipread import EntryData, ZipEntry, ZipListing, crc_ok, entry_data, read_listing
 
 # Names (relative to the archive's top folder) that torch.save / torch.jit.save write.
 _TORCH_PICKLES = {"data.pkl"}
@@ -41,6 +41,9 @@ def analyse_zip(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
         ctx.add(scope, issue.rule_id, issue.message, offset=issue.offset, entry=issue.entry)
     names = [e.name for e in listing.entries if not e.hidden]
     kind = zip_kind_from_names(names)
+    if kind is ArtifactFormat.ZIP and scope.name.lower().endswith(".keras") and "config.json" in names:
+        # keras.saving.load_model opens any zip named .keras and needs only its config.json.
+        kind = ArtifactFormat.KERAS
     _structure(listing, scope, ctx)
     if listing.prefix_end > 0:
         ctx.nested(View(buf, 0, listing.prefix_end), scope.child("bytes before the zip", name=scope.name))
@@ -52,7 +55,11 @@ def analyse_zip(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
                 scope, "archive.nested", f"zip archive with {len(names)} entries; every entry was scanned"
             )
         for entry in listing.entries:
-            if not entry.is_dir:
+            if entry.is_dir:
+                continue
+            if kind is ArtifactFormat.KERAS and entry.name == "config.json" and not entry.hidden:
+                _keras_config(buf, entry, scope, ctx)
+            else:
                 _generic_entry(buf, entry, scope, ctx)
     return kind
 
@@ -82,13 +89,17 @@ def _traversal(name: str) -> str | None:
 
 def _read(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx, *, parse_all: bool) -> Buffer | None:
     """The entry's bytes (or None), reporting decompression problems and CRC mismatches."""
+    return _read_entry(buf, entry, scope, ctx, parse_all=parse_all).data
+
+
+def _read_entry(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx, *, parse_all: bool) -> EntryData:
     got = entry_data(buf, entry, ctx.limits)
     if got.problem and got.rule_id:
         ctx.add(
             scope, got.rule_id, f"{entry.name!r}: {got.problem}", entry=entry.name, offset=entry.header_offset
         )
     if got.data is None:
-        return None
+        return got
     data = got.data
     if not got.truncated and (parse_all or len(data) <= _CRC_ALWAYS_BELOW) and not crc_ok(data, entry.crc):
         ctx.add(
@@ -98,7 +109,16 @@ def _read(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx, *, parse_all: bo
             entry=entry.name,
             offset=entry.header_offset,
         )
-    return data
+    return got
+
+
+def _keras_config(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx) -> None:
+    """A .keras config.json: the object graph load_model rebuilds. Unlike a release's other JSON files,
+    one that does not parse is a finding (keras.malformed): the loader's view of it is unknown."""
+    got = _read_entry(buf, entry, scope, ctx, parse_all=True)
+    if got.data is None or got.truncated:
+        return  # already reported (zip.bomb / zip.malformed): a prefix cut at a cap is not the config
+    keras_files.analyse_json_config(got.data, scope.child(entry.name, name="config.json"), ctx)
 
 
 def _generic_entry(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx) -> None:
