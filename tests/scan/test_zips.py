@@ -281,3 +281,18 @@ def test_lying_header_under_the_bomb_bound_stops_on_the_actual_ratio(
     assert got.data is not None and len(got.data) < 80 << 20
     rules, _, peak = _peak_scan(path)
     assert "zip.bomb" in rules and peak < 200 << 20
+
+
+def test_compressed_non_pickle_bomb_is_cut_off_by_ratio(tmp_path: Path) -> None:
+    # A .gz of 1 GiB of zeros (about 1 MB): it used to be inflated to the 1 GiB cap (1.1 GB peak).
+    import gzip
+
+    path = tmp_path / "blob.gz"
+    with gzip.open(path, "wb", compresslevel=9) as fh:
+        zeros = bytes(1 << 20)
+        for _ in range(_GIB >> 20):
+            fh.write(zeros)
+    rules, messages, peak = _peak_scan(path)
+    assert "archive.decompression-limit" in rules
+    assert any("expands over 200:1" in m for m in messages)
+    assert peak < 400 << 20

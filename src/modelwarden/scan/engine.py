@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from modelwarden import __version__
 from modelwarden.artifacts.detect import compression_of, detect_bytes, looks_like_pickle
@@ -149,22 +150,38 @@ def _sniff(buf: Buffer, head: bytes, scope: Scope, ctx: Ctx) -> None:
             ctx.add(scope, "archive.unscannable", f"{kind} stream cannot be read")
             return
         try:
-            data = stream.read(ctx.limits.max_entry_bytes + 1)
+            data = _read_compressed(stream, len(buf), kind, scope, ctx)
         except (OSError, EOFError, ValueError, RuntimeError, zlib.error, lzma.LZMAError) as exc:
             ctx.add(scope, "archive.unscannable", f"{kind} stream is corrupt: {exc}")
             return
-        if len(data) > ctx.limits.max_entry_bytes:
-            ctx.add(
-                scope,
-                "archive.decompression-limit",
-                f"{kind} content exceeds {ctx.limits.max_entry_bytes} bytes",
-            )
-            data = data[: ctx.limits.max_entry_bytes]
         inner_name = scope.name.rsplit(".", 1)[0] if "." in scope.name else scope.name
         ctx.nested(data, scope.child(f"{kind} content", name=inner_name))
         return
     if looks_like_pickle(head):
         pickles.analyse_stream(buf, scope, ctx)
+
+
+def _read_compressed(stream: IO[bytes], packed: int, kind: str, scope: Scope, ctx: Ctx) -> View:
+    """A compressed stream's content, inflated in chunks and cut off like a zip bomb entry: past
+    the size cap, or past the bomb ratio once over the bomb minimum (a 1 MB .gz of zeros would
+    otherwise fill a gigabyte of memory before the size cap noticed)."""
+    lim = ctx.limits
+    out = bytearray()
+    while len(out) <= lim.max_entry_bytes:
+        chunk = stream.read(1 << 20)
+        if not chunk:
+            return View(out)  # shared, not copied
+        out += chunk
+        if len(out) > lim.bomb_min_bytes and len(out) > lim.bomb_ratio * max(packed, 1):
+            ctx.add(
+                scope,
+                "archive.decompression-limit",
+                f"{kind} content expands over {lim.bomb_ratio}:1 from {packed:,} bytes (possible "
+                f"decompression bomb); only its first {lim.bomb_scan_bytes:,} bytes were analysed",
+            )
+            return View(out, 0, lim.bomb_scan_bytes)
+    ctx.add(scope, "archive.decompression-limit", f"{kind} content exceeds {lim.max_entry_bytes} bytes")
+    return View(out, 0, lim.max_entry_bytes)
 
 
 def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
