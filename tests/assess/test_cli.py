@@ -164,3 +164,21 @@ def test_ab2013_summary_drafted_where_the_statute_may_apply(tmp_path: Path) -> N
         plan.write_text(variant)
         run("docs", "--manifest", str(plan), "--out", str(tmp_path / name), "--as-of", "2026-11-22")
         assert not (tmp_path / name / "ca_ab2013_training_data_summary.md").exists()
+
+
+def test_text_output_shows_hostile_manifest_values_literally(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        PLAN.replace("frontier-405b-plan", '"[/x]\\e[31mred\\nFAKE"').replace("Example Labs", '"[/bold]x"')
+    )
+    text = run("assess", "--manifest", str(plan))
+    assert "[/x]\\x1b[31mred\\nFAKE — assessed as of" in text.stdout
+    assert "\x1b" not in text.stdout and "\nFAKE" not in text.stdout
+    for format in ("markdown", "html"):
+        assert "\x1b" not in run("assess", "--manifest", str(plan), "--format", format).stdout
+    out_dir = tmp_path / "a[" / "y]"  # "…a[/y]" reads as a closing markup tag
+    written = run("assess", "--manifest", str(plan), "--out", str(out_dir))
+    assert f"wrote {out_dir}/assessment.json" in written.stderr.replace("\n", "")
+    drafts = tmp_path / "d[" / "x]"
+    docs = run("docs", "--manifest", str(plan), "--out", str(drafts))
+    assert f"{drafts}/eu_training_content_summary.md" in docs.stdout

@@ -11,6 +11,7 @@ import typer
 
 from modelwarden.cli import app, err, out
 from modelwarden.errors import UsageError
+from modelwarden.safe_text import markup
 
 
 class OutputFormat(StrEnum):
@@ -79,10 +80,10 @@ def assess(
             (out_dir / "assessment.html").write_text(render_html(a), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
-        err.print(f"wrote {out_dir}/assessment.json, .md and .html", highlight=False)
+        err.print(f"wrote {markup(out_dir)}/assessment.json, .md and .html", highlight=False)
     if save:
         from modelwarden.registry import Registry
 
         with Registry(db) as registry:
             ident = registry.save(a)
-            err.print(f"recorded as assessment {ident} in {registry.url}", highlight=False)
+            err.print(f"recorded as assessment {ident} in {markup(registry.url)}", highlight=False)

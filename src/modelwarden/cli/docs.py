@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from modelwarden.cli import app, out
+from modelwarden.safe_text import text
 
 
 @app.command()
@@ -36,4 +37,4 @@ def docs(
     except OSError as exc:
         raise UsageError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
     for p, d in written:
-        out.print(f"{p}  ({d.gaps} open question{'s' if d.gaps != 1 else ''})", highlight=False)
+        out.print(text(f"{p}  ({d.gaps} open question{'s' if d.gaps != 1 else ''})"))
