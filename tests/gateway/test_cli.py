@@ -179,3 +179,29 @@ def test_incident_bundle_exports_and_verifies_offline(
     run(capsys, "audit", "keygen", str(other))
     code, out, _ = run(capsys, "incidents", "verify", str(bundle_path), "--public-key", str(other) + ".pub")
     assert code == 1 and "bad signature" in out
+
+
+def test_stored_names_are_listed_literally(deploy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Names, reasons and titles are stored as typed and shown by every later listing: text that reads as
+    # console markup or a terminal control sequence must be shown as it is, and must not break a list.
+    c = ["--config", str(deploy)]
+    name, ansi = "[/]x[bold]", "evil\x1b[2J\nPASS"
+    assert run(capsys, "identities", "create", name, *c)[0] == 0
+    assert run(capsys, "identities", "create", ansi, *c)[0] == 0
+    assert run(capsys, "identities", "suspend", name, "--reason", "[/r] [link=http://x]y", *c)[0] == 0
+    assert run(capsys, "keys", "create", name, "--name", "[/y]k", *c)[0] == 0
+    assert run(capsys, "incidents", "open", name, "--title", "[/z]t", *c)[0] == 0
+    for command, literals in [
+        (["identities", "list"], [name]),
+        (["identities", "show", name], [name, "[/r] [link=http://x]y"]),
+        (["identities", "strikes", name], [name]),
+        (["identities", "strikes", ansi], ["evil\\x1b[2J\\nPASS: strike score"]),
+        (["keys", "list"], ["[/y]k"]),
+        (["incidents", "list"], ["[/z]t"]),
+        (["audit", "tail"], ["[/r] [link=http://x]y", "[/z]t"]),
+    ]:
+        code, out, err = run(capsys, *command, *c)
+        assert code == 0 and "Traceback" not in err, (command, err)
+        for literal in literals:
+            assert literal in out, (command, literal)
+        assert "\x1b" not in out + err, command

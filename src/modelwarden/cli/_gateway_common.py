@@ -14,6 +14,7 @@ from rich.table import Table
 from modelwarden.cli import err as _err
 from modelwarden.cli import out
 from modelwarden.errors import GatewayError, UsageError
+from modelwarden.safe_text import text
 
 if TYPE_CHECKING:
     from modelwarden.gateway.config import GatewayConfig
@@ -65,7 +66,8 @@ def open_store(config: Path | None, db: str | None) -> tuple[GatewayConfig, Stor
 
 
 def note(message: str) -> None:
-    """A message for the person at the terminal (stderr), never wrapped mid-line."""
+    """A message for the person at the terminal (stderr), never wrapped mid-line. `message` is rich
+    markup: pass names and values from the store through `safe_text.markup`."""
     _err.print(message, soft_wrap=True, highlight=False)
 
 
@@ -78,11 +80,13 @@ def emit_json(value: Any) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    t = Table(title=title, title_justify="left")
+    """Print a table; the title and cells are plain text (names, reasons and titles stored by the
+    admin commands are never read as console markup)."""
+    t = Table(title=text(title, "table.title"), title_justify="left")
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        t.add_row(*[text("" if v is None else v) for v in r])
     out.print(t)
 
 

@@ -13,6 +13,7 @@ import yaml
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
 from modelwarden.errors import GatewayError
+from modelwarden.safe_text import markup
 
 gateway_app = typer.Typer(
     help="The structured-access gateway: an OpenAI-compatible proxy with tiers and audit."
@@ -89,7 +90,10 @@ def init(
     cfg_path.write_text(header + yaml.safe_dump(cfg, sort_keys=False), "utf-8")
     loaded = load_config(cfg_path)
     migrations.upgrade(make_engine(loaded.database))
-    c.note(f"wrote {cfg_path}, {folder / 'audit-signing.key'} (key id {key.key_id}), {salt}")
+    c.note(
+        f"wrote {markup(cfg_path)}, {markup(folder / 'audit-signing.key')} (key id {key.key_id}), "
+        f"{markup(salt)}"
+    )
     c.note("admin API token (shown once; only its SHA-256 is stored):")
     out.print(token, highlight=False)
 
@@ -131,7 +135,7 @@ def serve(
     # One worker per core: keep numeric libraries in each worker single-threaded.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    c.note(f"modelwarden gateway on http://{host or cfg.host}:{port or cfg.port} ({n} worker(s))")
+    c.note(f"modelwarden gateway on http://{markup(host or cfg.host)}:{port or cfg.port} ({n} worker(s))")
     uvicorn.run(
         "modelwarden.gateway.app:create_app",
         factory=True,

@@ -10,6 +10,7 @@ import typer
 
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
+from modelwarden.safe_text import text
 
 ids_app = typer.Typer(help="Gateway identities: verification, tiers, suspension, strikes, reviews.")
 review_app = typer.Typer(help="The review queue: suspensions proposed by the misuse monitor.")
@@ -181,7 +182,9 @@ def strikes(
     if as_json:
         c.emit_json({"identity": rec.id, "score": score, "half_life_hours": half, "ladder": ladder})
     else:
-        out.print(f"{rec.name}: strike score {score:.2f} (half-life {half:g} h; ladder {', '.join(ladder)})")
+        out.print(
+            text(f"{rec.name}: strike score {score:.2f} (half-life {half:g} h; ladder {', '.join(ladder)})")
+        )
 
 
 @review_app.command("list")
