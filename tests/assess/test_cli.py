@@ -182,3 +182,18 @@ def test_text_output_shows_hostile_manifest_values_literally(tmp_path: Path) -> 
     drafts = tmp_path / "d[" / "x]"
     docs = run("docs", "--manifest", str(plan), "--out", str(drafts))
     assert f"{drafts}/eu_training_content_summary.md" in docs.stdout
+
+
+def test_an_enormous_value_in_an_error_is_shortened(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    done = run("assess", "--manifest", str(plan), "--as-of", "9" * 5000, check=False)
+    message = " ".join(done.stderr.split())
+    assert done.returncode == 2 and "characters omitted" in message and "YYYY-MM-DD" in message
+    assert len(done.stderr) < 1000
+    # A line break in a quoted name is shown, but cannot start a line of its own.
+    (tmp_path / "file").touch()
+    out_dir = tmp_path / "file" / "x\x1b[2J\nPASS"
+    done = run("assess", "--manifest", str(plan), "--no-scan", "--out", str(out_dir), check=False)
+    assert done.returncode == 2 and "\x1b" not in done.stderr and "\nPASS" not in done.stderr
+    assert "x\\x1b[2J\n  PASS: Not a directory" in done.stderr
