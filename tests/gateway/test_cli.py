@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -205,3 +206,33 @@ def test_stored_names_are_listed_literally(deploy: Path, capsys: pytest.CaptureF
         for literal in literals:
             assert literal in out, (command, literal)
         assert "\x1b" not in out + err, command
+
+
+def _process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # A separate process with a timeout: an option that is not rejected starts a server.
+    return subprocess.run(
+        [sys.executable, "-m", "modelwarden", *args], capture_output=True, text=True, timeout=60, cwd=cwd
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["gateway", "serve", "--port", "99999"], "--port"),
+        (["gateway", "serve", "--port", "0"], "--port"),
+        (["gateway", "serve", "--workers", "0"], "--workers"),
+        (["gateway", "serve", "--log-level", "bogus"], "--log-level"),
+        (["gateway", "mock-upstream", "--port", "99999"], "--port"),
+        (["gateway", "mock-upstream", "--ttft", "-1"], "--ttft"),
+        (["gateway", "init", "new", "--port", "65536"], "--port"),
+        (["serve", "--log-level", "bogus"], "--log-level"),
+    ],
+)
+def test_server_options_out_of_range_are_usage_errors(
+    deploy: Path, tmp_path: Path, args: list[str], option: str
+) -> None:
+    config = ["--config", str(deploy)] if args[:2] == ["gateway", "serve"] else []
+    proc = _process(*args, *config, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert option in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "new").exists()

@@ -12,6 +12,7 @@ import yaml
 
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
+from modelwarden.cli._options import LogLevel
 from modelwarden.errors import GatewayError
 from modelwarden.safe_text import markup
 
@@ -38,7 +39,7 @@ def init(
         None, "--database", help="Database URL (default: SQLite in the folder)."
     ),
     port: int = typer.Option(
-        8080, "--port", help="Port the gateway will listen on (written to gateway.yaml)."
+        8080, "--port", min=1, max=65535, help="Port the gateway will listen on (written to gateway.yaml)."
     ),
 ) -> None:
     """Create gateway.yaml, the audit signing key, a salt and the database; print the admin token once."""
@@ -104,12 +105,14 @@ def serve(
     host: str | None = typer.Option(
         None, "--host", help="Address to listen on (default: gateway.yaml's host)."
     ),
-    port: int | None = typer.Option(None, "--port", help="Port to listen on (default: gateway.yaml's port)."),
-    workers: int | None = typer.Option(
-        None, "--workers", help="Worker processes (one per core; >1 needs Redis)."
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Port to listen on (default: gateway.yaml's port)."
     ),
-    log_level: str = typer.Option(
-        "warning", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Worker processes (one per core; >1 needs Redis)."
+    ),
+    log_level: LogLevel = typer.Option(
+        LogLevel.WARNING, "--log-level", case_sensitive=False, help="uvicorn log level."
     ),
 ) -> None:
     """Run the gateway (uvicorn, uvloop, httptools)."""
@@ -145,7 +148,7 @@ def serve(
         loop="uvloop" if sys.platform != "win32" else "auto",
         http="httptools",
         lifespan="on",
-        log_level=log_level,
+        log_level=log_level.value,
         access_log=False,
         timeout_graceful_shutdown=10,
     )
@@ -154,9 +157,9 @@ def serve(
 @gateway_app.command("mock-upstream")
 def mock_upstream(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(9000, "--port", help="Port to listen on."),
-    ttft: float = typer.Option(0.0, "--ttft", help="Seconds before the first byte."),
-    itl: float = typer.Option(0.0, "--itl", help="Seconds between streamed chunks."),
+    port: int = typer.Option(9000, "--port", min=1, max=65535, help="Port to listen on."),
+    ttft: float = typer.Option(0.0, "--ttft", min=0.0, help="Seconds before the first byte."),
+    itl: float = typer.Option(0.0, "--itl", min=0.0, help="Seconds between streamed chunks."),
 ) -> None:
     """A deterministic OpenAI-compatible mock model server (for trying the gateway and for tests)."""
     from modelwarden.gateway.mock_upstream import main
