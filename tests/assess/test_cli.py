@@ -197,3 +197,16 @@ def test_an_enormous_value_in_an_error_is_shortened(tmp_path: Path) -> None:
     done = run("assess", "--manifest", str(plan), "--no-scan", "--out", str(out_dir), check=False)
     assert done.returncode == 2 and "\x1b" not in done.stderr and "\nPASS" not in done.stderr
     assert "x\\x1b[2J\n  PASS: Not a directory" in done.stderr
+
+
+def test_as_of_must_be_yyyy_mm_dd(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    # date.fromisoformat also takes the basic, week and ordinal forms; the option promises YYYY-MM-DD.
+    for value in ("20250101", "2025-W01-1", "2025-001", "2025-02-30"):
+        for command in ("assess", "docs"):
+            args = [command, "--manifest", str(plan), "--as-of", value]
+            done = run(*args, *(["--out", str(tmp_path / "d")] if command == "docs" else []), check=False)
+            assert done.returncode == 2 and "YYYY-MM-DD" in done.stderr, (command, value, done.stderr)
+    assert not (tmp_path / "d").exists()
+    assert run("assess", "--manifest", str(plan), "--as-of", "2025-01-01", "--format", "json").returncode == 0

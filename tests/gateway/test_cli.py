@@ -236,3 +236,27 @@ def test_server_options_out_of_range_are_usage_errors(
     assert proc.returncode == 2, proc.stderr
     assert option in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "new").exists()
+
+
+def test_durations_and_dates_are_checked(deploy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = ["--config", str(deploy)]
+    run(capsys, "identities", "create", "lab-b", *c)
+    for bad, message in [
+        ("99999999999d", "longer than 100 years"),
+        ("5300w", "longer than 100 years"),
+        ("infd", "not a date or duration"),
+        ("1e9h", "not a date or duration"),
+        ("20300101", "not a date or duration"),  # datetime.fromisoformat takes the basic form
+        ("2030-W01-1", "not a date or duration"),
+        ("2030-02-30", "not a date or duration"),
+    ]:
+        code, _, err = run(capsys, "keys", "create", "lab-b", "--expires", bad, *c)
+        assert code == 2 and message in err and "Traceback" not in err, (bad, err)
+    until = "9" * 400 + "d"
+    code, _, err = run(capsys, "identities", "verify", "lab-b", "--evidence", "t", "--until", until, *c)
+    assert code == 2 and "longer than 100 years" in err
+    code, out, _ = run(capsys, "keys", "create", "lab-b", "--expires", "2030-01-02T03:04", "--json", *c)
+    assert code == 0 and json.loads(out)["expires_at"].startswith("2030-01-02T03:04")
+    key = json.loads(out)["id"]
+    code, _, err = run(capsys, "keys", "rotate", key, "--grace", "nanh", *c)
+    assert code == 2 and "not a duration" in err

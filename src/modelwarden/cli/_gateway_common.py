@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,33 +91,47 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     out.print(t)
 
 
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([dhmw])")
+_UNITS = {"d": ("days", 1.0), "h": ("hours", 1 / 24), "m": ("minutes", 1 / 1440), "w": ("weeks", 7.0)}
+# No expiry, verification or grace period is meant to outlast this; far larger ones overflow
+# timedelta or the date they are added to.
+MAX_DURATION_DAYS = 100 * 365
+# The date first (ISO 8601 extended form, as the help says), then optionally a time and offset.
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?")
+
+
 def parse_duration(value: str | None) -> timedelta | None:
-    """`30d`, `12h`, `90m` → timedelta."""
+    """`30d`, `12h`, `90m`, `2w` → timedelta."""
     if not value:
         return None
-    units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
-    try:
-        n, unit = float(value[:-1]), units[value[-1]]
-    except (KeyError, ValueError, IndexError):
-        raise UsageError(f"not a duration: {value!r} (use e.g. 30d, 12h, 90m, 2w)") from None
+    match = _DURATION.fullmatch(value)
+    if match is None:
+        raise UsageError(f"not a duration: {value!r} (use e.g. 30d, 12h, 90m, 2w)")
+    unit, days_per_unit = _UNITS[match[2]]
+    n = float(match[1])
     if n <= 0:
         raise UsageError("a duration must be positive")
+    if n * days_per_unit > MAX_DURATION_DAYS:
+        raise UsageError(f"duration {value!r} is longer than 100 years")
     return timedelta(**{unit: n})
 
 
 def parse_when(value: str | None) -> datetime | None:
-    """An ISO date/time or a duration from now."""
+    """A duration from now, or an ISO date (YYYY-MM-DD) with an optional time (THH:MM[:SS][+HH:MM])."""
     if not value:
         return None
-    if value[-1] in "dhmw" and value[:-1].replace(".", "", 1).isdigit():
+    if _DURATION.fullmatch(value):
         d = parse_duration(value)
         assert d is not None
         return datetime.now(UTC) + d
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"not a date or duration: {value!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    if _DATE_TIME.fullmatch(value):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    raise UsageError(f"not a date or duration: {value!r} (use YYYY-MM-DD, YYYY-MM-DDTHH:MM or e.g. 30d, 12h)")
 
 
 def fmt_dt(dt: datetime | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -24,10 +25,13 @@ class OutputFormat(StrEnum):
 def _date(value: str | None) -> dt.date:
     if value is None:
         return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--as-of {value!r} is not a date in the form YYYY-MM-DD") from None
+    # fromisoformat alone also takes 20250101 and 2025-W01-1.
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass  # 2025-02-30
+    raise UsageError(f"--as-of {value!r} is not a date in the form YYYY-MM-DD")
 
 
 @app.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
@@ -31,7 +30,7 @@ def docs(
     from modelwarden.errors import UsageError
 
     inputs = gather(path, manifest)
-    a = build_assessment(inputs, as_of=_date(as_of) if as_of else dt.date.today(), scan=False)
+    a = build_assessment(inputs, as_of=_date(as_of), scan=False)
     try:
         written = write_drafts(a, inputs.manifest, out_dir)
     except OSError as exc:

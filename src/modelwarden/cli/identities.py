@@ -98,7 +98,7 @@ def verify(
         None, "--evidence", help="Reference to the evidence (ticket, document id)."
     ),
     until: str | None = typer.Option(
-        None, "--until", help="Verification expiry: a date or a duration (365d)."
+        None, "--until", help="Verification expiry: a date (YYYY-MM-DD) or a duration (365d)."
     ),
     state: str = typer.Option("verified", "--state", help="verified | pending | unverified"),
     config: Path | None = c.ConfigOpt,
