@@ -12,6 +12,7 @@ import os
 import pwd
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import tracemalloc
@@ -300,3 +301,34 @@ def test_help_states_the_exit_codes_a_truncated_file_gets(
     assert [p["code"] for p in json.loads(out)["problems"]] == ["offset_out_of_range"]
     code, _, err = run(capsys, str(tmp_path / "nothing-here.safetensors"))
     assert code == 2 and "no such file" in err
+
+
+def _inspect(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "modelwarden", "inspect", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "250"},
+    )
+
+
+def test_file_and_tensor_names_are_printed_literally_with_control_characters_escaped(tmp_path: Path) -> None:
+    # A file name and a tensor name chosen to restyle the table, clear the screen and start a new line.
+    name = "w[bold]x\x1b[2J\nPASS.safetensors"
+    save_file({"t[/]\x1b[31m": np.zeros((2, 2), np.float32)}, str(tmp_path / name))
+    done = _inspect(str(tmp_path), "--tensors")
+    assert done.returncode == 0, done.stderr
+    assert "w[bold]x\\x1b[2J\\nPASS.safetensors" in done.stdout
+    assert "t[/]\\x1b[31m" in done.stdout
+    assert "\x1b" not in done.stdout + done.stderr and "\nPASS" not in done.stdout
+
+
+def test_unreadable_file_with_markup_in_its_name(tmp_path: Path) -> None:
+    (tmp_path / "a[").mkdir()
+    bad = tmp_path / "a[" / "b].safetensors"  # "…/a[/b]…" reads as a closing markup tag
+    bad.write_bytes(b"\x01\x00")
+    done = _inspect(str(bad))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"nothing could be read from {bad}" in done.stderr.replace("\n", "")

@@ -12,10 +12,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from modelwarden.model import Assessment, Band, Classification, RegimeResult
+from modelwarden.safe_text import document, markup
 
 DISCLAIMER = (
     "Draft analysis, not legal advice. Answers marked 'needs review' turn on judgements the law leaves "
@@ -135,30 +135,30 @@ _STYLE = {
 
 def render_text(a: Assessment, console: Console, *, details: bool = True) -> None:
     for i, head in enumerate(headline(a)):
-        console.print(f"[bold]{escape(head)}[/]" if i == 0 else f"  {escape(head)}", highlight=False)
+        console.print(f"[bold]{markup(head)}[/]" if i == 0 else f"  {markup(head)}", highlight=False)
     console.print()
     for line in summary(a):
         console.print(
-            f"[{_STYLE[line.status]}]● {escape(line.regime)}[/]: {escape(line.text)}", highlight=False
+            f"[{_STYLE[line.status]}]● {markup(line.regime)}[/]: {markup(line.text)}", highlight=False
         )
     qs = questions(a)
     if qs:
         console.print("\n[bold]Questions a person must settle[/]")
         for q in qs:
-            console.print(f"  ? {escape(q)}", highlight=False)
+            console.print(f"  ? {markup(q)}", highlight=False)
     console.print(f"\n[dim]{DISCLAIMER}[/]")
     if not details:
         return
     for r in a.regimes.values():
         state = "" if r.in_force else " (not in force on this date)"
-        console.print(f"\n[bold]{escape(r.instrument)}[/]{state}", highlight=False)
+        console.print(f"\n[bold]{markup(r.instrument)}[/]{state}", highlight=False)
         for name, why in reasons(r):
             console.print(
-                f"  {escape(name.replace('_', ' '))}: {_WORDS[r.classification[name]]} — {escape(why)}",
+                f"  {markup(name.replace('_', ' '))}: {_WORDS[r.classification[name]]} — {markup(why)}",
                 highlight=False,
             )
         for n in r.notes:
-            console.print(f"  [dim]note: {escape(n)}[/]", highlight=False)
+            console.print(f"  [dim]note: {markup(n)}[/]", highlight=False)
         if not r.obligations and not r.exemptions:
             continue
         table = Table(title_justify="left")
@@ -167,22 +167,22 @@ def render_text(a: Assessment, console: Console, *, details: bool = True) -> Non
         for o in r.obligations:
             when = "; ".join(filter(None, [o.deadline, o.note]))
             table.add_row(
-                escape(f"{o.id}\n{o.title}"),
-                escape(o.citation.article),
+                f"{markup(o.id)}\n{markup(o.title)}",
+                markup(o.citation.article),
                 str(o.applies_from or ""),
-                escape(when),
+                markup(when),
             )
         for e in r.exemptions:
             table.add_row(
-                f"[green]exempt[/] {e.id}\n{e.title}",
-                e.citation.article,
+                f"[green]exempt[/] {markup(e.id)}\n{markup(e.title)}",
+                markup(e.citation.article),
                 "",
-                "removes " + ", ".join(e.removes),
+                markup("removes " + ", ".join(e.removes)),
             )
         console.print(table)
     console.print("\n[bold]Compute assumptions[/]")
     for f in a.compute.assumptions:
-        console.print(f"  - {escape(f.value)} ({escape(f.provenance.describe())})", highlight=False)
+        console.print(f"  - {markup(f.value)} ({markup(f.provenance.describe())})", highlight=False)
 
 
 def render_markdown(a: Assessment) -> str:
@@ -221,7 +221,7 @@ def render_markdown(a: Assessment) -> str:
     lines += ["", "## Compute", "", f"Method: {a.compute.method}", ""]
     lines += [f"- {f.value} ({f.provenance.describe()})" for f in a.compute.assumptions]
     lines += ["", f"_{DISCLAIMER}_", ""]
-    return "\n".join(lines)
+    return document("\n".join(lines))
 
 
 def _env() -> Environment:
@@ -234,14 +234,16 @@ def _env() -> Environment:
 
 def render_html(a: Assessment) -> str:
     template = _env().get_template("assessment.html")
-    return template.render(  # safe: packaged template
-        a=a,
-        headline=headline(a),
-        summary=summary(a),
-        questions=questions(a),
-        words=_WORDS,
-        disclaimer=DISCLAIMER,
-        band_text=band_text,
+    return document(
+        template.render(  # safe: packaged template
+            a=a,
+            headline=headline(a),
+            summary=summary(a),
+            questions=questions(a),
+            words=_WORDS,
+            disclaimer=DISCLAIMER,
+            band_text=band_text,
+        )
     )
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from modelwarden.model import ArtifactInfo, Fact, ModelFacts, Provenance
+from modelwarden.safe_text import text, visible
 
 SCHEMA = "modelwarden.inspect/1"
 MAX_FILE_ROWS = 30
@@ -144,9 +144,9 @@ def human_bytes(n: int) -> str:
 def render(facts: ModelFacts, console: Console, *, tensors: bool = False) -> None:
     console.print(
         Text.assemble(
-            (facts.name or "model", "bold"),
+            (visible(facts.name or "model"), "bold"),
             "  ",
-            (facts.root, "dim"),
+            (visible(facts.root), "dim"),
             "  ",
             (f"[{facts.layout.value}]", "cyan"),
         )
@@ -164,9 +164,9 @@ def render(facts: ModelFacts, console: Console, *, tensors: bool = False) -> Non
     notes = [*facts.parameters.notes]
     warnings = [*facts.parameters.warnings, *facts.warnings]
     if notes:
-        console.print(Group(*[Text(f"note: {n}", style="dim") for n in notes]))
+        console.print(Group(*[text(f"note: {n}", "dim") for n in notes]))
     if warnings:
-        console.print(Group(*[Text(f"warning: {w}", style="yellow") for w in warnings]))
+        console.print(Group(*[text(f"warning: {w}", "yellow") for w in warnings]))
     if facts.problems:
         lines = [
             Text.assemble(
@@ -174,7 +174,7 @@ def render(facts: ModelFacts, console: Console, *, tensors: bool = False) -> Non
                     "error" if p.severity == "error" else "warning",
                     "red" if p.severity == "error" else "yellow",
                 ),
-                f": {p.file}: {p.message} [{p.code}]",
+                visible(f": {p.file}: {p.message} [{p.code}]"),
             )
             for p in facts.problems
         ]
@@ -190,11 +190,12 @@ def _summary(facts: ModelFacts) -> Table:
     if pc.total is not None:
         value = f"{pc.total:,}" + (f" ({human_count(pc.total)})" if pc.total >= 1000 else "")
         where = (pc.provenance.file or "") if pc.provenance else ""
-        t.add_row("Parameters", value, f"{pc.source}: {where}" if where else str(pc.source))
+        _row(t, "Parameters", value, f"{pc.source}: {where}" if where else str(pc.source))
     else:
-        t.add_row("Parameters", "unknown", "no readable weights, no config formula")
+        _row(t, "Parameters", "unknown", "no readable weights, no config formula")
     if pc.active is not None:
-        t.add_row(
+        _row(
+            t,
             "Active / token",
             f"{pc.active:,} ({human_count(pc.active)})",
             "mixture of experts: routed experts × k/E",
@@ -202,10 +203,13 @@ def _summary(facts: ModelFacts) -> Table:
     if pc.config_total is not None and pc.source == "tensors":
         same = "agrees" if pc.config_total == _comparable(facts) else "differs (see warnings)"
         active = f", active {pc.config_active:,}" if pc.config_active else ""
-        t.add_row("Config formula", f"{pc.config_total:,}{active} — {same}", "config.json (compute.md §4.7)")
+        _row(t, "Config formula", f"{pc.config_total:,}{active} — {same}", "config.json (compute.md §4.7)")
     if pc.non_parameter_elements:
-        t.add_row(
-            "Not parameters", f"{pc.non_parameter_elements:,} elements", "buffers, quantisation aux., state"
+        _row(
+            t,
+            "Not parameters",
+            f"{pc.non_parameter_elements:,} elements",
+            "buffers, quantisation aux., state",
         )
     _fact_row(t, "Architecture", facts.architecture)
     _fact_row(t, "Model type", facts.model_type)
@@ -213,10 +217,11 @@ def _summary(facts: ModelFacts) -> Table:
         _fact_row(t, "Context length", facts.context_length, f"{facts.context_length.value:,}")
     if facts.modalities.input or facts.modalities.output:
         m = facts.modalities
-        t.add_row(
+        _row(
+            t,
             "Modalities",
             f"{', '.join(m.input) or '—'} → {', '.join(m.output) or '—'}",
-            escape(m.provenance.describe()) if m.provenance else "",
+            m.provenance.describe() if m.provenance else "",
         )
     if facts.license is not None:
         lic = facts.license
@@ -225,52 +230,64 @@ def _summary(facts: ModelFacts) -> Table:
             value += f" ({lic.name})"
         if lic.link:
             value += f" {lic.link}"
-        t.add_row("Licence", escape(value), escape(lic.provenance.describe()) if lic.provenance else "")
+        _row(t, "Licence", value, lic.provenance.describe() if lic.provenance else "")
     for lf in facts.license_files:
-        t.add_row(
+        _row(
+            t,
             f"  {lf.kind.replace('_', ' ')}",
             lf.identified_as or "not a known text",
-            escape(f"{lf.path}" + (f" ({lf.method})" if lf.method else "")),
+            f"{lf.path}" + (f" ({lf.method})" if lf.method else ""),
         )
     for b in facts.base_model:
-        t.add_row(
+        _row(
+            t,
             "Base model",
-            escape(b.name + (f" ({b.relation})" if b.relation else "")),
-            escape(b.provenance.describe()),
+            b.name + (f" ({b.relation})" if b.relation else ""),
+            b.provenance.describe(),
         )
     if facts.datasets:
         names = [d.value for d in facts.datasets]
         shown = ", ".join(names[:4]) + (f" … +{len(names) - 4}" if len(names) > 4 else "")
-        t.add_row("Datasets", escape(shown), escape(facts.datasets[0].provenance.describe()))
+        _row(t, "Datasets", shown, facts.datasets[0].provenance.describe())
     if facts.language:
-        t.add_row("Language", escape(", ".join(facts.language[:10])), facts.card.path if facts.card else "")
+        _row(t, "Language", ", ".join(facts.language[:10]), facts.card.path if facts.card else "")
     _fact_row(t, "Pipeline tag", facts.pipeline_tag)
     _fact_row(t, "Library", facts.library_name)
     if facts.tokenizer is not None:
         tok = facts.tokenizer
         value = f"vocab {tok.vocab_size:,}" if tok.vocab_size else "present"
         value += ", chat template" if tok.chat_template else ""
-        t.add_row(
+        _row(
+            t,
             "Tokenizer",
             value,
-            escape(tok.provenance.describe()) if tok.provenance else ", ".join(tok.files[:2]),
+            tok.provenance.describe() if tok.provenance else ", ".join(tok.files[:2]),
         )
     _fact_row(t, "Quantisation", facts.quantization)
     if facts.dtypes:
-        t.add_row(
-            "Dtypes", ", ".join(f"{k} {human_count(v)}" for k, v in list(facts.dtypes.items())[:5]), "tensors"
+        _row(
+            t,
+            "Dtypes",
+            ", ".join(f"{k} {human_count(v)}" for k, v in list(facts.dtypes.items())[:5]),
+            "tensors",
         )
     if facts.adapter is not None:
         a = facts.adapter
-        t.add_row(
+        _row(
+            t,
             "Adapter",
             f"{a.peft_type or '?'} r={a.rank} on {', '.join(a.target_modules[:6]) or '?'}",
-            escape(a.provenance.describe()) if a.provenance else "",
+            a.provenance.describe() if a.provenance else "",
         )
     if facts.card is not None and facts.card.links:
         arxiv = [link for link in facts.card.links if "arxiv.org" in link]
-        t.add_row("Card links", f"{len(facts.card.links)} ({len(arxiv)} arXiv)", facts.card.path)
+        _row(t, "Card links", f"{len(facts.card.links)} ({len(arxiv)} arXiv)", facts.card.path)
     return t
+
+
+def _row(t: Table, *cells: str | Text) -> None:
+    # Cells hold names and values read from the files: plain Text, never parsed as console markup.
+    t.add_row(*(c if isinstance(c, Text) else text(c) for c in cells))
 
 
 def _comparable(facts: ModelFacts) -> int | None:
@@ -282,9 +299,7 @@ def _comparable(facts: ModelFacts) -> int | None:
 
 def _fact_row(t: Table, label: str, fact: Fact[Any] | None, shown: str | None = None) -> None:
     if fact is not None:
-        t.add_row(
-            label, escape(shown if shown is not None else str(fact.value)), escape(fact.provenance.describe())
-        )
+        _row(t, label, shown if shown is not None else str(fact.value), fact.provenance.describe())
 
 
 def _breakdown(facts: ModelFacts) -> Table:
@@ -294,7 +309,7 @@ def _breakdown(facts: ModelFacts) -> Table:
     t.add_column("Parameters", justify="right")
     t.add_column("Share", justify="right")
     for name, n in sorted(facts.parameters.breakdown.items(), key=lambda kv: -kv[1]):
-        t.add_row(name, f"{n:,}", f"{n / total:.1%}")
+        _row(t, name, f"{n:,}", f"{n / total:.1%}")
     return t
 
 
@@ -305,8 +320,12 @@ def _components(facts: ModelFacts) -> Table:
     t.add_column("Path")
     t.add_column("Parameters", justify="right")
     for c in facts.components:
-        t.add_row(
-            c.name, c.class_name or "", c.path or "", f"{c.parameters:,}" if c.parameters is not None else "—"
+        _row(
+            t,
+            c.name,
+            c.class_name or "",
+            c.path or "",
+            f"{c.parameters:,}" if c.parameters is not None else "—",
         )
     return t
 
@@ -324,11 +343,11 @@ def _files(facts: ModelFacts) -> Table:
         t.add_column("SHA-256", overflow="fold")
     ordered = sorted(facts.files, key=lambda f: (f.role != "primary", f.role is None, not f.problems, f.path))
     for f in ordered[:MAX_FILE_ROWS]:
-        role: str = f.role or ""
+        role = text(f.role or "")
         if any(p.severity == "error" for p in f.problems):
-            role = "[red]problem[/]"
-        row = [
-            escape(f.path),
+            role = Text("problem", style="red")
+        row: list[str | Text] = [
+            f.path,
             f.format.value,
             human_bytes(f.size),
             role,
@@ -337,10 +356,11 @@ def _files(facts: ModelFacts) -> Table:
         ]
         if hashed:
             row.append(f.sha256 or "")
-        t.add_row(*row)
+        _row(t, *row)
     if len(ordered) > MAX_FILE_ROWS:
         rest = ordered[MAX_FILE_ROWS:]
-        t.add_row(
+        _row(
+            t,
             f"… {len(rest)} more (all in --format json)",
             "",
             human_bytes(sum(f.size for f in rest)),
@@ -353,11 +373,9 @@ def _files(facts: ModelFacts) -> Table:
 
 
 def _tensor_table(f: ArtifactInfo) -> Table:
-    t = Table(title=f"Tensors of {f.path}", title_justify="left", header_style="bold")
+    t = Table(title=text(f"Tensors of {f.path}", "table.title"), title_justify="left", header_style="bold")
     for col in ("Name", "Dtype", "Shape", "Kind", "Component", "Parameters"):
         t.add_column(col, justify="right" if col == "Parameters" else "left", overflow="fold")
     for x in f.tensors:
-        t.add_row(
-            escape(x.name), x.dtype, str(list(x.shape)), x.kind.value, x.component or "", f"{x.parameters:,}"
-        )
+        _row(t, x.name, x.dtype, str(list(x.shape)), x.kind.value, x.component or "", f"{x.parameters:,}")
     return t

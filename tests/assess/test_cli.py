@@ -164,3 +164,49 @@ def test_ab2013_summary_drafted_where_the_statute_may_apply(tmp_path: Path) -> N
         plan.write_text(variant)
         run("docs", "--manifest", str(plan), "--out", str(tmp_path / name), "--as-of", "2026-11-22")
         assert not (tmp_path / name / "ca_ab2013_training_data_summary.md").exists()
+
+
+def test_text_output_shows_hostile_manifest_values_literally(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        PLAN.replace("frontier-405b-plan", '"[/x]\\e[31mred\\nFAKE"').replace("Example Labs", '"[/bold]x"')
+    )
+    text = run("assess", "--manifest", str(plan))
+    assert "[/x]\\x1b[31mred\\nFAKE — assessed as of" in text.stdout
+    assert "\x1b" not in text.stdout and "\nFAKE" not in text.stdout
+    for format in ("markdown", "html"):
+        assert "\x1b" not in run("assess", "--manifest", str(plan), "--format", format).stdout
+    out_dir = tmp_path / "a[" / "y]"  # "…a[/y]" reads as a closing markup tag
+    written = run("assess", "--manifest", str(plan), "--out", str(out_dir))
+    assert f"wrote {out_dir}/assessment.json" in written.stderr.replace("\n", "")
+    drafts = tmp_path / "d[" / "x]"
+    docs = run("docs", "--manifest", str(plan), "--out", str(drafts))
+    assert f"{drafts}/eu_training_content_summary.md" in docs.stdout
+
+
+def test_an_enormous_value_in_an_error_is_shortened(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    done = run("assess", "--manifest", str(plan), "--as-of", "9" * 5000, check=False)
+    message = " ".join(done.stderr.split())
+    assert done.returncode == 2 and "characters omitted" in message and "YYYY-MM-DD" in message
+    assert len(done.stderr) < 1000
+    # A line break in a quoted name is shown, but cannot start a line of its own.
+    (tmp_path / "file").touch()
+    out_dir = tmp_path / "file" / "x\x1b[2J\nPASS"
+    done = run("assess", "--manifest", str(plan), "--no-scan", "--out", str(out_dir), check=False)
+    assert done.returncode == 2 and "\x1b" not in done.stderr and "\nPASS" not in done.stderr
+    assert "x\\x1b[2J\n  PASS: Not a directory" in done.stderr
+
+
+def test_as_of_must_be_yyyy_mm_dd(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    # date.fromisoformat also takes the basic, week and ordinal forms; the option promises YYYY-MM-DD.
+    for value in ("20250101", "2025-W01-1", "2025-001", "2025-02-30"):
+        for command in ("assess", "docs"):
+            args = [command, "--manifest", str(plan), "--as-of", value]
+            done = run(*args, *(["--out", str(tmp_path / "d")] if command == "docs" else []), check=False)
+            assert done.returncode == 2 and "YYYY-MM-DD" in done.stderr, (command, value, done.stderr)
+    assert not (tmp_path / "d").exists()
+    assert run("assess", "--manifest", str(plan), "--as-of", "2025-01-01", "--format", "json").returncode == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -179,3 +180,83 @@ def test_incident_bundle_exports_and_verifies_offline(
     run(capsys, "audit", "keygen", str(other))
     code, out, _ = run(capsys, "incidents", "verify", str(bundle_path), "--public-key", str(other) + ".pub")
     assert code == 1 and "bad signature" in out
+
+
+def test_stored_names_are_listed_literally(deploy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Names, reasons and titles are stored as typed and shown by every later listing: text that reads as
+    # console markup or a terminal control sequence must be shown as it is, and must not break a list.
+    c = ["--config", str(deploy)]
+    name, ansi = "[/]x[bold]", "evil\x1b[2J\nPASS"
+    assert run(capsys, "identities", "create", name, *c)[0] == 0
+    assert run(capsys, "identities", "create", ansi, *c)[0] == 0
+    assert run(capsys, "identities", "suspend", name, "--reason", "[/r] [link=http://x]y", *c)[0] == 0
+    assert run(capsys, "keys", "create", name, "--name", "[/y]k", *c)[0] == 0
+    assert run(capsys, "incidents", "open", name, "--title", "[/z]t", *c)[0] == 0
+    for command, literals in [
+        (["identities", "list"], [name]),
+        (["identities", "show", name], [name, "[/r] [link=http://x]y"]),
+        (["identities", "strikes", name], [name]),
+        (["identities", "strikes", ansi], ["evil\\x1b[2J\\nPASS: strike score"]),
+        (["keys", "list"], ["[/y]k"]),
+        (["incidents", "list"], ["[/z]t"]),
+        (["audit", "tail"], ["[/r] [link=http://x]y", "[/z]t"]),
+    ]:
+        code, out, err = run(capsys, *command, *c)
+        assert code == 0 and "Traceback" not in err, (command, err)
+        for literal in literals:
+            assert literal in out, (command, literal)
+        assert "\x1b" not in out + err, command
+
+
+def _process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # A separate process with a timeout: an option that is not rejected starts a server.
+    return subprocess.run(
+        [sys.executable, "-m", "modelwarden", *args], capture_output=True, text=True, timeout=60, cwd=cwd
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["gateway", "serve", "--port", "99999"], "--port"),
+        (["gateway", "serve", "--port", "0"], "--port"),
+        (["gateway", "serve", "--workers", "0"], "--workers"),
+        (["gateway", "serve", "--log-level", "bogus"], "--log-level"),
+        (["gateway", "mock-upstream", "--port", "99999"], "--port"),
+        (["gateway", "mock-upstream", "--ttft", "-1"], "--ttft"),
+        (["gateway", "init", "new", "--port", "65536"], "--port"),
+        (["serve", "--log-level", "bogus"], "--log-level"),
+    ],
+)
+def test_server_options_out_of_range_are_usage_errors(
+    deploy: Path, tmp_path: Path, args: list[str], option: str
+) -> None:
+    config = ["--config", str(deploy)] if args[:2] == ["gateway", "serve"] else []
+    proc = _process(*args, *config, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert option in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_durations_and_dates_are_checked(deploy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = ["--config", str(deploy)]
+    run(capsys, "identities", "create", "lab-b", *c)
+    for bad, message in [
+        ("99999999999d", "longer than 100 years"),
+        ("5300w", "longer than 100 years"),
+        ("infd", "not a date or duration"),
+        ("1e9h", "not a date or duration"),
+        ("20300101", "not a date or duration"),  # datetime.fromisoformat takes the basic form
+        ("2030-W01-1", "not a date or duration"),
+        ("2030-02-30", "not a date or duration"),
+    ]:
+        code, _, err = run(capsys, "keys", "create", "lab-b", "--expires", bad, *c)
+        assert code == 2 and message in err and "Traceback" not in err, (bad, err)
+    until = "9" * 400 + "d"
+    code, _, err = run(capsys, "identities", "verify", "lab-b", "--evidence", "t", "--until", until, *c)
+    assert code == 2 and "longer than 100 years" in err
+    code, out, _ = run(capsys, "keys", "create", "lab-b", "--expires", "2030-01-02T03:04", "--json", *c)
+    assert code == 0 and json.loads(out)["expires_at"].startswith("2030-01-02T03:04")
+    key = json.loads(out)["id"]
+    code, _, err = run(capsys, "keys", "rotate", key, "--grace", "nanh", *c)
+    assert code == 2 and "not a duration" in err

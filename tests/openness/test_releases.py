@@ -306,3 +306,17 @@ def test_code_documents_and_data_in_the_files_are_assigned_to_their_components(t
     assert all("optimizer.pt" not in e.description for e in c["model_parameters_final"].evidence)
     assert any("optimizer.pt" in e.description for e in c["model_metadata"].evidence)
     assert not c["evaluation_data"].present and not c["research_paper"].present
+
+
+def test_text_output_escapes_control_characters_and_markup_in_the_title(tmp_path: Path) -> None:
+    card = '---\nlicense: other\nlicense_name: "[/x]evil\\e[31m\\rok"\n---\n'
+    root = release(tmp_path, "rel[bold]x", card)
+    done = subprocess.run(
+        [sys.executable, "-m", "modelwarden", "openness", str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.startswith("rel[bold]x\n")
+    assert "Licence: [/x]evil\\x1b[31m\\rok [" in done.stdout
+    assert "\x1b" not in done.stdout and "\r" not in done.stdout

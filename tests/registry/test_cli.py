@@ -164,3 +164,21 @@ def test_list_stays_legible_in_a_narrow_terminal(filled: tuple[str, list[int]]) 
     header = next(line for line in lines if " model " in line)
     assert header.split() == ["id", "model", "as", "of", "MOF", "1e25", "findings", "duties"]
     assert all(str(i) in narrow.stdout for i in ids)
+
+
+def test_recorded_names_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    reg = Registry(url)
+    ident = reg.save(make_assessment(random.Random(3), name="evil\x1b[2J\rPASS", version="1"))
+    reg.close()
+    for args in (["list"], ["show", str(ident)]):
+        done = run("registry", *args, "--db", url)
+        assert done.returncode == 0 and "evil\\x1b[2J\\rPASS" in done.stdout, args
+        assert "\x1b" not in done.stdout and "\r" not in done.stdout, args
+    # `import` echoes each file name: one that reads as a closing markup tag is printed as it is.
+    doc = tmp_path / "i[" / "x].json"
+    doc.parent.mkdir()
+    doc.write_text(run("registry", "show", str(ident), "--db", url, "--format", "json").stdout)
+    imported = run("registry", "import", str(doc), "--db", f"sqlite:///{tmp_path / 'other.db'}")
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["file"] == str(doc)

@@ -316,3 +316,33 @@ def test_cli_refuses_a_special_file_without_a_verdict(tmp_path: Path, kind: str)
         assert f"error: {target}: " in stderr
         assert ("points to nothing" if kind == "dangling symlink" else "not a regular file") in stderr
         assert "Traceback" not in done.stderr
+
+
+def test_text_output_escapes_hostile_names(tmp_path: Path) -> None:
+    """Module and entry names are the attacker's: in text output they can neither inject console markup
+    nor terminal control sequences (clear the screen, recolour, or start a fake "PASS" line)."""
+    import zipfile
+
+    reduce_system = b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R."
+    archive = tmp_path / "m.pt"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("arch/data.pkl", b"\x80\x02cos\x1b[2J\nsystem\n)R.")
+        z.writestr("arch/[/]x\n\x1b[31mPASS.pkl", reduce_system)
+    proc = _run(archive)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "os\\x1b[2J.system" in proc.stdout
+    assert "arch/[/]x\\n\\x1b[31mPASS.pkl" in proc.stdout
+    assert "\x1b" not in proc.stdout and "\nPASS" not in proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("FAIL")
+
+
+def test_markup_in_paths_is_printed_literally(tmp_path: Path) -> None:
+    folder = tmp_path / "o["
+    folder.mkdir()
+    evil = folder / "x].pkl"  # the path reads "…o[/x].pkl": a closing markup tag
+    evil.write_bytes(pickle.dumps(_Reduce(os.system, "true"), protocol=4))
+    proc = _run(evil)
+    assert proc.returncode == 1 and f"{evil}" in proc.stdout
+    unwritable = _run(evil, "--output", folder / "no[/such]" / "r.txt")
+    assert unwritable.returncode == 2 and "Traceback" not in unwritable.stderr
+    assert "cannot write" in unwritable.stderr and "no[/such]" in unwritable.stderr

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from modelwarden import __version__
 from modelwarden.errors import ModelwardenError
+from modelwarden.safe_text import markup
 
 app = typer.Typer(
     name="modelwarden",
@@ -24,6 +24,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+# An error message quotes file names and values read from files; a few hundred characters of a line
+# (its start and end) name the problem.
+MAX_ERROR_CHARS = 500
+MAX_ERROR_LINES = 20
 
 # Results go to stdout; progress and messages to stderr so that `--format json > out.json` stays clean.
 out = Console(soft_wrap=True)
@@ -80,12 +85,23 @@ def load_commands(args: Sequence[str] | None = None) -> None:
         importlib.import_module(f"modelwarden.cli.{module}")
 
 
+def error_markup(message: str) -> str:
+    """`message` for the console: control characters escaped, long lines shortened, and the lines
+    after the first indented, so that a line break inside a quoted value cannot print a line that
+    looks like output of its own (some messages list several problems, one per line)."""
+    lines = message.split("\n")
+    shown = [markup(line, limit=MAX_ERROR_CHARS) for line in lines[:MAX_ERROR_LINES]]
+    if len(lines) > MAX_ERROR_LINES:
+        shown.append(f"… {len(lines) - MAX_ERROR_LINES} more lines")
+    return "\n  ".join(shown)
+
+
 def main() -> None:
     load_commands(sys.argv[1:])
     try:
         app()
     except ModelwardenError as exc:
-        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        err.print(f"[bold red]error:[/] {error_markup(exc.message)}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

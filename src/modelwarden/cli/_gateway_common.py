@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from rich.table import Table
 from modelwarden.cli import err as _err
 from modelwarden.cli import out
 from modelwarden.errors import GatewayError, UsageError
+from modelwarden.safe_text import text
 
 if TYPE_CHECKING:
     from modelwarden.gateway.config import GatewayConfig
@@ -65,7 +67,8 @@ def open_store(config: Path | None, db: str | None) -> tuple[GatewayConfig, Stor
 
 
 def note(message: str) -> None:
-    """A message for the person at the terminal (stderr), never wrapped mid-line."""
+    """A message for the person at the terminal (stderr), never wrapped mid-line. `message` is rich
+    markup: pass names and values from the store through `safe_text.markup`."""
     _err.print(message, soft_wrap=True, highlight=False)
 
 
@@ -78,41 +81,57 @@ def emit_json(value: Any) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    t = Table(title=title, title_justify="left")
+    """Print a table; the title and cells are plain text (names, reasons and titles stored by the
+    admin commands are never read as console markup)."""
+    t = Table(title=text(title, "table.title"), title_justify="left")
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        t.add_row(*[text("" if v is None else v) for v in r])
     out.print(t)
 
 
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([dhmw])")
+_UNITS = {"d": ("days", 1.0), "h": ("hours", 1 / 24), "m": ("minutes", 1 / 1440), "w": ("weeks", 7.0)}
+# No expiry, verification or grace period is meant to outlast this; far larger ones overflow
+# timedelta or the date they are added to.
+MAX_DURATION_DAYS = 100 * 365
+# The date first (ISO 8601 extended form, as the help says), then optionally a time and offset.
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?")
+
+
 def parse_duration(value: str | None) -> timedelta | None:
-    """`30d`, `12h`, `90m` → timedelta."""
+    """`30d`, `12h`, `90m`, `2w` → timedelta."""
     if not value:
         return None
-    units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
-    try:
-        n, unit = float(value[:-1]), units[value[-1]]
-    except (KeyError, ValueError, IndexError):
-        raise UsageError(f"not a duration: {value!r} (use e.g. 30d, 12h, 90m, 2w)") from None
+    match = _DURATION.fullmatch(value)
+    if match is None:
+        raise UsageError(f"not a duration: {value!r} (use e.g. 30d, 12h, 90m, 2w)")
+    unit, days_per_unit = _UNITS[match[2]]
+    n = float(match[1])
     if n <= 0:
         raise UsageError("a duration must be positive")
+    if n * days_per_unit > MAX_DURATION_DAYS:
+        raise UsageError(f"duration {value!r} is longer than 100 years")
     return timedelta(**{unit: n})
 
 
 def parse_when(value: str | None) -> datetime | None:
-    """An ISO date/time or a duration from now."""
+    """A duration from now, or an ISO date (YYYY-MM-DD) with an optional time (THH:MM[:SS][+HH:MM])."""
     if not value:
         return None
-    if value[-1] in "dhmw" and value[:-1].replace(".", "", 1).isdigit():
+    if _DURATION.fullmatch(value):
         d = parse_duration(value)
         assert d is not None
         return datetime.now(UTC) + d
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"not a date or duration: {value!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    if _DATE_TIME.fullmatch(value):
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    raise UsageError(f"not a date or duration: {value!r} (use YYYY-MM-DD, YYYY-MM-DDTHH:MM or e.g. 30d, 12h)")
 
 
 def fmt_dt(dt: datetime | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import typer
 
 from modelwarden.cli import app, err, out
 from modelwarden.errors import UsageError
+from modelwarden.safe_text import markup
 
 
 class OutputFormat(StrEnum):
@@ -23,10 +25,13 @@ class OutputFormat(StrEnum):
 def _date(value: str | None) -> dt.date:
     if value is None:
         return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--as-of {value!r} is not a date in the form YYYY-MM-DD") from None
+    # fromisoformat alone also takes 20250101 and 2025-W01-1.
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass  # 2025-02-30
+    raise UsageError(f"--as-of {value!r} is not a date in the form YYYY-MM-DD")
 
 
 @app.command()
@@ -79,10 +84,10 @@ def assess(
             (out_dir / "assessment.html").write_text(render_html(a), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
-        err.print(f"wrote {out_dir}/assessment.json, .md and .html", highlight=False)
+        err.print(f"wrote {markup(out_dir)}/assessment.json, .md and .html", highlight=False)
     if save:
         from modelwarden.registry import Registry
 
         with Registry(db) as registry:
             ident = registry.save(a)
-            err.print(f"recorded as assessment {ident} in {registry.url}", highlight=False)
+            err.print(f"recorded as assessment {ident} in {markup(registry.url)}", highlight=False)

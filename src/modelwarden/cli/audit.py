@@ -10,6 +10,7 @@ import typer
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
 from modelwarden.errors import GatewayError
+from modelwarden.safe_text import markup, text
 
 
 class AuditTampered(GatewayError):
@@ -72,7 +73,7 @@ def verify(
                 "the next anchored checkpoint"
             )
         for f in rep.findings:
-            out.print(f"[red]{f.kind}[/]: {f.detail}")
+            out.print(f"[red]{markup(f.kind)}[/]: {markup(f.detail)}", highlight=False)
     if not rep.ok:
         raise AuditTampered(f"audit log tampered: first bad entry {rep.first_bad_seq or '(see findings)'}")
     if not as_json:
@@ -99,9 +100,10 @@ def tail(
         return
     for r in rows:
         out.print(
-            f"{r.seq:>7} {r.ts[:19]} {r.action:<22} {r.actor:<28} {r.subject or '-':<16} "
-            + json.dumps(r.body_json(), separators=(",", ":"))[:160],
-            highlight=False,
+            text(
+                f"{r.seq:>7} {r.ts[:19]} {r.action:<22} {r.actor:<28} {r.subject or '-':<16} "
+                + json.dumps(r.body_json(), separators=(",", ":"))[:160]
+            ),
             soft_wrap=True,
         )
 
@@ -137,7 +139,7 @@ def checkpoints(config: Path | None = c.ConfigOpt, db: str | None = c.DbOpt) -> 
     _, store = c.open_store(config, db)
     with store.engine.connect() as conn:
         for cp in auditmod.list_checkpoints(conn):
-            out.print(json.dumps(cp.to_json(), sort_keys=True), highlight=False, soft_wrap=True)
+            out.print(json.dumps(cp.to_json(), sort_keys=True), markup=False, highlight=False, soft_wrap=True)
 
 
 @audit_app.command("keygen")
@@ -146,4 +148,4 @@ def keygen(path: Path = typer.Argument(..., help="Where to write the private key
     from modelwarden.gateway.signing import generate_key, public_path
 
     s = generate_key(path)
-    out.print(f"{path} (key id {s.key_id}); public key {public_path(path)}")
+    out.print(text(f"{path} (key id {s.key_id}); public key {public_path(path)}"))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
 
 from modelwarden.cli import app, out
+from modelwarden.safe_text import text
 
 
 @app.command()
@@ -30,10 +30,10 @@ def docs(
     from modelwarden.errors import UsageError
 
     inputs = gather(path, manifest)
-    a = build_assessment(inputs, as_of=_date(as_of) if as_of else dt.date.today(), scan=False)
+    a = build_assessment(inputs, as_of=_date(as_of), scan=False)
     try:
         written = write_drafts(a, inputs.manifest, out_dir)
     except OSError as exc:
         raise UsageError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
     for p, d in written:
-        out.print(f"{p}  ({d.gaps} open question{'s' if d.gaps != 1 else ''})", highlight=False)
+        out.print(text(f"{p}  ({d.gaps} open question{'s' if d.gaps != 1 else ''})"))

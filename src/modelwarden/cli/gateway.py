@@ -12,7 +12,9 @@ import yaml
 
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
+from modelwarden.cli._options import LogLevel
 from modelwarden.errors import GatewayError
+from modelwarden.safe_text import markup
 
 gateway_app = typer.Typer(
     help="The structured-access gateway: an OpenAI-compatible proxy with tiers and audit."
@@ -37,7 +39,7 @@ def init(
         None, "--database", help="Database URL (default: SQLite in the folder)."
     ),
     port: int = typer.Option(
-        8080, "--port", help="Port the gateway will listen on (written to gateway.yaml)."
+        8080, "--port", min=1, max=65535, help="Port the gateway will listen on (written to gateway.yaml)."
     ),
 ) -> None:
     """Create gateway.yaml, the audit signing key, a salt and the database; print the admin token once."""
@@ -89,7 +91,10 @@ def init(
     cfg_path.write_text(header + yaml.safe_dump(cfg, sort_keys=False), "utf-8")
     loaded = load_config(cfg_path)
     migrations.upgrade(make_engine(loaded.database))
-    c.note(f"wrote {cfg_path}, {folder / 'audit-signing.key'} (key id {key.key_id}), {salt}")
+    c.note(
+        f"wrote {markup(cfg_path)}, {markup(folder / 'audit-signing.key')} (key id {key.key_id}), "
+        f"{markup(salt)}"
+    )
     c.note("admin API token (shown once; only its SHA-256 is stored):")
     out.print(token, highlight=False)
 
@@ -100,12 +105,14 @@ def serve(
     host: str | None = typer.Option(
         None, "--host", help="Address to listen on (default: gateway.yaml's host)."
     ),
-    port: int | None = typer.Option(None, "--port", help="Port to listen on (default: gateway.yaml's port)."),
-    workers: int | None = typer.Option(
-        None, "--workers", help="Worker processes (one per core; >1 needs Redis)."
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Port to listen on (default: gateway.yaml's port)."
     ),
-    log_level: str = typer.Option(
-        "warning", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Worker processes (one per core; >1 needs Redis)."
+    ),
+    log_level: LogLevel = typer.Option(
+        LogLevel.WARNING, "--log-level", case_sensitive=False, help="uvicorn log level."
     ),
 ) -> None:
     """Run the gateway (uvicorn, uvloop, httptools)."""
@@ -131,7 +138,7 @@ def serve(
     # One worker per core: keep numeric libraries in each worker single-threaded.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    c.note(f"modelwarden gateway on http://{host or cfg.host}:{port or cfg.port} ({n} worker(s))")
+    c.note(f"modelwarden gateway on http://{markup(host or cfg.host)}:{port or cfg.port} ({n} worker(s))")
     uvicorn.run(
         "modelwarden.gateway.app:create_app",
         factory=True,
@@ -141,7 +148,7 @@ def serve(
         loop="uvloop" if sys.platform != "win32" else "auto",
         http="httptools",
         lifespan="on",
-        log_level=log_level,
+        log_level=log_level.value,
         access_log=False,
         timeout_graceful_shutdown=10,
     )
@@ -150,9 +157,9 @@ def serve(
 @gateway_app.command("mock-upstream")
 def mock_upstream(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(9000, "--port", help="Port to listen on."),
-    ttft: float = typer.Option(0.0, "--ttft", help="Seconds before the first byte."),
-    itl: float = typer.Option(0.0, "--itl", help="Seconds between streamed chunks."),
+    port: int = typer.Option(9000, "--port", min=1, max=65535, help="Port to listen on."),
+    ttft: float = typer.Option(0.0, "--ttft", min=0.0, help="Seconds before the first byte."),
+    itl: float = typer.Option(0.0, "--itl", min=0.0, help="Seconds between streamed chunks."),
 ) -> None:
     """A deterministic OpenAI-compatible mock model server (for trying the gateway and for tests)."""
     from modelwarden.gateway.mock_upstream import main

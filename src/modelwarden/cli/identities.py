@@ -10,6 +10,7 @@ import typer
 
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
+from modelwarden.safe_text import text
 
 ids_app = typer.Typer(help="Gateway identities: verification, tiers, suspension, strikes, reviews.")
 review_app = typer.Typer(help="The review queue: suspensions proposed by the misuse monitor.")
@@ -97,7 +98,7 @@ def verify(
         None, "--evidence", help="Reference to the evidence (ticket, document id)."
     ),
     until: str | None = typer.Option(
-        None, "--until", help="Verification expiry: a date or a duration (365d)."
+        None, "--until", help="Verification expiry: a date (YYYY-MM-DD) or a duration (365d)."
     ),
     state: str = typer.Option("verified", "--state", help="verified | pending | unverified"),
     config: Path | None = c.ConfigOpt,
@@ -181,7 +182,9 @@ def strikes(
     if as_json:
         c.emit_json({"identity": rec.id, "score": score, "half_life_hours": half, "ladder": ladder})
     else:
-        out.print(f"{rec.name}: strike score {score:.2f} (half-life {half:g} h; ladder {', '.join(ladder)})")
+        out.print(
+            text(f"{rec.name}: strike score {score:.2f} (half-life {half:g} h; ladder {', '.join(ladder)})")
+        )
 
 
 @review_app.command("list")

@@ -10,6 +10,7 @@ import typer
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
 from modelwarden.errors import GatewayError
+from modelwarden.safe_text import markup, text
 
 
 class BundleInvalid(GatewayError):
@@ -86,7 +87,8 @@ def export(
 
     _, store = c.open_store(config, db)
     jpath, mpath = inc.export_incident(store, incident, out_dir)
-    out.print(f"{jpath}\n{mpath}")
+    out.print(text(jpath))
+    out.print(text(mpath))
 
 
 @incidents_app.command("verify")
@@ -107,12 +109,13 @@ def verify(
     key = load_public_key(public_key) if public_key else None
     problems = inc.verify_bundle(data, key)
     for p in problems:
-        out.print(f"[red]problem:[/] {p}")
+        out.print(f"[red]problem:[/] {markup(p)}", highlight=False)
     if problems:
         raise BundleInvalid(f"{len(problems)} problem(s) in the bundle", path=bundle)
     n = len(data.get("timeline") or [])
     trust = "the given public key" if key else "the key embedded in the bundle (pass --public-key to pin it)"
     out.print(
-        f"[green]verified[/]: {n} entries proven into checkpoint {data['checkpoint']['size']}, "
-        f"signed by {trust}"
+        f"[green]verified[/]: {n} entries proven into checkpoint {markup(data['checkpoint']['size'])}, "
+        f"signed by {trust}",
+        highlight=False,
     )

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from modelwarden.cli import app, err, out
+from modelwarden.safe_text import markup
 
 if TYPE_CHECKING:
     from modelwarden.hashing import Advance
@@ -64,7 +65,10 @@ damaged files, check "problems" in --format json, or use `modelwarden scan`.
         render(facts, out, tensors=tensors)
     if nothing_readable(facts):
         first = facts.problems[0].message if facts.problems else "no model files"
-        err.print(f"[bold red]error:[/] nothing could be read from {path} ({first})", highlight=False)
+        err.print(
+            f"[bold red]error:[/] nothing could be read from {markup(path)} ({markup(first)})",
+            highlight=False,
+        )
         raise typer.Exit(2)
 
 

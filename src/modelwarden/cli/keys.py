@@ -17,7 +17,9 @@ app.add_typer(keys_app, name="keys")
 def create(
     identity: str = typer.Argument(..., help="Identity id or name."),
     name: str | None = typer.Option(None, "--name", help="A label for the key."),
-    expires: str | None = typer.Option(None, "--expires", help="Expiry: a date or a duration (30d, 12h)."),
+    expires: str | None = typer.Option(
+        None, "--expires", help="Expiry: a date (YYYY-MM-DD) or a duration (30d, 12h)."
+    ),
     config: Path | None = c.ConfigOpt,
     db: str | None = c.DbOpt,
     as_json: bool = c.JsonOpt,

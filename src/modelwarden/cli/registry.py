@@ -19,6 +19,7 @@ from modelwarden.model import Assessment
 from modelwarden.registry import display as show
 from modelwarden.registry.filters import Filters, MofFilter, SeverityFilter, Sort
 from modelwarden.registry.summary import THRESHOLDS, LicenceClass, remaining_obligations
+from modelwarden.safe_text import text
 
 if TYPE_CHECKING:
     from modelwarden.registry import Diff, Registry, StoredAssessment
@@ -75,8 +76,8 @@ def filters_from(**values: Any) -> Filters:
 
 
 def _t(value: object) -> Text:
-    # Text cells are never parsed for rich markup: model names may contain "[...]".
-    return Text("—" if value is None else str(value))
+    # Model names and everything else recorded come from model files and manifests.
+    return text("—" if value is None else value)
 
 
 @registry_app.command("list")
@@ -191,7 +192,8 @@ def _show_text(stored: StoredAssessment) -> None:
     for rid, r in a.regimes.items():
         classes = ", ".join(f"{k}={v.value}" for k, v in r.classification.items())
         state = "in force" if r.in_force else "not in force"
-        out.print(_t(f"\n{rid} — {r.instrument} ({state}) {classes}"), style="bold")
+        out.print()
+        out.print(_t(f"{rid} — {r.instrument} ({state}) {classes}"), style="bold")
         keep = set(remaining_obligations(r)) if r.in_force else set()
         for o in r.obligations:
             mark = "•" if o.id in keep else "–"
@@ -229,7 +231,8 @@ def print_diff(diff: Diff) -> None:
         out.print("no changes")
         return
     for section, changes in diff.by_section().items():
-        out.print(_t(f"\n{section}"), style="bold")
+        out.print()
+        out.print(_t(section), style="bold")
         for change in changes:
             sign = {"added": "+", "removed": "-", "changed": "~"}[change.kind.value]
             out.print(_t(f"  {sign} {change.message}"))
@@ -311,4 +314,4 @@ def import_(
     with _open(db, create=True) as reg:
         ids = reg.save_many(docs)  # one transaction: all recorded, or none
     for p, ident in zip(paths, ids, strict=True):
-        out.print(json.dumps({"id": ident, "file": str(p)}))
+        out.print(json.dumps({"id": ident, "file": str(p)}), markup=False, highlight=False)

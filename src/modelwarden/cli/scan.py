@@ -14,6 +14,7 @@ import typer
 
 from modelwarden.cli import app, err, out
 from modelwarden.model import Severity
+from modelwarden.safe_text import markup
 
 
 class OutputFormat(StrEnum):
@@ -70,12 +71,15 @@ def scan(
             try:
                 output.write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
             except OSError as exc:
-                err.print(f"[bold red]error:[/] cannot write {output}: {exc.strerror or exc}")
+                err.print(
+                    f"[bold red]error:[/] cannot write {markup(output)}: {markup(exc.strerror or exc)}",
+                    highlight=False,
+                )
                 sys.exit(2)
         else:
             sys.stdout.write(text + "\n")
     for p in report.problems:
-        err.print(f"[red]problem:[/] {p.file}: {p.message}", highlight=False)
+        err.print(f"[red]problem:[/] {markup(p.file)}: {markup(p.message)}", highlight=False)
     if report.problems:
         sys.exit(2)
     sys.exit(1 if report.at_or_above(threshold) else 0)

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from modelwarden.cli import app, err
+from modelwarden.cli._options import LogLevel
 from modelwarden.errors import UsageError
 
 
@@ -43,8 +44,11 @@ def serve(
     submit_root: list[Path] = typer.Option(
         [], "--submit-root", help="Folder whose models may be submitted by path for assessment (repeatable)."
     ),
-    log_level: str = typer.Option(
-        "warning", "--log-level", help="Server log level (info shows each request)."
+    log_level: LogLevel = typer.Option(
+        LogLevel.WARNING,
+        "--log-level",
+        case_sensitive=False,
+        help="Server log level (info shows each request).",
     ),
 ) -> None:
     """Serve the registry: dashboard at /, REST API at /api/v1 (OpenAPI at /api/v1/openapi.json)."""
@@ -68,4 +72,10 @@ def serve(
     err.print(
         f"dashboard http://{host}:{port}/  ·  API http://{host}:{port}/api/v1/", highlight=False, markup=False
     )
-    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=log_level == "info")
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level=log_level.value,
+        access_log=log_level is LogLevel.INFO,
+    )

@@ -9,6 +9,7 @@ import typer
 
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
+from modelwarden.safe_text import markup, text
 
 if TYPE_CHECKING:
     from modelwarden.gateway.tiers import TierSet
@@ -81,7 +82,7 @@ def show(
         rows.append([code, p.action, f"{p.threshold:g}", p.fail])
     c.table(f"{name}: moderation", ["code", "action", "threshold", "fail"], rows)
     esc = t.escalation
-    out.print(
+    line = (
         f"escalation: half-life {esc.half_life_hours:g} h, strike weights block {esc.weights.block:g} / "
         f"flag {esc.weights.flag:g}; ladder "
         + ", ".join(
@@ -91,6 +92,7 @@ def show(
         )
         + f"; automatic suspension only for {', '.join(esc.auto_suspend_categories) or 'nothing'}"
     )
+    out.print(text(line))
 
 
 @tiers_app.command("check")
@@ -100,5 +102,5 @@ def check(file: Path = typer.Argument(..., help="A tiers YAML file.")) -> None:
 
     ts = load_tiers(file)
     for w in ts.warnings():
-        c.note(f"[yellow]advisory:[/] {w}")
-    out.print(f"{file}: {len(ts.tiers)} tiers OK ({', '.join(ts.tiers)})")
+        c.note(f"[yellow]advisory:[/] {markup(w)}")
+    out.print(text(f"{file}: {len(ts.tiers)} tiers OK ({', '.join(ts.tiers)})"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from modelwarden.model import OpennessReport
 from modelwarden.openness.mof import components as mof_components
+from modelwarden.safe_text import markup
 
 _ROMAN = {1: "I", 2: "II", 3: "III"}
 
@@ -27,11 +27,11 @@ def render(report: OpennessReport, console: Console, *, title: str | None = None
     lic = report.licence
     head = f"{lic.name or lic.text or 'no licence found'} [{lic.kind}]"
     if title:
-        console.print(f"[bold]{title}[/]")
+        console.print(f"[bold]{markup(title)}[/]", highlight=False)
     where = f"  ({lic.provenance.describe()})" if lic.provenance else ""
-    console.print(escape(f"Licence: {head}{where}"), highlight=False)
+    console.print(markup(f"Licence: {head}{where}"), highlight=False)
     for r in lic.restrictions:
-        console.print(escape(f"  restriction: {r}"), highlight=False)
+        console.print(markup(f"  restriction: {r}"), highlight=False)
 
     specs = mof_components()
     table = Table(title="Components (Model Openness Framework)", title_justify="left")
@@ -47,9 +47,9 @@ def render(report: OpennessReport, console: Console, *, title: str | None = None
             spec.name + ("" if spec.required else " (optional)"),
             _ROMAN[spec.cls],
             _mark(ev.present),
-            escape(ev.licence or "—") if ev.present else "",
+            markup(ev.licence or "—") if ev.present else "",
             _mark(ev.open) if ev.present else "",
-            escape(where),
+            markup(where),
         )
     console.print(table)
 
@@ -60,16 +60,16 @@ def render(report: OpennessReport, console: Console, *, title: str | None = None
     )
     console.print(f"MOF ({m.mode}): [bold]{cls}[/]  progress {progress}")
     for r in m.reasons:
-        console.print(f"  {escape(r)}", highlight=False)
+        console.print(f"  {markup(r)}", highlight=False)
     for w in m.warnings:
-        console.print(f"  [yellow]warning:[/] {escape(w)}", highlight=False)
+        console.print(f"  [yellow]warning:[/] {markup(w)}", highlight=False)
     console.print(f"OSI OSAID 1.0: [bold]{'pass' if report.osaid.pass_ else 'fail'}[/]")
     for f in report.osaid.failing:
-        console.print(f"  failing: {escape(f)}", highlight=False)
+        console.print(f"  failing: {markup(f)}", highlight=False)
     eu = report.eu_foss_licence
     console.print(f"EU AI Act Art. 53(2) licence and publication conditions: [bold]{eu.verdict.value}[/]")
     for r in eu.reasons:
-        console.print(f"  {escape(r)}", highlight=False)
+        console.print(f"  {markup(r)}", highlight=False)
     console.print(
         f"EOSAI-style index: mean {report.eosai.mean:.1%}" if report.eosai.mean is not None else "EOSAI: n/a"
     )
@@ -78,5 +78,7 @@ def render(report: OpennessReport, console: Console, *, title: str | None = None
         highlight=False,
     )
     console.print(
-        f"Release gradient: [bold]{report.release_level or 'unknown'}[/] — {report.release_level_reason}"
+        f"Release gradient: [bold]{markup(report.release_level or 'unknown')}[/] — "
+        f"{markup(report.release_level_reason)}",
+        highlight=False,
     )

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
 from modelwarden.model import ScanReport, Severity
+from modelwarden.safe_text import markup
 from modelwarden.scan.sarif import to_sarif
 
 STYLE = {
@@ -50,18 +50,18 @@ def print_text(report: ScanReport, threshold: Severity, console: Console, *, sho
     for f in shown:
         if f.file != current:
             current = f.file
-            console.print(f"[bold]{escape(f.file)}[/]")
+            console.print(f"[bold]{markup(f.file)}[/]")
         where = f.location.describe()
         console.print(
-            f"  [{STYLE[f.severity]}]{f.severity.value.upper():8}[/] {f.rule_id}"
-            + (f"  [dim]{escape(where)}[/]" if where else ""),
+            f"  [{STYLE[f.severity]}]{f.severity.value.upper():8}[/] {markup(f.rule_id)}"
+            + (f"  [dim]{markup(where)}[/]" if where else ""),
             highlight=False,
         )
-        console.print(f"           {escape(f.message)}", highlight=False)
+        console.print(f"           {markup(f.message)}", highlight=False)
         if f.evidence:
-            console.print(f"           [dim]evidence:[/] {escape(f.evidence)}", highlight=False)
+            console.print(f"           [dim]evidence:[/] {markup(f.evidence)}", highlight=False)
     for p in report.problems:
-        console.print(f"[red]problem[/] {escape(p.file)}: {escape(p.message)}")
+        console.print(f"[red]problem[/] {markup(p.file)}: {markup(p.message)}", highlight=False)
     counts = report.counts()
     summary = ", ".join(
         f"{n} {s.value}" for s, n in counts.items() if n and (show_info or s is not Severity.INFO)
