@@ -296,6 +296,15 @@ def test_fifos_and_devices_are_reported_not_opened(tmp_path: Path) -> None:
         with pytest.raises(UsageError, match="not a regular file or folder"):
             scan_paths([folder, special])
 
+    # On the terminal the verdict says the scan is incomplete, once, rather than "PASS".
+    done = _run(folder)
+    assert done.returncode == 2
+    assert "INCOMPLETE (1 unreadable; nothing else at or above medium)" in done.stdout
+    assert "PASS" not in done.stdout
+    assert done.stdout.count("not a regular file") == 1 and "not a regular file" not in done.stderr
+    done = _run(folder, "--format", "json")
+    assert done.returncode == 2 and "not a regular file" in done.stderr  # stdout holds only JSON
+
 
 @pytest.mark.parametrize("kind", ["fifo", "device", "dangling symlink"])
 def test_cli_refuses_a_special_file_without_a_verdict(tmp_path: Path, kind: str) -> None:

@@ -78,8 +78,9 @@ def scan(
                 sys.exit(2)
         else:
             sys.stdout.write(text + "\n")
-    for p in report.problems:
-        err.print(f"[red]problem:[/] {markup(p.file)}: {markup(p.message)}", highlight=False)
+    if format is not OutputFormat.TEXT or output is not None:  # text on the terminal already lists them
+        for p in report.problems:
+            err.print(f"[red]problem:[/] {markup(p.file)}: {markup(p.message)}", highlight=False)
     if report.problems:
         sys.exit(2)
     sys.exit(1 if report.at_or_above(threshold) else 0)

@@ -67,11 +67,16 @@ def print_text(report: ScanReport, threshold: Severity, console: Console, *, sho
         f"{n} {s.value}" for s, n in counts.items() if n and (show_info or s is not Severity.INFO)
     )
     v = verdict(report, threshold)
-    status = (
-        f"[bold red]FAIL[/] ({v['findings_at_or_above']} at or above {threshold.value})"
-        if v["failed"]
-        else f"[bold green]PASS[/] (nothing at or above {threshold.value})"
-    )
+    if v["failed"]:
+        status = f"[bold red]FAIL[/] ({v['findings_at_or_above']} at or above {threshold.value})"
+    elif report.problems:
+        # Something named could not be read: "PASS" would vouch for bytes nobody looked at.
+        status = (
+            f"[bold yellow]INCOMPLETE[/] ({len(report.problems)} unreadable; "
+            f"nothing else at or above {threshold.value})"
+        )
+    else:
+        status = f"[bold green]PASS[/] (nothing at or above {threshold.value})"
     n = len(report.files)
     console.print(
         f"{status} — {n} file{'' if n == 1 else 's'} scanned in {report.duration_seconds or 0:.2f} s"
