@@ -12,13 +12,16 @@ from typing import Any
 
 import platformdirs
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from modelwarden.errors import RegistryError
+from modelwarden.safe_io import NOT_REGULAR
 
 ENV_VAR = "MODELWARDEN_DB"
 APP_NAME = "modelwarden"
+#: Database backends the schema and migrations are written for.
+SUPPORTED = ("sqlite", "postgresql")
 
 
 def default_url() -> str:
@@ -33,6 +36,14 @@ def resolve_url(url: str | None = None) -> str:
         parsed = make_url(chosen)
     except ArgumentError:
         raise RegistryError(f"not a database URL: {chosen!r} (expected e.g. sqlite:///file.db)") from None
+    backend = parsed.drivername.partition("+")[0]
+    if backend not in SUPPORTED:
+        # Checked here, by name: SQLAlchemy would otherwise try to import a dialect (http://) or a
+        # driver (mysql://) and fail with a traceback.
+        raise RegistryError(
+            f"unsupported database URL scheme {parsed.drivername!r} in {_redacted(parsed)}: "
+            "use sqlite:///FILE or postgresql://USER@HOST/DATABASE"
+        )
     if parsed.drivername == "postgresql":
         # psycopg 3 is the driver we ship; SQLAlchemy's bare "postgresql" means psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -50,17 +61,33 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _redacted(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _create(url: URL, **kwargs: Any) -> Engine:
+    try:
+        return create_engine(url, **kwargs)
+    except (ImportError, NoSuchModuleError) as exc:
+        raise RegistryError(
+            f"cannot use {_redacted(url)}: its database driver is not installed ({exc})"
+        ) from None
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    resolved = resolve_url(url)
-    parsed = make_url(resolved)
+    parsed = make_url(resolve_url(url))
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
+            if Path(database).is_dir():
+                raise RegistryError("is a folder, not a SQLite database file", path=database)
+            if Path(database).exists() and not Path(database).is_file():
+                raise RegistryError(f"not a SQLite database file: {NOT_REGULAR}", path=database)
             try:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise RegistryError(f"cannot create the folder for {database}: {exc.strerror}") from None
-        engine = create_engine(resolved, **kwargs)
+        engine = _create(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(resolved, pool_pre_ping=True, **kwargs)
+    return _create(parsed, pool_pre_ping=True, **kwargs)

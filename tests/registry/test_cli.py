@@ -182,3 +182,100 @@ def test_recorded_names_cannot_drive_the_terminal(tmp_path: Path) -> None:
     imported = run("registry", "import", str(doc), "--db", f"sqlite:///{tmp_path / 'other.db'}")
     assert imported.returncode == 0, imported.stderr
     assert json.loads(imported.stdout)["file"] == str(doc)
+
+
+def test_jsonl_export_imports_back_exactly(filled: tuple[str, list[int]], tmp_path: Path) -> None:
+    url, ids = filled
+    out = tmp_path / "all.jsonl"
+    assert run("registry", "export", str(out), "--db", url).returncode == 0
+    other = f"sqlite:///{tmp_path / 'copy.db'}"
+    done = run("registry", "import", str(out), "--db", other)
+    assert done.returncode == 0, done.stderr
+    new_ids = [json.loads(line)["id"] for line in done.stdout.splitlines()]
+    src, dst = Registry(url), Registry(other)
+    assert [dst.stored(i).assessment for i in new_ids] == [src.stored(i).assessment for i in ids]
+    assert [dst.stored(i).digest for i in new_ids] == [src.stored(i).digest for i in ids]
+    src.close()
+    dst.close()
+    # One record of the export, alone in a .json file, is one document too.
+    single = tmp_path / "one.json"
+    single.write_text(out.read_text().splitlines()[1] + "\n")
+    assert run("registry", "import", str(single), "--db", other).returncode == 0
+
+
+def test_import_errors_name_the_file_and_the_line(filled: tuple[str, list[int]], tmp_path: Path) -> None:
+    url, _ = filled
+    export = tmp_path / "all.jsonl"
+    run("registry", "export", str(export), "--db", url)
+    first = export.read_bytes().splitlines()[0]
+    cases = {
+        b'\n{"assessment": {"subject": 3}}\n': "line 3: not an assessment document: subject: Input should be",
+        b"\n" + b"[" * 100_000 + b"\n": "line 3: not valid JSON: nested too deeply",
+        b"\ncaf\xe9\n": "line 3: not UTF-8 text",
+        b"\n{oops\n": "line 3: not valid JSON: Expecting property name",
+    }
+    target = tmp_path / "never.db"
+    for tail, message in cases.items():
+        bad = tmp_path / "bad.jsonl"
+        bad.write_bytes(first + b"\n" + tail)
+        done = run("registry", "import", str(bad), "--db", f"sqlite:///{target}")
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert f"{bad}: {message}" in " ".join(done.stderr.split()), done.stderr
+    assert not target.exists()  # nothing recorded, not even an empty registry
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    done = run("registry", "import", str(empty), "--db", f"sqlite:///{target}")
+    assert done.returncode == 2 and f"{empty}: no assessments in the file" in done.stderr
+
+
+def test_csv_exports_are_refused_by_name(filled: tuple[str, list[int]], tmp_path: Path) -> None:
+    url, _ = filled
+    out = tmp_path / "summary.csv"
+    run("registry", "export", str(out), "--db", url, "--format", "csv")
+    renamed = tmp_path / "summary.txt"  # recognised by its header row too
+    renamed.write_bytes(out.read_bytes())
+    for path in (out, renamed):
+        done = run("registry", "import", str(path), "--db", f"sqlite:///{tmp_path / 'x.db'}")
+        assert done.returncode == 2
+        assert f"{path}: a CSV export holds only summary columns" in " ".join(done.stderr.split())
+
+
+def test_import_of_a_fifo_or_folder_does_not_block(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    for path, reason in ((tmp_path / "pipe.jsonl", "not a regular file"), (tmp_path, "is a folder")):
+        done = run("registry", "import", str(path), "--db", f"sqlite:///{tmp_path / 'x.db'}")
+        assert done.returncode == 2 and f"{path}: cannot read: {reason}" in done.stderr
+
+
+def test_imports_too_large_for_one_transaction_are_refused(tmp_path: Path) -> None:
+    from modelwarden.errors import UsageError
+    from modelwarden.registry.importing import MAX_IMPORT_BYTES, check_total_size
+
+    parts = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for part in parts:
+        with part.open("wb") as fh:
+            fh.truncate(MAX_IMPORT_BYTES // 2 + 1)  # sparse: no disk used
+    check_total_size(parts[:1])
+    with pytest.raises(UsageError, match="over the 268,435,456 recorded in one transaction"):
+        check_total_size(parts)
+
+
+@pytest.mark.parametrize("url", ["mysql://u:secret@h/db", "http://example.org/x"])
+def test_unsupported_database_urls_are_one_line(url: str) -> None:
+    done = run("registry", "list", "--db", url)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    message = " ".join(done.stderr.split())
+    assert "unsupported database URL scheme" in message and "sqlite:///FILE or postgresql://" in message
+    assert "secret" not in message
+
+
+def test_a_folder_given_as_the_database_is_named(filled: tuple[str, list[int]], tmp_path: Path) -> None:
+    url, _ = filled
+    doc = tmp_path / "all.jsonl"
+    run("registry", "export", str(doc), "--db", url)
+    folder = tmp_path / "db"
+    folder.mkdir()
+    for args in (["list"], ["import", str(doc)]):
+        done = run("registry", *args, "--db", f"sqlite:///{folder}")
+        assert done.returncode == 2
+        assert f"{folder}: is a folder, not a SQLite database file" in " ".join(done.stderr.split())

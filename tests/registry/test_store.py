@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import os
 import random
 import zlib
 
@@ -305,3 +306,24 @@ def test_save_many_is_all_or_nothing_and_keeps_order(db_url: str) -> None:
     assert len(more) == 7 and reg.count() == 11
     assert reg.save_many([]) == []
     reg.close()
+
+
+@pytest.mark.parametrize("url", ["mysql://u:secret@h/db", "http://example.org/x", "oracle://h/db"])
+def test_unsupported_database_schemes_name_the_supported_ones(url: str) -> None:
+    with pytest.raises(RegistryError, match="unsupported database URL scheme") as info:
+        Registry(url)
+    assert "use sqlite:///FILE or postgresql://USER@HOST/DATABASE" in info.value.message
+    assert "secret" not in info.value.message
+
+
+def test_a_driver_that_is_not_installed_is_named() -> None:
+    with pytest.raises(RegistryError, match="its database driver is not installed"):
+        Registry("sqlite+nosuchdriver:///x.db")
+
+
+def test_sqlite_path_that_is_not_a_file_gives_the_real_reason(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RegistryError, match=f"^{tmp_path}: is a folder, not a SQLite database file"):
+        Registry(f"sqlite:///{tmp_path}")
+    os.mkfifo(tmp_path / "pipe.db")
+    with pytest.raises(RegistryError, match=r"pipe\.db: not a SQLite database file: not a regular file"):
+        Registry(f"sqlite:///{tmp_path / 'pipe.db'}")

@@ -34,19 +34,18 @@ JsonOpt: Any = typer.Option(False, "--json", help="Print JSON instead of a table
 def open_store(config: Path | None, db: str | None) -> tuple[GatewayConfig, Store]:
     # Imported here: SQLAlchemy, Alembic and cryptography would otherwise load on every command's
     # start, the inspect and scan commands included.
-    from modelwarden import migrations
     from modelwarden.db import make_engine
     from modelwarden.gateway.audit import AnchorFile
     from modelwarden.gateway.config import load_config
     from modelwarden.gateway.signing import load_signer
-    from modelwarden.gateway.store import Store
+    from modelwarden.gateway.store import Store, migrate
     from modelwarden.gateway.tiers import load_tiers
 
     cfg = load_config(config)
     if db:
         cfg.database = db
     engine = make_engine(cfg.database)
-    migrations.upgrade(engine)
+    migrate(engine)
     signer = load_signer(cfg.audit.signing_key) if cfg.audit.signing_key else None
     anchor = AnchorFile(cfg.audit.anchor_file) if cfg.audit.anchor_file else None
 

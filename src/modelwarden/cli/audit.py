@@ -49,6 +49,9 @@ def verify(
     elif cfg.audit.signing_key is not None:
         pub = public_path(cfg.audit.signing_key)
         key = load_public_key(pub if pub.is_file() else cfg.audit.signing_key)
+    if anchors is not None and not anchors.exists():
+        # Only the configured file may be absent (nothing anchored yet); a named one must be read.
+        raise GatewayError("anchor file not found", path=anchors)
     anchor_path = anchors or cfg.audit.anchor_file
     anchor_list = auditmod.read_anchors(anchor_path) if anchor_path else []
     with store.engine.connect() as conn:

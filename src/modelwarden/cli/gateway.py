@@ -44,10 +44,14 @@ def init(
 ) -> None:
     """Create gateway.yaml, the audit signing key, a salt and the database; print the admin token once."""
     from modelwarden import migrations
-    from modelwarden.db import make_engine
+    from modelwarden.db import make_engine, resolve_url
     from modelwarden.gateway.config import load_config
     from modelwarden.gateway.signing import generate_key
 
+    if folder.exists() and not folder.is_dir():
+        raise GatewayError("exists and is not a folder", path=folder)
+    if database:
+        resolve_url(database)  # an unsupported URL fails before anything is written
     folder.mkdir(parents=True, exist_ok=True)
     cfg_path = folder / "gateway.yaml"
     if cfg_path.exists():
@@ -118,12 +122,14 @@ def serve(
     """Run the gateway (uvicorn, uvloop, httptools)."""
     import uvicorn
 
-    from modelwarden import migrations
     from modelwarden.db import make_engine
+    from modelwarden.gateway.app import preflight
     from modelwarden.gateway.config import ENV_CONFIG, load_config
+    from modelwarden.gateway.store import migrate
 
     cfg = load_config(config, required=True)
     assert cfg.source is not None
+    preflight(cfg)
     n = workers or cfg.workers
     if n > 1 and not cfg.redis:
         raise GatewayError(
@@ -133,7 +139,7 @@ def serve(
     if not cfg.upstreams:
         raise GatewayError("no upstreams in gateway.yaml", path=cfg.source)
     # Migrate once here, not concurrently in every worker.
-    migrations.upgrade(make_engine(cfg.database))
+    migrate(make_engine(cfg.database))
     os.environ[ENV_CONFIG] = str(cfg.source.resolve())
     # One worker per core: keep numeric libraries in each worker single-threaded.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):

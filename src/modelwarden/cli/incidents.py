@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -102,10 +101,7 @@ def verify(
     from modelwarden.gateway import incidents as inc
     from modelwarden.gateway.signing import load_public_key
 
-    try:
-        data = json.loads(bundle.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GatewayError(f"cannot read the bundle: {exc}", path=bundle) from None
+    data = inc.read_bundle(bundle)
     key = load_public_key(public_key) if public_key else None
     problems = inc.verify_bundle(data, key)
     for p in problems:

@@ -56,6 +56,10 @@ def _open(db: str | None, *, create: bool = False) -> Registry:
     url = make_url(resolve_url(db))
     database = url.database
     sqlite_file = url.get_backend_name() == "sqlite" and database and database != ":memory:"
+    if sqlite_file and Path(str(database)).exists() and not Path(str(database)).is_file():
+        # Said here: "no registry here" below would send the user looking for the wrong problem.
+        kind = "is a folder" if Path(str(database)).is_dir() else "is a device, socket or pipe"
+        raise UsageError(f"{kind}, not a SQLite database file", path=str(database))
     if not create and sqlite_file and not Path(str(database)).is_file():
         raise UsageError(
             "no registry here: nothing has been saved to it yet "
@@ -283,35 +287,26 @@ def delete(
     err.print(f"deleted assessment {ident}")
 
 
-MAX_ASSESSMENT_JSON_BYTES = 64 << 20  # far above any real assessment; bounds what is read into memory
-
-
-def load_assessment_json(path: Path) -> Assessment:
-    from modelwarden.safe_io import read_bounded
-
-    try:
-        raw = read_bounded(path, MAX_ASSESSMENT_JSON_BYTES)
-        if len(raw) > MAX_ASSESSMENT_JSON_BYTES:
-            raise UsageError(f"over {MAX_ASSESSMENT_JSON_BYTES:,} bytes: not an assessment", path=path)
-        return Assessment.model_validate_json(raw)
-    except OSError as exc:
-        raise UsageError(f"cannot read: {exc.strerror}", path=path) from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"not an assessment document: {where}: {first['msg']}", path=path) from None
-
-
 @registry_app.command("import")
 def import_(
     paths: list[Path] = typer.Argument(
-        ..., help="Assessment JSON files (`modelwarden assess --format json`)."
+        ...,
+        help="Assessment JSON files (`modelwarden assess --format json`) or JSON Lines files "
+        "(`registry export`).",
     ),
     db: str | None = DB,
 ) -> None:
-    """Record assessment documents written by `modelwarden assess --format json` (e.g. on another machine)."""
-    docs = [load_assessment_json(p) for p in paths]
+    """Record assessments from `assess --format json` or `registry export` files (e.g. another machine's)."""
+    from modelwarden.registry.importing import check_total_size, read_assessments
+
+    check_total_size(paths)
+    docs: list[Assessment] = []
+    files: list[Path] = []
+    for p in paths:
+        for doc in read_assessments(p):  # JSON Lines (`registry export`): one per line
+            docs.append(doc)
+            files.append(p)
     with _open(db, create=True) as reg:
         ids = reg.save_many(docs)  # one transaction: all recorded, or none
-    for p, ident in zip(paths, ids, strict=True):
+    for p, ident in zip(files, ids, strict=True):
         out.print(json.dumps({"id": ident, "file": str(p)}), markup=False, highlight=False)

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from modelwarden import __version__, migrations
+from modelwarden import __version__
 from modelwarden.db import make_engine
 from modelwarden.errors import GatewayError, ModelwardenError
 from modelwarden.gateway import dashboard, incidents
@@ -29,12 +29,13 @@ from modelwarden.gateway.asgi import Receive, Scope, Send
 from modelwarden.gateway.audit import AnchorFile, AuditWriter, CheckpointPolicy, Entry, read_anchors, verify
 from modelwarden.gateway.auth import Authenticator, DbEpoch, EpochSource, RedisEpoch, publish_epoch_sync
 from modelwarden.gateway.config import GatewayConfig, load_config
+from modelwarden.gateway.files import MAX_KEY_BYTES, read_text
 from modelwarden.gateway.limiter import Limiter, MemoryLimiter, RedisLimiter
 from modelwarden.gateway.misuse import MisuseMonitor
 from modelwarden.gateway.moderation.cascade import Cascade
 from modelwarden.gateway.proxy import Proxy
 from modelwarden.gateway.signing import Signer, load_signer
-from modelwarden.gateway.store import Store
+from modelwarden.gateway.store import Store, migrate
 from modelwarden.gateway.tiers import TierSet, load_tiers
 from modelwarden.gateway.upstream import UpstreamPool
 
@@ -45,12 +46,9 @@ def load_salt(cfg: GatewayConfig, signer: Signer | None) -> bytes:
     """Key for the salted hashes of prompts, outputs and client addresses (§9 privacy): the salt
     file, else derived from the signing key (both live outside the database)."""
     if cfg.audit.salt_file is not None:
+        text = read_text(cfg.audit.salt_file, what="the salt file", limit=MAX_KEY_BYTES)
         try:
-            return bytes.fromhex(cfg.audit.salt_file.read_text("utf-8").strip())
-        except OSError as exc:
-            raise GatewayError(
-                f"cannot read the salt file: {exc.strerror}", path=cfg.audit.salt_file
-            ) from None
+            return bytes.fromhex(text.strip())
         except ValueError:
             raise GatewayError("the salt file must hold hex", path=cfg.audit.salt_file) from None
     if signer is not None:
@@ -62,6 +60,18 @@ def load_salt(cfg: GatewayConfig, signer: Signer | None) -> bytes:
         return hashlib.sha256(b"modelwarden-audit-salt" + raw).digest()
     log.warning("no audit.salt_file and no signing key: prompt hashes are unsalted")
     return b""
+
+
+def preflight(cfg: GatewayConfig) -> None:
+    """Read every file a worker reads at startup (tiers, signing key, salt, anchor file), so that a
+    bad one stops `gateway serve` with one line before uvicorn starts: in a worker it would be a
+    lifespan traceback in the server log."""
+    load_tiers(cfg.tiers)
+    signer = load_signer(cfg.audit.signing_key) if cfg.audit.signing_key else None
+    load_salt(cfg, signer)
+    anchor = cfg.audit.anchor_file
+    if anchor is not None and (anchor.exists() or anchor.is_symlink()) and not anchor.is_file():
+        raise GatewayError("the anchor file must be a regular file (it is appended to)", path=anchor)
 
 
 class Admin:
@@ -87,7 +97,7 @@ class GatewayApp:
     async def startup(self) -> None:
         cfg = self.cfg
         engine = make_engine(cfg.database)
-        await asyncio.to_thread(migrations.upgrade, engine)
+        await asyncio.to_thread(migrate, engine)
         tiers = load_tiers(cfg.tiers)
         for w in tiers.warnings():
             log.warning("%s", w)

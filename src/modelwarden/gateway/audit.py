@@ -26,6 +26,8 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,8 +43,10 @@ from sqlalchemy import Connection, Engine
 
 from modelwarden.errors import GatewayError
 from modelwarden.gateway import merkle
+from modelwarden.gateway.files import MAX_ANCHOR_LINE_BYTES, read_lines
 from modelwarden.gateway.schema import audit, audit_head, audit_text, checkpoints
 from modelwarden.gateway.signing import Signer, public_key_id, verify_checkpoint
+from modelwarden.safe_io import NOT_REGULAR
 
 log = logging.getLogger("modelwarden.gateway.audit")
 
@@ -113,7 +117,7 @@ class Checkpoint:
                 key_id=str(data["key_id"]),
                 signature=base64.b64decode(data["signature"], validate=True),
             )
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:
             raise GatewayError(f"malformed checkpoint record: {exc}") from None
 
 
@@ -278,32 +282,47 @@ class AnchorFile:
         self._lock = threading.Lock()
 
     def write(self, cp: Checkpoint) -> None:
-        line = json.dumps(cp.to_json(), sort_keys=True) + "\n"
+        line = (json.dumps(cp.to_json(), sort_keys=True) + "\n").encode()
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One write() of a short line with O_APPEND: lines from several processes do not interleave.
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # O_NONBLOCK: opening a FIFO with no reader fails (ENXIO) instead of blocking the
+                # audit writer; a device or folder is refused below.
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+                fd = os.open(self.path, flags, 0o644)
+            except OSError as exc:
+                raise GatewayError(
+                    f"cannot append to the anchor file: {exc.strerror}", path=self.path
+                ) from None
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise GatewayError(f"cannot append to the anchor file: {NOT_REGULAR}", path=self.path)
+                # One write() of a short line with O_APPEND: lines from several processes do not interleave.
+                os.write(fd, line)
+            except OSError as exc:
+                raise GatewayError(
+                    f"cannot append to the anchor file: {exc.strerror}", path=self.path
+                ) from None
+            finally:
+                os.close(fd)
 
     def read(self) -> list[Checkpoint]:
         return read_anchors(self.path)
 
 
 def read_anchors(path: Path) -> list[Checkpoint]:
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise GatewayError(f"cannot read the anchor file: {exc.strerror}", path=path) from None
+    if not path.exists() and not path.is_symlink():
+        return []  # no checkpoint anchored yet
     out = []
-    for n, line in enumerate(lines, 1):
+    for n, line in read_lines(path, what="the anchor file", max_line=MAX_ANCHOR_LINE_BYTES):
         if not line.strip():
             continue
         try:
             out.append(Checkpoint.from_json(json.loads(line)))
-        except (json.JSONDecodeError, GatewayError) as exc:
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise GatewayError(f"line {n}: not a checkpoint record ({reason})", path=path) from None
+        except GatewayError as exc:
             raise GatewayError(f"line {n}: not a checkpoint record ({exc})", path=path) from None
     return out
 
@@ -457,8 +476,8 @@ class AuditWriter:
         assert self.anchor is not None
         try:
             self.anchor.write(cp)
-        except OSError as exc:  # the checkpoint is in the database; the operator must fix the anchor
-            log.error("cannot append checkpoint %d to %s: %s", cp.size, self.anchor.path, exc)
+        except GatewayError as exc:  # the checkpoint is in the database; the operator must fix the anchor
+            log.error("checkpoint %d is not anchored: %s", cp.size, exc.message)
 
     async def _tick(self) -> None:
         # Time-based checkpoints, so a quiet log still gets its latest entries signed.

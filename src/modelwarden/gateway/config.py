@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modelwarden.errors import GatewayError
+from modelwarden.gateway.files import MAX_CONFIG_BYTES, parse_yaml, read_text
 
 ENV_CONFIG = "MODELWARDEN_GATEWAY_CONFIG"
 
@@ -158,10 +158,7 @@ def _resolve(base: Path, p: Path | None) -> Path | None:
 
 def parse_config(text: str, *, source: Path | None) -> GatewayConfig:
     where = str(source) if source else "<config>"
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise GatewayError(f"not valid YAML: {exc}", path=where) from None
+    raw = parse_yaml(text, source=where) or {}
     if not isinstance(raw, dict):
         raise GatewayError("expected a mapping at the top level", path=where)
     try:
@@ -201,8 +198,5 @@ def load_config(path: Path | None = None, *, required: bool = False) -> GatewayC
                 )
             return GatewayConfig()
         chosen = candidate
-    try:
-        text = chosen.read_text("utf-8")
-    except OSError as exc:
-        raise GatewayError(f"cannot read gateway config: {exc.strerror}", path=chosen) from None
+    text = read_text(chosen, what="gateway config", limit=MAX_CONFIG_BYTES)
     return parse_config(text, source=chosen)

@@ -32,6 +32,7 @@ from modelwarden.gateway.audit import (
     leaf_hashes,
     rows_by_seq,
 )
+from modelwarden.gateway.files import MAX_BUNDLE_BYTES, read_bytes
 from modelwarden.gateway.schema import audit, incidents
 from modelwarden.gateway.signing import public_key_from_pem, public_key_id, public_pem, verify_checkpoint
 from modelwarden.gateway.store import Store, default_actor, utc
@@ -212,32 +213,68 @@ def build_bundle(store: Store, incident_id: str) -> dict[str, Any]:
     }
 
 
+def read_bundle(path: Path) -> dict[str, Any]:
+    """An exported bundle from disk: a JSON object, read within a cap."""
+    raw = read_bytes(path, what="the bundle", limit=MAX_BUNDLE_BYTES)
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise GatewayError("not an incident bundle: JSON nested too deeply", path=path) from None
+    except UnicodeDecodeError:
+        raise GatewayError("not an incident bundle: not UTF-8 text", path=path) from None
+    except ValueError as exc:
+        raise GatewayError(f"not an incident bundle: not valid JSON ({exc})", path=path) from None
+    if not isinstance(data, dict):
+        raise GatewayError(
+            f"not an incident bundle: expected a JSON object, got {type(data).__name__}", path=path
+        )
+    return data
+
+
 def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey | None = None) -> list[str]:
     """Problems found (empty: the bundle is consistent with a log signed by the key)."""
     problems: list[str] = []
-    if bundle.get("format") != BUNDLE_FORMAT:
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
         return [f"not a {BUNDLE_FORMAT} bundle"]
-    key = public_key or public_key_from_pem(bundle.get("public_key", ""))
-    if public_key is not None and bundle.get("public_key_id") != public_key_id(public_key):
-        problems.append("the bundle names a different signing key than the one given")
+    if public_key is not None:
+        key = public_key
+        if bundle.get("public_key_id") != public_key_id(public_key):
+            problems.append("the bundle names a different signing key than the one given")
+    else:
+        pem = bundle.get("public_key")
+        if not isinstance(pem, str):
+            return ["the bundle holds no public key (pass --public-key)"]
+        try:
+            key = public_key_from_pem(pem)
+        except GatewayError as exc:
+            return [f"the bundle's public key: {exc}"]
     cp_raw = bundle.get("checkpoint")
     timeline = bundle.get("timeline") or []
+    if not isinstance(timeline, list):
+        return [*problems, "timeline: expected a list of entries"]
     if cp_raw is None:
-        return problems + (["entries but no checkpoint"] if timeline else [])
-    cp = Checkpoint.from_json(cp_raw)
+        # An export always cites at least the incident's opening, so an empty bundle proves nothing.
+        return [*problems, "entries but no checkpoint" if timeline else "no entries and no checkpoint"]
+    try:
+        cp = Checkpoint.from_json(cp_raw)
+    except GatewayError as exc:
+        return [*problems, f"checkpoint: {exc}"]
     if not verify_checkpoint(key, cp.size, cp.root, cp.ts, cp.signature):
         problems.append(f"checkpoint {cp.size}: bad signature")
-    for e in timeline:
+    for n, e in enumerate(timeline, 1):
+        if not isinstance(e, dict):
+            problems.append(f"timeline entry {n}: malformed (not an object)")
+            continue
         try:
             seq = int(e["seq"])
             h = entry_hash(
                 bytes.fromhex(e["prev_hash"]), seq, e["ts"], e["actor"], e["action"], e["subject"], e["body"]
             )
             proof = [bytes.fromhex(x) for x in e["inclusion_proof"]]
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:
             problems.append(f"entry {e.get('seq')}: malformed ({exc})")
             continue
-        if h.hex() != e["entry_hash"]:
+        if h.hex() != e.get("entry_hash"):
             problems.append(f"entry {seq}: content does not match its hash")
             continue
         if not merkle.verify_inclusion(seq - 1, cp.size, h, proof, cp.root):

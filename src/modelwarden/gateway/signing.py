@@ -13,11 +13,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from modelwarden.errors import GatewayError
+from modelwarden.gateway.files import MAX_KEY_BYTES, read_bytes
 
 ORIGIN = "modelwarden.gateway.audit/v1"
 
@@ -57,17 +58,30 @@ def verify_checkpoint(public: Ed25519PublicKey, size: int, root: bytes, ts: str,
 
 def generate_key(path: Path) -> Signer:
     """Write a new private key (PEM, mode 0600) and its public key beside it (`<name>.pub`)."""
-    if path.exists():
-        raise GatewayError("refusing to overwrite an existing signing key", path=path)
+    pub = public_path(path)
+    for target, what in ((path, "signing key"), (pub, "public key")):
+        if target.is_dir():
+            raise GatewayError(f"is a folder; give a file name for the {what}", path=target)
+        if target.exists() or target.is_symlink():
+            raise GatewayError(f"refusing to overwrite an existing {what}", path=target)
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    public_path(path).write_bytes(public_pem(private.public_key()))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: a file created between the checks above and here is never overwritten.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+    except OSError as exc:
+        raise GatewayError(f"cannot write the signing key: {exc.strerror}", path=path) from None
+    try:
+        fd = os.open(pub, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(public_pem(private.public_key()))
+    except OSError as exc:
+        raise GatewayError(f"cannot write the public key: {exc.strerror}", path=pub) from None
     return Signer(private)
 
 
@@ -80,13 +94,10 @@ def public_pem(public: Ed25519PublicKey) -> bytes:
 
 
 def load_signer(path: Path) -> Signer:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise GatewayError(f"cannot read the audit signing key: {exc.strerror}", path=path) from None
+    data = read_bytes(path, what="the audit signing key", limit=MAX_KEY_BYTES)
     try:
         key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise GatewayError(f"not a PEM private key: {exc}", path=path) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise GatewayError("the audit signing key must be an Ed25519 key", path=path)
@@ -95,15 +106,12 @@ def load_signer(path: Path) -> Signer:
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """A public key file, or the public half of a private key file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise GatewayError(f"cannot read the public key: {exc.strerror}", path=path) from None
+    data = read_bytes(path, what="the public key", limit=MAX_KEY_BYTES)
     try:
         if b"PRIVATE KEY" in data:
             return load_signer(path).public
         key = serialization.load_pem_public_key(data)
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise GatewayError(f"not a PEM public key: {exc}", path=path) from None
     if not isinstance(key, Ed25519PublicKey):
         raise GatewayError("the audit public key must be an Ed25519 key", path=path)
@@ -113,7 +121,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 def public_key_from_pem(text: str) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(text.encode())
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise GatewayError(f"not a PEM public key: {exc}") from None
     if not isinstance(key, Ed25519PublicKey):
         raise GatewayError("the audit public key must be an Ed25519 key")

@@ -34,6 +34,24 @@ Verification = Literal["unverified", "pending", "verified"]
 EPOCH = "revocation_epoch"
 
 
+def migrate(engine: Engine) -> None:
+    """Create or upgrade the schema; a database that cannot be opened (not a SQLite file, a server
+    that does not answer, a schema from a newer release) is one clear error, not a traceback."""
+    from alembic.util import CommandError
+
+    from modelwarden import migrations
+
+    try:
+        migrations.upgrade(engine)
+    except (sa.exc.SQLAlchemyError, CommandError) as exc:
+        orig = getattr(exc, "orig", None)
+        lines = str(orig if orig is not None else exc).strip().splitlines()
+        url = engine.url.render_as_string(hide_password=True)
+        raise GatewayError(
+            f"cannot open the database at {url}: {lines[0] if lines else type(exc).__name__}"
+        ) from None
+
+
 def utc(dt: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything we store is UTC."""
     if dt is None:

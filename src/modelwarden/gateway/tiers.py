@@ -15,10 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from modelwarden.errors import GatewayError
+from modelwarden.gateway.files import MAX_CONFIG_BYTES, parse_yaml, read_text
 from modelwarden.gateway.hazards import codes, is_code
 
 Action = Literal["block", "flag", "allow"]
@@ -206,10 +206,7 @@ def _format_error(exc: ValidationError) -> str:
 
 
 def parse_tiers(text: str, *, source: str) -> TierSet:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise GatewayError(f"not valid YAML: {exc}", path=source) from None
+    raw = parse_yaml(text, source=source)
     if not isinstance(raw, dict):
         raise GatewayError("expected a mapping with `version`, `default_tier` and `tiers`", path=source)
     try:
@@ -227,8 +224,5 @@ def default_tiers() -> TierSet:
 def load_tiers(path: Path | None) -> TierSet:
     if path is None:
         return default_tiers()
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise GatewayError(f"cannot read tiers file: {exc.strerror}", path=path) from None
+    text = read_text(path, what="tiers file", limit=MAX_CONFIG_BYTES)
     return parse_tiers(text, source=str(path))

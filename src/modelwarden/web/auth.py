@@ -16,10 +16,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from modelwarden.errors import UsageError
+from modelwarden.safe_io import read_bounded
 from modelwarden.web.errors import ApiError
 
 TOKEN_ENV = "MODELWARDEN_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
 MIN_TOKEN_CHARS = 16
+MAX_TOKEN_FILE_BYTES = 4096  # a token is a line of a few dozen characters
 
 bearer = HTTPBearer(auto_error=False, description="The API token configured by the server's operator.")
 
@@ -35,9 +37,22 @@ def load_token(token_file: Path | None) -> str | None:
     """The configured token, or None (read-only server)."""
     if token_file is not None:
         try:
-            token = token_file.read_text(encoding="utf-8").strip()
+            # Bounded, and never blocking: --token-file may name a FIFO or a device such as /dev/zero.
+            raw = read_bounded(token_file, MAX_TOKEN_FILE_BYTES)
+            if len(raw) > MAX_TOKEN_FILE_BYTES:
+                raise UsageError(
+                    f"cannot read the API token: the file is over {MAX_TOKEN_FILE_BYTES} bytes, "
+                    "not a token file",
+                    path=token_file,
+                )
+            token = raw.decode("utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            if isinstance(exc, UnicodeDecodeError):
+                reason = "not UTF-8 text"
+            elif token_file.is_dir():
+                reason = "is a folder, not a file"
+            else:
+                reason = exc.strerror or str(exc)
             raise UsageError(f"cannot read the API token: {reason}", path=token_file) from None
         source = str(token_file)
     else:

