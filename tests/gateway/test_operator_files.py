@@ -311,3 +311,12 @@ def test_gateway_init_checks_its_arguments_before_writing(tmp_path: Path) -> Non
     done = _run("gateway", "init", tmp_path / "d", "--database", "mysql://u@h/db")
     assert done.returncode == 2 and "unsupported database URL scheme" in _one_line(done)
     assert not (tmp_path / "d").exists()
+
+
+def test_init_on_a_file_that_is_not_a_database_is_one_error_and_leaves_it(tmp_path: Path) -> None:
+    garbage = tmp_path / "not.db"
+    garbage.write_bytes(bytes(range(256)) * 16)
+    done = _run("gateway", "init", tmp_path / "d", "--database", f"sqlite:///{garbage}")
+    assert done.returncode == 2
+    assert "cannot open the database" in _one_line(done) and "file is not a database" in _one_line(done)
+    assert garbage.read_bytes() == bytes(range(256)) * 16

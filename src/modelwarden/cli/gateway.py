@@ -43,10 +43,10 @@ def init(
     ),
 ) -> None:
     """Create gateway.yaml, the audit signing key, a salt and the database; print the admin token once."""
-    from modelwarden import migrations
     from modelwarden.db import make_engine, resolve_url
     from modelwarden.gateway.config import load_config
     from modelwarden.gateway.signing import generate_key
+    from modelwarden.gateway.store import migrate
 
     if folder.exists() and not folder.is_dir():
         raise GatewayError("exists and is not a folder", path=folder)
@@ -94,7 +94,7 @@ def init(
     )
     cfg_path.write_text(header + yaml.safe_dump(cfg, sort_keys=False), "utf-8")
     loaded = load_config(cfg_path)
-    migrations.upgrade(make_engine(loaded.database))
+    migrate(make_engine(loaded.database))  # a database that cannot be opened: one error line
     c.note(
         f"wrote {markup(cfg_path)}, {markup(folder / 'audit-signing.key')} (key id {key.key_id}), "
         f"{markup(salt)}"
