@@ -3,8 +3,8 @@
 - symbolic links must stay inside the release (a Hugging Face cache snapshot links into its repo's
   `blobs/`, which is inside the release as far as loaders are concerned); escaping links are reported
   and not followed;
-- Python files named like remote-code modules, or referenced by an `auto_map`, run with
-  `trust_remote_code=True`; other Python files are listed at info level;
+- Python files named like remote-code modules, or referenced by an `auto_map`, run when
+  `trust_remote_code` is enabled; other Python files are listed at info level;
 - version-control folders are skipped (their zlib objects are not model content).
 """
 
