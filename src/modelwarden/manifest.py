@@ -369,13 +369,8 @@ def load_manifest(path: str | Path) -> Manifest:
         raise ManifestError(f"cannot read manifest: {exc.strerror}", path=p) from None
     try:
         data = untrusted_yaml.load(text, loader=YamlLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError(f"not valid YAML{where}: {problem}", path=p) from None
-    except ValueError as exc:  # PyYAML builds dates while parsing: 2026-13-01 fails here
-        raise ManifestError(f"invalid value: {exc} (dates are YYYY-MM-DD)", path=p) from None
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ManifestError(untrusted_yaml.describe(exc), path=p) from None
     return parse_manifest(data, origin=str(p))
 
 

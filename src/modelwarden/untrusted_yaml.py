@@ -80,7 +80,8 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 def load(text: str, *, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:
     """Parse one YAML document with `loader` (a SafeLoader or subclass); YAMLError when invalid or
-    over the caps. The pure-Python composer is used on purpose: libyaml's recurses in C."""
+    over the caps, ValueError for an impossible date (`describe` words either for the user). The
+    pure-Python composer is used on purpose: libyaml's recurses in C."""
     bounded = type(f"Bounded{loader.__name__}", (_Bounded, loader), {})
     parser = bounded(text)
     try:
@@ -92,3 +93,16 @@ def load(text: str, *, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:
         return parser.construct_document(node)
     finally:
         parser.dispose()
+
+
+def describe(exc: Exception) -> str:
+    """What `load` raised, as one line for the person who wrote the file (callers add the path)."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character or byte YAML does not allow
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return f"not valid YAML: character U+{char:04X} at offset {exc.position} is not allowed"
+    if isinstance(exc, yaml.YAMLError):
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"
+    # PyYAML builds dates while parsing: 2026-13-01 fails with a ValueError.
+    return f"invalid value: {exc} (dates are YYYY-MM-DD)"

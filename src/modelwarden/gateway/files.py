@@ -81,15 +81,5 @@ def parse_yaml(text: str, *, source: str | Path) -> Any:
     """Bounded YAML (nesting, alias expansion); GatewayError("not valid YAML ...") otherwise."""
     try:
         return untrusted_yaml.load(text)
-    except yaml.reader.ReaderError as exc:  # a control character or byte YAML does not allow
-        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        raise GatewayError(
-            f"not valid YAML: character U+{char:04X} at offset {exc.position} is not allowed", path=source
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise GatewayError(f"not valid YAML{where}: {problem}", path=source) from None
-    except ValueError as exc:  # PyYAML builds dates while parsing: 2026-13-01 fails here
-        raise GatewayError(f"invalid value: {exc} (dates are YYYY-MM-DD)", path=source) from None
+    except (yaml.YAMLError, ValueError) as exc:
+        raise GatewayError(untrusted_yaml.describe(exc), path=source) from None

@@ -170,14 +170,8 @@ def _check(spec: InstrumentSpec, path: str) -> None:
 def parse_rules(text: str, path: str) -> Compiled:
     try:
         data = untrusted_yaml.load(text, loader=YamlLoader)  # floats like 1e25, dates as text
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise RulesError(
-            f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}", path=path
-        ) from None
-    except ValueError as exc:  # PyYAML builds dates while parsing: 2026-13-01 fails here
-        raise RulesError(f"invalid value: {exc}", path=path) from None
+    except (yaml.YAMLError, ValueError) as exc:
+        raise RulesError(untrusted_yaml.describe(exc), path=path) from None
     if not isinstance(data, dict):
         raise RulesError("a rule file must be a mapping", path=path)
     try:
