@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
 
 from modelwarden.manifest import Component, ComponentDecl, Manifest
 from modelwarden.model import ArtifactFormat, ComponentEvidence, Evidence, ModelFacts, Provenance, Source
@@ -38,64 +42,8 @@ _TOKENIZER = re.compile(
 # Optimizer, scheduler and RNG state hold tensors but are not the model: they are training metadata.
 _TRAINING_STATE = re.compile(r"(^|/)(optimizer|scheduler|rng_state|training_args|trainer_state)[^/]*$", re.I)
 _CODE_SUFFIXES = (".py", ".sh", ".ipynb", ".rs", ".c", ".cc", ".cpp", ".cu", ".jl", ".js", ".ts")
-# What a source file in a release is for, judged from its path (openness.md §1.2 component
-# definitions); the first match wins. Code matching none is listed as unassigned, not guessed.
-_CODE_ROLES: tuple[tuple[Component, re.Pattern[str]], ...] = (
-    (
-        Component.DATA_PREPROCESSING_CODE,
-        re.compile(
-            r"preprocess|prepare[-_]?data|data[-_]?prep|dedup|filter[-_]?data|build[-_]?dataset", re.I
-        ),
-    ),
-    (
-        Component.EVALUATION_CODE,
-        re.compile(r"(^|/|_|-)(eval|evaluate|evaluation|benchmarks?)([-_./]|$)", re.I),
-    ),
-    (
-        Component.TRAINING_CODE,
-        re.compile(r"(^|/|_|-)(train|training|pretrain|finetune|fine[-_]tune|sft|dpo|rlhf)", re.I),
-    ),
-    (
-        Component.SUPPORTING_LIBRARIES,
-        re.compile(r"(^|/)tokeni[sz]ation[^/]*$|(^|/)(lib|libs|utils?|tools)/", re.I),
-    ),
-    (Component.MODEL_ARCHITECTURE, re.compile(r"(^|/)(modell?ing|configuration|architecture)[^/]*$", re.I)),
-    (
-        Component.INFERENCE_CODE,
-        re.compile(r"(^|/)[^/]*(infer|generat|predict|serve|handler|pipeline|chat|demo|example)[^/]*$", re.I),
-    ),
-)
-# Documents and data shipped as files (openness.md §1.2).
-_DOC_ROLES: tuple[tuple[Component, re.Pattern[str]], ...] = (
-    (
-        Component.DATA_CARD,
-        re.compile(r"(^|/)[^/]*(data[-_ ]?card|datasheet|dataset[-_ ]card)[^/]*\.(md|pdf|txt|html)$", re.I),
-    ),
-    (
-        Component.TECHNICAL_REPORT,
-        re.compile(r"(^|/)[^/]*(technical[-_ ]?report|tech[-_ ]?report)[^/]*\.(md|pdf|tex|html)$", re.I),
-    ),
-    (Component.RESEARCH_PAPER, re.compile(r"(^|/)[^/]*paper[^/]*\.(pdf|tex)$", re.I)),
-    (
-        Component.EVALUATION_RESULTS,
-        re.compile(r"(^|/)[^/]*eval[^/]*results?[^/]*\.(json|csv|md|ya?ml|tsv)$", re.I),
-    ),
-    (
-        Component.SAMPLE_OUTPUTS,
-        re.compile(r"(^|/)(samples?|sample[-_]outputs?|generations)(/|[-_.][^/]*$)", re.I),
-    ),
-    (
-        Component.EVALUATION_DATA,
-        re.compile(r"(^|/)(eval[-_]?data|evaluation[-_]data|benchmark[-_]data)/", re.I),
-    ),
-    (
-        Component.DATASETS,
-        re.compile(
-            r"(^|/)(data|dataset|datasets|training[-_]data)/[^/]+\.(jsonl?|parquet|csv|arrow|txt|tsv|zst|gz)$",
-            re.I,
-        ),
-    ),
-)
+# What a source file, document or data file is for, judged from its path: data/file_roles.yaml.
+_Roles = tuple[tuple[Component, re.Pattern[str]], ...]
 MAX_LISTED = 5  # files named per piece of evidence; the rest are counted
 _ARXIV = re.compile(r"arxiv\.org/(abs|pdf)/(\d{4}\.\d{4,5})", re.I)
 ARXIV_LICENCE = "arXiv.org perpetual non-exclusive license"
@@ -183,7 +131,8 @@ def _from_files(facts: ModelFacts) -> dict[Component, list[Evidence]]:
         shown = ", ".join(files[:MAX_LISTED]) + (
             f" and {len(files) - MAX_LISTED} more" if len(files) > MAX_LISTED else ""
         )
-        add(cid, f"{_ROLE_WORD[cid]}: {shown}", _file_prov(files[0]))
+        word = "files" if any(cid is c for c, _ in _roles()["documents"]) else "code"
+        add(cid, f"{word}: {shown}", _file_prov(files[0]))
     if Component.MODEL_ARCHITECTURE not in found and facts.architecture is not None:
         add(
             Component.MODEL_ARCHITECTURE,
@@ -232,8 +181,15 @@ def _from_files(facts: ModelFacts) -> dict[Component, list[Evidence]]:
     return found
 
 
-_DOCUMENTS = {cid for cid, _ in _DOC_ROLES}
-_ROLE_WORD = {cid: ("files" if cid in _DOCUMENTS else "code") for cid in Component}
+@cache
+def _roles() -> dict[str, _Roles]:
+    """{"code": ..., "documents": ...}: (component, path pattern) in order, the first match wins."""
+    text = resources.files("modelwarden.openness").joinpath("data/file_roles.yaml").read_text("utf-8")
+    raw: dict[str, list[dict[str, str]]] = yaml.safe_load(text)
+    return {
+        kind: tuple((Component(r["component"]), re.compile(r["pattern"], re.I)) for r in rules)
+        for kind, rules in raw.items()
+    }
 
 
 def _by_role(paths: list[str]) -> dict[Component, list[str]]:
@@ -241,9 +197,9 @@ def _by_role(paths: list[str]) -> dict[Component, list[str]]:
     found: dict[Component, list[str]] = {}
     for p in paths:
         if p.lower().endswith(_CODE_SUFFIXES):
-            role = next((cid for cid, rx in _CODE_ROLES if rx.search(p)), None)
+            role = next((cid for cid, rx in _roles()["code"] if rx.search(p)), None)
         else:
-            role = next((cid for cid, rx in _DOC_ROLES if rx.search(p)), None)
+            role = next((cid for cid, rx in _roles()["documents"] if rx.search(p)), None)
         if role is not None:
             found.setdefault(role, []).append(p)
     return found
