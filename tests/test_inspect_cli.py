@@ -25,6 +25,7 @@ from safetensors.numpy import save_file
 
 from modelwarden.cli import main
 from modelwarden.facts import inspect_path
+from tests.support.cli import run_cli
 from tests.support.models import LLAMA2_7B, llama_tensors, write_config, write_sharded
 
 MINILM_PARAMS = 22_713_216
@@ -258,7 +259,6 @@ def test_declared_header_length_allocates_nothing(tmp_path: Path) -> None:
 
 
 def test_card_values_are_printed_literally_not_as_console_markup(tmp_path: Path) -> None:
-    import subprocess
 
     import numpy as np
     from safetensors.numpy import save_file
@@ -303,21 +303,11 @@ def test_help_states_the_exit_codes_a_truncated_file_gets(
     assert code == 2 and "no such file" in err
 
 
-def _inspect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelwarden", "inspect", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "250"},
-    )
-
-
 def test_file_and_tensor_names_are_printed_literally_with_control_characters_escaped(tmp_path: Path) -> None:
     # A file name and a tensor name chosen to restyle the table, clear the screen and start a new line.
     name = "w[bold]x\x1b[2J\nPASS.safetensors"
     save_file({"t[/]\x1b[31m": np.zeros((2, 2), np.float32)}, str(tmp_path / name))
-    done = _inspect(str(tmp_path), "--tensors")
+    done = run_cli("inspect", str(tmp_path), "--tensors")
     assert done.returncode == 0, done.stderr
     assert "w[bold]x\\x1b[2J\\nPASS.safetensors" in done.stdout
     assert "t[/]\\x1b[31m" in done.stdout
@@ -328,7 +318,7 @@ def test_unreadable_file_with_markup_in_its_name(tmp_path: Path) -> None:
     (tmp_path / "a[").mkdir()
     bad = tmp_path / "a[" / "b].safetensors"  # "…/a[/b]…" reads as a closing markup tag
     bad.write_bytes(b"\x01\x00")
-    done = _inspect(str(bad))
+    done = run_cli("inspect", str(bad))
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"nothing could be read from {bad}" in done.stderr.replace("\n", "")

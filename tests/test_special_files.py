@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,16 +12,7 @@ import pytest
 from modelwarden.errors import ManifestError
 from modelwarden.manifest import load_manifest
 from modelwarden.safe_io import open_regular
-
-
-def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelwarden", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=60,  # a blocked open shows up as a TimeoutExpired failure, not a hung suite
-        env={**os.environ, "COLUMNS": "200", "HF_HUB_OFFLINE": "1"},
-    )
+from tests.support.cli import run_cli
 
 
 @pytest.fixture()
@@ -48,7 +37,7 @@ def test_open_regular_refuses_fifos_without_blocking(tmp_path: Path) -> None:
 
 
 def test_inspect_reports_fifos_by_name(release: Path) -> None:
-    done = _run("inspect", release)
+    done = run_cli("inspect", release)
     out = done.stdout + done.stderr
     assert "22,713,216" in out  # the real weights are still counted
     for name in ("README.md", "tokenizer.json", "LICENSE"):
@@ -58,7 +47,7 @@ def test_inspect_reports_fifos_by_name(release: Path) -> None:
 
 @pytest.mark.parametrize("command", ["openness", "assess"])
 def test_stages_reading_cards_and_configs_do_not_block(release: Path, command: str) -> None:
-    done = _run(command, release, "--format", "json")
+    done = run_cli(command, release, "--format", "json")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
 
@@ -67,5 +56,5 @@ def test_a_fifo_manifest_is_an_error_not_ignored(release: Path) -> None:
     os.mkfifo(release / "modelwarden.yaml")
     with pytest.raises(ManifestError, match="not a regular file"):
         load_manifest(release / "modelwarden.yaml")
-    done = _run("assess", release)
+    done = run_cli("assess", release)
     assert done.returncode == 2 and "modelwarden.yaml" in done.stderr and "not a regular file" in done.stderr

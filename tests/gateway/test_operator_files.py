@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,22 +23,12 @@ from modelwarden.gateway.moderation.exemplar import load_exemplars
 from modelwarden.gateway.moderation.rules import RuleClassifier
 from modelwarden.gateway.signing import generate_key, load_public_key, load_signer, public_path
 from modelwarden.gateway.tiers import load_tiers
+from tests.support.cli import run_cli
 
 DEEP_YAML = "a: " + "[" * 5000 + "]" * 5000 + "\n"
 LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
 )
-
-
-def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelwarden", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=60,  # a blocked open shows up as a TimeoutExpired failure, not a hung suite
-        env={**os.environ, "COLUMNS": "250"},
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _one_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -50,7 +39,7 @@ def _one_line(done: subprocess.CompletedProcess[str]) -> str:
 @pytest.fixture(scope="module")
 def deploy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("gw") / "d"
-    done = _run("gateway", "init", folder, "--model", "m1")
+    done = run_cli("gateway", "init", folder, "--model", "m1")
     assert done.returncode == 0, done.stderr
     return folder / "gateway.yaml"
 
@@ -93,7 +82,7 @@ def test_fifos_named_anywhere_are_refused_without_blocking(deploy: Path, tmp_pat
         ),
     ]
     for args, message in commands:
-        done = _run(*args)
+        done = run_cli(*args)
         assert done.returncode == 2, (args, done.stderr)
         assert f"{fifo}: {message}: not a regular file" in _one_line(done), args
 
@@ -102,15 +91,15 @@ def test_checkpoint_into_a_fifo_anchor_file_does_not_block(deploy: Path, tmp_pat
     fifo = tmp_path / "anchors"
     os.mkfifo(fifo)
     cfg = _config_with(deploy, tmp_path, anchor_file=str(fifo))
-    assert _run("identities", "create", "someone", "-c", cfg).returncode == 0  # something to sign
-    done = _run("audit", "checkpoint", "-c", cfg)
+    assert run_cli("identities", "create", "someone", "-c", cfg).returncode == 0  # something to sign
+    done = run_cli("audit", "checkpoint", "-c", cfg)
     assert done.returncode == 2
     assert f"{fifo}: cannot append to the anchor file" in _one_line(done)
 
 
 def test_gateway_serve_refuses_an_anchor_file_that_is_a_folder(deploy: Path, tmp_path: Path) -> None:
     cfg = _config_with(deploy, tmp_path, anchor_file=str(tmp_path))
-    done = _run("gateway", "serve", "-c", cfg, "--port", "1")
+    done = run_cli("gateway", "serve", "-c", cfg, "--port", "1")
     assert done.returncode == 2
     assert f"{tmp_path}: the anchor file must be a regular file" in _one_line(done)
 
@@ -211,7 +200,7 @@ def test_anchor_file_lines_are_bounded_and_checked(tmp_path: Path) -> None:
 
 def test_a_named_anchor_file_must_exist(deploy: Path, tmp_path: Path) -> None:
     # A mistyped --anchors must not turn into "no anchor file" and a weaker verification.
-    done = _run("audit", "verify", "-c", deploy, "--anchors", tmp_path / "typo.jsonl")
+    done = run_cli("audit", "verify", "-c", deploy, "--anchors", tmp_path / "typo.jsonl")
     assert done.returncode == 2 and "typo.jsonl: anchor file not found" in _one_line(done)
 
 
@@ -270,7 +259,7 @@ def test_keygen_into_a_folder_says_so(tmp_path: Path) -> None:
 
 
 def test_keygen_cli_reports_a_folder(tmp_path: Path) -> None:
-    done = _run("audit", "keygen", tmp_path)
+    done = run_cli("audit", "keygen", tmp_path)
     assert done.returncode == 2
     assert f"{tmp_path}: is a folder; give a file name for the signing key" in _one_line(done)
 
@@ -299,16 +288,16 @@ def test_a_database_that_cannot_be_opened_is_one_line(deploy: Path, tmp_path: Pa
         "mysql://u@h/db": "unsupported database URL scheme 'mysql'",
     }
     for url, message in cases.items():
-        done = _run("audit", "tail", "-c", deploy, "--db", url)
+        done = run_cli("audit", "tail", "-c", deploy, "--db", url)
         assert done.returncode == 2 and message in _one_line(done), done.stderr
 
 
 def test_gateway_init_checks_its_arguments_before_writing(tmp_path: Path) -> None:
     file = tmp_path / "file"
     file.write_text("")
-    done = _run("gateway", "init", file)
+    done = run_cli("gateway", "init", file)
     assert done.returncode == 2 and f"{file}: exists and is not a folder" in _one_line(done)
-    done = _run("gateway", "init", tmp_path / "d", "--database", "mysql://u@h/db")
+    done = run_cli("gateway", "init", tmp_path / "d", "--database", "mysql://u@h/db")
     assert done.returncode == 2 and "unsupported database URL scheme" in _one_line(done)
     assert not (tmp_path / "d").exists()
 
@@ -316,7 +305,7 @@ def test_gateway_init_checks_its_arguments_before_writing(tmp_path: Path) -> Non
 def test_init_on_a_file_that_is_not_a_database_is_one_error_and_leaves_it(tmp_path: Path) -> None:
     garbage = tmp_path / "not.db"
     garbage.write_bytes(bytes(range(256)) * 16)
-    done = _run("gateway", "init", tmp_path / "d", "--database", f"sqlite:///{garbage}")
+    done = run_cli("gateway", "init", tmp_path / "d", "--database", f"sqlite:///{garbage}")
     assert done.returncode == 2
     assert "cannot open the database" in _one_line(done) and "file is not a database" in _one_line(done)
     assert garbage.read_bytes() == bytes(range(256)) * 16

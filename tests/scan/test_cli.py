@@ -7,8 +7,6 @@ import json
 import os
 import pickle
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +21,7 @@ from modelwarden.scan import scan_paths
 from modelwarden.scan.sarif import to_sarif
 from tests.scan.conftest import Corpus
 from tests.scan.corpus import _Reduce
-
-
-def _run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "modelwarden", "scan", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=env,
-    )
+from tests.support.cli import run_cli
 
 
 @pytest.fixture()
@@ -53,17 +40,17 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_exit_codes_follow_the_threshold(files: dict[str, Path]) -> None:
-    assert _run(files["clean"]).returncode == 0
-    assert _run(files["evil"]).returncode == 1
-    assert _run(files["medium"]).returncode == 1  # default --fail-on medium
-    assert _run(files["medium"], "--fail-on", "high").returncode == 0
-    assert _run(files["low"]).returncode == 0
-    assert _run(files["low"], "--fail-on", "low").returncode == 1
-    assert _run(files["evil"], "--fail-on", "critical").returncode == 1
+    assert run_cli("scan", files["clean"]).returncode == 0
+    assert run_cli("scan", files["evil"]).returncode == 1
+    assert run_cli("scan", files["medium"]).returncode == 1  # default --fail-on medium
+    assert run_cli("scan", files["medium"], "--fail-on", "high").returncode == 0
+    assert run_cli("scan", files["low"]).returncode == 0
+    assert run_cli("scan", files["low"], "--fail-on", "low").returncode == 1
+    assert run_cli("scan", files["evil"], "--fail-on", "critical").returncode == 1
 
 
 def test_text_output_names_the_problem(files: dict[str, Path]) -> None:
-    proc = _run(files["evil"], files["clean"])
+    proc = run_cli("scan", files["evil"], files["clean"])
     assert proc.returncode == 1
     assert "CRITICAL" in proc.stdout and "pickle.dangerous-import" in proc.stdout
     assert "posix.system('true')" in proc.stdout
@@ -72,22 +59,22 @@ def test_text_output_names_the_problem(files: dict[str, Path]) -> None:
 
 
 def test_usage_and_io_errors_exit_2(tmp_path: Path, files: dict[str, Path]) -> None:
-    missing = _run(tmp_path / "nope.bin")
+    missing = run_cli("scan", tmp_path / "nope.bin")
     assert missing.returncode == 2
     assert "nope.bin: no such file or directory" in missing.stderr
     assert "Traceback" not in missing.stderr
-    assert _run(files["clean"], "--fail-on", "bogus").returncode == 2
+    assert run_cli("scan", files["clean"], "--fail-on", "bogus").returncode == 2
     if os.geteuid() != 0:  # root reads anything
         locked = tmp_path / "locked.bin"
         locked.write_bytes(b"x")
         locked.chmod(0)
-        proc = _run(locked)
+        proc = run_cli("scan", locked)
         assert proc.returncode == 2 and "cannot open" in proc.stderr
 
 
 def test_json_contract(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    proc = _run(files["evil"], files["clean"], "--format", "json", "--output", out)
+    proc = run_cli("scan", files["evil"], files["clean"], "--format", "json", "--output", out)
     assert proc.returncode == 1
     data = json.loads(out.read_text())
     summary = data.pop("summary")
@@ -241,7 +228,7 @@ def test_sarif_is_valid_for_github_code_scanning(scan_corpus: Corpus) -> None:
 
 
 def test_sarif_uris_are_relative_to_the_checkout(files: dict[str, Path], tmp_path: Path) -> None:
-    proc = _run("evil.pkl", "--format", "sarif", cwd=tmp_path)
+    proc = run_cli("scan", "evil.pkl", "--format", "sarif", cwd=tmp_path)
     assert proc.returncode == 1
     sarif = json.loads(proc.stdout)
     uri = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
@@ -271,7 +258,7 @@ def test_scanning_executes_nothing(tmp_path: Path) -> None:
     payload = tmp_path / "payload.pkl"
     payload.write_bytes(pickle.dumps(_Reduce(os.system, f"touch {marker}"), protocol=2))
     torch.save({"x": _Reduce(os.system, f"touch {marker}")}, tmp_path / "payload.pt")
-    proc = _run(tmp_path)
+    proc = run_cli("scan", tmp_path)
     assert proc.returncode == 1
     assert not marker.exists()
 
@@ -297,12 +284,12 @@ def test_fifos_and_devices_are_reported_not_opened(tmp_path: Path) -> None:
             scan_paths([folder, special])
 
     # On the terminal the verdict says the scan is incomplete, once, rather than "PASS".
-    done = _run(folder)
+    done = run_cli("scan", folder)
     assert done.returncode == 2
     assert "INCOMPLETE (1 unreadable; nothing else at or above medium)" in done.stdout
     assert "PASS" not in done.stdout
     assert done.stdout.count("not a regular file") == 1 and "not a regular file" not in done.stderr
-    done = _run(folder, "--format", "json")
+    done = run_cli("scan", folder, "--format", "json")
     assert done.returncode == 2 and "not a regular file" in done.stderr  # stdout holds only JSON
 
 
@@ -318,7 +305,7 @@ def test_cli_refuses_a_special_file_without_a_verdict(tmp_path: Path, kind: str)
         target = tmp_path / "model.safetensors"
         target.symlink_to(tmp_path / "gone.safetensors")
     for fmt in ("text", "json"):
-        done = _run(target, "--format", fmt)  # times out (a test failure) if the CLI blocks
+        done = run_cli("scan", target, "--format", fmt)  # times out (a test failure) if the CLI blocks
         assert done.returncode == 2, done
         assert "PASS" not in done.stdout and '"failed": false' not in done.stdout
         stderr = " ".join(done.stderr.split())  # rich wraps long lines
@@ -337,7 +324,7 @@ def test_text_output_escapes_hostile_names(tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("arch/data.pkl", b"\x80\x02cos\x1b[2J\nsystem\n)R.")
         z.writestr("arch/[/]x\n\x1b[31mPASS.pkl", reduce_system)
-    proc = _run(archive)
+    proc = run_cli("scan", archive)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "os\\x1b[2J.system" in proc.stdout
     assert "arch/[/]x\\n\\x1b[31mPASS.pkl" in proc.stdout
@@ -350,8 +337,8 @@ def test_markup_in_paths_is_printed_literally(tmp_path: Path) -> None:
     folder.mkdir()
     evil = folder / "x].pkl"  # the path reads "…o[/x].pkl": a closing markup tag
     evil.write_bytes(pickle.dumps(_Reduce(os.system, "true"), protocol=4))
-    proc = _run(evil)
+    proc = run_cli("scan", evil)
     assert proc.returncode == 1 and f"{evil}" in proc.stdout
-    unwritable = _run(evil, "--output", folder / "no[/such]" / "r.txt")
+    unwritable = run_cli("scan", evil, "--output", folder / "no[/such]" / "r.txt")
     assert unwritable.returncode == 2 and "Traceback" not in unwritable.stderr
     assert "cannot write" in unwritable.stderr and "no[/such]" in unwritable.stderr
