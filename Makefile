@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := build/demo
 
-.PHONY: demo test lint typecheck unit bench clean venv cli-docs
+.PHONY: demo test lint typecheck unit bench clean venv cli-docs services
 
 venv: $(STAMP)
 
@@ -33,7 +33,12 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: lint typecheck unit
+# The system programs the tests drive (Chromium, Redis, PostgreSQL) are installed when missing; the
+# tests start their own throwaway servers from them. scripts/system-services says what it installs.
+services:
+	scripts/system-services
+
+test: services lint typecheck unit
 
 # docs/cli.md is generated from the commands (tests/test_docs.py fails when it is stale).
 cli-docs: $(STAMP)

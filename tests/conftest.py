@@ -29,7 +29,7 @@ def minilm_dir() -> Path:
 def postgres_url() -> Iterator[str]:
     """A real PostgreSQL server for this test session (started as an unprivileged user)."""
     if not servers.postgres_available():
-        pytest.fail("PostgreSQL binaries (initdb, pg_ctl, postgres) are required: .ci/run installs them")
+        pytest.fail("PostgreSQL is required: `make test` installs it (scripts/system-services)")
     with servers.postgres_server() as url:
         yield url
 
@@ -38,6 +38,6 @@ def postgres_url() -> Iterator[str]:
 def redis_url() -> Iterator[str]:
     """A real redis-server for this test session."""
     if not servers.redis_available():
-        pytest.fail("redis-server is required: .ci/run installs it (apt-get install redis-server)")
+        pytest.fail("redis-server is required: `make test` installs it (scripts/system-services)")
     with servers.redis_server() as url:
         yield url

@@ -76,7 +76,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is required at /usr/bin/chromium (.ci/run installs it)")
+        pytest.fail("/usr/bin/chromium is required: `make test` installs it (scripts/system-services)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
