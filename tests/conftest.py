@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import servers
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Digest caches of this run go to a throwaway folder, never the user's cache (child CLIs inherit it)."""
+    os.environ["MODELWARDEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="mw-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,12 @@ def scan(
         help="Skip the SHA-256 of each file. Hashing reads every byte (about 1.5 GB/s per core) and is most"
         " of the time on big files; without it the report no longer names the exact bytes it judged.",
     ),
+    no_hash_cache: bool = typer.Option(
+        False,
+        "--no-hash-cache",
+        help="Read and hash every file even when an earlier run hashed this version of it (same device,"
+        " inode, size, mtime and ctime). The cache lives in the user cache folder or $MODELWARDEN_CACHE_DIR.",
+    ),
     show_info: bool = typer.Option(False, "--show-info", help="Also list informational findings (text)."),
 ) -> None:
     """Scan model artifacts for unsafe content without loading them (pickle, zip, Keras, GGUF, ...)."""
@@ -51,7 +57,7 @@ def scan(
     from modelwarden.scan.render import print_text, to_json, to_sarif_json
 
     threshold = Severity(fail_on.value)
-    report = scan_paths(paths, hash_files=not no_hash)
+    report = scan_paths(paths, hash_files=not no_hash, hash_cache=not no_hash_cache)
     if format is OutputFormat.TEXT and output is None:
         print_text(report, threshold, out, show_info=show_info)
     else:
