@@ -29,10 +29,17 @@ UNLICENSED = "unlicensed"
 @dataclass(frozen=True)
 class ComponentSpec:
     id: str
+    """modelwarden's id (the manifest's `components:` key)."""
     name: str
+    """MOT's exact name, as MOT model files list it."""
     type: Literal["code", "data", "document"]
+    """Content type: picks the release-wide default licence and MOT's per-type list."""
     cls: int
+    """The class where it first appears (3, 2 or 1)."""
     required: bool
+    """Required for that class (optional components never affect the class)."""
+    description: str = ""
+    """The description MOT's model files carry for it."""
 
 
 @cache
@@ -40,7 +47,9 @@ def components() -> dict[str, ComponentSpec]:
     text = resources.files("modelwarden.openness").joinpath("data/mof.yaml").read_text("utf-8")
     raw: dict[str, dict[str, Any]] = yaml.safe_load(text)["components"]
     return {
-        cid: ComponentSpec(cid, c["name"], c["type"], int(c["class"]), bool(c["required"]))
+        cid: ComponentSpec(
+            cid, c["name"], c["type"], int(c["class"]), bool(c["required"]), c.get("description", "")
+        )
         for cid, c in raw.items()
     }
 
