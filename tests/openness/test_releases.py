@@ -14,7 +14,7 @@ from safetensors.numpy import save_file
 from modelwarden.errors import ManifestError
 from modelwarden.facts import inspect_path
 from modelwarden.manifest import load_manifest
-from modelwarden.model import YesNoReview
+from modelwarden.model import MofComponentStatus, YesNoReview
 from modelwarden.openness import assess_openness
 
 CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8, "vocab_size": 16}
@@ -265,6 +265,12 @@ def test_mot_exact_mode_reads_identified_licences_as_spdx_ids(tmp_path: Path) ->
     exact = assess_openness(inspect_path(root), None, mof_mode="mot_exact")
     assert normalised.mof.progress == exact.mof.progress
     assert float(exact.mof.progress["3"]) > 0
+    # the card's Hub id is an identifier, not words: compared as the SPDX id it names
+    assert exact.mof.components["model_card"].licence == "Apache-2.0"
+    m = tmp_path / "m.yaml"  # a licence a person wrote in the manifest is compared as written
+    m.write_text("release: {license: Apache 2.0}\n")
+    written = assess_openness(inspect_path(root), load_manifest(m), mof_mode="mot_exact")
+    assert written.mof.components["model_card"] == MofComponentStatus(status="invalid", licence="Apache 2.0")
 
 
 def test_code_documents_and_data_in_the_files_are_assigned_to_their_components(tmp_path: Path) -> None:
