@@ -35,23 +35,42 @@ OPEN_KINDS: frozenset[str] = frozenset({"osi", "open_data", "open_content"})
 
 @dataclass(frozen=True)
 class Terms:
-    use_restrictions: bool = False
-    user_threshold: int | None = None
-    revenue_threshold_usd: int | None = None
-    territorial: str | None = None
-    non_commercial: bool = False
-    research_only: bool = False
-    no_derivatives: bool = False
-    output_use: bool = False
-    guardrail: bool = False
-    remote_restriction: bool = False
-    attribution: bool = False
-    share_alike: bool = False
-    naming: bool = False
+    """The clauses of a licence that decide OSAID, EU Art. 53(2) and EOSAI verdicts."""
 
-    def restrictions(self) -> list[str]:
-        """The clauses that limit use, scale, territory or modification, in words (attribution and
-        share-alike are not restrictions: Recital 102 allows them)."""
+    use_restrictions: bool = False
+    """Field-of-use / behavioural restrictions binding users (an acceptable-use policy, RAIL's lists)."""
+    user_threshold: int | None = None
+    """Monthly active users above which a separate licence is needed."""
+    revenue_threshold_usd: int | None = None
+    """Revenue above which commercial rights are limited."""
+    territorial: str | None = None
+    """Who or where the licence excludes, in words."""
+    non_commercial: bool = False
+    """Commercial use forbidden."""
+    research_only: bool = False
+    """Research use only."""
+    no_derivatives: bool = False
+    """Modification forbidden."""
+    output_use: bool = False
+    """Outputs may not be used to improve other models."""
+    guardrail: bool = False
+    """Rights end if safety guardrails are bypassed."""
+    remote_restriction: bool = False
+    """The licensor may restrict use remotely."""
+    separate_licence: str | None = None
+    """A use that needs a separate (commercial) licence, in words (e.g. hosting as a service)."""
+    attribution: bool = False
+    """Credit required (allowed by Recital 102)."""
+    share_alike: bool = False
+    """Same terms for redistribution (allowed by Recital 102)."""
+    naming: bool = False
+    """Derivatives must carry a name or brand."""
+
+    def disqualifying(self) -> list[str]:
+        """Clauses the Commission's Guidelines (§4.2.1, regulation reference) list as taking a licence
+        outside Art. 53(2) — no commercial use, research only, no modification, user-scale or revenue
+        thresholds, separate licences for particular uses, excluded users — plus a ban on using
+        outputs, which restricts use for reasons that are not safety."""
         out: list[str] = []
         if self.non_commercial:
             out.append("non-commercial use only")
@@ -59,38 +78,41 @@ class Terms:
             out.append("research use only")
         if self.no_derivatives:
             out.append("no derivatives")
-        if self.use_restrictions:
-            out.append("field-of-use restrictions (acceptable-use policy or behavioural restrictions)")
         if self.user_threshold:
             out.append(f"separate licence needed above {self.user_threshold:,} monthly active users")
         if self.revenue_threshold_usd:
             out.append(f"commercial rights limited above US${self.revenue_threshold_usd:,} revenue")
+        if self.separate_licence:
+            out.append(f"separate licence needed for {self.separate_licence}")
         if self.territorial:
             out.append(f"territorial exclusion: {self.territorial}")
         if self.output_use:
             out.append("outputs may not be used to improve other models")
-        if self.remote_restriction:
-            out.append("licensor may restrict use remotely")
-        if self.guardrail:
-            out.append("rights end if safety guardrails are bypassed")
-        if self.naming:
-            out.append("derivative naming / branding mandate")
         return out
 
-    @property
-    def safety_only(self) -> bool:
-        """Only a narrow safety-oriented clause (Guidelines §4.2: may be acceptable; needs review)."""
-        return self.guardrail and not (
-            self.use_restrictions
-            or self.user_threshold
-            or self.revenue_threshold_usd
-            or self.territorial
-            or self.non_commercial
-            or self.research_only
-            or self.no_derivatives
-            or self.output_use
-            or self.remote_restriction
-        )
+    def judgement(self) -> list[str]:
+        """Clauses Art. 53(2) may tolerate: the Guidelines allow specific, proportionate,
+        safety-oriented use restrictions, so whether these qualify is a reading of their text."""
+        return [words for _, words in self.judgement_items()]
+
+    def judgement_items(self) -> list[tuple[str, str]]:
+        """(term, words) for each clause of `judgement`, so a licence can say where it is written."""
+        items = [
+            (
+                "use_restrictions",
+                self.use_restrictions,
+                "field-of-use restrictions (acceptable-use policy or behavioural restrictions)",
+            ),
+            ("remote_restriction", self.remote_restriction, "licensor may restrict use remotely"),
+            ("guardrail", self.guardrail, "rights end if safety guardrails are bypassed"),
+            ("naming", self.naming, "derivative naming / branding mandate"),
+        ]
+        return [(term, words) for term, active, words in items if active]
+
+    def restrictions(self) -> list[str]:
+        """The clauses that limit use, scale, territory or modification, in words (attribution and
+        share-alike are not restrictions: Recital 102 allows them)."""
+        return self.disqualifying() + self.judgement()
 
 
 @dataclass(frozen=True)
@@ -102,7 +124,17 @@ class Licence:
     osi: bool = False
     fsf_libre: bool = False
     terms: Terms = field(default_factory=Terms)
+    clauses: dict[str, str] = field(default_factory=dict)
+    """Term name → where the licence says it (its heading or attachment), for the deciding clauses."""
     note: str | None = None
+
+    def deciding_clauses(self) -> list[str]:
+        """The clauses a human must read to settle Art. 53(2): each in words, and where the licence
+        says it when the table knows (data/licences.yaml `clauses`)."""
+        return [
+            f"{words}: {self.clauses[term]}" if term in self.clauses else words
+            for term, words in self.terms.judgement_items()
+        ]
 
     @property
     def open(self) -> bool:
@@ -130,6 +162,7 @@ def _build(entry: dict[str, Any]) -> Licence:
         osi=osi,
         fsf_libre=fsf,
         terms=Terms(**(entry.get("terms") or {})),
+        clauses=dict(entry.get("clauses") or {}),
         note=entry.get("note"),
     )
 
