@@ -14,7 +14,11 @@ I_ = ["datasets", "data_preprocessing_code", "model_parameters_intermediate", "r
 
 # MOT's per-type lists at the snapshot (data/mot_licences.yaml) list Apache-2.0 for code only, so an
 # Apache-2.0 default warns on every data and document component; OpenMDW-1.0 is on no list yet.
-PF, DOCS, TR = "Model parameters (Final)", ["Evaluation results", "Model card", "Data card"], "Technical report"
+PF, DOCS, TR = (
+    "Model parameters (Final)",
+    ["Evaluation results", "Model card", "Data card"],
+    "Technical report",
+)
 
 
 def listing(names: list[str], own: dict[str, str] | None = None, **defaults: str | None) -> Listing:
@@ -168,7 +172,10 @@ def test_an_open_paper_stands_in_for_a_report_that_is_not_included_at_class_one(
 
 
 def test_without_an_open_paper_a_report_that_is_not_open_blocks_class_one() -> None:
-    own = {"research_paper": "arXiv.org perpetual non-exclusive license 1.0", "technical_report": "unlicensed"}
+    own = {
+        "research_paper": "arXiv.org perpetual non-exclusive license 1.0",
+        "technical_report": "unlicensed",
+    }
     result = evaluate(listing([*III, *II, *I_, "technical_report"], own))
     assert result.cls is None and result.progress[3] < 100.0
 

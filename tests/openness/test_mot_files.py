@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.support.cli import run_cli
 
 from modelwarden.errors import ManifestError
-from modelwarden.manifest import parse_manifest
+from modelwarden.manifest import Manifest, parse_manifest
 from modelwarden.model import OpennessReport
 from modelwarden.openness import assess_openness, mot, mot_lists
-from tests.support.cli import run_cli
+from modelwarden.openness.mof import Mode
 
 DATA = Path(__file__).parent / "data"
 ROWS = list(csv.DictReader((DATA / "expected.csv").open(encoding="utf-8")))
@@ -26,10 +27,10 @@ def figures(report: OpennessReport) -> tuple[int, float, float, float]:
     return (m.class_ or 0, m.progress["3"], m.progress["2"], m.progress["1"])
 
 
-def classify(path: Path, mode: str = "mot_exact") -> OpennessReport:
+def classify(path: Path, mode: Mode = "mot_exact") -> OpennessReport:
     read = mot.read(path)
     assert read is not None, path
-    return assess_openness(None, read[1], mof_mode=mode)  # type: ignore[arg-type]
+    return assess_openness(None, read[1], mof_mode=mode)
 
 
 def test_expected_csv_covers_every_model_file() -> None:
@@ -128,7 +129,9 @@ def test_cli_writes_mot_yaml_that_reads_back_the_same(tmp_path: Path) -> None:
 )
 def test_a_broken_mot_file_is_an_error_naming_the_file(tmp_path: Path, component: str, problem: str) -> None:
     bad = tmp_path / "bad-mot.yml"
-    bad.write_text(f"release:\n  name: x\n  license: {{}}\n  components:\n    {component}\n", encoding="utf-8")
+    bad.write_text(
+        f"release:\n  name: x\n  license: {{}}\n  components:\n    {component}\n", encoding="utf-8"
+    )
     done = run_cli("openness", bad)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "bad-mot.yml" in done.stderr and problem in done.stderr
@@ -146,8 +149,8 @@ def test_a_mot_file_given_as_the_manifest_of_a_folder_is_read_as_mot(tmp_path: P
 # --- MOT-exact compares strings as written; the normalised mode reads intent ---------------------
 
 
-def _manifest(release_licence: str, paper: dict[str, str] | None = None) -> OpennessReport:
-    comps = {
+def _manifest(release_licence: str, paper: dict[str, str] | None = None) -> Manifest:
+    comps: dict[str, dict[str, str]] = {
         c: {}
         for c in (
             "model_architecture",
@@ -160,28 +163,30 @@ def _manifest(release_licence: str, paper: dict[str, str] | None = None) -> Open
     }
     if paper is not None:
         comps = {k: v for k, v in comps.items() if k != "technical_report"} | {"research_paper": paper}
-    return parse_manifest({"release": {"license": release_licence}, "components": comps})  # type: ignore[return-value]
+    return parse_manifest({"release": {"license": release_licence}, "components": comps})
 
 
-@pytest.mark.parametrize("written", ["Apache 2.0", "BSD-3", "MIT license", "apache-2.0", "Apache license 2.0"])
+@pytest.mark.parametrize(
+    "written", ["Apache 2.0", "BSD-3", "MIT license", "apache-2.0", "Apache license 2.0"]
+)
 def test_mot_exact_does_not_normalise_licence_strings_written_in_a_manifest(written: str) -> None:
     decl = _manifest(written)
-    exact = assess_openness(None, decl, mof_mode="mot_exact")  # type: ignore[arg-type]
+    exact = assess_openness(None, decl, mof_mode="mot_exact")
     assert exact.mof.class_ is None and exact.mof.progress["3"] == 0.0
     assert exact.mof.components["model_card"].status == "invalid"
     assert exact.mof.components["model_card"].licence == written
-    normalised = assess_openness(None, decl, mof_mode="normalised")  # type: ignore[arg-type]
+    normalised = assess_openness(None, decl, mof_mode="normalised")
     assert normalised.mof.class_ == 3
 
 
 def test_a_paper_without_its_own_licence_takes_the_release_licence_in_mot_exact_mode() -> None:
     decl = _manifest("Apache-2.0", paper={"location": "https://arxiv.org/abs/2312.06550"})
-    exact = assess_openness(None, decl, mof_mode="mot_exact")  # type: ignore[arg-type]
+    exact = assess_openness(None, decl, mof_mode="mot_exact")
     assert exact.mof.components["research_paper"].licence == "Apache-2.0"
     assert exact.mof.class_ == 3
     # Normalised: the release licence is not stretched to a paper that usually sits under arXiv's
     # own licence (docs/openness.md), so the paper is unlicensed there.
-    normalised = assess_openness(None, decl, mof_mode="normalised")  # type: ignore[arg-type]
+    normalised = assess_openness(None, decl, mof_mode="normalised")
     assert normalised.mof.components["research_paper"].status == "unlicensed"
     assert normalised.mof.class_ is None
 

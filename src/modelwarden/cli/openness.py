@@ -51,7 +51,7 @@ def openness(
     """Classify what a release opens: per-component evidence, licence, MOF class, OSAID, EU Art. 53(2)."""
     from modelwarden.errors import UsageError
     from modelwarden.facts import inspect_path
-    from modelwarden.manifest import find_manifest, load_manifest
+    from modelwarden.manifest import Manifest, find_manifest, load_manifest
     from modelwarden.model import ModelFacts
     from modelwarden.openness import assess_openness, mot
     from modelwarden.openness.evidence import licence_as_written
@@ -65,13 +65,14 @@ def openness(
             manifest = find_manifest(facts.root)
         if manifest is not None:
             read = mot.read(manifest)
-    if read is not None:
-        decl = read[1]
-    else:
-        decl = load_manifest(manifest) if manifest is not None else None
+    decl: Manifest | None = read[1] if read is not None else None
+    if read is None and manifest is not None:
+        decl = load_manifest(manifest)
     wants_mot = format is OutputFormat.MOT_YAML
     if wants_mot and mof_mode is MofMode.NORMALISED:
-        raise UsageError("--format mot-yaml writes the licence strings MOT compares: use --mof-mode mot_exact")
+        raise UsageError(
+            "--format mot-yaml writes the licence strings MOT compares: use --mof-mode mot_exact"
+        )
     mode = mof_mode or (MofMode.MOT_EXACT if read is not None or wants_mot else MofMode.NORMALISED)
     report = assess_openness(facts, decl, mof_mode=mode.value)
     name = (read[0].name if read else None) or (facts.name if facts else None) or path

@@ -93,7 +93,7 @@ def _text(value: Any, where: str, origin: str) -> str | None:
     """A scalar as written (numbers as their text); empty means absent."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or isinstance(value, dict | list):
+    if isinstance(value, bool | dict | list):
         raise ManifestError(f"{where}: expected text, got {type(value).__name__}", path=origin)
     return str(value)
 
@@ -102,7 +102,9 @@ def _licences(raw: Any, origin: str) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ManifestError("release.license: expected a mapping of distribution/code/data/document", path=origin)
+        raise ManifestError(
+            "release.license: expected a mapping of distribution/code/data/document", path=origin
+        )
     out: dict[str, str] = {}
     for scope, entry in raw.items():
         if scope not in LICENCE_SCOPES:
