@@ -209,3 +209,33 @@ def test_unknown_yaml_is_not_taken_for_a_mot_file(tmp_path: Path) -> None:
     assert mot.read(other) is None
     with pytest.raises(ManifestError, match="not a Model Openness Tool model file"):
         mot.parse({"release": {"name": "x"}}, origin="x.yml")
+
+
+def test_an_assessed_release_folder_written_as_mot_yaml_reads_back_the_same(tmp_path: Path) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    root = tmp_path / "release"
+    root.mkdir()
+    save_file({"w": np.zeros((4, 4), np.float32)}, str(root / "model.safetensors"))
+    (root / "config.json").write_text('{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}')
+    (root / "README.md").write_text("---\nlicense: apache-2.0\n---\n# A release\n")
+    (root / "modelwarden.yaml").write_text(
+        "components:\n"
+        "  training_code: {location: 'https://example.org/train', license: MIT license}\n"
+        "  research_paper: {location: 'https://arxiv.org/abs/2402.00838', license: CC-BY-4.0}\n"
+        "  datasets: {location: 'https://example.org/data'}\n"
+    )
+    direct = run_cli("openness", root, "--format", "json", "--mof-mode", "mot_exact")
+    written = run_cli("openness", root, "--format", "mot-yaml")
+    assert direct.returncode == 0 and written.returncode == 0, written.stderr
+    mot_file = tmp_path / "release.yml"
+    mot_file.write_text(written.stdout, encoding="utf-8")
+    doc = yaml.safe_load(written.stdout)
+    by_name = {c["name"]: c for c in doc["release"]["components"]}
+    assert by_name["Training code"]["license"] == "MIT license"  # as the manifest wrote it
+    assert by_name["Model parameters (Final)"]["license"] == "Apache-2.0"  # the card's Hub id, as SPDX
+    assert by_name["Datasets"]["license"] == "unlicensed"  # none known: no fall-back to the card's
+    assert by_name["Training code"]["component_path"] == "https://example.org/train"
+    back = run_cli("openness", mot_file, "--format", "json")
+    assert json.loads(back.stdout)["mof"] == json.loads(direct.stdout)["mof"]
