@@ -239,3 +239,16 @@ def test_an_assessed_release_folder_written_as_mot_yaml_reads_back_the_same(tmp_
     assert by_name["Training code"]["component_path"] == "https://example.org/train"
     back = run_cli("openness", mot_file, "--format", "json")
     assert json.loads(back.stdout)["mof"] == json.loads(direct.stdout)["mof"]
+
+
+def test_recognition_is_by_content_not_by_name(tmp_path: Path) -> None:
+    doc = yaml.safe_load((DATA / "models" / "Pythia-70M.yml").read_text(encoding="utf-8"))
+    as_json = tmp_path / "pythia.release"  # MOT's API serves the same document as JSON
+    as_json.write_text(json.dumps(doc), encoding="utf-8")
+    read = mot.read(as_json)
+    assert read is not None and read[0].name == "Pythia-70M"
+    assert assess_openness(None, read[1], mof_mode="mot_exact").mof.class_ == 1
+    binary = tmp_path / "weights.yml"
+    binary.write_bytes(b"\x00\xff" * 64)
+    assert mot.read(binary) is None  # left to the model readers
+    assert mot.read(tmp_path) is None
