@@ -377,6 +377,13 @@ class YesNoReview(StrEnum):
     NEEDS_REVIEW = "needs_review"
 
 
+class MofComponentStatus(Record):
+    """How the MOF evaluator counted one component (openness: docs/openness.md)."""
+
+    status: Literal["included", "unlicensed", "invalid", "missing"]
+    licence: str | None = None  # the licence string the evaluator compared (MOT-exact: as written)
+
+
 class MofVerdict(Record):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
@@ -387,6 +394,7 @@ class MofVerdict(Record):
     mode: Literal["mot_exact", "normalised"] = "normalised"
     reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)  # open licences that are not type-appropriate
+    components: dict[str, MofComponentStatus] = Field(default_factory=dict)  # MOF component id -> status
 
 
 class OsaidVerdict(Record):

@@ -14,7 +14,7 @@ from safetensors.numpy import save_file
 from modelwarden.errors import ManifestError
 from modelwarden.facts import inspect_path
 from modelwarden.manifest import load_manifest
-from modelwarden.model import YesNoReview
+from modelwarden.model import MofComponentStatus, YesNoReview
 from modelwarden.openness import assess_openness
 
 CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8, "vocab_size": 16}
@@ -265,6 +265,12 @@ def test_mot_exact_mode_reads_identified_licences_as_spdx_ids(tmp_path: Path) ->
     exact = assess_openness(inspect_path(root), None, mof_mode="mot_exact")
     assert normalised.mof.progress == exact.mof.progress
     assert float(exact.mof.progress["3"]) > 0
+    # the card's Hub id is an identifier, not words: compared as the SPDX id it names
+    assert exact.mof.components["model_card"].licence == "Apache-2.0"
+    m = tmp_path / "m.yaml"  # a licence a person wrote in the manifest is compared as written
+    m.write_text("release: {license: Apache 2.0}\n")
+    written = assess_openness(inspect_path(root), load_manifest(m), mof_mode="mot_exact")
+    assert written.mof.components["model_card"] == MofComponentStatus(status="invalid", licence="Apache 2.0")
 
 
 def test_code_documents_and_data_in_the_files_are_assigned_to_their_components(tmp_path: Path) -> None:
@@ -320,3 +326,60 @@ def test_text_output_escapes_control_characters_and_markup_in_the_title(tmp_path
     assert done.stdout.startswith("rel[bold]x\n")
     assert "Licence: [/x]evil\\x1b[31m\\rok [" in done.stdout
     assert "\x1b" not in done.stdout and "\r" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("licence", "clause"),
+    [
+        ("deepseek", 'Attachment A "Use Restrictions"'),
+        ("bigscience-openrail-m", "Attachment A"),
+        ("creativeml-openrail-m", "Attachment A"),
+        ("openrail", "Updates and Runtime Restrictions"),
+        ("gemma", "Gemma Prohibited Use Policy"),
+        ("nvidia-open-model-license", "guardrail clause"),
+    ],
+)
+def test_use_restricted_licences_need_review_naming_the_deciding_clauses(
+    tmp_path: Path, licence: str, clause: str
+) -> None:
+    # Guidelines §4.2.1: safety-oriented use restrictions may be compatible with Art. 53(2); whether
+    # these are is a reading of the clauses, so the verdict names them instead of denying.
+    r = classify(release(tmp_path, licence, f"---\nlicense: {licence}\n---\n# model\n"))
+    assert r.eu_foss_licence.verdict is YesNoReview.NEEDS_REVIEW, r.eu_foss_licence.reasons
+    question = r.eu_foss_licence.reasons[0]
+    assert "deciding clauses" in question and clause in question
+    assert "safety-oriented" in question
+    assert r.osaid.pass_ is False  # OSI's definition allows no use restriction at all
+
+
+@pytest.mark.parametrize(
+    ("licence", "why"),
+    [
+        ("llama3.1", "700,000,000 monthly active users"),  # AUP too, but the scale threshold decides
+        ("tongyi-qianwen", "outputs may not be used"),
+        ("falcon-180b-tii-license", "hosting the model as a service"),
+        ("stabilityai-ai-community", "revenue"),
+    ],
+)
+def test_thresholds_separate_licences_and_output_bans_still_exclude_art_53_2(
+    tmp_path: Path, licence: str, why: str
+) -> None:
+    r = classify(release(tmp_path, licence, f"---\nlicense: {licence}\n---\n# model\n"))
+    assert r.eu_foss_licence.verdict is YesNoReview.NO
+    assert why in r.eu_foss_licence.reasons[0]
+
+
+def test_weights_only_declared_are_not_said_to_be_in_the_files() -> None:
+    from modelwarden.manifest import parse_manifest
+
+    decl = parse_manifest(
+        {
+            "release": {"license": "Apache-2.0"},
+            "components": {"model_parameters_final": {}, "model_card": {}, "model_architecture": {}},
+        }
+    )
+    verdict = assess_openness(None, decl).eu_foss_licence
+    reasons = verdict.reasons
+    assert verdict.verdict is YesNoReview.YES
+    assert "weights present in the release files" not in reasons
+    assert any("listed as released in the release description" in r for r in reasons)

@@ -14,6 +14,7 @@ from modelwarden.cli import app, out
 class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
+    MOT_YAML = "mot-yaml"
 
 
 class MofMode(StrEnum):
@@ -24,30 +25,69 @@ class MofMode(StrEnum):
 @app.command()
 def openness(
     path: str = typer.Argument(
-        ..., help="Model folder, single file, or org/name of the local Hugging Face cache."
+        ...,
+        help="Model folder, single file, org/name of the local Hugging Face cache, or a Model Openness "
+        "Tool model file (YAML, recognised by its content).",
     ),
     manifest: Path | None = typer.Option(
-        None, "--manifest", "-m", help="Release manifest (default: modelwarden.yaml next to the model)."
+        None,
+        "--manifest",
+        "-m",
+        help="Release manifest, or a MOT model file (default: modelwarden.yaml next to the model).",
     ),
-    format: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", "-f", help="text or json."),
-    mof_mode: MofMode = typer.Option(
-        MofMode.NORMALISED,
+    format: OutputFormat = typer.Option(
+        OutputFormat.TEXT,
+        "--format",
+        "-f",
+        help="text, json, or mot-yaml (a MOT model file of the release, from a MOT-exact assessment).",
+    ),
+    mof_mode: MofMode | None = typer.Option(
+        None,
         "--mof-mode",
-        help="normalised (map licence names first) or mot_exact (MOT's exact SPDX matching).",
+        help="normalised (map licence names first) or mot_exact (MOT's rules on the licence strings as "
+        "written). Default: mot_exact for a MOT model file or --format mot-yaml, else normalised.",
     ),
 ) -> None:
     """Classify what a release opens: per-component evidence, licence, MOF class, OSAID, EU Art. 53(2)."""
+    from modelwarden.errors import UsageError
     from modelwarden.facts import inspect_path
-    from modelwarden.manifest import find_manifest, load_manifest
-    from modelwarden.openness import assess_openness
+    from modelwarden.manifest import Manifest, find_manifest, load_manifest
+    from modelwarden.model import ModelFacts
+    from modelwarden.openness import assess_openness, mot
+    from modelwarden.openness.evidence import licence_as_written
     from modelwarden.openness.render import render, to_json
 
-    facts = inspect_path(path)
-    if manifest is None and not facts.root.startswith("hf://"):
-        manifest = find_manifest(facts.root)
-    decl = load_manifest(manifest) if manifest is not None else None
-    report = assess_openness(facts, decl, mof_mode=mof_mode.value)
-    if format is OutputFormat.JSON:
+    facts: ModelFacts | None = None
+    read = mot.read(path)  # a MOT model file is the release description itself
+    if read is None:
+        facts = inspect_path(path)
+        if manifest is None and not facts.root.startswith("hf://"):
+            manifest = find_manifest(facts.root)
+        if manifest is not None:
+            read = mot.read(manifest)
+    decl: Manifest | None = read[1] if read is not None else None
+    if read is None and manifest is not None:
+        decl = load_manifest(manifest)
+    wants_mot = format is OutputFormat.MOT_YAML
+    if wants_mot and mof_mode is MofMode.NORMALISED:
+        raise UsageError(
+            "--format mot-yaml writes the licence strings MOT compares: use --mof-mode mot_exact"
+        )
+    mode = mof_mode or (MofMode.MOT_EXACT if read is not None or wants_mot else MofMode.NORMALISED)
+    report = assess_openness(facts, decl, mof_mode=mode.value)
+    name = (read[0].name if read else None) or (facts.name if facts else None) or path
+    if wants_mot:
+        out.file.write(
+            mot.dump(
+                report,
+                name=name,
+                version=decl.model.version if decl else None,
+                producer=decl.release.provider.name if decl and decl.release.provider else None,
+                distribution=licence_as_written(facts, decl),
+                locations=mot.locations(report, decl),
+            )
+        )
+    elif format is OutputFormat.JSON:
         out.print_json(json.dumps(to_json(report)))
     else:
-        render(report, out, title=facts.name or path)
+        render(report, out, title=name)

@@ -54,7 +54,13 @@ class ReleaseLicence:
     """The licence of the release as a whole: the default for every component found in its files."""
 
     text: str | None
+    """As written where it was found (manifest, card, or the id of an identified LICENSE text)."""
     provenance: Provenance | None
+    """Where it was found."""
+    identifier: bool = False
+    """True when `text` is an id from a fixed vocabulary (the Hub's licence ids, or the id modelwarden
+    gave a LICENSE text it identified) rather than words a person wrote: MOT-exact mode may then
+    write it as its SPDX id, as a MOT file would (docs/openness.md)."""
 
 
 def release_licence(facts: ModelFacts | None, manifest: Manifest | None) -> ReleaseLicence:
@@ -65,7 +71,7 @@ def release_licence(facts: ModelFacts | None, manifest: Manifest | None) -> Rele
     if facts is not None and facts.license is not None:
         lic = facts.license
         if lic.id and lic.id.lower() not in {"other", "unknown"}:
-            return ReleaseLicence(lic.id, lic.provenance)
+            return ReleaseLicence(lic.id, lic.provenance, identifier=True)
         if lic.name:
             return ReleaseLicence(lic.name, lic.provenance)
     if facts is not None:
@@ -74,6 +80,7 @@ def release_licence(facts: ModelFacts | None, manifest: Manifest | None) -> Rele
                 return ReleaseLicence(
                     f.identified_as,
                     Provenance(source=Source.FILE, file=f.path, note=f.method or "licence text"),
+                    identifier=True,
                 )
     return ReleaseLicence(None, None)
 
@@ -218,36 +225,69 @@ def _shipped(evidence: list[Evidence]) -> bool:
     return any(e.provenance.source is Source.FILE for e in evidence)
 
 
-def collect(facts: ModelFacts | None, manifest: Manifest | None) -> dict[str, ComponentEvidence]:
+@dataclass
+class Collected:
+    """The shared per-component record, plus what MOT-exact mode compares."""
+
+    components: dict[str, ComponentEvidence]
+    """All 17 components: presence, evidence, licence (canonical id) and openness (normalised)."""
+    written: dict[str, str | None]
+    """Present component → its licence string as the release description wrote it (None: none).
+    MOT-exact mode compares these character for character; the research paper follows the same
+    fall-back to the release licence as every other component (MOT's rule)."""
+
+
+def _as_written(release: ReleaseLicence) -> str | None:
+    """The release licence as a MOT file would carry it: a vocabulary id becomes its SPDX id (the
+    Hub's `apache-2.0` is SPDX `Apache-2.0`); words a person wrote stay exactly as written."""
+    if release.identifier:
+        rec = lookup(release.text)
+        if rec is not None and rec.spdx:
+            return rec.spdx
+    return release.text
+
+
+def licence_as_written(facts: ModelFacts | None, manifest: Manifest | None) -> str | None:
+    """The release licence as MOT-exact mode compares it (see `_as_written`)."""
+    return _as_written(release_licence(facts, manifest))
+
+
+def collect(facts: ModelFacts | None, manifest: Manifest | None) -> Collected:
     """All 17 components with presence, evidence, licence (as written) and openness (normalised)."""
     release = release_licence(facts, manifest)
     from_files = _from_files(facts) if facts is not None else {}
     declared = manifest.components if manifest is not None else {}
     out: dict[str, ComponentEvidence] = {}
+    written: dict[str, str | None] = {}
     for cid in Component:
         evidence = list(from_files.get(cid, []))
         licence: str | None = None
+        exact: str | None = None
         present = bool(evidence)
         if present:
-            licence = release.text
+            licence, exact = release.text, _as_written(release)
             if cid is Component.RESEARCH_PAPER and not _shipped(evidence):
-                licence = ARXIV_LICENCE
+                licence = exact = ARXIV_LICENCE
             if cid is Component.DATASETS and not _shipped(evidence):
-                licence = None  # the card names the datasets; their licences are not in these files
+                licence = exact = None  # the card names the datasets; their licences are not in these files
         decl = declared.get(cid)
         if decl is not None:
             evidence.append(_manifest_evidence(cid, decl))
             present = decl.present
             if decl.license:
-                licence = decl.license
+                licence = exact = decl.license
             elif present and not from_files.get(cid) and _declared_release(release):
                 # The publisher's release.license covers what they declare; a licence read from the
-                # card is not stretched to components kept elsewhere (nothing guessed).
+                # card is not stretched to components kept elsewhere (nothing guessed). Normalised
+                # mode keeps a declared paper's licence open to question (an arXiv paper is usually
+                # under arXiv's licence, not the release's); MOT gives it the release licence.
+                exact = release.text
                 licence = release.text if cid is not Component.RESEARCH_PAPER else None
         if not present:
             out[cid.value] = ComponentEvidence(present=False, evidence=evidence)
             continue
+        written[cid.value] = exact
         out[cid.value] = ComponentEvidence(
             present=True, evidence=evidence, licence=_canonical(licence), open=_open(licence)
         )
-    return out
+    return Collected(out, written)

