@@ -81,9 +81,7 @@ def test_every_object_spelling_holds_objects(descr: str) -> None:
     assert descr_holds_objects(descr)
 
 
-def _respelled(
-    tmp_path: Path, descr: Any, *, version: tuple[int, int] = (1, 0), shape: str = "(2,)"
-) -> Path:
+def _respelled(tmp_path: Path, descr: Any, *, version: tuple[int, int] = (1, 0), shape: str = "(2,)") -> Path:
     """An object array saved by np.save (its pickle calls os.system), with the header's descr respelled
     and the header re-padded as NumPy pads it."""
     path = tmp_path / "weights.npy"

@@ -15,13 +15,19 @@ from __future__ import annotations
 import ast
 import io
 import math
+import mmap
+import os
 import re
 import struct
 import tokenize
+from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
+from modelwarden.artifacts import pickle_vm as vm
 from modelwarden.artifacts.detect import looks_like_pickle
+from modelwarden.safe_io import open_regular
 from modelwarden.scan import pickles
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 
@@ -186,3 +192,223 @@ def _itemsize(descr: Any) -> int | None:
         SyntaxError,
     ):
         return None  # NumPy parses comma-separated descriptions with ast.literal_eval
+
+
+# ------------------------------------------------------------------------------------------------------
+# joblib: arrays as joblib.load reads them
+# ------------------------------------------------------------------------------------------------------
+
+# Size in bytes of NumPy's fixed-size type codes, as `numpy.dtype(code)` gives them (checked against
+# NumPy in tests). Kinds with a size suffix ('f8', 'i4', 'c16', 'O8') are read from the suffix.
+_CHAR_SIZE = {
+    "?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 8, "L": 8, "q": 8, "Q": 8, "p": 8,
+    "P": 8, "e": 2, "f": 4, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32, "O": 8, "M": 8, "m": 8, "c": 1,
+}  # fmt: skip
+_SIZED_KINDS = {"b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (2, 4, 8, 16), "c": (8, 16, 32),
+                "O": (4, 8), "M": (8,), "m": (8,)}  # fmt: skip
+_FLEXIBLE = {"V": 1, "S": 1, "a": 1, "U": 4}  # bytes per declared unit
+_CODE = re.compile(r"([<>=|]?)([A-Za-z?])(\d*)")
+_INT64 = 1 << 64
+
+
+@dataclass(frozen=True)
+class ArrayLayout:
+    """How joblib's NumpyArrayWrapper.read consumes the stream after the wrapper's BUILD."""
+
+    has_object: bool
+    """The array's bytes are one plain pickle (`pickle.load` of the stream), not raw data."""
+    itemsize: int
+    """Bytes per element, as NumPy computes it for the unpickled dtype."""
+
+
+def joblib_dtype_layout(dtype: Any) -> ArrayLayout | None:
+    """The layout of a pickled `numpy.dtype(code, align, copy)` with its BUILD state, as NumPy's
+    `dtype.__setstate__` leaves it; None when the scanner cannot tell (the caller fails closed).
+
+    NumPy takes `hasobject` from the state's flags (bit 0) whenever a state is given — an 'O8' dtype
+    whose flags are 0 is *not* an object dtype to the loader — and honours the state's `elsize` only
+    for flexible types (void, bytes, str); a fixed-size type keeps the size its code gives, whatever
+    the state says.
+    """
+    if not isinstance(dtype, vm.Call) or not (dtype.func_name or "").endswith(".dtype"):
+        return None
+    args = dtype.args if isinstance(dtype.args, tuple) else ()
+    code = args[0] if args and isinstance(args[0], str) else None
+    m = _CODE.fullmatch(code) if code else None
+    if m is None:
+        return None
+    kind, digits = m.group(2), m.group(3)
+    size = _code_size(kind, digits)
+    if size is None:
+        return None
+    has_object = kind == "O"
+    if dtype.has_state:
+        state = dtype.state
+        if not (isinstance(state, tuple) and len(state) in (8, 9)):
+            return None
+        flags, elsize = state[7], state[5]
+        if type(flags) is not int or type(elsize) is not int:
+            return None
+        has_object = bool(flags & 1)
+        if kind in _FLEXIBLE:
+            size = elsize
+    return ArrayLayout(has_object, size)
+
+
+def _code_size(kind: str, digits: str) -> int | None:
+    if kind in _FLEXIBLE:
+        return int(digits) * _FLEXIBLE[kind] if digits else 0
+    if not digits:
+        return _CHAR_SIZE.get(kind)
+    n = int(digits)
+    return n if n in _SIZED_KINDS.get(kind, ()) else None
+
+
+def joblib_element_count(shape: Any) -> int | None:
+    """np.multiply.reduce of the shape cast to int64, as joblib computes it: the product wraps around
+    at 64 bits (a shape whose true product is 2**64 reads zero bytes). None when NumPy would refuse."""
+    if not isinstance(shape, tuple) or not all(type(d) is int for d in shape):
+        return None
+    if not shape:
+        return 1
+    count = 1
+    for d in shape:
+        if not -(1 << 63) <= d < (1 << 63):
+            return None  # numpy.int64(d) overflows: the load fails
+        count = (count * d) % _INT64
+    return count - _INT64 if count >= (1 << 63) else count
+
+
+# ------------------------------------------------------------------------------------------------------
+# joblib: NDArrayWrapper / ZNDArrayWrapper name another file
+# ------------------------------------------------------------------------------------------------------
+
+_WRAPPER_NAMES = {"NDArrayWrapper", "ZNDArrayWrapper"}
+
+
+def wrapper_files(trace: vm.PickleTrace, scope: Scope, ctx: Ctx) -> None:
+    """Old joblib (< 0.10) stored arrays beside the pickle: on BUILD of an NDArrayWrapper, joblib.load
+    calls numpy.load(os.path.join(<the pickle's folder>, wrapper.filename), allow_pickle=True) — a path
+    the file chooses. A ZNDArrayWrapper reads its file as zlib data. Any pickle can carry them, since
+    joblib.load reads plain pickles too. Each referenced file is resolved as joblib does and analysed
+    as numpy.load reads it (a pickle that is not .npy or .npz is unpickled as a plain pickle — even
+    the file itself, whose array bytes joblib's own reader would have skipped)."""
+    for call in trace.calls:
+        cls = _wrapper_class(call)
+        if cls is None or not call.has_state:
+            continue  # the read happens in joblib's load_build, so only on BUILD
+        filename = _wrapper_filename(call)
+        _referenced_file(filename, cls, call, scope, ctx)
+
+
+def _wrapper_class(call: vm.Call) -> str | None:
+    func = call.func
+    if isinstance(func, vm.Global) and func.qualname == "copyreg._reconstructor":
+        args = call.args if isinstance(call.args, tuple) else ()
+        func = args[0] if args else None
+    if isinstance(func, vm.Global) and func.name in _WRAPPER_NAMES and "joblib" in func.module:
+        return func.name
+    return None
+
+
+def _wrapper_filename(call: vm.Call) -> Any:
+    filename: Any = None
+    # __init__(filename, ...) runs only when the class itself is called (REDUCE, INST, OBJ).
+    if call.kind in ("reduce", "inst", "obj") and isinstance(call.func, vm.Global):
+        args = call.args if isinstance(call.args, tuple) else ()
+        if args and call.func.name in _WRAPPER_NAMES:
+            filename = args[0]
+    state = call.state
+    parts = list(state) if isinstance(state, tuple) and len(state) == 2 else [state]
+    for part in parts:  # BUILD (state, slotstate): the slot state is applied last
+        if isinstance(part, vm.SymDict):
+            value = part.get("filename", _MISSING)
+            if value is not _MISSING:
+                filename = value
+    return filename
+
+
+_MISSING = object()
+
+
+def _referenced_file(filename: Any, cls: str, call: vm.Call, scope: Scope, ctx: Ctx) -> None:
+    where: dict[str, Any] = {"offset": call.pos, "opcode_index": call.index}
+    if not isinstance(filename, str) or not filename or "\0" in filename:
+        ctx.add(
+            scope,
+            "joblib.file-unverified",
+            f"joblib {cls} names its file with {pickles.describe(filename)}, not a plain path: what"
+            " joblib.load opens cannot be known before loading",
+            evidence=pickles.describe(filename),
+            **where,
+        )
+        return
+    pickle_file = Path(scope.file)
+    root = scope.root if scope.root is not None else pickle_file.parent
+    target = Path(os.path.join(pickle_file.parent, filename))
+    real = Path(os.path.realpath(target))
+    roots = [Path(os.path.realpath(root))]
+    if not any(real == r or real.is_relative_to(r) for r in roots):
+        ctx.add(
+            scope,
+            "joblib.file-escape",
+            f"joblib {cls} makes joblib.load open {filename!r}, outside the model folder"
+            + (" with numpy.load and allow_pickle enabled" if cls == "NDArrayWrapper" else ""),
+            evidence=filename,
+            **where,
+        )
+        return
+    key = str(real)
+    if key in ctx.loaded_files:
+        return  # already analysed for this scan: a file that names itself a thousand times costs once
+    ctx.loaded_files.add(key)
+    try:
+        fh = open_regular(real)
+    except OSError as exc:
+        ctx.add(
+            scope,
+            "joblib.file-unverified",
+            f"joblib {cls} makes joblib.load open {filename!r}, which cannot be read here"
+            f" ({exc.strerror or exc}): it is unverified",
+            evidence=filename,
+            **where,
+        )
+        return
+    ctx.add(
+        scope,
+        "joblib.array-file",
+        f"joblib {cls} makes joblib.load "
+        + (
+            f"call numpy.load({filename!r}, allow_pickle=True); that file was analysed as numpy.load reads it"
+            if cls == "NDArrayWrapper"
+            else f"read {filename!r} as zlib-compressed array data"
+        ),
+        evidence=filename,
+        **where,
+    )
+    if cls != "NDArrayWrapper":
+        fh.close()
+        return  # ZNDArrayWrapper: raw array bytes, never unpickled
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        buf: Buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        try:
+            _as_numpy_load(buf, scope.child(f"file loaded by {cls}: {filename}", name=real.name), ctx)
+        finally:
+            if isinstance(buf, mmap.mmap):
+                buf.close()
+
+
+def _as_numpy_load(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
+    """numpy.load(allow_pickle=True): a zip is an .npz, the .npy magic an array, anything else is
+    handed to pickle.load — a plain unpickler, with no joblib array handling."""
+    if scope.depth > ctx.limits.max_depth:
+        ctx.add(scope, "archive.decompression-limit", "nesting too deep: not analysed")
+        return
+    head = buf[:8]
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        ctx.nested(buf, scope)
+    elif head.startswith(_MAGIC):
+        analyse_npy(buf, scope, ctx)
+    else:
+        pickles.analyse_stream(buf, scope, ctx, context="plain")
