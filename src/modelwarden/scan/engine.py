@@ -127,7 +127,7 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
 def _hdf5(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
     # A file on disk is opened by path; a member of a container through a file view (no copy).
     source: object = scope.path if scope.path is not None else io.BufferedReader(pickles.BufferIO(buf))
-    is_keras = keras_files.analyse_h5(source, scope, ctx)
+    is_keras = keras_files.analyse_h5(source, scope, ctx, buf=buf)
     return ArtifactFormat.KERAS_H5 if is_keras else ArtifactFormat.HDF5
 
 
