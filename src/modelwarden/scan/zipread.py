@@ -229,7 +229,7 @@ def _end_signatures(buf: Buffer) -> list[int]:
     """Offsets of every end-of-central-directory signature in the last 64 KiB + 22 bytes (where every
     reader looks for it), in file order."""
     size = len(buf)
-    window_start = max(0, size - 22 - 0xFFFF)
+    window_start = max(0, size - 22 - (1 << 16))  # as zipfile: a 64 KiB comment and the record
     tail = buf[window_start:size]
     found: list[int] = []
     pos = tail.find(_EOCD)
