@@ -83,6 +83,7 @@ def test_wrapper_paths_that_leave_the_folder_are_critical(tmp_path: Path) -> Non
     for name, wrapper in {
         "up.pkl": NDArrayWrapper("../outside.npy", np.ndarray),
         "abs.pkl": NDArrayWrapper("/etc/hostname", np.ndarray),
+        "win.pkl": NDArrayWrapper("..\\..\\secret.npy", np.ndarray),  # a path on a Windows loader
         "z.pkl": ZNDArrayWrapper("../../data.z", (np.ndarray, (0,), b"b"), (1, (2,), np.dtype("f8"), False)),
     }.items():
         path = folder / name

@@ -160,8 +160,16 @@ def test_appended_archive_and_prefix_are_ambiguous(tmp_path: Path) -> None:
     assert zipfile.ZipFile(path).namelist() == ["data.pkl"]
     messages = _ambiguous(path)
     assert any("precede the first zip entry" in m for m in messages)
-    assert any("end-of-central-directory records" in m for m in messages)
     assert "pickle.dangerous-import" in _rules(path)
+
+
+def test_archive_stored_inside_an_archive_is_not_ambiguous(tmp_path: Path) -> None:
+    # The inner archive's end record lies in the outer one's last 64 KiB, but every reader picks the
+    # outer end record: content, not ambiguity (a .npz or .keras shipped inside a zip).
+    inner = _zip([("a.npy", b"\x93NUMPY"), ("b.txt", b"x" * 100)])
+    path = tmp_path / "outer.zip"
+    path.write_bytes(_zip([("readme.txt", b"hello"), ("inner.zip", inner)]))
+    assert _ambiguous(path) == []
 
 
 def test_duplicate_and_renamed_entries_are_ambiguous(tmp_path: Path) -> None:

@@ -198,7 +198,9 @@ def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
             # What torch.load reads: tarfile.extract/extractfile take the last member of a name.
             last = {m.name: m for m in members if m.name in torch_tar.TORCH_MEMBERS and m.isfile()}
             if "storages" in last:  # read first: its pickles run even if a later member is missing
-                torch_tar.analyse_members({k: _tar_member(tar, m, ctx) for k, m in last.items()}, scope, ctx)
+                torch_tar.analyse_members(
+                    {k: _tar_member(buf, tar, m, ctx) for k, m in last.items()}, scope, ctx
+                )
             else:
                 last = {}
                 ctx.add(scope, "archive.nested", "tar archive; its members were scanned")
@@ -240,7 +242,10 @@ def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
         ctx.add(scope, "zip.malformed", f"tar archive is damaged: {exc}")
 
 
-def _tar_member(tar: tarfile.TarFile, member: tarfile.TarInfo, ctx: Ctx) -> bytes:
+def _tar_member(buf: Buffer, tar: tarfile.TarFile, member: tarfile.TarInfo, ctx: Ctx) -> Buffer:
+    if not member.issparse():
+        # A regular member's bytes are contiguous in the archive: a view, not a copy of gigabytes.
+        return View(buf, member.offset_data, member.offset_data + member.size)
     fh = tar.extractfile(member)
     return fh.read(ctx.limits.max_entry_bytes) if fh is not None else b""
 

@@ -74,10 +74,11 @@ def analyse_h5(source: Any, scope: Scope, ctx: Ctx, *, buf: Buffer | None = None
     try:
         with h5py.File(source, "r") as f:
             is_keras = "model_config" in f.attrs
+            heap: list[str | None] = []  # the heap check, once per file (it reads the whole file)
             for attr in ("model_config", "training_config"):
                 if attr not in f.attrs:
                     continue
-                too_big = _attribute_too_big(f, attr, buf, ctx)
+                too_big = _attribute_too_big(f, attr, buf, ctx, heap)
                 if too_big:
                     ctx.add(scope, "hdf5.attribute-too-large", f"{attr}: {too_big}; not read", entry=attr)
                     continue
@@ -100,7 +101,7 @@ def analyse_h5(source: Any, scope: Scope, ctx: Ctx, *, buf: Buffer | None = None
 _GCOL = b"GCOL"
 
 
-def _attribute_too_big(f: Any, name: str, buf: Buffer | None, ctx: Ctx) -> str | None:
+def _attribute_too_big(f: Any, name: str, buf: Buffer | None, ctx: Ctx, heap: list[str | None]) -> str | None:
     """Why reading this attribute could take unbounded memory, or None when it is safe to read."""
     import h5py
 
@@ -115,7 +116,9 @@ def _attribute_too_big(f: Any, name: str, buf: Buffer | None, ctx: Ctx) -> str |
     if npoints * per_item > cap:
         return f"declares {npoints} elements of {dtype.itemsize} bytes, over the {cap}-byte cap"
     if vlen:
-        return _heap_too_big(buf, cap)
+        if not heap:
+            heap.append(_heap_too_big(buf, cap))
+        return heap[0]
     return None
 
 

@@ -348,7 +348,9 @@ def _referenced_file(filename: Any, cls: str, call: vm.Call, scope: Scope, ctx: 
     target = Path(os.path.join(pickle_file.parent, filename))
     real = Path(os.path.realpath(target))
     roots = [Path(os.path.realpath(root))]
-    if not any(real == r or real.is_relative_to(r) for r in roots):
+    # A Windows loader joins backslashes and drive letters as path syntax: judged as it would.
+    windows_escape = "\\" in filename or re.match(r"^[A-Za-z]:", filename) is not None
+    if windows_escape or not any(real == r or real.is_relative_to(r) for r in roots):
         ctx.add(
             scope,
             "joblib.file-escape",

@@ -329,10 +329,13 @@ def _zip64_located(buf: Buffer, eocd: int) -> int | None:
 
 def _ambiguities(buf: Buffer, dirs: list[Directory], usable: list[Directory], listing: ZipListing) -> None:
     main = usable[0]
+    # Several end records matter when readers pick different ones; an end record inside an entry (a
+    # stored archive in the archive) that no reader picks is just content, scanned as such.
+    chosen = sorted({d.eocd for d in usable})
     plausible = [
         s for s in _end_signatures(buf) if any(_directory_parses(buf, d) for d in _record_views(buf, s))
     ]
-    if len(plausible) > 1:
+    if len(chosen) > 1:
         listing.issues.append(
             Issue(
                 "zip.ambiguous",
