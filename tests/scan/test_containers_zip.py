@@ -242,3 +242,19 @@ def test_encryption_flag_on_plain_data_is_still_flag_bits(tmp_path: Path) -> Non
     data[data.find(b"PK\x03\x04") + 6] &= 0xFE
     path.write_bytes(bytes(data))
     assert any("disagree on whether it is encrypted" in m for m in _ambiguous(path))
+
+
+@pytest.mark.skipif(shutil.which("zip") is None, reason="needs the zip tool to write encrypted archives")
+def test_inspect_reports_an_encrypted_npz_member_plainly(tmp_path: Path) -> None:
+    # zipfile raises RuntimeError for an encrypted entry; inspect used to surface it as a reader crash.
+    import numpy as np
+
+    from modelwarden.artifacts.reader import read_artifact
+
+    np.save(tmp_path / "a.npy", np.zeros(3))
+    path = tmp_path / "arr.npz"
+    subprocess.run(["zip", "-q", "-P", "pw", str(path), "a.npy"], cwd=tmp_path, check=True)
+    problems = read_artifact(path, "arr.npz").problems
+    assert [(p.code, p.message) for p in problems] == [
+        ("encrypted_entry", "entry 'a.npy' is encrypted (password-protected): not read")
+    ]
