@@ -181,3 +181,49 @@ def test_real_joblib_dumps_stay_clean(tmp_path: Path) -> None:
     buf = io.BytesIO()
     joblib.dump({"w": np.ones(5)}, buf)
     assert buf.getvalue()
+
+
+def _decoyed(wrapper: bytes, n: int, itemsize: int = 1) -> bytes:
+    """Array bytes that end the stream for a reader that does not skip them, then the payload."""
+    decoy = POP + b"N."
+    return wrapper + decoy + bytes(n * itemsize - len(decoy)) + PAYLOAD
+
+
+@pytest.mark.parametrize("protocol", [0, 1])
+def test_wrapper_built_through_copyreg_is_still_an_array_wrapper(tmp_path: Path, protocol: int) -> None:
+    # Protocols 0 and 1 rebuild the object with copyreg._reconstructor; joblib's load_build checks
+    # isinstance, so it reads the array bytes all the same.
+    n = 64
+    wrapper = pickle.dumps(
+        NumpyArrayWrapper(np.ndarray, (n,), "C", np.dtype("u1"), numpy_array_alignment_bytes=None),
+        protocol=protocol,
+    )[:-1]
+    assert b"copy_reg\n_reconstructor" in wrapper
+    path = tmp_path / "model.joblib"
+    path.write_bytes(_decoyed(wrapper, n) + b"N.")
+    assert "pickle.dangerous-import" in _findings(path)
+
+
+def test_wrapper_built_by_its_constructor_reads_alignment_padding(tmp_path: Path) -> None:
+    # REDUCE of the class runs __init__, whose default numpy_array_alignment_bytes=16 makes joblib
+    # read a padding-length byte and the padding before the array.
+    n = 32
+    cls = b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n"
+    args = b"(cnumpy\nndarray\n(I" + str(n).encode() + b"\ntVC\n" + _body(np.dtype("u1")) + b"tR}b"
+    padding = bytes([3]) + b"\xff" * 3
+    path = tmp_path / "model.joblib"
+    path.write_bytes(
+        b"\x80\x02" + cls + args + padding + _decoyed(b"", n)[: -len(PAYLOAD)] + POP + PAYLOAD + b"N."
+    )
+    assert "pickle.dangerous-import" in _findings(path)
+
+
+def test_array_wrapper_past_the_first_4_kib_is_read_as_joblib_reads_it(tmp_path: Path) -> None:
+    # Detection looks for joblib's module name in the first 4 KiB; joblib.load reads any pickle.
+    n = 64
+    wrapper = _body(
+        NumpyArrayWrapper(np.ndarray, (n,), "C", np.dtype("u1"), numpy_array_alignment_bytes=None)
+    )
+    path = tmp_path / "model.pkl"
+    path.write_bytes(_stream(_body("x" * 5000), POP, _decoyed(wrapper, n)))
+    assert "pickle.dangerous-import" in _findings(path)

@@ -264,6 +264,53 @@ def _code_size(kind: str, digits: str) -> int | None:
     return n if n in _SIZED_KINDS.get(kind, ()) else None
 
 
+_ARRAY_WRAPPERS = frozenset(
+    {"joblib.numpy_pickle.NumpyArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper"}
+)
+# NumpyArrayWrapper.__init__(subclass, shape, order, dtype, allow_mmap=False,
+#                            numpy_array_alignment_bytes=16)
+_ARRAY_WRAPPER_INIT = ("subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes")
+_ARRAY_ALIGNMENT_DEFAULT = 16
+
+
+def array_wrapper_attributes(call: vm.Call) -> dict[str, Any] | None:
+    """The attributes a NumpyArrayWrapper has when joblib's load_build reads its array: those its
+    __init__ set (when the class itself was called), then the BUILD state's (dict, then slot state).
+    None when the object is not one; `__opaque__` set when some attribute cannot be known."""
+    cls = _class_global(call)
+    if cls is None or cls.qualname not in _ARRAY_WRAPPERS:
+        return None
+    attrs: dict[str, Any] = {}
+    if call.kind in ("reduce", "inst", "obj") and call.func is cls:
+        args = call.args if isinstance(call.args, tuple) else None
+        if args is None:
+            return {"__opaque__": True}
+        attrs.update(zip(_ARRAY_WRAPPER_INIT, args, strict=False))
+        attrs.setdefault("allow_mmap", False)
+        attrs.setdefault("numpy_array_alignment_bytes", _ARRAY_ALIGNMENT_DEFAULT)
+    state = call.state
+    parts = list(state) if isinstance(state, tuple) and len(state) == 2 else [state]
+    for part in parts:
+        if part is None:
+            continue
+        if not isinstance(part, vm.SymDict):
+            return {"__opaque__": True}
+        for key, value in part.items:
+            if not isinstance(key, str):
+                return {"__opaque__": True}
+            attrs[key] = value
+    return attrs
+
+
+def _class_global(call: vm.Call) -> vm.Global | None:
+    func = call.func
+    # Protocols 0 and 1 write the Python 2 name copy_reg, which pickle maps to copyreg.
+    if isinstance(func, vm.Global) and func.qualname in ("copyreg._reconstructor", "copy_reg._reconstructor"):
+        args = call.args if isinstance(call.args, tuple) else ()
+        func = args[0] if args else None
+    return func if isinstance(func, vm.Global) else None
+
+
 def joblib_element_count(shape: Any) -> int | None:
     """np.multiply.reduce of the shape cast to int64, as joblib computes it: the product wraps around
     at 64 bits (a shape whose true product is 2**64 reads zero bytes). None when NumPy would refuse."""
@@ -302,11 +349,8 @@ def wrapper_files(trace: vm.PickleTrace, scope: Scope, ctx: Ctx) -> None:
 
 
 def _wrapper_class(call: vm.Call) -> str | None:
-    func = call.func
-    if isinstance(func, vm.Global) and func.qualname == "copyreg._reconstructor":
-        args = call.args if isinstance(call.args, tuple) else ()
-        func = args[0] if args else None
-    if isinstance(func, vm.Global) and func.name in _WRAPPER_NAMES and "joblib" in func.module:
+    func = _class_global(call)
+    if func is not None and func.name in _WRAPPER_NAMES and "joblib" in func.module:
         return func.name
     return None
 
@@ -413,4 +457,4 @@ def _as_numpy_load(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
     elif head.startswith(_MAGIC):
         analyse_npy(buf, scope, ctx)
     else:
-        pickles.analyse_stream(buf, scope, ctx, context="plain")
+        pickles.analyse_stream(buf, scope, ctx, context="plain", joblib_arrays=False)

@@ -80,8 +80,12 @@ def analyse_stream(
     context: str = "plain",
     start: int = 0,
     check_trailing: bool = True,
+    joblib_arrays: bool = True,
 ) -> StreamResult:
-    """Analyse every pickle in `buf` from `start`: a file may hold several back to back."""
+    """Analyse every pickle in `buf` from `start`: a file may hold several back to back.
+
+    `joblib_arrays=False` when the loader is known to be plain pickle.load (numpy.load of a file that
+    is not .npy): array wrappers are then ordinary objects and the bytes after them are opcodes."""
     result = StreamResult(end=start)
     pos = start
     size = len(buf)
@@ -90,6 +94,11 @@ def analyse_stream(
         trace = vm.walk(
             buf, pos, max_ops=ctx.limits.max_pickle_ops, after_build=hook.after_build if hook else None
         )
+        if joblib_arrays and hook is None and any(g.qualname in _JOBLIB_WRAPPERS for g in trace.imports):
+            # Only joblib writes array wrappers, and joblib.load reads array bytes after each one
+            # whatever the file is called: walk it again as joblib.load does.
+            hook = _JoblibHook(ctx)
+            trace = vm.walk(buf, pos, max_ops=ctx.limits.max_pickle_ops, after_build=hook.after_build)
         result.traces.append(trace)
         judge_trace(trace, scope, ctx, context=context)
         if hook:
@@ -355,14 +364,18 @@ class _JoblibHook:
         self.problems: list[tuple[int, str, str]] = []  # (offset, rule id, message)
 
     def after_build(self, call: vm.Call, reader: vm.Reader) -> None:
-        if call.func_name not in _JOBLIB_WRAPPERS or not isinstance(call.state, vm.SymDict):
-            return
-        from modelwarden.scan.numpy_files import joblib_dtype_layout, joblib_element_count
+        from modelwarden.scan.numpy_files import (
+            array_wrapper_attributes,
+            joblib_dtype_layout,
+            joblib_element_count,
+        )
 
-        state = call.state
+        state = array_wrapper_attributes(call)  # joblib tests isinstance: any way the object was built
+        if state is None:
+            return
         layout = joblib_dtype_layout(state.get("dtype"))
         count = joblib_element_count(state.get("shape"))
-        if layout is None or count is None:
+        if layout is None or count is None or state.get("__opaque__"):
             # The scanner cannot tell how many bytes joblib reads here, so where the stream resumes.
             self.problems.append(
                 (reader.tell(), "joblib.ambiguous-array", "array wrapper with an unreadable dtype or shape")
