@@ -160,3 +160,33 @@ def test_tar_whose_first_name_is_a_pickle_is_read_as_tar(tmp_path: Path) -> None
     with tarfile.open(path, "r:") as tar:
         assert "pickle" in tar.getnames()
     assert "tar archive > pickle" in _rules(path).get("pickle.dangerous-import", [])
+
+
+def test_linked_members_are_followed_as_tarfile_extracts_them(tmp_path: Path) -> None:
+    # A hard link named "storages" extracts the member it names; a symbolic one points out of the tar.
+    members = _benign_members()
+    path = tmp_path / "linked.tar"
+    with tarfile.open(path, "w:") as tar:
+        for name, data in [("blob", _storages(views=EVIL)), *members.items()]:
+            if name == "storages":
+                continue
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("storages")
+        link.type, link.linkname = tarfile.LNKTYPE, "blob"
+        tar.addfile(link)
+    assert "storages" in _rules(path)["pickle.dangerous-import"]
+    sym = tmp_path / "sym.tar"
+    with tarfile.open(sym, "w:") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            if name == "storages":
+                info.type, info.linkname = tarfile.SYMTYPE, "/srv/other/storages"
+                tar.addfile(info)
+                continue
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    report = scan_paths([sym], hash_files=False)
+    hit = next(f for f in report.findings if f.rule_id == "torch.legacy-tar-unverified")
+    assert hit.severity is Severity.CRITICAL and hit.evidence == "/srv/other/storages"

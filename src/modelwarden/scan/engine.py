@@ -196,13 +196,15 @@ def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
         with tarfile.open(fileobj=io.BufferedReader(pickles.BufferIO(buf)), mode="r:") as tar:
             members = tar.getmembers()[: ctx.limits.max_zip_entries]
             # What torch.load reads: tarfile.extract/extractfile take the last member of a name.
-            last = {m.name: m for m in members if m.name in torch_tar.TORCH_MEMBERS and m.isfile()}
+            last = {m.name: m for m in members if m.name in torch_tar.TORCH_MEMBERS}
+            analysed: set[int] = set()  # members read as torch reads them, not again by content
             if "storages" in last:  # read first: its pickles run even if a later member is missing
+                resolved = torch_tar.resolve_members(last, members, scope, ctx)
+                analysed = {id(m) for m in resolved.values()}
                 torch_tar.analyse_members(
-                    {k: _tar_member(buf, tar, m, ctx) for k, m in last.items()}, scope, ctx
+                    {k: _tar_member(buf, tar, m, ctx) for k, m in resolved.items()}, scope, ctx
                 )
             else:
-                last = {}
                 ctx.add(scope, "archive.nested", "tar archive; its members were scanned")
             for count, member in enumerate(tar):
                 if count >= ctx.limits.max_zip_entries:
@@ -224,7 +226,7 @@ def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
                         f"tar member name {member.name!r} escapes",
                         entry=member.name,
                     )
-                if not member.isfile() or last.get(member.name) is member:
+                if not member.isfile() or id(member) in analysed:
                     continue
                 if member.size > ctx.limits.max_entry_bytes:
                     ctx.add(

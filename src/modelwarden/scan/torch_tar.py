@@ -18,7 +18,9 @@ other members (and earlier copies) are scanned by content by the generic tar wal
 
 from __future__ import annotations
 
+import posixpath
 import struct
+import tarfile
 from dataclasses import dataclass
 
 from modelwarden.artifacts import pickle_vm as vm
@@ -60,6 +62,34 @@ def is_tar_header(block: bytes) -> bool:
     unsigned = sum(block[:148]) + 256 + sum(block[156:512])
     signed = sum(struct.unpack("148b", block[:148])) + 256 + sum(struct.unpack("356b", block[156:512]))
     return stored in (unsigned, signed)
+
+
+def resolve_members(
+    last: dict[str, tarfile.TarInfo], members: list[tarfile.TarInfo], scope: Scope, ctx: Ctx
+) -> dict[str, tarfile.TarInfo]:
+    """The member whose bytes torch reads under each name. torch extracts the member and opens what
+    was extracted: a hard link extracts the member it names (its data is read as that name), a
+    symbolic link makes torch read whatever file it points to — outside the archive."""
+    out: dict[str, tarfile.TarInfo] = {}
+    for name, member in last.items():
+        if member.isfile():
+            out[name] = member
+        elif member.islnk():
+            target = posixpath.normpath(member.linkname)
+            before = members[: members.index(member)]
+            found = next((m for m in reversed(before) if posixpath.normpath(m.name) == target), None)
+            if found is not None and found.isfile():
+                out[name] = found
+        elif member.issym():
+            ctx.add(
+                scope,
+                "torch.legacy-tar-unverified",
+                f"member {name!r} is a symbolic link to {member.linkname!r}: torch.load extracts it and"
+                " unpickles the file it points to, which is not in the archive",
+                entry=name,
+                evidence=member.linkname,
+            )
+    return out
 
 
 def analyse_members(members: dict[str, Buffer], scope: Scope, ctx: Ctx) -> None:
