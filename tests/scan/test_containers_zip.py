@@ -258,3 +258,16 @@ def test_inspect_reports_an_encrypted_npz_member_plainly(tmp_path: Path) -> None
     assert [(p.code, p.message) for p in problems] == [
         ("encrypted_entry", "entry 'a.npy' is encrypted (password-protected): not read")
     ]
+
+
+def test_pickle_with_a_zip_after_it_is_ambiguous(tmp_path: Path) -> None:
+    # pickle.load and torch.load read the pickle at the start; zipfile (Keras, np.load's NpzFile
+    # after a rename) opens the archive that follows it.
+    path = tmp_path / "model.pkl"
+    path.write_bytes(BENIGN + _zip([("data.pkl", EVIL)]))
+    assert zipfile.ZipFile(path).namelist() == ["data.pkl"]
+    assert any("a zip archive of 1 entries" in m for m in _ambiguous(path))
+    assert "pickle.dangerous-import" in _rules(path)
+    plain = tmp_path / "plain.pkl"
+    plain.write_bytes(BENIGN)
+    assert _ambiguous(plain) == []

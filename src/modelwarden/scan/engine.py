@@ -119,8 +119,13 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
         _tar(buf, scope.child("tar archive", name=name), ctx)
     # Polyglots (scanners.md technique 6): a zip's directory sits at the end of the file, so a file that
     # starts as one format can also be a complete zip to readers that look from the end.
-    if formats[0] not in _ZIP_KINDS and formats[0] not in _CHECKS_OWN_TAIL and has_archive(buf):
-        formats.append(zips.analyse_zip(buf, scope.child("zip appended to the file", name=name), ctx))
+    if formats[0] not in _ZIP_KINDS and has_archive(buf):
+        if formats[0] in _CHECKS_OWN_TAIL:
+            # Its analyser scans the bytes after its own end (the zip among them); what remains to say
+            # is that loaders disagree on what this file is.
+            zips.report_polyglot(buf, scope, ctx, formats[0].value)
+        else:
+            formats.append(zips.analyse_zip(buf, scope.child("zip appended to the file", name=name), ctx))
     return formats
 
 

@@ -79,6 +79,19 @@ def analyse_zip(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
     return kind
 
 
+def report_polyglot(buf: Buffer, scope: Scope, ctx: Ctx, fmt: str) -> None:
+    """A file of another format that zip readers (which look from the end) also open as an archive."""
+    listing = read_listing(buf, ctx.limits)
+    ctx.add(
+        scope,
+        "zip.ambiguous",
+        f"the file is {fmt} to loaders that read from its start and a zip archive of"
+        f" {len(listing.entries)} entries to zip readers (zipfile, Keras, numpy's NpzFile), which look"
+        " from its end",
+        evidence=f"{fmt} + zip",
+    )
+
+
 def _structure(listing: ZipListing, scope: Scope, ctx: Ctx) -> None:
     counts = Counter(e.name for e in listing.entries)
     for name, n in counts.items():
