@@ -211,6 +211,15 @@ _CODE = re.compile(r"([<>=|]?)([A-Za-z?])(\d*)")
 _INT64 = 1 << 64
 
 
+# How NumPy 2 pickles StringDType (np.dtype('T').__reduce__()), under both module spellings.
+_STRING_DTYPE_REDUCERS = frozenset(
+    {
+        "numpy._core._internal._convert_to_stringdtype_kwargs",
+        "numpy.core._internal._convert_to_stringdtype_kwargs",
+    }
+)
+
+
 @dataclass(frozen=True)
 class ArrayLayout:
     """How joblib's NumpyArrayWrapper.read consumes the stream after the wrapper's BUILD."""
@@ -230,6 +239,8 @@ def joblib_dtype_layout(dtype: Any) -> ArrayLayout | None:
     for flexible types (void, bytes, str); a fixed-size type keeps the size its code gives, whatever
     the state says.
     """
+    if isinstance(dtype, vm.Call) and dtype.func_name in _STRING_DTYPE_REDUCERS:
+        return ArrayLayout(True, 16)  # NumPy 2's StringDType holds objects: its array is pickled inline
     if not isinstance(dtype, vm.Call) or not (dtype.func_name or "").endswith(".dtype"):
         return None
     args = dtype.args if isinstance(dtype.args, tuple) else ()
