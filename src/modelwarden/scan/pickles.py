@@ -390,9 +390,11 @@ class _JoblibHook:
             if pad:
                 reader.skip(pad[0])
         if count < 0 or (count > 0 and layout.itemsize <= 0):
-            self.problems.append(
-                (reader.tell(), "pickle.malformed", f"array of {count} elements of {layout.itemsize} bytes")
-            )
+            # A negative count or a zero item size makes joblib fail here; a negative size makes its
+            # read loop read nothing: where the loader resumes is then not the scanner's to guess.
+            rule = "joblib.ambiguous-array" if layout.itemsize < 0 else "pickle.malformed"
+            message = f"array of {count} elements of {layout.itemsize} bytes"
+            self.problems.append((reader.tell(), rule, message))
             raise _Desync
         reader.skip(count * layout.itemsize)
 
