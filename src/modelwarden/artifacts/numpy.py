@@ -15,7 +15,7 @@ import numpy as np
 
 from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, ArtifactProblem
 from modelwarden.artifacts.tensors import numel
-from modelwarden.artifacts.zipcheck import is_bomb, open_zip
+from modelwarden.artifacts.zipcheck import is_bomb, is_encrypted, open_zip
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
 from modelwarden.safe_io import open_regular
 
@@ -76,6 +76,15 @@ def read_npz(path: Path, rel: str, *, size: int) -> ArtifactInfo:
             raise ArtifactProblem("too_many_tensors", f"archive holds {len(members):,} arrays")
         for m in members:
             name = m.filename[: -len(".npy")]
+            if is_encrypted(m):
+                info.problems.append(
+                    Problem(
+                        file=rel,
+                        code="encrypted_entry",
+                        message=f"entry {m.filename!r} is encrypted (password-protected): not read",
+                    )
+                )
+                continue
             if is_bomb(m):
                 info.problems.append(
                     Problem(

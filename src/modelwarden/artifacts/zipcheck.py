@@ -29,7 +29,12 @@ def open_zip(path: Path) -> Iterator[zipfile.ZipFile]:
 
 
 def check_entry(info: zipfile.ZipInfo, *, cap: int) -> None:
-    """Raise if reading this entry would expand beyond `cap` or looks like a zip bomb."""
+    """Raise if the entry is password-protected, or reading it would expand beyond `cap` or looks like
+    a zip bomb."""
+    if is_encrypted(info):
+        raise ArtifactProblem(
+            "encrypted_entry", f"entry {info.filename!r} is encrypted (password-protected): not read"
+        )
     if is_bomb(info):
         raise ArtifactProblem(
             "zip_bomb",
@@ -41,6 +46,11 @@ def check_entry(info: zipfile.ZipInfo, *, cap: int) -> None:
             "entry_too_large",
             f"entry {info.filename!r} declares {info.file_size:,} bytes, over the {cap:,}-byte cap",
         )
+
+
+def is_encrypted(info: zipfile.ZipInfo) -> bool:
+    # zipfile refuses to open such an entry without a password (RuntimeError).
+    return bool(info.flag_bits & 0x1)
 
 
 def is_bomb(info: zipfile.ZipInfo) -> bool:

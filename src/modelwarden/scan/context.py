@@ -185,6 +185,9 @@ class Ctx:
     sink: Sink
     dispatch: Dispatch
     limits: Limits = DEFAULT_LIMITS
+    # Files outside the one being scanned that its content makes a loader read (joblib array files),
+    # by real path, once analysed: a file naming itself many times is analysed once.
+    loaded_files: set[str] = field(default_factory=set)
 
     def add(
         self,

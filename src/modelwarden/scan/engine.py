@@ -38,6 +38,7 @@ from modelwarden.scan import (
     pickles,
     safetensors_files,
     savedmodel,
+    torch_tar,
     zips,
 )
 from modelwarden.scan.context import DEFAULT_LIMITS, Buffer, Ctx, Limits, Scope, Sink, View
@@ -76,6 +77,7 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
     fmt = detect_bytes(head, size=len(buf))
     formats = [fmt]
     name = scope.name
+    sniffed = False
     if fmt is ArtifactFormat.GGUF:
         gguf_files.analyse_gguf(buf, scope, ctx)
     elif fmt is ArtifactFormat.NPY:
@@ -110,17 +112,27 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
         configs.analyse_text(buf, scope, ctx)
     else:
         _sniff(buf, head, scope, ctx)
+        sniffed = True
+    # torch.load tries the legacy tar format first whenever tarfile accepts the file, whatever its
+    # first bytes look like (a tar header's name field can hold a pickle).
+    if not sniffed and torch_tar.is_tar_header(head[:512]):
+        _tar(buf, scope.child("tar archive", name=name), ctx)
     # Polyglots (scanners.md technique 6): a zip's directory sits at the end of the file, so a file that
     # starts as one format can also be a complete zip to readers that look from the end.
-    if formats[0] not in _ZIP_KINDS and formats[0] not in _CHECKS_OWN_TAIL and has_archive(buf):
-        formats.append(zips.analyse_zip(buf, scope.child("zip appended to the file", name=name), ctx))
+    if formats[0] not in _ZIP_KINDS and has_archive(buf):
+        if formats[0] in _CHECKS_OWN_TAIL:
+            # Its analyser scans the bytes after its own end (the zip among them); what remains to say
+            # is that loaders disagree on what this file is.
+            zips.report_polyglot(buf, scope, ctx, formats[0].value)
+        else:
+            formats.append(zips.analyse_zip(buf, scope.child("zip appended to the file", name=name), ctx))
     return formats
 
 
 def _hdf5(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
     # A file on disk is opened by path; a member of a container through a file view (no copy).
     source: object = scope.path if scope.path is not None else io.BufferedReader(pickles.BufferIO(buf))
-    is_keras = keras_files.analyse_h5(source, scope, ctx)
+    is_keras = keras_files.analyse_h5(source, scope, ctx, buf=buf)
     return ArtifactFormat.KERAS_H5 if is_keras else ArtifactFormat.HDF5
 
 
@@ -137,7 +149,7 @@ def _sniff(buf: Buffer, head: bytes, scope: Scope, ctx: Ctx) -> None:
         # A safetensors header whose declared length detection refused (beyond the file or the cap).
         safetensors_files.analyse_safetensors(buf, scope, ctx)
         return
-    if len(head) > 262 and head[257:262] == b"ustar":
+    if (len(head) > 262 and head[257:262] == b"ustar") or torch_tar.is_tar_header(head[:512]):
         _tar(buf, scope, ctx)
         return
     kind = compression_of(head)
@@ -185,9 +197,20 @@ def _read_compressed(stream: IO[bytes], packed: int, kind: str, scope: Scope, ct
 
 
 def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
-    ctx.add(scope, "archive.nested", "tar archive; its members were scanned")
     try:
         with tarfile.open(fileobj=io.BufferedReader(pickles.BufferIO(buf)), mode="r:") as tar:
+            members = tar.getmembers()[: ctx.limits.max_zip_entries]
+            # What torch.load reads: tarfile.extract/extractfile take the last member of a name.
+            last = {m.name: m for m in members if m.name in torch_tar.TORCH_MEMBERS}
+            analysed: set[int] = set()  # members read as torch reads them, not again by content
+            if "storages" in last:  # read first: its pickles run even if a later member is missing
+                resolved = torch_tar.resolve_members(last, members, scope, ctx)
+                analysed = {id(m) for m in resolved.values()}
+                torch_tar.analyse_members(
+                    {k: _tar_member(buf, tar, m, ctx) for k, m in resolved.items()}, scope, ctx
+                )
+            else:
+                ctx.add(scope, "archive.nested", "tar archive; its members were scanned")
             for count, member in enumerate(tar):
                 if count >= ctx.limits.max_zip_entries:
                     break
@@ -208,7 +231,7 @@ def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
                         f"tar member name {member.name!r} escapes",
                         entry=member.name,
                     )
-                if not member.isfile():
+                if not member.isfile() or id(member) in analysed:
                     continue
                 if member.size > ctx.limits.max_entry_bytes:
                     ctx.add(
@@ -224,6 +247,14 @@ def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
                     ctx.nested(data, scope.child(member.name, name=os.path.basename(member.name)))
     except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
         ctx.add(scope, "zip.malformed", f"tar archive is damaged: {exc}")
+
+
+def _tar_member(buf: Buffer, tar: tarfile.TarFile, member: tarfile.TarInfo, ctx: Ctx) -> Buffer:
+    if not member.issparse():
+        # A regular member's bytes are contiguous in the archive: a view, not a copy of gigabytes.
+        return View(buf, member.offset_data, member.offset_data + member.size)
+    fh = tar.extractfile(member)
+    return fh.read(ctx.limits.max_entry_bytes) if fh is not None else b""
 
 
 # ------------------------------------------------------------------------------------------------------

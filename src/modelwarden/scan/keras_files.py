@@ -6,7 +6,11 @@ What runs on load (reference/scanners.md technique 8):
   deserialisation import that module and look the name up (CVE-2025-1550 and later safe_mode bypasses,
   e.g. `keras.utils.get_file` to fetch or write files);
 - `registered_name` values outside Keras need custom code;
-- legacy TFOpLambda layers name TensorFlow functions, some of which touch files or call Python.
+- legacy TFOpLambda layers name TensorFlow functions, some of which touch files or call Python;
+- a `TorchModuleWrapper` carries a `torch.save` of its module (base64 text, or bytes serialised as a
+  `__bytes__` object) that `from_config` hands to `torch.load(weights_only=False)` when safe mode is
+  off: those bytes — and any other `__bytes__` value — are analysed as a file of their own;
+- a `TFSMLayer` loads a TensorFlow SavedModel from the path in its config, outside this file.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import base64
 import binascii
 import json
 import re
+import struct
 from typing import Any
 
-from modelwarden.scan.context import Buffer, Ctx, Scope
+from modelwarden.scan.context import Buffer, Ctx, Scope, View
 from modelwarden.scan.policy import format_policy, load_policy
 
 _NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]{1,60}")
@@ -54,11 +59,14 @@ def looks_like_keras_config(obj: Any) -> bool:
     return isinstance(obj, dict) and "class_name" in obj and "config" in obj
 
 
-def analyse_h5(source: Any, scope: Scope, ctx: Ctx) -> bool:
+def analyse_h5(source: Any, scope: Scope, ctx: Ctx, *, buf: Buffer | None = None) -> bool:
     """Legacy HDF5 Keras model: root attributes `model_config` and `training_config` hold JSON.
 
-    `source` is a path or a file-like object. Returns whether the file is a Keras model (has a
-    model_config); an HDF5 file that cannot be opened is a finding.
+    `source` is a path or a file-like object; `buf` the same bytes, for the size checks. Returns
+    whether the file is a Keras model (has a model_config); an HDF5 file that cannot be opened is a
+    finding. An attribute is read only once its size is bounded: a fixed-size one by its declared
+    dimensions, a variable-length string by the global heap collections holding it (HDF5 allocates a
+    collection's declared size before reading it: one declaring 4 GB made the scan take 4.2 GB).
     """
     import h5py
 
@@ -66,8 +74,13 @@ def analyse_h5(source: Any, scope: Scope, ctx: Ctx) -> bool:
     try:
         with h5py.File(source, "r") as f:
             is_keras = "model_config" in f.attrs
+            heap: list[str | None] = []  # the heap check, once per file (it reads the whole file)
             for attr in ("model_config", "training_config"):
                 if attr not in f.attrs:
+                    continue
+                too_big = _attribute_too_big(f, attr, buf, ctx, heap)
+                if too_big:
+                    ctx.add(scope, "hdf5.attribute-too-large", f"{attr}: {too_big}; not read", entry=attr)
                     continue
                 raw = f.attrs[attr]
                 text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
@@ -83,6 +96,92 @@ def analyse_h5(source: Any, scope: Scope, ctx: Ctx) -> bool:
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
         ctx.add(scope, "keras.malformed", f"HDF5 file cannot be read: {exc}")
     return is_keras
+
+
+_GCOL = b"GCOL"
+
+
+def _attribute_too_big(f: Any, name: str, buf: Buffer | None, ctx: Ctx, heap: list[str | None]) -> str | None:
+    """Why reading this attribute could take unbounded memory, or None when it is safe to read."""
+    import h5py
+
+    cap = ctx.limits.max_json_bytes
+    aid = f.attrs.get_id(name)
+    npoints = aid.get_space().get_simple_extent_npoints()
+    dtype = aid.dtype
+    vlen = h5py.check_vlen_dtype(dtype) is not None or (
+        (info := h5py.check_string_dtype(dtype)) is not None and info.length is None
+    )
+    per_item = 16 if vlen else max(1, dtype.itemsize)
+    if npoints * per_item > cap:
+        return f"declares {npoints} elements of {dtype.itemsize} bytes, over the {cap}-byte cap"
+    if vlen:
+        if not heap:
+            heap.append(_heap_too_big(buf, cap))
+        return heap[0]
+    return None
+
+
+def _heap_too_big(buf: Buffer | None, cap: int) -> str | None:
+    """Variable-length strings are global heap objects. A collection ("GCOL", version 1, 3 zero bytes,
+    an 8-byte size) is read whole, and each reference to an object (a 4-byte length, the collection's
+    8-byte address, a 4-byte object index) makes HDF5 allocate the length it claims before comparing
+    it with the object: a reference claiming 4.2 GB took the scan to 4.2 GB. Refuse when a collection
+    or a reference to one of its objects claims more than the object holds and more than the cap."""
+    if buf is None:
+        return "variable-length attribute in a file whose bytes are not available for the size check"
+    view = View(buf)
+    size = len(buf)
+    pos = view.find(_GCOL)
+    collections = 0
+    while pos >= 0:
+        head = buf[pos : pos + 16]
+        if len(head) == 16 and head[4] == 1 and head[5:8] == b"\0\0\0":
+            collections += 1
+            if collections > _MAX_COLLECTIONS:
+                return f"more than {_MAX_COLLECTIONS} global heap collections to check"
+            (declared,) = struct.unpack("<Q", head[8:16])
+            if declared > cap or pos + declared > size:
+                where = "past the end of the file" if pos + declared > size else "over the cap"
+                return f"a global heap collection at byte {pos} declares {declared} bytes ({where})"
+            bad = _bad_reference(buf, view, pos, _heap_objects(buf, pos, declared), cap)
+            if bad:
+                return bad
+        pos = view.find(_GCOL, pos + 4)
+    return None
+
+
+_MAX_COLLECTIONS = 64
+_MAX_OBJECTS = 10_000
+
+
+def _heap_objects(buf: Buffer, start: int, declared: int) -> dict[int, int]:
+    """Object index -> size, for the objects of the collection at `start`."""
+    objects: dict[int, int] = {}
+    pos, end = start + 16, start + declared
+    while pos + 16 <= end and len(objects) < _MAX_OBJECTS:
+        index, _refs, _reserved, size = struct.unpack("<HHIQ", buf[pos : pos + 16])
+        if index == 0:
+            break  # free space: the last object
+        objects[index] = size
+        pos += 16 + size + (-size % 8)
+    return objects
+
+
+def _bad_reference(buf: Buffer, view: View, address: int, objects: dict[int, int], cap: int) -> str | None:
+    needle = struct.pack("<Q", address)
+    hit = view.find(needle)
+    while hit >= 0:
+        if hit >= 4:
+            (claimed,) = struct.unpack("<I", buf[hit - 4 : hit])
+            (index,) = struct.unpack("<I", buf[hit + 8 : hit + 12] or b"\0\0\0\0")
+            if index in objects and claimed > objects[index] and claimed > cap:
+                return (
+                    f"a variable-length value at byte {hit - 4} claims {claimed} bytes of a"
+                    f" {objects[index]}-byte heap object"
+                )
+        hit = view.find(needle, hit + 1)
+    return None
 
 
 def analyse_config(root: Any, scope: Scope, ctx: Ctx, *, pointer: str = "") -> None:
@@ -159,6 +258,20 @@ def _judge_object(
                 evidence=registered,
                 pointer=where,
             )
+    if cls == "__bytes__" and isinstance(config, dict):
+        _bytes_value(config.get("value"), where, scope, ctx)
+    if cls == "TorchModuleWrapper" and isinstance(config, dict):
+        _torch_module(config.get("module"), where, scope, ctx)
+    if cls == "TFSMLayer" and isinstance(config, dict):
+        filepath = config.get("filepath")
+        ctx.add(
+            scope,
+            "keras.external-savedmodel",
+            f"TFSMLayer loads the TensorFlow SavedModel at {filepath!r} (tf.saved_model.load): its graph"
+            " and functions are not part of this file and were not scanned with it",
+            evidence=str(filepath)[:200],
+            pointer=where,
+        )
     if cls in ("TFOpLambda", "SlicingOpLambda") and isinstance(config, dict):
         fn = config.get("function")
         if isinstance(fn, str) and fn.startswith(tf_bad):
@@ -169,6 +282,31 @@ def _judge_object(
                 evidence=f"tf.{fn}",
                 pointer=where,
             )
+
+
+def _bytes_value(value: Any, where: str, scope: Scope, ctx: Ctx) -> None:
+    # deserialize_keras_object turns {"class_name": "__bytes__", "config": {"value": text}} into
+    # text.encode("utf-8"); what consumes the bytes depends on the layer, so analyse them by content.
+    if isinstance(value, str) and value:
+        ctx.nested(value.encode("utf-8", "surrogatepass"), scope.child(f"__bytes__ at {where}", name="bytes"))
+
+
+def _torch_module(module: Any, where: str, scope: Scope, ctx: Ctx) -> None:
+    """TorchModuleWrapper.from_config: torch.load(weights_only=False) of the module's bytes."""
+    ctx.add(
+        scope,
+        "keras.torch-module",
+        "TorchModuleWrapper: loading with safe mode off runs torch.load(weights_only=False) on the"
+        " module saved in the config; that checkpoint was analysed (findings reported separately)",
+        pointer=where,
+    )
+    if isinstance(module, str):
+        try:
+            raw = base64.b64decode(module.encode("ascii"), validate=True)
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raw = module.encode("utf-8", "surrogatepass")  # not base64: what an older Keras passes on
+        ctx.nested(raw, scope.child(f"torch module at {where}/config/module", name="module.pt"))
+    # A __bytes__ object (older Keras) is analysed where the walk meets it.
 
 
 def _lambda_layer(config: dict[str, Any], path: str, scope: Scope, ctx: Ctx) -> None:

@@ -1,22 +1,107 @@
 """NumPy `.npy` files (and, through the zip analyser, `.npz` members).
 
-The header is a Python literal dict read with `ast.literal_eval` (what NumPy's own `safe_eval` does).
-An object array (`descr` containing `O`) stores a pickle after the header, which `np.load` runs when
-`allow_pickle=True` (reference/scanners.md technique 7): that pickle is analysed like any other.
+The header is a Python literal dict read with `ast.literal_eval` (what NumPy's own reader does, with
+its fallback for headers written by Python 2). Whether `np.load(allow_pickle=True)` unpickles the
+payload is decided by NumPy's dtype rules, mirrored here without NumPy: any dtype that holds Python
+objects — `'O'`, `'|O'`, `'object'`, `'O8'`, NumPy 2's `'T'` (StringDType), a structured field of any
+of those at any depth, a sub-array of one, a comma-separated string naming one — makes the loader run
+the pickle that follows the header (reference/scanners.md technique 7). That pickle is analysed like
+any other. A header that cannot be read while the bytes after it look like a pickle is treated the
+same way: the scanner must not be stricter than the loader.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import math
+import mmap
+import os
+import re
 import struct
+import tokenize
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
 from typing import Any
 
+from modelwarden.artifacts import pickle_vm as vm
+from modelwarden.artifacts.detect import looks_like_pickle
+from modelwarden.safe_io import open_regular
 from modelwarden.scan import pickles
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 
 _MAGIC = b"\x93NUMPY"
-_MAX_HEADER = 1 << 20  # NumPy itself refuses headers above 10 000 bytes unless told otherwise
+# NumPy ignores its own 10 000-byte header cap when allow_pickle is on, so ours is only a memory bound.
+_MAX_HEADER = 64 << 20
+_MAX_DESCR_DEPTH = 64  # deeper descriptions are taken to hold objects (NumPy recurses far deeper)
+_MAX_FIELDS = 100_000
+# Type names in a dtype string: an object type starts with "o"/"O" ('O', 'O8', 'object', 'object_');
+# 'T' is NumPy 2's variable-width StringDType, whose arrays are also saved and loaded as pickles.
+_WORD = re.compile(r"[A-Za-z_]+")
+
+
+def descr_holds_objects(descr: Any, depth: int = 0) -> bool:
+    """Whether `numpy.lib.format.descr_to_dtype(descr)` builds a dtype that holds Python objects.
+
+    Mirrors descr_to_dtype's own walk: a string is a dtype spelling; a tuple is (base, shape); anything
+    else is iterated as fields, each unpacked as (name, format) or (name, format, shape) — so a dict
+    contributes its keys and a two-character string 'xO' is the field x of type 'O'. Errs towards
+    True: a description NumPy would refuse costs a pickle walk, never a missed one.
+    """
+    if depth > _MAX_DESCR_DEPTH:
+        return True
+    if isinstance(descr, str):
+        return _string_holds_objects(descr)
+    if isinstance(descr, tuple):
+        return bool(descr) and descr_holds_objects(descr[0], depth + 1)
+    if isinstance(descr, bytes | int | float | complex | bool) or descr is None:
+        return False  # NumPy refuses these (iterating them yields no field tuples)
+    try:
+        fields = list(islice(iter(descr), _MAX_FIELDS + 1))
+    except TypeError:
+        return False
+    if len(fields) > _MAX_FIELDS:
+        return True
+    for f in fields:
+        if isinstance(f, bytes | int | float | complex | bool) or f is None:
+            continue
+        try:
+            members = list(islice(iter(f), 4))
+        except TypeError:
+            continue
+        if len(members) not in (2, 3):
+            continue  # NumPy cannot unpack it: the load fails before any pickle
+        # A set's order depends on string hashing, so any member may end up as the format.
+        candidates = members if isinstance(f, set | frozenset) else [members[1]]
+        if any(descr_holds_objects(c, depth + 1) for c in candidates):
+            return True
+    return False
+
+
+def _string_holds_objects(text: str) -> bool:
+    return any(word[0] in "oO" or word.startswith("T") for word in _WORD.findall(text))
+
+
+def _filter_header(text: str) -> str:
+    """NumPy's fallback for headers written by Python 2: drop the 'L' suffix of long integers."""
+    tokens: list[tokenize.TokenInfo] = []
+    last_number = False
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if last_number and token.type == tokenize.NAME and token.string == "L":
+            continue
+        tokens.append(token)
+        last_number = token.type == tokenize.NUMBER
+    return tokenize.untokenize((t.type, t.string) for t in tokens)
+
+
+def _parse_header(text: str, major: int) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except SyntaxError:
+        if major > 2:
+            raise
+    return ast.literal_eval(_filter_header(text))
 
 
 def analyse_npy(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
@@ -37,21 +122,26 @@ def analyse_npy(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
     else:
         ctx.add(scope, "numpy.malformed", f"unknown .npy format version {major}.{head[7]}")
         return
-    if hlen > _MAX_HEADER or start + hlen > len(buf):
-        ctx.add(scope, "numpy.malformed", f"declared header length {hlen} exceeds the file or the limit")
+    if start + hlen > len(buf):
+        ctx.add(scope, "numpy.malformed", f"declared header length {hlen} exceeds the file")
         return
-    text = buf[start : start + hlen].decode("utf-8" if major == 3 else "latin1", errors="replace")
+    data_start = start + hlen
+    if hlen > _MAX_HEADER:
+        ctx.add(scope, "numpy.malformed", f"declared header length {hlen} exceeds the {_MAX_HEADER} limit")
+        _unread_header(buf, data_start, scope, ctx)
+        return
     try:
-        header = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        text = buf[start : start + hlen].decode("utf-8" if major == 3 else "latin1")
+        header = _parse_header(text, major)
+    except (ValueError, SyntaxError, MemoryError, RecursionError, tokenize.TokenError) as exc:
         ctx.add(scope, "numpy.malformed", f"header is not a Python literal: {type(exc).__name__}")
+        _unread_header(buf, data_start, scope, ctx)
         return
     if not isinstance(header, dict) or not {"descr", "shape"} <= set(header):
         ctx.add(scope, "numpy.malformed", "header lacks 'descr' or 'shape'")
         return
-    data_start = start + hlen
     descr, shape = header["descr"], header["shape"]
-    if _has_object(descr):
+    if descr_holds_objects(descr):
         ctx.add(
             scope,
             "numpy.object-array",
@@ -77,12 +167,12 @@ def analyse_npy(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
         ctx.add(scope, "numpy.malformed", f"array needs {need} bytes but only {have} follow the header")
 
 
-def _has_object(descr: Any) -> bool:
-    if isinstance(descr, str):
-        return descr.lstrip("<>|=").startswith("O")
-    if isinstance(descr, list | tuple):
-        return any(_has_object(part) for part in descr)
-    return False
+def _unread_header(buf: Buffer, data_start: int, scope: Scope, ctx: Ctx) -> None:
+    """The header could not be read here; a loader may still read it (another NumPy version, no size
+    cap with allow_pickle). If what follows it looks like a pickle, analyse it as the loader would."""
+    if looks_like_pickle(buf[data_start : data_start + 64]):
+        inner = scope.child(f"pickle after an unreadable header, from byte {data_start}", name="pickle")
+        pickles.analyse_stream(View(buf, data_start), inner, ctx)
 
 
 def _itemsize(descr: Any) -> int | None:
@@ -102,3 +192,280 @@ def _itemsize(descr: Any) -> int | None:
         SyntaxError,
     ):
         return None  # NumPy parses comma-separated descriptions with ast.literal_eval
+
+
+# ------------------------------------------------------------------------------------------------------
+# joblib: arrays as joblib.load reads them
+# ------------------------------------------------------------------------------------------------------
+
+# Size in bytes of NumPy's fixed-size type codes, as `numpy.dtype(code)` gives them (checked against
+# NumPy in tests). Kinds with a size suffix ('f8', 'i4', 'c16', 'O8') are read from the suffix.
+_CHAR_SIZE = {
+    "?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 8, "L": 8, "q": 8, "Q": 8, "p": 8,
+    "P": 8, "e": 2, "f": 4, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32, "O": 8, "M": 8, "m": 8, "c": 1,
+}  # fmt: skip
+_SIZED_KINDS = {"b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (2, 4, 8, 16), "c": (8, 16, 32),
+                "O": (4, 8), "M": (8,), "m": (8,)}  # fmt: skip
+_FLEXIBLE = {"V": 1, "S": 1, "a": 1, "U": 4}  # bytes per declared unit
+_CODE = re.compile(r"([<>=|]?)([A-Za-z?])(\d*)")
+_INT64 = 1 << 64
+
+
+# How NumPy 2 pickles StringDType (np.dtype('T').__reduce__()), under both module spellings.
+_STRING_DTYPE_REDUCERS = frozenset(
+    {
+        "numpy._core._internal._convert_to_stringdtype_kwargs",
+        "numpy.core._internal._convert_to_stringdtype_kwargs",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ArrayLayout:
+    """How joblib's NumpyArrayWrapper.read consumes the stream after the wrapper's BUILD."""
+
+    has_object: bool
+    """The array's bytes are one plain pickle (`pickle.load` of the stream), not raw data."""
+    itemsize: int
+    """Bytes per element, as NumPy computes it for the unpickled dtype."""
+
+
+def joblib_dtype_layout(dtype: Any) -> ArrayLayout | None:
+    """The layout of a pickled `numpy.dtype(code, align, copy)` with its BUILD state, as NumPy's
+    `dtype.__setstate__` leaves it; None when the scanner cannot tell (the caller fails closed).
+
+    NumPy takes `hasobject` from the state's flags (bit 0) whenever a state is given — an 'O8' dtype
+    whose flags are 0 is *not* an object dtype to the loader — and honours the state's `elsize` only
+    for flexible types (void, bytes, str); a fixed-size type keeps the size its code gives, whatever
+    the state says.
+    """
+    if isinstance(dtype, vm.Call) and dtype.func_name in _STRING_DTYPE_REDUCERS:
+        return ArrayLayout(True, 16)  # NumPy 2's StringDType holds objects: its array is pickled inline
+    if not isinstance(dtype, vm.Call) or not (dtype.func_name or "").endswith(".dtype"):
+        return None
+    args = dtype.args if isinstance(dtype.args, tuple) else ()
+    code = args[0] if args and isinstance(args[0], str) else None
+    m = _CODE.fullmatch(code) if code else None
+    if m is None:
+        return None
+    kind, digits = m.group(2), m.group(3)
+    size = _code_size(kind, digits)
+    if size is None:
+        return None
+    has_object = kind == "O"
+    if dtype.has_state:
+        state = dtype.state
+        if not (isinstance(state, tuple) and len(state) in (8, 9)):
+            return None
+        flags, elsize = state[7], state[5]
+        if type(flags) is not int or type(elsize) is not int:
+            return None
+        has_object = bool(flags & 1)
+        if kind in _FLEXIBLE:
+            size = elsize
+    return ArrayLayout(has_object, size)
+
+
+def _code_size(kind: str, digits: str) -> int | None:
+    if kind in _FLEXIBLE:
+        return int(digits) * _FLEXIBLE[kind] if digits else 0
+    if not digits:
+        return _CHAR_SIZE.get(kind)
+    n = int(digits)
+    return n if n in _SIZED_KINDS.get(kind, ()) else None
+
+
+_ARRAY_WRAPPERS = frozenset(
+    {"joblib.numpy_pickle.NumpyArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper"}
+)
+# NumpyArrayWrapper.__init__(subclass, shape, order, dtype, allow_mmap=False,
+#                            numpy_array_alignment_bytes=16)
+_ARRAY_WRAPPER_INIT = ("subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes")
+_ARRAY_ALIGNMENT_DEFAULT = 16
+
+
+def array_wrapper_attributes(call: vm.Call) -> dict[str, Any] | None:
+    """The attributes a NumpyArrayWrapper has when joblib's load_build reads its array: those its
+    __init__ set (when the class itself was called), then the BUILD state's (dict, then slot state).
+    None when the object is not one; `__opaque__` set when some attribute cannot be known."""
+    cls = _class_global(call)
+    if cls is None or cls.qualname not in _ARRAY_WRAPPERS:
+        return None
+    attrs: dict[str, Any] = {}
+    if call.kind in ("reduce", "inst", "obj") and call.func is cls:
+        args = call.args if isinstance(call.args, tuple) else None
+        if args is None:
+            return {"__opaque__": True}
+        attrs.update(zip(_ARRAY_WRAPPER_INIT, args, strict=False))
+        attrs.setdefault("allow_mmap", False)
+        attrs.setdefault("numpy_array_alignment_bytes", _ARRAY_ALIGNMENT_DEFAULT)
+    state = call.state
+    parts = list(state) if isinstance(state, tuple) and len(state) == 2 else [state]
+    for part in parts:
+        if part is None:
+            continue
+        if not isinstance(part, vm.SymDict):
+            return {"__opaque__": True}
+        for key, value in part.items:
+            if not isinstance(key, str):
+                return {"__opaque__": True}
+            attrs[key] = value
+    return attrs
+
+
+def _class_global(call: vm.Call) -> vm.Global | None:
+    func = call.func
+    # Protocols 0 and 1 write the Python 2 name copy_reg, which pickle maps to copyreg.
+    if isinstance(func, vm.Global) and func.qualname in ("copyreg._reconstructor", "copy_reg._reconstructor"):
+        args = call.args if isinstance(call.args, tuple) else ()
+        func = args[0] if args else None
+    return func if isinstance(func, vm.Global) else None
+
+
+def joblib_element_count(shape: Any) -> int | None:
+    """np.multiply.reduce of the shape cast to int64, as joblib computes it: the product wraps around
+    at 64 bits (a shape whose true product is 2**64 reads zero bytes). None when NumPy would refuse."""
+    if not isinstance(shape, tuple) or not all(type(d) is int for d in shape):
+        return None
+    if not shape:
+        return 1
+    count = 1
+    for d in shape:
+        if not -(1 << 63) <= d < (1 << 63):
+            return None  # numpy.int64(d) overflows: the load fails
+        count = (count * d) % _INT64
+    return count - _INT64 if count >= (1 << 63) else count
+
+
+# ------------------------------------------------------------------------------------------------------
+# joblib: NDArrayWrapper / ZNDArrayWrapper name another file
+# ------------------------------------------------------------------------------------------------------
+
+_WRAPPER_NAMES = {"NDArrayWrapper", "ZNDArrayWrapper"}
+
+
+def wrapper_files(trace: vm.PickleTrace, scope: Scope, ctx: Ctx) -> None:
+    """Old joblib (< 0.10) stored arrays beside the pickle: on BUILD of an NDArrayWrapper, joblib.load
+    calls numpy.load(os.path.join(<the pickle's folder>, wrapper.filename), allow_pickle=True) — a path
+    the file chooses. A ZNDArrayWrapper reads its file as zlib data. Any pickle can carry them, since
+    joblib.load reads plain pickles too. Each referenced file is resolved as joblib does and analysed
+    as numpy.load reads it (a pickle that is not .npy or .npz is unpickled as a plain pickle — even
+    the file itself, whose array bytes joblib's own reader would have skipped)."""
+    for call in trace.calls:
+        cls = _wrapper_class(call)
+        if cls is None or not call.has_state:
+            continue  # the read happens in joblib's load_build, so only on BUILD
+        filename = _wrapper_filename(call)
+        _referenced_file(filename, cls, call, scope, ctx)
+
+
+def _wrapper_class(call: vm.Call) -> str | None:
+    func = _class_global(call)
+    if func is not None and func.name in _WRAPPER_NAMES and "joblib" in func.module:
+        return func.name
+    return None
+
+
+def _wrapper_filename(call: vm.Call) -> Any:
+    filename: Any = None
+    # __init__(filename, ...) runs only when the class itself is called (REDUCE, INST, OBJ).
+    if call.kind in ("reduce", "inst", "obj") and isinstance(call.func, vm.Global):
+        args = call.args if isinstance(call.args, tuple) else ()
+        if args and call.func.name in _WRAPPER_NAMES:
+            filename = args[0]
+    state = call.state
+    parts = list(state) if isinstance(state, tuple) and len(state) == 2 else [state]
+    for part in parts:  # BUILD (state, slotstate): the slot state is applied last
+        if isinstance(part, vm.SymDict):
+            value = part.get("filename", _MISSING)
+            if value is not _MISSING:
+                filename = value
+    return filename
+
+
+_MISSING = object()
+
+
+def _referenced_file(filename: Any, cls: str, call: vm.Call, scope: Scope, ctx: Ctx) -> None:
+    where: dict[str, Any] = {"offset": call.pos, "opcode_index": call.index}
+    if not isinstance(filename, str) or not filename or "\0" in filename:
+        ctx.add(
+            scope,
+            "joblib.file-unverified",
+            f"joblib {cls} names its file with {pickles.describe(filename)}, not a plain path: what"
+            " joblib.load opens cannot be known before loading",
+            evidence=pickles.describe(filename),
+            **where,
+        )
+        return
+    pickle_file = Path(scope.file)
+    root = scope.root if scope.root is not None else pickle_file.parent
+    target = Path(os.path.join(pickle_file.parent, filename))
+    real = Path(os.path.realpath(target))
+    roots = [Path(os.path.realpath(root))]
+    # A Windows loader joins backslashes and drive letters as path syntax: judged as it would.
+    windows_escape = "\\" in filename or re.match(r"^[A-Za-z]:", filename) is not None
+    if windows_escape or not any(real == r or real.is_relative_to(r) for r in roots):
+        ctx.add(
+            scope,
+            "joblib.file-escape",
+            f"joblib {cls} makes joblib.load open {filename!r}, outside the model folder"
+            + (" with numpy.load and allow_pickle enabled" if cls == "NDArrayWrapper" else ""),
+            evidence=filename,
+            **where,
+        )
+        return
+    key = str(real)
+    if key in ctx.loaded_files:
+        return  # already analysed for this scan: a file that names itself a thousand times costs once
+    ctx.loaded_files.add(key)
+    try:
+        fh = open_regular(real)
+    except OSError as exc:
+        ctx.add(
+            scope,
+            "joblib.file-unverified",
+            f"joblib {cls} makes joblib.load open {filename!r}, which cannot be read here"
+            f" ({exc.strerror or exc}): it is unverified",
+            evidence=filename,
+            **where,
+        )
+        return
+    ctx.add(
+        scope,
+        "joblib.array-file",
+        f"joblib {cls} makes joblib.load "
+        + (
+            f"call numpy.load({filename!r}, allow_pickle=True); that file was analysed as numpy.load reads it"
+            if cls == "NDArrayWrapper"
+            else f"read {filename!r} as zlib-compressed array data"
+        ),
+        evidence=filename,
+        **where,
+    )
+    if cls != "NDArrayWrapper":
+        fh.close()
+        return  # ZNDArrayWrapper: raw array bytes, never unpickled
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        buf: Buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        try:
+            _as_numpy_load(buf, scope.child(f"file loaded by {cls}: {filename}", name=real.name), ctx)
+        finally:
+            if isinstance(buf, mmap.mmap):
+                buf.close()
+
+
+def _as_numpy_load(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
+    """numpy.load(allow_pickle=True): a zip is an .npz, the .npy magic an array, anything else is
+    handed to pickle.load — a plain unpickler, with no joblib array handling."""
+    if scope.depth > ctx.limits.max_depth:
+        ctx.add(scope, "archive.decompression-limit", "nesting too deep: not analysed")
+        return
+    head = buf[:8]
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        ctx.nested(buf, scope)
+    elif head.startswith(_MAGIC):
+        analyse_npy(buf, scope, ctx)
+    else:
+        pickles.analyse_stream(buf, scope, ctx, context="plain", joblib_arrays=False)

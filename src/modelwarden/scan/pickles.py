@@ -17,8 +17,6 @@ import bz2
 import gzip
 import io
 import lzma
-import math
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -82,8 +80,12 @@ def analyse_stream(
     context: str = "plain",
     start: int = 0,
     check_trailing: bool = True,
+    joblib_arrays: bool = True,
 ) -> StreamResult:
-    """Analyse every pickle in `buf` from `start`: a file may hold several back to back."""
+    """Analyse every pickle in `buf` from `start`: a file may hold several back to back.
+
+    `joblib_arrays=False` when the loader is known to be plain pickle.load (numpy.load of a file that
+    is not .npy): array wrappers are then ordinary objects and the bytes after them are opcodes."""
     result = StreamResult(end=start)
     pos = start
     size = len(buf)
@@ -92,6 +94,11 @@ def analyse_stream(
         trace = vm.walk(
             buf, pos, max_ops=ctx.limits.max_pickle_ops, after_build=hook.after_build if hook else None
         )
+        if joblib_arrays and hook is None and any(g.qualname in _JOBLIB_WRAPPERS for g in trace.imports):
+            # Only joblib writes array wrappers, and joblib.load reads array bytes after each one
+            # whatever the file is called: walk it again as joblib.load does.
+            hook = _JoblibHook(ctx)
+            trace = vm.walk(buf, pos, max_ops=ctx.limits.max_pickle_ops, after_build=hook.after_build)
         result.traces.append(trace)
         judge_trace(trace, scope, ctx, context=context)
         if hook:
@@ -196,6 +203,9 @@ def judge_trace(trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str) 
         )
     if trace.error:
         _judge_error(trace, scope, ctx)
+    from modelwarden.scan.numpy_files import wrapper_files  # numpy_files imports this module
+
+    wrapper_files(trace, scope, ctx)
 
 
 def _judge_import(
@@ -351,80 +361,55 @@ class _JoblibHook:
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
         self.nested: list[vm.PickleTrace] = []
-        self.problems: list[tuple[int, str]] = []
+        self.problems: list[tuple[int, str, str]] = []  # (offset, rule id, message)
 
     def after_build(self, call: vm.Call, reader: vm.Reader) -> None:
-        if call.func_name not in _JOBLIB_WRAPPERS or not isinstance(call.state, vm.SymDict):
+        from modelwarden.scan.numpy_files import (
+            array_wrapper_attributes,
+            joblib_dtype_layout,
+            joblib_element_count,
+        )
+
+        state = array_wrapper_attributes(call)  # joblib tests isinstance: any way the object was built
+        if state is None:
             return
-        state = call.state
-        dtype = state.get("dtype")
-        if _dtype_has_object(dtype):
-            # Object arrays are written as a whole pickle of their own, inline.
-            self.nested.append(
-                vm.walk_reader(reader, max_ops=self.ctx.limits.max_pickle_ops, after_build=self.after_build)
+        layout = joblib_dtype_layout(state.get("dtype"))
+        count = joblib_element_count(state.get("shape"))
+        if layout is None or count is None or state.get("__opaque__"):
+            # The scanner cannot tell how many bytes joblib reads here, so where the stream resumes.
+            self.problems.append(
+                (reader.tell(), "joblib.ambiguous-array", "array wrapper with an unreadable dtype or shape")
             )
-            return
-        itemsize = _dtype_itemsize(dtype)
-        shape = state.get("shape")
-        if itemsize is None or not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape):
-            self.problems.append((reader.tell(), "array wrapper with an unreadable dtype or shape"))
+            raise _Desync
+        if layout.has_object:
+            # joblib hands the stream to pickle.load: a plain unpickler, without this hook.
+            self.nested.append(vm.walk_reader(reader, max_ops=self.ctx.limits.max_pickle_ops))
             return
         if state.get("numpy_array_alignment_bytes") is not None:
             pad = reader.read(1)
             if pad:
                 reader.skip(pad[0])
-        count = math.prod(shape) if shape else 1
-        if count < 0:
-            self.problems.append((reader.tell(), f"negative array shape {shape}"))
-            return
-        reader.skip(count * itemsize)
+        if count < 0 or (count > 0 and layout.itemsize <= 0):
+            # A negative count or a zero item size makes joblib fail here; a negative size makes its
+            # read loop read nothing: where the loader resumes is then not the scanner's to guess.
+            rule = "joblib.ambiguous-array" if layout.itemsize < 0 else "pickle.malformed"
+            message = f"array of {count} elements of {layout.itemsize} bytes"
+            self.problems.append((reader.tell(), rule, message))
+            raise _Desync
+        reader.skip(count * layout.itemsize)
 
     def flush(self, scope: Scope, context: str) -> None:
         for trace in self.nested:
             inner = scope.child(f"object array pickle from byte {trace.start}", name="nested")
             judge_trace(trace, inner, self.ctx, context=context)
         self.nested.clear()
-        for pos, message in self.problems:
-            self.ctx.add(scope, "pickle.malformed", message, offset=pos)
+        for pos, rule_id, message in self.problems:
+            self.ctx.add(scope, rule_id, message, offset=pos)
         self.problems.clear()
 
 
-_DTYPE_CODE = re.compile(r"([<>=|]?)([a-zA-Z])(\d*)")
-_KIND_SIZE = {"b": 1, "?": 1, "B": 1, "h": 2, "H": 2, "e": 2, "f": 4, "d": 8, "g": 16, "F": 8, "D": 16}
-
-
-def _dtype_parts(dtype: Any) -> tuple[str | None, tuple[Any, ...] | None]:
-    if not isinstance(dtype, vm.Call) or not (dtype.func_name or "").endswith("dtype"):
-        return None, None
-    args = dtype.args if isinstance(dtype.args, tuple) else ()
-    code = args[0] if args and isinstance(args[0], str) else None
-    state = dtype.state if isinstance(dtype.state, tuple) else None
-    return code, state
-
-
-def _dtype_has_object(dtype: Any) -> bool:
-    code, state = _dtype_parts(dtype)
-    if code and code.lstrip("<>=|").startswith("O"):
-        return True
-    # BUILD state (version, byteorder, subarray, names, fields, elsize, alignment, flags): flag bit 0 is
-    # NPY_ITEM_HASOBJECT, set when any field holds Python objects.
-    return bool(state and len(state) >= 8 and isinstance(state[7], int) and state[7] & 1)
-
-
-def _dtype_itemsize(dtype: Any) -> int | None:
-    code, state = _dtype_parts(dtype)
-    if state and len(state) >= 6 and isinstance(state[5], int) and state[5] > 0:
-        return state[5]
-    if not code:
-        return None
-    m = _DTYPE_CODE.fullmatch(code)
-    if not m:
-        return None
-    kind, digits = m.group(2), m.group(3)
-    if digits:
-        n = int(digits)
-        return n * 4 if kind == "U" else n
-    return _KIND_SIZE.get(kind)
+class _Desync(ValueError):
+    """Raised from the joblib hook to stop the walk where the loader's position is unknown."""
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -47,10 +47,19 @@ ENCRYPTION_FLAGS = 0x0001 | 0x0040 | 0x2000  # traditional, strong encryption, m
 
 @dataclass
 class Issue:
+    """One structural observation about an archive."""
+
     rule_id: str
+    """The finding's rule (scan/data/rules.yaml)."""
     message: str
+    """What was seen, for the report."""
     offset: int | None = None
+    """Where in the file, when known."""
     entry: str | None = None
+    """The entry concerned, when there is one."""
+    ambiguous: str | None = None
+    """Set when two readers (two loaders, or a loader and this scanner) read different content here:
+    which readers see what. Reported as a critical `zip.ambiguous` finding beside the issue itself."""
 
 
 @dataclass
@@ -65,7 +74,14 @@ class ZipEntry:
     local_name: str | None = None
     data_offset: int | None = None
     hidden: bool = False  # found by its local header only
+    local_flags: int | None = None  # general-purpose flags of the local header, once read
     unreadable: str | None = None  # why the data cannot be located
+
+    @property
+    def encrypted(self) -> bool:
+        """Both headers (or the only one read) mark the entry as encrypted."""
+        flags = self.flags if self.local_flags is None else self.flags & self.local_flags
+        return bool(flags & ENCRYPTION_FLAGS)
 
     @property
     def is_dir(self) -> bool:
@@ -84,6 +100,9 @@ class ZipListing:
     eocd_offset: int | None = None
     prefix_end: int = 0  # bytes [0, prefix_end) precede the archive (a polyglot or self-extractor)
     gaps: list[tuple[int, int]] = field(default_factory=list)  # unaccounted byte ranges inside the archive
+    trailing: tuple[int, int] | None = None  # bytes after the end record and its comment
+    reader: str = ""  # which reader's view this listing is
+    alternates: list[ZipListing] = field(default_factory=list)  # what other readers see, when it differs
 
     def names(self) -> list[str]:
         return [e.name for e in self.entries]
@@ -94,43 +113,107 @@ def _decode(raw: bytes, flags: int) -> str:
     return raw.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
 
 
+@dataclass(frozen=True)
+class Directory:
+    """Where one reader finds the central directory, from the end record it picked."""
+
+    reader: str
+    """Who reads the archive this way ("Python's zipfile", "PyTorch's reader", ...)."""
+    eocd: int
+    """Offset of the end-of-central-directory record that reader picks."""
+    start: int
+    """Absolute offset where that reader starts parsing the central directory."""
+    size: int
+    """Declared size of the central directory."""
+    total: int
+    """Declared number of entries."""
+    zip64: int | None
+    """Offset of the zip64 end record that reader uses, if any."""
+
+
 def read_listing(buf: Buffer, limits: Limits) -> ZipListing:
+    """The archive as Python's zipfile reads it (what numpy, Keras, joblib and most loaders use), with
+    every reader disagreement recorded and, in `alternates`, the listings other readers would see."""
     listing = ZipListing()
-    size = len(buf)
-    eocd = _find_eocd(buf)
-    if eocd is None:
-        listing.issues.append(
-            Issue("zip.malformed", "no end-of-central-directory record: read by local headers")
-        )
-        _walk_local_headers(buf, 0, size, listing, limits)
+    dirs = _directories(buf)
+    usable = [d for d in dirs if _directory_parses(buf, d)]
+    if not usable:
+        if dirs:
+            d = dirs[0]
+            listing.eocd_offset = d.eocd
+            listing.issues.append(
+                Issue(
+                    "zip.malformed",
+                    "central directory size/offset point outside the file or at no directory",
+                    d.eocd,
+                )
+            )
+        else:
+            listing.issues.append(
+                Issue("zip.malformed", "no end-of-central-directory record: read by local headers")
+            )
+        _walk_local_headers(buf, 0, len(buf), listing, limits)
         return listing
-    listing.eocd_offset = eocd
-    _, disk, _, _, total, cd_size, cd_offset, _comment_len = _EOCD_FMT.unpack(buf[eocd : eocd + 22])
+    main = usable[0]
+    _fill(buf, main, listing, limits)
+    _ambiguities(buf, dirs, usable, listing)
+    seen = {(main.start, main.size)}
+    for other in usable[1:]:
+        if (other.start, other.size) in seen:
+            continue
+        seen.add((other.start, other.size))
+        alt = ZipListing()
+        _fill(buf, other, alt, limits)
+        alt.reader = other.reader
+        listing.alternates.append(alt)
+    return listing
+
+
+def _fill(buf: Buffer, d: Directory, listing: ZipListing, limits: Limits) -> None:
+    listing.eocd_offset = d.eocd
+    listing.reader = d.reader
+    _, disk, _, _, _, _, _, comment_len = _EOCD_FMT.unpack(buf[d.eocd : d.eocd + 22])
     if disk not in (0, 0xFFFF):
-        listing.issues.append(Issue("zip.malformed", f"multi-disk archive (disk {disk})", eocd))
-    cd_end = eocd
-    z64 = _zip64(buf, eocd)
-    if z64 is not None:
-        total, cd_size, cd_offset, cd_end = z64
-    # Bytes prepended to the archive shift every offset (zipfile's "concat" correction).
-    actual_cd = cd_end - cd_size
-    concat = actual_cd - cd_offset
-    if actual_cd < 0 or concat < 0:
+        listing.issues.append(Issue("zip.malformed", f"multi-disk archive (disk {disk})", d.eocd))
+    listing.cd_start = d.start
+    if d.total > limits.max_zip_entries:
         listing.issues.append(
-            Issue("zip.malformed", "central directory size/offset point outside the file", eocd)
+            Issue("zip.malformed", f"{d.total} entries declared; only {limits.max_zip_entries} read", d.eocd)
         )
-        concat = 0
-        actual_cd = min(cd_offset, cd_end)
-    listing.cd_start = actual_cd
-    if total > limits.max_zip_entries:
+    cd_end = d.zip64 if d.zip64 is not None else d.eocd
+    concat = d.start - _declared_offset(buf, d)  # bytes prepended (zipfile's correction); 0 for miniz
+    _read_central(buf, d.start, min(cd_end, d.start + d.size), concat, listing, limits)
+    parsed = len(listing.entries)
+    saturated = d.zip64 is None and d.total == 0xFFFF
+    if parsed < limits.max_zip_entries and d.total != parsed and not saturated:
         listing.issues.append(
-            Issue("zip.malformed", f"{total} entries declared; only {limits.max_zip_entries} read", eocd)
+            Issue(
+                "zip.malformed",
+                f"the end record declares {d.total} entries, the central directory holds {parsed}",
+                d.eocd,
+                ambiguous=f"Python's zipfile reads the {parsed} entries the directory's size covers;"
+                f" PyTorch's reader reads the {d.total} the end record counts",
+            )
         )
-    _read_central(buf, actual_cd, cd_end, concat, listing, limits)
     for entry in listing.entries:
         _read_local(buf, entry, listing)
     _coverage(buf, listing, limits)
-    return listing
+    end = d.eocd + 22 + comment_len
+    if end < len(buf):
+        listing.trailing = (end, len(buf))
+        listing.issues.append(
+            Issue(
+                "zip.hidden-data",
+                f"{len(buf) - end} bytes follow the end-of-central-directory record and its comment",
+                end,
+            )
+        )
+
+
+def _declared_offset(buf: Buffer, d: Directory) -> int:
+    if d.zip64 is not None:
+        return int(_EOCD64_FMT.unpack(buf[d.zip64 : d.zip64 + 56])[9])
+    return int(_EOCD_FMT.unpack(buf[d.eocd : d.eocd + 22])[6])
 
 
 def has_archive(buf: Buffer) -> bool:
@@ -139,55 +222,172 @@ def has_archive(buf: Buffer) -> bool:
     Cheap (reads the last 64 KiB) and strict enough that tensor bytes that happen to contain the end
     record's signature are not taken for an archive.
     """
-    eocd = _find_eocd(buf)
-    if eocd is None:
-        return False
-    _, _, _, _, total, cd_size, cd_offset, _ = _EOCD_FMT.unpack(buf[eocd : eocd + 22])
-    cd_end = eocd
-    z64 = _zip64(buf, eocd)
-    if z64 is not None:
-        total, cd_size, cd_offset, cd_end = z64
-    start = cd_end - cd_size
-    if total == 0 or cd_size < 46 or start < 0 or cd_offset > start:
-        return False
-    return buf[start : start + 4] == _CENTRAL
+    return any(d.total > 0 and d.size >= 46 and _directory_parses(buf, d) for d in _directories(buf))
 
 
-def _find_eocd(buf: Buffer) -> int | None:
+def _end_signatures(buf: Buffer) -> list[int]:
+    """Offsets of every end-of-central-directory signature in the last 64 KiB + 22 bytes (where every
+    reader looks for it), in file order."""
     size = len(buf)
-    if size < 22:
-        return None
-    window_start = max(0, size - 22 - 0xFFFF)
+    window_start = max(0, size - 22 - (1 << 16))  # as zipfile: a 64 KiB comment and the record
     tail = buf[window_start:size]
-    pos = len(tail)
-    while True:
-        pos = tail.rfind(_EOCD, 0, pos)
-        if pos < 0:
-            return None
-        if pos + 22 <= len(tail):
-            (comment_len,) = struct.unpack("<H", tail[pos + 20 : pos + 22])
-            if pos + 22 + comment_len <= len(tail):
-                return window_start + pos
-        pos -= 1
-        if pos < 0:
-            return None
+    found: list[int] = []
+    pos = tail.find(_EOCD)
+    while pos >= 0:
+        found.append(window_start + pos)
+        pos = tail.find(_EOCD, pos + 1)
+    return found
 
 
-def _zip64(buf: Buffer, eocd: int) -> tuple[int, int, int, int] | None:
+def _zipfile_eocd(buf: Buffer, sigs: list[int]) -> int | None:
+    # zipfile._EndRecData: the last 22 bytes when they are a record without a comment, else the last
+    # signature in the window, however long its declared comment (and none when <22 bytes follow it).
+    size = len(buf)
+    if size >= 22 and buf[size - 22 : size - 18] == _EOCD and buf[size - 2 : size] == b"\0\0":
+        return size - 22
+    if not sigs or sigs[-1] + 22 > size:
+        return None
+    return sigs[-1]
+
+
+def _miniz_eocd(buf: Buffer, sigs: list[int]) -> int | None:
+    # miniz (PyTorch's reader) scans backwards for the last signature with a full record after it.
+    fits = [s for s in sigs if s + 22 <= len(buf)]
+    return fits[-1] if fits else None
+
+
+def _strict_eocd(buf: Buffer, sigs: list[int]) -> int | None:
+    # Readers that check the comment length against the file (Go, libzip, scanners built like them).
+    for s in reversed(sigs):
+        if s + 22 <= len(buf):
+            (comment_len,) = struct.unpack("<H", buf[s + 20 : s + 22])
+            if s + 22 + comment_len <= len(buf):
+                return s
+    return None
+
+
+def _directories(buf: Buffer) -> list[Directory]:
+    """The central directory as each reader locates it; the first is Python's zipfile when it can
+    read the file. Readers that agree yield equal entries (deduplicated by the caller)."""
+    sigs = _end_signatures(buf)
+    out: list[Directory] = []
+    for reader, pick, zip64_mode, absolute in (
+        ("Python's zipfile", _zipfile_eocd, "adjacent", False),
+        ("PyTorch's reader (miniz)", _miniz_eocd, "locator", True),
+        ("readers that check the comment length", _strict_eocd, "adjacent", False),
+    ):
+        eocd = pick(buf, sigs)
+        if eocd is None:
+            continue
+        d = _directory(buf, reader, eocd, zip64_mode=zip64_mode, absolute=absolute)
+        if d is not None and d not in out:
+            out.append(d)
+    return out
+
+
+def _directory(buf: Buffer, reader: str, eocd: int, *, zip64_mode: str, absolute: bool) -> Directory | None:
+    raw = buf[eocd : eocd + 22]
+    if len(raw) < 22:
+        return None
+    _, _, _, _, total, cd_size, cd_offset, _ = _EOCD_FMT.unpack(raw)
+    cd_end = eocd
+    rec = _zip64_adjacent(buf, eocd) if zip64_mode == "adjacent" else _zip64_located(buf, eocd)
+    if rec is not None:
+        fields = _EOCD64_FMT.unpack(buf[rec : rec + 56])
+        total, cd_size, cd_offset = fields[7], fields[8], fields[9]
+        cd_end = rec
+    # zipfile corrects offsets for bytes prepended to the archive ("concat"); miniz does not.
+    start = cd_offset if absolute else cd_end - cd_size
+    return Directory(reader, eocd, start, cd_size, total, rec)
+
+
+def _directory_parses(buf: Buffer, d: Directory) -> bool:
+    if d.start < 0 or d.start + d.size > len(buf):
+        return False
+    return d.size == 0 or buf[d.start : d.start + 4] == _CENTRAL
+
+
+def _zip64_adjacent(buf: Buffer, eocd: int) -> int | None:
+    # zipfile reads the zip64 record only where it sits right before its locator.
+    loc = eocd - 20
+    rec = loc - 56
+    if rec < 0 or buf[loc : loc + 4] != _EOCD64_LOC or buf[rec : rec + 4] != _EOCD64:
+        return None
+    return rec
+
+
+def _zip64_located(buf: Buffer, eocd: int) -> int | None:
+    # miniz follows the offset the locator gives.
     loc = eocd - 20
     if loc < 0 or buf[loc : loc + 4] != _EOCD64_LOC:
         return None
-    _, _, rec_offset, _ = _EOCD64_LOC_FMT.unpack(buf[loc : loc + 20])
-    # Like the central directory, the zip64 record may be shifted by prepended data: it sits right
-    # before the locator.
-    rec = loc - 56
-    if rec < 0 or buf[rec : rec + 4] != _EOCD64:
-        rec = rec_offset
-        if rec < 0 or rec + 56 > len(buf) or buf[rec : rec + 4] != _EOCD64:
-            return None
-    fields = _EOCD64_FMT.unpack(buf[rec : rec + 56])
-    total, cd_size, cd_offset = fields[7], fields[8], fields[9]
-    return total, cd_size, cd_offset, rec
+    _, _, rec, _ = _EOCD64_LOC_FMT.unpack(buf[loc : loc + 20])
+    if rec + 56 > len(buf) or buf[rec : rec + 4] != _EOCD64:
+        return None
+    return int(rec)
+
+
+def _ambiguities(buf: Buffer, dirs: list[Directory], usable: list[Directory], listing: ZipListing) -> None:
+    main = usable[0]
+    # Several end records matter when readers pick different ones; an end record inside an entry (a
+    # stored archive in the archive) that no reader picks is just content, scanned as such.
+    chosen = sorted({d.eocd for d in usable})
+    plausible = [
+        s for s in _end_signatures(buf) if any(_directory_parses(buf, d) for d in _record_views(buf, s))
+    ]
+    if len(chosen) > 1:
+        listing.issues.append(
+            Issue(
+                "zip.ambiguous",
+                f"{len(plausible)} end-of-central-directory records (at offsets "
+                f"{', '.join(str(p) for p in plausible[:6])}): zip readers differ in which they take",
+                plausible[0],
+                ambiguous=f"readers pick different end records; Python's zipfile and PyTorch's reader take"
+                f" the last, at offset {main.eocd}, others an earlier one",
+            )
+        )
+    distinct = {(d.start, d.size, d.total) for d in usable}
+    if len(distinct) > 1:
+        views = "; ".join(
+            f"{d.reader}: directory at {d.start}, {d.size} bytes"
+            + (f", zip64 record at {d.zip64}" if d.zip64 is not None else "")
+            for d in usable
+        )
+        zip64 = any(d.zip64 is not None for d in usable) or _zip64_located(buf, main.eocd) is not None
+        listing.issues.append(
+            Issue(
+                "zip.ambiguous",
+                (
+                    "zip64 end record disagrees between readers"
+                    if zip64
+                    else "readers locate different central directories"
+                )
+                + f": {views}",
+                main.eocd,
+                ambiguous=views,
+            )
+        )
+    loc = _zip64_located(buf, main.eocd)
+    adj = _zip64_adjacent(buf, main.eocd)
+    if loc is not None and adj is not None and loc != adj and len(distinct) == 1:
+        listing.issues.append(
+            Issue(
+                "zip.ambiguous",
+                f"the zip64 locator points at offset {loc}, but a zip64 record sits at {adj}",
+                main.eocd,
+                ambiguous="Python's zipfile reads the zip64 record next to the locator, PyTorch's reader"
+                " the one the locator names",
+            )
+        )
+
+
+def _record_views(buf: Buffer, eocd: int) -> list[Directory]:
+    out = []
+    for mode, absolute in (("adjacent", False), ("locator", True)):
+        d = _directory(buf, "", eocd, zip64_mode=mode, absolute=absolute)
+        if d is not None:
+            out.append(d)
+    return out
 
 
 def _read_central(
@@ -261,6 +461,8 @@ def _read_local(buf: Buffer, entry: ZipEntry, listing: ZipListing) -> None:
                 f"local header names the entry {entry.local_name!r}, the central directory {entry.name!r}",
                 off,
                 entry.name,
+                ambiguous=f"streaming readers name the entry {entry.local_name!r}, directory readers"
+                f" {entry.name!r} (Python's zipfile refuses it, PyTorch's reader does not check)",
             )
         )
     if lmethod != entry.method:
@@ -270,15 +472,21 @@ def _read_local(buf: Buffer, entry: ZipEntry, listing: ZipListing) -> None:
                 f"compression method {lmethod} in the local header, {entry.method} in the central directory",
                 off,
                 entry.name,
+                ambiguous=f"streaming readers decode {entry.name!r} with method {lmethod}, directory readers"
+                f" with method {entry.method}",
             )
         )
-    if (lflags | entry.flags) & ENCRYPTION_FLAGS:
+    entry.local_flags = lflags
+    if (lflags ^ entry.flags) & ENCRYPTION_FLAGS:
+        # Set in one header only: readers that trust the other header read the data as plain.
         listing.issues.append(
             Issue(
                 "zip.flag-bits",
-                f"encryption flag bits set (central 0x{entry.flags:04x}, local 0x{lflags:04x})",
+                f"encryption flag bits differ (central 0x{entry.flags:04x}, local 0x{lflags:04x})",
                 off,
                 entry.name,
+                ambiguous=f"the local and central headers of {entry.name!r} disagree on whether it is"
+                " encrypted",
             )
         )
     if not lflags & 0x08:
@@ -298,6 +506,8 @@ def _read_local(buf: Buffer, entry: ZipEntry, listing: ZipListing) -> None:
                     f"{entry.uncompressed_size} bytes)",
                     off,
                     entry.name,
+                    ambiguous=f"streaming readers take {entry.name!r}'s sizes from its local header,"
+                    " directory readers from the central directory",
                 )
             )
     if entry.data_end is not None and entry.data_end > len(buf):
@@ -314,6 +524,8 @@ def _read_local(buf: Buffer, entry: ZipEntry, listing: ZipListing) -> None:
                 f"data descriptor of {entry.name!r} disagrees with the central directory",
                 entry.data_end,
                 entry.name,
+                ambiguous=f"streaming readers take {entry.name!r}'s sizes from its data descriptor,"
+                " directory readers from the central directory",
             )
         )
 
@@ -356,13 +568,22 @@ def _coverage(buf: Buffer, listing: ZipListing, limits: Limits) -> None:
                 f"{listing.prefix_end} bytes precede the first zip entry (a file of another format "
                 "with a zip appended)",
                 0,
+                ambiguous=f"loaders that look at the start of the file (torch.load, numpy.load) read the"
+                f" {listing.prefix_end} leading bytes as their own format; zip readers read the archive",
             )
         )
     cursor = listing.prefix_end
     for start, end, e in spans:
         if start < cursor:
             listing.issues.append(
-                Issue("zip.bomb", f"entry {e.name!r} overlaps the previous entry's data", start, e.name)
+                Issue(
+                    "zip.bomb",
+                    f"entry {e.name!r} overlaps the previous entry's data",
+                    start,
+                    e.name,
+                    ambiguous=f"the bytes of {e.name!r} also belong to another entry: streaming and"
+                    " directory readers split them differently",
+                )
             )
         elif start > cursor:
             listing.gaps.append((cursor, start))
@@ -381,6 +602,12 @@ def _coverage(buf: Buffer, listing: ZipListing, limits: Limits) -> None:
                 f"{gap_end - gap_start} bytes between entries are not in the central directory"
                 + (f", holding {hidden} hidden entr{'y' if hidden == 1 else 'ies'}" if hidden else ""),
                 gap_start,
+                ambiguous=(
+                    f"streaming readers see {hidden} entr{'y' if hidden == 1 else 'ies'} that the central"
+                    " directory (what zipfile and PyTorch read) does not list"
+                )
+                if hidden
+                else None,
             )
         )
 

@@ -38,7 +38,18 @@ _OPS_NAMESPACE = re.compile(rb"\bops\.([A-Za-z_][A-Za-z0-9_]*)\.")
 def analyse_zip(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
     listing = read_listing(buf, ctx.limits)
     for issue in listing.issues:
-        ctx.add(scope, issue.rule_id, issue.message, offset=issue.offset, entry=issue.entry)
+        if issue.rule_id != "zip.ambiguous":
+            ctx.add(scope, issue.rule_id, issue.message, offset=issue.offset, entry=issue.entry)
+        if issue.ambiguous:
+            # Recorded separately so the verdict fails closed whatever the issue's own severity.
+            ctx.add(
+                scope,
+                "zip.ambiguous",
+                f"{issue.message} — {issue.ambiguous}" if issue.rule_id != "zip.ambiguous" else issue.message,
+                offset=issue.offset,
+                entry=issue.entry,
+                evidence=issue.ambiguous,
+            )
     names = [e.name for e in listing.entries if not e.hidden]
     kind = zip_kind_from_names(names)
     if kind is ArtifactFormat.ZIP and scope.name.lower().endswith(".keras") and "config.json" in names:
@@ -47,6 +58,10 @@ def analyse_zip(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
     _structure(listing, scope, ctx)
     if listing.prefix_end > 0:
         ctx.nested(View(buf, 0, listing.prefix_end), scope.child("bytes before the zip", name=scope.name))
+    if listing.trailing is not None:
+        start, end = listing.trailing
+        ctx.nested(View(buf, start, end), scope.child("bytes after the zip", name=scope.name))
+    _alternates(buf, listing, scope, ctx)
     if kind in (ArtifactFormat.TORCH_ZIP, ArtifactFormat.TORCHSCRIPT):
         _torch_archive(buf, listing, scope, ctx, torchscript=kind is ArtifactFormat.TORCHSCRIPT)
     else:
@@ -64,12 +79,33 @@ def analyse_zip(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
     return kind
 
 
+def report_polyglot(buf: Buffer, scope: Scope, ctx: Ctx, fmt: str) -> None:
+    """A file of another format that zip readers (which look from the end) also open as an archive."""
+    listing = read_listing(buf, ctx.limits)
+    ctx.add(
+        scope,
+        "zip.ambiguous",
+        f"the file is {fmt} to loaders that read from its start and a zip archive of"
+        f" {len(listing.entries)} entries to zip readers (zipfile, Keras, numpy's NpzFile), which look"
+        " from its end",
+        evidence=f"{fmt} + zip",
+    )
+
+
 def _structure(listing: ZipListing, scope: Scope, ctx: Ctx) -> None:
     counts = Counter(e.name for e in listing.entries)
     for name, n in counts.items():
         if n > 1:
             ctx.add(
                 scope, "zip.duplicate-entry", f"{n} entries are named {name!r}", entry=name, evidence=name
+            )
+            ctx.add(
+                scope,
+                "zip.ambiguous",
+                f"{n} entries are named {name!r}: Python's zipfile reads the last copy, PyTorch's reader"
+                " the one its sorted lookup finds, extractors the one written last",
+                entry=name,
+                evidence=name,
             )
     for e in listing.entries:
         for candidate in {e.name, e.local_name or e.name}:
@@ -93,6 +129,8 @@ def _read(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx, *, parse_all: bo
 
 
 def _read_entry(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx, *, parse_all: bool) -> EntryData:
+    if entry.encrypted:
+        return _encrypted_entry(buf, entry, scope, ctx)
     got = entry_data(buf, entry, ctx.limits)
     if got.problem and got.rule_id:
         ctx.add(
@@ -110,6 +148,47 @@ def _read_entry(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx, *, parse_a
             offset=entry.header_offset,
         )
     return got
+
+
+def _encrypted_entry(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx) -> EntryData:
+    """An entry both headers mark as encrypted: genuinely password-protected (its CRC is that of the
+    plain text, so it does not match the stored bytes — not a CRC mismatch), or plain data with the flag
+    set to make zipfile-based scanners give up while readers that ignore the flag load it
+    (CVE-2025-1945)."""
+    got = entry_data(buf, entry, ctx.limits)
+    if got.data is not None and not got.truncated and crc_ok(got.data, entry.crc):
+        ctx.add(
+            scope,
+            "zip.flag-bits",
+            f"{entry.name!r} is marked encrypted but its data is plain (its CRC-32 matches): readers that"
+            " ignore the flag load it",
+            entry=entry.name,
+            offset=entry.header_offset,
+        )
+        return got
+    ctx.add(
+        scope,
+        "zip.encrypted",
+        f"{entry.name!r} is encrypted (password-protected): its content cannot be scanned",
+        entry=entry.name,
+        offset=entry.header_offset,
+    )
+    return EntryData(None)
+
+
+def _alternates(buf: Buffer, listing: ZipListing, scope: Scope, ctx: Ctx) -> None:
+    """Entries only another zip reader sees (another end record or zip64 record): scanned too, so the
+    report shows what each reader would load."""
+    known = {(e.header_offset, e.name) for e in listing.entries}
+    for alt in listing.alternates:
+        for entry in alt.entries:
+            if entry.is_dir or (entry.header_offset, entry.name) in known:
+                continue
+            known.add((entry.header_offset, entry.name))
+            data = _read(buf, entry, scope, ctx, parse_all=True)
+            if data is not None:
+                label = f"{entry.name} (as read by {alt.reader})"
+                ctx.nested(data, scope.child(label, name=posixpath.basename(entry.name)))
 
 
 def _keras_config(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx) -> None:
