@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import cel
 
 from modelwarden.model import Citation, Classification, Exemption, Obligation, RegimeResult, TraceStep
 from modelwarden.rules.loader import CitationSpec, Compiled, NoteSpec, ObligationSpec, RuleSet
+
+# The words the notes use for each addressee (loader.Addressee).
+_ADDRESSEE = {
+    "model_provider": "provider of the model",
+    "system_provider": "provider of an AI system built on the model (its model provider if it offers one)",
+    "developer": "developer of the model",
+    "deployer": "deployer (whoever uses the model or system)",
+    "service_provider": "provider of the public service built on the model",
+}
 
 
 def _run(compiled: Compiled, expr: str, ctx: cel.Context) -> tuple[Any, str | None]:
@@ -52,16 +61,17 @@ def _classify(compiled: Compiled, ctx: cel.Context, cls: dict[str, str], result:
                 continue
             cls[name] = rule.result
             cite = f" [{rule.cite.article}]" if rule.cite else ""
+            detail = _detail(compiled, rule.detail, ctx, result, f"{name}[{i}].detail")
             result.trace.append(
                 TraceStep(
                     rule=f"{name}[{i}]",
                     expression=rule.when,
                     result=rule.result,
-                    explanation=rule.because + cite,
+                    explanation=rule.because + detail + cite,
                 )
             )
             if rule.result == "needs_review" and rule.question:
-                result.needs_review.append(f"{name}: {rule.question}")
+                result.needs_review.append(f"{name}: {rule.question}{detail}")
             decided = True
             break
         if not decided:
@@ -72,6 +82,20 @@ def _classify(compiled: Compiled, ctx: cel.Context, cls: dict[str, str], result:
                 )
             )
         result.classification[name] = Classification(cls[name])
+
+
+def _detail(compiled: Compiled, expr: str | None, ctx: cel.Context, result: RegimeResult, where: str) -> str:
+    """The facts that decided a rule (" (a, b)"), or "" when there are none."""
+    if expr is None:
+        return ""
+    value, error = _run(compiled, expr, ctx)
+    if error is not None:
+        result.trace.append(TraceStep(rule=where, expression=expr, result="not evaluable", explanation=error))
+        return ""
+    items = (
+        [str(v) for v in value] if isinstance(value, list | tuple) else [] if value is None else [str(value)]
+    )
+    return f" ({', '.join(items)})" if items else ""
 
 
 def _requirements(requires: Mapping[str, str], cls: Mapping[str, Classification]) -> tuple[bool, list[str]]:
@@ -117,8 +141,18 @@ def _obligation(
     if pending:
         notes.append(f"conditional: owed only if {', '.join(pending)} is confirmed as yes (needs review)")
     start = dt.date.fromisoformat(applies) if applies else None
-    if start is not None and start > as_of:
-        notes.append(f"not yet applicable on {as_of.isoformat()}")
+    # Future duties (docs/assess.md): every duty not yet applicable on the as-of date is listed with the
+    # date it applies from and status "not_yet_in_force", whether the duty or the whole instrument starts
+    # later; `applies_from` is never earlier than the instrument's own start.
+    eff_start = compiled.spec.effective.from_
+    if start is None or start < eff_start:
+        start = eff_start
+    status: Literal["in_force", "not_yet_in_force"] = "in_force"
+    if start > as_of:
+        status = "not_yet_in_force"
+        notes.append(f"not yet applicable on {as_of.isoformat()} (applies from {start.isoformat()})")
+    if o.applies_to is not None:
+        notes.insert(0, f"owed by the {_ADDRESSEE[o.applies_to]}")
     return Obligation(
         id=o.id,
         title=o.title,
@@ -127,6 +161,8 @@ def _obligation(
         deadline=_text(compiled, o.deadline, ctx, result, f"{o.id}.deadline"),
         note="; ".join(notes) or None,
         conditional_on=pending,
+        applies_to=o.applies_to,
+        status=status,
     )
 
 
@@ -198,9 +234,6 @@ def evaluate_instrument(
         if o.id in maybe:
             extra = "an exemption may remove this duty: " + "; ".join(maybe[o.id])
             o.note = "; ".join(filter(None, [o.note, extra]))
-    if not in_force:
-        for o in result.obligations:
-            o.note = "; ".join(filter(None, [o.note, f"instrument applies from {eff.from_.isoformat()}"]))
     return result
 
 
