@@ -483,7 +483,7 @@ def test_modifier_gpai_status_comes_from_the_base_model() -> None:
 def test_single_task_modality_patterns_need_a_generality_judgement(
     inputs: list[str], outputs: list[str], expected: str
 ) -> None:
-    doc = {
+    doc: dict[str, Any] = {
         "model": {"modalities": {"input": inputs, "output": outputs}},
         "training": {"compute_flop": 1e24},
         "release": {"role": "provider"},
@@ -596,7 +596,7 @@ def test_duties_that_hang_on_an_open_question_are_counted_apart_in_the_summary()
 
     from modelwarden.assess_report import render_text
 
-    doc = {
+    doc: dict[str, Any] = {
         "model": {"modalities": {"input": ["text"], "output": ["speech"]}},  # a TTS-like pattern
         "training": {"compute_flop": 1e24},
         "release": {"role": "provider", "provider": {"established_in": "DE"}, "markets": ["EU"]},
