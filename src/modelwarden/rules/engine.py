@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import cel
@@ -27,11 +28,27 @@ _ADDRESSEE = {
 }
 
 
-def _run(compiled: Compiled, expr: str, ctx: cel.Context) -> tuple[Any, str | None]:
+@dataclass
+class _Env:
+    """One assessment's facts as CEL values, and the values of fact-only expressions already computed
+    (the same condition appears in several files: ~40% of evaluations, benchmarks/assess_bench.py)."""
+
+    ctx: cel.Context
+    memo: dict[str, tuple[Any, str | None]] = field(default_factory=dict)
+
+
+def _run(compiled: Compiled, expr: str, env: _Env) -> tuple[Any, str | None]:
+    pure = expr in compiled.pure
+    if pure and expr in env.memo:
+        return env.memo[expr]
+    out: tuple[Any, str | None]
     try:
-        return compiled.programs[expr].execute(ctx), None
+        out = compiled.programs[expr].execute(env.ctx), None
     except (TypeError, KeyError, ValueError, RuntimeError) as exc:
-        return None, str(exc).splitlines()[0][:160]
+        out = None, str(exc).splitlines()[0][:160]
+    if pure:
+        env.memo[expr] = out
+    return out
 
 
 def _citation(spec: CitationSpec, compiled: Compiled) -> Citation:
@@ -42,7 +59,7 @@ def _citation(spec: CitationSpec, compiled: Compiled) -> Citation:
     )
 
 
-def _classify(compiled: Compiled, ctx: cel.Context, cls: dict[str, str], result: RegimeResult) -> None:
+def _classify(compiled: Compiled, ctx: _Env, cls: dict[str, str], result: RegimeResult) -> None:
     for name, rules in compiled.spec.classifications.items():
         decided = False
         for i, rule in enumerate(rules):
@@ -84,7 +101,7 @@ def _classify(compiled: Compiled, ctx: cel.Context, cls: dict[str, str], result:
         result.classification[name] = Classification(cls[name])
 
 
-def _detail(compiled: Compiled, expr: str | None, ctx: cel.Context, result: RegimeResult, where: str) -> str:
+def _detail(compiled: Compiled, expr: str | None, ctx: _Env, result: RegimeResult, where: str) -> str:
     """The facts that decided a rule (" (a, b)"), or "" when there are none."""
     if expr is None:
         return ""
@@ -112,9 +129,7 @@ def _requirements(requires: Mapping[str, str], cls: Mapping[str, Classification]
     return True, pending
 
 
-def _text(
-    compiled: Compiled, expr: str | None, ctx: cel.Context, result: RegimeResult, where: str
-) -> str | None:
+def _text(compiled: Compiled, expr: str | None, ctx: _Env, result: RegimeResult, where: str) -> str | None:
     if expr is None:
         return None
     value, error = _run(compiled, expr, ctx)
@@ -125,7 +140,7 @@ def _text(
 
 
 def _obligation(
-    compiled: Compiled, o: ObligationSpec, ctx: cel.Context, result: RegimeResult, as_of: dt.date
+    compiled: Compiled, o: ObligationSpec, ctx: _Env, result: RegimeResult, as_of: dt.date
 ) -> Obligation | None:
     listed, pending = _requirements(o.requires, result.classification)
     if not listed:
@@ -169,7 +184,7 @@ def _obligation(
 def _notes(
     compiled: Compiled,
     specs: Sequence[str | NoteSpec],
-    ctx: cel.Context,
+    ctx: _Env,
     result: RegimeResult,
     where: str = "notes",
 ) -> list[str]:
@@ -190,7 +205,7 @@ def _notes(
 
 
 def evaluate_instrument(
-    compiled: Compiled, context: cel.Context, cls: dict[str, str], as_of: dt.date
+    compiled: Compiled, context: _Env, cls: dict[str, str], as_of: dt.date
 ) -> RegimeResult:
     """Evaluate one instrument; `cls` is the map the context's `cls_` function reads (filled here)."""
     cls.clear()
@@ -243,4 +258,5 @@ def evaluate(rules: RuleSet, ctx: dict[str, Any], as_of: dt.date) -> dict[str, R
     cls: dict[str, str] = {}
     context = cel.Context(variables=ctx)
     context.add_function("cls_", lambda name: cls.get(name))
-    return {c.spec.id: evaluate_instrument(c, context, cls, as_of) for c in rules.instruments}
+    env = _Env(context)
+    return {c.spec.id: evaluate_instrument(c, env, cls, as_of) for c in rules.instruments}

@@ -121,6 +121,9 @@ class Compiled:
     spec: InstrumentSpec
     path: str
     programs: dict[str, Any]  # expression text -> compiled CEL program
+    # Expressions that read no earlier decision (`cls.`): their value depends only on the facts, so the
+    # engine evaluates each once per assessment however many files share it.
+    pure: frozenset[str] = frozenset()
 
 
 # `cls.gpai_model` in a rule reads a classification decided earlier in the same instrument. It is
@@ -200,7 +203,7 @@ def parse_rules(text: str, path: str) -> Compiled:
         raise RulesError("invalid rule file:\n" + "\n".join(lines), path=path) from None
     _check(spec, path)
     programs = {expr: _compile(expr, where, path) for where, expr in _expressions(spec)}
-    return Compiled(spec, path, programs)
+    return Compiled(spec, path, programs, frozenset(e for e in programs if not _CLS.search(e)))
 
 
 def _read(path: Path) -> str:
