@@ -120,6 +120,14 @@ def test_scale_and_non_commercial_terms_are_a_definite_no_naming_the_clause(
     assert clause in (step.explanation or "")
 
 
+def test_the_weights_own_licence_decides_not_the_release_licence() -> None:
+    doc = open_release("apache-2.0")
+    doc["components"]["model_parameters_final"] = {"present": True, "license": "bigscience-openrail-m"}
+    assert cls(assess(doc), "eu_ai_act", "open_source_exemption") == "needs_review"
+    doc["components"]["model_parameters_final"] = {"present": True, "license": "cc-by-nc-4.0"}
+    assert cls(assess(doc), "eu_ai_act", "open_source_exemption") == "no"
+
+
 def test_a_permissive_licence_with_everything_published_gets_the_exemption() -> None:
     a = assess(open_release("apache-2.0"))
     assert cls(a, "eu_ai_act", "open_source_exemption") == "yes"

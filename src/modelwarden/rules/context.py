@@ -103,14 +103,17 @@ def _published(components: dict[str, ComponentEvidence], cid: str) -> bool | Non
     return False if c.evidence else None
 
 
-def _licence_terms(openness: OpennessReport) -> list[str]:
-    """The clauses of the weights' licence (openness data/licences.yaml `terms`) that are set, by name."""
+def _weights_licence(openness: OpennessReport) -> dict[str, Any]:
+    """The licence the weights are under — their own when declared, else the release's (Art. 53(2) is
+    about the model) — as kind, name and the clauses set in the openness licence table, by name."""
     weights = openness.components.get("model_parameters_final")
-    text = weights.licence if weights is not None and weights.present and weights.licence else None
-    rec = lookup(text or openness.licence.text)
+    own = weights.licence if weights is not None and weights.present and weights.licence else None
+    text = own or openness.licence.text
+    rec = lookup(text)
     if rec is None:
-        return []
-    return [f.name for f in dataclasses.fields(rec.terms) if getattr(rec.terms, f.name)]
+        return {"licence_kind": "unknown" if text else None, "licence_name": text, "licence_terms": []}
+    terms = [f.name for f in dataclasses.fields(rec.terms) if getattr(rec.terms, f.name)]
+    return {"licence_kind": rec.kind, "licence_name": rec.name, "licence_terms": terms}
 
 
 def _openness(openness: OpennessReport | None, manifest: Manifest | None) -> dict[str, Any]:
@@ -121,12 +124,9 @@ def _openness(openness: OpennessReport | None, manifest: Manifest | None) -> dic
     declared = manifest.release.weights.value if manifest and manifest.release.weights else None
     components = openness.components
     weights = declared or ("present" if _published(components, "model_parameters_final") else None)
-    found = openness.licence.text is not None
     return {
         "eu_foss_licence": openness.eu_foss_licence.verdict.value,
-        "licence_kind": openness.licence.kind if found else None,
-        "licence_name": openness.licence.name or openness.licence.text,
-        "licence_terms": _licence_terms(openness),
+        **_weights_licence(openness),
         "weights": weights,
         "architecture": _published(components, "model_architecture"),
         "usage_info": _published(components, "model_card"),
