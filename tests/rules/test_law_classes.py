@@ -71,6 +71,18 @@ def test_the_presumption_needs_a_billion_parameters_and_yields_to_a_declared_gen
     assert cls(assess(embedder), "eu_ai_act", "gpai_model") == "no"
 
 
+def test_a_billion_parameter_fine_tune_of_a_small_compute_base_is_asked_too() -> None:
+    doc: dict[str, Any] = {
+        "model": {"parameters": 7_000_000_000, "modalities": TEXT},
+        "base_model": {"compute_flop": 8.4e22},
+        "training": {"modification_flop": 1e21},
+        "release": {"role": "modifier", "markets": ["EU"]},
+    }
+    assert cls(assess(doc), "eu_ai_act", "gpai_model") == "needs_review"
+    doc["model"]["parameters"] = 500_000_000
+    assert cls(assess(doc), "eu_ai_act", "gpai_model") == "no"
+
+
 def test_a_billion_parameter_model_without_compute_is_not_left_at_insufficient_data() -> None:
     doc = {"model": {"parameters": 8_000_000_000, "modalities": TEXT}, "release": {"role": "provider"}}
     assert cls(assess(doc), "eu_ai_act", "gpai_model") == "needs_review"
