@@ -450,6 +450,8 @@ def test_omnibus_dates_for_art50_marking_and_the_new_art5_prohibition() -> None:
 def test_system_duties_do_not_fall_on_a_model_provider_that_offers_no_system() -> None:
     a = assess(everything(system_offered=False))
     assert duty(a, "eu_ai_act_art50", "eu.art50.2") is None
+    assert duty(a, "eu_ai_act_art5", "eu.art5.ncii_csam") is None
+    assert duty(a, "vn_ai_law", "vn.transparency") is None and duty(a, "vn_ai_law", "vn.prohibited_acts")
     assert cls(a, "us_ca_sb942", "covered_provider") == "no"
     assert any("not on this release" in n for n in a.regimes["eu_ai_act_art50"].notes)
 
