@@ -580,8 +580,8 @@ class Obligation(Record):
     # developer, deployer or service_provider (docs/assess.md, "Who owes a duty").
     applies_to: str | None = None
     # "in_force" on the as-of date, or "not_yet_in_force" (listed with applies_from; docs/assess.md,
-    # "Future duties").
-    status: Literal["in_force", "not_yet_in_force"] = "in_force"
+    # "Future duties"); None only in assessments stored before the field existed.
+    status: Literal["in_force", "not_yet_in_force"] | None = None
 
 
 class Exemption(Record):
