@@ -322,6 +322,16 @@ def test_every_listed_duty_has_a_start_date_and_a_status_that_agrees_with_it(as_
     assert seen > 10
 
 
+def test_the_summary_line_counts_duties_not_yet_in_force() -> None:
+    from modelwarden.assess_report import summary
+
+    lines = {line.regime: line.text for line in summary(assess(everything(), dt.date(2026, 12, 1)))}
+    art5 = next(text for name, text in lines.items() if name.startswith("EU AI Act Art. 5 ("))
+    assert art5.startswith("2 obligation(s) (1 not yet in force)")
+    later = {line.regime: line.text for line in summary(assess(everything(), dt.date(2026, 12, 2)))}
+    assert "not yet in force" not in next(t for n, t in later.items() if n.startswith("EU AI Act Art. 5 ("))
+
+
 def test_a_duty_never_applies_before_its_instrument() -> None:
     a = assess(everything(), dt.date(2026, 12, 31))
     for o in a.regimes["us_ny_raise"].obligations + a.regimes["us_co_sb26_189"].obligations:
