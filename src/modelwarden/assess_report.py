@@ -52,13 +52,16 @@ def _summary_line(r: RegimeResult) -> Line:
     cls = ", ".join(f"{k.replace('_', ' ')}: {_WORDS[v]}" for k, v in r.classification.items())
     settled = sum(1 for o in r.obligations if not o.conditional_on)
     pending = len(r.obligations) - settled
+    # Future duties are listed with the rest (docs/assess.md, "Future duties"); the count says how many.
+    later = sum(1 for o in r.obligations if o.status == "not_yet_in_force")
+    ahead = f" ({later} not yet in force)" if later and r.in_force else ""
     if r.obligations and r.in_force and pending:
         status = "duties" if settled else "review"
         lead = f"{settled} obligation(s), {pending} more" if settled else f"{pending} obligation(s)"
-        text = f"{lead} if the open questions are answered yes — {cls}"
+        text = f"{lead} if the open questions are answered yes{ahead} — {cls}"
     elif r.obligations and r.in_force:
         status = "duties"
-        text = f"{len(r.obligations)} obligation(s) — {cls}"
+        text = f"{len(r.obligations)} obligation(s){ahead} — {cls}"
     elif r.obligations:
         status = "not in force"
         text = f"not in force on this date; {len(r.obligations)} obligation(s) once it applies — {cls}"

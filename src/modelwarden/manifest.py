@@ -112,6 +112,14 @@ class WeightsAccess(StrEnum):
     CLOSED = "closed"
 
 
+class WeightsHolder(StrEnum):
+    """Who holds the weights of a modified model (EU Guidelines §3.2: control of the weights matters)."""
+
+    SELF = "self"  # the releaser downloaded or trained them and holds them
+    ORIGINAL_PROVIDER = "original_provider"  # fine-tuned through the original provider's hosted API
+    THIRD_PARTY = "third_party"  # held by someone else (a hosting or training service)
+
+
 class ReleaseLevel(StrEnum):
     """Solaiman's gradient of generative AI release (openness.md §4)."""
 
@@ -214,6 +222,14 @@ class DatasetDecl(_Strict):
     tokens: Flop | None = None
 
 
+class ClusterDecl(_Strict):
+    """Facts about a computing cluster (US EO 14110 §4.2(b)(ii): cluster reporting while it was in force)."""
+
+    peak_ops_per_s: Positive | None = None  # theoretical maximum for AI training, operations per second
+    networking_gbit_s: Positive | None = None  # data-centre networking between the machines
+    single_datacenter: bool | None = None  # co-located in one data centre
+
+
 class TrainingDecl(_Strict):
     tokens: Flop | None = None  # tokens *seen*, repeats included
     epochs: Positive | None = None
@@ -234,6 +250,8 @@ class TrainingDecl(_Strict):
     finished: dt.date | None = None
     energy_kwh: Flop | None = None
     planned: bool = False  # the run has not happened yet (notification when crossing is foreseeable)
+    # --- law inputs (issue 17) -----------------------------------------------------------------------
+    cluster: ClusterDecl | None = None  # the computing cluster the model was trained on
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> TrainingDecl:
@@ -287,6 +305,23 @@ class ReleaseDecl(_Strict):
     level: ReleaseLevel | None = None  # release gradient, when files cannot tell (levels 1–4)
     staged: bool | None = None
     api_available: bool | None = None
+    # --- law inputs (issue 17): facts the rules need that files cannot tell -----------------------------
+    # First placed on the market of the model *line* (an earlier version): a new version of a model placed
+    # before 2025-08-02 keeps the legacy deadline 2027-08-02 (EU Guidelines §2.2, Art. 111(3)).
+    model_line_first_placed: dt.date | None = None
+    # Used only for internal research, development or prototyping and never placed on the market or
+    # deployed (EU Art. 3(63) last sentence; a transparency report is owed only on deployment).
+    internal_research_only: bool | None = None
+    weights_held_by: WeightsHolder | None = None  # for modifiers: who holds the modified weights
+    # The model (or a system built on it) is used, or intended, to make or materially influence
+    # consequential decisions about people (employment, housing, credit, education, health care, ...).
+    consequential_decisions: bool | None = None
+    # The releaser also provides an AI system built on the model (app, chat service, hosted API): the
+    # duties of EU Art. 50, California's AI Transparency Act and service rules fall on that system.
+    system_offered: bool | None = None
+    monthly_users: Count | None = None  # monthly visitors or users of that system (California SB 942)
+    # A service simulating human personality for sustained emotional interaction (China, 2026 measures).
+    anthropomorphic_service: bool | None = None
 
     @model_validator(mode="after")
     def _markets_upper(self) -> ReleaseDecl:

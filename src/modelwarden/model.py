@@ -584,6 +584,12 @@ class Obligation(Record):
     note: str | None = None
     # Classifications (or conditions) still needing review on which this duty depends; empty = settled.
     conditional_on: list[str] = Field(default_factory=list)
+    # Who owes the duty: model_provider, system_provider (a provider of an AI system built on the model),
+    # developer, deployer or service_provider (docs/assess.md, "Who owes a duty").
+    applies_to: str | None = None
+    # "in_force" on the as-of date, or "not_yet_in_force" (listed with applies_from; docs/assess.md,
+    # "Future duties"); None only in assessments stored before the field existed.
+    status: Literal["in_force", "not_yet_in_force"] | None = None
 
 
 class Exemption(Record):

@@ -54,6 +54,13 @@ def test_manifest_only_plan_json_contract(tmp_path: Path) -> None:
         "us_il_sb315",
         "kr_ai_basic_act",
         "cn_genai",
+        "eu_ai_act_art50",
+        "eu_ai_act_art5",
+        "us_ca_sb942",
+        "us_co_sb26_189",
+        "us_tx_traiga",
+        "cn_anthropomorphic",
+        "vn_ai_law",
     ]
     eu = doc["regimes"]["eu_ai_act"]
     assert eu["systemic_risk"] == "yes" and eu["in_force"] is True

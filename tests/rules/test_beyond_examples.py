@@ -75,12 +75,18 @@ def test_eo14110_stops_on_its_revocation_and_lists_no_duty() -> None:
     assert any("EO 14148" in (t.explanation or "") for t in gone.trace)
 
 
-def test_china_labelling_rules_apply_from_2025_09_01() -> None:
+def test_china_labelling_duty_of_art12_applies_since_2023_and_the_labelling_measures_from_2025() -> None:
     doc = {"model": TEXT, "release": {"public_service_in_china": True}}
-    before = duty(assess(doc, dt.date(2025, 8, 31)), "cn_genai", "cn.labelling")
-    on = duty(assess(doc, dt.date(2025, 9, 1)), "cn_genai", "cn.labelling")
-    assert before is not None and "not yet applicable on 2025-08-31" in (before.note or "")
-    assert on is not None and on.applies_from == dt.date(2025, 9, 1) and "not yet" not in (on.note or "")
+    for day in (dt.date(2023, 8, 15), dt.date(2025, 8, 31), dt.date(2025, 9, 1)):
+        art12 = duty(assess(doc, day), "cn_genai", "cn.labelling")
+        assert art12 is not None and art12.status == "in_force" and art12.applies_from == dt.date(2023, 8, 15)
+        assert "Art. 12" in art12.citation.article
+    before = duty(assess(doc, dt.date(2025, 8, 31)), "cn_genai", "cn.labelling_measures")
+    on = duty(assess(doc, dt.date(2025, 9, 1)), "cn_genai", "cn.labelling_measures")
+    assert before is not None and before.status == "not_yet_in_force"
+    assert "not yet applicable on 2025-08-31" in (before.note or "")
+    assert on is not None and on.applies_from == dt.date(2025, 9, 1) and on.status == "in_force"
+    assert "not yet" not in (on.note or "")
 
 
 def test_eu_fines_note_follows_the_date() -> None:
@@ -244,11 +250,16 @@ def test_uncertain_frontier_status_keeps_large_developer_duties_conditional() ->
 
 def test_raise_as_amended_uses_revenue_not_the_original_compute_cost_test() -> None:
     # The original bill made a developer "large" by > $100M compute spend; S8828 uses > $500M revenue.
-    mid = assess(frontier(1.5e26, 3e8), dt.date(2027, 1, 1))
+    mid = assess(frontier(1.5e26, 3e8, markets=["US"]), dt.date(2027, 1, 1))
     assert cls(mid, "us_ny_raise", "frontier_model") == "yes"
     assert cls(mid, "us_ny_raise", "large_frontier_developer") == "no"
-    assert mid.regimes["us_ny_raise"].obligations == []
-    big = assess(frontier(1.5e26, 6e8), dt.date(2027, 1, 1))
+    # Every frontier developer owes the transparency report and incident reporting; the framework, the
+    # internal-use summaries and the disclosure statement are for large ones only.
+    assert {o.id for o in mid.regimes["us_ny_raise"].obligations} == {
+        "ny.raise.transparency_report",
+        "ny.raise.incident_reporting",
+    }
+    big = assess(frontier(1.5e26, 6e8, markets=["US"]), dt.date(2027, 1, 1))
     incident = duty(big, "us_ny_raise", "ny.raise.incident_reporting")
     assert incident is not None and "72 hours" in (incident.deadline or "")
 
@@ -273,7 +284,11 @@ def test_china_public_service_without_public_opinion_attributes_needs_no_securit
     doc = {"model": TEXT, "release": {"public_service_in_china": True, "public_opinion_attributes": False}}
     a = assess(doc)
     assert cls(a, "cn_genai", "applies") == "yes"
-    assert {o.id for o in a.regimes["cn_genai"].obligations} == {"cn.training_data", "cn.labelling"}
+    assert {o.id for o in a.regimes["cn_genai"].obligations} == {
+        "cn.training_data",
+        "cn.labelling",
+        "cn.labelling_measures",
+    }
 
 
 def test_china_weights_only_release_and_undeclared_service() -> None:
@@ -468,7 +483,7 @@ def test_modifier_gpai_status_comes_from_the_base_model() -> None:
 def test_single_task_modality_patterns_need_a_generality_judgement(
     inputs: list[str], outputs: list[str], expected: str
 ) -> None:
-    doc = {
+    doc: dict[str, Any] = {
         "model": {"modalities": {"input": inputs, "output": outputs}},
         "training": {"compute_flop": 1e24},
         "release": {"role": "provider"},
@@ -581,7 +596,7 @@ def test_duties_that_hang_on_an_open_question_are_counted_apart_in_the_summary()
 
     from modelwarden.assess_report import render_text
 
-    doc = {
+    doc: dict[str, Any] = {
         "model": {"modalities": {"input": ["text"], "output": ["speech"]}},  # a TTS-like pattern
         "training": {"compute_flop": 1e24},
         "release": {"role": "provider", "provider": {"established_in": "DE"}, "markets": ["EU"]},

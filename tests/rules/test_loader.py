@@ -50,6 +50,49 @@ def test_bundled_rules_load_in_contract_order() -> None:
         "us_il_sb315",
         "kr_ai_basic_act",
         "cn_genai",
+        "eu_ai_act_art50",
+        "eu_ai_act_art5",
+        "us_ca_sb942",
+        "us_co_sb26_189",
+        "us_tx_traiga",
+        "cn_anthropomorphic",
+        "vn_ai_law",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ("    applies_to: everyone\n", "obligations.0.applies_to"),
+        ("    applies_to: developer\n    detail: 'x'\n", "obligations.0.detail: unknown key"),
+    ],
+)
+def test_obligation_addressee_is_validated(tmp_path: Path, patch: str, message: str) -> None:
+    text = POLICY.replace(
+        '    citation: {article: "Policy 4.2"}\n', '    citation: {article: "Policy 4.2"}\n' + patch
+    )
+    (tmp_path / "p.yaml").write_text(text)
+    with pytest.raises(RulesError, match=message.replace(".", r"\.")):
+        load_rules([tmp_path])
+
+
+def test_rule_detail_must_compile_and_names_the_deciding_facts(tmp_path: Path) -> None:
+    bad = POLICY.replace(
+        "question: What is the training compute?", "question: What?\n      detail: 'release.'"
+    )
+    (tmp_path / "p.yaml").write_text(bad)
+    with pytest.raises(RulesError, match=r"classifications\.needs_board_review\[1\]\.detail"):
+        load_rules([tmp_path])
+    good = POLICY.replace(
+        "question: What is the training compute?",
+        "question: What is the training compute?\n      detail: '[\"role \" + release.role]'",
+    )
+    (tmp_path / "p.yaml").write_text(good)
+    rules = load_rules([tmp_path])
+    doc = parse_manifest({"release": {"role": "provider"}})
+    a = build_assessment(Inputs(None, doc, None), as_of=dt.date(2026, 6, 1), scan=False, rules=rules)
+    assert a.regimes["acme_release_gate"].needs_review == [
+        "needs_board_review: What is the training compute? (role provider)"
     ]
 
 

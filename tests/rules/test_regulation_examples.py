@@ -353,7 +353,12 @@ def test_cn02_public_chatbot_in_china() -> None:
     doc = {"model": TEXT, "release": {"public_service_in_china": True, "public_opinion_attributes": True}}
     a = assess(doc)
     assert cls(a, "cn_genai", "applies") == "yes"
-    assert duties(a, "cn_genai") == {"cn.security_assessment", "cn.training_data", "cn.labelling"}
+    assert duties(a, "cn_genai") == {
+        "cn.security_assessment",
+        "cn.training_data",
+        "cn.labelling",
+        "cn.labelling_measures",
+    }
     assert cls(assess({"model": TEXT, "release": {"markets": ["EU"]}}), "cn_genai", "applies") == "no"
 
 

@@ -7,12 +7,14 @@ the files may not hold).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
 from modelwarden.compute import threshold_call
 from modelwarden.manifest import Manifest, MonetisationDecl
-from modelwarden.model import Band, ComputeEstimate, ModelFacts, OpennessReport
+from modelwarden.model import Band, ComponentEvidence, ComputeEstimate, ModelFacts, OpennessReport
+from modelwarden.openness.licences import lookup
 
 # Output modalities that make a model "generate language, text-to-image or text-to-video" (Guidelines
 # para 17; "text" includes code and "audio" includes speech).
@@ -82,6 +84,63 @@ def _base_calls(manifest: Manifest, compute: ComputeEstimate) -> dict[str, str]:
     return calls
 
 
+def _text_only(inputs: list[str], outputs: list[str]) -> bool | None:
+    """Known to take and give only text or code (a language model): rules may then infer what such a
+    model is not trained on (EO 14110's biological-sequence question). Unknown modalities: null."""
+    if not inputs or not outputs:
+        return None
+    return set(inputs) | set(outputs) <= {"text", "code"}
+
+
+def _published(components: dict[str, ComponentEvidence], cid: str) -> bool | None:
+    """True when found or declared present; False only when the manifest declares it absent; null when
+    nothing says (not declared is not "not published": docs/assess.md, "Unknown is never no")."""
+    c = components.get(cid)
+    if c is None:
+        return None
+    if c.present:
+        return True
+    return False if c.evidence else None
+
+
+def _weights_licence(openness: OpennessReport) -> dict[str, Any]:
+    """The licence the weights are under — their own when declared, else the release's (Art. 53(2) is
+    about the model) — as kind, name and the clauses set in the openness licence table, by name."""
+    weights = openness.components.get("model_parameters_final")
+    own = weights.licence if weights is not None and weights.present and weights.licence else None
+    text = own or openness.licence.text
+    rec = lookup(text)
+    if rec is None:
+        return {"licence_kind": "unknown" if text else None, "licence_name": text, "licence_terms": []}
+    terms = [f.name for f in dataclasses.fields(rec.terms) if getattr(rec.terms, f.name)]
+    return {"licence_kind": rec.kind, "licence_name": rec.name, "licence_terms": terms}
+
+
+def _openness(openness: OpennessReport | None, manifest: Manifest | None) -> dict[str, Any]:
+    """Facts for the EU Art. 53(2) conditions, kept apart so the rule file decides (docs/assess.md, "Unknown is never no")."""
+    if openness is None:
+        return {"eu_foss_licence": None, "licence_kind": None, "licence_name": None, "licence_terms": [],
+                "weights": None, "architecture": None, "usage_info": None}  # fmt: skip
+    declared = manifest.release.weights.value if manifest and manifest.release.weights else None
+    components = openness.components
+    weights = declared or ("present" if _published(components, "model_parameters_final") else None)
+    return {
+        "eu_foss_licence": openness.eu_foss_licence.verdict.value,
+        **_weights_licence(openness),
+        "weights": weights,
+        "architecture": _published(components, "model_architecture"),
+        "usage_info": _published(components, "model_card"),
+    }
+
+
+def _model_type(facts: ModelFacts | None, manifest: Manifest | None) -> str | None:
+    if facts is not None and facts.model_type is not None:
+        return str(facts.model_type.value).lower()
+    if manifest is not None and manifest.model.architecture:
+        return manifest.model.architecture.lower()
+    return None
+
+
 def _generative(outputs: list[str]) -> bool | None:
     if not outputs:
         return None
@@ -106,6 +165,9 @@ def build_context(
     calls = {k: v.value for k, v in {**compute.thresholds, **compute.other_thresholds}.items()}
     calls.setdefault("modification_one_third", "insufficient_data")
     calls |= _base_calls(m, compute)
+    cluster = m.training.cluster
+    first = m.release.model_line_first_placed
+    line_placed = min(d for d in (first, placed) if d is not None) if (first or placed) else None
     return {
         "as_of": as_of.isoformat(),
         "model": {
@@ -116,9 +178,16 @@ def build_context(
             "bio": m.model.primarily_biological_sequence_data,
             "broad_serious_risk": m.model.broad_serious_risk_to_life_safety_rights,
             "parameters": m.model.parameters or (facts.parameters.total if facts else None),
+            "type": _model_type(facts, manifest),
+            "text_only": _text_only(inputs, outputs),
         },
         "compute": {"method": compute.method, "calls": calls},
-        "training": {"planned": m.training.planned},
+        "training": {
+            "planned": m.training.planned,
+            "cluster_peak_ops": cluster.peak_ops_per_s if cluster else None,
+            "cluster_network_gbit": cluster.networking_gbit_s if cluster else None,
+            "cluster_single_dc": cluster.single_datacenter if cluster else None,
+        },
         "release": {
             "role": m.release.role.value if m.release.role else None,
             "placed": placed.isoformat() if placed else None,
@@ -136,13 +205,19 @@ def build_context(
             "public_service_in_china": m.release.public_service_in_china,
             "public_opinion": m.release.public_opinion_attributes,
             "eu_business_users": m.release.eu_registered_business_users,
+            # The model line's first placing decides the legacy deadline (Guidelines §2.2).
+            "line_placed": line_placed.isoformat() if line_placed else None,
+            "internal_only": m.release.internal_research_only,
+            "weights_held_by": m.release.weights_held_by.value if m.release.weights_held_by else None,
+            "consequential": m.release.consequential_decisions,
+            "system_offered": m.release.system_offered,
+            "monthly_users": m.release.monthly_users,
+            "anthropomorphic": m.release.anthropomorphic_service,
         },
         "base": {
             "name": m.base_model.name if m.base_model else None,
             "systemic_risk": m.base_model.systemic_risk if m.base_model else None,
             "compute_known": m.base_model is not None and m.base_model.compute_flop is not None,
         },
-        "openness": {
-            "eu_foss_licence": openness.eu_foss_licence.verdict.value if openness is not None else None,
-        },
+        "openness": _openness(openness, manifest),
     }

@@ -10,19 +10,45 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import cel
 
 from modelwarden.model import Citation, Classification, Exemption, Obligation, RegimeResult, TraceStep
 from modelwarden.rules.loader import CitationSpec, Compiled, NoteSpec, ObligationSpec, RuleSet
 
+# The words the notes use for each addressee (loader.Addressee).
+_ADDRESSEE = {
+    "model_provider": "provider of the model",
+    "system_provider": "provider of an AI system built on the model (its model provider if it offers one)",
+    "developer": "developer of the model",
+    "deployer": "deployer (whoever uses the model or system)",
+    "service_provider": "provider of the public service built on the model",
+}
 
-def _run(compiled: Compiled, expr: str, ctx: cel.Context) -> tuple[Any, str | None]:
+
+@dataclass
+class _Env:
+    """One assessment's facts as CEL values, and the values of fact-only expressions already computed
+    (the same condition appears in several files: ~40% of evaluations, benchmarks/assess_bench.py)."""
+
+    ctx: cel.Context
+    memo: dict[str, tuple[Any, str | None]] = field(default_factory=dict)
+
+
+def _run(compiled: Compiled, expr: str, env: _Env) -> tuple[Any, str | None]:
+    pure = expr in compiled.pure
+    if pure and expr in env.memo:
+        return env.memo[expr]
+    out: tuple[Any, str | None]
     try:
-        return compiled.programs[expr].execute(ctx), None
+        out = compiled.programs[expr].execute(env.ctx), None
     except (TypeError, KeyError, ValueError, RuntimeError) as exc:
-        return None, str(exc).splitlines()[0][:160]
+        out = None, str(exc).splitlines()[0][:160]
+    if pure:
+        env.memo[expr] = out
+    return out
 
 
 def _citation(spec: CitationSpec, compiled: Compiled) -> Citation:
@@ -33,7 +59,7 @@ def _citation(spec: CitationSpec, compiled: Compiled) -> Citation:
     )
 
 
-def _classify(compiled: Compiled, ctx: cel.Context, cls: dict[str, str], result: RegimeResult) -> None:
+def _classify(compiled: Compiled, ctx: _Env, cls: dict[str, str], result: RegimeResult) -> None:
     for name, rules in compiled.spec.classifications.items():
         decided = False
         for i, rule in enumerate(rules):
@@ -52,16 +78,17 @@ def _classify(compiled: Compiled, ctx: cel.Context, cls: dict[str, str], result:
                 continue
             cls[name] = rule.result
             cite = f" [{rule.cite.article}]" if rule.cite else ""
+            detail = _detail(compiled, rule.detail, ctx, result, f"{name}[{i}].detail")
             result.trace.append(
                 TraceStep(
                     rule=f"{name}[{i}]",
                     expression=rule.when,
                     result=rule.result,
-                    explanation=rule.because + cite,
+                    explanation=rule.because + detail + cite,
                 )
             )
             if rule.result == "needs_review" and rule.question:
-                result.needs_review.append(f"{name}: {rule.question}")
+                result.needs_review.append(f"{name}: {rule.question}{detail}")
             decided = True
             break
         if not decided:
@@ -72,6 +99,20 @@ def _classify(compiled: Compiled, ctx: cel.Context, cls: dict[str, str], result:
                 )
             )
         result.classification[name] = Classification(cls[name])
+
+
+def _detail(compiled: Compiled, expr: str | None, ctx: _Env, result: RegimeResult, where: str) -> str:
+    """The facts that decided a rule (" (a, b)"), or "" when there are none."""
+    if expr is None:
+        return ""
+    value, error = _run(compiled, expr, ctx)
+    if error is not None:
+        result.trace.append(TraceStep(rule=where, expression=expr, result="not evaluable", explanation=error))
+        return ""
+    items = (
+        [str(v) for v in value] if isinstance(value, list | tuple) else [] if value is None else [str(value)]
+    )
+    return f" ({', '.join(items)})" if items else ""
 
 
 def _requirements(requires: Mapping[str, str], cls: Mapping[str, Classification]) -> tuple[bool, list[str]]:
@@ -88,9 +129,7 @@ def _requirements(requires: Mapping[str, str], cls: Mapping[str, Classification]
     return True, pending
 
 
-def _text(
-    compiled: Compiled, expr: str | None, ctx: cel.Context, result: RegimeResult, where: str
-) -> str | None:
+def _text(compiled: Compiled, expr: str | None, ctx: _Env, result: RegimeResult, where: str) -> str | None:
     if expr is None:
         return None
     value, error = _run(compiled, expr, ctx)
@@ -101,7 +140,7 @@ def _text(
 
 
 def _obligation(
-    compiled: Compiled, o: ObligationSpec, ctx: cel.Context, result: RegimeResult, as_of: dt.date
+    compiled: Compiled, o: ObligationSpec, ctx: _Env, result: RegimeResult, as_of: dt.date
 ) -> Obligation | None:
     listed, pending = _requirements(o.requires, result.classification)
     if not listed:
@@ -117,8 +156,18 @@ def _obligation(
     if pending:
         notes.append(f"conditional: owed only if {', '.join(pending)} is confirmed as yes (needs review)")
     start = dt.date.fromisoformat(applies) if applies else None
-    if start is not None and start > as_of:
-        notes.append(f"not yet applicable on {as_of.isoformat()}")
+    # Future duties (docs/assess.md): every duty not yet applicable on the as-of date is listed with the
+    # date it applies from and status "not_yet_in_force", whether the duty or the whole instrument starts
+    # later; `applies_from` is never earlier than the instrument's own start.
+    eff_start = compiled.spec.effective.from_
+    if start is None or start < eff_start:
+        start = eff_start
+    status: Literal["in_force", "not_yet_in_force"] = "in_force"
+    if start > as_of:
+        status = "not_yet_in_force"
+        notes.append(f"not yet applicable on {as_of.isoformat()} (applies from {start.isoformat()})")
+    if o.applies_to is not None:
+        notes.insert(0, f"owed by the {_ADDRESSEE[o.applies_to]}")
     return Obligation(
         id=o.id,
         title=o.title,
@@ -127,13 +176,15 @@ def _obligation(
         deadline=_text(compiled, o.deadline, ctx, result, f"{o.id}.deadline"),
         note="; ".join(notes) or None,
         conditional_on=pending,
+        applies_to=o.applies_to,
+        status=status,
     )
 
 
 def _notes(
     compiled: Compiled,
     specs: Sequence[str | NoteSpec],
-    ctx: cel.Context,
+    ctx: _Env,
     result: RegimeResult,
     where: str = "notes",
 ) -> list[str]:
@@ -154,7 +205,7 @@ def _notes(
 
 
 def evaluate_instrument(
-    compiled: Compiled, context: cel.Context, cls: dict[str, str], as_of: dt.date
+    compiled: Compiled, context: _Env, cls: dict[str, str], as_of: dt.date
 ) -> RegimeResult:
     """Evaluate one instrument; `cls` is the map the context's `cls_` function reads (filled here)."""
     cls.clear()
@@ -198,9 +249,6 @@ def evaluate_instrument(
         if o.id in maybe:
             extra = "an exemption may remove this duty: " + "; ".join(maybe[o.id])
             o.note = "; ".join(filter(None, [o.note, extra]))
-    if not in_force:
-        for o in result.obligations:
-            o.note = "; ".join(filter(None, [o.note, f"instrument applies from {eff.from_.isoformat()}"]))
     return result
 
 
@@ -210,4 +258,5 @@ def evaluate(rules: RuleSet, ctx: dict[str, Any], as_of: dt.date) -> dict[str, R
     cls: dict[str, str] = {}
     context = cel.Context(variables=ctx)
     context.add_function("cls_", lambda name: cls.get(name))
-    return {c.spec.id: evaluate_instrument(c, context, cls, as_of) for c in rules.instruments}
+    env = _Env(context)
+    return {c.spec.id: evaluate_instrument(c, env, cls, as_of) for c in rules.instruments}

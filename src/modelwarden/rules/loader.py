@@ -36,7 +36,17 @@ BUNDLED_ORDER = (
     "us_il_sb315",
     "kr_ai_basic_act",
     "cn_genai",
+    "eu_ai_act_art50",
+    "eu_ai_act_art5",
+    "us_ca_sb942",
+    "us_co_sb26_189",
+    "us_tx_traiga",
+    "cn_anthropomorphic",
+    "vn_ai_law",
 )
+# Who owes a duty (docs/assess.md, "Who owes a duty"): the provider of the model, the provider of an AI
+# system built on it, the developer (US state statutes), a deployer, or the provider of a public service.
+Addressee = Literal["model_provider", "system_provider", "developer", "deployer", "service_provider"]
 Result = Literal["yes", "no", "needs_review", "insufficient_data"]
 
 
@@ -56,6 +66,9 @@ class RuleSpec(_Strict):
     because: str
     cite: CitationSpec | None = None
     question: str | None = None  # required for needs_review: what a human must settle
+    # CEL giving a string or a list of strings appended to `because` and `question` (e.g. the licence
+    # clauses that decide a question), so the answer names the facts that decided it.
+    detail: str | None = None
 
 
 class NoteSpec(_Strict):
@@ -74,6 +87,7 @@ class ObligationSpec(_Strict):
     applies_from: str | None = None  # a CEL expression giving an ISO date, or a quoted literal
     deadline: str | None = None  # CEL expression giving text
     notes: list[str | NoteSpec] = Field(default_factory=list)  # plain, or {when, text}
+    applies_to: Addressee | None = None  # required in bundled files (tests/rules/test_loader.py)
 
 
 class ExemptionSpec(_Strict):
@@ -107,6 +121,9 @@ class Compiled:
     spec: InstrumentSpec
     path: str
     programs: dict[str, Any]  # expression text -> compiled CEL program
+    # Expressions that read no earlier decision (`cls.`): their value depends only on the facts, so the
+    # engine evaluates each once per assessment however many files share it.
+    pure: frozenset[str] = frozenset()
 
 
 # `cls.gpai_model` in a rule reads a classification decided earlier in the same instrument. It is
@@ -129,6 +146,7 @@ def _expressions(spec: InstrumentSpec) -> list[tuple[str, str]]:
     ]
     for name, rules in spec.classifications.items():
         out += [(f"classifications.{name}[{i}].when", r.when) for i, r in enumerate(rules)]
+        out += [(f"classifications.{name}[{i}].detail", r.detail) for i, r in enumerate(rules) if r.detail]
     for i, o in enumerate(spec.obligations):
         for key in ("when", "applies_from", "deadline"):
             value = getattr(o, key)
@@ -185,7 +203,7 @@ def parse_rules(text: str, path: str) -> Compiled:
         raise RulesError("invalid rule file:\n" + "\n".join(lines), path=path) from None
     _check(spec, path)
     programs = {expr: _compile(expr, where, path) for where, expr in _expressions(spec)}
-    return Compiled(spec, path, programs)
+    return Compiled(spec, path, programs, frozenset(e for e in programs if not _CLS.search(e)))
 
 
 def _read(path: Path) -> str:
