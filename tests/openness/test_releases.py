@@ -222,10 +222,35 @@ def test_free_but_not_osi_approved_code_fails_osaid(tmp_path: Path) -> None:
         assert any("not under an OSI-approved licence" in f for f in r.osaid.failing), lic
 
 
-def test_no_licence_anywhere_is_not_free_and_open_source(tmp_path: Path) -> None:
+def test_no_licence_found_is_a_question_not_a_definite_no(tmp_path: Path) -> None:
+    """The licence may be published where the files do not show it (a hub page): not found is not
+    "not published", so the exemption turns on review, never a definite no."""
     r = classify(release(tmp_path, "none", "# a card without front matter\n"))
+    assert r.eu_foss_licence.verdict is YesNoReview.NEEDS_REVIEW
+    assert r.eu_foss_licence.reasons[0].startswith("no licence found in the files and none declared")
+
+
+def _manifest(tmp_path: Path, components: str) -> Path:
+    m = tmp_path / "modelwarden.yaml"
+    m.write_text(
+        "model: {name: m}\nrelease: {license: apache-2.0, weights: public}\n" + components, encoding="utf-8"
+    )
+    return m
+
+
+def test_undeclared_architecture_and_card_need_review_in_a_manifest_only_assessment(tmp_path: Path) -> None:
+    r = assess_openness(None, load_manifest(_manifest(tmp_path, "")))
+    assert r.eu_foss_licence.verdict is YesNoReview.NEEDS_REVIEW
+    text = " ".join(r.eu_foss_licence.reasons)
+    assert "architecture: not found in the files and not declared" in text
+    assert "model card): not found in the files and not declared" in text
+
+
+def test_architecture_declared_absent_is_a_definite_no(tmp_path: Path) -> None:
+    m = _manifest(tmp_path, "components:\n  model_architecture: {present: false}\n")
+    r = assess_openness(None, load_manifest(m))
     assert r.eu_foss_licence.verdict is YesNoReview.NO
-    assert r.eu_foss_licence.reasons[0].startswith("no licence found")
+    assert any("components.model_architecture.present: false" in x for x in r.eu_foss_licence.reasons)
 
 
 def test_a_card_gate_or_a_use_policy_needs_review(tmp_path: Path) -> None:

@@ -122,9 +122,11 @@ def eu_foss(
     rec = lookup(text)
     terms = rec.terms if rec is not None else None
     if not text:
-        no.append(
-            "no licence found: without one no right to use, modify or distribute is granted "
-            "(declare release.license if the files leave it out)"
+        # Not found is not "not published": the licence may sit where we did not look (a hub page, a
+        # separate repository). Unknown is a question, never a definite no.
+        review.append(
+            "no licence found in the files and none declared: without one no right to use, modify or "
+            "distribute is granted — is the release under a licence? (declare release.license)"
         )
     elif rec is None or rec.kind == "unknown":
         review.append(
@@ -174,14 +176,19 @@ def eu_foss(
         )
     else:
         review.append("are the weights publicly available? none were found and the manifest does not say")
-    if _has(components, "model_architecture"):
-        ok.append("architecture information available")
-    else:
-        no.append("no information on the architecture is published")
-    if _has(components, "model_card"):
-        ok.append("usage information (model card) available")
-    else:
-        no.append("no usage information (model card) is published")
+    for cid, what in (
+        ("model_architecture", "information on the architecture"),
+        ("model_card", "usage information (model card)"),
+    ):
+        if _has(components, cid):
+            ok.append(f"{what} available")
+        elif manifest is not None and _declared_absent(manifest, cid):
+            no.append(f"no {what} is published (components.{cid}.present: false)")
+        else:
+            review.append(
+                f"{what}: not found in the files and not declared — is it published? "
+                f"(declare components.{cid})"
+            )
     if no:
         return EuFossVerdict(verdict=YesNoReview.NO, reasons=no + review)
     if review:
@@ -260,6 +267,10 @@ def eosai(
 
 def _declared(manifest: Manifest, cid: str) -> bool:
     return any(c.value == cid and d.present for c, d in manifest.components.items())
+
+
+def _declared_absent(manifest: Manifest, cid: str) -> bool:
+    return any(c.value == cid and not d.present for c, d in manifest.components.items())
 
 
 def _peer_reviewed(manifest: Manifest | None) -> bool:
