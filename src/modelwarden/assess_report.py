@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
-from modelwarden.model import Assessment, Band, Classification, RegimeResult
+from modelwarden.model import Assessment, Band, Classification, ParameterCount, RegimeResult
 from modelwarden.safe_text import document, markup
 
 DISCLAIMER = (
@@ -76,12 +76,21 @@ def summary(a: Assessment) -> list[Line]:
     return [_summary_line(r) for r in a.regimes.values()]
 
 
+def active_text(p: ParameterCount) -> str:
+    """Active parameters both ways, the convention named (docs/compute.md "Active parameters")."""
+    assert p.active is not None
+    text = f"{p.active:,} active with the input embedding"
+    if p.active_without_input_embedding is not None:
+        text += f", {p.active_without_input_embedding:,} without"
+    return text
+
+
 def headline(a: Assessment) -> list[str]:
     c = a.compute
     params = None
     if a.facts is not None and a.facts.parameters.total:
         p = a.facts.parameters
-        params = f"{p.total:,} parameters" + (f" ({p.active:,} active)" if p.active else "")
+        params = f"{p.total:,} parameters" + (f" ({active_text(p)})" if p.active else "")
     elif c.parameters_used:
         params = f"{c.parameters_used:,} parameters used for compute (declared in the manifest)"
     out = [f"{a.subject.name} — assessed as of {a.as_of.isoformat()} (rules {a.ruleset_version})"]

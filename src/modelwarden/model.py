@@ -160,7 +160,17 @@ class Layout(StrEnum):
 
 class ParameterCount(Record):
     total: int | None = None
-    active: int | None = None  # None for dense models
+    active: int | None = None
+    """Mixture-of-experts: parameters one token runs through (k of E routed experts), the INPUT
+    EMBEDDING INCLUDED (the convention of Mixtral's 12.9B and Qwen's "A3B"). None for dense models.
+    DeepSeek-V2, Kimi K2 and gpt-oss quote it without the input embedding: see
+    `active_without_input_embedding` (docs/compute.md "Active parameters")."""
+    active_without_input_embedding: int | None = None
+    """`active` minus `input_embedding`: the figure in the convention of DeepSeek-V2/V3, Kimi K2 and
+    gpt-oss cards. None when `active` or `input_embedding` is unknown."""
+    input_embedding: int | None = None
+    """Parameters used only as table lookups (token embedding unless tied to the output head, learned
+    position tables): no matmul, so no training FLOPs. None when the files do not show it."""
     source: Literal["tensors", "config", "manifest"] | None = None
     config_total: int | None = None  # the config.json formula's figure when tensors were also counted
     config_active: int | None = None

@@ -97,6 +97,7 @@ class _Counter:
             self._from_manifest(self.f.manifest)
         if main is not None and main.config is not None:
             self.f.facts.parameters.notes.extend(f"config formula: {note}" for note in main.config.notes)
+        self._lookup(main)
         self._components(units)
         self._manifest_check()
 
@@ -146,6 +147,22 @@ class _Counter:
             note=f"{cfg.family} formula (compute.md §4.7) over " + ", ".join(cfg.fields[:12]),
         )
         self.f.warn("no readable weights: the parameter count comes from the config formula alone")
+
+    def _lookup(self, main: _Unit | None) -> None:
+        """The lookup-only parameters and the active figure without them (docs/compute.md)."""
+        pc = self.f.facts.parameters
+        if pc.source == "config" and main is not None and main.config is not None:
+            pc.input_embedding = main.config.input_lookup
+        elif pc.source == "tensors" and main is not None and main.tensors is not None:
+            tc, cfg = main.tensors, main.config
+            outside = sum(tc.breakdown.get(c, 0) for c in OUTSIDE_FORMULA)
+            if cfg is not None and tc.total - outside == cfg.total:
+                pc.input_embedding = cfg.input_lookup  # the formula knows which tables are lookups
+            elif not tc.tied and "head" in tc.breakdown:
+                pc.input_embedding = tc.breakdown.get("embedding")
+            # tied, or no head found: which part of the embedding is a lookup is not known
+        if pc.active is not None and pc.input_embedding is not None:
+            pc.active_without_input_embedding = pc.active - pc.input_embedding
 
     def _from_manifest(self, manifest: Manifest) -> None:
         pc = self.f.facts.parameters

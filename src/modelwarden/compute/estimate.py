@@ -376,7 +376,16 @@ class _Estimator:
             if not emb:
                 return self._stated_params(n, prov, "from the model files, no embedding breakdown")
             kind = "active " if pc.active else ""
-            if self._tied():
+            if pc.input_embedding is not None and self._has_head_class():
+                # The lookup-only part as the count knows it (tied tables and position tables sorted out).
+                lookup = float(pc.input_embedding)
+                central, low = n - lookup, n - emb - head
+                desc = (
+                    f"{kind}parameters {int(n):,} minus the input-embedding lookup {int(lookup):,}"
+                    if lookup
+                    else f"{kind}parameters {int(n):,} (tied embedding counted once, as the output head)"
+                )
+            elif self._tied():
                 # The shared matrix works as the output head, a real matmul (compute.md §4.3).
                 central, low = n, n - emb
                 desc = f"{kind}parameters {int(n):,} (tied embedding counted once, as the output head)"
@@ -398,6 +407,13 @@ class _Estimator:
         return _Params(
             low=n * (1 - share), central=n, high=n, provenance=prov, description=f"{int(n):,} parameters"
         )
+
+    def _has_head_class(self) -> bool:
+        """False for an encoder released without a head (its whole embedding is a lookup)."""
+        if self.config is None:
+            return True
+        archs = self.config.get("architectures")
+        return not (isinstance(archs, list) and archs and not any(_has_head(str(a)) for a in archs))
 
     def _tied(self) -> bool:
         """Whether the embedding matrix also works as the output head (a matmul worth counting).

@@ -380,7 +380,11 @@ def _bert(c: _Cfg, family: str) -> ConfigCount:
     layer = (4 * d * d + 4 * d) + 2 * d + (d * ff + ff) + (ff * d + d) + 2 * d
     head, note = _encoder_head(c, d, vocab, family)
     breakdown = {"embedding": embedding, "layers": layers * layer, "head": head}
-    return ConfigCount(family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used), notes=note)
+    # A masked-LM head's decoder is the token table: that matrix does a matmul; the rest is lookup.
+    lookup = embedding - vocab * d if "decoder tied" in " ".join(note) else embedding
+    return ConfigCount(
+        family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used), notes=note, lookup=lookup
+    )
 
 
 def _encoder_head(c: _Cfg, d: int, vocab: int, family: str) -> tuple[int, tuple[str, ...]]:
