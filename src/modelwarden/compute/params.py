@@ -242,8 +242,8 @@ def _deepseek(c: _Cfg, family: str) -> ConfigCount:
     h = c.integer("num_attention_heads")
     if family == "deepseek":
         # DeepSeekMoE (v1) keeps Llama's attention; V2/V3 use multi-head latent attention.
-        bias = c.flag("attention_bias", False)
-        attention = _attention(c, d, _Attn(qkv_bias=bias, o_bias=bias))
+        attn_bias = c.flag("attention_bias", False)
+        attention = _attention(c, d, _Attn(qkv_bias=attn_bias, o_bias=attn_bias))
     else:
         attention = _mla(c, d, h)
     ff = c.integer("intermediate_size")
