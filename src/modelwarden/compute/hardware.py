@@ -55,25 +55,74 @@ class Accelerator(_Strict):
         return tflops * 1e12 if tflops is not None else None
 
 
+class Naming(_Strict):
+    """How accelerator names as papers write them are reduced to a table key (hardware.yaml `naming`)."""
+
+    vendor_words: list[str]
+    """Vendor and brand words that never tell chips apart ("nvidia", "tesla", "instinct")."""
+    generic_words: list[str]
+    """Words such as "gpu", "tensor core", "pod" that name no chip."""
+    memory_types: list[str]
+    """Memory-technology words ("hbm3"), dropped like memory sizes ("80 GB")."""
+    form_factors: dict[str, str]
+    """Form-factor word -> the form factor it names ("dgxs" -> "sxm")."""
+    default_form_factors: list[str]
+    """Form factors that fall back to the chip's bare entry (the entries describe these boards)."""
+
+
 class HardwareTable(_Strict):
     utilisation: Utilisation
     pue: Pue
+    naming: Naming
     accelerators: list[Accelerator]
 
     def find(self, name: str) -> Accelerator | None:
         index = _INDEXES.get(id(self))
         if index is None:
             index = _INDEXES[id(self)] = _index(self)
-        return index.get(normalise(name))
+        chip, form = parse_name(name, self.naming)
+        if not chip:
+            return None
+        if form is not None:
+            for key in (chip + form, chip + form.rstrip("0123456789")):
+                if key in index:
+                    return index[key]
+            if form not in self.naming.default_form_factors and form.rstrip("0123456789") not in (
+                self.naming.default_form_factors
+            ):
+                return None  # a PCIe/NVL board of a chip the table lists only as SXM: different peaks
+        return index.get(chip)
 
     def names(self) -> list[str]:
         return [acc.aliases[0].upper() for acc in self.accelerators]
 
 
+# "80GB", "80 GB", "(40 GiB)", "32G": a memory size, dropped wherever it stands.
+_MEMORY = re.compile(r"\b\d+(?:\.\d+)?\s*(?:gb|gib|g|tb)\b")
+# "8x A100", "2048 × H100": a leading chip count.
+_COUNT = re.compile(r"^\s*\d[\d,]*\s*(?:x|×)\s*")
+
+
+def parse_name(name: str, naming: Naming) -> tuple[str, str | None]:
+    """(chip key, form factor or None): "NVIDIA Tesla V100 DGXS 32 GB" -> ("v100", "sxm")."""
+    lowered = _MEMORY.sub(" ", _COUNT.sub("", name.strip().lower()))
+    words = re.split(r"[^a-z0-9]+", lowered)
+    drop = {*naming.vendor_words, *naming.generic_words, *naming.memory_types}
+    chip: list[str] = []
+    form: str | None = None
+    for word in words:
+        if not word or word in drop:
+            continue
+        if word in naming.form_factors:
+            form = form or naming.form_factors[word]
+            continue
+        chip.append(word)
+    return "".join(chip), form
+
+
 def normalise(name: str) -> str:
-    """`A100-80GB` → `a100`; `TPU v4` → `tpuv4`; `H100 SXM5` → `h100sxm5`."""
-    lowered = re.sub(r"[\s_-]*\(?\d+\s*gb\)?$", "", name.strip().lower())  # memory suffix: "-80GB"
-    return re.sub(r"[^a-z0-9]", "", lowered)
+    """A table key: lower-case letters and digits only (`H100 SXM5` -> `h100sxm5`)."""
+    return re.sub(r"[^a-z0-9]", "", name.strip().lower())
 
 
 _INDEXES: dict[int, dict[str, Accelerator]] = {}  # per loaded table (tables are frozen and few)
