@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modelwarden.compute.calls import CUMULATIVE_KEYS, DEFAULT_THRESHOLDS, one_third_rule, threshold_call
-from modelwarden.compute.hardware import DEFAULT_PRECISIONS, table
+from modelwarden.compute.hardware import DEFAULT_PRECISIONS, sparsity, table
 from modelwarden.manifest import HardwareDecl, Manifest, Role, StageDecl, StageKind
 from modelwarden.model import (
     Band,
@@ -123,6 +124,9 @@ class _Estimator:
         self.hw: _Hardware | None = None
         self.n_used: float | None = None
         self.config = _read_config(facts)
+        # Set when N is the total of a model known to be a mixture of experts (no active count):
+        # then no threshold is called "clearly above" (docs/compute.md, "A sparse total").
+        self.sparse_total: str | None = None
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -365,6 +369,9 @@ class _Estimator:
         if f is not None and f.parameters.total and not adapter:
             pc = f.parameters
             n = float(pc.active or pc.total or 0)
+            if pc.active is None and not m.active_parameters and (why := self._moe_evidence()):
+                prov = pc.provenance or Provenance(source=Source.TENSORS)
+                return self._sparse_params(n, prov, why)
             emb = float(pc.breakdown.get("embedding", 0))
             head = float(pc.breakdown.get("head", 0))
             prov = pc.provenance or Provenance(source=Source.TENSORS)
@@ -394,8 +401,50 @@ class _Estimator:
                 desc = f"{kind}parameters {int(n):,} minus the input embedding {int(emb):,}"
             return _Params(low=max(low, 0.0), central=central, high=n, provenance=prov, description=desc)
         if stated:
+            if not m.active_parameters and (why := self._moe_evidence()):
+                return self._sparse_params(float(stated), _mf(stated_field), why)
             return self._stated_params(float(stated), _mf(stated_field), "stated in the manifest")
         return None
+
+    def _moe_evidence(self) -> str | None:
+        """Why the model is known to be a mixture of experts, or None."""
+        sp = sparsity()
+        declared = self.m.model.architecture or ""
+        words = "|".join(re.escape(w) for w in sp.architecture_words)
+        if declared and re.search(rf"(?<![a-z])(?:{words})(?![a-z])", declared.lower()):
+            return f"model.architecture says {declared[:60]!r}"
+        for source in (self.config, (self.config or {}).get("text_config")):
+            if isinstance(source, dict):
+                for key in sp.expert_keys:
+                    n = source.get(key)
+                    if isinstance(n, int) and not isinstance(n, bool) and n > 1:
+                        return f"config.json {key} = {n}"
+        return None
+
+    def _sparse_params(self, n: float, prov: Provenance, why: str) -> _Params:
+        """N for a mixture of experts known only by its total: from the sparsest model seen to all of it."""
+        sp = sparsity()
+        share = EMBEDDING_SHARE_FALLBACK if n >= 1e9 else EMBEDDING_SHARE_FALLBACK_SMALL
+        self.sparse_total = why
+        self.warn(
+            f"mixture of experts ({why}) but only its total parameters ({int(n):,}) are known: a token "
+            f"passes through a fraction of them (released models: {sp.low:.1%}-28% by their configs). "
+            "State model.active_parameters (per token, input embedding included). Until then the "
+            f"operation count runs from {sp.low:.1%} of the total to all of it, and no line is called "
+            "clearly above"
+        )
+        self.assume(
+            f"sparse total: N from {sp.low:.1%} (below the sparsest released model) through {sp.central:.0%} "
+            f"(their median) to 100% of {int(n):,}",
+            _default("data/sparsity.yaml: active ÷ total of released MoE models (docs/compute.md)"),
+        )
+        return _Params(
+            low=n * sp.low * (1 - share),
+            central=n * sp.central,
+            high=n,
+            provenance=prov,
+            description=f"{sp.central:.0%} of the sparse total {int(n):,} (active count unknown)",
+        )
 
     def _stated_params(self, n: float, prov: Provenance, where: str) -> _Params:
         share = EMBEDDING_SHARE_FALLBACK if n >= 1e9 else EMBEDDING_SHARE_FALLBACK_SMALL
@@ -558,7 +607,7 @@ class _Estimator:
         precision = hw.precision.value if hw.precision else None
         if hw.peak_flop_s:
             peak, peak_note = hw.peak_flop_s, f"{where}.peak_flop_s"
-            alt_peak = None
+            alt_peak = low_peak = None
         elif acc is None:
             if hw.accelerator:
                 self.warn(
@@ -584,8 +633,16 @@ class _Estimator:
                         f"{acc.name} also runs FP8: the upper edge allows FP8 training at median utilisation",
                         _default("compute.md §5.1: compute both precisions and widen the band"),
                     )
+                low_peak, low_precision = _full_precision_peak(acc.peak_tflops)
+                if low_peak is not None:
+                    self.assume(
+                        f"the lower edge allows {low_precision.upper()} training at low utilisation (older "
+                        f"runs trained in full precision: {acc.name} {low_precision.upper()} "
+                        f"{low_peak / 1e12:g} TFLOP/s)",
+                        _default("docs/compute.md: an unknown precision widens the band both ways"),
+                    )
             else:
-                alt_peak = None
+                alt_peak = low_peak = None
             found = acc.peak_flop_s(precision)
             if found is None:
                 self.warn(
@@ -599,10 +656,12 @@ class _Estimator:
             )
         u = tab.utilisation
         if hw.utilisation:
-            ul, uc, uh = hw.utilisation * u.stated_wallclock_factor, hw.utilisation, hw.utilisation
+            ul, uc = hw.utilisation * u.stated_wallclock_factor, hw.utilisation
+            uh = min(1.0, hw.utilisation * u.stated_high_factor)
             self.assume(
-                f"stated utilisation {hw.utilisation:.0%}; low edge {ul:.0%} (averaged over all chip-hours)",
-                _mf(f"{where}.utilisation", u.stated_source),
+                f"stated utilisation {hw.utilisation:.0%}; low edge {ul:.0%} (averaged over all chip-hours), "
+                f"high edge {uh:.0%} (a stated MFU may leave out attention FLOPs or be rounded down)",
+                _mf(f"{where}.utilisation", f"{u.stated_source}; {u.stated_high_source}"),
             )
         else:
             ul, uc, uh = u.low, u.central, u.high
@@ -614,7 +673,10 @@ class _Estimator:
         high = capacity * uh
         if alt_peak is not None:
             high = max(high, chip_hours * SECONDS_PER_HOUR * alt_peak * uc)
-        band = Band(low=capacity * ul, central=capacity * uc, high=high)
+        low = capacity * ul
+        if low_peak is not None:
+            low = min(low, chip_hours * SECONDS_PER_HOUR * low_peak * ul)
+        band = Band(low=low, central=capacity * uc, high=high)
         formula = f"{_fmt(chip_hours)} chip-hours × 3600 × {_fmt(peak)} FLOP/s ({peak_note}) × utilisation"
         self.estimates.append(
             MethodEstimate(scope=scope, method=ComputeMethod.HARDWARE, band=band, formula=formula)
@@ -769,6 +831,9 @@ class _Estimator:
                     lower = threshold_call(modification, value, inclusive=incl)
                     if lower.crossed:
                         call = lower
+                if self.sparse_total and call is ThresholdCall.CLEARLY_ABOVE:
+                    # The active share of a sparse total is not known: never a confident call above.
+                    call = ThresholdCall.NEAR_ABOVE
                 calls[key] = call
         return strict, inclusive
 
@@ -835,6 +900,15 @@ class _Estimator:
         if hw.count and hw.hours:
             return hw.count * hw.hours
         return None
+
+
+def _full_precision_peak(peaks: dict[str, float]) -> tuple[float | None, str]:
+    """The chip's full-precision matmul peak: TF32 where the chip has it (frameworks ran FP32 matmuls
+    on TF32 tensor cores), else FP32; (None, "") when the table lists neither."""
+    for precision in ("tf32", "fp32"):
+        if precision in peaks:
+            return peaks[precision] * 1e12, precision
+    return None, ""
 
 
 def _stage_policy(st: StageDecl) -> tuple[bool, bool, str]:

@@ -34,6 +34,9 @@ class Utilisation(_Strict):
     plausible_high: float = Field(gt=0, le=1)
     stated_wallclock_factor: float = Field(gt=0, le=1)
     stated_source: str
+    stated_high_factor: float = Field(ge=1, le=2)
+    """A stated MFU times this is the band's high edge (a stated MFU is not an exact ceiling)."""
+    stated_high_source: str
 
 
 class Pue(_Strict):
@@ -135,6 +138,27 @@ def _index(tab: HardwareTable) -> dict[str, Accelerator]:
         for key in (normalise(acc.id), *acc.aliases):
             index.setdefault(key, acc)
     return index
+
+
+class Sparsity(_Strict):
+    """Active ÷ total parameters of released mixture-of-experts models (data/sparsity.yaml)."""
+
+    observed: dict[str, float]
+    """Model -> active ÷ total (input embedding included), from its config formula."""
+    low: float = Field(gt=0, le=1)
+    """Lower edge for a model known to be sparse whose active count is unknown."""
+    central: float = Field(gt=0, le=1)
+    """The median of `observed`: the central figure in that case."""
+    expert_keys: list[str]
+    """config.json keys giving the number of routed experts."""
+    architecture_words: list[str]
+    """Words of a declared architecture that mean mixture of experts."""
+
+
+@cache
+def sparsity() -> Sparsity:
+    data = yaml.safe_load((DATA.parent / "sparsity.yaml").read_text(encoding="utf-8"))
+    return Sparsity.model_validate(data)
 
 
 @cache
