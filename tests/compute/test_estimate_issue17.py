@@ -101,8 +101,9 @@ def test_unknown_precision_widens_down_to_full_precision(chip: str, low_precisio
     acc = table().find(chip)
     assert acc is not None
     unknown = est({"training": {"hardware": {"accelerator": chip, "gpu_hours": 1e5}}}).training_flop
-    known = est({"training": {"hardware": {"accelerator": chip, "gpu_hours": 1e5, "precision": "bf16"
-                                           if "bf16" in acc.peak_tflops else "fp16"}}}).training_flop  # fmt: skip
+    precision = "bf16" if "bf16" in acc.peak_tflops else "fp16"
+    hw = {"accelerator": chip, "gpu_hours": 1e5, "precision": precision}
+    known = est({"training": {"hardware": hw}}).training_flop
     assert unknown is not None and known is not None
     assert unknown.central == pytest.approx(known.central)
     low_u = table().utilisation.low
