@@ -115,3 +115,73 @@ def test_a_stated_precision_does_not_widen() -> None:
     e = est({"training": {"hardware": {"accelerator": "A100", "gpu_hours": 1e5, "precision": "tf32"}}})
     assert e.training_flop is not None
     assert e.training_flop.central == pytest.approx(1e5 * 3600 * 156e12 * 0.34)
+
+
+# -- encoder-decoders, shared layers, initialising models ------------------------------------------
+
+
+def test_an_encoder_decoder_counts_about_half_the_parameters_per_token() -> None:
+    dense = est({"model": {"parameters": 11e9}, "training": {"tokens": 1e12}}).training_flop
+    t5 = est({"model": {"parameters": 11e9, "architecture": "encoder-decoder transformer (T5)"},
+              "training": {"tokens": 1e12}})  # fmt: skip
+    assert dense is not None and t5.training_flop is not None
+    assert t5.training_flop.central == pytest.approx(dense.central * 0.5)
+    assert t5.training_flop.low == pytest.approx(dense.low * 0.4)
+    assert t5.training_flop.high >= 6 * 11e9 * 1e12  # every token through both halves
+    assert any("encoder-decoder" in a.value for a in t5.assumptions)
+
+
+def test_an_encoder_decoder_config_is_recognised(tmp_path: Path) -> None:
+    from modelwarden.facts import inspect_path
+
+    (tmp_path / "config.json").write_text(
+        json.dumps({"model_type": "t5", "is_encoder_decoder": True, "d_model": 512}), encoding="utf-8"
+    )
+    facts = inspect_path(tmp_path)
+    e = estimate_compute(facts, parse_manifest({"model": {"parameters": 60e6}, "training": {"tokens": 1e11}}))
+    assert any("is_encoder_decoder" in a.value for a in e.assumptions)
+    assert e.training_flop is not None and e.training_flop.central == pytest.approx(6 * 30e6 * 1e11)
+
+
+def test_albert_shared_layers_multiply_the_layer_compute(tmp_path: Path) -> None:
+    from modelwarden.facts import inspect_path
+
+    config = {"model_type": "albert", "num_hidden_layers": 12, "num_hidden_groups": 1, "hidden_size": 768}
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    facts = inspect_path(tmp_path)
+    m = parse_manifest({"model": {"parameters": 12_000_000}, "training": {"tokens": 1e10}})
+    e = estimate_compute(facts, m)
+    plain = estimate_compute(None, m)
+    assert e.training_flop is not None and plain.training_flop is not None
+    # Each token runs the one stored layer group 12 times: far more than 6·N·D.
+    assert e.training_flop.low > plain.training_flop.high
+    assert any("12 times" in a.value or "run 12 times" in a.value for a in e.assumptions)
+
+
+def test_declared_sharing_without_a_factor_opens_the_high_edge() -> None:
+    m = {"model": {"parameters": 3.5e9, "architecture": "recurrent depth (looped transformer)"},
+         "training": {"tokens": 8e11}}  # fmt: skip
+    e = est(m)
+    plain = est({"model": {"parameters": 3.5e9}, "training": {"tokens": 8e11}})
+    assert e.training_flop is not None and plain.training_flop is not None
+    assert e.training_flop.high > 30 * plain.training_flop.high
+    assert e.training_flop.central == pytest.approx(plain.training_flop.central)
+    assert any("parameter sharing" in w for w in e.warnings)
+
+
+def test_an_initialising_model_of_unknown_compute_makes_cumulative_a_lower_bound(tmp_path: Path) -> None:
+    from modelwarden.facts import inspect_path
+
+    (tmp_path / "README.md").write_text(
+        "---\nbase_model: org/teacher-70b\n---\n# Student\n", encoding="utf-8"
+    )
+    facts = inspect_path(tmp_path)
+    assert facts.base_model
+    data = {"release": {"role": "provider"}, "model": {"parameters": 1e9}, "training": {"tokens": 1e12}}
+    e = estimate_compute(facts, parse_manifest(data))
+    assert e.thresholds["1e23"].crossed is False  # training compute alone: 6e21
+    assert e.thresholds["1e25"] is C.UNCERTAIN  # cumulative: the initialising model's share is unknown
+    assert any("lower bound" in w for w in e.warnings)
+    stated = {**data, "training": {**data["training"], "merged_or_initialising_flop": 1e24}}
+    e2 = estimate_compute(facts, parse_manifest(stated))
+    assert e2.thresholds["1e25"].crossed is False

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from modelwarden.compute.calls import CUMULATIVE_KEYS, DEFAULT_THRESHOLDS, one_third_rule, threshold_call
-from modelwarden.compute.hardware import DEFAULT_PRECISIONS, sparsity, table
+from modelwarden.compute.hardware import DEFAULT_PRECISIONS, sparsity, table, token_paths
 from modelwarden.manifest import HardwareDecl, Manifest, Role, StageDecl, StageKind
 from modelwarden.model import (
     Band,
@@ -127,11 +127,15 @@ class _Estimator:
         # Set when N is the total of a model known to be a mixture of experts (no active count):
         # then no threshold is called "clearly above" (docs/compute.md, "A sparse total").
         self.sparse_total: str | None = None
+        # Set when the weights were initialised from another model whose compute is not stated: the
+        # cumulative band is then a lower bound and is never called below a line.
+        self.inherited_unknown: str | None = None
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
     def assume(self, text: str, provenance: Provenance) -> None:
-        self.assumptions.append(_StrFact(value=text, provenance=provenance))
+        if not any(a.value == text for a in self.assumptions):
+            self.assumptions.append(_StrFact(value=text, provenance=provenance))
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -201,6 +205,7 @@ class _Estimator:
                 )
 
         cumulative = self._cumulative(training, stages)
+        self.inherited_unknown = self._initialising_unknown(derivative)
         thresholds, inclusive = self._calls(training, cumulative, modification)
         other = {f"{k}_inclusive": v for k, v in inclusive.items()}
         # EO 14110's 1e23 line for biological-sequence models: training compute, strict ">" (§4.2(b)(i)).
@@ -361,6 +366,97 @@ class _Estimator:
     # -- operation counting -----------------------------------------------------------------------
 
     def _params(self) -> _Params | None:
+        """N per token, adjusted for encoder-decoders and cross-layer sharing (docs/compute.md)."""
+        params = self._raw_params()
+        if params is None:
+            return None
+        return self._shared_layers(self._encoder_decoder(params))
+
+    def _declared(self, words: list[str]) -> str | None:
+        declared = (self.m.model.architecture or "").lower()
+        pattern = "|".join(re.escape(w) for w in words)
+        if declared and re.search(rf"(?<![a-z])(?:{pattern})(?![a-z])", declared):
+            return f"model.architecture says {self.m.model.architecture!r:.60}"
+        return None
+
+    def _model_type(self) -> str | None:
+        cfg = self.config
+        value = cfg.get("model_type") if cfg is not None else None
+        if isinstance(value, str):
+            return value
+        if self.facts is not None and self.facts.model_type is not None:
+            return str(self.facts.model_type.value)
+        return None
+
+    def _encoder_decoder(self, p: _Params) -> _Params:
+        ed = token_paths().encoder_decoder
+        why = self._declared(ed.architecture_words)
+        model_type = self._model_type()
+        if why is None and self.config is not None and self.config.get("is_encoder_decoder") is True:
+            why = "config.json is_encoder_decoder = true"
+        if why is None and model_type in ed.model_types:
+            why = f"model_type {model_type}"
+        if why is None:
+            return p
+        self.assume(
+            f"encoder-decoder ({why}): a training token passes through about half the parameters; "
+            f"N is {ed.central:.0%} of the count (low edge {ed.low:.0%}, high edge all of it)",
+            _default("data/token_paths.yaml (docs/compute.md)"),
+        )
+        return _Params(
+            low=p.low * ed.low,
+            central=p.central * ed.central,
+            high=p.high,
+            provenance=p.provenance,
+            description=f"{ed.central:.0%} of {p.description} (encoder-decoder)",
+        )
+
+    def _shared_layers(self, p: _Params) -> _Params:
+        ps = token_paths().parameter_sharing
+        cfg = self.config or {}
+        model_type = self._model_type()
+        why = self._declared(ps.architecture_words)
+        if why is None and model_type in ps.model_types:
+            why = f"model_type {model_type}"
+        if why is None:
+            return p
+        layers = _int(cfg, "num_hidden_layers", "n_layer", "num_layers")
+        groups = _int(cfg, "num_hidden_groups") or (1 if model_type in ps.model_types else None)
+        if not layers or not groups:
+            self.warn(
+                f"cross-layer parameter sharing ({why}): each token runs through shared layers several "
+                "times, so compute exceeds 6·N·D by a factor the files do not give (config.json "
+                f"num_hidden_layers ÷ num_hidden_groups): the high edge allows up to {ps.max_factor:g} passes"
+            )
+            return _Params(
+                low=p.low,
+                central=p.central,
+                high=p.high + (ps.max_factor - 1) * p.low,
+                provenance=p.provenance,
+                description=f"{p.description}, shared layers (passes per token unknown)",
+            )
+        factor = layers / groups
+        if factor <= 1:
+            return p
+        pc = self.facts.parameters if self.facts is not None else None
+        shared = float(pc.breakdown.get("layers", 0)) if pc is not None else 0.0
+        if not shared:
+            shared = p.low  # the non-embedding part: the shared layers and little else
+        extra = (factor - 1) * shared
+        self.assume(
+            f"cross-layer parameter sharing ({why}): {layers} layers over {groups} stored group(s), so the "
+            f"{int(shared):,} layer parameters run {factor:g} times per token",
+            Provenance(source=Source.CONFIG, file="config.json", field="num_hidden_groups"),
+        )
+        return _Params(
+            low=p.low + extra,
+            central=p.central + extra,
+            high=p.high + extra,
+            provenance=p.provenance,
+            description=f"{p.description}, shared layers counted {factor:g} times",
+        )
+
+    def _raw_params(self) -> _Params | None:
         f = self.facts
         m = self.m.model
         stated = m.active_parameters or m.parameters
@@ -831,11 +927,28 @@ class _Estimator:
                     lower = threshold_call(modification, value, inclusive=incl)
                     if lower.crossed:
                         call = lower
+                if self.inherited_unknown and key in CUMULATIVE_KEYS and call.crossed is False:
+                    call = ThresholdCall.UNCERTAIN  # a lower bound cannot show a line is not crossed
                 if self.sparse_total and call is ThresholdCall.CLEARLY_ABOVE:
                     # The active share of a sparse total is not known: never a confident call above.
                     call = ThresholdCall.NEAR_ABOVE
                 calls[key] = call
         return strict, inclusive
+
+    def _initialising_unknown(self, derivative: bool) -> str | None:
+        """A provider's model initialised from another model (the card names a base model) whose
+        compute is not stated: that compute counts toward cumulative compute (EU Art. 51(2))."""
+        f = self.facts
+        if derivative or f is None or not f.base_model or self.t.merged_or_initialising_flop is not None:
+            return None
+        names = ", ".join(b.name for b in f.base_model)
+        self.warn(
+            f"the model card names {names} as the base model and the manifest makes this release its "
+            "provider's own: compute inherited from an initialising model counts toward cumulative "
+            "compute, and it is not stated (training.merged_or_initialising_flop). Cumulative compute "
+            "is a lower bound and is not called below any line"
+        )
+        return names
 
     def _borderline(self, training: Band | None, cumulative: Band | None) -> None:
         for key, value in DEFAULT_THRESHOLDS.items():

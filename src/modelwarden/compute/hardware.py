@@ -155,6 +155,45 @@ class Sparsity(_Strict):
     """Words of a declared architecture that mean mixture of experts."""
 
 
+class EncoderDecoder(_Strict):
+    """Share of an encoder-decoder's parameters one training token passes through."""
+
+    central: float = Field(gt=0, le=1)
+    """Central share (half the parameters)."""
+    low: float = Field(gt=0, le=1)
+    """Low-edge share (the encoder's ~40%)."""
+    model_types: list[str]
+    """config.json model types that are encoder-decoders."""
+    architecture_words: list[str]
+    """Words of a declared architecture that mean encoder-decoder."""
+
+
+class ParameterSharing(_Strict):
+    """Cross-layer parameter sharing: a stored layer runs several times per token."""
+
+    max_factor: float = Field(ge=1)
+    """Passes per token the high edge allows when the files do not give the factor."""
+    model_types: list[str]
+    """config.json model types that share layers (ALBERT)."""
+    architecture_words: list[str]
+    """Words of a declared architecture that mean shared layers."""
+
+
+class TokenPaths(_Strict):
+    """data/token_paths.yaml."""
+
+    encoder_decoder: EncoderDecoder
+    """Encoder-decoder shares."""
+    parameter_sharing: ParameterSharing
+    """How shared layers are recognised."""
+
+
+@cache
+def token_paths() -> TokenPaths:
+    data = yaml.safe_load((DATA.parent / "token_paths.yaml").read_text(encoding="utf-8"))
+    return TokenPaths.model_validate(data)
+
+
 @cache
 def sparsity() -> Sparsity:
     data = yaml.safe_load((DATA.parent / "sparsity.yaml").read_text(encoding="utf-8"))
