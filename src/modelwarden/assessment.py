@@ -16,6 +16,7 @@ from modelwarden.errors import UsageError
 from modelwarden.manifest import Manifest, find_manifest, load_manifest
 from modelwarden.model import Assessment, ModelFacts, Subject
 from modelwarden.openness import assess_openness
+from modelwarden.parameter_count import resolve
 from modelwarden.rules import RuleSet, evaluate, load_rules
 from modelwarden.rules.context import build_context
 
@@ -67,7 +68,9 @@ def build_assessment(
 
         report = scan_paths([Path(facts.root)], hash_files=False)
     openness = assess_openness(facts, decl) if facts is not None or decl is not None else None
-    compute = estimate_compute(facts, decl)
+    where = inputs.manifest_path.name if inputs.manifest_path is not None else None
+    parameters = resolve(facts, decl, manifest_file=where)  # the one decision every stage uses
+    compute = estimate_compute(facts, decl, parameters=parameters)
     ctx = build_context(as_of, facts, decl, compute, openness)
     regimes = evaluate(rules, ctx, as_of)
     stored_facts = (
@@ -86,4 +89,5 @@ def build_assessment(
         openness=openness,
         compute=compute,
         regimes=regimes,
+        parameters=parameters,
     )

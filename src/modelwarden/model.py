@@ -158,6 +158,26 @@ class Layout(StrEnum):
     MANIFEST_ONLY = "manifest_only"  # no files: a planned or described model
 
 
+class ParameterDisagreement(Record):
+    """The model files and the manifest give different parameter counts: both figures, each with
+    where it came from, and which one every stage uses (decided once, in `parameters.resolve`)."""
+
+    field: Literal["total", "active"]
+    """Which count disagrees."""
+    files: int
+    """The count from the model files (tensor headers, or the config formula)."""
+    files_provenance: Provenance | None = None
+    """Where the files' count was read."""
+    manifest: int
+    """The count the manifest declares."""
+    manifest_provenance: Provenance
+    """The manifest field."""
+    relative: float
+    """(manifest − files) ÷ files."""
+    used: Literal["files", "manifest"]
+    """The figure compute, the rules, drafts and the registry use: the counted one."""
+
+
 class ParameterCount(Record):
     total: int | None = None
     active: int | None = None
@@ -171,6 +191,11 @@ class ParameterCount(Record):
     input_embedding: int | None = None
     """Parameters used only as table lookups (token embedding unless tied to the output head, learned
     position tables): no matmul, so no training FLOPs. None when the files do not show it."""
+    active_source: Literal["tensors", "config", "manifest"] | None = None
+    """Where `active` came from when it differs from `source` (experts in the files, k only in the
+    manifest); None = same as `source`."""
+    disagreements: list[ParameterDisagreement] = Field(default_factory=list)
+    """Files and manifest disagreeing beyond `parameters.TOLERANCE`, each with both provenances."""
     source: Literal["tensors", "config", "manifest"] | None = None
     config_total: int | None = None  # the config.json formula's figure when tensors were also counted
     config_active: int | None = None
@@ -650,3 +675,6 @@ class Assessment(Record):
     openness: OpennessReport | None = None
     compute: ComputeEstimate
     regimes: dict[str, RegimeResult] = Field(default_factory=dict)
+    parameters: ParameterCount | None = None
+    """The one parameter count every stage of this assessment used (compute, rules, drafts, registry):
+    `parameters.resolve(facts, manifest)`, with any files/manifest disagreement recorded in it."""

@@ -19,7 +19,15 @@ from modelwarden.artifacts.safetensors import read_index
 from modelwarden.artifacts.tensors import ClassifyContext
 from modelwarden.compute.params import ConfigCount, UnsupportedConfig, config_formula, tie_default
 from modelwarden.manifest import Manifest
-from modelwarden.model import ArtifactFormat, ArtifactInfo, ComponentFacts, Layout, Provenance, Source
+from modelwarden.model import (
+    ArtifactFormat,
+    ArtifactInfo,
+    ComponentFacts,
+    Layout,
+    Provenance,
+    Source,
+)
+from modelwarden.parameter_count import disagreement_text, resolve_counts
 from modelwarden.release import ComponentSpec
 from modelwarden.release_files import ReleaseFiles, as_dict, compressed_tensors_bits, config_int
 
@@ -314,14 +322,13 @@ class _Counter:
             )
 
     def _manifest_check(self) -> None:
-        pc = self.f.facts.parameters
-        if self.f.manifest is None or not self.f.manifest.model.parameters or pc.source in (None, "manifest"):
+        if self.f.manifest is None or self.f.release.layout is Layout.PEFT_ADAPTER:
             return
-        declared = int(self.f.manifest.model.parameters)
-        if pc.total and abs(declared - pc.total) > 0.01 * pc.total:
-            self.f.warn(
-                f"the manifest declares {declared:,} parameters; the files give {pc.total:,} ({pc.source})"
-            )
+        where = self.f.release.manifest.name if self.f.release.manifest else None
+        resolved = resolve_counts(self.f.facts.parameters, self.f.manifest, manifest_file=where)
+        self.f.facts.parameters = resolved
+        for d in resolved.disagreements:
+            self.f.warn(disagreement_text(d))
 
     def _components(self, units: list[_Unit]) -> None:
         if len(units) > 1 or self.f.release.layout is Layout.DIFFUSERS:

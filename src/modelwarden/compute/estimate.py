@@ -35,11 +35,13 @@ from modelwarden.model import (
     Layout,
     MethodEstimate,
     ModelFacts,
+    ParameterCount,
     Provenance,
     Source,
     StageCompute,
     ThresholdCall,
 )
+from modelwarden.parameter_count import disagreement_text, resolve
 
 # Without the architecture, the attention term is bounded by the largest share in compute.md §4.2's
 # table (DeepSeek-V3 at 4k context: 16.6% of 6·N·D).
@@ -71,9 +73,14 @@ TRAINING_KINDS = frozenset(
 _StrFact = Fact[str]  # parametrised once: pydantic builds the generic class on each subscription
 
 
-def estimate_compute(facts: ModelFacts | None, manifest: Manifest | None) -> ComputeEstimate:
-    """Training and cumulative compute bands, threshold calls and the one-third modifier rule."""
-    return _Estimator(facts, manifest or Manifest()).run()
+def estimate_compute(
+    facts: ModelFacts | None, manifest: Manifest | None, *, parameters: ParameterCount | None = None
+) -> ComputeEstimate:
+    """Training and cumulative compute bands, threshold calls and the one-third modifier rule.
+
+    `parameters`: the count `parameters.resolve(facts, manifest)` decided (computed here if not given).
+    """
+    return _Estimator(facts, manifest or Manifest(), parameters).run()
 
 
 def _mf(field: str, note: str | None = None) -> Provenance:
@@ -110,7 +117,9 @@ class _Hardware:
 
 
 class _Estimator:
-    def __init__(self, facts: ModelFacts | None, manifest: Manifest) -> None:
+    def __init__(
+        self, facts: ModelFacts | None, manifest: Manifest, parameters: ParameterCount | None = None
+    ) -> None:
         self.facts = facts
         self.m = manifest
         self.t = manifest.training
@@ -124,6 +133,7 @@ class _Estimator:
         self.hw: _Hardware | None = None
         self.n_used: float | None = None
         self.config = _read_config(facts)
+        self.parameters = parameters if parameters is not None else resolve(facts, manifest)
         # Set when N is the total of a model known to be a mixture of experts (no active count):
         # then no threshold is called "clearly above" (docs/compute.md, "A sparse total").
         self.sparse_total: str | None = None
@@ -246,10 +256,10 @@ class _Estimator:
         )
 
     def _parameters_used(self) -> int | None:
-        """N of the operation count; without one, the manifest's declared (active) count, as reported."""
+        """N of the operation count; without one, the resolved (active) count, as reported."""
         if self.n_used is not None:
             return round(self.n_used)
-        return self.m.model.active_parameters or self.m.model.parameters
+        return self.parameters.active or self.parameters.total
 
     def _is_derivative(self) -> bool:
         f = self.facts
@@ -457,24 +467,22 @@ class _Estimator:
         )
 
     def _raw_params(self) -> _Params | None:
-        f = self.facts
-        m = self.m.model
-        stated = m.active_parameters or m.parameters
-        stated_field = "model.active_parameters" if m.active_parameters else "model.parameters"
-        adapter = f is not None and (f.layout is Layout.PEFT_ADAPTER or f.adapter is not None)
-        if f is not None and f.parameters.total and not adapter:
-            pc = f.parameters
+        pc = self.parameters  # decided once, in parameters.resolve: the files' count wins
+        for d in pc.disagreements:
+            self.warn(disagreement_text(d))
+        if pc.total and pc.source in ("tensors", "config"):
             n = float(pc.active or pc.total or 0)
-            if pc.active is None and not m.active_parameters and (why := self._moe_evidence()):
+            if pc.active is None and (why := self._moe_evidence()):
                 prov = pc.provenance or Provenance(source=Source.TENSORS)
                 return self._sparse_params(n, prov, why)
             emb = float(pc.breakdown.get("embedding", 0))
             head = float(pc.breakdown.get("head", 0))
             prov = pc.provenance or Provenance(source=Source.TENSORS)
-            if stated and not math.isclose(stated, n, rel_tol=0.02):
-                self.warn(
-                    f"{stated_field} ({stated:,}) differs from the count from the model files ({int(n):,}) "
-                    "by more than 2%: the files' count is used"
+            if pc.active_source == "manifest":
+                self.assume(
+                    f"active parameters {pc.active:,} as the manifest states (the files hold the experts "
+                    "but not how many run per token)",
+                    _mf("model.active_parameters"),
                 )
             if not emb:
                 return self._stated_params(n, prov, "from the model files, no embedding breakdown")
@@ -496,8 +504,10 @@ class _Estimator:
                 central, low = n - emb, n - emb - head
                 desc = f"{kind}parameters {int(n):,} minus the input embedding {int(emb):,}"
             return _Params(low=max(low, 0.0), central=central, high=n, provenance=prov, description=desc)
+        stated = pc.active or pc.total
         if stated:
-            if not m.active_parameters and (why := self._moe_evidence()):
+            stated_field = "model.active_parameters" if pc.active else "model.parameters"
+            if not pc.active and (why := self._moe_evidence()):
                 return self._sparse_params(float(stated), _mf(stated_field), why)
             return self._stated_params(float(stated), _mf(stated_field), "stated in the manifest")
         return None

@@ -146,7 +146,8 @@ class Columns:
 
 def columns(assessment: Assessment) -> Columns:
     a = assessment
-    params = a.facts.parameters if a.facts else None
+    # The count the assessment's stages used (files over manifest, decided once); older records: facts.
+    params = a.parameters if a.parameters is not None else (a.facts.parameters if a.facts else None)
     band = a.compute.training_flop
     calls = {t: a.compute.thresholds.get(t) for t in THRESHOLDS}
     worst = worst_severity(a)
