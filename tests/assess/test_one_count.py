@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.support.models import LLAMA2_7B, MIXTRAL_8X7B, llama_tensors, write_config, write_sharded
 
 from modelwarden.assessment import Inputs, build_assessment
 from modelwarden.drafts import build_drafts
@@ -16,7 +17,6 @@ from modelwarden.manifest import load_manifest
 from modelwarden.model import Assessment, Source
 from modelwarden.registry.summary import columns
 from modelwarden.rules.context import build_context, model_parameters
-from tests.support.models import LLAMA2_7B, MIXTRAL_8X7B, llama_tensors, write_config, write_sharded
 
 # Llama-2-7B shapes with Llama 3's 128,256-token vocabulary and 14,336 MLP: 8,030,261,248 (Llama 3.1 8B).
 LLAMA31_8B = {**LLAMA2_7B, "vocab_size": 128_256, "intermediate_size": 14_336, "num_key_value_heads": 8}
