@@ -108,6 +108,9 @@ def headline(a: Assessment) -> list[str]:
     if a.scan is not None:
         worst = [f for f in a.scan.findings if f.severity.value in {"critical", "high", "medium"}]
         out.append(f"scan: {len(a.scan.files)} files, {len(worst)} finding(s) at medium or above")
+    else:
+        # Not scanned is not clean: say so wherever a scan result would stand.
+        out.append("scan: not scanned" + (f" ({a.scan_skipped})" if a.scan_skipped else ""))
     return out
 
 

@@ -677,4 +677,15 @@ class Assessment(Record):
     regimes: dict[str, RegimeResult] = Field(default_factory=dict)
     parameters: ParameterCount | None = None
     """The one parameter count every stage of this assessment used (compute, rules, drafts, registry):
-    `parameters.resolve(facts, manifest)`, with any files/manifest disagreement recorded in it."""
+    `parameter_count.resolve(facts, manifest)`, with any files/manifest disagreement recorded in it."""
+    scan_status: Literal["scanned", "not scanned"] | None = None
+    """Whether the safety scan ran. "not scanned" (no `scan` report) is never shown as a clean result:
+    text, JSON, registry and dashboard say "not scanned". Filled from `scan` when not given."""
+    scan_skipped: str | None = None
+    """Why the files were not scanned (--no-scan, no model files, the scan failed)."""
+
+    @model_validator(mode="after")
+    def _scan_status(self) -> Assessment:
+        if self.scan_status is None:
+            self.scan_status = "scanned" if self.scan is not None else "not scanned"
+        return self
