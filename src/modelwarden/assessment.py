@@ -14,7 +14,7 @@ from modelwarden import __version__
 from modelwarden.compute import estimate_compute
 from modelwarden.errors import UsageError
 from modelwarden.manifest import Manifest, find_manifest, load_manifest
-from modelwarden.model import Assessment, ModelFacts, ScanReport, Subject
+from modelwarden.model import Assessment, Layout, ModelFacts, ScanReport, Subject
 from modelwarden.openness import assess_openness
 from modelwarden.parameter_count import resolve
 from modelwarden.rules import RuleSet, evaluate, load_rules
@@ -70,7 +70,13 @@ def build_assessment(
     ctx = build_context(as_of, facts, decl, compute, openness)
     regimes = evaluate(rules, ctx, as_of)
     stored_facts = (
-        facts.model_copy(update={"files": [f.model_copy(update={"tensors": []}) for f in facts.files]})
+        facts.model_copy(
+            update={
+                "files": [f.model_copy(update={"tensors": []}) for f in facts.files],
+                # Reports and the dashboard show the facts' count: the decided one, not the raw one.
+                **({"parameters": parameters} if not _is_adapter(facts) else {}),
+            }
+        )
         if facts
         else None
     )
@@ -89,6 +95,11 @@ def build_assessment(
         scan_status="scanned" if report is not None else "not scanned",
         scan_skipped=skipped,
     )
+
+
+def _is_adapter(facts: ModelFacts) -> bool:
+    """An adapter's files count the adapter: its facts keep that count (the model's is the manifest's)."""
+    return facts.layout is Layout.PEFT_ADAPTER or facts.adapter is not None
 
 
 def _scan(facts: ModelFacts | None, wanted: bool) -> tuple[ScanReport | None, str | None]:

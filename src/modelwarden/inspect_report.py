@@ -46,6 +46,7 @@ def to_json(facts: ModelFacts, *, tensors: bool = False) -> dict[str, Any]:
             "provenance": _prov(pc.provenance),
             "notes": pc.notes,
             "warnings": pc.warnings,
+            "disagreements": [d.model_dump(mode="json") for d in pc.disagreements],
         },
         "architecture": _value(facts.architecture),
         "model_type": _value(facts.model_type),

@@ -16,6 +16,7 @@ from modelwarden.model import Layout, ModelFacts, ParameterCount, ParameterDisag
 # Files and manifest within 1% agree (a manifest may round, "6.74B"); beyond it the disagreement is a
 # recorded fact. The one tolerance of the project for this question (docs/compute.md).
 TOLERANCE = 0.01
+_MARK = "files and manifest disagree: "  # the prefix of the warning a disagreement adds
 
 
 def resolve(
@@ -57,6 +58,7 @@ def resolve_counts(
         out.provenance = prov("parameters") if declared_total else out.provenance
         out.active_source = None
         return out
+    out.warnings = [w for w in out.warnings if not w.startswith(_MARK)]  # decided again below
     if declared_total is not None and _differs(declared_total, out.total):
         out.disagreements.append(_disagreement("total", out.total, out.provenance, declared_total, prov))
     if declared_active is not None:
@@ -74,6 +76,7 @@ def resolve_counts(
             out.disagreements.append(
                 _disagreement("active", out.active, out.provenance, declared_active, prov)
             )
+    out.warnings.extend(disagreement_text(d) for d in out.disagreements)
     return out
 
 
@@ -104,7 +107,7 @@ def disagreement_text(d: ParameterDisagreement) -> str:
     what = "parameters" if d.field == "total" else "active parameters"
     files_from = d.files_provenance.describe() if d.files_provenance else "the model files"
     return (
-        f"{d.manifest_provenance.describe()} declares {d.manifest:,} {what}; the files give {d.files:,} "
-        f"({files_from}), {d.relative:+.1%}: the files' count is used everywhere (compute, rules, drafts, "
-        "registry)"
+        f"{_MARK}{d.manifest_provenance.describe()} declares {d.manifest:,} {what}; "
+        f"the files give {d.files:,} ({files_from}), {d.relative:+.1%}: the files' count is used "
+        "everywhere (compute, rules, drafts, registry)"
     )

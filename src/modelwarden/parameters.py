@@ -27,7 +27,7 @@ from modelwarden.model import (
     Provenance,
     Source,
 )
-from modelwarden.parameter_count import disagreement_text, resolve_counts
+from modelwarden.parameter_count import resolve_counts
 from modelwarden.release import ComponentSpec
 from modelwarden.release_files import ReleaseFiles, as_dict, compressed_tensors_bits, config_int
 
@@ -326,9 +326,7 @@ class _Counter:
             return
         where = self.f.release.manifest.name if self.f.release.manifest else None
         resolved = resolve_counts(self.f.facts.parameters, self.f.manifest, manifest_file=where)
-        self.f.facts.parameters = resolved
-        for d in resolved.disagreements:
-            self.f.warn(disagreement_text(d))
+        self.f.facts.parameters = resolved  # disagreements and their warnings recorded in it
 
     def _components(self, units: list[_Unit]) -> None:
         if len(units) > 1 or self.f.release.layout is Layout.DIFFUSERS:
