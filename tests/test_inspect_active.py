@@ -50,3 +50,22 @@ def test_a_dense_model_has_no_active_figure_but_knows_its_lookup(tmp_path: Path)
     pc = inspect_path(tmp_path).parameters
     assert pc.active is None and pc.active_without_input_embedding is None
     assert pc.input_embedding == EMBEDDING
+
+
+def test_a_manifest_beside_the_files_that_disagrees_is_recorded_once(tmp_path: Path) -> None:
+    root = _mixtral(tmp_path)
+    (root / "modelwarden.yaml").write_text("model: {parameters: 40000000000}\n", encoding="utf-8")
+    done = run_cli("inspect", str(root), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    params = json.loads(done.stdout)["parameters"]
+    assert params["total"] == 46_702_792_704  # counted beats declared
+    [d] = params["disagreements"]
+    assert (d["field"], d["files"], d["manifest"], d["used"]) == (
+        "total",
+        46_702_792_704,
+        40_000_000_000,
+        "files",
+    )
+    assert d["manifest_provenance"]["field"] == "model.parameters"
+    text = run_cli("inspect", str(root)).stdout
+    assert text.count("declares 40,000,000,000 parameters") == 1
