@@ -19,6 +19,8 @@ from modelwarden.manifest import parse_manifest
         ("A100 80GB PCIe", "nvidia-a100"),
         ("NVIDIA DGX A100", "nvidia-a100"),
         ("2,048 × A100", "nvidia-a100"),
+        ("2048 NVIDIA A100 GPUs", "nvidia-a100"),
+        ("8 x H100 SXM5", "nvidia-h100-sxm"),
         ("A100-80GB", "nvidia-a100"),
         ("NVIDIA H100 SXM5 80GB", "nvidia-h100-sxm"),
         ("NVIDIA H100 80GB HBM3", "nvidia-h100-sxm"),

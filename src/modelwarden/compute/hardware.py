@@ -109,7 +109,9 @@ _COUNT = re.compile(r"^\s*\d[\d,]*\s*(?:x|×)\s*")
 def parse_name(name: str, naming: Naming) -> tuple[str, str | None]:
     """(chip key, form factor or None): "NVIDIA Tesla V100 DGXS 32 GB" -> ("v100", "sxm")."""
     lowered = _MEMORY.sub(" ", _COUNT.sub("", name.strip().lower()))
-    words = re.split(r"[^a-z0-9]+", lowered)
+    words = [w for w in re.split(r"[^a-z0-9]+", lowered) if w]
+    while len(words) > 1 and words[0].isdigit():
+        words.pop(0)  # "2048 A100 GPUs": a chip count (never a chip name: "910" needs its "Ascend")
     drop = {*naming.vendor_words, *naming.generic_words, *naming.memory_types}
     chip: list[str] = []
     form: str | None = None
