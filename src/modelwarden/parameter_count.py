@@ -34,6 +34,8 @@ def resolve(
     counted = facts.parameters if facts is not None and not adapter else ParameterCount()
     if manifest is None:
         return counted.model_copy(deep=True)
+    if counted.total is None and counted.source is None:
+        return _declared(manifest, manifest_file)
     return resolve_counts(counted, manifest, manifest_file=manifest_file)
 
 
@@ -41,7 +43,8 @@ def resolve_counts(
     counted: ParameterCount, manifest: Manifest, *, manifest_file: str | None = None
 ) -> ParameterCount:
     """`resolve` on a files' count (possibly empty) and a manifest."""
-    out = counted.model_copy(deep=True, update={"disagreements": []})
+    # Shallow: the lists this function changes are replaced, everything else is only read.
+    out = counted.model_copy(update={"disagreements": [], "warnings": list(counted.warnings)})
     if out.active_source == "manifest":  # decided against an earlier manifest: decide again
         out.active = out.active_without_input_embedding = out.active_source = None
     declared_total = int(manifest.model.parameters) if manifest.model.parameters else None
@@ -78,6 +81,21 @@ def resolve_counts(
             )
     out.warnings.extend(disagreement_text(d) for d in out.disagreements)
     return out
+
+
+def _declared(manifest: Manifest, manifest_file: str | None) -> ParameterCount:
+    """Nothing counted: the manifest's figures (the common manifest-only case, built directly)."""
+    total, active = manifest.model.parameters, manifest.model.active_parameters
+    if not total and not active:
+        return ParameterCount()
+    return ParameterCount(
+        total=int(total) if total else None,
+        active=int(active) if active else None,
+        source="manifest",
+        provenance=Provenance(source=Source.MANIFEST, file=manifest_file, field="model.parameters")
+        if total
+        else None,
+    )
 
 
 def _differs(declared: int, counted: int) -> bool:

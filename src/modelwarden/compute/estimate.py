@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import cache
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -384,8 +385,7 @@ class _Estimator:
 
     def _declared(self, words: list[str]) -> str | None:
         declared = (self.m.model.architecture or "").lower()
-        pattern = "|".join(re.escape(w) for w in words)
-        if declared and re.search(rf"(?<![a-z])(?:{pattern})(?![a-z])", declared):
+        if declared and _words_pattern(tuple(words)).search(declared):
             return f"model.architecture says {self.m.model.architecture!r:.60}"
         return None
 
@@ -515,10 +515,9 @@ class _Estimator:
     def _moe_evidence(self) -> str | None:
         """Why the model is known to be a mixture of experts, or None."""
         sp = sparsity()
-        declared = self.m.model.architecture or ""
-        words = "|".join(re.escape(w) for w in sp.architecture_words)
-        if declared and re.search(rf"(?<![a-z])(?:{words})(?![a-z])", declared.lower()):
-            return f"model.architecture says {declared[:60]!r}"
+        declared = self._declared(sp.architecture_words)
+        if declared is not None:
+            return declared
         for source in (self.config, (self.config or {}).get("text_config")):
             if isinstance(source, dict):
                 for key in sp.expert_keys:
@@ -1023,6 +1022,12 @@ class _Estimator:
         if hw.count and hw.hours:
             return hw.count * hw.hours
         return None
+
+
+@cache
+def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of `words` as a whole word (a data file's word list, compiled once)."""
+    return re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?![a-z])")
 
 
 def _full_precision_peak(peaks: dict[str, float]) -> tuple[float | None, str]:

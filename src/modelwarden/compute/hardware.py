@@ -80,6 +80,14 @@ class HardwareTable(_Strict):
     accelerators: list[Accelerator]
 
     def find(self, name: str) -> Accelerator | None:
+        key = (id(self), name)
+        if key not in _FOUND:
+            if len(_FOUND) > 4096:  # names come from manifests: keep the memo bounded
+                _FOUND.clear()
+            _FOUND[key] = self._find(name)
+        return _FOUND[key]
+
+    def _find(self, name: str) -> Accelerator | None:
         index = _INDEXES.get(id(self))
         if index is None:
             index = _INDEXES[id(self)] = _index(self)
@@ -131,6 +139,7 @@ def normalise(name: str) -> str:
 
 
 _INDEXES: dict[int, dict[str, Accelerator]] = {}  # per loaded table (tables are frozen and few)
+_FOUND: dict[tuple[int, str], Accelerator | None] = {}  # (table, name as written) -> entry
 
 
 def _index(tab: HardwareTable) -> dict[str, Accelerator]:
