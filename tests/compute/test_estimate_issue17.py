@@ -185,3 +185,11 @@ def test_an_initialising_model_of_unknown_compute_makes_cumulative_a_lower_bound
     stated = {**data, "training": {**data["training"], "merged_or_initialising_flop": 1e24}}
     e2 = estimate_compute(facts, parse_manifest(stated))
     assert e2.thresholds["1e25"].crossed is False
+
+
+def test_a_stated_figure_is_not_weakened_by_a_sparse_total() -> None:
+    # The developer states the compute: the active share of the total does not enter the call.
+    e = est({"model": {"parameters": 2e12, "architecture": "MoE"},
+             "training": {"compute_flop": 5e25, "tokens": 1e13}})  # fmt: skip
+    assert e.method == "developer_stated"
+    assert e.thresholds["1e25"] is C.CLEARLY_ABOVE

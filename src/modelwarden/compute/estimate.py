@@ -217,6 +217,8 @@ class _Estimator:
 
         cumulative = self._cumulative(training, stages)
         self.inherited_unknown = self._initialising_unknown(derivative)
+        if not any(e.used and e.method is ComputeMethod.OPERATION_COUNT for e in self.estimates):
+            self.sparse_total = None  # a stated or hardware figure does not depend on the active share
         thresholds, inclusive = self._calls(training, cumulative, modification)
         other = {f"{k}_inclusive": v for k, v in inclusive.items()}
         # EO 14110's 1e23 line for biological-sequence models: training compute, strict ">" (§4.2(b)(i)).
