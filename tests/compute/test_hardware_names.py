@@ -48,6 +48,9 @@ from modelwarden.manifest import parse_manifest
         ("NVIDIA GB200 NVL72", "nvidia-gb200"),
         ("Intel Habana Gaudi 3", "intel-gaudi3"),
         ("nvidia-h100-sxm", "nvidia-h100-sxm"),
+        ("NVIDIA A100 (80GB)", "nvidia-a100"),
+        ("Google TPU v6e (Trillium)", "google-tpu-v6e"),
+        ("NVIDIA A100 (SXM4/PCIe, 40/80 GB)", "nvidia-a100"),
     ],
 )
 def test_paper_spellings_find_their_entry(written: str, entry: str) -> None:
@@ -77,3 +80,12 @@ def test_a_run_described_as_a_paper_writes_it_gets_a_hardware_estimate() -> None
     assert e.hardware_flop is not None
     assert e.accelerator == "NVIDIA H100 SXM5"
     assert e.hardware_flop.central == pytest.approx(1e6 * 3600 * 989.4e12 * 0.34)
+
+
+def test_every_alias_finds_its_own_entry() -> None:
+    # Catches an alias shadowed by another entry's (v100s must not become v100, h100nvl not h100).
+    tab = table()
+    for acc in tab.accelerators:
+        for alias in acc.aliases:
+            found = tab.find(alias)
+            assert found is not None and found.id == acc.id, (alias, found)

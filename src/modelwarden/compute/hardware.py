@@ -110,13 +110,15 @@ class HardwareTable(_Strict):
 
 # "80GB", "80 GB", "(40 GiB)", "32G": a memory size, dropped wherever it stands.
 _MEMORY = re.compile(r"\b\d+(?:\.\d+)?\s*(?:gb|gib|g|tb)\b")
+# "A100 (SXM4, 80 GB)", "TPU v6e (Trillium)": an aside in brackets, never the chip's name.
+_ASIDE = re.compile(r"\([^()]*\)")
 # "8x A100", "2048 × H100": a leading chip count.
 _COUNT = re.compile(r"^\s*\d[\d,]*\s*(?:x|×)\s*")
 
 
 def parse_name(name: str, naming: Naming) -> tuple[str, str | None]:
     """(chip key, form factor or None): "NVIDIA Tesla V100 DGXS 32 GB" -> ("v100", "sxm")."""
-    lowered = _MEMORY.sub(" ", _COUNT.sub("", name.strip().lower()))
+    lowered = _MEMORY.sub(" ", _COUNT.sub("", _ASIDE.sub(" ", name.strip().lower())))
     words = [w for w in re.split(r"[^a-z0-9]+", lowered) if w]
     while len(words) > 1 and words[0].isdigit():
         words.pop(0)  # "2048 A100 GPUs": a chip count (never a chip name: "910" needs its "Ascend")
