@@ -88,11 +88,20 @@ def active_text(p: ParameterCount) -> str:
 def headline(a: Assessment) -> list[str]:
     c = a.compute
     params = None
-    if a.facts is not None and a.facts.parameters.total:
-        p = a.facts.parameters
-        params = f"{p.total:,} parameters" + (f" ({active_text(p)})" if p.active else "")
+    # The count every stage used (older records: the facts' own).
+    p = a.parameters if a.parameters is not None else (a.facts.parameters if a.facts is not None else None)
+    if p is not None and (p.total or p.active):
+        where = "declared in the manifest" if p.source == "manifest" else f"counted from {p.source}"
+        params = (f"{p.total:,} parameters" if p.total else "total parameters unknown") + (
+            f" ({active_text(p)})" if p.active else ""
+        )
+        params += f", {where}"
+        if p.disagreements:
+            params += f"; the manifest disagrees ({len(p.disagreements)}, see warnings)"
+        if c.parameters_used and c.parameters_used != (p.active or p.total):
+            params += f"; N = {c.parameters_used:,} in the compute estimate"
     elif c.parameters_used:
-        params = f"{c.parameters_used:,} parameters used for compute (declared in the manifest)"
+        params = f"{c.parameters_used:,} parameters used for compute"
     out = [f"{a.subject.name} — assessed as of {a.as_of.isoformat()} (rules {a.ruleset_version})"]
     if params:
         out.append(params)

@@ -114,3 +114,17 @@ def test_registry_and_dashboard_say_not_scanned(tmp_path: Path) -> None:
             client.close()
     assert "not scanned" in page and "sev-none" not in page
     assert "not scanned" in report
+
+
+def test_the_headline_names_the_declared_sparse_total_and_the_n_used(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "model: {parameters: 671000000000, architecture: Mixture-of-Experts}\ntraining: {tokens: 1.48e13}\n",
+        encoding="utf-8",
+    )
+    a = build_assessment(gather(None, plan), as_of=AS_OF)
+    lines = headline(a)
+    assert any(
+        line.startswith("671,000,000,000 parameters, declared in the manifest; N = ") for line in lines
+    )
+    assert a.compute.thresholds["1e25"].value == "uncertain"
