@@ -191,6 +191,8 @@ class ParameterCount(Record):
     input_embedding: int | None = None
     """Parameters used only as table lookups (token embedding unless tied to the output head, learned
     position tables): no matmul, so no training FLOPs. None when the files do not show it."""
+    experts: int | None = None
+    """Routed experts per mixture-of-experts layer, as the tensors show them; None: none seen."""
     active_source: Literal["tensors", "config", "manifest"] | None = None
     """Where `active` came from when it differs from `source` (experts in the files, k only in the
     manifest); None = same as `source`."""

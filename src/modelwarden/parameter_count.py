@@ -65,7 +65,13 @@ def resolve_counts(
     if declared_total is not None and _differs(declared_total, out.total):
         out.disagreements.append(_disagreement("total", out.total, out.provenance, declared_total, prov))
     if declared_active is not None:
-        if out.active is None:
+        if out.active is None and (not out.experts or declared_active > out.total):
+            # A dense model (or an active count above the total): the declared figure cannot stand.
+            if _differs(declared_active, out.total):
+                out.disagreements.append(
+                    _disagreement("active", out.total, out.provenance, declared_active, prov)
+                )
+        elif out.active is None:
             # Experts in the files but their top-k nowhere in the config: the manifest says how many run.
             out.active = declared_active
             out.active_source = "manifest"

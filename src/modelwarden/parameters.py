@@ -134,6 +134,7 @@ class _Counter:
         if main is None or main.tensors is None or not main.tensors.total:
             return
         pc.active = main.tensors.active
+        pc.experts = main.tensors.experts
         for w in main.tensors.warnings:
             self.f.warn(w)
         if main.config is not None:

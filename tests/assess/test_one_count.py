@@ -106,3 +106,19 @@ def test_the_assessment_json_carries_the_decision(tmp_path: Path) -> None:
     data = json.loads(a.model_dump_json())
     assert data["parameters"]["total"] == FILES
     assert data["parameters"]["disagreements"][0]["manifest"] == 7_000_000_000
+
+
+def test_an_active_count_declared_for_a_dense_model_is_a_disagreement_not_a_fill(tmp_path: Path) -> None:
+    a = _assess(_release(tmp_path, "model: {active_parameters: 3000000000}\ntraining: {tokens: 1e12}\n"))
+    assert a.parameters is not None
+    assert a.parameters.active is None  # dense: every parameter runs
+    [d] = a.parameters.disagreements
+    assert (d.field, d.files, d.manifest) == ("active", FILES, 3_000_000_000)
+    assert a.compute.parameters_used is not None and a.compute.parameters_used > 7e9
+
+
+def test_an_active_count_above_the_files_total_is_not_taken(tmp_path: Path) -> None:
+    config = {k: v for k, v in MIXTRAL_8X7B.items() if k != "num_experts_per_tok"}
+    a = _assess(_release(tmp_path, "model: {active_parameters: 90000000000}\n", config))
+    assert a.parameters is not None and a.parameters.active is None
+    assert [d.field for d in a.parameters.disagreements] == ["active"]
