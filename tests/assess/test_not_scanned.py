@@ -128,3 +128,20 @@ def test_the_headline_names_the_declared_sparse_total_and_the_n_used(tmp_path: P
         line.startswith("671,000,000,000 parameters, declared in the manifest; N = ") for line in lines
     )
     assert a.compute.thresholds["1e25"].value == "uncertain"
+
+
+def test_a_hub_cache_id_s_config_reaches_the_compute_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    config = {"model_type": "mixtral", "num_local_experts": 8, "hidden_size": 4096}  # top-k not stated
+    _fake_cache(cache, "acme/moe", {"config.json": json.dumps(config).encode()})
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("model: {parameters: 46700000000}\ntraining: {tokens: 1e13}\n", encoding="utf-8")
+    a = build_assessment(gather("acme/moe", plan), as_of=AS_OF)
+    assert any("config.json num_local_experts = 8" in w for w in a.compute.warnings)

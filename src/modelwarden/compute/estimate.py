@@ -79,7 +79,8 @@ def estimate_compute(
 ) -> ComputeEstimate:
     """Training and cumulative compute bands, threshold calls and the one-third modifier rule.
 
-    `parameters`: the count `parameters.resolve(facts, manifest)` decided (computed here if not given).
+    `parameters`: the count `parameter_count.resolve(facts, manifest)` decided (computed here if not
+    given).
     """
     return _Estimator(facts, manifest or Manifest(), parameters).run()
 
@@ -1100,9 +1101,19 @@ def _int(cfg: dict[str, Any], *keys: str) -> int | None:
 
 def _read_config(facts: ModelFacts | None) -> dict[str, Any] | None:
     """The release's config.json (bounded), for the attention term and the tie flag; None if absent."""
-    if facts is None or facts.root.startswith("hf://"):
+    if facts is None:
         return None
-    path = Path(facts.root)
+    if facts.root.startswith("hf://"):
+        # A Hugging Face cache snapshot: its config.json is in the local cache (never downloaded).
+        from modelwarden.errors import UsageError
+        from modelwarden.release import resolve as resolve_release
+
+        try:
+            path = resolve_release(facts.root).root
+        except (UsageError, OSError):
+            return None
+    else:
+        path = Path(facts.root)
     path = path / "config.json" if path.is_dir() else path.parent / "config.json"
     try:
         if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
