@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
-from modelwarden.model import Assessment, Band, Classification, RegimeResult
+from modelwarden.model import Assessment, Band, Classification, ParameterCount, RegimeResult
 from modelwarden.safe_text import document, markup
 
 DISCLAIMER = (
@@ -79,14 +79,32 @@ def summary(a: Assessment) -> list[Line]:
     return [_summary_line(r) for r in a.regimes.values()]
 
 
+def active_text(p: ParameterCount) -> str:
+    """Active parameters both ways, the convention named (docs/compute.md "Active parameters")."""
+    assert p.active is not None
+    text = f"{p.active:,} active with the input embedding"
+    if p.active_without_input_embedding is not None:
+        text += f", {p.active_without_input_embedding:,} without"
+    return text
+
+
 def headline(a: Assessment) -> list[str]:
     c = a.compute
     params = None
-    if a.facts is not None and a.facts.parameters.total:
-        p = a.facts.parameters
-        params = f"{p.total:,} parameters" + (f" ({p.active:,} active)" if p.active else "")
+    # The count every stage used (older records: the facts' own).
+    p = a.parameters if a.parameters is not None else (a.facts.parameters if a.facts is not None else None)
+    if p is not None and (p.total or p.active):
+        where = "declared in the manifest" if p.source == "manifest" else f"counted from {p.source}"
+        params = (f"{p.total:,} parameters" if p.total else "total parameters unknown") + (
+            f" ({active_text(p)})" if p.active else ""
+        )
+        params += f", {where}"
+        if p.disagreements:
+            params += f"; the manifest disagrees ({len(p.disagreements)}, see warnings)"
+        if c.parameters_used and c.parameters_used != (p.active or p.total):
+            params += f"; N = {c.parameters_used:,} in the compute estimate"
     elif c.parameters_used:
-        params = f"{c.parameters_used:,} parameters used for compute (declared in the manifest)"
+        params = f"{c.parameters_used:,} parameters used for compute"
     out = [f"{a.subject.name} — assessed as of {a.as_of.isoformat()} (rules {a.ruleset_version})"]
     if params:
         out.append(params)
@@ -102,6 +120,9 @@ def headline(a: Assessment) -> list[str]:
     if a.scan is not None:
         worst = [f for f in a.scan.findings if f.severity.value in {"critical", "high", "medium"}]
         out.append(f"scan: {len(a.scan.files)} files, {len(worst)} finding(s) at medium or above")
+    else:
+        # Not scanned is not clean: say so wherever a scan result would stand.
+        out.append("scan: not scanned" + (f" ({a.scan_skipped})" if a.scan_skipped else ""))
     return out
 
 

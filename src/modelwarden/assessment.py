@@ -14,8 +14,9 @@ from modelwarden import __version__
 from modelwarden.compute import estimate_compute
 from modelwarden.errors import UsageError
 from modelwarden.manifest import Manifest, find_manifest, load_manifest
-from modelwarden.model import Assessment, ModelFacts, Subject
+from modelwarden.model import Assessment, Layout, ModelFacts, ScanReport, Subject
 from modelwarden.openness import assess_openness
+from modelwarden.parameter_count import resolve
 from modelwarden.rules import RuleSet, evaluate, load_rules
 from modelwarden.rules.context import build_context
 
@@ -61,17 +62,21 @@ def build_assessment(
 ) -> Assessment:
     rules = rules or load_rules()
     facts, decl = inputs.facts, inputs.manifest
-    report = None
-    if scan and facts is not None and not facts.root.startswith("hf://"):
-        from modelwarden.scan import scan_paths
-
-        report = scan_paths([Path(facts.root)], hash_files=False)
+    report, skipped = _scan(facts, scan)
     openness = assess_openness(facts, decl) if facts is not None or decl is not None else None
-    compute = estimate_compute(facts, decl)
+    where = inputs.manifest_path.name if inputs.manifest_path is not None else None
+    parameters = resolve(facts, decl, manifest_file=where)  # the one decision every stage uses
+    compute = estimate_compute(facts, decl, parameters=parameters)
     ctx = build_context(as_of, facts, decl, compute, openness)
     regimes = evaluate(rules, ctx, as_of)
     stored_facts = (
-        facts.model_copy(update={"files": [f.model_copy(update={"tensors": []}) for f in facts.files]})
+        facts.model_copy(
+            update={
+                "files": [f.model_copy(update={"tensors": []}) for f in facts.files],
+                # Reports and the dashboard show the facts' count: the decided one, not the raw one.
+                **({"parameters": parameters} if not _is_adapter(facts) else {}),
+            }
+        )
         if facts
         else None
     )
@@ -86,4 +91,34 @@ def build_assessment(
         openness=openness,
         compute=compute,
         regimes=regimes,
+        parameters=parameters,
+        scan_status="scanned" if report is not None else "not scanned",
+        scan_skipped=skipped,
     )
+
+
+def _is_adapter(facts: ModelFacts) -> bool:
+    """An adapter's files count the adapter: its facts keep that count (the model's is the manifest's)."""
+    return facts.layout is Layout.PEFT_ADAPTER or facts.adapter is not None
+
+
+def _scan(facts: ModelFacts | None, wanted: bool) -> tuple[ScanReport | None, str | None]:
+    """The safety scan of the release's files, or why there is none (never silently skipped)."""
+    if facts is None:
+        return None, "no model files: a manifest-only assessment"
+    if not wanted:
+        return None, "--no-scan"
+    from modelwarden.scan import scan_paths
+
+    if not facts.root.startswith("hf://"):
+        return scan_paths([Path(facts.root)], hash_files=False), None
+    # A local Hugging Face cache snapshot: its files are links into the cache's blob store, so each
+    # file is scanned by its path (what the links point to), not the snapshot folder as a tree.
+    from modelwarden.release import resolve as resolve_release
+
+    try:
+        release = resolve_release(facts.root)
+        report = scan_paths([f.path for f in release.files], hash_files=False)
+    except (UsageError, OSError) as exc:
+        return None, f"the cached snapshot could not be scanned: {exc}"
+    return report, None

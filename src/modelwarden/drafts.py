@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader
 from modelwarden.assess_report import DISCLAIMER, band_text
 from modelwarden.manifest import Manifest
 from modelwarden.model import Assessment, Classification, ComputeEstimate, Provenance
+from modelwarden.parameter_count import resolve
 
 # Size bands of the training-content summary template, section 1.3 (regulation.md §1.12).
 TEXT_BANDS = ((1e9, "less than 1 billion tokens"), (10e12, "1 billion to 10 trillion tokens"))
@@ -95,14 +96,23 @@ def _manifest_items(a: Assessment, decl: Manifest | None) -> dict[str, Item]:
         else ("modelwarden.yaml:model.architecture" if arch else None),
         "What is the model architecture (e.g. decoder-only transformer, mixture-of-experts with k of E experts)?",
     )
-    total = f.parameters.total if f and f.parameters.total else m.model.parameters
-    active = f.parameters.active if f and f.parameters.active else m.model.active_parameters
+    # The count every stage used (parameter_count.resolve), disagreements with the manifest included.
+    p = a.parameters if a.parameters is not None else resolve(f, m)
+    total, active = p.total, p.active
+    value = (f"{total:,} total" + (f", {active:,} active per token" if active else "")) if total else None
+    if value and p.active_without_input_embedding is not None:
+        value += f" (with the input embedding; {p.active_without_input_embedding:,} without)"
+    if value and p.disagreements:
+        value += "; " + "; ".join(
+            f"the manifest declares {d.manifest:,} ({d.field}), the files' count is used"
+            for d in p.disagreements
+        )
     items["parameters"] = Item(
         "Number of parameters",
-        (f"{total:,} total" + (f", {active:,} active per token" if active else "")) if total else None,
+        value,
         (
-            f"counted from {f.parameters.source}"
-            if f and f.parameters.total
+            f"counted from {p.source}"
+            if p.source in ("tensors", "config")
             else "modelwarden.yaml:model.parameters"
         )
         if total

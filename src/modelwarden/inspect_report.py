@@ -18,6 +18,8 @@ from modelwarden.model import ArtifactInfo, Fact, ModelFacts, Provenance
 from modelwarden.safe_text import text, visible
 
 SCHEMA = "modelwarden.inspect/1"
+# What `parameters.active` counts (docs/compute.md "Active parameters"): vendors differ.
+ACTIVE_CONVENTION = "input embedding included"
 MAX_FILE_ROWS = 30
 
 
@@ -33,6 +35,9 @@ def to_json(facts: ModelFacts, *, tensors: bool = False) -> dict[str, Any]:
         "parameters": {
             "total": pc.total,
             "active": pc.active,
+            "active_convention": ACTIVE_CONVENTION,
+            "active_without_input_embedding": pc.active_without_input_embedding,
+            "input_embedding": pc.input_embedding,
             "source": pc.source,
             "config_total": pc.config_total,
             "config_active": pc.config_active,
@@ -41,6 +46,7 @@ def to_json(facts: ModelFacts, *, tensors: bool = False) -> dict[str, Any]:
             "provenance": _prov(pc.provenance),
             "notes": pc.notes,
             "warnings": pc.warnings,
+            "disagreements": [d.model_dump(mode="json") for d in pc.disagreements],
         },
         "architecture": _value(facts.architecture),
         "model_type": _value(facts.model_type),
@@ -197,9 +203,16 @@ def _summary(facts: ModelFacts) -> Table:
         _row(
             t,
             "Active / token",
-            f"{pc.active:,} ({human_count(pc.active)})",
+            f"{pc.active:,} ({human_count(pc.active)}) with the input embedding",
             "mixture of experts: routed experts × k/E",
         )
+        if pc.active_without_input_embedding is not None:
+            _row(
+                t,
+                "  without it",
+                f"{pc.active_without_input_embedding:,} ({human_count(pc.active_without_input_embedding)})",
+                "the DeepSeek / Kimi / gpt-oss convention: the lookup left out",
+            )
     if pc.config_total is not None and pc.source == "tensors":
         same = "agrees" if pc.config_total == _comparable(facts) else "differs (see warnings)"
         active = f", active {pc.config_active:,}" if pc.config_active else ""

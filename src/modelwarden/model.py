@@ -158,9 +158,46 @@ class Layout(StrEnum):
     MANIFEST_ONLY = "manifest_only"  # no files: a planned or described model
 
 
+class ParameterDisagreement(Record):
+    """The model files and the manifest give different parameter counts: both figures, each with
+    where it came from, and which one every stage uses (decided once, in `parameters.resolve`)."""
+
+    field: Literal["total", "active"]
+    """Which count disagrees."""
+    files: int
+    """The count from the model files (tensor headers, or the config formula)."""
+    files_provenance: Provenance | None = None
+    """Where the files' count was read."""
+    manifest: int
+    """The count the manifest declares."""
+    manifest_provenance: Provenance
+    """The manifest field."""
+    relative: float
+    """(manifest − files) ÷ files."""
+    used: Literal["files", "manifest"]
+    """The figure compute, the rules, drafts and the registry use: the counted one."""
+
+
 class ParameterCount(Record):
     total: int | None = None
-    active: int | None = None  # None for dense models
+    active: int | None = None
+    """Mixture-of-experts: parameters one token runs through (k of E routed experts), the INPUT
+    EMBEDDING INCLUDED (the convention of Mixtral's 12.9B and Qwen's "A3B"). None for dense models.
+    DeepSeek-V2, Kimi K2 and gpt-oss quote it without the input embedding: see
+    `active_without_input_embedding` (docs/compute.md "Active parameters")."""
+    active_without_input_embedding: int | None = None
+    """`active` minus `input_embedding`: the figure in the convention of DeepSeek-V2/V3, Kimi K2 and
+    gpt-oss cards. None when `active` or `input_embedding` is unknown."""
+    input_embedding: int | None = None
+    """Parameters used only as table lookups (token embedding unless tied to the output head, learned
+    position tables): no matmul, so no training FLOPs. None when the files do not show it."""
+    experts: int | None = None
+    """Routed experts per mixture-of-experts layer, as the tensors show them; None: none seen."""
+    active_source: Literal["tensors", "config", "manifest"] | None = None
+    """Where `active` came from when it differs from `source` (experts in the files, k only in the
+    manifest); None = same as `source`."""
+    disagreements: list[ParameterDisagreement] = Field(default_factory=list)
+    """Files and manifest disagreeing beyond `parameters.TOLERANCE`, each with both provenances."""
     source: Literal["tensors", "config", "manifest"] | None = None
     config_total: int | None = None  # the config.json formula's figure when tensors were also counted
     config_active: int | None = None
@@ -654,3 +691,17 @@ class Assessment(Record):
     openness: OpennessReport | None = None
     compute: ComputeEstimate
     regimes: dict[str, RegimeResult] = Field(default_factory=dict)
+    parameters: ParameterCount | None = None
+    """The one parameter count every stage of this assessment used (compute, rules, drafts, registry):
+    `parameter_count.resolve(facts, manifest)`, with any files/manifest disagreement recorded in it."""
+    scan_status: Literal["scanned", "not scanned"] | None = None
+    """Whether the safety scan ran. "not scanned" (no `scan` report) is never shown as a clean result:
+    text, JSON, registry and dashboard say "not scanned". Filled from `scan` when not given."""
+    scan_skipped: str | None = None
+    """Why the files were not scanned (--no-scan, no model files, the scan failed)."""
+
+    @model_validator(mode="after")
+    def _scan_status(self) -> Assessment:
+        if self.scan_status is None:
+            self.scan_status = "scanned" if self.scan is not None else "not scanned"
+        return self

@@ -19,7 +19,15 @@ from modelwarden.artifacts.safetensors import read_index
 from modelwarden.artifacts.tensors import ClassifyContext
 from modelwarden.compute.params import ConfigCount, UnsupportedConfig, config_formula, tie_default
 from modelwarden.manifest import Manifest
-from modelwarden.model import ArtifactFormat, ArtifactInfo, ComponentFacts, Layout, Provenance, Source
+from modelwarden.model import (
+    ArtifactFormat,
+    ArtifactInfo,
+    ComponentFacts,
+    Layout,
+    Provenance,
+    Source,
+)
+from modelwarden.parameter_count import resolve_counts
 from modelwarden.release import ComponentSpec
 from modelwarden.release_files import ReleaseFiles, as_dict, compressed_tensors_bits, config_int
 
@@ -97,6 +105,7 @@ class _Counter:
             self._from_manifest(self.f.manifest)
         if main is not None and main.config is not None:
             self.f.facts.parameters.notes.extend(f"config formula: {note}" for note in main.config.notes)
+        self._lookup(main)
         self._components(units)
         self._manifest_check()
 
@@ -125,6 +134,7 @@ class _Counter:
         if main is None or main.tensors is None or not main.tensors.total:
             return
         pc.active = main.tensors.active
+        pc.experts = main.tensors.experts
         for w in main.tensors.warnings:
             self.f.warn(w)
         if main.config is not None:
@@ -146,6 +156,22 @@ class _Counter:
             note=f"{cfg.family} formula (compute.md §4.7) over " + ", ".join(cfg.fields[:12]),
         )
         self.f.warn("no readable weights: the parameter count comes from the config formula alone")
+
+    def _lookup(self, main: _Unit | None) -> None:
+        """The lookup-only parameters and the active figure without them (docs/compute.md)."""
+        pc = self.f.facts.parameters
+        if pc.source == "config" and main is not None and main.config is not None:
+            pc.input_embedding = main.config.input_lookup
+        elif pc.source == "tensors" and main is not None and main.tensors is not None:
+            tc, cfg = main.tensors, main.config
+            outside = sum(tc.breakdown.get(c, 0) for c in OUTSIDE_FORMULA)
+            if cfg is not None and tc.total - outside == cfg.total:
+                pc.input_embedding = cfg.input_lookup  # the formula knows which tables are lookups
+            elif not tc.tied and "head" in tc.breakdown:
+                pc.input_embedding = tc.breakdown.get("embedding")
+            # tied, or no head found: which part of the embedding is a lookup is not known
+        if pc.active is not None and pc.input_embedding is not None:
+            pc.active_without_input_embedding = pc.active - pc.input_embedding
 
     def _from_manifest(self, manifest: Manifest) -> None:
         pc = self.f.facts.parameters
@@ -297,14 +323,11 @@ class _Counter:
             )
 
     def _manifest_check(self) -> None:
-        pc = self.f.facts.parameters
-        if self.f.manifest is None or not self.f.manifest.model.parameters or pc.source in (None, "manifest"):
+        if self.f.manifest is None or self.f.release.layout is Layout.PEFT_ADAPTER:
             return
-        declared = int(self.f.manifest.model.parameters)
-        if pc.total and abs(declared - pc.total) > 0.01 * pc.total:
-            self.f.warn(
-                f"the manifest declares {declared:,} parameters; the files give {pc.total:,} ({pc.source})"
-            )
+        where = self.f.release.manifest.name if self.f.release.manifest else None
+        resolved = resolve_counts(self.f.facts.parameters, self.f.manifest, manifest_file=where)
+        self.f.facts.parameters = resolved  # disagreements and their warnings recorded in it
 
     def _components(self, units: list[_Unit]) -> None:
         if len(units) > 1 or self.f.release.layout is Layout.DIFFUSERS:

@@ -37,7 +37,7 @@ _VARIANT = re.compile(r"\.(?:fp16|bf16|fp32|fp8|int8|int4|non_ema|ema)\.", re.IG
 _EXPERT = re.compile(r"^(?P<layer>.*?)\.experts\.(?P<index>\d+)\.")
 _FUSED_EXPERTS = re.compile(
     r"^(?P<layer>.*?)(?:\.experts\.(?:gate_up_proj|down_proj|gate_proj|up_proj|w1|w2|w3|w13_weight|w2_weight)"
-    r"(?:\.weight)?|\.ffn_(?:gate|up|down|gate_up)_exps\.weight)$"
+    r"(?P<bias>_bias)?(?:\.weight)?|\.ffn_(?:gate|up|down|gate_up)_exps\.weight)$"
 )
 
 
@@ -214,7 +214,8 @@ def _moe_active(result: TensorCount, tensors: list[TensorInfo], k: int | None) -
                 seen.add(int(m["index"]))
             continue
         m = _FUSED_EXPERTS.match(t.name)
-        if m and len(t.shape) == 3:
+        # Fused expert weights are (experts, in, out); gpt-oss also fuses their biases, (experts, out).
+        if m and (len(t.shape) == 3 or (m["bias"] and len(t.shape) == 2)):
             routed[m["layer"]] += t.parameters
             experts[m["layer"]] = t.shape[0]
     if not routed:

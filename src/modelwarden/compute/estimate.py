@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from modelwarden.compute.calls import CUMULATIVE_KEYS, DEFAULT_THRESHOLDS, one_third_rule, threshold_call
-from modelwarden.compute.hardware import DEFAULT_PRECISIONS, table
+from modelwarden.compute.hardware import DEFAULT_PRECISIONS, sparsity, table, token_paths
 from modelwarden.manifest import HardwareDecl, Manifest, Role, StageDecl, StageKind
 from modelwarden.model import (
     Band,
@@ -34,11 +36,13 @@ from modelwarden.model import (
     Layout,
     MethodEstimate,
     ModelFacts,
+    ParameterCount,
     Provenance,
     Source,
     StageCompute,
     ThresholdCall,
 )
+from modelwarden.parameter_count import disagreement_text, resolve
 
 # Without the architecture, the attention term is bounded by the largest share in compute.md §4.2's
 # table (DeepSeek-V3 at 4k context: 16.6% of 6·N·D).
@@ -70,9 +74,15 @@ TRAINING_KINDS = frozenset(
 _StrFact = Fact[str]  # parametrised once: pydantic builds the generic class on each subscription
 
 
-def estimate_compute(facts: ModelFacts | None, manifest: Manifest | None) -> ComputeEstimate:
-    """Training and cumulative compute bands, threshold calls and the one-third modifier rule."""
-    return _Estimator(facts, manifest or Manifest()).run()
+def estimate_compute(
+    facts: ModelFacts | None, manifest: Manifest | None, *, parameters: ParameterCount | None = None
+) -> ComputeEstimate:
+    """Training and cumulative compute bands, threshold calls and the one-third modifier rule.
+
+    `parameters`: the count `parameter_count.resolve(facts, manifest)` decided (computed here if not
+    given).
+    """
+    return _Estimator(facts, manifest or Manifest(), parameters).run()
 
 
 def _mf(field: str, note: str | None = None) -> Provenance:
@@ -109,7 +119,9 @@ class _Hardware:
 
 
 class _Estimator:
-    def __init__(self, facts: ModelFacts | None, manifest: Manifest) -> None:
+    def __init__(
+        self, facts: ModelFacts | None, manifest: Manifest, parameters: ParameterCount | None = None
+    ) -> None:
         self.facts = facts
         self.m = manifest
         self.t = manifest.training
@@ -123,11 +135,19 @@ class _Estimator:
         self.hw: _Hardware | None = None
         self.n_used: float | None = None
         self.config = _read_config(facts)
+        self.parameters = parameters if parameters is not None else resolve(facts, manifest)
+        # Set when N is the total of a model known to be a mixture of experts (no active count):
+        # then no threshold is called "clearly above" (docs/compute.md, "A sparse total").
+        self.sparse_total: str | None = None
+        # Set when the weights were initialised from another model whose compute is not stated: the
+        # cumulative band is then a lower bound and is never called below a line.
+        self.inherited_unknown: str | None = None
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
     def assume(self, text: str, provenance: Provenance) -> None:
-        self.assumptions.append(_StrFact(value=text, provenance=provenance))
+        if not any(a.value == text for a in self.assumptions):
+            self.assumptions.append(_StrFact(value=text, provenance=provenance))
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -197,6 +217,9 @@ class _Estimator:
                 )
 
         cumulative = self._cumulative(training, stages)
+        self.inherited_unknown = self._initialising_unknown(derivative)
+        if not any(e.used and e.method is ComputeMethod.OPERATION_COUNT for e in self.estimates):
+            self.sparse_total = None  # a stated or hardware figure does not depend on the active share
         thresholds, inclusive = self._calls(training, cumulative, modification)
         other = {f"{k}_inclusive": v for k, v in inclusive.items()}
         # EO 14110's 1e23 line for biological-sequence models: training compute, strict ">" (§4.2(b)(i)).
@@ -237,10 +260,10 @@ class _Estimator:
         )
 
     def _parameters_used(self) -> int | None:
-        """N of the operation count; without one, the manifest's declared (active) count, as reported."""
+        """N of the operation count; without one, the resolved (active) count, as reported."""
         if self.n_used is not None:
             return round(self.n_used)
-        return self.m.model.active_parameters or self.m.model.parameters
+        return self.parameters.active or self.parameters.total
 
     def _is_derivative(self) -> bool:
         f = self.facts
@@ -357,26 +380,126 @@ class _Estimator:
     # -- operation counting -----------------------------------------------------------------------
 
     def _params(self) -> _Params | None:
-        f = self.facts
-        m = self.m.model
-        stated = m.active_parameters or m.parameters
-        stated_field = "model.active_parameters" if m.active_parameters else "model.parameters"
-        adapter = f is not None and (f.layout is Layout.PEFT_ADAPTER or f.adapter is not None)
-        if f is not None and f.parameters.total and not adapter:
-            pc = f.parameters
+        """N per token, adjusted for encoder-decoders and cross-layer sharing (docs/compute.md)."""
+        params = self._raw_params()
+        if params is None:
+            return None
+        return self._shared_layers(self._encoder_decoder(params))
+
+    def _declared(self, words: list[str]) -> str | None:
+        declared = (self.m.model.architecture or "").lower()
+        if declared and _words_pattern(tuple(words)).search(declared):
+            return f"model.architecture says {self.m.model.architecture!r:.60}"
+        return None
+
+    def _model_type(self) -> str | None:
+        cfg = self.config
+        value = cfg.get("model_type") if cfg is not None else None
+        if isinstance(value, str):
+            return value
+        if self.facts is not None and self.facts.model_type is not None:
+            return str(self.facts.model_type.value)
+        return None
+
+    def _encoder_decoder(self, p: _Params) -> _Params:
+        ed = token_paths().encoder_decoder
+        why = self._declared(ed.architecture_words)
+        model_type = self._model_type()
+        if why is None and self.config is not None and self.config.get("is_encoder_decoder") is True:
+            why = "config.json is_encoder_decoder = true"
+        if why is None and model_type in ed.model_types:
+            why = f"model_type {model_type}"
+        if why is None:
+            return p
+        self.assume(
+            f"encoder-decoder ({why}): a training token passes through about half the parameters; "
+            f"N is {ed.central:.0%} of the count (low edge {ed.low:.0%}, high edge all of it)",
+            _default("data/token_paths.yaml (docs/compute.md)"),
+        )
+        return _Params(
+            low=p.low * ed.low,
+            central=p.central * ed.central,
+            high=p.high,
+            provenance=p.provenance,
+            description=f"{ed.central:.0%} of {p.description} (encoder-decoder)",
+        )
+
+    def _shared_layers(self, p: _Params) -> _Params:
+        ps = token_paths().parameter_sharing
+        cfg = self.config or {}
+        model_type = self._model_type()
+        why = self._declared(ps.architecture_words)
+        if why is None and model_type in ps.model_types:
+            why = f"model_type {model_type}"
+        if why is None:
+            return p
+        layers = _int(cfg, "num_hidden_layers", "n_layer", "num_layers")
+        groups = _int(cfg, "num_hidden_groups") or (1 if model_type in ps.model_types else None)
+        if not layers or not groups:
+            self.warn(
+                f"cross-layer parameter sharing ({why}): each token runs through shared layers several "
+                "times, so compute exceeds 6·N·D by a factor the files do not give (config.json "
+                f"num_hidden_layers ÷ num_hidden_groups): the high edge allows up to {ps.max_factor:g} passes"
+            )
+            return _Params(
+                low=p.low,
+                central=p.central,
+                high=p.high + (ps.max_factor - 1) * p.low,
+                provenance=p.provenance,
+                description=f"{p.description}, shared layers (passes per token unknown)",
+            )
+        factor = layers / groups
+        if factor <= 1:
+            return p
+        pc = self.facts.parameters if self.facts is not None else None
+        shared = float(pc.breakdown.get("layers", 0)) if pc is not None else 0.0
+        if not shared:
+            shared = p.low  # the non-embedding part: the shared layers and little else
+        extra = (factor - 1) * shared
+        self.assume(
+            f"cross-layer parameter sharing ({why}): {layers} layers over {groups} stored group(s), so the "
+            f"{int(shared):,} layer parameters run {factor:g} times per token",
+            Provenance(source=Source.CONFIG, file="config.json", field="num_hidden_groups"),
+        )
+        return _Params(
+            low=p.low + extra,
+            central=p.central + extra,
+            high=p.high + extra,
+            provenance=p.provenance,
+            description=f"{p.description}, shared layers counted {factor:g} times",
+        )
+
+    def _raw_params(self) -> _Params | None:
+        pc = self.parameters  # decided once, in parameters.resolve: the files' count wins
+        for d in pc.disagreements:
+            self.warn(disagreement_text(d))
+        if pc.total and pc.source in ("tensors", "config"):
             n = float(pc.active or pc.total or 0)
+            if pc.active is None and (why := self._moe_evidence()):
+                prov = pc.provenance or Provenance(source=Source.TENSORS)
+                return self._sparse_params(n, prov, why)
             emb = float(pc.breakdown.get("embedding", 0))
             head = float(pc.breakdown.get("head", 0))
             prov = pc.provenance or Provenance(source=Source.TENSORS)
-            if stated and not math.isclose(stated, n, rel_tol=0.02):
-                self.warn(
-                    f"{stated_field} ({stated:,}) differs from the count from the model files ({int(n):,}) "
-                    "by more than 2%: the files' count is used"
+            if pc.active_source == "manifest":
+                self.assume(
+                    f"active parameters {pc.active:,} as the manifest states (the files hold the experts "
+                    "but not how many run per token)",
+                    _mf("model.active_parameters"),
                 )
             if not emb:
                 return self._stated_params(n, prov, "from the model files, no embedding breakdown")
             kind = "active " if pc.active else ""
-            if self._tied():
+            if pc.input_embedding is not None and self._has_head_class():
+                # The lookup-only part as the count knows it (tied tables and position tables sorted out).
+                lookup = float(pc.input_embedding)
+                central, low = n - lookup, n - emb - head
+                desc = (
+                    f"{kind}parameters {int(n):,} minus the input-embedding lookup {int(lookup):,}"
+                    if lookup
+                    else f"{kind}parameters {int(n):,} (tied embedding counted once, as the output head)"
+                )
+            elif self._tied():
                 # The shared matrix works as the output head, a real matmul (compute.md §4.3).
                 central, low = n, n - emb
                 desc = f"{kind}parameters {int(n):,} (tied embedding counted once, as the output head)"
@@ -384,9 +507,52 @@ class _Estimator:
                 central, low = n - emb, n - emb - head
                 desc = f"{kind}parameters {int(n):,} minus the input embedding {int(emb):,}"
             return _Params(low=max(low, 0.0), central=central, high=n, provenance=prov, description=desc)
+        stated = pc.active or pc.total
         if stated:
+            stated_field = "model.active_parameters" if pc.active else "model.parameters"
+            if not pc.active and (why := self._moe_evidence()):
+                return self._sparse_params(float(stated), _mf(stated_field), why)
             return self._stated_params(float(stated), _mf(stated_field), "stated in the manifest")
         return None
+
+    def _moe_evidence(self) -> str | None:
+        """Why the model is known to be a mixture of experts, or None."""
+        sp = sparsity()
+        declared = self._declared(sp.architecture_words)
+        if declared is not None:
+            return declared
+        for source in (self.config, (self.config or {}).get("text_config")):
+            if isinstance(source, dict):
+                for key in sp.expert_keys:
+                    n = source.get(key)
+                    if isinstance(n, int) and not isinstance(n, bool) and n > 1:
+                        return f"config.json {key} = {n}"
+        return None
+
+    def _sparse_params(self, n: float, prov: Provenance, why: str) -> _Params:
+        """N for a mixture of experts known only by its total: from the sparsest model seen to all of it."""
+        sp = sparsity()
+        share = EMBEDDING_SHARE_FALLBACK if n >= 1e9 else EMBEDDING_SHARE_FALLBACK_SMALL
+        self.sparse_total = why
+        self.warn(
+            f"mixture of experts ({why}) but only its total parameters ({int(n):,}) are known: a token "
+            f"passes through a fraction of them (released models: {sp.low:.1%}-28% by their configs). "
+            "State model.active_parameters (per token, input embedding included). Until then the "
+            f"operation count runs from {sp.low:.1%} of the total to all of it, and no line is called "
+            "clearly above"
+        )
+        self.assume(
+            f"sparse total: N from {sp.low:.1%} (below the sparsest released model) through {sp.central:.0%} "
+            f"(their median) to 100% of {int(n):,}",
+            _default("data/sparsity.yaml: active ÷ total of released MoE models (docs/compute.md)"),
+        )
+        return _Params(
+            low=n * sp.low * (1 - share),
+            central=n * sp.central,
+            high=n,
+            provenance=prov,
+            description=f"{sp.central:.0%} of the sparse total {int(n):,} (active count unknown)",
+        )
 
     def _stated_params(self, n: float, prov: Provenance, where: str) -> _Params:
         share = EMBEDDING_SHARE_FALLBACK if n >= 1e9 else EMBEDDING_SHARE_FALLBACK_SMALL
@@ -398,6 +564,13 @@ class _Estimator:
         return _Params(
             low=n * (1 - share), central=n, high=n, provenance=prov, description=f"{int(n):,} parameters"
         )
+
+    def _has_head_class(self) -> bool:
+        """False for an encoder released without a head (its whole embedding is a lookup)."""
+        if self.config is None:
+            return True
+        archs = self.config.get("architectures")
+        return not (isinstance(archs, list) and archs and not any(_has_head(str(a)) for a in archs))
 
     def _tied(self) -> bool:
         """Whether the embedding matrix also works as the output head (a matmul worth counting).
@@ -542,7 +715,7 @@ class _Estimator:
         precision = hw.precision.value if hw.precision else None
         if hw.peak_flop_s:
             peak, peak_note = hw.peak_flop_s, f"{where}.peak_flop_s"
-            alt_peak = None
+            alt_peak = low_peak = None
         elif acc is None:
             if hw.accelerator:
                 self.warn(
@@ -568,8 +741,16 @@ class _Estimator:
                         f"{acc.name} also runs FP8: the upper edge allows FP8 training at median utilisation",
                         _default("compute.md §5.1: compute both precisions and widen the band"),
                     )
+                low_peak, low_precision = _full_precision_peak(acc.peak_tflops)
+                if low_peak is not None:
+                    self.assume(
+                        f"the lower edge allows {low_precision.upper()} training at low utilisation (older "
+                        f"runs trained in full precision: {acc.name} {low_precision.upper()} "
+                        f"{low_peak / 1e12:g} TFLOP/s)",
+                        _default("docs/compute.md: an unknown precision widens the band both ways"),
+                    )
             else:
-                alt_peak = None
+                alt_peak = low_peak = None
             found = acc.peak_flop_s(precision)
             if found is None:
                 self.warn(
@@ -583,10 +764,12 @@ class _Estimator:
             )
         u = tab.utilisation
         if hw.utilisation:
-            ul, uc, uh = hw.utilisation * u.stated_wallclock_factor, hw.utilisation, hw.utilisation
+            ul, uc = hw.utilisation * u.stated_wallclock_factor, hw.utilisation
+            uh = min(1.0, hw.utilisation * u.stated_high_factor)
             self.assume(
-                f"stated utilisation {hw.utilisation:.0%}; low edge {ul:.0%} (averaged over all chip-hours)",
-                _mf(f"{where}.utilisation", u.stated_source),
+                f"stated utilisation {hw.utilisation:.0%}; low edge {ul:.0%} (averaged over all chip-hours), "
+                f"high edge {uh:.0%} (a stated MFU may leave out attention FLOPs or be rounded down)",
+                _mf(f"{where}.utilisation", f"{u.stated_source}; {u.stated_high_source}"),
             )
         else:
             ul, uc, uh = u.low, u.central, u.high
@@ -598,7 +781,10 @@ class _Estimator:
         high = capacity * uh
         if alt_peak is not None:
             high = max(high, chip_hours * SECONDS_PER_HOUR * alt_peak * uc)
-        band = Band(low=capacity * ul, central=capacity * uc, high=high)
+        low = capacity * ul
+        if low_peak is not None:
+            low = min(low, chip_hours * SECONDS_PER_HOUR * low_peak * ul)
+        band = Band(low=low, central=capacity * uc, high=high)
         formula = f"{_fmt(chip_hours)} chip-hours × 3600 × {_fmt(peak)} FLOP/s ({peak_note}) × utilisation"
         self.estimates.append(
             MethodEstimate(scope=scope, method=ComputeMethod.HARDWARE, band=band, formula=formula)
@@ -753,8 +939,28 @@ class _Estimator:
                     lower = threshold_call(modification, value, inclusive=incl)
                     if lower.crossed:
                         call = lower
+                if self.inherited_unknown and key in CUMULATIVE_KEYS and call.crossed is False:
+                    call = ThresholdCall.UNCERTAIN  # a lower bound cannot show a line is not crossed
+                if self.sparse_total and call is ThresholdCall.CLEARLY_ABOVE:
+                    # The active share of a sparse total is not known: never a confident call above.
+                    call = ThresholdCall.NEAR_ABOVE
                 calls[key] = call
         return strict, inclusive
+
+    def _initialising_unknown(self, derivative: bool) -> str | None:
+        """A provider's model initialised from another model (the card names a base model) whose
+        compute is not stated: that compute counts toward cumulative compute (EU Art. 51(2))."""
+        f = self.facts
+        if derivative or f is None or not f.base_model or self.t.merged_or_initialising_flop is not None:
+            return None
+        names = ", ".join(b.name for b in f.base_model)
+        self.warn(
+            f"the model card names {names} as the base model and the manifest makes this release its "
+            "provider's own: compute inherited from an initialising model counts toward cumulative "
+            "compute, and it is not stated (training.merged_or_initialising_flop). Cumulative compute "
+            "is a lower bound and is not called below any line"
+        )
+        return names
 
     def _borderline(self, training: Band | None, cumulative: Band | None) -> None:
         for key, value in DEFAULT_THRESHOLDS.items():
@@ -821,6 +1027,21 @@ class _Estimator:
         return None
 
 
+@cache
+def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of `words` as a whole word (a data file's word list, compiled once)."""
+    return re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?![a-z])")
+
+
+def _full_precision_peak(peaks: dict[str, float]) -> tuple[float | None, str]:
+    """The chip's full-precision matmul peak: TF32 where the chip has it (frameworks ran FP32 matmuls
+    on TF32 tensor cores), else FP32; (None, "") when the table lists neither."""
+    for precision in ("tf32", "fp32"):
+        if precision in peaks:
+            return peaks[precision] * 1e12, precision
+    return None, ""
+
+
 def _stage_policy(st: StageDecl) -> tuple[bool, bool, str]:
     """(in training compute, in cumulative compute, why) — regulation.md §1.11 (Guidelines Annex A.1)."""
     k = st.kind
@@ -880,9 +1101,19 @@ def _int(cfg: dict[str, Any], *keys: str) -> int | None:
 
 def _read_config(facts: ModelFacts | None) -> dict[str, Any] | None:
     """The release's config.json (bounded), for the attention term and the tie flag; None if absent."""
-    if facts is None or facts.root.startswith("hf://"):
+    if facts is None:
         return None
-    path = Path(facts.root)
+    if facts.root.startswith("hf://"):
+        # A Hugging Face cache snapshot: its config.json is in the local cache (never downloaded).
+        from modelwarden.errors import UsageError
+        from modelwarden.release import resolve as resolve_release
+
+        try:
+            path = resolve_release(facts.root).root
+        except (UsageError, OSError):
+            return None
+    else:
+        path = Path(facts.root)
     path = path / "config.json" if path.is_dir() else path.parent / "config.json"
     try:
         if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:

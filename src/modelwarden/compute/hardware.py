@@ -34,6 +34,9 @@ class Utilisation(_Strict):
     plausible_high: float = Field(gt=0, le=1)
     stated_wallclock_factor: float = Field(gt=0, le=1)
     stated_source: str
+    stated_high_factor: float = Field(ge=1, le=2)
+    """A stated MFU times this is the band's high edge (a stated MFU is not an exact ceiling)."""
+    stated_high_source: str
 
 
 class Pue(_Strict):
@@ -55,28 +58,90 @@ class Accelerator(_Strict):
         return tflops * 1e12 if tflops is not None else None
 
 
+class Naming(_Strict):
+    """How accelerator names as papers write them are reduced to a table key (hardware.yaml `naming`)."""
+
+    vendor_words: list[str]
+    """Vendor and brand words that never tell chips apart ("nvidia", "tesla", "instinct")."""
+    generic_words: list[str]
+    """Words such as "gpu", "tensor core", "pod" that name no chip."""
+    memory_types: list[str]
+    """Memory-technology words ("hbm3"), dropped like memory sizes ("80 GB")."""
+    form_factors: dict[str, str]
+    """Form-factor word -> the form factor it names ("dgxs" -> "sxm")."""
+    default_form_factors: list[str]
+    """Form factors that fall back to the chip's bare entry (the entries describe these boards)."""
+
+
 class HardwareTable(_Strict):
     utilisation: Utilisation
     pue: Pue
+    naming: Naming
     accelerators: list[Accelerator]
 
     def find(self, name: str) -> Accelerator | None:
+        key = (id(self), name)
+        if key not in _FOUND:
+            if len(_FOUND) > 4096:  # names come from manifests: keep the memo bounded
+                _FOUND.clear()
+            _FOUND[key] = self._find(name)
+        return _FOUND[key]
+
+    def _find(self, name: str) -> Accelerator | None:
         index = _INDEXES.get(id(self))
         if index is None:
             index = _INDEXES[id(self)] = _index(self)
-        return index.get(normalise(name))
+        chip, form = parse_name(name, self.naming)
+        if not chip:
+            return None
+        if form is not None:
+            for key in (chip + form, chip + form.rstrip("0123456789")):
+                if key in index:
+                    return index[key]
+            if form not in self.naming.default_form_factors and form.rstrip("0123456789") not in (
+                self.naming.default_form_factors
+            ):
+                return None  # a PCIe/NVL board of a chip the table lists only as SXM: different peaks
+        return index.get(chip)
 
     def names(self) -> list[str]:
         return [acc.aliases[0].upper() for acc in self.accelerators]
 
 
+# "80GB", "80 GB", "(40 GiB)", "32G": a memory size, dropped wherever it stands.
+_MEMORY = re.compile(r"\b\d+(?:\.\d+)?\s*(?:gb|gib|g|tb)\b")
+# "A100 (SXM4, 80 GB)", "TPU v6e (Trillium)": an aside in brackets, never the chip's name.
+_ASIDE = re.compile(r"\([^()]*\)")
+# "8x A100", "2048 × H100": a leading chip count.
+_COUNT = re.compile(r"^\s*\d[\d,]*\s*(?:x|×)\s*")
+
+
+def parse_name(name: str, naming: Naming) -> tuple[str, str | None]:
+    """(chip key, form factor or None): "NVIDIA Tesla V100 DGXS 32 GB" -> ("v100", "sxm")."""
+    lowered = _MEMORY.sub(" ", _COUNT.sub("", _ASIDE.sub(" ", name.strip().lower())))
+    words = [w for w in re.split(r"[^a-z0-9]+", lowered) if w]
+    while len(words) > 1 and words[0].isdigit():
+        words.pop(0)  # "2048 A100 GPUs": a chip count (never a chip name: "910" needs its "Ascend")
+    drop = {*naming.vendor_words, *naming.generic_words, *naming.memory_types}
+    chip: list[str] = []
+    form: str | None = None
+    for word in words:
+        if not word or word in drop:
+            continue
+        if word in naming.form_factors:
+            form = form or naming.form_factors[word]
+            continue
+        chip.append(word)
+    return "".join(chip), form
+
+
 def normalise(name: str) -> str:
-    """`A100-80GB` → `a100`; `TPU v4` → `tpuv4`; `H100 SXM5` → `h100sxm5`."""
-    lowered = re.sub(r"[\s_-]*\(?\d+\s*gb\)?$", "", name.strip().lower())  # memory suffix: "-80GB"
-    return re.sub(r"[^a-z0-9]", "", lowered)
+    """A table key: lower-case letters and digits only (`H100 SXM5` -> `h100sxm5`)."""
+    return re.sub(r"[^a-z0-9]", "", name.strip().lower())
 
 
 _INDEXES: dict[int, dict[str, Accelerator]] = {}  # per loaded table (tables are frozen and few)
+_FOUND: dict[tuple[int, str], Accelerator | None] = {}  # (table, name as written) -> entry
 
 
 def _index(tab: HardwareTable) -> dict[str, Accelerator]:
@@ -86,6 +151,66 @@ def _index(tab: HardwareTable) -> dict[str, Accelerator]:
         for key in (normalise(acc.id), *acc.aliases):
             index.setdefault(key, acc)
     return index
+
+
+class Sparsity(_Strict):
+    """Active ÷ total parameters of released mixture-of-experts models (data/sparsity.yaml)."""
+
+    observed: dict[str, float]
+    """Model -> active ÷ total (input embedding included), from its config formula."""
+    low: float = Field(gt=0, le=1)
+    """Lower edge for a model known to be sparse whose active count is unknown."""
+    central: float = Field(gt=0, le=1)
+    """The median of `observed`: the central figure in that case."""
+    expert_keys: list[str]
+    """config.json keys giving the number of routed experts."""
+    architecture_words: list[str]
+    """Words of a declared architecture that mean mixture of experts."""
+
+
+class EncoderDecoder(_Strict):
+    """Share of an encoder-decoder's parameters one training token passes through."""
+
+    central: float = Field(gt=0, le=1)
+    """Central share (half the parameters)."""
+    low: float = Field(gt=0, le=1)
+    """Low-edge share (the encoder's ~40%)."""
+    model_types: list[str]
+    """config.json model types that are encoder-decoders."""
+    architecture_words: list[str]
+    """Words of a declared architecture that mean encoder-decoder."""
+
+
+class ParameterSharing(_Strict):
+    """Cross-layer parameter sharing: a stored layer runs several times per token."""
+
+    max_factor: float = Field(ge=1)
+    """Passes per token the high edge allows when the files do not give the factor."""
+    model_types: list[str]
+    """config.json model types that share layers (ALBERT)."""
+    architecture_words: list[str]
+    """Words of a declared architecture that mean shared layers."""
+
+
+class TokenPaths(_Strict):
+    """data/token_paths.yaml."""
+
+    encoder_decoder: EncoderDecoder
+    """Encoder-decoder shares."""
+    parameter_sharing: ParameterSharing
+    """How shared layers are recognised."""
+
+
+@cache
+def token_paths() -> TokenPaths:
+    data = yaml.safe_load((DATA.parent / "token_paths.yaml").read_text(encoding="utf-8"))
+    return TokenPaths.model_validate(data)
+
+
+@cache
+def sparsity() -> Sparsity:
+    data = yaml.safe_load((DATA.parent / "sparsity.yaml").read_text(encoding="utf-8"))
+    return Sparsity.model_validate(data)
 
 
 @cache

@@ -32,8 +32,11 @@ MAX_SIZE_FIELD = 10**12
 
 # Families whose model classes tie the output head to the input embedding unless the config says not to.
 TIED_BY_DEFAULT = frozenset(
-    {"gemma", "gemma2", "gemma3_text", "gpt2", "falcon", "bert", "roberta", "xlm-roberta", "camembert"}
-)
+    {
+        "gemma", "gemma2", "gemma3_text", "gpt2", "falcon", "bert", "roberta", "xlm-roberta", "camembert",
+        "starcoder2", "cohere", "gpt_bigcode",
+    }
+)  # fmt: skip
 
 
 class UnsupportedConfig(Exception):
@@ -42,13 +45,39 @@ class UnsupportedConfig(Exception):
 
 @dataclass(frozen=True)
 class ConfigCount:
+    """One config's parameter count (compute.md §4.7)."""
+
     family: str
+    """The formula family used (a `model_type`, after aliases)."""
     total: int
-    active: int | None = None  # None for dense models
-    breakdown: dict[str, int] = field(default_factory=dict)  # component -> parameters (sums to total)
-    extras: dict[str, int] = field(default_factory=dict)  # modules outside the main model (mtp)
-    fields: tuple[str, ...] = ()  # config keys the formula read, as key paths
+    """Every parameter of the main model, each tied matrix once."""
+    active: int | None = None
+    """Mixture-of-experts only: `total` with k of E routed experts per layer, input embedding INCLUDED."""
+    breakdown: dict[str, int] = field(default_factory=dict)
+    """Component -> parameters (embedding, layers, norm, head); sums to `total`."""
+    extras: dict[str, int] = field(default_factory=dict)
+    """Modules stored beside the main model and outside `total` (DeepSeek-V3's MTP layer)."""
+    fields: tuple[str, ...] = ()
+    """Config keys the formula read, as key paths."""
     notes: tuple[str, ...] = ()
+    """What the reader should know about this count (tied head, language model only, ...)."""
+    lookup: int | None = None
+    """Parameters used only as table lookups (input embedding, position and token-type tables) and
+    never in a matmul; None = the whole `embedding` component, or 0 when it is tied to the head."""
+
+    @property
+    def input_lookup(self) -> int:
+        """The lookup-only parameters: what vendors leave out of an "active parameters" figure."""
+        if self.lookup is not None:
+            return self.lookup
+        if self.breakdown.get("head", 0) == 0 and "output head tied to the embedding" in self.notes:
+            return 0  # the one matrix also works as the output head: a matmul
+        return self.breakdown.get("embedding", 0)
+
+    @property
+    def active_without_input_embedding(self) -> int | None:
+        """`active` in the convention of DeepSeek-V2, gpt-oss and Kimi: input-embedding lookup left out."""
+        return None if self.active is None else self.active - self.input_lookup
 
 
 class _Cfg:
@@ -140,11 +169,15 @@ def _decoder(
     norms_per_layer: int = 2,
     ffn: Callable[[_Cfg, int], _LayerFn] | None = None,
     moe: bool = False,
+    final_norm: int = 1,
+    extra_per_layer: int = 0,
 ) -> ConfigCount:
+    """`norms_per_layer` and `final_norm` count d-sized vectors (2 per LayerNorm with bias);
+    `extra_per_layer` adds what else a layer holds (q/k norms, attention sinks)."""
     d = c.integer("hidden_size")
     layers = c.integer("num_hidden_layers")
     vocab = c.integer("vocab_size")
-    attention = _attention(c, d, attn)
+    attention = _attention(c, d, attn) + extra_per_layer
     ffn_of = (ffn or _dense_swiglu)(c, d)
     total_layers = active_layers = 0
     for i in range(layers):
@@ -153,7 +186,7 @@ def _decoder(
         active_layers += attention + a + norms_per_layer * d
     tied = c.flag("tie_word_embeddings", family in TIED_BY_DEFAULT)
     head = 0 if tied else vocab * d
-    breakdown = {"embedding": vocab * d, "layers": total_layers, "norm": d, "head": head}
+    breakdown = {"embedding": vocab * d, "layers": total_layers, "norm": final_norm * d, "head": head}
     total = sum(breakdown.values())
     active = total - total_layers + active_layers if moe else None
     notes = ("output head tied to the embedding",) if tied else ()
@@ -207,13 +240,12 @@ def _deepseek(c: _Cfg, family: str) -> ConfigCount:
     layers = c.integer("num_hidden_layers")
     vocab = c.integer("vocab_size")
     h = c.integer("num_attention_heads")
-    q_lora = c.integer("q_lora_rank", default=0)
-    kv_lora = c.integer("kv_lora_rank")
-    nope = c.integer("qk_nope_head_dim")
-    rope = c.integer("qk_rope_head_dim")
-    v = c.integer("v_head_dim")
-    q = d * q_lora + q_lora + q_lora * h * (nope + rope) if q_lora else d * h * (nope + rope)
-    attention = q + d * (kv_lora + rope) + kv_lora + kv_lora * h * (nope + v) + h * v * d
+    if family == "deepseek":
+        # DeepSeekMoE (v1) keeps Llama's attention; V2/V3 use multi-head latent attention.
+        attn_bias = c.flag("attention_bias", False)
+        attention = _attention(c, d, _Attn(qkv_bias=attn_bias, o_bias=attn_bias))
+    else:
+        attention = _mla(c, d, h)
     ff = c.integer("intermediate_size")
     experts = c.integer("n_routed_experts", default=0)
     ff_moe = c.integer("moe_intermediate_size", default=0) if experts else 0
@@ -246,6 +278,17 @@ def _deepseek(c: _Cfg, family: str) -> ConfigCount:
     return ConfigCount(family, total, active, breakdown, extras, tuple(c.used), tuple(notes))
 
 
+def _mla(c: _Cfg, d: int, h: int) -> int:
+    """Multi-head latent attention (DeepSeek-V2/V3): low-rank q (optional) and joint kv compression."""
+    q_lora = c.integer("q_lora_rank", default=0)
+    kv_lora = c.integer("kv_lora_rank")
+    nope = c.integer("qk_nope_head_dim")
+    rope = c.integer("qk_rope_head_dim")
+    v = c.integer("v_head_dim")
+    q = d * q_lora + q_lora + q_lora * h * (nope + rope) if q_lora else d * h * (nope + rope)
+    return q + d * (kv_lora + rope) + kv_lora + kv_lora * h * (nope + v) + h * v * d
+
+
 # ---------------------------------------------------------------------------------------------------
 # GPT-2, GPT-NeoX / Pythia, Falcon
 # ---------------------------------------------------------------------------------------------------
@@ -260,7 +303,13 @@ def _gpt2(c: _Cfg, family: str) -> ConfigCount:
     # ln_1, c_attn (d -> 3d, bias), c_proj (bias), ln_2, c_fc (bias), c_proj (bias): 12d² + 13d when ff = 4d.
     layer = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * ff + ff) + (ff * d + d)
     return _untied_or_tied(
-        c, family, embedding=vocab * d + positions * d, layers=layers * layer, norm=2 * d, head=vocab * d
+        c,
+        family,
+        embedding=vocab * d + positions * d,
+        layers=layers * layer,
+        norm=2 * d,
+        head=vocab * d,
+        positions=positions * d,
     )
 
 
@@ -299,13 +348,20 @@ def _falcon(c: _Cfg, family: str) -> ConfigCount:
 
 
 def _untied_or_tied(
-    c: _Cfg, family: str, *, embedding: int, layers: int, norm: int, head: int
+    c: _Cfg, family: str, *, embedding: int, layers: int, norm: int, head: int, positions: int = 0
 ) -> ConfigCount:
-    """A dense model's count, the head counted only when it is not tied to the embedding."""
+    """A dense model's count, the head counted only when it is not tied to the embedding.
+
+    `head` may exceed the embedding matrix by an output bias (GPT-J, Phi); `positions` is a learned
+    position table inside `embedding` (a lookup even when the token table is tied).
+    """
     tied = c.flag("tie_word_embeddings", family in TIED_BY_DEFAULT)
     breakdown = {"embedding": embedding, "layers": layers, "norm": norm, "head": 0 if tied else head}
     notes = ("output head tied to the embedding",) if tied else ()
-    return ConfigCount(family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used), notes=notes)
+    lookup = positions if tied else embedding
+    return ConfigCount(
+        family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used), notes=notes, lookup=lookup
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -324,7 +380,11 @@ def _bert(c: _Cfg, family: str) -> ConfigCount:
     layer = (4 * d * d + 4 * d) + 2 * d + (d * ff + ff) + (ff * d + d) + 2 * d
     head, note = _encoder_head(c, d, vocab, family)
     breakdown = {"embedding": embedding, "layers": layers * layer, "head": head}
-    return ConfigCount(family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used), notes=note)
+    # A masked-LM head's decoder is the token table: that matrix does a matmul; the rest is lookup.
+    lookup = embedding - vocab * d if "decoder tied" in " ".join(note) else embedding
+    return ConfigCount(
+        family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used), notes=note, lookup=lookup
+    )
 
 
 def _encoder_head(c: _Cfg, d: int, vocab: int, family: str) -> tuple[int, tuple[str, ...]]:
@@ -357,6 +417,198 @@ def _distilbert(c: _Cfg, family: str) -> ConfigCount:
     layer = (4 * d * d + 4 * d) + 2 * d + (d * ff + ff) + (ff * d + d) + 2 * d
     breakdown = {"embedding": embedding, "layers": layers * layer}
     return ConfigCount(family, sum(breakdown.values()), None, breakdown, fields=tuple(c.used))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Further decoders (issue 17): each checked against a released checkpoint in
+# tests/compute/data/real-model-configs (exact where the checkpoint total is known).
+# ---------------------------------------------------------------------------------------------------
+
+
+def _olmo2(c: _Cfg, family: str) -> ConfigCount:
+    """OLMo 2: Llama-style with RMSNorm over the full q and k projections and norms after each block."""
+    d = c.integer("hidden_size")
+    h = c.integer("num_attention_heads")
+    kv = c.integer("num_key_value_heads", default=h)
+    hd = d // h
+    # q_norm over h·hd and k_norm over kv·hd; post-attention and post-feed-forward norms (2d).
+    extra_norms = h * hd + kv * hd
+    return _decoder(c, family, attn=_Attn(), norms_per_layer=2, extra_per_layer=extra_norms)
+
+
+def _cohere(c: _Cfg, family: str) -> ConfigCount:
+    """Command-R / Aya: one bias-free LayerNorm per layer (attention and MLP in parallel), tied head."""
+    qk_norm = 0
+    if c.flag("use_qk_norm", False):
+        h = c.integer("num_attention_heads")
+        kv = c.integer("num_key_value_heads", default=h)
+        hd = c.integer("hidden_size") // h
+        qk_norm = (h + kv) * hd  # per-head LayerNorm weights, shape (heads, head_dim)
+    bias = c.flag("attention_bias", False)
+    return _decoder(
+        c, family, attn=_Attn(qkv_bias=bias, o_bias=bias), norms_per_layer=1, extra_per_layer=qk_norm
+    )
+
+
+def _internlm2(c: _Cfg, family: str) -> ConfigCount:
+    """InternLM2: Llama shapes with a fused wqkv; `bias` covers the attention projections."""
+    bias = c.flag("bias", False)
+    return _decoder(c, family, attn=_Attn(qkv_bias=bias, o_bias=bias))
+
+
+def _baichuan(c: _Cfg, family: str) -> ConfigCount:
+    """Baichuan 1/2: Llama shapes with a fused W_pack and a normalised head (same parameter count)."""
+    return _decoder(c, family, attn=_Attn())
+
+
+def _stablelm(c: _Cfg, family: str) -> ConfigCount:
+    """StableLM (3B-4E1T, 2-1.6B): LayerNorm with bias, optional q/k/v bias and per-head q/k norms."""
+    d = c.integer("hidden_size")
+    h = c.integer("num_attention_heads")
+    kv = c.integer("num_key_value_heads", default=h)
+    hd = d // h
+    parallel = c.flag("use_parallel_residual", False)
+    extra = (h + kv) * hd if c.flag("qk_layernorm", False) else 0  # per-head LayerNorm, no bias
+    return _decoder(
+        c,
+        family,
+        attn=_Attn(qkv_bias=c.flag("use_qkv_bias", False)),
+        norms_per_layer=2 if parallel else 4,  # LayerNorm weight + bias, one or two per layer
+        final_norm=2,
+        extra_per_layer=extra,
+    )
+
+
+def _starcoder2(c: _Cfg, family: str) -> ConfigCount:
+    """StarCoder2: GQA with biases everywhere (use_bias), a plain GELU MLP, LayerNorm, tied head."""
+    bias = c.flag("use_bias", True)
+    return _decoder(
+        c,
+        family,
+        attn=_Attn(qkv_bias=bias, o_bias=bias),
+        norms_per_layer=4,
+        final_norm=2,
+        ffn=_plain_mlp(bias),
+    )
+
+
+def _plain_mlp(bias: bool) -> Callable[[_Cfg, int], _LayerFn]:
+    def build(c: _Cfg, d: int) -> _LayerFn:
+        ff = c.integer("intermediate_size", "n_inner")
+        n = 2 * d * ff + ((ff + d) if bias else 0)
+        return lambda _i: (n, n)
+
+    return build
+
+
+def _gpt_oss(c: _Cfg, family: str) -> ConfigCount:
+    """gpt-oss: biased GQA with per-head attention sinks; MoE of biased SwiGLU experts, biased router."""
+
+    def ffn(c: _Cfg, d: int) -> _LayerFn:
+        experts = c.integer("num_local_experts")
+        k = c.integer("num_experts_per_tok", "experts_per_token")
+        ff = c.integer("intermediate_size")
+        expert = d * 2 * ff + 2 * ff + ff * d + d  # gate_up_proj (+bias), down_proj (+bias)
+        router = d * experts + experts
+        return lambda _i: (experts * expert + router, k * expert + router)
+
+    h = c.integer("num_attention_heads")
+    bias = c.flag("attention_bias", True)
+    return _decoder(c, family, attn=_Attn(qkv_bias=bias, o_bias=bias), ffn=ffn, moe=True, extra_per_layer=h)
+
+
+def _deepseek_v1(c: _Cfg, family: str) -> ConfigCount:
+    """DeepSeekMoE (v1): Llama attention; routed + shared SwiGLU experts after `first_k_dense_replace`."""
+    return _deepseek(c, family)
+
+
+def _phi(c: _Cfg, family: str) -> ConfigCount:
+    """Phi-1/1.5/2: one LayerNorm per layer (parallel attention and MLP), biases, GELU MLP, biased head.
+
+    Covers both the transformers `phi` config and the original remote-code `phi-msft` (MixFormer) one,
+    whose keys follow GPT-2 (n_embd, n_layer, n_inner, n_head_kv).
+    """
+    d = c.integer("hidden_size", "n_embd")
+    layers = c.integer("num_hidden_layers", "n_layer")
+    vocab = c.integer("vocab_size")
+    h = c.integer("num_attention_heads", "n_head")
+    kv = c.integer("num_key_value_heads", "n_head_kv", default=h)
+    hd = d // h
+    ff = c.integer("intermediate_size", "n_inner", default=4 * d)
+    attention = (d * h * hd + h * hd) + 2 * (d * kv * hd + kv * hd) + (h * hd * d + d)
+    qk_norm = 4 * hd if c.flag("qk_layernorm", False) else 0  # LayerNorm(head_dim) with bias, q and k
+    layer = 2 * d + attention + qk_norm + (d * ff + ff) + (ff * d + d)
+    return _untied_or_tied(
+        c, family, embedding=vocab * d, layers=layers * layer, norm=2 * d, head=vocab * d + vocab
+    )
+
+
+def _gptj(c: _Cfg, family: str) -> ConfigCount:
+    """GPT-J: parallel block with one LayerNorm, bias-free attention, biased MLP and biased head."""
+    d = c.integer("n_embd", "hidden_size")
+    layers = c.integer("n_layer", "num_hidden_layers")
+    vocab = c.integer("vocab_size")
+    ff = c.integer("n_inner", default=4 * d)
+    layer = 2 * d + 4 * d * d + (d * ff + ff) + (ff * d + d)
+    return _untied_or_tied(
+        c, family, embedding=vocab * d, layers=layers * layer, norm=2 * d, head=vocab * d + vocab
+    )
+
+
+def _gpt_bigcode(c: _Cfg, family: str) -> ConfigCount:
+    """GPTBigCode (SantaCoder, StarCoder 1): GPT-2 with multi-query attention, tied head."""
+    d = c.integer("n_embd", "hidden_size")
+    layers = c.integer("n_layer", "num_hidden_layers")
+    vocab = c.integer("vocab_size")
+    positions = c.integer("n_positions", "max_position_embeddings")
+    h = c.integer("n_head", "num_attention_heads")
+    ff = c.integer("n_inner", default=4 * d)
+    qkv = d + 2 * (d // h) if c.flag("multi_query", True) else 3 * d
+    layer = 2 * d + (d * qkv + qkv) + (d * d + d) + 2 * d + (d * ff + ff) + (ff * d + d)
+    return _untied_or_tied(
+        c,
+        family,
+        embedding=vocab * d + positions * d,
+        layers=layers * layer,
+        norm=2 * d,
+        head=vocab * d,
+        positions=positions * d,
+    )
+
+
+def _qwen_v1(c: _Cfg, family: str) -> ConfigCount:
+    """Qwen (v1): fused biased c_attn, SwiGLU whose `intermediate_size` is the sum of its two halves."""
+    d = c.integer("hidden_size")
+    layers = c.integer("num_hidden_layers")
+    vocab = c.integer("vocab_size")
+    h = c.integer("num_attention_heads")
+    proj = c.integer("kv_channels", default=d // h) * h
+    ff = c.integer("intermediate_size") // 2
+    bias = not c.flag("no_bias", True)  # `no_bias` covers c_proj and the MLP; c_attn always has one
+    attention = (d * 3 * proj + 3 * proj) + (proj * d + (d if bias else 0))
+    mlp = 3 * d * ff + ((2 * ff + d) if bias else 0)
+    layer = attention + mlp + 2 * d
+    return _untied_or_tied(c, family, embedding=vocab * d, layers=layers * layer, norm=d, head=vocab * d)
+
+
+def _chatglm(c: _Cfg, family: str) -> ConfigCount:
+    """ChatGLM2/3 (and GLM-4's remote-code config): multi-query groups, fused qkv, SwiGLU MLP."""
+    d = c.integer("hidden_size")
+    layers = c.integer("num_layers", "num_hidden_layers")
+    vocab = c.integer("padded_vocab_size", "vocab_size")
+    h = c.integer("num_attention_heads")
+    kvc = c.integer("kv_channels", default=d // h)
+    groups = c.integer("multi_query_group_num", default=h) if c.flag("multi_query_attention", False) else h
+    ff = c.integer("ffn_hidden_size")
+    linear_bias = c.flag("add_bias_linear", False)
+    qkv_out = h * kvc + 2 * groups * kvc
+    qkv_bias = qkv_out if (c.flag("add_qkv_bias", False) or linear_bias) else 0
+    attention = d * qkv_out + qkv_bias + h * kvc * d + (d if linear_bias else 0)
+    mlp = d * 2 * ff + ff * d + ((2 * ff + d) if linear_bias else 0)
+    norm = d if c.flag("rmsnorm", True) else 2 * d
+    layer = 2 * norm + attention + mlp
+    final = norm if c.flag("post_layer_norm", True) else 0
+    return _untied_or_tied(c, family, embedding=vocab * d, layers=layers * layer, norm=final, head=vocab * d)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -405,14 +657,37 @@ FORMULAS: dict[str, _Formula] = {
     "xlm-roberta": _bert,
     "camembert": _bert,
     "distilbert": _distilbert,
+    "olmo2": _olmo2,
+    "cohere": _cohere,
+    "internlm2": _internlm2,
+    "baichuan": _baichuan,
+    "stablelm": _stablelm,
+    "starcoder2": _starcoder2,
+    "gpt_oss": _gpt_oss,
+    "deepseek": _deepseek_v1,
+    "phi": _phi,
+    "phi-msft": _phi,
+    "gptj": _gptj,
+    "gpt_bigcode": _gpt_bigcode,
+    "qwen": _qwen_v1,
+    "chatglm": _chatglm,
 }
-_ALIASES = {"RefinedWeb": "falcon", "RefinedWebModel": "falcon", "kimi_k2": "deepseek_v3"}
+_ALIASES = {
+    "RefinedWeb": "falcon",
+    "RefinedWebModel": "falcon",
+    "kimi_k2": "deepseek_v3",
+    "stablelm_epoch": "stablelm",
+    "mixformer-sequential": "phi-msft",
+}
 _ARCH_PREFIXES = {
     "LlamaFor": "llama", "MistralFor": "mistral", "Qwen2For": "qwen2", "Qwen3For": "qwen3",
     "GemmaFor": "gemma", "Gemma2For": "gemma2", "MixtralFor": "mixtral", "Phi3For": "phi3", "GPT2": "gpt2",
     "GPTNeoX": "gpt_neox", "FalconFor": "falcon", "RWFor": "falcon", "BertFor": "bert", "BertModel": "bert",
     "RobertaFor": "roberta", "RobertaModel": "roberta", "DistilBert": "distilbert",
-    "DeepseekV2": "deepseek_v2", "DeepseekV3": "deepseek_v3",
+    "DeepseekV2": "deepseek_v2", "DeepseekV3": "deepseek_v3", "DeepseekFor": "deepseek",
+    "Olmo2For": "olmo2", "CohereFor": "cohere", "InternLM2For": "internlm2", "BaichuanFor": "baichuan",
+    "StableLmFor": "stablelm", "Starcoder2For": "starcoder2", "GptOssFor": "gpt_oss", "PhiFor": "phi",
+    "GPTJFor": "gptj", "GPTBigCode": "gpt_bigcode", "QWenLMHead": "qwen", "ChatGLM": "chatglm",
 }  # fmt: skip
 
 SUPPORTED_MODEL_TYPES = tuple(sorted(FORMULAS))

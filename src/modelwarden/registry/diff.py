@@ -232,8 +232,8 @@ def _files(x: Assessment, y: Assessment) -> list[Change]:
 
 
 def _parameters(x: Assessment, y: Assessment) -> list[Change]:
-    px = x.facts.parameters if x.facts else None
-    py = y.facts.parameters if y.facts else None
+    px = x.parameters or (x.facts.parameters if x.facts else None)  # the count the stages used
+    py = y.parameters or (y.facts.parameters if y.facts else None)
     s = "parameters"
     out = [
         *_count_change("parameters", "total", px.total if px else None, py.total if py else None),

@@ -57,6 +57,8 @@ def call(value: ThresholdCall | str | None) -> str:
 
 
 def severity(value: Severity | None, findings: int = 0) -> str:
+    if findings < 0:  # summary.NOT_SCANNED: no scan ran, which is not the same as no finding
+        return "not scanned"
     if value is None:
         return "none"
     return f"{value.value} ({findings})" if findings else value.value

@@ -89,7 +89,7 @@ def csv_row(stored: StoredAssessment) -> list[str]:
         band.high if band else None,
         s.compute_method,
         *(s.thresholds[t].value if t in s.thresholds else None for t in THRESHOLDS),
-        s.worst_severity.value if s.worst_severity else None,
+        "not scanned" if s.findings < 0 else (s.worst_severity.value if s.worst_severity else None),
         s.findings,
         " ".join(s.duties),
         s.needs_review,

@@ -188,7 +188,10 @@ def where(filters: Filters, *, latest: bool) -> list[ColumnElement[bool]]:
         cond.append(getattr(a, f"call_{threshold[0]}") == threshold[1].value)
     if filters.severity is not None:
         rank = severity_rank(filters.severity)
-        cond.append(a.worst_severity.is_(None) if rank is None else a.worst_severity >= rank)
+        # "none" means scanned with no finding; an assessment that was not scanned (findings -1) is not one.
+        cond.append(
+            (a.worst_severity.is_(None) & (a.findings >= 0)) if rank is None else a.worst_severity >= rank
+        )
     if filters.duty:
         cond.append(a.id.in_(select(DutyRow.assessment_id).where(DutyRow.regime == filters.duty)))
     return cond

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from modelwarden.model import Assessment, Band, RegimeResult, Severity, ThresholdCall, YesNoReview
 from modelwarden.registry.errors import InvalidAssessment
@@ -109,6 +110,10 @@ def licence_id(assessment: Assessment) -> str | None:
     return None
 
 
+# `findings` of an assessment whose files were not scanned: never 0, which would read as clean.
+NOT_SCANNED = -1
+
+
 def worst_severity(assessment: Assessment) -> Severity | None:
     if assessment.scan is None or not assessment.scan.findings:
         return None
@@ -146,7 +151,8 @@ class Columns:
 
 def columns(assessment: Assessment) -> Columns:
     a = assessment
-    params = a.facts.parameters if a.facts else None
+    # The count the assessment's stages used (files over manifest, decided once); older records: facts.
+    params = a.parameters if a.parameters is not None else (a.facts.parameters if a.facts else None)
     band = a.compute.training_flop
     calls = {t: a.compute.thresholds.get(t) for t in THRESHOLDS}
     worst = worst_severity(a)
@@ -173,7 +179,7 @@ def columns(assessment: Assessment) -> Columns:
         call_1e25=_call(calls["1e25"]),
         call_1e26=_call(calls["1e26"]),
         worst_severity=worst.rank if worst else None,
-        findings=len(a.scan.findings) if a.scan else 0,
+        findings=len(a.scan.findings) if a.scan else NOT_SCANNED,
         duty_regimes=" ".join(sorted(column_text(r, 64) for r in duties(a))),
         needs_review=sum(len(r.needs_review) for r in a.regimes.values()),
     )
@@ -217,8 +223,15 @@ class AssessmentSummary(BaseModel):
     thresholds: dict[str, ThresholdCall]
     worst_severity: Severity | None
     findings: int
+    """Number of scan findings; NOT_SCANNED (-1) when the files were not scanned."""
     duties: list[str]
     needs_review: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def scan(self) -> Literal["scanned", "not scanned"]:
+        """ "not scanned" when the assessment ran no safety scan (never shown as "none")."""
+        return "not scanned" if self.findings < 0 else "scanned"
 
 
 def severity_from_rank(rank: int | None) -> Severity | None:

@@ -141,6 +141,14 @@ def _model_type(facts: ModelFacts | None, manifest: Manifest | None) -> str | No
     return None
 
 
+def model_parameters(facts: ModelFacts | None, manifest: Manifest | None) -> int | None:
+    """The total the policies see: the same count compute used (`parameters.resolve`: the files'
+    count when there is one, the manifest's otherwise), never the manifest's over the files'."""
+    from modelwarden.parameter_count import resolve
+
+    return resolve(facts, manifest).total
+
+
 def _generative(outputs: list[str]) -> bool | None:
     if not outputs:
         return None
@@ -177,7 +185,7 @@ def build_context(
             "generative": _generative(outputs),
             "bio": m.model.primarily_biological_sequence_data,
             "broad_serious_risk": m.model.broad_serious_risk_to_life_safety_rights,
-            "parameters": m.model.parameters or (facts.parameters.total if facts else None),
+            "parameters": model_parameters(facts, manifest),
             "type": _model_type(facts, manifest),
             "text_only": _text_only(inputs, outputs),
         },
