@@ -117,7 +117,8 @@ def _weights_licence(openness: OpennessReport) -> dict[str, Any]:
 
 
 def _openness(openness: OpennessReport | None, manifest: Manifest | None) -> dict[str, Any]:
-    """Facts for the EU Art. 53(2) conditions, kept apart so the rule file decides (docs/assess.md, "Unknown is never no")."""
+    """Facts for the EU Art. 53(2) conditions, kept apart so the rule file decides
+    (docs/assess.md, "Unknown is never no")."""
     if openness is None:
         return {"eu_foss_licence": None, "licence_kind": None, "licence_name": None, "licence_terms": [],
                 "weights": None, "architecture": None, "usage_info": None}  # fmt: skip
