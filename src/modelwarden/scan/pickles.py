@@ -171,6 +171,15 @@ def analyse_compressed(buf: Buffer, scope: Scope, ctx: Ctx, *, context: str = "j
 
 
 def judge_trace(trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str) -> None:
+    for amb in trace.ambiguities:
+        ctx.add(
+            scope,
+            "pickle.ambiguous",
+            f"loaders read different opcodes here: {amb.message}",
+            evidence=amb.message,
+            offset=amb.pos,
+            opcode_index=amb.index,
+        )
     callers = _first_call_per_import(trace)
     for g in trace.imports:
         _judge_import(g, trace, scope, ctx, context=context, call=callers.get(id(g)))
@@ -220,13 +229,15 @@ def _judge_import(
             **where,
         )
         return
-    verdict = load_policy().classify(g.module, g.name, protocol=trace.protocol, context=context)
+    verdict = load_policy().classify(g.module, g.name, protocol=g.protocol, context=context)
     tier = verdict.tier
     if tier is Tier.ALLOW or tier is Tier.NESTED:
         return  # nothing to report (nested loads are judged with their call); skip describing the args
+    # The finding is decided above; describing the arguments is bounded and cannot raise (an int of
+    # 5,000 digits once made it fail and lose a critical finding).
     evidence = verdict.qualname
     if call is not None:
-        evidence = f"{verdict.qualname}({describe_args(call.args, call.kwargs)})"
+        evidence = f"{verdict.qualname}({safe_describe_args(call.args, call.kwargs)})"
     if tier is Tier.DANGEROUS:
         ctx.add(
             scope,
@@ -268,15 +279,27 @@ def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *,
         ctx.add(
             scope,
             "pickle.indirect-call",
-            f"{call.kind.upper()} calls {describe(func)}, a value that no import names",
-            evidence=f"{describe(func)}({describe_args(call.args, call.kwargs)})",
+            f"{call.kind.upper()} calls {safe_describe(func)}, a value that no import names",
+            evidence=f"{safe_describe(func)}({safe_describe_args(call.args, call.kwargs)})",
             offset=call.pos,
             opcode_index=call.index,
         )
         return
     if not func.resolved or func.opcode.startswith("EXT"):
         return
-    verdict = load_policy().classify(func.module, func.name, protocol=trace.protocol, context=context)
+    verdict = load_policy().classify(func.module, func.name, protocol=func.protocol, context=context)
+    if verdict.new_only and call.kind in _CALLS_INIT and _has_arguments(call.args):
+        ctx.add(
+            scope,
+            "pickle.unsafe-constructor",
+            f"{call.kind.upper()} calls {verdict.qualname} with arguments: its __init__ can read files "
+            "(pickles of it never call __init__)",
+            evidence=f"{verdict.qualname}({safe_describe_args(call.args, call.kwargs)})",
+            offset=call.pos,
+            opcode_index=call.index,
+        )
+    if verdict.tier is Tier.DANGEROUS and call.has_state:
+        _nested_state(call, verdict.qualname, scope, ctx)
     nested_ok = verdict.tier is Tier.NESTED
     if not nested_ok and verdict.qualname not in _NESTED_DANGEROUS:
         return
@@ -287,7 +310,7 @@ def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *,
                 scope,
                 "pickle.dynamic-nested-load",
                 f"{verdict.qualname} loads bytes computed at load time",
-                evidence=f"{verdict.qualname}({describe_args(call.args, call.kwargs)})",
+                evidence=f"{verdict.qualname}({safe_describe_args(call.args, call.kwargs)})",
                 offset=call.pos,
                 opcode_index=call.index,
             )
@@ -303,6 +326,33 @@ def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *,
         )
     inner = scope.child(f"bytes loaded by {verdict.qualname} at byte {call.pos}", name="nested")
     ctx.nested(payload, inner)
+
+
+# Call kinds that run the class's __init__ (NEWOBJ and copyreg.__newobj__ only run __new__).
+_CALLS_INIT = frozenset({"reduce", "inst", "obj"})
+
+
+def _has_arguments(args: Any) -> bool:
+    return not (isinstance(args, tuple) and len(args) == 0)
+
+
+def _nested_state(call: vm.Call, qualname: str, scope: Scope, ctx: Ctx) -> None:
+    """A dangerous class whose __setstate__ unpickles its state (torch's DataPipe serialization
+    wrappers run pickle.loads on it): analyse constant pickle bytes in the state as a file of their own,
+    so the report shows what the nested payload does."""
+    state = call.state
+    candidates: list[Any] = []
+    if isinstance(state, tuple | list):
+        candidates = list(state[:8])
+    elif isinstance(state, vm.SymDict):
+        candidates = [v for _, v in state.items[:16]]
+    else:
+        candidates = [state]
+    for value in candidates:
+        payload = _constant_bytes((value,))
+        if payload is not None and looks_like_pickle(payload[:64]):
+            inner = scope.child(f"state unpickled by {qualname} at byte {call.pos}", name="nested")
+            ctx.nested(payload, inner)
 
 
 def _judge_error(trace: vm.PickleTrace, scope: Scope, ctx: Ctx) -> None:
@@ -597,6 +647,33 @@ def describe_args(args: Any, kwargs: Any = None, budget: int = 160, depth: int =
     return text if len(text) <= budget else text[: budget - 3] + "..."
 
 
+def safe_describe(value: Any, budget: int = 120) -> str:
+    """`describe` that cannot raise: evidence must never cost a finding."""
+    try:
+        return describe(value, budget)
+    except Exception as exc:  # noqa: BLE001 - hostile values; the finding is what matters
+        return f"<value not shown: {type(exc).__name__}>"
+
+
+def safe_describe_args(args: Any, kwargs: Any = None, budget: int = 160) -> str:
+    """`describe_args` that cannot raise."""
+    try:
+        return describe_args(args, kwargs, budget)
+    except Exception as exc:  # noqa: BLE001 - hostile values; the finding is what matters
+        return f"<arguments not shown: {type(exc).__name__}>"
+
+
+_INT_DIGITS_SHOWN = 40
+
+
+def _describe_int(value: int) -> str:
+    # repr() of an int over 4,300 digits raises ValueError (CPython's int_max_str_digits), and a
+    # million-digit one takes seconds: judge the size by its bits first.
+    if value.bit_length() > _INT_DIGITS_SHOWN * 3:
+        return f"<int of {value.bit_length()} bits>"
+    return repr(value)
+
+
 def _describe(value: Any, depth: int) -> Iterator[str]:
     if depth > 3:
         yield "…"
@@ -622,8 +699,10 @@ def _describe(value: Any, depth: int) -> Iterator[str]:
         yield "{" + ", ".join(pairs) + "}"
     elif isinstance(value, vm.PersistentId):
         yield "persistent_id(" + describe(value.pid, 60, depth + 1) + ")"
-    elif isinstance(value, int | float | bool) or value is None:
+    elif isinstance(value, bool) or value is None or isinstance(value, float):
         yield repr(value)
+    elif isinstance(value, int):
+        yield _describe_int(value)
     else:
         yield f"<{type(value).__name__}>"
 
