@@ -92,6 +92,12 @@ def analyse_stream(
         trace = vm.walk(
             buf, pos, max_ops=ctx.limits.max_pickle_ops, after_build=hook.after_build if hook else None
         )
+        if hook is None and any(g.qualname in _JOBLIB_WRAPPERS for g in trace.imports):
+            # joblib.load reads array bytes after each wrapper's BUILD; detection saw no wrapper in
+            # the file's first bytes (a model's arrays come late), so walk it again the way joblib does.
+            context = "joblib"
+            hook = _JoblibHook(ctx)
+            trace = vm.walk(buf, pos, max_ops=ctx.limits.max_pickle_ops, after_build=hook.after_build)
         result.traces.append(trace)
         judge_trace(trace, scope, ctx, context=context)
         if hook:
@@ -275,6 +281,9 @@ def _judge_import(
 
 def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str) -> None:
     func = call.func
+    module_class = _legacy_module_class(func, context)
+    if module_class is not None:
+        return  # the class itself is an import of the stream, judged as one
     if not isinstance(func, vm.Global):
         ctx.add(
             scope,
@@ -326,6 +335,17 @@ def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *,
         )
     inner = scope.child(f"bytes loaded by {verdict.qualname} at byte {call.pos}", name="nested")
     ctx.nested(payload, inner)
+
+
+def _legacy_module_class(func: Any, context: str) -> vm.Global | None:
+    """Legacy torch.save of a whole model names each module class by a persistent id
+    ('module', cls, source_file, source); torch.load's persistent_load returns cls, which is then called."""
+    if context != "torch" or not isinstance(func, vm.PersistentId):
+        return None
+    pid = func.pid
+    if isinstance(pid, tuple) and len(pid) >= 2 and pid[0] == "module" and isinstance(pid[1], vm.Global):
+        return pid[1]
+    return None
 
 
 # Call kinds that run the class's __init__ (NEWOBJ and copyreg.__newobj__ only run __new__).
