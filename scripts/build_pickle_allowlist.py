@@ -177,19 +177,22 @@ def check_class(cls: type, compiled_ok: dict[str, str]) -> tuple[str, str, bool]
     return "ok", "; ".join(dict.fromkeys(notes)), new_only
 
 
-def walk_modules(package: str, skip: list[str]) -> list[types.ModuleType]:
+def walk_modules(package: str, skip: list[str], *, tests: bool = False) -> list[types.ModuleType]:
     root = importlib.import_module(package)
     mods = [root]
     if not hasattr(root, "__path__"):
         return mods
     for info in pkgutil.walk_packages(root.__path__, package + "."):
-        if any(part in info.name.split(".") for part in ("tests", "test", "_testing", "testing")):
+        parts = info.name.split(".")
+        if any(part in parts for part in ("tests", "test")):
+            continue  # test suites: not importable outside their runner
+        if not tests and any(part in parts for part in ("_testing", "testing")):
             continue
         if any(info.name.startswith(s) for s in skip):
             continue
         try:
             mods.append(importlib.import_module(info.name))
-        except Exception:  # noqa: BLE001 - optional backends that need other libraries
+        except (Exception, SystemExit):  # noqa: BLE001 - optional backends that need other libraries
             continue
     return mods
 
@@ -270,11 +273,16 @@ def build(seeds: dict[str, Any], dangerous_modules: frozenset[str]) -> Result:
                     if fam.get("enums_only") and not issubclass(obj, enum.Enum):
                         continue
                     add_class(name, obj, fam["tier"], fam["why"])
-                elif "cython_unpickler" in kinds and attr.startswith("__pyx_unpickle_") and callable(obj):
+                elif (
+                    "cython_unpickler" in kinds
+                    and attr.startswith("__pyx_unpickle_")
+                    and callable(obj)
+                    and own_name(obj) == name  # not Cython's shared View.MemoryView helpers
+                ):
                     add(name, "allow", "function", "Cython-generated unpickler: __new__, then typed fields set")
                 elif "dtype" in kinds and type(obj).__name__ in fam.get("value_types", []):
                     add(name, "allow", "value", fam["why"])
-                elif "pure_function" in kinds and inspect.isfunction(obj) and obj.__module__ == mod.__name__:
+                elif "pure_function" in kinds and inspect.isfunction(obj) and own_name(obj) == name:
                     hits = danger_in_source(obj)
                     if hits:
                         res.skipped[name] = f"calls {', '.join(hits)}"
@@ -292,7 +300,8 @@ def build(seeds: dict[str, Any], dangerous_modules: frozenset[str]) -> Result:
 
     # 3. Re-exports of dangerous callables, and classes with dangerous hooks, in the walked packages.
     for package in seeds.get("alias_scan", []):
-        for mod in walk_modules(package, []):
+        # Test helpers included: a pickle may name any importable module (sklearn.utils._testing).
+        for mod in walk_modules(package, [], tests=True):
             for attr, obj in list(vars(mod).items()):
                 if attr.startswith("__") or isinstance(obj, types.ModuleType):
                     continue

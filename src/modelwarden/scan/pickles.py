@@ -18,6 +18,7 @@ import gzip
 import io
 import lzma
 import math
+import pickletools
 import re
 import zlib
 from collections.abc import Iterator
@@ -111,6 +112,29 @@ def analyse_stream(
     if check_trailing and result.end < size:
         _trailing(buf, result.end, scope, ctx)
     return result
+
+
+def executes_as_pickle(buf: Buffer, ctx: Ctx) -> bool:
+    """True when a loader handed `buf` would import and call something before any error.
+
+    For bytes detection did not type as a pickle: protocol 0/1 pickles have no header, and one that
+    breaks right after its call ("cposix\nsystem\n(S'id'\ntR" then garbage), or one starting straight
+    with STACK_GLOBAL's string operands, reads as text or unknown data — but pickle.load runs it.
+    """
+    if not buf or buf[:1] not in _OPCODE_BYTES:
+        return False
+    trace = vm.walk(buf, 0, max_ops=ctx.limits.max_pickle_ops)
+    if not trace.imports:
+        return False
+    if trace.calls:
+        return True
+    policy = load_policy()
+    return any(
+        policy.classify(g.module, g.name, protocol=g.protocol).tier is Tier.DANGEROUS for g in trace.imports
+    )
+
+
+_OPCODE_BYTES = frozenset(bytes([ord(op.code)]) for op in pickletools.opcodes)
 
 
 def analyse_torch_legacy(buf: Buffer, scope: Scope, ctx: Ctx) -> StreamResult:
