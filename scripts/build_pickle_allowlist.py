@@ -139,12 +139,21 @@ def check_class(cls: type, compiled_ok: dict[str, str]) -> tuple[str, str, bool]
     """('ok'|'dangerous'|'unreviewed', reason, new_only) for a class a loader may instantiate."""
     notes: list[str] = []
     new_only = False
-    meta = type(cls)
-    if not issubclass(meta, SAFE_METACLASSES) or (
-        meta not in SAFE_METACLASSES and "__call__" in vars(meta) and danger_in_source(vars(meta)["__call__"])
-    ):
-        if "__call__" in vars(meta) and meta.__module__ not in compiled_ok:
-            return "unreviewed", f"metaclass {own_name(meta)} defines __call__", False
+    # REDUCE on a class calls its metaclass' __call__ first (EnumMeta looks a member up by value).
+    for owner in type(cls).__mro__:
+        if owner in SAFE_METACLASSES:
+            break
+        if "__call__" in vars(owner):
+            hits = danger_in_source(vars(owner)["__call__"])
+            if hits == ["<no source>"] and owner.__module__ not in compiled_ok:
+                return (
+                    "unreviewed",
+                    f"metaclass {own_name(owner)}.__call__ is compiled code nobody reviewed",
+                    False,
+                )
+            if hits and hits != ["<no source>"]:
+                return "dangerous", f"metaclass {own_name(owner)}.__call__ calls {', '.join(hits)}", False
+            break
     for hook in HOOKS:
         for owner in cls.__mro__:
             if hook not in vars(owner):
@@ -192,8 +201,8 @@ def walk_modules(package: str, skip: list[str], *, tests: bool = False) -> list[
             continue
         try:
             mods.append(importlib.import_module(info.name))
-        except (Exception, SystemExit):  # noqa: BLE001 - optional backends that need other libraries
-            continue
+        except (Exception, SystemExit) as exc:  # optional backends that need other libraries
+            print(f"  not imported: {info.name} ({type(exc).__name__})", file=sys.stderr)
     return mods
 
 
@@ -259,9 +268,11 @@ def build(seeds: dict[str, Any], dangerous_modules: frozenset[str]) -> Result:
     for fam in seeds["families"]:
         base = resolve(fam["base"]) if fam.get("base") else None
         kinds = fam.get("kinds", ["class"])
-        mods = walk_modules(fam["package"], fam.get("skip", [])) if fam.get("walk", True) else [
-            importlib.import_module(fam["package"])
-        ]
+        mods = (
+            walk_modules(fam["package"], fam.get("skip", []))
+            if fam.get("walk", True)
+            else [importlib.import_module(fam["package"])]
+        )
         for mod in mods:
             for attr, obj in sorted(vars(mod).items()):
                 name = f"{mod.__name__}.{attr}"
@@ -279,7 +290,12 @@ def build(seeds: dict[str, Any], dangerous_modules: frozenset[str]) -> Result:
                     and callable(obj)
                     and own_name(obj) == name  # not Cython's shared View.MemoryView helpers
                 ):
-                    add(name, "allow", "function", "Cython-generated unpickler: __new__, then typed fields set")
+                    add(
+                        name,
+                        "allow",
+                        "function",
+                        "Cython-generated unpickler: __new__, then typed fields set",
+                    )
                 elif "dtype" in kinds and type(obj).__name__ in fam.get("value_types", []):
                     add(name, "allow", "value", fam["why"])
                 elif "pure_function" in kinds and inspect.isfunction(obj) and own_name(obj) == name:
@@ -345,7 +361,9 @@ def main() -> None:
     policy = yaml.safe_load(POLICY.read_text("utf-8"))
     res = build(seeds, frozenset(policy["dangerous_modules"]))
     doc = {
-        "generated_by": "scripts/build_pickle_allowlist.py from scripts/pickle_allowlist_seeds.yaml; do not edit",
+        "generated_by": (
+            "scripts/build_pickle_allowlist.py from scripts/pickle_allowlist_seeds.yaml; do not edit"
+        ),
         "versions": versions(seeds),
         "entries": dict(sorted(res.entries.items())),
         "dangerous": dict(sorted(res.dangerous.items())),

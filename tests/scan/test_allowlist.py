@@ -142,12 +142,18 @@ def test_an_import_off_the_allowlist_is_high(tmp_path: Path) -> None:
 def test_reexported_subprocess_is_critical_and_named(tmp_path: Path) -> None:
     data = b"\x80\x02" + _global("sklearn.utils._testing", "check_output") + _unicode("id") + b"\x85R."
     found = _findings(tmp_path, data)
-    assert ("pickle.dangerous-import", Severity.CRITICAL, "sklearn.utils._testing.check_output('id')") in found
+    assert (
+        "pickle.dangerous-import",
+        Severity.CRITICAL,
+        "sklearn.utils._testing.check_output('id')",
+    ) in found
 
 
 def test_booster_called_with_a_file_argument_is_reported(tmp_path: Path) -> None:
     pytest.importorskip("xgboost")
-    data = b"\x80\x02" + _global("xgboost.core", "Booster") + b"N" + b"N" + _unicode("/etc/passwd") + b"\x87R."
+    data = (
+        b"\x80\x02" + _global("xgboost.core", "Booster") + b"N" + b"N" + _unicode("/etc/passwd") + b"\x87R."
+    )
     found = _findings(tmp_path, data)
     assert any(r == "pickle.unsafe-constructor" and s is Severity.HIGH for r, s, _ in found)
 
@@ -255,7 +261,9 @@ def test_well_framed_pickles_are_not_ambiguous(tmp_path: Path) -> None:
 def too_complex(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # 5 M no-op opcodes (the analysis limit), then os.system: the scanner cannot see the call.
     path = tmp_path_factory.mktemp("complex") / "padded.pkl"
-    path.write_bytes(b"\x80\x04" + b"N0" * 2_500_001 + _global("posix", "system") + _unicode("id") + b"\x85R.")
+    path.write_bytes(
+        b"\x80\x04" + b"N0" * 2_500_001 + _global("posix", "system") + _unicode("id") + b"\x85R."
+    )
     return path
 
 

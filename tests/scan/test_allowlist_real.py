@@ -63,7 +63,9 @@ def _sklearn_models() -> Iterator[tuple[str, object]]:
         ensemble.HistGradientBoostingClassifier(max_iter=3),
         ensemble.AdaBoostClassifier(n_estimators=3),
         ensemble.BaggingClassifier(n_estimators=2),
-        ensemble.VotingClassifier([("lr", linear_model.LogisticRegression()), ("nb", naive_bayes.GaussianNB())]),
+        ensemble.VotingClassifier(
+            [("lr", linear_model.LogisticRegression()), ("nb", naive_bayes.GaussianNB())]
+        ),
         linear_model.LogisticRegression(),
         linear_model.SGDClassifier(),
         linear_model.Perceptron(),
@@ -77,9 +79,7 @@ def _sklearn_models() -> Iterator[tuple[str, object]]:
         discriminant_analysis.LinearDiscriminantAnalysis(),
         calibration.CalibratedClassifierCV(linear_model.LogisticRegression(), cv=2),
         pipeline.make_pipeline(preprocessing.StandardScaler(), linear_model.LogisticRegression()),
-        pipeline.make_pipeline(
-            feature_selection.SelectKBest(feature_selection.f_classif, k=2), svm.SVC()
-        ),
+        pipeline.make_pipeline(feature_selection.SelectKBest(feature_selection.f_classif, k=2), svm.SVC()),
     ]
     regressors = [
         ensemble.RandomForestRegressor(n_estimators=3),
@@ -157,11 +157,14 @@ def _torch_objects() -> Iterator[tuple[str, object]]:
     yield "cosine scheduler", torch.optim.lr_scheduler.CosineAnnealingLR(opt, 10).state_dict()
     yield "grad scaler", torch.amp.GradScaler("cpu").state_dict()
     # transformers' Trainer rng_state.pth
-    yield "rng state", {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "cpu": torch.random.get_rng_state(),
-    }
+    yield (
+        "rng state",
+        {
+            "python": random.getstate(),
+            "numpy": np.random.get_state(),
+            "cpu": torch.random.get_rng_state(),
+        },
+    )
 
 
 def _trainer_objects(tmp_path: Path) -> Iterator[tuple[str, object]]:

@@ -695,7 +695,7 @@ def safe_describe(value: Any, budget: int = 120) -> str:
     """`describe` that cannot raise: evidence must never cost a finding."""
     try:
         return describe(value, budget)
-    except Exception as exc:  # noqa: BLE001 - hostile values; the finding is what matters
+    except Exception as exc:  # hostile values: the finding is what matters
         return f"<value not shown: {type(exc).__name__}>"
 
 
@@ -703,7 +703,7 @@ def safe_describe_args(args: Any, kwargs: Any = None, budget: int = 160) -> str:
     """`describe_args` that cannot raise."""
     try:
         return describe_args(args, kwargs, budget)
-    except Exception as exc:  # noqa: BLE001 - hostile values; the finding is what matters
+    except Exception as exc:  # hostile values: the finding is what matters
         return f"<arguments not shown: {type(exc).__name__}>"
 
 
