@@ -298,3 +298,10 @@ def test_unverified_file_fails_high_and_only_critical_lets_it_pass(too_complex: 
 def test_scan_help_says_only_fail_on_critical_passes_unverified() -> None:
     out = _cli("scan", "--help").stdout
     assert "UNVERIFIED" in out and "--fail-on critical" in " ".join(out.split())
+
+
+def test_a_frame_longer_than_the_data_is_ambiguous(tmp_path: Path) -> None:
+    body = _unicode("posix") + _unicode("system") + b"\x93" + _unicode("id") + b"\x85R."
+    data = b"\x80\x04\x95" + struct.pack("<Q", len(body) + 1000) + body
+    found = _findings(tmp_path, data)
+    assert any(r == "pickle.ambiguous" and "declares" in (e or "") for r, _, e in found)

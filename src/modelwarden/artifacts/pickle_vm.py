@@ -618,7 +618,20 @@ def walk(
         _record_error(machine, wrapped.exc, wrapped.tell)
         trace.end = wrapped.tell
     trace.ops = machine.index
+    _check_frame_lengths(trace, len(buf))
     return trace
+
+
+def _check_frame_lengths(trace: PickleTrace, size: int) -> None:
+    # pickle.load reads a whole frame before running its first opcode and refuses one longer than the
+    # data: nothing after such a FRAME runs, whatever the opcodes say. The walk went on, so what it
+    # judged after this point is not what a loader does.
+    for pos, length in trace.frames:
+        if pos + 9 + length > size and len(trace.ambiguities) < 100:
+            remaining = max(0, size - pos - 9)
+            trace.ambiguities.append(
+                Anomaly(pos, 0, f"FRAME at byte {pos} declares {length} bytes but only {remaining} follow")
+            )
 
 
 def walk_reader(
@@ -797,6 +810,7 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
     p = q = 0
     arg: Any = None
     index = machine.index
+    fend = machine.frame_end  # where the current FRAME's data ends (-1: none), kept local in the loop
     try:
         while True:
             need = 0  # > 0: the opcode at p needs this many bytes from p, more than the window holds
@@ -918,12 +932,14 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
                 at_end = base + n >= size
                 p = q = 0
                 continue
-            if machine.frame_end >= 0 and base + q > machine.frame_end:
+            if fend >= 0 and base + q > fend:
                 machine.frame_crossed(base + p)
+                fend = -1
             if not done:
                 machine.pos = base + p
                 machine.index = index
                 handlers[code](machine, arg)
+                fend = machine.frame_end  # only FRAME's handler changes it
             index += 1
             if code == _STOP:
                 p = q
