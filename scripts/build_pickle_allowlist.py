@@ -360,15 +360,24 @@ def main() -> None:
     seeds = yaml.safe_load(SEEDS.read_text("utf-8"))
     policy = yaml.safe_load(POLICY.read_text("utf-8"))
     res = build(seeds, frozenset(policy["dangerous_modules"]))
+    # Compact on disk (parsed at every scan's start-up): each distinct reason once, entries point at it.
+    reasons: list[str] = sorted({e["why"] for e in res.entries.values()})
+    index = {why: i for i, why in enumerate(reasons)}
+    entries = {
+        name: [e["tier"], e["kind"], index[e["why"]], int(bool(e.get("new_only")))]
+        for name, e in sorted(res.entries.items())
+    }
     doc = {
         "generated_by": (
             "scripts/build_pickle_allowlist.py from scripts/pickle_allowlist_seeds.yaml; do not edit"
         ),
         "versions": versions(seeds),
-        "entries": dict(sorted(res.entries.items())),
+        "format": "entries: name -> [tier, kind, index into reasons, new_only]",
+        "reasons": reasons,
+        "entries": entries,
         "dangerous": dict(sorted(res.dangerous.items())),
     }
-    args.output.write_text(json.dumps(doc, indent=0, sort_keys=False) + "\n", "utf-8")
+    args.output.write_text(json.dumps(doc, indent=0, separators=(",", ":")) + "\n", "utf-8")
     tiers: dict[str, int] = {}
     for e in res.entries.values():
         tiers[e["tier"]] = tiers.get(e["tier"], 0) + 1

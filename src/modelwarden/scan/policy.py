@@ -55,7 +55,7 @@ class Entry:
 
 @dataclass(frozen=True)
 class Policy:
-    entries: dict[str, Entry]
+    entries: Allowlist
     """The exact allowlist: (module.qualname) -> entry. No prefixes, no patterns."""
     dangerous_names: dict[str, str]
     """Exact names the generator found dangerous (re-exports of dangerous callables, classes whose
@@ -177,16 +177,42 @@ def read_data(name: str) -> Any:
     return yaml.load(text, Loader=loader)  # noqa: S506 - CSafeLoader or SafeLoader, both safe
 
 
+class Allowlist:
+    """The exact allowlist of data/pickle_allowlist.json, decoded entry by entry on first use: a scan
+    asks about a few dozen of its ~1,700 names, and decoding them all would cost every run start-up."""
+
+    def __init__(self, raw: dict[str, list[Any]], reasons: list[str]) -> None:
+        self._raw = raw
+        self._reasons = reasons
+        self._decoded: dict[str, Entry] = {}
+
+    def get(self, name: str) -> Entry | None:
+        hit = self._decoded.get(name)
+        if hit is None:
+            spec = self._raw.get(name)
+            if spec is None:
+                return None
+            tier, _kind, why, new_only = spec
+            hit = self._decoded[name] = Entry(Tier(tier), self._reasons[why], bool(new_only))
+        return hit
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def names(self) -> list[str]:
+        return list(self._raw)
+
+
 @cache
 def load_policy() -> Policy:
     raw: dict[str, Any] = read_data("pickle_policy.yaml")
     text = resources.files("modelwarden.scan").joinpath("data/pickle_allowlist.json").read_text("utf-8")
     generated: dict[str, Any] = json.loads(text)
     return Policy(
-        entries={
-            name: Entry(Tier(spec["tier"]), spec["why"], bool(spec.get("new_only", False)))
-            for name, spec in generated["entries"].items()
-        },
+        entries=Allowlist(generated["entries"], generated["reasons"]),
         dangerous_names=dict(generated["dangerous"]),
         context_patterns={
             ctx: tuple(re.compile(p) for p in spec.get("patterns", []))
