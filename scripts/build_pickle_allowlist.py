@@ -112,8 +112,12 @@ def own_name(obj: Any) -> str | None:
     return None
 
 
-def danger_in_source(func: Any) -> list[str]:
-    """Danger-list names called in `func`'s source; ['<no source>'] when it has none."""
+def danger_in_source(func: Any, cls: type | None = None, depth: int = 0) -> list[str]:
+    """Danger-list names called in `func`'s source; ['<no source>'] when it has none.
+
+    With `cls`, methods the function calls on `self` (`self._load(path)`) are followed too, two levels
+    deep: a hook that delegates its file reading to a helper method is caught.
+    """
     func = inspect.unwrap(getattr(func, "__func__", func))
     try:
         source = textwrap.dedent(inspect.getsource(func))
@@ -122,11 +126,24 @@ def danger_in_source(func: Any) -> list[str]:
         return ["<no source>"]
     hits: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            target = node.func
-            name = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
-            if name in DANGER_CALLS:
-                hits.add(name)
+        if not isinstance(node, ast.Call):
+            continue
+        target = node.func
+        name = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+        if name in DANGER_CALLS:
+            hits.add(name)
+        elif (
+            cls is not None
+            and depth < 2
+            and isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id in ("self", "cls")
+        ):
+            method = inspect.getattr_static(cls, target.attr, None)
+            method = getattr(method, "__func__", method)
+            if inspect.isfunction(method):
+                inner = danger_in_source(method, cls, depth + 1)
+                hits.update(f"{target.attr}->{h}" for h in inner if h != "<no source>")
     return sorted(hits)
 
 
@@ -167,7 +184,7 @@ def check_class(cls: type, compiled_ok: dict[str, str]) -> tuple[str, str, bool]
             if hook == "__new__" and issubclass(owner, tuple) and hasattr(owner, "_fields"):
                 notes.append("namedtuple __new__ builds the tuple")
                 break
-            hits = danger_in_source(impl)
+            hits = danger_in_source(impl, cls)
             if hits == ["<no source>"]:
                 reviewed = compiled_ok.get(owner.__module__)
                 if reviewed is None:
