@@ -317,3 +317,33 @@ def test_a_frame_longer_than_the_data_is_ambiguous(tmp_path: Path) -> None:
     data = b"\x80\x04\x95" + struct.pack("<Q", len(body) + 1000) + body
     found = _findings(tmp_path, data)
     assert any(r == "pickle.ambiguous" and "declares" in (e or "") for r, _, e in found)
+
+
+@pytest.mark.slow  # imports every module of the seeded packages: about 30 s alone, minutes on a busy machine
+def test_the_committed_allowlist_is_what_the_generator_writes(tmp_path: Path) -> None:
+    # Data, not hand edits: regenerating from the seeds against the same library versions gives the
+    # committed file byte for byte. Other versions may legitimately differ (then regenerate).
+    committed = json.loads(
+        resources.files("modelwarden.scan").joinpath("data/pickle_allowlist.json").read_text("utf-8")
+    )
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        build = importlib.import_module("build_pickle_allowlist")
+    finally:
+        sys.path.pop(0)
+    import yaml
+
+    seeds = yaml.safe_load((ROOT / "scripts" / "pickle_allowlist_seeds.yaml").read_text("utf-8"))
+    if build.versions(seeds) != committed["versions"]:
+        pytest.skip(f"libraries differ from the generator's run: {committed['versions']}")
+    out = tmp_path / "allowlist.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_pickle_allowlist.py"), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(out.read_text("utf-8")) == committed
