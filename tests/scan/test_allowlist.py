@@ -170,6 +170,20 @@ def test_booster_called_with_a_file_argument_is_reported(tmp_path: Path) -> None
     assert any(r == "pickle.unsafe-constructor" and s is Severity.HIGH for r, s, _ in found)
 
 
+def test_booster_init_reached_through_copyreg_reconstructor_is_reported(tmp_path: Path) -> None:
+    pytest.importorskip("xgboost")
+    data = (
+        b"\x80\x02"
+        + _global("copyreg", "_reconstructor")
+        + _global("xgboost.core", "Booster")
+        + _global("xgboost.core", "Booster")
+        + _unicode("/etc/passwd")
+        + b"\x87R."
+    )
+    found = _findings(tmp_path, data)
+    assert any(r == "pickle.unsafe-constructor" and s is Severity.HIGH for r, s, _ in found)
+
+
 def test_builtins_len_and_future_annotations_are_silent(tmp_path: Path) -> None:
     assert _findings(tmp_path, b"\x80\x04" + _global("builtins", "len") + _unicode("abc") + b"\x85R.") == []
     assert _findings(tmp_path, b"\x80\x04" + _global("__future__", "annotations") + b".") == []
@@ -236,6 +250,7 @@ def test_a_huge_int_argument_keeps_the_critical_finding(tmp_path: Path) -> None:
         b"cposix\nsystem\n(S'id'\ntR\xff\xfe not a pickle any more",  # protocol 0, broken after the call
         b"\x8c\x05posix\x8c\x06system\x93\x8c\x02id\x85R.",  # STACK_GLOBAL operands at byte 0
         b"\x8c\x05posix\x8c\x06system\x93\x8c\x02id\x85R\xff",
+        b"N." + b"\x8c\x05posix\x8c\x06system\x93\x8c\x02id\x85R.",  # ... after a first pickle
     ],
 )
 def test_headerless_pickles_that_run_are_walked(tmp_path: Path, data: bytes) -> None:

@@ -331,6 +331,8 @@ def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *,
             offset=call.pos,
             opcode_index=call.index,
         )
+    if verdict.qualname == "copyreg._reconstructor":
+        _judge_reconstructor(call, scope, ctx)
     if verdict.tier is Tier.DANGEROUS and call.has_state:
         _nested_state(call, verdict.qualname, scope, ctx)
     nested_ok = verdict.tier is Tier.NESTED
@@ -374,6 +376,26 @@ def _legacy_module_class(func: Any, context: str) -> vm.Global | None:
 
 # Call kinds that run the class's __init__ (NEWOBJ and copyreg.__newobj__ only run __new__).
 _CALLS_INIT = frozenset({"reduce", "inst", "obj"})
+
+
+def _judge_reconstructor(call: vm.Call, scope: Scope, ctx: Ctx) -> None:
+    # copyreg._reconstructor(cls, base, state) runs base.__init__(obj, state) when base is not object:
+    # an allowlisted class whose __init__ is unsafe is reached that way too.
+    args = call.args
+    if not (isinstance(args, tuple) and len(args) == 3 and isinstance(args[1], vm.Global)):
+        return
+    base = args[1]
+    verdict = load_policy().classify(base.module, base.name, protocol=base.protocol)
+    if verdict.new_only and args[2] is not None:
+        ctx.add(
+            scope,
+            "pickle.unsafe-constructor",
+            f"copyreg._reconstructor runs {verdict.qualname}.__init__ with the pickle's state: its "
+            "__init__ can read files",
+            evidence=f"copyreg._reconstructor({safe_describe_args(args)})",
+            offset=call.pos,
+            opcode_index=call.index,
+        )
 
 
 def _has_arguments(args: Any) -> bool:
