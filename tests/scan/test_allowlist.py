@@ -24,6 +24,7 @@ from modelwarden.scan import scan_paths
 from modelwarden.scan.policy import Tier, load_policy
 from modelwarden.scan.render import to_json, to_sarif_json
 from tests.scan.corpus import _unicode
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -294,17 +295,6 @@ def too_complex(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelwarden", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={"PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
-
-
 def test_unverified_file_fails_high_and_only_critical_lets_it_pass(too_complex: Path) -> None:
     report = scan_paths([too_complex], hash_files=False)
     assert [(f.rule_id, f.severity) for f in report.findings] == [("pickle.too-complex", Severity.HIGH)]
@@ -316,14 +306,14 @@ def test_unverified_file_fails_high_and_only_critical_lets_it_pass(too_complex: 
     assert sarif["runs"][0]["properties"]["unverified"] == 1
     assert sarif["runs"][0]["results"][0]["properties"]["unverified"] is True
 
-    high = _cli("scan", too_complex, "--no-hash", "--fail-on", "high")
+    high = run_cli("scan", too_complex, "--no-hash", "--fail-on", "high", timeout=300)
     assert high.returncode == 1 and "UNVERIFIED" in high.stdout and "FAIL" in high.stdout
-    crit = _cli("scan", too_complex, "--no-hash", "--fail-on", "critical")
+    crit = run_cli("scan", too_complex, "--no-hash", "--fail-on", "critical", timeout=300)
     assert crit.returncode == 0 and "UNVERIFIED" in crit.stdout and "PASS" not in crit.stdout
 
 
 def test_scan_help_says_only_fail_on_critical_passes_unverified() -> None:
-    out = _cli("scan", "--help").stdout
+    out = run_cli("scan", "--help").stdout
     assert "UNVERIFIED" in out and "--fail-on critical" in " ".join(out.split())
 
 
