@@ -163,3 +163,37 @@ def test_windowed_walk_equals_the_streaming_walk(monkeypatch: pytest.MonkeyPatch
         names = {f"{g.module}.{g.name}" for g in windowed.imports}
         assert names & {"posix.system", "nt.system"}
         assert windowed.complete is not truncate
+
+
+# Protocol per opcode and frames: the same answers from the fast decoder and from genops.
+_FRAMED_CROSSING = (
+    b"\x80\x04\x95" + (5).to_bytes(8, "little") + b"\x8c\x05posix\x8c\x06system\x93\x8c\x02id\x85R."
+)
+
+
+def _both_paths(data: bytes) -> list[vm.PickleTrace]:
+    return [vm.walk(data), vm.walk_reader(vm.BufferReader(data, 0))]
+
+
+def test_each_import_records_the_protocol_in_force_at_its_opcode() -> None:
+    data = b"\x80\x02c__builtin__\neval\n\x80\x04\x8c\x08builtins\x8c\x03len\x93N."
+    for trace in _both_paths(data):
+        assert [(g.qualname, g.protocol) for g in trace.imports] == [
+            ("__builtin__.eval", 2),
+            ("builtins.len", 4),
+        ]
+        assert trace.protocol == 4  # the stream's last PROTO: what the scanner used to judge by
+
+
+def test_an_opcode_crossing_a_frame_end_is_an_ambiguity_on_both_paths() -> None:
+    for trace in _both_paths(_FRAMED_CROSSING):
+        assert trace.complete
+        assert [a.message for a in trace.ambiguities] == [
+            "an opcode at byte 11 crosses the end of the frame at byte 16"
+        ]
+
+
+def test_frames_written_by_pickle_are_not_ambiguous() -> None:
+    data = pickle.dumps([bytes(70_000), list(range(30_000)), "x" * 100_000], protocol=5)
+    for trace in _both_paths(data):
+        assert trace.complete and len(trace.frames) > 1 and trace.ambiguities == []

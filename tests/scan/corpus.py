@@ -617,11 +617,11 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
     )
     add(
         "pickle-unlisted-callable",
-        "callable on no denylist (test.support.script_helper runs Python)",
+        "callable once on no denylist (test.support.script_helper runs Python; now a dangerous module)",
         "pickle",
         "model.pkl",
         unknown,
-        "pickle.unknown-import",
+        "pickle.dangerous-import",
         "scanners.md 1",
     )
     inner = pickle.dumps(_system(), protocol=2)

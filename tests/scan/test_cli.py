@@ -30,20 +30,22 @@ def files(tmp_path: Path) -> dict[str, Path]:
     torch.save({"w": torch.zeros(3)}, clean)
     evil = tmp_path / "evil.pkl"
     evil.write_bytes(pickle.dumps(_Reduce(os.system, "true"), protocol=4))
-    medium = tmp_path / "unknown.pkl"
-    medium.write_bytes(b"\x80\x02cmylib.models\nNet\n)R.")
+    unknown = tmp_path / "unknown.pkl"
+    unknown.write_bytes(b"\x80\x02cmylib.models\nNet\n)R.")
     low = tmp_path / "args.pt"
     import argparse
 
     torch.save({"args": argparse.Namespace(lr=0.1)}, low)
-    return {"clean": clean, "evil": evil, "medium": medium, "low": low}
+    return {"clean": clean, "evil": evil, "unknown": unknown, "low": low}
 
 
 def test_exit_codes_follow_the_threshold(files: dict[str, Path]) -> None:
     assert run_cli("scan", files["clean"]).returncode == 0
     assert run_cli("scan", files["evil"]).returncode == 1
-    assert run_cli("scan", files["medium"]).returncode == 1  # default --fail-on medium
-    assert run_cli("scan", files["medium"], "--fail-on", "high").returncode == 0
+    assert run_cli("scan", files["unknown"]).returncode == 1  # default --fail-on medium
+    # An import off the exact allowlist is high: only --fail-on critical lets it pass.
+    assert run_cli("scan", files["unknown"], "--fail-on", "high").returncode == 1
+    assert run_cli("scan", files["unknown"], "--fail-on", "critical").returncode == 0
     assert run_cli("scan", files["low"]).returncode == 0
     assert run_cli("scan", files["low"], "--fail-on", "low").returncode == 1
     assert run_cli("scan", files["evil"], "--fail-on", "critical").returncode == 1

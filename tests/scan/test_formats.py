@@ -93,7 +93,7 @@ def test_valid_safetensors_including_sub_byte_and_fp8_dtypes(tmp_path: Path) -> 
 def test_gguf_with_absurd_counts_is_malformed_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "bad.gguf"
     path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 2**62) + b"\x00" * 16)
-    assert _rules(path) == {"gguf.malformed": Severity.MEDIUM}
+    assert _rules(path) == {"gguf.malformed": Severity.HIGH}
     good = corpus._gguf(tmp_path / "good.gguf", corpus.LLAMA3_TEMPLATE)
     data = good.read_bytes()
     cut = tmp_path / "cut.gguf"
@@ -164,7 +164,7 @@ def test_gguf_tensor_infos_are_checked(tmp_path: Path) -> None:
         report = scan_paths([path], hash_files=False)
         malformed = [f for f in report.findings if f.rule_id == "gguf.malformed"]
         assert malformed, case
-        assert malformed[0].severity is Severity.MEDIUM
+        assert malformed[0].severity is Severity.HIGH
         assert any(expected in f.message for f in malformed), (case, [f.message for f in malformed])
 
 
@@ -188,7 +188,7 @@ def test_gguf_nested_arrays_and_alignment_type_are_malformed_not_a_crash(tmp_pat
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.close()
-    assert _rules(path) == {"gguf.malformed": Severity.MEDIUM}
+    assert _rules(path) == {"gguf.malformed": Severity.HIGH}
 
 
 def test_gguf_named_chat_templates_are_checked(tmp_path: Path) -> None:
@@ -337,7 +337,7 @@ def test_keras_archive_with_unreadable_config_is_malformed(
     report = scan_paths([path], hash_files=False)
     assert report.files[0].format.value == "keras"
     malformed = [f for f in report.findings if f.rule_id == "keras.malformed"]
-    assert malformed and malformed[0].severity is Severity.MEDIUM and expected in malformed[0].message
+    assert malformed and malformed[0].severity is Severity.HIGH and expected in malformed[0].message
     assert "config.json" in (malformed[0].location.entry or "")
     # The same when config.json is the archive's only entry: load_model needs nothing else.
     alone = tmp_path / "alone.keras"
@@ -360,7 +360,7 @@ def test_savedmodel_garbage_is_malformed(tmp_path: Path) -> None:
     folder = tmp_path / "sm"
     folder.mkdir()
     (folder / "saved_model.pb").write_bytes(b"\x12\xff\xff\xff\xff\x0f garbage")
-    assert _rules(folder) == {"savedmodel.malformed": Severity.MEDIUM}
+    assert _rules(folder) == {"savedmodel.malformed": Severity.HIGH}
 
 
 def test_npy_header_problems(tmp_path: Path) -> None:
@@ -368,9 +368,9 @@ def test_npy_header_problems(tmp_path: Path) -> None:
     np.save(path, np.zeros(100, dtype=np.float32))
     data = path.read_bytes()
     path.write_bytes(data[:200])
-    assert _rules(path) == {"numpy.malformed": Severity.MEDIUM}
+    assert _rules(path) == {"numpy.malformed": Severity.HIGH}
     path.write_bytes(data[:10] + b"{'descr': __import__('os')}" + data[37:])
-    assert _rules(path) == {"numpy.malformed": Severity.MEDIUM}
+    assert _rules(path) == {"numpy.malformed": Severity.HIGH}
 
 
 def test_hf_cache_snapshot_symlinks_into_blobs_are_fine(tmp_path: Path) -> None:
@@ -407,7 +407,7 @@ def test_scripts_and_binaries(tmp_path: Path) -> None:
     assert _rules(script) == {"folder.script": Severity.MEDIUM}
     rar = tmp_path / "weights.bin"
     rar.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(100))
-    assert _rules(rar) == {"archive.unscannable": Severity.MEDIUM}
+    assert _rules(rar) == {"archive.unscannable": Severity.HIGH}
 
 
 def test_tar_members_are_scanned(tmp_path: Path) -> None:
@@ -432,7 +432,5 @@ def test_safetensors_tensor_count_is_capped_before_parsing(tmp_path: Path) -> No
     path = _safetensors(tmp_path, entries, bytes(4 * n))
     assert _rules(path) == {}
     report = scan_paths([path], hash_files=False, limits=Limits(max_tensors=n - 1))
-    assert {f.rule_id: f.severity for f in report.findings} == {
-        "safetensors.too-many-tensors": Severity.MEDIUM
-    }
+    assert {f.rule_id: f.severity for f in report.findings} == {"safetensors.too-many-tensors": Severity.HIGH}
     assert "declares 300 tensors, more than the 299" in report.findings[0].message

@@ -47,6 +47,9 @@ class Global:
     pos: int  # byte offset of the opcode in the buffer
     index: int  # opcode ordinal within this pickle
     resolved: bool = True  # False when STACK_GLOBAL operands were not both strings
+    protocol: int | None = None
+    """The protocol in force at this opcode (the last PROTO before it, None before any): loaders map
+    Python 2 names by it, and a stream may change it midway."""
 
     @property
     def qualname(self) -> str:
@@ -125,6 +128,8 @@ class PickleTrace:
     persistent_ids: list[PersistentId] = field(default_factory=list)
     byte_strings: list[tuple[int, bytes]] = field(default_factory=list)  # (pos, data) of bytes pushed
     anomalies: list[Anomaly] = field(default_factory=list)
+    ambiguities: list[Anomaly] = field(default_factory=list)  # loaders disagree on the opcodes (frames)
+    frames: list[tuple[int, int]] = field(default_factory=list)  # (offset, declared length) of FRAMEs
     error: str | None = None  # why the walk stopped early
     error_pos: int | None = None
 
@@ -267,6 +272,7 @@ class _Machine:
         self.memo: dict[int, Any] = {}
         self.pos = 0
         self.index = 0
+        self.frame_end = -1  # absolute offset where the current FRAME's data ends, -1 outside frames
 
     # -- stack helpers ------------------------------------------------------------------------------
     # Handlers append to self.stack directly (a call less per opcode), except when the pushed value's
@@ -304,6 +310,7 @@ class _Machine:
             pos=self.pos,
             index=self.index,
             resolved=resolved,
+            protocol=self.t.protocol,
         )
         self.t.imports.append(g)
         return g
@@ -335,7 +342,26 @@ class _Machine:
         self.t.protocol = arg
 
     def op_FRAME(self, arg: int) -> None:
-        pass
+        # CPython's C unpickler (pickle.load) only checks that the frame's bytes exist; the pure-Python
+        # one (pickle._Unpickler) refuses a frame that starts inside another, or an opcode that crosses
+        # a frame's end. When they disagree, two loaders run different opcodes.
+        if self.frame_end > self.pos:
+            self.ambiguity(f"FRAME starts {self.frame_end - self.pos} bytes before the previous frame ends")
+        start = self.pos + 9
+        self.frame_end = start + arg
+        self.t.frames.append((self.pos, arg))
+
+    def frame_crossed(self, op_start: int) -> None:
+        """Called for the first opcode that ends after the current frame's end."""
+        if op_start < self.frame_end:
+            self.ambiguity(
+                f"an opcode at byte {op_start} crosses the end of the frame at byte {self.frame_end}"
+            )
+        self.frame_end = -1
+
+    def ambiguity(self, message: str) -> None:
+        if len(self.t.ambiguities) < 100:
+            self.t.ambiguities.append(Anomaly(self.pos, self.index, message))
 
     def op_NONE(self, arg: None) -> None:
         self.stack.append(None)
@@ -592,7 +618,20 @@ def walk(
         _record_error(machine, wrapped.exc, wrapped.tell)
         trace.end = wrapped.tell
     trace.ops = machine.index
+    _check_frame_lengths(trace, len(buf))
     return trace
+
+
+def _check_frame_lengths(trace: PickleTrace, size: int) -> None:
+    # pickle.load reads a whole frame before running its first opcode and refuses one longer than the
+    # data: nothing after such a FRAME runs, whatever the opcodes say. The walk went on, so what it
+    # judged after this point is not what a loader does.
+    for pos, length in trace.frames:
+        if pos + 9 + length > size and len(trace.ambiguities) < 100:
+            remaining = max(0, size - pos - 9)
+            trace.ambiguities.append(
+                Anomaly(pos, 0, f"FRAME at byte {pos} declares {length} bytes but only {remaining} follow")
+            )
 
 
 def walk_reader(
@@ -646,6 +685,8 @@ def _run_genops(machine: _Machine, reader: Reader, max_ops: int) -> None:
     try:
         for opcode, arg, pos in pickletools.genops(cast(IO[bytes], reader)):
             machine.pos = pos if pos is not None else reader.tell()
+            if machine.frame_end >= 0 and reader.tell() > machine.frame_end:
+                machine.frame_crossed(machine.pos)
             machine.step(opcode.name, arg)
             machine.index += 1
             if opcode.name == "STOP":
@@ -769,6 +810,7 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
     p = q = 0
     arg: Any = None
     index = machine.index
+    fend = machine.frame_end  # where the current FRAME's data ends (-1: none), kept local in the loop
     try:
         while True:
             need = 0  # > 0: the opcode at p needs this many bytes from p, more than the window holds
@@ -890,10 +932,14 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
                 at_end = base + n >= size
                 p = q = 0
                 continue
+            if fend >= 0 and base + q > fend:
+                machine.frame_crossed(base + p)
+                fend = -1
             if not done:
                 machine.pos = base + p
                 machine.index = index
                 handlers[code](machine, arg)
+                fend = machine.frame_end  # only FRAME's handler changes it
             index += 1
             if code == _STOP:
                 p = q

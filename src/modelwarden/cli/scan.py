@@ -35,7 +35,11 @@ def scan(
     paths: list[Path] = typer.Argument(..., help="Model files or folders to scan."),
     format: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", "-f", help="Output format."),
     fail_on: FailOn = typer.Option(
-        FailOn.MEDIUM, "--fail-on", help="Exit 1 when a finding has at least this severity."
+        FailOn.MEDIUM,
+        "--fail-on",
+        help="Exit 1 when a finding has at least this severity. What could not be verified (analysis"
+        " limits, malformed or ambiguous files, imports off the exact allowlist) is high or critical, and"
+        " the verdict says UNVERIFIED: only --fail-on critical lets such a file pass.",
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file."),
     no_hash: bool = typer.Option(

@@ -110,6 +110,9 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
         configs.analyse_json(buf, scope, ctx)
     elif fmt is ArtifactFormat.TEXT:
         configs.analyse_text(buf, scope, ctx)
+        if pickles.executes_as_pickle(buf, ctx):
+            formats.append(ArtifactFormat.PICKLE)
+            pickles.analyse_stream(buf, scope, ctx)
     else:
         _sniff(buf, head, scope, ctx)
         sniffed = True
@@ -169,7 +172,9 @@ def _sniff(buf: Buffer, head: bytes, scope: Scope, ctx: Ctx) -> None:
         inner_name = scope.name.rsplit(".", 1)[0] if "." in scope.name else scope.name
         ctx.nested(data, scope.child(f"{kind} content", name=inner_name))
         return
-    if looks_like_pickle(head):
+    if looks_like_pickle(head) or pickles.executes_as_pickle(buf, ctx):
+        # The second test: headerless pickles that detection's first-opcodes check refuses (a
+        # protocol 0 stream broken after its call, STACK_GLOBAL operands at byte 0) still run.
         pickles.analyse_stream(buf, scope, ctx)
 
 

@@ -17,6 +17,7 @@ import bz2
 import gzip
 import io
 import lzma
+import pickletools
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,7 +97,9 @@ def analyse_stream(
         )
         if joblib_arrays and hook is None and any(g.qualname in _JOBLIB_WRAPPERS for g in trace.imports):
             # Only joblib writes array wrappers, and joblib.load reads array bytes after each one
-            # whatever the file is called: walk it again as joblib.load does.
+            # whatever the file is called (detection may have seen no wrapper in the file's first
+            # bytes: a model's arrays come late): walk it again as joblib.load does.
+            context = "joblib"
             hook = _JoblibHook(ctx)
             trace = vm.walk(buf, pos, max_ops=ctx.limits.max_pickle_ops, after_build=hook.after_build)
         result.traces.append(trace)
@@ -112,6 +115,29 @@ def analyse_stream(
     if check_trailing and result.end < size:
         _trailing(buf, result.end, scope, ctx)
     return result
+
+
+def executes_as_pickle(buf: Buffer, ctx: Ctx) -> bool:
+    """True when a loader handed `buf` would import and call something before any error.
+
+    For bytes detection did not type as a pickle: protocol 0/1 pickles have no header, and one that
+    breaks right after its call ("cposix\nsystem\n(S'id'\ntR" then garbage), or one starting straight
+    with STACK_GLOBAL's string operands, reads as text or unknown data — but pickle.load runs it.
+    """
+    if not buf or buf[:1] not in _OPCODE_BYTES:
+        return False
+    trace = vm.walk(buf, 0, max_ops=ctx.limits.max_pickle_ops)
+    if not trace.imports:
+        return False
+    if trace.calls:
+        return True
+    policy = load_policy()
+    return any(
+        policy.classify(g.module, g.name, protocol=g.protocol).tier is Tier.DANGEROUS for g in trace.imports
+    )
+
+
+_OPCODE_BYTES = frozenset(bytes([ord(op.code)]) for op in pickletools.opcodes)
 
 
 def analyse_torch_legacy(buf: Buffer, scope: Scope, ctx: Ctx) -> StreamResult:
@@ -178,6 +204,15 @@ def analyse_compressed(buf: Buffer, scope: Scope, ctx: Ctx, *, context: str = "j
 
 
 def judge_trace(trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str) -> None:
+    for amb in trace.ambiguities:
+        ctx.add(
+            scope,
+            "pickle.ambiguous",
+            f"loaders read different opcodes here: {amb.message}",
+            evidence=amb.message,
+            offset=amb.pos,
+            opcode_index=amb.index,
+        )
     callers = _first_call_per_import(trace)
     for g in trace.imports:
         _judge_import(g, trace, scope, ctx, context=context, call=callers.get(id(g)))
@@ -230,13 +265,15 @@ def _judge_import(
             **where,
         )
         return
-    verdict = load_policy().classify(g.module, g.name, protocol=trace.protocol, context=context)
+    verdict = load_policy().classify(g.module, g.name, protocol=g.protocol, context=context)
     tier = verdict.tier
     if tier is Tier.ALLOW or tier is Tier.NESTED:
         return  # nothing to report (nested loads are judged with their call); skip describing the args
+    # The finding is decided above; describing the arguments is bounded and cannot raise (an int of
+    # 5,000 digits once made it fail and lose a critical finding).
     evidence = verdict.qualname
     if call is not None:
-        evidence = f"{verdict.qualname}({describe_args(call.args, call.kwargs)})"
+        evidence = f"{verdict.qualname}({safe_describe_args(call.args, call.kwargs)})"
     if tier is Tier.DANGEROUS:
         ctx.add(
             scope,
@@ -274,19 +311,36 @@ def _judge_import(
 
 def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str) -> None:
     func = call.func
+    module_class = _legacy_module_class(func, context)
+    if module_class is not None:
+        return  # the class itself is an import of the stream, judged as one
     if not isinstance(func, vm.Global):
         ctx.add(
             scope,
             "pickle.indirect-call",
-            f"{call.kind.upper()} calls {describe(func)}, a value that no import names",
-            evidence=f"{describe(func)}({describe_args(call.args, call.kwargs)})",
+            f"{call.kind.upper()} calls {safe_describe(func)}, a value that no import names",
+            evidence=f"{safe_describe(func)}({safe_describe_args(call.args, call.kwargs)})",
             offset=call.pos,
             opcode_index=call.index,
         )
         return
     if not func.resolved or func.opcode.startswith("EXT"):
         return
-    verdict = load_policy().classify(func.module, func.name, protocol=trace.protocol, context=context)
+    verdict = load_policy().classify(func.module, func.name, protocol=func.protocol, context=context)
+    if verdict.new_only and call.kind in _CALLS_INIT and _has_arguments(call.args):
+        ctx.add(
+            scope,
+            "pickle.unsafe-constructor",
+            f"{call.kind.upper()} calls {verdict.qualname} with arguments: its __init__ can read files "
+            "(pickles of it never call __init__)",
+            evidence=f"{verdict.qualname}({safe_describe_args(call.args, call.kwargs)})",
+            offset=call.pos,
+            opcode_index=call.index,
+        )
+    if verdict.qualname == "copyreg._reconstructor":
+        _judge_reconstructor(call, scope, ctx)
+    if verdict.tier is Tier.DANGEROUS and call.has_state:
+        _nested_state(call, verdict.qualname, scope, ctx)
     nested_ok = verdict.tier is Tier.NESTED
     if not nested_ok and verdict.qualname not in _NESTED_DANGEROUS:
         return
@@ -297,7 +351,7 @@ def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *,
                 scope,
                 "pickle.dynamic-nested-load",
                 f"{verdict.qualname} loads bytes computed at load time",
-                evidence=f"{verdict.qualname}({describe_args(call.args, call.kwargs)})",
+                evidence=f"{verdict.qualname}({safe_describe_args(call.args, call.kwargs)})",
                 offset=call.pos,
                 opcode_index=call.index,
             )
@@ -313,6 +367,64 @@ def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *,
         )
     inner = scope.child(f"bytes loaded by {verdict.qualname} at byte {call.pos}", name="nested")
     ctx.nested(payload, inner)
+
+
+def _legacy_module_class(func: Any, context: str) -> vm.Global | None:
+    """Legacy torch.save of a whole model names each module class by a persistent id
+    ('module', cls, source_file, source); torch.load's persistent_load returns cls, which is then called."""
+    if context != "torch" or not isinstance(func, vm.PersistentId):
+        return None
+    pid = func.pid
+    if isinstance(pid, tuple) and len(pid) >= 2 and pid[0] == "module" and isinstance(pid[1], vm.Global):
+        return pid[1]
+    return None
+
+
+# Call kinds that run the class's __init__ (NEWOBJ and copyreg.__newobj__ only run __new__).
+_CALLS_INIT = frozenset({"reduce", "inst", "obj"})
+
+
+def _judge_reconstructor(call: vm.Call, scope: Scope, ctx: Ctx) -> None:
+    # copyreg._reconstructor(cls, base, state) runs base.__init__(obj, state) when base is not object:
+    # an allowlisted class whose __init__ is unsafe is reached that way too.
+    args = call.args
+    if not (isinstance(args, tuple) and len(args) == 3 and isinstance(args[1], vm.Global)):
+        return
+    base = args[1]
+    verdict = load_policy().classify(base.module, base.name, protocol=base.protocol)
+    if verdict.new_only and args[2] is not None:
+        ctx.add(
+            scope,
+            "pickle.unsafe-constructor",
+            f"copyreg._reconstructor runs {verdict.qualname}.__init__ with the pickle's state: its "
+            "__init__ can read files",
+            evidence=f"copyreg._reconstructor({safe_describe_args(args)})",
+            offset=call.pos,
+            opcode_index=call.index,
+        )
+
+
+def _has_arguments(args: Any) -> bool:
+    return not (isinstance(args, tuple) and len(args) == 0)
+
+
+def _nested_state(call: vm.Call, qualname: str, scope: Scope, ctx: Ctx) -> None:
+    """A dangerous class whose __setstate__ unpickles its state (torch's DataPipe serialization
+    wrappers run pickle.loads on it): analyse constant pickle bytes in the state as a file of their own,
+    so the report shows what the nested payload does."""
+    state = call.state
+    candidates: list[Any] = []
+    if isinstance(state, tuple | list):
+        candidates = list(state[:8])
+    elif isinstance(state, vm.SymDict):
+        candidates = [v for _, v in state.items[:16]]
+    else:
+        candidates = [state]
+    for value in candidates:
+        payload = _constant_bytes((value,))
+        if payload is not None and looks_like_pickle(payload[:64]):
+            inner = scope.child(f"state unpickled by {qualname} at byte {call.pos}", name="nested")
+            ctx.nested(payload, inner)
 
 
 def _judge_error(trace: vm.PickleTrace, scope: Scope, ctx: Ctx) -> None:
@@ -582,6 +694,33 @@ def describe_args(args: Any, kwargs: Any = None, budget: int = 160, depth: int =
     return text if len(text) <= budget else text[: budget - 3] + "..."
 
 
+def safe_describe(value: Any, budget: int = 120) -> str:
+    """`describe` that cannot raise: evidence must never cost a finding."""
+    try:
+        return describe(value, budget)
+    except Exception as exc:  # hostile values: the finding is what matters
+        return f"<value not shown: {type(exc).__name__}>"
+
+
+def safe_describe_args(args: Any, kwargs: Any = None, budget: int = 160) -> str:
+    """`describe_args` that cannot raise."""
+    try:
+        return describe_args(args, kwargs, budget)
+    except Exception as exc:  # hostile values: the finding is what matters
+        return f"<arguments not shown: {type(exc).__name__}>"
+
+
+_INT_DIGITS_SHOWN = 40
+
+
+def _describe_int(value: int) -> str:
+    # repr() of an int over 4,300 digits raises ValueError (CPython's int_max_str_digits), and a
+    # million-digit one takes seconds: judge the size by its bits first.
+    if value.bit_length() > _INT_DIGITS_SHOWN * 3:
+        return f"<int of {value.bit_length()} bits>"
+    return repr(value)
+
+
 def _describe(value: Any, depth: int) -> Iterator[str]:
     if depth > 3:
         yield "…"
@@ -607,8 +746,10 @@ def _describe(value: Any, depth: int) -> Iterator[str]:
         yield "{" + ", ".join(pairs) + "}"
     elif isinstance(value, vm.PersistentId):
         yield "persistent_id(" + describe(value.pid, 60, depth + 1) + ")"
-    elif isinstance(value, int | float | bool) or value is None:
+    elif isinstance(value, bool) or value is None or isinstance(value, float):
         yield repr(value)
+    elif isinstance(value, int):
+        yield _describe_int(value)
     else:
         yield f"<{type(value).__name__}>"
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from rich.console import Console
 
-from modelwarden.model import ScanReport, Severity
+from modelwarden.model import Finding, ScanReport, Severity
 from modelwarden.safe_text import markup
+from modelwarden.scan.rules import is_unverified
 from modelwarden.scan.sarif import to_sarif
 
 STYLE = {
@@ -20,11 +21,29 @@ STYLE = {
 }
 
 
+def unverified(report: ScanReport) -> list[Finding]:
+    """Findings that mean part of a file could not be verified (rules marked `unverified`)."""
+    return [f for f in report.findings if is_unverified(f.rule_id)]
+
+
 def verdict(report: ScanReport, threshold: Severity) -> dict[str, Any]:
+    """The gate's outcome. `verdict` is one word: fail, unverified (only reachable with --fail-on
+    critical: every unverified finding is at least high), incomplete (a named file unreadable) or pass."""
     failing = report.at_or_above(threshold)
+    not_verified = unverified(report)
+    if failing:
+        word = "fail"
+    elif not_verified:
+        word = "unverified"
+    elif report.problems:
+        word = "incomplete"
+    else:
+        word = "pass"
     return {
+        "verdict": word,
         "fail_on": threshold.value,
         "failed": bool(failing),
+        "unverified": len(not_verified),
         "findings_at_or_above": len(failing),
         "counts": {s.value: n for s, n in report.counts().items()},
         "files": len(report.files),
@@ -67,8 +86,18 @@ def print_text(report: ScanReport, threshold: Severity, console: Console, *, sho
         f"{n} {s.value}" for s, n in counts.items() if n and (show_info or s is not Severity.INFO)
     )
     v = verdict(report, threshold)
+    n_unverified = v["unverified"]
+    unverified_note = (
+        f"[bold red]UNVERIFIED[/]: {n_unverified} finding{'' if n_unverified == 1 else 's'} could not be"
+        " verified"
+    )
     if v["failed"]:
         status = f"[bold red]FAIL[/] ({v['findings_at_or_above']} at or above {threshold.value})"
+        if n_unverified:
+            status += f", {unverified_note}"
+    elif n_unverified:
+        # Only --fail-on critical gets here: the file was not fully verified, and the verdict says so.
+        status = f"{unverified_note} (passing only because of --fail-on {threshold.value})"
     elif report.problems:
         # Something named could not be read: "PASS" would vouch for bytes nobody looked at.
         status = (

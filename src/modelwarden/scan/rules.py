@@ -19,6 +19,7 @@ class Rule:
     title: str
     help: str
     refs: tuple[str, ...] = ()
+    unverified: bool = False  # a "could not verify" result: the text verdict says UNVERIFIED
 
 
 @cache
@@ -31,9 +32,16 @@ def catalogue() -> dict[str, Rule]:
             title=spec["title"],
             help=" ".join(str(spec.get("help", spec["title"])).split()),
             refs=tuple(spec.get("refs", ())),
+            unverified=bool(spec.get("unverified", False)),
         )
         for rid, spec in raw.items()
     }
+
+
+def is_unverified(rule_id: str) -> bool:
+    """True for rules that mean part of a file could not be verified (fail closed)."""
+    r = catalogue().get(rule_id)
+    return r is None or r.unverified
 
 
 def rule(rule_id: str) -> Rule:

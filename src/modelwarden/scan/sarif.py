@@ -13,7 +13,7 @@ from typing import Any
 
 from modelwarden import __version__
 from modelwarden.model import Finding, ScanReport, Severity
-from modelwarden.scan.rules import catalogue
+from modelwarden.scan.rules import catalogue, is_unverified
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/modelwarden/modelwarden"
@@ -74,6 +74,8 @@ def to_sarif(report: ScanReport) -> dict[str, Any]:
                     }
                 ],
                 "columnKind": "unicodeCodePoints",
+                # The same verdict facts as the JSON summary (render.verdict), for SARIF consumers.
+                "properties": {"unverified": sum(is_unverified(f.rule_id) for f in report.findings)},
             }
         ],
     }
@@ -94,6 +96,7 @@ def _rule(rule_id: str) -> dict[str, Any]:
             "security-severity": SECURITY_SEVERITY[r.severity],
             "precision": "high",
             "problem.severity": LEVEL[r.severity] if r.severity is not Severity.INFO else "recommendation",
+            "unverified": r.unverified,
         },
     }
 
@@ -114,7 +117,7 @@ def _result(f: Finding, index: dict[str, int], artifact_index: dict[str, int]) -
     if where:
         location["logicalLocations"] = [{"fullyQualifiedName": where, "kind": "member"}]
     text = f.message + (f" [{where}]" if where else "") + (f" Evidence: {f.evidence}" if f.evidence else "")
-    properties: dict[str, Any] = {"severity": f.severity.value}
+    properties: dict[str, Any] = {"severity": f.severity.value, "unverified": is_unverified(f.rule_id)}
     for key, value in f.location.model_dump(exclude_none=True).items():
         properties[key] = value
     if f.evidence:

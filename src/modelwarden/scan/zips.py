@@ -55,6 +55,10 @@ def analyse_zip(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
     if kind is ArtifactFormat.ZIP and scope.name.lower().endswith(".keras") and "config.json" in names:
         # keras.saving.load_model opens any zip named .keras and needs only its config.json.
         kind = ArtifactFormat.KERAS
+    if kind in (ArtifactFormat.TORCH_ZIP, ArtifactFormat.TORCHSCRIPT) and names and "/" not in names[0]:
+        # torch's reader refuses an archive whose first entry is not in a folder ("file in archive is
+        # not in a subdirectory"): a zip holding data.pkl at its root is a plain zip of a pickle.
+        kind = ArtifactFormat.ZIP
     _structure(listing, scope, ctx)
     if listing.prefix_end > 0:
         ctx.nested(View(buf, 0, listing.prefix_end), scope.child("bytes before the zip", name=scope.name))
