@@ -30,7 +30,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     finally:
         sys.argv = old
     captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    # The console wraps long lines (paths) at its width: compare messages as one line.
+    return code, captured.out, " ".join(captured.err.split())
 
 
 @pytest.fixture
