@@ -730,6 +730,19 @@ def timed_call(client: httpx.Client, url: str, key: str | None, body: dict[str, 
     return out
 
 
+def usage_sources(db: Path) -> dict[str, int]:
+    """How the gateway's entries got their usage: from the model server, or estimated (per kind)."""
+    import sqlite3
+
+    out: dict[str, int] = {}
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for (body,) in conn.execute("SELECT body FROM gw_audit WHERE action = 'request.ok'"):
+            e = json.loads(body)
+            k = ("stream" if e.get("stream") else "unary") + ": " + str(e.get("usage_source"))
+            out[k] = out.get(k, 0) + 1
+    return out
+
+
 def _has_text(chunk: dict[str, Any]) -> bool:
     return any((c.get("delta") or {}).get("content") for c in chunk.get("choices") or [])
 
@@ -781,6 +794,7 @@ def real_upstream(a: argparse.Namespace) -> None:
                         if i >= 3:  # 3 warm-up rounds
                             samples[s][kind].append(r)
                 print(f"round {i + 1}/{a.requests + 3}", file=sys.stderr, flush=True)
+        results["usage_sources"] = usage_sources(work / "mw-holdback" / "gateway.sqlite3")
     results["machine"]["load_avg_at_end"] = os.getloadavg()
     for s, kinds in samples.items():
         row: dict[str, float] = {}
@@ -843,6 +857,10 @@ def render_real(results: dict[str, Any]) -> str:
         "once and stops a stream when a window trips (the tripping text may then have been shown). "
         "The gateway's own overhead is its `x-modelwarden-overhead-ms` header (time in the gateway, "
         "upstream time excluded).",
+        "",
+        "Where the gateway's usage came from (audit entries of the hold-back gateway): "
+        + ", ".join(f"{k} × {v}" for k, v in sorted(results.get("usage_sources", {}).items()))
+        + ".",
     ]
     return "\n".join(lines) + "\n"
 

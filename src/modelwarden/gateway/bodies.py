@@ -157,7 +157,7 @@ def read_input(endpoint: Endpoint, body: dict[str, Any]) -> Input | str:
             # would pass every classifier. Embeddings (whose output is a vector, and which clients
             # such as LangChain send as ids) are accepted and reserved by their length.
             if endpoint.name != "embeddings":
-                return f"token ids cannot be moderated here: send `{key}` as text"
+                return f"token-id prompts cannot be moderated here: send `{key}` as text"
             return Input("", (), len(value), ids)
     return f"`{key}` must be a string or a list of strings"
 

@@ -696,6 +696,12 @@ class Proxy:
             await run.relay()
         except ClientGone:
             run.left = True
+        except Exception:
+            # A gateway bug mid-stream: the stream still ends well-formed, charged and audited.
+            log.exception("stream %s failed", ctx.rid)
+            run.error = error_payload(
+                500, "internal_error", f"The gateway failed on this stream ({ctx.rid})."
+            )
         finally:
             watcher.cancel()
         await run.end()
@@ -860,7 +866,9 @@ class _StreamRun:
         elif self.tripped is not None:
             tail += await self._trip_tail()
         elif self.error is not None:
-            ctx.outcome, ctx.reason, ctx.status = "error", self.error["error"]["code"], 502
+            code = self.error["error"]["code"]
+            ctx.outcome, ctx.reason = "error", code
+            ctx.status = 500 if code == "internal_error" else 502
             tail.append(b"data: " + _dumps(self.error) + b"\n\n")
         else:
             flagged = self.mod.flagged or (ctx.decision_in is not None and ctx.decision_in.action == "flag")
