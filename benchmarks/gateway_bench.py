@@ -587,7 +587,7 @@ def _litellm_version() -> str:
 # --- against a real model server ------------------------------------------------------------------
 
 REAL_NOTE = """\
-How to install the real model server (llama-cpp-python compiles llama.cpp; ~15-25 min on 2 cores):
+How to install the real model server (llama-cpp-python compiles llama.cpp: ~45 min on 2 busy cores):
 
     CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/pip install "llama-cpp-python[server]==0.3.36"
 
