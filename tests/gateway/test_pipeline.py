@@ -116,7 +116,16 @@ def test_sdk_errors_are_typed_and_each_is_audited(env: Env) -> None:
         c.chat.completions.create(
             model="mock-small", messages=[{"role": "user", "content": "[[mock:status=500]]"}]
         )
-    assert pe.request_count(dep) == before + 5
+    # 2,000 tokens/min and 512 generated per request: the fourth is refused, typed as the SDK expects.
+    _, small = dep.identity_with_key("sdk-429", tier="small")
+    limited = sdk(gw, small)
+    with pytest.raises(openai.RateLimitError) as rl:
+        for _ in range(4):
+            limited.chat.completions.create(
+                model="mock-small", messages=[{"role": "user", "content": "[[mock:tokens=600]]"}]
+            )
+    assert rl.value.code == "rate_limit_exceeded" and int(rl.value.response.headers["retry-after"]) >= 1
+    assert pe.request_count(dep) == before + 9
 
 
 def test_sdk_retries_on_limiter_outage_each_attempt_answered_503_with_an_entry(
