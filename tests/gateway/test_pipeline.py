@@ -396,3 +396,17 @@ def test_every_exit_writes_exactly_one_entry(env: Env, client: httpx.Client) -> 
         r = client.request(method, gw.url + path, content=body, headers={**h, "x-request-id": rid})
         assert r.status_code in (200, 400, 404, 405), (path, body, r.status_code, r.text)
         assert len(pe.entries(dep, rid)) == 1, (path, body)
+
+
+def test_refused_requests_count_against_the_request_limit(env: Env, client: httpx.Client) -> None:
+    """Defect 3's poison was "neither limited nor logged": refused requests are now both."""
+    dep, gw, _ = env
+    _, key = dep.identity_with_key("spammer")  # anonymous: 20 requests per minute
+    h = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    poison = b'{"model":"\\ud800","messages":[{"role":"user","content":"hi"}]}'
+    before = pe.request_count(dep)
+    codes = [
+        client.post(gw.url + "/v1/chat/completions", content=poison, headers=h).status_code for _ in range(25)
+    ]
+    assert 20 <= codes.count(404) <= 21 and codes[-1] == 429, codes
+    assert pe.request_count(dep) == before + 25

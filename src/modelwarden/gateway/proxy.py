@@ -260,7 +260,7 @@ class Proxy:
         try:
             await self._pipeline(ctx, spec, scope, receive, send)
         except Reject as r:
-            await self._answer_error(ctx, send, r)
+            await self._answer_error(ctx, send, await self._count_refused(ctx, r))
         except ClientGone:
             # The client left: whatever was generated is already in ctx.charge (see _stream).
             ctx.status, ctx.outcome, ctx.reason = 499, "error", "client_disconnected"
@@ -462,6 +462,19 @@ class Proxy:
         for k in spec.budget_fields:
             body[k] = limit
         return limit
+
+    async def _count_refused(self, ctx: Ctx, r: Reject) -> Reject:
+        """A request refused before its reservation (bad body, unknown model, policy) still counts
+        as one request against the identity's rpm: otherwise invalid requests — each one an audit
+        entry — could be sent without limit. Over the limit, the answer is the 429."""
+        if ctx.principal is None or ctx.tier is None or ctx.reservation is not None or r.status >= 500:
+            return r
+        try:
+            await self._reserve(ctx, ctx.tier, 0)
+        except Reject as limited:
+            if limited.status == 429:
+                return limited
+        return r
 
     async def _reserve(self, ctx: Ctx, tier: Tier, tokens: int) -> None:
         p = ctx.principal
