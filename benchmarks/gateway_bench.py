@@ -20,6 +20,12 @@ achieved ≥ 97 % of offered, and p99 < 250 ms.
 
 Usage: .venv/bin/python benchmarks/gateway_bench.py [--repeats 3] [--duration 10] [--quick]
 Writes benchmarks/results/gateway_bench.json and prints Markdown tables.
+
+Against a real model server (llama-cpp-python's server on a tiny GGUF this script writes with the
+`gguf` writer; see REAL_NOTE below for the install), reporting added latency and time to first
+token side by side with direct calls:
+    .venv/bin/python benchmarks/gateway_bench.py --real-upstream [--requests 40] [--max-tokens 16]
+Writes benchmarks/results/gateway_real_upstream.{json,md}.
 """
 
 from __future__ import annotations
@@ -119,7 +125,14 @@ def env_single_thread() -> dict[str, str]:
 # --- systems ---------------------------------------------------------------------------------------
 
 
-def modelwarden_deployment(work: Path, upstream: str) -> tuple[Path, str]:
+def modelwarden_deployment(
+    work: Path,
+    upstream: str,
+    *,
+    name: str = "modelwarden",
+    models: list[dict[str, Any]] | None = None,
+    moderation: dict[str, Any] | None = None,
+) -> tuple[Path, str]:
     """A deployment with a `bench` tier (limits high enough not to bind, but enforced) and one key."""
     from modelwarden import migrations
     from modelwarden.db import make_engine
@@ -128,7 +141,7 @@ def modelwarden_deployment(work: Path, upstream: str) -> tuple[Path, str]:
     from modelwarden.gateway.store import Store
     from modelwarden.gateway.tiers import load_tiers
 
-    d = work / "modelwarden"
+    d = work / name
     d.mkdir(parents=True)
     generate_key(d / "audit-signing.key")
     (d / "audit.salt").write_text(secrets.token_hex(32))
@@ -148,9 +161,13 @@ def modelwarden_deployment(work: Path, upstream: str) -> tuple[Path, str]:
         "database": "sqlite:///gateway.sqlite3",
         "tiers": "tiers.yaml",
         "upstreams": [
-            {"name": "mock", "url": upstream + "/v1", "models": [{"id": "mock-small", "tags": ["public"]}]}
+            {
+                "name": "upstream",
+                "url": upstream + "/v1",
+                "models": models or [{"id": "mock-small", "tags": ["public"]}],
+            }
         ],
-        "moderation": {"rules": True},
+        "moderation": moderation or {"rules": True},
         "audit": {
             "signing_key": "audit-signing.key",
             "anchor_file": "checkpoints.jsonl",
@@ -567,5 +584,302 @@ def _litellm_version() -> str:
     return "not installed"
 
 
+# --- against a real model server ------------------------------------------------------------------
+
+REAL_NOTE = """\
+How to install the real model server (llama-cpp-python compiles llama.cpp: ~45 min on 2 busy cores):
+
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/pip install "llama-cpp-python[server]==0.3.36"
+
+The benchmark writes its own tiny Llama-architecture GGUF (random weights, a byte-level SentencePiece
+vocabulary) with the `gguf` writer, serves it with `python -m llama_cpp.server`, and compares
+direct calls with calls through modelwarden. Without llama-cpp-python it measures against the
+bundled mock upstream instead and labels the table so."""
+
+
+def write_tiny_llama_gguf(path: Path, seed: int = 0) -> None:
+    """A loadable two-layer Llama GGUF (64-wide, 4 heads) with random weights and a byte-fallback
+    SentencePiece vocabulary: llama.cpp generates real (meaningless) tokens from it."""
+    import numpy as np
+    from gguf import GGUFWriter
+
+    rng = np.random.default_rng(seed)
+    d, ff, layers, heads = 64, 128, 2, 4
+    words = ["the", "a", "sea", "night", "moon", "wave", "light", "dark", "and", "of", "is", "in", "to"]
+    tokens = ["<unk>", "<s>", "</s>", *(f"<0x{b:02X}>" for b in range(256))]
+    tokens += ["\u2581" + w for w in words] + list("abcdefghijklmnopqrstuvwxyz") + ["\u2581"]
+    vocab = len(tokens)
+    w = GGUFWriter(str(path), "llama")
+    w.add_name("modelwarden tiny benchmark llama")
+    w.add_context_length(2048)
+    w.add_embedding_length(d)
+    w.add_block_count(layers)
+    w.add_feed_forward_length(ff)
+    w.add_head_count(heads)
+    w.add_head_count_kv(heads)
+    w.add_rope_dimension_count(d // heads)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores([0.0] * 3 + [-1000.0] * 256 + [-float(i) for i in range(vocab - 259)])
+    w.add_token_types([2, 3, 3] + [6] * 256 + [1] * (vocab - 259))  # unknown, control, byte, normal
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+
+    def rand(name: str, shape: tuple[int, ...]) -> None:
+        w.add_tensor(name, (rng.standard_normal(shape) * 0.2).astype(np.float32))
+
+    rand("token_embd.weight", (vocab, d))
+    for i in range(layers):
+        w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(d, np.float32))
+        for t in ("attn_q", "attn_k", "attn_v", "attn_output"):
+            rand(f"blk.{i}.{t}.weight", (d, d))
+        w.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(d, np.float32))
+        rand(f"blk.{i}.ffn_gate.weight", (ff, d))
+        rand(f"blk.{i}.ffn_up.weight", (ff, d))
+        rand(f"blk.{i}.ffn_down.weight", (d, ff))
+    w.add_tensor("output_norm.weight", np.ones(d, np.float32))
+    out = rng.standard_normal((vocab, d)).astype(np.float32)
+    out[2] = 0.0  # end of sequence: a zero logit among large random ones, so answers run to max_tokens
+    w.add_tensor("output.weight", out)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def llama_cpp_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+@contextlib.contextmanager
+def start_real_upstream(work: Path) -> Iterator[tuple[str, str, str]]:
+    """(url, model id, label): llama.cpp's server on the tiny GGUF, else the mock upstream."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    if llama_cpp_available():
+        gguf = work / "tiny-llama.gguf"
+        write_tiny_llama_gguf(gguf)
+        cmd = [PY, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "tiny-llama"]
+        cmd += ["--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--seed", "0"]
+        with process(pinned("0", cmd), work / "llama.log", env_single_thread()):
+            wait_ok(url + "/v1/models", timeout=120)
+            yield url, "tiny-llama", "llama-cpp-python " + _version("llama_cpp_python")
+    else:
+        cmd = [PY, "-m", "modelwarden.gateway.mock_upstream", "--port", str(port), "--itl", "0.005"]
+        with process(pinned("0", cmd), work / "mock.log", env_single_thread()):
+            wait_ok(url + "/mock/stats")
+            yield url, "mock-small", "MOCK upstream (llama-cpp-python not installed)"
+
+
+def _version(dist: str) -> str:
+    import importlib.metadata
+
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        return importlib.metadata.version(dist)
+    return "?"
+
+
+@contextlib.contextmanager
+def start_gateway_for(
+    work: Path, upstream: str, model: str, name: str, holdback: bool
+) -> Iterator[tuple[str, str]]:
+    config, key = modelwarden_deployment(
+        work,
+        upstream,
+        name=name,
+        models=[{"id": model, "tags": ["public"]}],
+        moderation={"rules": True, "stream": {"holdback": holdback}},
+    )
+    port = free_port()
+    cmd = [PY, "-m", "modelwarden", "gateway", "serve", "--config", str(config), "--port", str(port)]
+    with process(pinned("1", cmd), work / f"{name}.log", env_single_thread()):
+        url = f"http://127.0.0.1:{port}"
+        body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+        wait_ok(
+            url + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"}, body=body, timeout=120
+        )
+        yield url, key
+
+
+def timed_call(client: httpx.Client, url: str, key: str | None, body: dict[str, Any]) -> dict[str, float]:
+    """One request: total time, time to the first generated text (streams), server-side overhead."""
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    t0 = time.perf_counter()
+    first = None
+    if body.get("stream"):
+        with client.stream("POST", url + "/v1/chat/completions", json=body, headers=headers) as r:
+            r.raise_for_status()
+            overhead = r.headers.get("x-modelwarden-overhead-ms")
+            for line in r.iter_lines():
+                if first is None and line.startswith("data: {") and _has_text(json.loads(line[6:])):
+                    first = time.perf_counter()
+    else:
+        r = client.post(url + "/v1/chat/completions", json=body, headers=headers)
+        r.raise_for_status()
+        overhead = r.headers.get("x-modelwarden-overhead-ms")
+    total = time.perf_counter() - t0
+    out = {"total_ms": total * 1000}
+    if first is not None:
+        out["ttft_ms"] = (first - t0) * 1000
+    if overhead is not None and not body.get("stream"):
+        out["server_overhead_ms"] = float(overhead)
+    return out
+
+
+def usage_sources(db: Path) -> dict[str, int]:
+    """How the gateway's entries got their usage: from the model server, or estimated (per kind)."""
+    import sqlite3
+
+    out: dict[str, int] = {}
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for (body,) in conn.execute("SELECT body FROM gw_audit WHERE action = 'request.ok'"):
+            e = json.loads(body)
+            k = ("stream" if e.get("stream") else "unary") + ": " + str(e.get("usage_source"))
+            out[k] = out.get(k, 0) + 1
+    return out
+
+
+def _has_text(chunk: dict[str, Any]) -> bool:
+    return any((c.get("delta") or {}).get("content") for c in chunk.get("choices") or [])
+
+
+def pct(values: list[float], q: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, max(0, round(q / 100 * (len(v) - 1))))] if v else float("nan")
+
+
+def real_upstream(a: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="mw-gwreal-"))
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_avg_at_start": os.getloadavg(),
+        },
+        "versions": {"modelwarden": _git_rev()},
+        "method": {"requests_per_kind": a.requests, "max_tokens": a.max_tokens, "temperature": 0},
+        "systems": {},
+    }
+    with contextlib.ExitStack() as stack:
+        upstream, model, label = stack.enter_context(start_real_upstream(work))
+        results["upstream"] = label
+        targets: dict[str, tuple[str, str | None]] = {"direct": (upstream, None)}
+        targets["modelwarden"] = stack.enter_context(
+            start_gateway_for(work, upstream, model, "mw-holdback", True)
+        )
+        targets["modelwarden (holdback off)"] = stack.enter_context(
+            start_gateway_for(work, upstream, model, "mw-noholdback", False)
+        )
+        samples: dict[str, dict[str, list[dict[str, float]]]] = {
+            s: {"unary": [], "stream": []} for s in targets
+        }
+        prompt = "Write about the sea at night and the moon on the waves."
+        with httpx.Client(timeout=120.0) as client:
+            for i in range(a.requests + 3):
+                for kind in ("unary", "stream"):
+                    body: dict[str, Any] = {
+                        "model": model,
+                        "messages": [{"role": "user", "content": prompt}],
+                        "max_tokens": a.max_tokens,
+                        "temperature": 0,
+                        "stream": kind == "stream",
+                    }
+                    # Interleaved, same request: each system sees the same model state and load.
+                    for s, (url, key) in targets.items():
+                        r = timed_call(client, url, key, body)
+                        if i >= 3:  # 3 warm-up rounds
+                            samples[s][kind].append(r)
+                print(f"round {i + 1}/{a.requests + 3}", file=sys.stderr, flush=True)
+        results["usage_sources"] = usage_sources(work / "mw-holdback" / "gateway.sqlite3")
+    results["machine"]["load_avg_at_end"] = os.getloadavg()
+    for s, kinds in samples.items():
+        row: dict[str, float] = {}
+        for kind, field in (("unary", "total_ms"), ("stream", "ttft_ms"), ("stream", "total_ms")):
+            vals = [x[field] for x in kinds[kind] if field in x]
+            for q in (50, 90, 99):
+                row[f"{kind}_{field}_p{q}"] = round(pct(vals, q), 2)
+        ov = [x["server_overhead_ms"] for x in kinds["unary"] if "server_overhead_ms" in x]
+        if ov:
+            row["server_overhead_ms_p50"] = round(pct(ov, 50), 3)
+            row["server_overhead_ms_p99"] = round(pct(ov, 99), 3)
+        results["systems"][s] = row
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(results, indent=1))
+    md = render_real(results)
+    a.out.with_suffix(".md").write_text(md)
+    print(md)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def render_real(results: dict[str, Any]) -> str:
+    sy = results["systems"]
+    d = sy["direct"]
+    lines = [
+        f"# Gateway against a real model server: {results['upstream']}",
+        "",
+        f"modelwarden {results['versions']['modelwarden']}; "
+        f"{results['method']['requests_per_kind']} requests per kind per system, interleaved, "
+        f"max_tokens {results['method']['max_tokens']}, temperature 0 (identical answers); load average "
+        f"{results['machine']['load_avg_at_start'][0]:.1f} → {results['machine']['load_avg_at_end'][0]:.1f} "
+        f"on {results['machine']['cpus']} CPUs.",
+        "",
+        "| system | unary p50 | unary p90 | unary p99 | TTFT p50 | TTFT p90 | TTFT p99 | added unary p50 | "
+        "added TTFT p50 | gateway's own overhead p50 / p99 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s, r in sy.items():
+        added_u = r["unary_total_ms_p50"] - d["unary_total_ms_p50"]
+        added_t = r["stream_ttft_ms_p50"] - d["stream_ttft_ms_p50"]
+        own = (
+            f"{r['server_overhead_ms_p50']:.2f} / {r['server_overhead_ms_p99']:.2f} ms"
+            if "server_overhead_ms_p50" in r
+            else "-"
+        )
+        lines.append(
+            f"| {s} | {r['unary_total_ms_p50']:.1f} | {r['unary_total_ms_p90']:.1f} "
+            f"| {r['unary_total_ms_p99']:.1f} | {r['stream_ttft_ms_p50']:.1f} "
+            f"| {r['stream_ttft_ms_p90']:.1f} | {r['stream_ttft_ms_p99']:.1f} | "
+            + ("-" if s == "direct" else f"{added_u:+.1f}")
+            + " | "
+            + ("-" if s == "direct" else f"{added_t:+.1f}")
+            + f" | {own} |"
+        )
+    lines += [
+        "",
+        "All times in ms, measured by the client. TTFT: time to the first chunk with generated text. "
+        "With hold-back (the default) the gateway releases streamed text only after the output "
+        "classifier has passed the window holding it (`moderation.stream.every_chars`, 256 characters), "
+        "so TTFT through the gateway includes generating that much text; `holdback: false` streams at "
+        "once and stops a stream when a window trips (the tripping text may then have been shown). "
+        "The gateway's own overhead is its `x-modelwarden-overhead-ms` header (time in the gateway, "
+        "upstream time excluded).",
+        "",
+        "Where the gateway's usage came from (audit entries of the hold-back gateway): "
+        + ", ".join(f"{k} × {v}" for k, v in sorted(results.get("usage_sources", {}).items()))
+        + ".",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main_real() -> None:
+    ap = argparse.ArgumentParser(description="Gateway latency against a real OpenAI-compatible model server.")
+    ap.add_argument("--real-upstream", action="store_true")
+    ap.add_argument("--requests", type=int, default=40)
+    ap.add_argument("--max-tokens", type=int, default=16)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "gateway_real_upstream.json")
+    a = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if not llama_cpp_available():
+        print(REAL_NOTE, file=sys.stderr)
+    real_upstream(a)
+
+
 if __name__ == "__main__":
-    main()
+    if "--real-upstream" in sys.argv:
+        main_real()
+    else:
+        main()

@@ -38,7 +38,7 @@ ENV = {
 
 
 def wait_http(
-    url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None
+    url: str, timeout: float = 90.0, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -123,9 +123,28 @@ def test_edit_with_recomputed_hash_breaks_the_next_link_and_the_signed_root(
             sa.text("UPDATE gw_audit SET body = :b, entry_hash = :h WHERE seq = 12"), {"b": body, "h": h}
         )
     rep = check(engine, signer)
-    assert rep.first_bad_seq == 12 or rep.first_bad_seq == 13
+    # The edited entry itself is named, not the one after it (issue 16, defect 10).
+    assert rep.first_bad_seq == 12
+    assert any(f.seq == 12 and f.kind == "edited" and "recomputed" in f.detail for f in rep.findings)
     assert any(f.seq == 13 and f.kind == "link" for f in rep.findings)
     assert any(f.kind == "root" and f.seq == 20 for f in rep.findings)
+
+
+def test_rewritten_link_with_recomputed_hash_names_that_entry(engine: Engine, signer: Signer) -> None:
+    fill(engine, signer, 25)
+    drop_guards(engine)
+    # Entry 12's prev_hash (and then its own hash) rewritten: 12 is to blame, not 11.
+    with engine.begin() as conn:
+        r = conn.execute(sa.text("SELECT * FROM gw_audit WHERE seq = 12")).one()
+        fake_prev = bytes(32)
+        h = audit.entry_hash(fake_prev, r.seq, r.ts, r.actor, r.action, r.subject, r.body)
+        conn.execute(
+            sa.text("UPDATE gw_audit SET prev_hash = :p, entry_hash = :h WHERE seq = 12"),
+            {"p": fake_prev, "h": h},
+        )
+    rep = check(engine, signer)
+    assert rep.first_bad_seq == 12
+    assert [f.seq for f in rep.findings if f.kind == "edited"] == [12]
 
 
 def test_deleted_entry_is_found(engine: Engine, signer: Signer) -> None:

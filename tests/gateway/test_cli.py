@@ -30,7 +30,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     finally:
         sys.argv = old
     captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    # The console wraps long lines (paths) at its width: compare messages as one line.
+    return code, captured.out, " ".join(captured.err.split())
 
 
 @pytest.fixture
@@ -131,6 +132,29 @@ def test_audit_verify_exit_codes(deploy: Path, capsys: pytest.CaptureFixture[str
     eng.dispose()
     code, out, err = run(capsys, "audit", "verify", *c)
     assert code == 1 and "first bad entry 2" in err and "missing" in out
+
+
+def test_audit_verify_names_an_entry_edited_with_its_hash_recomputed(
+    deploy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16, defect 10: the CLI named the entry after the edited one."""
+    from modelwarden.gateway.audit import entry_hash
+
+    c = ["--config", str(deploy)]
+    for i in range(4):
+        run(capsys, "identities", "create", f"user-{i}", *c)
+    eng = make_engine(load_config(deploy).database)
+    with eng.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER gw_audit_no_update"))
+        r = conn.execute(sa.text("SELECT * FROM gw_audit WHERE seq = 2")).one()
+        body = r.body.replace("user-", "someone-else-")
+        h = entry_hash(bytes(r.prev_hash), r.seq, r.ts, r.actor, r.action, r.subject, body)
+        conn.execute(
+            sa.text("UPDATE gw_audit SET body = :b, entry_hash = :h WHERE seq = 2"), {"b": body, "h": h}
+        )
+    eng.dispose()
+    code, out, err = run(capsys, "audit", "verify", *c)
+    assert code == 1 and "first bad entry 2" in err and "entry 2 was rewritten" in " ".join(out.split())
 
 
 def test_incident_bundle_exports_and_verifies_offline(

@@ -60,7 +60,12 @@ def _crash_and_check(dep: Deployment, keys: list[str]) -> None:
 
     async def load_then_kill() -> None:
         tasks = [asyncio.create_task(client(n)) for n in range(12)]
-        await asyncio.sleep(1.5)
+        # Kill once the load is under way (on a busy machine that takes longer than on an idle one).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30.0
+        while len(acked) < 60 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # mid-flight: requests are in every stage when the process dies
         gw.proc.send_signal(signal.SIGKILL)
         await asyncio.gather(*tasks)
 

@@ -189,8 +189,10 @@ def test_max_tokens_is_clamped_to_the_tier_cap(
     r = chat(client, gw.url, anon, "[[mock:echo]]")  # no max_tokens: the cap is set
     assert json.loads(r.json()["choices"][0]["message"]["content"])["max_tokens"] == 512
     r = chat(client, gw.url, anon, "[[mock:echo]]", max_completion_tokens=100)
+    # One limit, forwarded under both names: llama.cpp reads only max_tokens (issue 16, defect 2).
     assert json.loads(r.json()["choices"][0]["message"]["content"]) == {
         "max_completion_tokens": 100,
+        "max_tokens": 100,
         "model": "mock-small",
     }
     r = chat(client, gw.url, res, "[[mock:echo]]", max_tokens=5000)

@@ -27,6 +27,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import stat
 import threading
 import time
@@ -58,9 +59,35 @@ def now_ts() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: Code points no UTF-8 text can carry (lone surrogates: valid in JSON escapes and Python strings)
+#: and NUL (PostgreSQL text refuses it).
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+
+
+def storable(text: str) -> str:
+    """`text` with every code point that UTF-8 or a database text column cannot hold replaced by
+    U+FFFD, so that no input (a request's model name, its prompt) can make an entry unwritable."""
+    return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
+
+
+def _storable_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): _storable_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable_value(v) for v in value]
+    return value
+
+
 def canonical_body(body: dict[str, Any]) -> str:
-    """Sorted keys, no spaces: one byte string per value (a practical subset of RFC 8785 JCS)."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """Sorted keys, no spaces: one byte string per value (a practical subset of RFC 8785 JCS).
+
+    Strings are made storable first; a value JSON cannot hold (NaN, an object) raises ValueError
+    or TypeError for this entry alone."""
+    return json.dumps(
+        _storable_value(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def entry_bytes(seq: int, ts: str, actor: str, action: str, subject: str | None, body: str) -> bytes:
@@ -81,13 +108,33 @@ def text_digest(salt: bytes, text: str) -> str:
 
 @dataclass
 class Entry:
+    """One audit entry before it is appended."""
+
+    #: Who acted (`key:…`, `admin-api`, `system:gateway`).
     actor: str
+    #: What happened (`request.ok`, `key.revoke`, …).
     action: str
+    #: The identity the entry is about, if any.
     subject: str | None
+    #: Details; stored as canonical JSON inside the hash chain.
     body: dict[str, Any]
     #: Full text kept outside the chain (only for tiers that log text with consent): kind → text.
     texts: dict[str, str] | None = None
+    #: Timestamp (default: when appended).
     ts: str | None = None
+    #: `body` as canonical JSON, once computed (by `AuditWriter.submit`, which checks it early).
+    canonical: str | None = None
+
+    def prepare(self) -> Entry:
+        """Make the entry writable or raise (ValueError, TypeError, RecursionError) for it alone:
+        strings made storable, the canonical body computed once."""
+        if self.canonical is None:
+            self.canonical = canonical_body(self.body)
+            self.actor, self.action = storable(self.actor), storable(self.action)
+            self.subject = storable(self.subject) if self.subject is not None else None
+            if self.texts:
+                self.texts = {storable(k): storable(v) for k, v in self.texts.items()}
+        return self
 
 
 @dataclass(frozen=True)
@@ -186,7 +233,8 @@ def append_entries(
     for e in entries:
         seq = size + 1
         ts = e.ts or now_ts()
-        body = canonical_body(e.body)
+        body = e.prepare().canonical
+        assert body is not None
         h = entry_hash(prev, seq, ts, e.actor, e.action, e.subject, body)
         rows.append(
             {
@@ -334,6 +382,13 @@ class AuditUnavailable(GatewayError):
     """The audit log could not be written; the gateway refuses to serve without it."""
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """The database itself failed (down, locked, connection lost): every entry would fail alike."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | OSError | TimeoutError)
+
+
 class AuditWriter:
     """Batches entries from concurrent requests into one transaction; resolves each entry's future
     with its sequence number once the batch is committed.
@@ -383,6 +438,13 @@ class AuditWriter:
 
     def submit(self, entry: Entry) -> asyncio.Future[int]:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        try:
+            entry.prepare()
+        except (ValueError, TypeError, RecursionError) as exc:
+            # Refused here, for this entry alone: it never joins (and never fails) a batch.
+            log.error("audit entry %s cannot be encoded: %s", entry.action, exc)
+            fut.set_exception(AuditUnavailable(f"audit entry cannot be encoded ({exc.__class__.__name__})"))
+            return fut
         self._queue.put_nowait((entry, fut))
         return fut
 
@@ -406,23 +468,35 @@ class AuditWriter:
                     stopping = True
                     break
                 batch.append(nxt)
-            entries = [e for e, _ in batch]
-            try:
-                res = None
-                if self.inline:
-                    res = self._try_inline(entries)
-                if res is None:
-                    res = await loop.run_in_executor(self._executor, self._write, entries)
-            except Exception as exc:  # the database is down or locked for too long
-                log.error("audit append failed: %s", exc)
-                err = AuditUnavailable(f"audit log unavailable: {exc.__class__.__name__}")
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(err)
-                continue
-            for i, (_, fut) in enumerate(batch):
+            await self._commit(loop, batch)
+
+    async def _commit(
+        self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Entry, asyncio.Future[int]]]
+    ) -> None:
+        """Commit a batch; if it fails for a reason other than the database being unreachable,
+        commit its halves separately, so one entry the database refuses fails only itself."""
+        entries = [e for e, _ in batch]
+        try:
+            res = None
+            if self.inline:
+                res = self._try_inline(entries)
+            if res is None:
+                res = await loop.run_in_executor(self._executor, self._write, entries)
+        except Exception as exc:
+            if len(batch) > 1 and not _unreachable(exc):
+                half = len(batch) // 2
+                await self._commit(loop, batch[:half])
+                await self._commit(loop, batch[half:])
+                return
+            log.error("audit append failed: %s", exc)
+            err = AuditUnavailable(f"audit log unavailable: {exc.__class__.__name__}")
+            for _, fut in batch:
                 if not fut.done():
-                    fut.set_result(res.first_seq + i)
+                    fut.set_exception(err)
+            return
+        for i, (_, fut) in enumerate(batch):
+            if not fut.done():
+                fut.set_result(res.first_seq + i)
 
     def _try_inline(self, entries: list[Entry]) -> AppendResult | None:
         """Commit on the loop's own connection; None if another writer holds the lock right now."""
@@ -682,6 +756,8 @@ def verify(
 
     expected = 1
     prev = GENESIS
+    prev_intact = True
+    suspect: int | None = None
     frontier: list[bytes] = []
     size = 0
     for row in iter_rows(conn):
@@ -692,20 +768,34 @@ def verify(
                 )
             else:
                 rep.findings.append(Finding(row.seq, "order", f"entry {row.seq} appears out of order"))
-        if row.prev_hash != prev:
+        recomputed = entry_hash(row.prev_hash, row.seq, row.ts, row.actor, row.action, row.subject, row.body)
+        broken = row.prev_hash != prev
+        if suspect is not None:
+            # The link broke before the previous entry. If it breaks again here, the previous entry
+            # itself was rewritten (its link and its hash); otherwise the one before it was.
+            rep.findings.append(
+                _rehashed(row.seq - 1 if broken and recomputed == row.entry_hash else suspect)
+            )
+            suspect = None
+        if broken:
+            if row.seq == expected and prev_intact and size and recomputed == row.entry_hash:
+                # Both this entry and the one before match their own hashes, and the one before links
+                # to its predecessor, yet this entry recorded a different hash for it: one of the two
+                # was rewritten with its hash recomputed (decided at the next entry).
+                suspect = row.seq - 1
             rep.findings.append(
                 Finding(
                     row.seq,
                     "link",
                     f"entry {row.seq} does not link to the entry before it "
-                    "(an entry was deleted, inserted or moved)",
+                    "(an entry was edited, deleted, inserted or moved)",
                 )
             )
-        recomputed = entry_hash(row.prev_hash, row.seq, row.ts, row.actor, row.action, row.subject, row.body)
         if recomputed != row.entry_hash:
             rep.findings.append(
                 Finding(row.seq, "edited", f"entry {row.seq}'s content does not match its hash")
             )
+        prev_intact = recomputed == row.entry_hash and row.prev_hash == prev
         # The tree is built from what the content says the hashes are, so an edit whose stored hash
         # was also rewritten still changes every later root.
         frontier = merkle.frontier_append(frontier, size, recomputed)
@@ -714,6 +804,8 @@ def verify(
         expected = row.seq + 1
         if size in by_size:
             _check_roots(rep, by_size.pop(size), merkle.frontier_root(frontier), row.seq)
+    if suspect is not None:
+        rep.findings.append(_rehashed(suspect))
     rep.entries = size
 
     for _size, items in sorted(by_size.items()):
@@ -762,6 +854,14 @@ def verify(
         rep.findings.append(Finding(None, "head", f"head row says {head.size} entries; the log holds {size}"))
     rep.findings.sort(key=lambda f: (f.seq is None, f.seq or 0))
     return rep
+
+
+def _rehashed(seq: int) -> Finding:
+    return Finding(
+        seq,
+        "edited",
+        f"entry {seq} was rewritten and its hash recomputed: the next entry recorded a different hash for it",
+    )
 
 
 def _check_roots(rep: VerifyReport, items: list[tuple[str, Checkpoint]], root: bytes, seq: int) -> None:

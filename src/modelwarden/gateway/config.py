@@ -33,9 +33,13 @@ class ModelEntry(_Model):
 
 
 class Timeouts(_Model):
+    #: Time to open a TCP connection to the model server.
     connect: float = Field(5.0, gt=0)
     #: Time to the first response byte and between two reads of a stream.
     read: float = Field(120.0, gt=0)
+    #: Time a request waits for one of the `max_connections` pooled connections to come free; past
+    #: it the gateway answers 503 `gateway_overloaded` (its own limit, not the model server's fault).
+    pool: float = Field(5.0, gt=0)
 
 
 class UpstreamConfig(_Model):

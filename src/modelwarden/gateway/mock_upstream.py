@@ -19,6 +19,10 @@ ask for failures:
     [[mock:disconnect_after=N]]  stream N chunks, then drop the connection (non-stream: cut the body)
     [[mock:stall_after=N]]       stream N chunks, then send nothing more
     [[mock:garbage]]             answer 200 with a body that is not JSON
+    [[mock:no_usage]]            report no `usage` (as servers that ignore stream_options do)
+
+Like llama.cpp's server, it stops after `max_tokens` words and ignores `max_completion_tokens`
+(which it does not read), so tests see what a real server would generate.
 
 A model whose id starts with `llama-guard` behaves like Llama Guard 3 served by vLLM: it answers
 `safe`, or `unsafe` and the codes in `[[guard:unsafe S1,S9]]`; `[[guard:garbage]]` answers
@@ -213,7 +217,17 @@ class MockUpstream:
             out = " ".join(f"word{i}" for i in range(int(m["tokens"])))
         else:
             out = DEFAULT_TEXT
+        limit = body.get("max_tokens")
+        if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < len(out.split(" ")):
+            out = " ".join(out.split(" ")[:limit])
         prompt_tokens = max(1, len(text.split()))
+        if "no_usage" in m:
+            full = json.loads(self._completion(model, out, prompt_tokens, endpoint))
+            del full["usage"]
+            if body.get("stream"):
+                body = {**body, "stream_options": {}}
+            else:
+                return await self._send(send, 200, json.dumps(full).encode())
         if body.get("stream"):
             return await self._stream(send, body, model, out, prompt_tokens, endpoint, m)
         if "disconnect_after" in m:

@@ -43,9 +43,13 @@ class Upstream:
         self.cfg = cfg
         self.name = cfg.name
         self.session: aiohttp.ClientSession | None = None
+        # `sock_connect`, not `connect`: aiohttp's `connect` also counts the wait for a free pooled
+        # connection, which would report the gateway's own exhausted pool as the model server's
+        # timeout. That wait is bounded by `_slots` instead (timeout.pool → 503 gateway_overloaded).
         self.timeout = aiohttp.ClientTimeout(
-            total=None, connect=cfg.timeout.connect, sock_read=cfg.timeout.read
+            total=None, sock_connect=cfg.timeout.connect, sock_read=cfg.timeout.read
         )
+        self._slots = asyncio.Semaphore(cfg.max_connections)
         self.headers = {"content-type": "application/json"}
         if cfg.api_key_env:
             key = os.environ.get(cfg.api_key_env)
@@ -67,9 +71,34 @@ class Upstream:
             await self.session.close()
 
     async def request(self, method: str, path: str, body: bytes | None) -> aiohttp.ClientResponse:
-        """Send; return the response once its headers arrived. Failures become `UpstreamFailure`."""
+        """Send; return the response once its headers arrived. Failures become `UpstreamFailure`.
+
+        The caller must hand the response back with `release()`: it holds one of the pool's slots."""
         assert self.session is not None, "upstream pool not started"
-        url = self.cfg.url + path
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.cfg.timeout.pool)
+        except TimeoutError:
+            raise UpstreamFailure(
+                503,
+                "gateway_overloaded",
+                f"The gateway has no free connection to the model server ({self.name}): all "
+                f"{self.cfg.max_connections} are busy. Retry shortly.",
+            ) from None
+        try:
+            return await self._send(method, self.cfg.url + path, body)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, resp: aiohttp.ClientResponse) -> None:
+        """Return the response's connection to the pool (or close it, if unread) and free its slot."""
+        try:
+            resp.release()
+        finally:
+            self._slots.release()
+
+    async def _send(self, method: str, url: str, body: bytes | None) -> aiohttp.ClientResponse:
+        assert self.session is not None
         try:
             return await self.session.request(method, url, data=body, headers=self.headers)
         except (TimeoutError, aiohttp.ServerTimeoutError):
