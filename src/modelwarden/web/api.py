@@ -29,7 +29,7 @@ from modelwarden.registry.store import MAX_LIMIT
 from modelwarden.web import schemas
 from modelwarden.web.auth import require_token
 from modelwarden.web.errors import ApiError, ErrorDetail, responses, validation_details
-from modelwarden.web.submit import allowed_path, run_assess
+from modelwarden.web.submit import confine, run_assess, unchanged
 
 PREFIX = "/api/v1"
 MAX_ID = 2**62  # ids beyond any real row, bounded so no database integer overflows
@@ -184,14 +184,23 @@ def parse_assessment(body: bytes, content_type: str) -> Assessment:
     tags=["assessments"],
     status_code=201,
     dependencies=[Depends(require_token)],
-    responses=responses(401, 403, 404, 413, 415, 501),
+    responses=responses(401, 403, 404, 409, 413, 415, 501),
 )
 def submit_path(reg: Reg, submission: PathSubmission, request: Request, response: Response) -> Created:
     """Assess a model folder or file on the server's machine (inside an allowed folder) and record it."""
     roots = request.app.state.settings.submit_roots
-    path = allowed_path(submission.path, roots)
-    manifest = allowed_path(submission.manifest, roots, what="manifest") if submission.manifest else None
-    return _created(reg, reg.save(run_assess(path, manifest, submission.as_of)), response)
+    # Everything the stage may read is checked before it runs, and checked again before the
+    # result is stored: what it extracts is readable by everyone who can read the registry.
+    checked = [confine(submission.path, roots)]
+    if submission.manifest:
+        checked.append(confine(submission.manifest, roots, what="manifest"))
+    manifest = checked[1].path if len(checked) > 1 else None
+    assessment = run_assess(checked[0].path, manifest, submission.as_of)
+    if not all(unchanged(c) for c in checked):
+        raise ApiError(
+            409, "changed_while_read", "the submitted files changed while being assessed: nothing recorded"
+        )
+    return _created(reg, reg.save(assessment), response)
 
 
 @router.delete(
