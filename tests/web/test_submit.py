@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -212,18 +213,22 @@ def test_a_swap_while_the_stage_runs_is_noticed(tmp_path: Path, secret: Path) ->
 
 
 def test_a_tree_deeper_than_the_recursion_limit_is_checked(
-    registry: Registry, make_client: Make, tmp_path: Path, secret: Path
+    registry: Registry, make_client: Make, secret: Path
 ) -> None:
-    root = (tmp_path / "models").resolve()
-    model = _tiny_model(root / "tiny")
-    deep = model
-    for _ in range(1100):  # one level at a time: pathlib's mkdir(parents=True) itself recurses
-        deep = deep / "d"
-        deep.mkdir()
-    (deep / "creds").symlink_to(secret / ".git-credentials")
-    client = make_client(token=TOKEN, submit_roots=(root,))
-    _error(
-        client.post("/api/v1/assessments/from-path", json={"path": str(model)}, headers=AUTH),
-        403,
-        "path_not_allowed",
-    )
+    # Outside pytest's tmp_path: its clean-up (shutil.rmtree) recurses too deep for this tree.
+    root = Path(tempfile.mkdtemp(prefix="mw-deep-")).resolve()
+    try:
+        model = _tiny_model(root / "tiny")
+        deep = model
+        for _ in range(1100):  # one level at a time: pathlib's mkdir(parents=True) itself recurses
+            deep = deep / "d"
+            deep.mkdir()
+        (deep / "creds").symlink_to(secret / ".git-credentials")
+        client = make_client(token=TOKEN, submit_roots=(root,))
+        _error(
+            client.post("/api/v1/assessments/from-path", json={"path": str(model)}, headers=AUTH),
+            403,
+            "path_not_allowed",
+        )
+    finally:
+        subprocess.run(["rm", "-rf", "--", str(root)], check=True)  # rm walks without recursing

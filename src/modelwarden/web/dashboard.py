@@ -34,7 +34,8 @@ def _int(request: Request, key: str, default: int | None, low: int, high: int) -
     if raw in (None, ""):
         return default
     assert raw is not None
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 20) or not low <= int(raw) <= high:
         raise ApiError(400, "invalid_request", f"{key}: expected a whole number from {low} to {high}")
     return int(raw)
 
@@ -50,7 +51,10 @@ def index(request: Request, reg: Reg) -> Response:
         error = f"{first.location}: {first.message}"
         filters = Filters()
     sort_raw = request.query_params.get("sort") or Sort.NAME.value
-    sort = Sort(sort_raw) if sort_raw in Sort._value2member_map_ else Sort.NAME
+    if sort_raw not in Sort._value2member_map_:
+        choices = ", ".join(s.value for s in Sort)
+        raise ApiError(400, "invalid_request", f"sort: expected one of {choices}")
+    sort = Sort(sort_raw)
     page_no = _int(request, "page", 1, 1, MAX_PAGE) or 1
     page = reg.models(filters, sort=sort, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
     pages = max(1, -(-page.total // PAGE_SIZE))

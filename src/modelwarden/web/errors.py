@@ -109,6 +109,9 @@ def _render(request: Request, error: ApiError) -> Response:
     )
 
 
+render = _render  # for middleware that answers before any route runs
+
+
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
