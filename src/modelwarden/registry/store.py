@@ -47,6 +47,7 @@ from modelwarden.model import Assessment, Band, ThresholdCall
 from modelwarden.registry.diff import Diff, compare
 from modelwarden.registry.errors import AssessmentNotFound, InvalidAssessment
 from modelwarden.registry.export import write_export
+from modelwarden.registry.files import FileRows, decode_raw, file_rows, window
 from modelwarden.registry.filters import Filters, MofFilter, Sort, severity_rank
 from modelwarden.registry.models import AssessmentRow, DocumentRow, DutyRow, ModelRow
 from modelwarden.registry.records import Facets, Page, StoredAssessment
@@ -388,6 +389,37 @@ class Registry:
             summary=_summary(row),
             assessment=decode_document(row.document, ident=row.id),
         )
+
+    def _raw(self, ident: int) -> tuple[Any, dict[str, Any]]:
+        a = AssessmentRow
+        row = self._read_one(
+            select(*_SUMMARY_COLUMNS, DocumentRow.document).join(DocumentRow).where(a.id == ident)
+        )
+        if row is None:
+            raise AssessmentNotFound(f"no assessment with id {ident}")
+        return row, decode_raw(row.document, ident=row.id)
+
+    def stored_window(
+        self, ident: int, *, offset: int, limit: int, rows: bool = False
+    ) -> tuple[StoredAssessment, FileRows | None]:
+        """The assessment with its per-file lists cut to one window (see `registry.files`), and, when
+        `rows`, the same window of the release's file table: one decode for both."""
+        row, document = self._raw(ident)
+        assessment, held = window(document, ident=row.id, offset=offset, limit=limit)
+        stored = StoredAssessment(
+            id=row.id,
+            recorded_at=_as_utc(row.recorded_at),
+            is_latest=row.is_latest,
+            digest=row.digest,
+            summary=_summary(row),
+            assessment=assessment,
+            files=None if held.complete else held,
+        )
+        return stored, file_rows(document, offset=offset, limit=limit) if rows else None
+
+    def file_rows(self, ident: int, *, offset: int, limit: int) -> FileRows:
+        """One page of the release's files (a path per row, with format, size and hash)."""
+        return file_rows(self._raw(ident)[1], offset=offset, limit=limit)
 
     def summary(self, ident: int) -> AssessmentSummary:
         row = self._read_one(select(*_SUMMARY_COLUMNS).where(AssessmentRow.id == ident))

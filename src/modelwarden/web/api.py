@@ -25,6 +25,7 @@ from modelwarden.registry import (
     Sort,
     StoredAssessment,
 )
+from modelwarden.registry.files import MAX_WINDOW, FileRows
 from modelwarden.registry.store import MAX_LIMIT
 from modelwarden.web import schemas
 from modelwarden.web.auth import require_token
@@ -33,6 +34,7 @@ from modelwarden.web.submit import confine, run_assess, unchanged
 
 PREFIX = "/api/v1"
 MAX_ID = 2**62  # ids beyond any real row, bounded so no database integer overflows
+FILES_DEFAULT = 1_000  # entries of each per-file list in one answer, unless asked otherwise
 
 router = APIRouter(prefix=PREFIX, responses=responses(400, 422, 500, 503))
 
@@ -118,10 +120,40 @@ def list_assessments(reg: Reg, query: Annotated[ListQuery, Query()]) -> Page:
     return reg.list(_filters(query), sort=query.sort, limit=query.limit, offset=query.offset)
 
 
+class FilesQuery(BaseModel):
+    """Which window of an assessment's per-file lists to return."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files_offset: int = Field(default=0, ge=0, le=10_000_000, description="First entry of each list.")
+    files_limit: int = Field(
+        default=FILES_DEFAULT, ge=1, le=MAX_WINDOW, description="Entries of each per-file list at most."
+    )
+
+
+class RowsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+    limit: int = Field(default=FILES_DEFAULT, ge=1, le=MAX_WINDOW)
+
+
 @router.get("/assessments/{assessment_id:int}", tags=["assessments"], responses=responses(404))
-def get_assessment(reg: Reg, assessment_id: Id) -> StoredAssessment:
-    """One assessment: the registry's bookkeeping, its summary and the full document as recorded."""
-    return reg.stored(assessment_id)
+def get_assessment(reg: Reg, assessment_id: Id, query: Annotated[FilesQuery, Query()]) -> StoredAssessment:
+    """One assessment: the registry's bookkeeping, its summary and the document as recorded.
+
+    The per-file lists (`subject.file_hashes`, `facts.files`, `scan.files`) hold at most
+    `files_limit` entries from `files_offset`; when they are cut, `files` says so and gives each
+    list's length as recorded (`/assessments/{id}/files` pages through the files).
+    """
+    stored, _ = reg.stored_window(assessment_id, offset=query.files_offset, limit=query.files_limit)
+    return stored
+
+
+@router.get("/assessments/{assessment_id:int}/files", tags=["assessments"], responses=responses(404))
+def get_assessment_files(reg: Reg, assessment_id: Id, query: Annotated[RowsQuery, Query()]) -> FileRows:
+    """The release's files, a page at a time: path, format, size and SHA-256 of each."""
+    return reg.file_rows(assessment_id, offset=query.offset, limit=query.limit)
 
 
 @router.post(
