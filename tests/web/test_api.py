@@ -290,6 +290,7 @@ def test_openapi_document(make_client: Make) -> None:
         "/api/v1/models/{model_id}",
         "/api/v1/assessments",
         "/api/v1/assessments/{assessment_id}",
+        "/api/v1/assessments/{assessment_id}/files",
         "/api/v1/assessments/from-path",
         "/api/v1/diff",
         "/api/v1/facets",
