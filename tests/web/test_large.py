@@ -108,3 +108,19 @@ def test_a_small_assessment_is_whole(registry: Registry, make_client: Make) -> N
     body = make_client().get(f"/api/v1/assessments/{ident}").json()
     assert "files" not in body or body["files"] is None
     assert Assessment.model_validate(body["assessment"]) == registry.get(ident) == small
+
+
+def test_cached_windows_never_outlive_their_record(registry: Registry, make_client: Make) -> None:
+    """Decoded windows are cached; the summary (latest or not) and the record's existence are not."""
+    first = registry.save(many_files(hashes=2000, facts=100))
+    client = make_client()
+    assert "not the latest assessment" not in client.get(f"/assessments/{first}").text
+    newer = many_files(hashes=2000, facts=100)
+    newer.subject.version = "2"
+    second = registry.save(newer)
+    assert "not the latest assessment" in client.get(f"/assessments/{first}").text
+    assert client.get(f"/api/v1/assessments/{first}").json()["is_latest"] is False
+    registry.delete(first)
+    assert client.get(f"/assessments/{first}").status_code == 404
+    assert client.get(f"/api/v1/assessments/{first}").status_code == 404
+    assert client.get(f"/api/v1/assessments/{second}").json()["is_latest"] is True
