@@ -32,7 +32,7 @@ from modelwarden.web.errors import ApiError, render
 
 # Names that always mean this machine; they cannot be re-pointed by a DNS answer.
 LOCAL_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
-REALM = 'Basic realm="modelwarden registry", Bearer'  # the browser prompts for the Basic one
+REALM = 'Basic realm="modelwarden registry", charset="UTF-8"'  # a browser asks for it (Bearer works too)
 OPEN_PREFIXES = ("/static/",)  # styles and the script: nothing in them is private
 
 _auth_header = HTTPBearer(auto_error=False, description="The admin token (or, for reads, the read token).")
