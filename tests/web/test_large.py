@@ -124,3 +124,31 @@ def test_cached_windows_never_outlive_their_record(registry: Registry, make_clie
     assert client.get(f"/assessments/{first}").status_code == 404
     assert client.get(f"/api/v1/assessments/{first}").status_code == 404
     assert client.get(f"/api/v1/assessments/{second}").json()["is_latest"] is True
+
+
+def test_diffs_of_large_assessments_list_a_bounded_number_of_file_changes(
+    registry: Registry, make_client: Make
+) -> None:
+    from tests.web.conftest import fill
+
+    ids = fill(registry)
+    client = make_client()
+    # Ordinary assessments: the bounded path says exactly what the full comparison says.
+    for a, b in ((ids["v1"], ids["v2"]), (ids["hostile0"], ids["hostile1"]), (ids["v2"], ids["hostile2"])):
+        assert client.get("/api/v1/diff", params={"a": a, "b": b}).json() == registry.diff(a, b).model_dump(
+            mode="json"
+        )
+    old = registry.save(many_files(hashes=3000, facts=1000))
+    changed = many_files(hashes=3000, facts=1000)
+    changed.subject.version = "2"
+    changed.subject.file_hashes = {p: "0" * 64 for p in changed.subject.file_hashes}
+    new = registry.save(changed)
+    full = registry.diff(old, new)
+    assert sum(c.section == "files" for c in full.changes) == 3000  # the CLI's view: every file
+    api = client.get("/api/v1/diff", params={"a": old, "b": new}).json()
+    files = [c for c in api["changes"] if c["section"] == "files"]
+    assert len(files) == 1001 and files[-1]["message"].startswith("… and 2,000 more file changes")
+    assert files[:1000] == [c.model_dump(mode="json") for c in full.changes if c.section == "files"][:1000]
+    page = client.get("/diff", params={"a": old, "b": new})
+    assert page.status_code == 200 and "… and 2,800 more file changes" in page.text
+    assert page.text.count("file changed: shards/part-") == 200

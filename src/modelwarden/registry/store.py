@@ -45,7 +45,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from modelwarden.db import make_engine
 from modelwarden.errors import RegistryError
 from modelwarden.model import Assessment, Band, ThresholdCall
-from modelwarden.registry.diff import Diff, compare
+from modelwarden.registry.diff import Diff, compare, file_map
 from modelwarden.registry.errors import AssessmentNotFound, InvalidAssessment
 from modelwarden.registry.export import write_export
 from modelwarden.registry.files import FileRows, FileWindow, decode_raw, file_rows, window
@@ -574,9 +574,19 @@ class Registry:
 
     # ------------------------------------------------------------------------------------------ other
 
-    def diff(self, a_id: int, b_id: int) -> Diff:
-        """What changed from assessment `a_id` to assessment `b_id`."""
-        return compare(self.stored(a_id), self.stored(b_id))
+    def diff(self, a_id: int, b_id: int, *, max_file_changes: int | None = None) -> Diff:
+        """What changed from assessment `a_id` to assessment `b_id`.
+
+        With `max_file_changes`, the documents are read without their per-file lists (those are
+        compared as plain JSON values) and at most that many file changes are listed."""
+        if max_file_changes is None:
+            return compare(self.stored(a_id), self.stored(b_id))
+        sides = []
+        for ident in (a_id, b_id):
+            stored, _ = self.stored_window(ident, offset=0, limit=0)
+            sides.append((stored, file_map(self._raw(ident)[1])))
+        (a, a_files), (b, b_files) = sides
+        return compare(a, b, files=(a_files, b_files), max_file_changes=max_file_changes)
 
     def export(
         self,

@@ -35,6 +35,7 @@ from modelwarden.web.submit import confine, run_assess, unchanged
 PREFIX = "/api/v1"
 MAX_ID = 2**62  # ids beyond any real row, bounded so no database integer overflows
 FILES_DEFAULT = 1_000  # entries of each per-file list in one answer, unless asked otherwise
+MAX_FILE_CHANGES = 1_000  # file changes listed in one diff (the CLI lists them all)
 
 router = APIRouter(prefix=PREFIX, responses=responses(400, 422, 500, 503))
 
@@ -250,8 +251,8 @@ def delete_assessment(reg: Reg, assessment_id: Id) -> Response:
 
 @router.get("/diff", tags=["assessments"], responses=responses(404))
 def diff(reg: Reg, a: Annotated[Id, Query()], b: Annotated[Id, Query()]) -> Diff:
-    """What changed from assessment `a` to assessment `b`."""
-    return reg.diff(a, b)
+    """What changed from assessment `a` to assessment `b` (at most 1,000 file changes, then a count)."""
+    return reg.diff(a, b, max_file_changes=MAX_FILE_CHANGES)
 
 
 @router.get("/facets", tags=["meta"])

@@ -153,7 +153,7 @@ def diff_page(request: Request, reg: Reg) -> Response:
     b = _int(request, "b", None, 1, MAX_ID)
     if a is None or b is None:
         raise ApiError(400, "invalid_request", "choose two assessments to compare (a and b)")
-    diff = reg.diff(a, b)
+    diff = reg.diff(a, b, max_file_changes=FILES_PAGE_SIZE)
     history = reg.model_history(diff.b.model_id)
     return _render(request, "diff.html", {"diff": diff, "sections": diff.by_section(), "history": history})
 
