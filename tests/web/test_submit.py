@@ -20,7 +20,8 @@ import pytest
 from safetensors.numpy import save_file
 
 from modelwarden.registry import Registry
-from modelwarden.web.submit import confine, unchanged
+from modelwarden.web.errors import ApiError
+from modelwarden.web.submit import confine, mount_points, unchanged
 from tests.web.conftest import TOKEN
 from tests.web.test_api import AUTH, Make, _error
 
@@ -232,3 +233,24 @@ def test_a_tree_deeper_than_the_recursion_limit_is_checked(
         )
     finally:
         subprocess.run(["rm", "-rf", "--", str(root)], check=True)  # rm walks without recursing
+
+
+def test_mount_points_are_read_from_the_mount_table(tmp_path: Path) -> None:
+    """Mount points with escaped characters (a space is `\\040` in mountinfo) are recognised, and a
+    mount table that cannot be read refuses the submission rather than skipping the check."""
+    root = (tmp_path / "models").resolve()
+    model = _tiny_model(root / "with space" / "tiny")
+    table = tmp_path / "mountinfo"
+    escaped = str(root / "with space").replace(" ", "\\040")
+    table.write_text(
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+        f"45 22 8:1 /srv/secrets {escaped} rw,relatime - ext4 /dev/sda1 rw\n"
+    )
+    assert mount_points(table) == {Path("/"), root / "with space"}
+    with pytest.raises(ApiError) as refused:
+        confine(str(model), (root,), mountinfo=table)
+    assert refused.value.status == 403 and "mount point" in refused.value.message
+    with pytest.raises(ApiError) as unreadable:
+        confine(str(model), (root,), mountinfo=tmp_path / "missing")
+    assert unreadable.value.status == 403 and "mount table" in unreadable.value.message
+    assert confine(str(model), (root,)).path == model  # the real table: no mount here
