@@ -14,8 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelwarden.registry import Registry
+from modelwarden.web.access import LOCAL_HOSTS, host_allowed, host_name
 from tests.support.servers import _wait_port, free_port
 from tests.web.conftest import TOKEN, fill
 from tests.web.test_api import AUTH, Make, _error
@@ -284,3 +287,19 @@ def test_serve_token_combinations_that_make_no_sense_are_refused(db: str, tmp_pa
             env={**os.environ, "MODELWARDEN_API_TOKEN": "", "MODELWARDEN_READ_TOKEN": ""},
         )
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(max_size=80))
+def test_any_host_header_is_parsed_without_failing(header: str) -> None:
+    name = host_name(header)
+    if name is not None:
+        assert name == name.lower() and name.isascii() and "/" not in name and " " not in name
+        # Only the localhost names pass the default check, whatever the header looked like.
+        if host_allowed(name, LOCAL_HOSTS):
+            assert name in LOCAL_HOSTS
+
+
+def test_non_ascii_hosts_are_refused_before_case_folding() -> None:
+    assert host_name("\u212aernel.org") is None  # KELVIN SIGN lower-cases to an ASCII "k"
+    assert host_name("LOCALHOST:8000") == "localhost"

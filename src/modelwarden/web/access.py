@@ -40,6 +40,8 @@ _auth_header = HTTPBearer(auto_error=False, description="The admin token (or, fo
 
 def host_name(header: str) -> str | None:
     """The host of a Host header without its port, lower-case; None if it is not a host name."""
+    if not header.isascii():  # before lower(): "\u212a".lower() is an ASCII "k"
+        return None
     value = header.strip().lower()
     if value.startswith("["):  # an IPv6 literal, "[::1]:8000"
         value, bracket, port = value[1:].partition("]")
