@@ -2,6 +2,7 @@
 filtered API query against a real `modelwarden serve` process — on SQLite and on PostgreSQL.
 
     .venv/bin/python benchmarks/registry_bench.py [--count 100000] [--backends sqlite,postgresql]
+    .venv/bin/python benchmarks/registry_bench.py --large 200000 [--src OTHER_TREE/src]
 
 Reports the insert rate (one save per transaction, and bulk `save_many` batches of 1,000) and p50/p95
 latency measured from an HTTP client (keep-alive, one request at a time) over a rotating set of filters.
@@ -93,21 +94,92 @@ def database(backend: str, folder: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def serve(url: str) -> Iterator[str]:
+def serve(url: str, src: Path | None = None, pids: list[int] | None = None) -> Iterator[str]:
+    """`modelwarden serve` on `url`; from another source tree when `src` is given (a before/after
+    comparison); its process id is appended to `pids` for CPU accounting."""
     port = servers.free_port()
+    env = {**os.environ, "MODELWARDEN_API_TOKEN": ""}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     proc = subprocess.Popen(
         [sys.executable, "-m", "modelwarden", "serve", "--db", url, "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "MODELWARDEN_API_TOKEN": ""},
+        env=env,
     )
+    if pids is not None:
+        pids.append(proc.pid)
     try:
         servers._wait_port(port, timeout=60)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def large_assessment(hashes: int) -> Assessment:
+    """One assessment of a release with `hashes` files, known by hash only (the shape of issue #16)."""
+    import hashlib
+
+    a = make_assessment(random.Random(16), name="acme/huge-release", version="1")
+    a.subject.file_hashes = {
+        f"shards/part-{i:06d}.bin": hashlib.sha256(str(i).encode()).hexdigest() for i in range(hashes)
+    }
+    return a
+
+
+def run_large(hashes: int, src: Path | None, views: int) -> list[dict[str, object]]:
+    """Views of one large assessment: bytes sent, wall time, and the server's CPU per view."""
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="mw-regbench-large-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'registry.sqlite3'}"
+        with Registry(url) as reg:
+            ident = reg.save(large_assessment(hashes))
+        pids: list[int] = []
+        with serve(url, src, pids) as base, httpx.Client(base_url=base, timeout=600) as client:
+            for label, path in (
+                ("report page", f"/assessments/{ident}"),
+                ("report page, files page 2", f"/assessments/{ident}?files=2"),
+                ("API assessment", f"/api/v1/assessments/{ident}"),
+            ):
+                for n in range(views):
+                    cpu = cpu_seconds(pids[0])
+                    start = time.perf_counter()
+                    response = client.get(path)
+                    wall = time.perf_counter() - start
+                    rows.append(
+                        {
+                            "view": f"{label} ({'first' if n == 0 else 'again'})",
+                            "status": response.status_code,
+                            "bytes": len(response.content),
+                            "wall_s": wall,
+                            "cpu_s": cpu_seconds(pids[0]) - cpu,
+                        }
+                    )
+    return rows
+
+
+def large_table(hashes: int, label: str, rows: list[dict[str, object]]) -> str:
+    lines = [
+        f"Large assessment ({hashes:,} file hashes), {label}; {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.2f} at the end",
+        "",
+        "| view | status | size (MB) | wall (s) | server CPU (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['view']} | {r['status']} | {r['bytes'] / 1e6:.2f} "  # type: ignore[operator]
+            f"| {r['wall_s']:.2f} | {r['cpu_s']:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def timed_requests(client: httpx.Client, urls: list[str], n: int) -> list[float]:
@@ -198,7 +270,20 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=400, help="timed requests per kind")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "registry_bench.md")
+    parser.add_argument(
+        "--large", type=int, default=0, help="instead: time views of one assessment with that many hashes"
+    )
+    parser.add_argument("--src", type=Path, help="with --large: serve from this source tree (a 'before' run)")
+    parser.add_argument("--views", type=int, default=3, help="with --large: views of each kind")
     args = parser.parse_args()
+    if args.large:
+        label = f"served from {args.src}" if args.src else "this tree"
+        text = large_table(args.large, label, run_large(args.large, args.src, args.views))
+        print(text)
+        out = args.out.with_name("registry_bench_large.md")
+        with out.open("a", encoding="utf-8") as fh:
+            fh.write(text + "\n\n")
+        return
     results = []
     for backend in args.backends.split(","):
         print(f"{backend}: recording {args.count:,} assessments…", file=sys.stderr, flush=True)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from modelwarden.artifacts.reader import read_artifact
 from modelwarden.model import ArtifactFormat, TensorKind
+from tests.support.cli import run_cli
 
 
 def _model(weight: np.ndarray) -> onnx.ModelProto:
@@ -62,3 +65,44 @@ def test_invalid_protobuf(tmp_path: Path) -> None:
     info = read_artifact(p, "broken.onnx")
     assert info.problems and info.problems[0].code in ("invalid_onnx", "unknown_format")
     assert info.problems[0].file == "broken.onnx"
+
+
+def _with_invalid_byte(model: onnx.ModelProto, marker: bytes) -> bytes:
+    """The serialized model with the last byte of `marker` replaced by 0xFF (invalid UTF-8)."""
+    raw = model.SerializeToString()
+    assert raw.count(marker) >= 1
+    return raw.replace(marker, marker[:-1] + b"\xff")
+
+
+def _custom_domain_model() -> onnx.ModelProto:
+    model = _model(np.zeros((4, 4), dtype=np.float32))
+    model.graph.node.append(helper.make_node("Custom", ["y"], ["z"], domain="com.vendorX"))
+    model.opset_import.append(helper.make_opsetid("com.vendorX", 1))
+    return model
+
+
+@pytest.mark.parametrize("case", ["opset_domain", "external_data"])
+def test_invalid_utf8_in_a_string_field_is_reported_escaped(tmp_path: Path, case: str) -> None:
+    """protobuf hands back proto2 string fields with invalid UTF-8 as bytes: the JSON output must carry
+    them escaped, from the library call and from `inspect`/`assess --format json` alike."""
+    p = tmp_path / "model.onnx"
+    if case == "opset_domain":
+        p.write_bytes(_with_invalid_byte(_custom_domain_model(), b"com.vendorX"))
+    else:
+        model = _model(np.zeros((8, 4), dtype=np.float32))
+        onnx.save_model(model, p, save_as_external_data=True, location="weightsX.bin", size_threshold=0)
+        p.write_bytes(p.read_bytes().replace(b"weightsX.bin", b"weights\xff.bin"))
+    info = read_artifact(p, "model.onnx")
+    text = info.model_dump_json()
+    if case == "opset_domain":
+        assert info.metadata["opsets"]["com.vendor\\xff"] == 1
+        assert info.metadata["custom_domains"] == ["com.vendor\\xff"]
+    else:
+        assert info.metadata["external_data"] == ["weights\\xff.bin"]
+    assert "\\\\xff" in text  # the backslash itself escaped in JSON: the byte stays visible
+    for command in ("inspect", "assess"):
+        done = run_cli(command, p, "--format", "json")
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode in (0, 1), done.stderr
+        document = json.loads(done.stdout)
+        assert "\\xff" in json.dumps(document), command

@@ -18,6 +18,9 @@ from modelwarden.gateway.moderation.base import Decision
 from modelwarden.gateway.store import Store
 from modelwarden.gateway.tiers import default_tiers
 
+ADMIN = "admin-token-0123456789abcdef"
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
+
 
 def test_page_shows_requests_blocks_strikes_suspensions_and_reviews(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
@@ -84,13 +87,19 @@ def test_router_accepts_an_engine_factory_and_dependencies(tmp_path: Path) -> No
 
 def test_registry_dashboard_mounts_the_gateway_page(tmp_path: Path) -> None:
     from modelwarden.registry import Registry
-    from modelwarden.web.app import create_app
+    from modelwarden.web.app import Settings, create_app
 
-    with Registry(f"sqlite:///{tmp_path / 'reg.db'}") as reg, TestClient(create_app(reg)) as client:
+    # The page lists identities and key ids: the registry's admin token is needed (tests/web has more).
+    app = lambda reg: create_app(reg, settings=Settings(token=ADMIN))  # noqa: E731
+    with (
+        Registry(f"sqlite:///{tmp_path / 'reg.db'}") as reg,
+        TestClient(app(reg), base_url="http://localhost", headers=ADMIN_AUTH) as client,
+    ):
         home = client.get("/")
         assert home.status_code == 200 and 'href="/gateway"' in home.text
         page = client.get("/gateway")
         assert page.status_code == 200
+        assert client.get("/gateway", headers={"Authorization": ""}).status_code == 401
         data = client.get("/gateway.json").json()
         assert isinstance(data, dict) and data  # an empty gateway: zero counts, no rows
 
@@ -99,7 +108,7 @@ def test_registry_page_reads_the_database_named_by_the_gateway_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from modelwarden.registry import Registry
-    from modelwarden.web.app import create_app
+    from modelwarden.web.app import Settings, create_app
 
     gw = make_engine(f"sqlite:///{tmp_path / 'gw.db'}")
     migrations.upgrade(gw)
@@ -108,5 +117,10 @@ def test_registry_page_reads_the_database_named_by_the_gateway_config(
     (tmp_path / "gateway.yaml").write_text("database: sqlite:///gw.db\n")  # relative to the file
     monkeypatch.delenv("MODELWARDEN_GATEWAY_DB", raising=False)
     monkeypatch.setenv("MODELWARDEN_GATEWAY_CONFIG", str(tmp_path / "gateway.yaml"))
-    with Registry(f"sqlite:///{tmp_path / 'reg.db'}") as reg, TestClient(create_app(reg)) as client:
+    with (
+        Registry(f"sqlite:///{tmp_path / 'reg.db'}") as reg,
+        TestClient(
+            create_app(reg, settings=Settings(token=ADMIN)), base_url="http://localhost", headers=ADMIN_AUTH
+        ) as client,
+    ):
         assert client.get("/gateway.json").json()["requests"]["ok"] == 1

@@ -40,9 +40,12 @@ def make_client(registry: Registry) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def make(**settings: object) -> TestClient:
+        # A host the server answers for by default (TestClient's own "testserver" is refused).
         client = TestClient(
-            create_app(registry, settings=Settings(**settings)), raise_server_exceptions=False
-        )  # type: ignore[arg-type]
+            create_app(registry, settings=Settings(**settings)),  # type: ignore[arg-type]
+            raise_server_exceptions=False,
+            base_url="http://localhost",
+        )
         clients.append(client)
         return client
 

@@ -290,6 +290,7 @@ def test_openapi_document(make_client: Make) -> None:
         "/api/v1/models/{model_id}",
         "/api/v1/assessments",
         "/api/v1/assessments/{assessment_id}",
+        "/api/v1/assessments/{assessment_id}/files",
         "/api/v1/assessments/from-path",
         "/api/v1/diff",
         "/api/v1/facets",
@@ -332,7 +333,7 @@ def test_api_on_postgresql(postgres_url: str) -> None:
     with fresh_postgres_database(postgres_url) as url:
         reg = Registry(url)
         ids = fill(reg)
-        with TestClient(create_app(reg)) as client:
+        with TestClient(create_app(reg), base_url="http://localhost") as client:
             assert client.get("/api/v1/health").json()["database"] == "postgresql"
             page = client.get("/api/v1/models", params={"q": "DEMO"}).json()
             assert [i["id"] for i in page["items"]] == [ids["v2"]]

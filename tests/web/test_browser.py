@@ -192,3 +192,54 @@ def test_hostile_records_stay_text_in_the_browser(served, browser) -> None:  # t
     page.goto(base + "/")
     watch.assert_clean()
     page.close()
+
+
+def test_rebinding_and_tokens_in_a_real_browser(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Chromium resolves evil.example to 127.0.0.1 (as a DNS rebinding attack makes it): the registry
+    must not answer it. With tokens configured, the browser gets in only with credentials (HTTP Basic),
+    and the gateway page only with the admin token."""
+    from tests.web.conftest import TOKEN
+
+    read_token = "read-token-abcdefghijklmnop"
+    (tmp_path / "read").write_text(read_token)
+    url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+    with Registry(url) as reg:
+        fill(reg)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "modelwarden", "serve", "--db", url, "--port", str(port),
+         "--read-token-file", str(tmp_path / "read")],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MODELWARDEN_API_TOKEN": TOKEN, "MODELWARDEN_READ_TOKEN": ""},
+    )  # fmt: skip
+    try:
+        _wait_port(port)
+        rules = [*FLAGS, "--host-resolver-rules=MAP evil.example 127.0.0.1"]
+        # A second Chromium of the same Playwright session, with the resolver rule.
+        b = browser.browser_type.launch(executable_path=CHROMIUM, args=rules)
+        try:
+            reader = b.new_context(http_credentials={"username": "reader", "password": read_token})
+            page = reader.new_page()
+            rebound = page.goto(f"http://evil.example:{port}/")
+            assert rebound is not None and rebound.status == 400
+            assert "acme/demo-model" not in page.content()
+            ok = page.goto(f"http://localhost:{port}/")
+            assert ok is not None and ok.status == 200 and "acme/demo-model" in page.content()
+            gateway = page.goto(f"http://localhost:{port}/gateway")
+            assert gateway is not None and gateway.status == 401  # the read token is not enough
+            # Without credentials (a headless browser cannot show the prompt, so ask without a page).
+            denied = b.new_context().request.get(f"http://localhost:{port}/")
+            assert denied.status == 401 and "acme/demo-model" not in denied.text()
+            admin = b.new_context(http_credentials={"username": "operator", "password": TOKEN}).new_page()
+            opened = admin.goto(f"http://localhost:{port}/gateway")
+            assert opened is not None and opened.status == 200
+        finally:
+            b.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()

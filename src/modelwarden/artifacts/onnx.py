@@ -47,30 +47,31 @@ def read(path: Path, rel: str, *, size: int) -> ArtifactInfo:
     graph = model.graph
     info.metadata = {
         "ir_version": int(model.ir_version),
-        "producer": f"{model.producer_name} {model.producer_version}".strip(),
-        "opsets": {imp.domain or "ai.onnx": int(imp.version) for imp in model.opset_import},
-        "custom_domains": sorted({n.domain for n in graph.node if n.domain not in _STANDARD_DOMAINS}),
+        "producer": f"{_text(model.producer_name)} {_text(model.producer_version)}".strip(),
+        "opsets": {_text(imp.domain) or "ai.onnx": int(imp.version) for imp in model.opset_import},
+        "custom_domains": sorted({_text(n.domain) for n in graph.node} - _STANDARD_DOMAINS),
         "nodes": len(graph.node),
-        "metadata_props": {p.key: p.value[:1000] for p in model.metadata_props},
+        "metadata_props": {_text(p.key): _text(p.value)[:1000] for p in model.metadata_props},
     }
     externals: set[str] = set()
     quant_params = _quantisation_params(graph)
     for init in list(graph.initializer) + [s.values for s in graph.sparse_initializer]:
+        name = _text(init.name)
         dims = [int(d) for d in init.dims]
         if len(dims) > MAX_DIMS or any(d < 0 for d in dims):
             info.problems.append(
-                Problem(file=rel, code="absurd_shape", message=f"initializer {init.name!r}: dims {dims[:8]}")
+                Problem(file=rel, code="absurd_shape", message=f"initializer {name!r}: dims {dims[:8]}")
             )
             continue
         dtype = _DTYPES.get(onnx.TensorProto.DataType.Name(init.data_type), "UNKNOWN")
         if init.data_location == onnx.TensorProto.EXTERNAL:
-            externals.update(e.value for e in init.external_data if e.key == "location")
+            externals.update(_text(e.value) for e in init.external_data if _text(e.key) == "location")
         kind = TensorKind.PARAMETER
-        if dtype in ("I64", "STRING", "BOOL") or init.name in quant_params:
+        if dtype in ("I64", "STRING", "BOOL") or name in quant_params:
             kind = TensorKind.BUFFER
         info.tensors.append(
             TensorInfo.model_construct(
-                name=init.name,
+                name=name,
                 dtype=dtype,
                 shape=tuple(dims),
                 kind=kind,
@@ -84,16 +85,23 @@ def read(path: Path, rel: str, *, size: int) -> ArtifactInfo:
     return info
 
 
+def _text(value: str | bytes) -> str:
+    """A string field of the protobuf as text. ONNX's schema is proto2, whose parser does not check
+    UTF-8: a field with an invalid byte comes back as `bytes`. Such bytes are kept visible as `\\xNN`
+    escapes, so reports and JSON carry them without failing (and without hiding them)."""
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
+
+
 def _quantisation_params(graph: Any) -> set[str]:
     """Scale and zero-point inputs of (De)QuantizeLinear nodes: quantisation auxiliaries, not weights."""
     names: set[str] = set()
     for node in graph.node:
         if node.op_type in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"):
-            names.update(node.input[1:])
+            names.update(_text(n) for n in node.input[1:])
         elif node.op_type == "QLinearMatMul":  # a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
-            names.update(n for i, n in enumerate(node.input) if i not in (0, 3))
+            names.update(_text(n) for i, n in enumerate(node.input) if i not in (0, 3))
         elif node.op_type == "QLinearConv":  # x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias
-            names.update(n for i, n in enumerate(node.input) if i not in (0, 3, 8))
+            names.update(_text(n) for i, n in enumerate(node.input) if i not in (0, 3, 8))
         elif node.op_type in ("MatMulInteger", "ConvInteger"):
-            names.update(node.input[2:])
+            names.update(_text(n) for n in node.input[2:])
     return names

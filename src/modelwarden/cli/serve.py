@@ -28,9 +28,37 @@ def _check_port(host: str, port: int) -> None:
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+def _exposure(host: str, read_token: str | None, public: bool, allowed_host: list[str]) -> tuple[str, ...]:
+    """Refuse to serve beyond this machine without a read token or --public; the Host names answered."""
+    from modelwarden.web.access import LOCAL_HOSTS, host_name, is_loopback
+
+    if not is_loopback(host) and read_token is None and not public:
+        raise UsageError(
+            f"refusing to listen on {host}: beyond this machine, reads need a read token "
+            "(--read-token-file FILE or $MODELWARDEN_READ_TOKEN), or --public to publish a "
+            "read-only registry to anyone who can connect"
+        )
+    hosts = list(LOCAL_HOSTS)
+    if not is_loopback(host) and host not in ("0.0.0.0", "::", ""):  # noqa: S104 - compared, not bound
+        hosts.append(host.strip("[]").lower())  # a specific address is a name clients may use
+    for name in allowed_host:
+        if name != "*" and not name.startswith("*.") and host_name(name) != name.lower().rstrip("."):
+            raise UsageError(f"--allowed-host {name!r} is not a host name (give it without scheme or port)")
+        hosts.append(name.lower().rstrip("."))
+    return tuple(dict.fromkeys(hosts))
+
+
+def _say(text: str) -> None:
+    err.print(text, highlight=False, markup=False)
+
+
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on. Beyond loopback it needs --read-token-file (or --public).",
+    ),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
     db: str | None = typer.Option(
         None, "--db", help="Database URL (default: $MODELWARDEN_DB or the user data file)."
@@ -38,8 +66,24 @@ def serve(
     token_file: Path | None = typer.Option(
         None,
         "--token-file",
-        help="File holding the API token that enables writes (or set $MODELWARDEN_API_TOKEN). "
-        "Without one the server is read-only.",
+        help="File holding the admin token, which enables writes and the gateway page (or set "
+        "$MODELWARDEN_API_TOKEN). Without one the server is read-only.",
+    ),
+    read_token_file: Path | None = typer.Option(
+        None,
+        "--read-token-file",
+        help="File holding the read token every reader must send (or set $MODELWARDEN_READ_TOKEN).",
+    ),
+    public: bool = typer.Option(
+        False,
+        "--public",
+        help="Serve reads to anyone who can connect, without a read token (a public registry).",
+    ),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="Host name clients use to reach the server, besides localhost names (repeatable; "
+        "'*.example.org' for subdomains).",
     ),
     submit_root: list[Path] = typer.Option(
         [], "--submit-root", help="Folder whose models may be submitted by path for assessment (repeatable)."
@@ -52,13 +96,21 @@ def serve(
     ),
 ) -> None:
     """Serve the registry: dashboard at /, REST API at /api/v1 (OpenAPI at /api/v1/openapi.json)."""
+    import logging
+
     import uvicorn
 
     from modelwarden.registry import Registry
     from modelwarden.web import Settings, create_app
-    from modelwarden.web.auth import load_token
+    from modelwarden.web.auth import READ_TOKEN_ENV, load_token
 
     token = load_token(token_file)
+    read_token = load_token(read_token_file, env=READ_TOKEN_ENV, label="read token")
+    if read_token is not None and public:
+        raise UsageError("--public serves reads without a token: it cannot be combined with a read token")
+    if read_token is not None and read_token == token:
+        raise UsageError("the read token must differ from the admin token (readers would be able to write)")
+    hosts = _exposure(host, read_token, public, allowed_host)
     roots = []
     for root in submit_root:
         if not root.is_dir():
@@ -66,12 +118,20 @@ def serve(
         roots.append(root.resolve())
     _check_port(host, port)
     registry = Registry(db)
-    application = create_app(registry, settings=Settings(token=token, submit_roots=tuple(roots)))
-    mode = "writes enabled (API token set)" if token else "read-only (no API token)"
-    err.print(f"modelwarden registry {registry.url}: {mode}", highlight=False, markup=False)
-    err.print(
-        f"dashboard http://{host}:{port}/  ·  API http://{host}:{port}/api/v1/", highlight=False, markup=False
-    )
+    settings = Settings(token=token, read_token=read_token, allowed_hosts=hosts, submit_roots=tuple(roots))
+    application = create_app(registry, settings=settings)
+    mode = "writes enabled (admin token set)" if token else "read-only (no admin token)"
+    reads = "reads need the read token" if read_token else "reads open to anyone who can connect"
+    _say(f"modelwarden registry {registry.url}: {mode}; {reads}")
+    if public:
+        warning = (
+            f"PUBLIC REGISTRY: every assessment on {registry.url} is readable without a token by "
+            f"anyone who can reach {host}:{port}"
+        )
+        _say(f"WARNING: {warning}")
+        logging.getLogger("modelwarden.web").warning("%s", warning)
+    _say(f"answering for host names: {', '.join(hosts)} (add more with --allowed-host)")
+    _say(f"dashboard http://{host}:{port}/  ·  API http://{host}:{port}/api/v1/")
     uvicorn.run(
         application,
         host=host,

@@ -213,4 +213,5 @@ def dashboard_page() -> Page:
         upgrade(engine, "gateway@head")
         return router(engine)
 
-    return Page(label="Gateway", path="/gateway", router=build)
+    # It lists identities, key ids, blocked requests and the review queue: the admin token only.
+    return Page(label="Gateway", path="/gateway", router=build, needs_admin=True)

@@ -63,12 +63,32 @@ class Diff(BaseModel):
         return {s: c for s, c in grouped.items() if c}
 
 
-def compare(a: StoredAssessment, b: StoredAssessment) -> Diff:
+def compare(
+    a: StoredAssessment,
+    b: StoredAssessment,
+    *,
+    files: tuple[Mapping[str, str], Mapping[str, str]] | None = None,
+    max_file_changes: int | None = None,
+) -> Diff:
+    """What changed from `a` to `b`. `files`: each side's file map (`file_map`), when the documents
+    were read without their whole file lists; `max_file_changes`: list at most that many file
+    changes, then one line counting the rest (a view of two 200,000-file releases stays small)."""
     x, y = a.assessment, b.assessment
-    changes: list[Change] = []
+    before, after = files if files is not None else (_file_hashes(x), _file_hashes(y))
+    changes = _file_changes(before, after)
+    if max_file_changes is not None and len(changes) > max_file_changes:
+        rest = len(changes) - max_file_changes
+        changes = changes[:max_file_changes]
+        changes.append(
+            Change(
+                section="files",
+                item="…",
+                kind=ChangeKind.CHANGED,
+                message=f"… and {rest:,} more file changes (the registry's CLI lists them all)",
+            )
+        )
+    changes = [*_release(x, y), *changes]
     for section in (
-        _release,
-        _files,
         _parameters,
         _licence,
         _openness,
@@ -220,11 +240,24 @@ def _file_hashes(a: Assessment) -> dict[str, str]:
     return found
 
 
-def _files(x: Assessment, y: Assessment) -> list[Change]:
+def file_map(document: Mapping[str, Any]) -> dict[str, str]:
+    """`_file_hashes` of a document as plain JSON values (no record validation)."""
+    subject = document.get("subject") if isinstance(document.get("subject"), dict) else {}
+    facts = document.get("facts") if isinstance(document.get("facts"), dict) else {}
+    hashes = subject.get("file_hashes") if isinstance(subject, dict) else None
+    found = {str(k): str(v) for k, v in hashes.items()} if isinstance(hashes, dict) else {}
+    for f in facts.get("files") or [] if isinstance(facts, dict) else []:
+        if isinstance(f, dict) and isinstance(f.get("path"), str):
+            size = f.get("size")
+            found.setdefault(f["path"], f.get("sha256") or f"{size:,} bytes")
+    return found
+
+
+def _file_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[Change]:
     return _mapping(
         "files",
-        _file_hashes(x),
-        _file_hashes(y),
+        before,
+        after,
         added="file added: {key}",
         removed="file removed: {key}",
         changed="file changed: {key} ({before:.12} → {after:.12})",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from modelwarden.model import Assessment
+from modelwarden.registry.files import FileWindow
 from modelwarden.registry.summary import AssessmentSummary
 
 
@@ -30,6 +31,11 @@ class StoredAssessment(BaseModel):
     digest: str
     summary: AssessmentSummary
     assessment: Assessment
+    files: FileWindow | None = Field(
+        default=None,
+        description="When the per-file lists of the document are cut to a window: which part is held. "
+        "Absent: the document is whole.",
+    )
 
 
 class Facets(BaseModel):

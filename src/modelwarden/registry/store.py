@@ -18,6 +18,7 @@ import os
 import threading
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,9 +45,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from modelwarden.db import make_engine
 from modelwarden.errors import RegistryError
 from modelwarden.model import Assessment, Band, ThresholdCall
-from modelwarden.registry.diff import Diff, compare
+from modelwarden.registry.diff import Diff, compare, file_map
 from modelwarden.registry.errors import AssessmentNotFound, InvalidAssessment
 from modelwarden.registry.export import write_export
+from modelwarden.registry.files import FileRows, FileWindow, decode_raw, file_rows, window
 from modelwarden.registry.filters import Filters, MofFilter, Sort, severity_rank
 from modelwarden.registry.models import AssessmentRow, DocumentRow, DutyRow, ModelRow
 from modelwarden.registry.records import Facets, Page, StoredAssessment
@@ -214,6 +216,18 @@ class _FacetCache:
     at: float = 0.0
 
 
+@dataclass(frozen=True)
+class _Window:
+    """A decoded window of a recorded document (documents never change once recorded)."""
+
+    assessment: Assessment
+    held: FileWindow
+    rows: FileRows | None
+
+
+WINDOW_CACHE = 32  # decoded windows kept: a page viewed again costs no decompression or parsing
+
+
 class Registry:
     """The assessment registry on any SQLAlchemy URL (SQLite file by default, or PostgreSQL).
 
@@ -228,6 +242,8 @@ class Registry:
             _sqlite_transactions(self.engine)
         self._facets = _FacetCache()
         self._facets_lock = threading.Lock()
+        self._windows: OrderedDict[tuple[Any, ...], _Window] = OrderedDict()
+        self._windows_lock = threading.Lock()
         if migrate:
             self._migrate()
 
@@ -392,6 +408,56 @@ class Registry:
             assessment=decode_document(row.document, ident=row.id),
         )
 
+    def _raw(self, ident: int) -> tuple[Any, dict[str, Any]]:
+        a = AssessmentRow
+        row = self._read_one(
+            select(*_SUMMARY_COLUMNS, DocumentRow.document).join(DocumentRow).where(a.id == ident)
+        )
+        if row is None:
+            raise AssessmentNotFound(f"no assessment with id {ident}")
+        return row, decode_raw(row.document, ident=row.id)
+
+    def stored_window(
+        self, ident: int, *, offset: int, limit: int, rows: bool = False
+    ) -> tuple[StoredAssessment, FileRows | None]:
+        """The assessment with its per-file lists cut to one window (see `registry.files`), and, when
+        `rows`, the same window of the release's file table: one decode for both.
+
+        The summary is read every time (whether it is the latest changes); the decoded window is
+        kept in a small cache keyed by the document's digest, so views of a large assessment do not
+        decompress and parse tens of megabytes each time."""
+        summary_row = self._read_one(select(*_SUMMARY_COLUMNS).where(AssessmentRow.id == ident))
+        if summary_row is None:
+            raise AssessmentNotFound(f"no assessment with id {ident}")
+        key = (ident, summary_row.digest, offset, limit, rows)
+        with self._windows_lock:
+            cached = self._windows.get(key)
+            if cached is not None:
+                self._windows.move_to_end(key)
+        if cached is None:
+            _, document = self._raw(ident)
+            assessment, held = window(document, ident=ident, offset=offset, limit=limit)
+            table = file_rows(document, offset=offset, limit=limit) if rows else None
+            cached = _Window(assessment, held, table)
+            with self._windows_lock:
+                self._windows[key] = cached
+                while len(self._windows) > WINDOW_CACHE:
+                    self._windows.popitem(last=False)
+        stored = StoredAssessment(
+            id=summary_row.id,
+            recorded_at=_as_utc(summary_row.recorded_at),
+            is_latest=summary_row.is_latest,
+            digest=summary_row.digest,
+            summary=_summary(summary_row),
+            assessment=cached.assessment.model_copy(deep=True),
+            files=None if cached.held.complete else cached.held,
+        )
+        return stored, cached.rows
+
+    def file_rows(self, ident: int, *, offset: int, limit: int) -> FileRows:
+        """One page of the release's files (a path per row, with format, size and hash)."""
+        return file_rows(self._raw(ident)[1], offset=offset, limit=limit)
+
     def summary(self, ident: int) -> AssessmentSummary:
         row = self._read_one(select(*_SUMMARY_COLUMNS).where(AssessmentRow.id == ident))
         if row is None:
@@ -511,9 +577,19 @@ class Registry:
 
     # ------------------------------------------------------------------------------------------ other
 
-    def diff(self, a_id: int, b_id: int) -> Diff:
-        """What changed from assessment `a_id` to assessment `b_id`."""
-        return compare(self.stored(a_id), self.stored(b_id))
+    def diff(self, a_id: int, b_id: int, *, max_file_changes: int | None = None) -> Diff:
+        """What changed from assessment `a_id` to assessment `b_id`.
+
+        With `max_file_changes`, the documents are read without their per-file lists (those are
+        compared as plain JSON values) and at most that many file changes are listed."""
+        if max_file_changes is None:
+            return compare(self.stored(a_id), self.stored(b_id))
+        sides = []
+        for ident in (a_id, b_id):
+            stored, _ = self.stored_window(ident, offset=0, limit=0)
+            sides.append((stored, file_map(self._raw(ident)[1])))
+        (a, a_files), (b, b_files) = sides
+        return compare(a, b, files=(a_files, b_files), max_file_changes=max_file_changes)
 
     def export(
         self,

@@ -25,14 +25,17 @@ from modelwarden.registry import (
     Sort,
     StoredAssessment,
 )
+from modelwarden.registry.files import MAX_WINDOW, FileRows
 from modelwarden.registry.store import MAX_LIMIT
 from modelwarden.web import schemas
 from modelwarden.web.auth import require_token
 from modelwarden.web.errors import ApiError, ErrorDetail, responses, validation_details
-from modelwarden.web.submit import allowed_path, run_assess
+from modelwarden.web.submit import confine, run_assess, unchanged
 
 PREFIX = "/api/v1"
 MAX_ID = 2**62  # ids beyond any real row, bounded so no database integer overflows
+FILES_DEFAULT = 1_000  # entries of each per-file list in one answer, unless asked otherwise
+MAX_FILE_CHANGES = 1_000  # file changes listed in one diff (the CLI lists them all)
 
 router = APIRouter(prefix=PREFIX, responses=responses(400, 422, 500, 503))
 
@@ -118,10 +121,40 @@ def list_assessments(reg: Reg, query: Annotated[ListQuery, Query()]) -> Page:
     return reg.list(_filters(query), sort=query.sort, limit=query.limit, offset=query.offset)
 
 
+class FilesQuery(BaseModel):
+    """Which window of an assessment's per-file lists to return."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files_offset: int = Field(default=0, ge=0, le=10_000_000, description="First entry of each list.")
+    files_limit: int = Field(
+        default=FILES_DEFAULT, ge=1, le=MAX_WINDOW, description="Entries of each per-file list at most."
+    )
+
+
+class RowsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+    limit: int = Field(default=FILES_DEFAULT, ge=1, le=MAX_WINDOW)
+
+
 @router.get("/assessments/{assessment_id:int}", tags=["assessments"], responses=responses(404))
-def get_assessment(reg: Reg, assessment_id: Id) -> StoredAssessment:
-    """One assessment: the registry's bookkeeping, its summary and the full document as recorded."""
-    return reg.stored(assessment_id)
+def get_assessment(reg: Reg, assessment_id: Id, query: Annotated[FilesQuery, Query()]) -> StoredAssessment:
+    """One assessment: the registry's bookkeeping, its summary and the document as recorded.
+
+    The per-file lists (`subject.file_hashes`, `facts.files`, `scan.files`) hold at most
+    `files_limit` entries from `files_offset`; when they are cut, `files` says so and gives each
+    list's length as recorded (`/assessments/{id}/files` pages through the files).
+    """
+    stored, _ = reg.stored_window(assessment_id, offset=query.files_offset, limit=query.files_limit)
+    return stored
+
+
+@router.get("/assessments/{assessment_id:int}/files", tags=["assessments"], responses=responses(404))
+def get_assessment_files(reg: Reg, assessment_id: Id, query: Annotated[RowsQuery, Query()]) -> FileRows:
+    """The release's files, a page at a time: path, format, size and SHA-256 of each."""
+    return reg.file_rows(assessment_id, offset=query.offset, limit=query.limit)
 
 
 @router.post(
@@ -184,14 +217,23 @@ def parse_assessment(body: bytes, content_type: str) -> Assessment:
     tags=["assessments"],
     status_code=201,
     dependencies=[Depends(require_token)],
-    responses=responses(401, 403, 404, 413, 415, 501),
+    responses=responses(401, 403, 404, 409, 413, 415, 501),
 )
 def submit_path(reg: Reg, submission: PathSubmission, request: Request, response: Response) -> Created:
     """Assess a model folder or file on the server's machine (inside an allowed folder) and record it."""
     roots = request.app.state.settings.submit_roots
-    path = allowed_path(submission.path, roots)
-    manifest = allowed_path(submission.manifest, roots, what="manifest") if submission.manifest else None
-    return _created(reg, reg.save(run_assess(path, manifest, submission.as_of)), response)
+    # Everything the stage may read is checked before it runs, and checked again before the
+    # result is stored: what it extracts is readable by everyone who can read the registry.
+    checked = [confine(submission.path, roots)]
+    if submission.manifest:
+        checked.append(confine(submission.manifest, roots, what="manifest"))
+    manifest = checked[1].path if len(checked) > 1 else None
+    assessment = run_assess(checked[0].path, manifest, submission.as_of)
+    if not all(unchanged(c) for c in checked):
+        raise ApiError(
+            409, "changed_while_read", "the submitted files changed while being assessed: nothing recorded"
+        )
+    return _created(reg, reg.save(assessment), response)
 
 
 @router.delete(
@@ -209,8 +251,8 @@ def delete_assessment(reg: Reg, assessment_id: Id) -> Response:
 
 @router.get("/diff", tags=["assessments"], responses=responses(404))
 def diff(reg: Reg, a: Annotated[Id, Query()], b: Annotated[Id, Query()]) -> Diff:
-    """What changed from assessment `a` to assessment `b`."""
-    return reg.diff(a, b)
+    """What changed from assessment `a` to assessment `b` (at most 1,000 file changes, then a count)."""
+    return reg.diff(a, b, max_file_changes=MAX_FILE_CHANGES)
 
 
 @router.get("/facets", tags=["meta"])

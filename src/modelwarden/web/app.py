@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelwarden import __version__
 from modelwarden.registry import Registry
 from modelwarden.web import api, dashboard, errors, schemas, templating
+from modelwarden.web.access import LOCAL_HOSTS, Access, require_admin
 from modelwarden.web.pages import NavItem, Page, discover
 
 STATIC = Path(__file__).parent / "static"
@@ -43,9 +44,18 @@ SECURITY_HEADERS = [
 
 @dataclass(frozen=True)
 class Settings:
-    token: str | None = None  # None: the server is read-only
-    submit_roots: tuple[Path, ...] = ()  # folders `from-path` submissions may read
+    """How the server is exposed (docs/registry.md, "Exposure")."""
+
+    token: str | None = None
+    """The admin token: writes and the gateway page need it. None: the server is read-only."""
+    read_token: str | None = None
+    """When set, every read needs it (or the admin token). None: reads are open to whoever can connect."""
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
+    """Host header values answered (no port; `*.example.org` for subdomains, `*` for any)."""
+    submit_roots: tuple[Path, ...] = ()
+    """Folders `from-path` submissions may read."""
     max_body_bytes: int = 32 * 1024 * 1024
+    """Largest request body accepted."""
 
 
 class SecurityHeaders:
@@ -145,8 +155,17 @@ def create_app(
     app.include_router(api.router)
     app.include_router(dashboard.router)
     for page in pages:
-        app.include_router(page.router(registry))
+        guard = [Depends(require_admin)] if page.needs_admin else []
+        app.include_router(page.router(registry), dependencies=guard)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        Access,
+        allowed_hosts=settings.allowed_hosts,
+        read_token=settings.read_token,
+        admin_token=settings.token,
+    )
+    # Outermost, around Starlette's own error middleware too: its 500 answers get the headers as well.
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
     return app

@@ -20,6 +20,7 @@ from modelwarden.safe_io import read_bounded
 from modelwarden.web.errors import ApiError
 
 TOKEN_ENV = "MODELWARDEN_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
+READ_TOKEN_ENV = "MODELWARDEN_READ_TOKEN"  # noqa: S105 - the variable's name, not a secret
 MIN_TOKEN_CHARS = 16
 MAX_TOKEN_FILE_BYTES = 4096  # a token is a line of a few dozen characters
 
@@ -33,15 +34,15 @@ def token_matches(presented: str, expected: str) -> bool:
     return hmac.compare_digest(a, b)
 
 
-def load_token(token_file: Path | None) -> str | None:
-    """The configured token, or None (read-only server)."""
+def load_token(token_file: Path | None, *, env: str = TOKEN_ENV, label: str = "API token") -> str | None:
+    """The configured token (from the file, else the environment variable `env`), or None."""
     if token_file is not None:
         try:
             # Bounded, and never blocking: --token-file may name a FIFO or a device such as /dev/zero.
             raw = read_bounded(token_file, MAX_TOKEN_FILE_BYTES)
             if len(raw) > MAX_TOKEN_FILE_BYTES:
                 raise UsageError(
-                    f"cannot read the API token: the file is over {MAX_TOKEN_FILE_BYTES} bytes, "
+                    f"cannot read the {label}: the file is over {MAX_TOKEN_FILE_BYTES} bytes, "
                     "not a token file",
                     path=token_file,
                 )
@@ -53,17 +54,17 @@ def load_token(token_file: Path | None) -> str | None:
                 reason = "is a folder, not a file"
             else:
                 reason = exc.strerror or str(exc)
-            raise UsageError(f"cannot read the API token: {reason}", path=token_file) from None
+            raise UsageError(f"cannot read the {label}: {reason}", path=token_file) from None
         source = str(token_file)
     else:
-        token = os.environ.get(TOKEN_ENV, "").strip()
-        source = f"${TOKEN_ENV}"
+        token = os.environ.get(env, "").strip()
+        source = f"${env}"
         if not token:
             return None
     if len(token) < MIN_TOKEN_CHARS:
-        raise UsageError(f"the API token in {source} is too short: use at least {MIN_TOKEN_CHARS} characters")
+        raise UsageError(f"the {label} in {source} is too short: use at least {MIN_TOKEN_CHARS} characters")
     if not token.isascii() or not token.isprintable():
-        raise UsageError(f"the API token in {source} must be printable ASCII (it travels in an HTTP header)")
+        raise UsageError(f"the {label} in {source} must be printable ASCII (it travels in an HTTP header)")
     return token
 
 

@@ -10,13 +10,14 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from modelwarden.model import Assessment, Band
-from modelwarden.registry import Filters, Registry, Sort, StoredAssessment
+from modelwarden.registry import Filters, Registry, Sort
 from modelwarden.registry.summary import THRESHOLDS, LicenceClass, remaining_obligations
 from modelwarden.web import charts
 from modelwarden.web.api import MAX_ID, registry
 from modelwarden.web.errors import ApiError, validation_details
 
 PAGE_SIZE = 50
+FILES_PAGE_SIZE = 200  # rows of a report's file table per page
 MAX_PAGE = 200_000
 
 router = APIRouter(include_in_schema=False)
@@ -34,7 +35,8 @@ def _int(request: Request, key: str, default: int | None, low: int, high: int) -
     if raw in (None, ""):
         return default
     assert raw is not None
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 20) or not low <= int(raw) <= high:
         raise ApiError(400, "invalid_request", f"{key}: expected a whole number from {low} to {high}")
     return int(raw)
 
@@ -50,7 +52,10 @@ def index(request: Request, reg: Reg) -> Response:
         error = f"{first.location}: {first.message}"
         filters = Filters()
     sort_raw = request.query_params.get("sort") or Sort.NAME.value
-    sort = Sort(sort_raw) if sort_raw in Sort._value2member_map_ else Sort.NAME
+    if sort_raw not in Sort._value2member_map_:
+        choices = ", ".join(s.value for s in Sort)
+        raise ApiError(400, "invalid_request", f"sort: expected one of {choices}")
+    sort = Sort(sort_raw)
     page_no = _int(request, "page", 1, 1, MAX_PAGE) or 1
     page = reg.models(filters, sort=sort, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
     pages = max(1, -(-page.total // PAGE_SIZE))
@@ -95,8 +100,14 @@ def _bands(a: Assessment) -> list[tuple[str, Band]]:
     return bands
 
 
-def _report(request: Request, reg: Registry, stored: StoredAssessment) -> Response:
+def _report(request: Request, reg: Registry, ident: int) -> Response:
+    # One page of the per-file lists: a release of 200,000 files must not make a page of megabytes.
+    files_page = _int(request, "files", 1, 1, MAX_PAGE) or 1
+    offset = (files_page - 1) * FILES_PAGE_SIZE
+    stored, rows = reg.stored_window(ident, offset=offset, limit=FILES_PAGE_SIZE, rows=True)
+    assert rows is not None
     a = stored.assessment
+    totals = stored.files.totals if stored.files else {}
     history = reg.model_history(stored.summary.model_id)
     previous = next((h for h in history if h.id < stored.id), None)
     in_force = {rid: set(remaining_obligations(r)) if r.in_force else set() for rid, r in a.regimes.items()}
@@ -113,6 +124,10 @@ def _report(request: Request, reg: Registry, stored: StoredAssessment) -> Respon
             "grid": charts.openness_grid(a.openness.components) if a.openness else [],
             "in_force": in_force,
             "thresholds": THRESHOLDS,
+            "rows": rows,
+            "files_page": files_page,
+            "files_pages": max(1, -(-rows.total // FILES_PAGE_SIZE)),
+            "scanned": totals.get("scan.files", len(a.scan.files) if a.scan else 0),
         },
     )
 
@@ -122,14 +137,14 @@ def model_page(request: Request, reg: Reg, model_id: int) -> Response:
     if not 1 <= model_id <= MAX_ID:
         raise ApiError(404, "not_found", f"no model with id {model_id}")
     history = reg.model_history(model_id, limit=1)
-    return _report(request, reg, reg.stored(history[0].id))
+    return _report(request, reg, history[0].id)
 
 
 @router.get("/assessments/{assessment_id:int}", response_class=HTMLResponse)
 def assessment_page(request: Request, reg: Reg, assessment_id: int) -> Response:
     if not 1 <= assessment_id <= MAX_ID:
         raise ApiError(404, "not_found", f"no assessment with id {assessment_id}")
-    return _report(request, reg, reg.stored(assessment_id))
+    return _report(request, reg, assessment_id)
 
 
 @router.get("/diff", response_class=HTMLResponse)
@@ -138,7 +153,7 @@ def diff_page(request: Request, reg: Reg) -> Response:
     b = _int(request, "b", None, 1, MAX_ID)
     if a is None or b is None:
         raise ApiError(400, "invalid_request", "choose two assessments to compare (a and b)")
-    diff = reg.diff(a, b)
+    diff = reg.diff(a, b, max_file_changes=FILES_PAGE_SIZE)
     history = reg.model_history(diff.b.model_id)
     return _render(request, "diff.html", {"diff": diff, "sections": diff.by_section(), "history": history})
 

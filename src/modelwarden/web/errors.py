@@ -54,8 +54,10 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 _DESCRIPTIONS = {
     400: "Bad request",
     401: "Missing or wrong API token",
-    403: "Writes are not enabled, or the path is outside the allowed folders",
+    403: "Writes are not enabled, the path (or a file in it) leads outside the allowed folders, or the token "
+    "does not allow this",
     404: "Not found",
+    409: "The submitted files changed while they were read",
     413: "Request body too large",
     415: "Not JSON",
     422: "Invalid input",
@@ -105,6 +107,9 @@ def _render(request: Request, error: ApiError) -> Response:
         status_code=error.status,
         headers=error.headers,
     )
+
+
+render = _render  # for middleware that answers before any route runs
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:

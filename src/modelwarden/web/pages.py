@@ -27,6 +27,7 @@ class Page:
     path: str  # where the link points, e.g. "/gateway"
     router: Callable[[Registry], APIRouter]  # builds the routes; the registry's engine is `registry.engine`
     templates: Path | None = None  # extra template folder, searched after the dashboard's own
+    needs_admin: bool = True  # only with the admin token (False for pages anyone who can read may see)
 
 
 # "module:attribute" of a `Page` (or of a function returning one), mounted when the module imports.
