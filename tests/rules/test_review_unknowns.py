@@ -79,6 +79,24 @@ def test_dropping_a_field_never_silently_removes_a_duty(leaf: tuple[str, ...]) -
         )
 
 
+def test_a_deployer_duty_with_the_role_undeclared_is_listed_conditionally() -> None:
+    deployer = copy.deepcopy(FULL)
+    deployer["release"]["role"] = "deployer"
+    unknown = _drop(FULL, ("release", "role"))
+    provider = FULL
+    as_of = dt.date(2026, 12, 5)
+
+    def duty(data: dict[str, Any]) -> Any:
+        found = [
+            o for o in _assess(data, as_of).regimes["eu_ai_act_art50"].obligations if o.id == "eu.art50.4"
+        ]
+        return found[0] if found else None
+
+    assert duty(deployer) is not None and not duty(deployer).conditional_on
+    assert duty(unknown) is not None and any("release.role" in c for c in duty(unknown).conditional_on)
+    assert duty(provider) is None
+
+
 def test_korean_labelling_with_markets_undeclared_is_listed_conditionally() -> None:
     a = _assess(_drop(FULL, ("release", "markets")), dt.date(2026, 12, 5))
     [duty] = [o for o in a.regimes["kr_ai_basic_act"].obligations if o.id == "kr.art31.transparency"]
