@@ -538,6 +538,10 @@ class _Estimator:
         model_type = self._model_type()
         if model_type is not None and _normal(model_type) in {_normal(t) for t in sp.model_types}:
             return f"model_type {model_type}"
+        experts = self.parameters.experts
+        if experts is not None and experts > 1:
+            # Expert tensors in the weights with no config to say how many run per token.
+            return f"the weights hold {experts} experts per layer"
         return None
 
     def _sparse_params(self, n: float, prov: Provenance, why: str) -> _Params:
