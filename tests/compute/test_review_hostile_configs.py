@@ -69,6 +69,8 @@ def test_more_experts_per_token_than_experts_gives_no_formula(slug: str) -> None
     hostile = {**cfg, key: 10_000}
     with pytest.raises(UnsupportedConfig):
         config_formula(hostile)
+    with pytest.raises(UnsupportedConfig, match="cannot be zero"):
+        config_formula({**cfg, key: 0})  # no expert runs: an attention-only "active" count
 
 
 @pytest.mark.parametrize("slug", SLUGS)

@@ -46,6 +46,7 @@ POSITIVE_FIELDS = frozenset(
         "hidden_size", "n_embd", "d_model", "num_hidden_layers", "n_layer", "num_layers",
         "num_attention_heads", "n_head", "vocab_size", "padded_vocab_size", "intermediate_size",
         "num_local_experts", "num_key_value_heads", "head_dim", "moe_intermediate_size", "n_inner",
+        "num_experts_per_tok", "experts_per_token",
     }
 )  # fmt: skip
 
