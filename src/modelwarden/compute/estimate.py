@@ -392,6 +392,14 @@ class _Estimator:
             return f"model.architecture says {self.m.model.architecture!r:.60}"
         return None
 
+    def _declared_type(self, types: list[str]) -> str | None:
+        """A declared architecture naming a model type ("DeepSeek-V3", "deepseek_v3", "Mixtral 8x7B")."""
+        declared = _normal(self.m.model.architecture or "")
+        for t in types:
+            if re.search(r"(?<![a-z0-9])" + re.escape(_normal(t)) + r"(?![a-z0-9])", declared):
+                return f"model.architecture names {t}, a mixture-of-experts family"
+        return None
+
     def _model_type(self) -> str | None:
         cfg = self.config
         value = cfg.get("model_type") if cfg is not None else None
@@ -518,7 +526,7 @@ class _Estimator:
     def _moe_evidence(self) -> str | None:
         """Why the model is known to be a mixture of experts, or None."""
         sp = sparsity()
-        declared = self._declared(sp.architecture_words)
+        declared = self._declared(sp.architecture_words) or self._declared_type(sp.model_types)
         if declared is not None:
             return declared
         for source in (self.config, (self.config or {}).get("text_config")):
@@ -527,6 +535,13 @@ class _Estimator:
                     n = source.get(key)
                     if isinstance(n, int) and not isinstance(n, bool) and n > 1:
                         return f"config.json {key} = {n}"
+        model_type = self._model_type()
+        if model_type is not None and _normal(model_type) in {_normal(t) for t in sp.model_types}:
+            return f"model_type {model_type}"
+        experts = self.parameters.experts
+        if experts is not None and experts > 1:
+            # Expert tensors in the weights with no config to say how many run per token.
+            return f"the weights hold {experts} experts per layer"
         return None
 
     def _sparse_params(self, n: float, prov: Provenance, why: str) -> _Params:
@@ -1028,6 +1043,11 @@ class _Estimator:
 
 
 @cache
+def _normal(name: str) -> str:
+    """A model type or family name with case and separators folded ("DeepSeek-V3" -> "deepseek_v3")."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
 def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     """Any of `words` as a whole word (a data file's word list, compiled once)."""
     return re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?![a-z])")

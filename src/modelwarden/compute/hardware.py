@@ -166,6 +166,8 @@ class Sparsity(_Strict):
     """config.json keys giving the number of routed experts."""
     architecture_words: list[str]
     """Words of a declared architecture that mean mixture of experts."""
+    model_types: list[str] = Field(default_factory=list)
+    """Model types (and family names) that are always mixtures of experts."""
 
 
 class EncoderDecoder(_Strict):

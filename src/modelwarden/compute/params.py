@@ -39,6 +39,18 @@ TIED_BY_DEFAULT = frozenset(
 )  # fmt: skip
 
 
+# Size fields no real model sets to zero: a zero there is a corrupt config, and the formula would give
+# a confident wrong count (an embedding-only "model"), so it gives none (issue 17 review).
+POSITIVE_FIELDS = frozenset(
+    {
+        "hidden_size", "n_embd", "d_model", "num_hidden_layers", "n_layer", "num_layers",
+        "num_attention_heads", "n_head", "vocab_size", "padded_vocab_size", "intermediate_size",
+        "num_local_experts", "num_key_value_heads", "head_dim", "moe_intermediate_size", "n_inner",
+        "num_experts_per_tok", "experts_per_token",
+    }
+)  # fmt: skip
+
+
 class UnsupportedConfig(Exception):
     """No formula for this config (unknown family, or a size field it does not state)."""
 
@@ -111,6 +123,8 @@ class _Cfg:
             or value != int(value)
         ):
             raise UnsupportedConfig(f"{self.prefix}{key} = {str(value)[:40]} is not a non-negative integer")
+        if value == 0 and key in POSITIVE_FIELDS:
+            raise UnsupportedConfig(f"{self.prefix}{key} = 0: a model dimension cannot be zero")
         if value > MAX_SIZE_FIELD:
             # No real size field comes near; products of such values would run to thousands of digits.
             raise UnsupportedConfig(
@@ -121,7 +135,15 @@ class _Cfg:
 
     def flag(self, key: str, default: bool) -> bool:
         found = self._get((key,))
-        return bool(found[1]) if found is not None else default
+        if found is None:
+            return default
+        value = found[1]
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)  # 0/1 as Python's model classes read them
+        # A string "false" is true to Python: the count would follow whichever reading we guessed.
+        raise UnsupportedConfig(f"{self.prefix}{key} = {str(value)[:40]!r} is not true or false")
 
     def items(self, key: str) -> list[Any]:
         found = self._get((key,))
@@ -741,9 +763,21 @@ def config_formula(config: dict[str, Any]) -> ConfigCount:
 
 def _run(family: str, cfg: _Cfg) -> ConfigCount:
     try:
-        return FORMULAS[family](cfg, family)
+        result = FORMULAS[family](cfg, family)
     except (TypeError, ValueError, ZeroDivisionError) as exc:
         raise UnsupportedConfig(f"{family} config has unusable values ({exc})") from None
+    # A count no model can have (more experts per token than experts, a field that empties a layer)
+    # means the config is inconsistent: no formula rather than a confident wrong number.
+    if result.total <= 0:
+        raise UnsupportedConfig(
+            f"{family} config gives {result.total} parameters: its sizes are inconsistent"
+        )
+    if result.active is not None and not 0 < result.active <= result.total:
+        raise UnsupportedConfig(
+            f"{family} config gives {result.active:,} active of {result.total:,} parameters: more experts "
+            "per token than experts, or inconsistent expert sizes"
+        )
+    return result
 
 
 def params_from_config(config: dict[str, Any]) -> ConfigCount | None:

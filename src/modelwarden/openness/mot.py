@@ -11,6 +11,7 @@ exactly as written, so MOT-exact mode answers as MOT does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,15 +79,47 @@ def sniff(path: str | Path) -> Any | None:
     """The parsed document when `path` is a small regular file holding a MOT model file, else None.
 
     Anything that is not one (a weights file, a folder, text that is not YAML) is left to the other
-    readers, which report their own errors."""
+    readers, which report their own errors. A file that says it is one (`_claims_mot`) but cannot be
+    read safely (too large, nested too deep, an alias bomb, not UTF-8, broken YAML) is a ManifestError
+    naming it: read as a model folder it would report an empty release and exit 0."""
     p = Path(path)
     try:
-        if not p.is_file() or p.stat().st_size > MAX_MANIFEST_BYTES:
+        if not p.is_file():
             return None
-        data = untrusted_yaml.load(read_bounded(p, MAX_MANIFEST_BYTES).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError):
+        raw = read_bounded(p, MAX_MANIFEST_BYTES)
+    except OSError:
+        return None
+    try:
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise ValueError(
+                f"larger than {MAX_MANIFEST_BYTES:,} bytes (a MOT model file is a few kilobytes)"
+            )
+        data = untrusted_yaml.load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+        if _claims_mot(raw):
+            raise ManifestError(f"cannot be read as a MOT model file: {_problem(exc)}", path=str(p)) from None
         return None
     return data if looks_like_mot(data) else None
+
+
+# What a MOT model file says of itself near its start: the framework's name, or `release:` with a
+# `components:` list under it (the shape `looks_like_mot` accepts).
+_MOT_MARKS = (re.compile(rb"Model Openness Framework"), re.compile(rb"(?ms)^release:.*^\s+components:"))
+
+
+def _claims_mot(raw: bytes) -> bool:
+    head = raw[:65_536]
+    return b"\x00" not in head and any(m.search(head) for m in _MOT_MARKS)
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, untrusted_yaml.YamlTooComplex):
+        return f"the YAML is {exc.problem}"
+    if isinstance(exc, yaml.YAMLError):
+        return "invalid YAML (" + " ".join(str(exc).split())[:200] + ")"
+    return str(exc)
 
 
 def _text(value: Any, where: str, origin: str) -> str | None:

@@ -152,7 +152,10 @@ def eu_foss(
             )
 
     access = _weights_access(facts, manifest)
-    if access in {WeightsAccess.API_ONLY, WeightsAccess.CLOSED}:
+    if manifest is not None and _declared_absent(manifest, "model_parameters_final"):
+        # Declared not released: a definite no, whatever the files hold or release.weights says.
+        no.append("the final weights are not released (components.model_parameters_final.present: false)")
+    elif access in {WeightsAccess.API_ONLY, WeightsAccess.CLOSED}:
         no.append(f"weights are not publicly available (release.weights: {access.value})")
     elif access is WeightsAccess.GATED:
         review.append(

@@ -124,7 +124,10 @@ def _openness(openness: OpennessReport | None, manifest: Manifest | None) -> dic
                 "weights": None, "architecture": None, "usage_info": None}  # fmt: skip
     declared = manifest.release.weights.value if manifest and manifest.release.weights else None
     components = openness.components
-    weights = declared or ("present" if _published(components, "model_parameters_final") else None)
+    published = _published(components, "model_parameters_final")
+    # Declared not released (components.model_parameters_final.present: false) wins over release.weights,
+    # as in the openness report: the rule file answers "no" on it.
+    weights = "not_released" if published is False else declared or ("present" if published else None)
     return {
         "eu_foss_licence": openness.eu_foss_licence.verdict.value,
         **_weights_licence(openness),

@@ -151,10 +151,14 @@ def _obligation(
             pending.append(f"condition {o.when!r} could not be evaluated")
         elif value is not True:
             return None
+    for n in o.open_if:
+        value, error = _run(compiled, n.when, ctx)
+        if error is not None or value is True:
+            pending.append(n.text)  # an unknown fact the duty turns on: listed, conditional on it
     applies = _text(compiled, o.applies_from, ctx, result, f"{o.id}.applies_from")
     notes = _notes(compiled, o.notes, ctx, result, f"{o.id}.notes")
     if pending:
-        notes.append(f"conditional: owed only if {', '.join(pending)} is confirmed as yes (needs review)")
+        notes.append(f"conditional: owed only if confirmed (needs review): {'; '.join(pending)}")
     start = dt.date.fromisoformat(applies) if applies else None
     # Future duties (docs/assess.md): every duty not yet applicable on the as-of date is listed with the
     # date it applies from and status "not_yet_in_force", whether the duty or the whole instrument starts

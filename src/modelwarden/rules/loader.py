@@ -88,6 +88,10 @@ class ObligationSpec(_Strict):
     deadline: str | None = None  # CEL expression giving text
     notes: list[str | NoteSpec] = Field(default_factory=list)  # plain, or {when, text}
     applies_to: Addressee | None = None  # required in bundled files (tests/rules/test_loader.py)
+    # Facts the `when` condition turns on that may be unknown: when one of these conditions holds (or
+    # cannot be evaluated) the duty is listed as conditional on its text, never dropped (docs/assess.md,
+    # "Unknown is never no"). `when` must then let the unknown case through.
+    open_if: list[NoteSpec] = Field(default_factory=list)
 
 
 class ExemptionSpec(_Strict):
@@ -157,6 +161,7 @@ def _expressions(spec: InstrumentSpec) -> list[tuple[str, str]]:
             for j, n in enumerate(o.notes)
             if isinstance(n, NoteSpec)
         ]
+        out += [(f"obligations[{i}].open_if[{j}].when", n.when) for j, n in enumerate(o.open_if)]
     return out
 
 
