@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from modelwarden.model import ScanReport, Severity
+from modelwarden.records import ScanReport, Severity
 from modelwarden.safe_text import markup
 from modelwarden.scan.sarif import to_sarif
+
+if TYPE_CHECKING:
+    from rich.console import Console  # annotations only: JSON output needs no rich (docs/scan.md "Speed")
 
 STYLE = {
     Severity.CRITICAL: "bold white on red",
