@@ -286,3 +286,67 @@ def test_fast_scan_prints_and_exits_as_the_typer_command(tmp_path: Path) -> None
     # Declined command lines are Typer's: its messages and exit codes.
     fast, slow = _both(["scan", str(benign), "--format", "JSON"], tmp_path)
     assert fast == slow and fast["exit"] == 2 and "JSON" in str(fast["stderr"])
+
+
+def _rich_and_plain(markup: str) -> tuple[str, str]:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from modelwarden.cli._plain import PlainConsole
+
+    outputs = []
+    for make in (lambda b: Console(file=b, soft_wrap=True), PlainConsole):
+        buf = StringIO()
+        try:
+            make(buf).print(markup, highlight=False)
+            outputs.append(buf.getvalue())
+        except Exception as exc:  # rich's MarkupError must be raised by both
+            outputs.append(f"{type(exc).__name__}: {exc}")
+    return outputs[0], outputs[1]
+
+
+def test_plain_console_prints_what_rich_prints(monkeypatch: object) -> None:
+    import random
+
+    from modelwarden.cli._plain import plain_text
+    from modelwarden.safe_text import markup
+
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "COLUMNS"):
+        monkeypatch.delenv(var, raising=False)  # type: ignore[attr-defined]
+    # Markup and untrusted text a renderer could print: tags, escapes, emoji codes, control characters.
+    pieces = ["[", "]", "\\", "/", ":", "@", "=", " ", "a", "bold", "red", "b", "link", "\n", "\t", "é", "—"]
+    pieces += [
+        "[bold]",
+        "[/]",
+        "[/bold]",
+        "[b]",
+        "[/b]",
+        "[red bold]",
+        "[/red bold]",
+        ":smile:",
+        "\x1b",
+        "\r",
+    ]
+    rng = random.Random(15)
+    cases = [
+        "[bold]PASS[/] (nothing at or above medium) — 1 file scanned in 0.01 s; no findings",
+        "  [bold white on red]CRITICAL[/] pickle.dangerous-import  [dim]data.pkl (byte 2)[/]",
+        "[bold]a[/bold] [dim]b[/dim] [/]",
+        "[@click]x[/]",
+        "[link=https://x]y[/link]",
+    ]
+    for _ in range(3000):
+        raw = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12)))
+        cases += [raw, f"[bold]{markup(raw)}[/]  [dim]{markup(raw)}[/]", f"x {markup(raw)} y"]
+    plain = 0
+    for case in cases:
+        expected, got = _rich_and_plain(case)
+        assert got == expected, repr(case)
+        try:
+            plain_text(case)
+            plain += 1
+        except Exception:
+            pass
+    # Most of them (all that markup() escaped) are printed without rich.
+    assert plain > len(cases) // 2

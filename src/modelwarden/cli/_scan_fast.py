@@ -18,6 +18,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # name -> (option names, choices or None for a path, default). Flags are listed in FLAGS.
 VALUES: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None, str | None]] = {
@@ -104,6 +108,17 @@ def run(args: Sequence[str]) -> bool:
     return True  # pragma: no cover - _scan always exits
 
 
+def _out() -> Console:
+    """The `out` console, or for a pipe or file its plain text printed without importing rich."""
+    from modelwarden.cli._plain import PlainConsole, is_plain
+
+    if is_plain(sys.stdout):
+        return cast("Console", PlainConsole(sys.stdout))  # the one method print_text calls
+    from modelwarden.cli._consoles import out
+
+    return out
+
+
 def _scan(
     *,
     paths: list[Path],
@@ -114,7 +129,7 @@ def _scan(
     no_hash_cache: bool,
     show_info: bool,
 ) -> None:
-    """The body of `modelwarden.cli.scan.scan`, kept line for line."""
+    """The body of `modelwarden.cli.scan.scan`, kept line for line (but for `_out`)."""
     from modelwarden.records import Severity
     from modelwarden.safe_text import markup
     from modelwarden.scan import scan_paths
@@ -123,9 +138,7 @@ def _scan(
     threshold = Severity(fail_on)
     report = scan_paths(paths, hash_files=not no_hash, hash_cache=not no_hash_cache)
     if format == "text" and output is None:
-        from modelwarden.cli._consoles import out
-
-        print_text(report, threshold, out, show_info=show_info)
+        print_text(report, threshold, _out(), show_info=show_info)
     else:
         if format == "json":
             text = to_json(report, threshold)
