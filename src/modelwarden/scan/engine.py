@@ -30,8 +30,6 @@ from modelwarden.scan.context import DEFAULT_LIMITS, Buffer, Ctx, Limits, Scope,
 from modelwarden.scan.zipread import has_archive
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from modelwarden.hashing import HashCache
     from modelwarden.scan import folders
 
@@ -346,7 +344,7 @@ def scan_paths(
         else:
             _add_target(targets, seen, _Target(p, str(p), p.parent))
     files: dict[str, ScannedFile] = {}
-    hashes: dict[str, Future[str | None]] = {}
+    hashes: dict[str, str | None] = {}
     if hash_files:
         results = _analyse_and_hash(targets, limits, hashes, hash_cache=hash_cache, workers=workers)
     else:
@@ -357,7 +355,7 @@ def scan_paths(
             problems.append(problem)
         if scanned is not None:
             if hash_files:
-                scanned.sha256 = hashes[t.display].result()
+                scanned.sha256 = hashes[t.display]
             files[t.display] = scanned
         findings.extend(file_findings)
     rank = {f: i for i, f in enumerate(sorted(files))}
@@ -382,35 +380,93 @@ def scan_paths(
 def _analyse_and_hash(
     targets: list[_Target],
     limits: Limits,
-    hashes: dict[str, Future[str | None]],
+    hashes: dict[str, str | None],
     *,
     hash_cache: bool,
     workers: int | None,
 ) -> list[tuple[_Target, tuple[ScannedFile | None, list[Finding], Problem | None]]]:
-    """Analyse every target in this thread while a pool hashes them; `hashes` receives the digests
-    (futures, complete when this returns)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Analyse every target in this thread while worker threads hash them; `hashes` receives the
+    digests (None for a file that could not be read), complete when this returns."""
     from modelwarden.hashing import HashCache
 
-    # The analysis runs in this thread, file after file; only hashing runs in the pool. Analysing is
-    # Python holding the GIL (page faults on the memory map included), so analysis threads only
-    # contend: on a folder of 16 checkpoint shards, 8 of them took 10 ms where one took 6.5 ms and
-    # this thread alone 5 ms. SHA-256 releases the GIL while it reads and digests, so files hash in
-    # parallel with each other and with the analysis.
     cache = HashCache() if hash_cache else None
     try:
-        with ThreadPoolExecutor(
-            max_workers=max(1, min(len(targets), workers or min(8, os.cpu_count() or 1))),
-            thread_name_prefix="modelwarden-sha256",
-        ) as pool:
-            # Biggest files first: the longest hash starts first and overlaps everything else.
-            for t in sorted(targets, key=lambda t: -_size(t.path)):
-                hashes[t.display] = pool.submit(_sha256, t.path, cache)
+        # Digests the cache already holds are looked up here: an unchanged file re-scanned starts no
+        # thread at all.
+        todo = []
+        for t in targets:
+            known = _cached(t.path, cache)
+            if known is None:
+                todo.append(t)
+            else:
+                hashes[t.display] = known
+        # The analysis runs in this thread, file after file; only hashing runs in other threads.
+        # Analysing is Python holding the GIL (page faults on the memory map included), so analysis
+        # threads only contend: on a folder of 16 checkpoint shards, 8 of them took 10 ms where one
+        # took 6.5 ms and this thread alone 5 ms. SHA-256 releases the GIL while it reads and
+        # digests, so files hash in parallel with each other and with the analysis.
+        # Biggest files first: the longest hash starts first and overlaps everything else.
+        todo.sort(key=lambda t: -_size(t.path))
+        count = max(1, min(len(todo), workers or min(8, os.cpu_count() or 1)))
+        pool = _HashThreads(todo, cache, hashes, count if todo else 0)
+        try:
             return [(t, _scan_file(t, limits)) for t in targets]
+        finally:
+            pool.join()
     finally:
         if cache is not None:
             cache.close()
+
+
+def _cached(path: Path, cache: HashCache | None) -> str | None:
+    from modelwarden.hashing import cached_digest
+
+    if cache is None:
+        return None
+    try:
+        return cached_digest(path, cache)
+    except OSError:
+        return None
+
+
+class _HashThreads:
+    """`count` threads hashing `todo` (biggest first) into `hashes`; `join` waits for them and
+    re-raises what a thread raised (as a thread pool's `result()` would). No concurrent.futures: its
+    import (and logging's) cost more start-up than the rest of hashing."""
+
+    def __init__(
+        self, todo: list[_Target], cache: HashCache | None, hashes: dict[str, str | None], count: int
+    ) -> None:
+        import threading
+
+        self._todo = iter(todo)
+        self._lock = threading.Lock()
+        self._cache = cache
+        self._hashes = hashes
+        self._error: BaseException | None = None
+        self._threads = [
+            threading.Thread(target=self._work, name="modelwarden-sha256", daemon=True) for _ in range(count)
+        ]
+        for th in self._threads:
+            th.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                t = next(self._todo, None)
+            if t is None or self._error is not None:
+                return
+            try:
+                self._hashes[t.display] = _sha256(t.path, self._cache)
+            except BaseException as exc:  # re-raised in the calling thread by join()
+                self._error = exc
+                return
+
+    def join(self) -> None:
+        for th in self._threads:
+            th.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _add_target(targets: list[_Target], seen: set[str], t: _Target) -> None:

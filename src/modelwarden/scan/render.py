@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from modelwarden.records import ScanReport, Severity
 from modelwarden.safe_text import markup
-from modelwarden.scan.sarif import to_sarif
 
 if TYPE_CHECKING:
     from rich.console import Console  # annotations only: JSON output needs no rich (docs/scan.md "Speed")
@@ -42,6 +41,8 @@ def to_json(report: ScanReport, threshold: Severity) -> str:
 
 
 def to_sarif_json(report: ScanReport) -> str:
+    from modelwarden.scan.sarif import to_sarif  # only SARIF output needs it (docs/scan.md "Speed")
+
     return json.dumps(to_sarif(report), indent=2)
 
 
