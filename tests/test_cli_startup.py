@@ -9,6 +9,7 @@ registry, gateway and audit commands either.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -350,3 +351,27 @@ def test_plain_console_prints_what_rich_prints(monkeypatch: object) -> None:
             pass
     # Most of them (all that markup() escaped) are printed without rich.
     assert plain > len(cases) // 2
+
+
+def test_rescan_of_an_unchanged_file_reads_its_digest_from_the_cache(tmp_path: Path) -> None:
+    model = tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}, protocol=4))
+    code = f"""
+import json, sys
+sys.argv = ["modelwarden", "scan", "--format", "json", {str(model)!r}]
+from modelwarden.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+loaded = [m for m in ("hashlib", "_hashlib", "concurrent.futures") if m in sys.modules]
+print(json.dumps(loaded), file=sys.stderr)
+"""
+    env = {**os.environ, "MODELWARDEN_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env) for _ in "12"
+    ]
+    first, second = (json.loads(r.stdout)["files"][0]["sha256"] for r in runs)
+    assert first == second == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert json.loads(runs[0].stderr.strip().splitlines()[-1]) == ["hashlib", "_hashlib"]  # hashed once
+    assert json.loads(runs[1].stderr.strip().splitlines()[-1]) == []  # then looked up: no OpenSSL, no pool
