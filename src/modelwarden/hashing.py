@@ -17,13 +17,11 @@ never cached with a digest of bytes it no longer holds.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sqlite3
 import stat
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from modelwarden.safe_io import open_regular
@@ -34,6 +32,8 @@ Advance = Callable[[int], None]
 
 
 def sha256_file(path: Path, advance: Advance | None = None) -> str:
+    import hashlib  # here: loading OpenSSL is wasted on a re-scan that the cache answers
+
     digest = hashlib.sha256()
     buf = bytearray(CHUNK)
     view = memoryview(buf)
@@ -94,6 +94,11 @@ class HashCache:
                 if p is path and not stat.S_ISREG(st.st_mode):
                     return None
         db = sqlite3.connect(path, check_same_thread=False, timeout=5)
+        # Write-ahead log, synced at checkpoints rather than at every commit: each digest stored was an
+        # fsync (15-30 ms, more than scanning a small file), and a cache may lose its last entries in
+        # a power cut (they are hashed again) but is never left inconsistent.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
         db.execute(
             "CREATE TABLE IF NOT EXISTS digest (dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,"
             " ctime_ns INTEGER, sha256 TEXT NOT NULL, PRIMARY KEY (dev, ino))"
@@ -132,6 +137,16 @@ class HashCache:
 
 def _is_digest(value: object) -> bool:
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def cached_digest(path: Path, cache: HashCache) -> str | None:
+    """The digest `cache` holds for this version of `path` (counted as a hit), or None."""
+    if not cache.enabled:
+        return None
+    known = cache.get(file_key(path.stat()))
+    if known is not None:
+        cache.hits += 1
+    return known
 
 
 def cached_sha256(path: Path, cache: HashCache | None, advance: Advance | None = None) -> str:
@@ -175,6 +190,8 @@ def hash_files(
 
     if count == 1:
         return dict(one(p) for p in order)
+    from concurrent.futures import ThreadPoolExecutor  # here: `scan --no-hash` imports this module
+
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="sha256") as pool:
         results.update(pool.map(one, order))
     return results

@@ -16,7 +16,19 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
+from modelwarden import records as _records
+
 T = TypeVar("T")
+
+# The scan records (and Problem, ArtifactFormat) are pydantic-free dataclasses so that `modelwarden scan`
+# starts without pydantic (records.py); re-exported here, where every other record lives.
+ArtifactFormat = _records.ArtifactFormat
+Finding = _records.Finding
+Location = _records.Location
+Problem = _records.Problem
+ScannedFile = _records.ScannedFile
+ScanReport = _records.ScanReport
+Severity = _records.Severity
 
 
 class Record(BaseModel):
@@ -70,40 +82,9 @@ class Fact(Record, Generic[T]):
     provenance: Provenance
 
 
-class Problem(Record):
-    """A file that could not be (fully) read. Reported, never raised past the stage that found it."""
-
-    file: str
-    code: str  # stable machine id: "truncated", "header_too_large", "invalid_json", ...
-    message: str  # user-facing, names the problem precisely
-    severity: Literal["error", "warning"] = "error"
-
-
 # ---------------------------------------------------------------------------------------------------
 # Artifacts (readers) — issue: inspect
 # ---------------------------------------------------------------------------------------------------
-
-
-class ArtifactFormat(StrEnum):
-    SAFETENSORS = "safetensors"
-    SAFETENSORS_INDEX = "safetensors_index"
-    GGUF = "gguf"
-    TORCH_ZIP = "torch_zip"
-    TORCH_LEGACY = "torch_legacy"
-    TORCHSCRIPT = "torchscript"
-    PICKLE = "pickle"
-    JOBLIB = "joblib"
-    ONNX = "onnx"
-    KERAS = "keras"  # Keras 3 .keras zip
-    KERAS_H5 = "keras_h5"  # legacy HDF5 with model_config
-    HDF5 = "hdf5"  # HDF5 without a Keras model_config (e.g. model.weights.h5)
-    NPY = "npy"
-    NPZ = "npz"
-    SAVEDMODEL = "savedmodel"
-    ZIP = "zip"  # a zip that is none of the above
-    JSON = "json"
-    TEXT = "text"
-    UNKNOWN = "unknown"
 
 
 class TensorKind(StrEnum):
@@ -305,90 +286,7 @@ class ModelFacts(Record):
 # Scan — issue: scan
 # ---------------------------------------------------------------------------------------------------
 
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return _SEVERITY_RANK[self]
-
-    def at_least(self, other: Severity) -> bool:
-        return self.rank >= other.rank
-
-
-_SEVERITY_RANK = {
-    Severity.INFO: 0,
-    Severity.LOW: 1,
-    Severity.MEDIUM: 2,
-    Severity.HIGH: 3,
-    Severity.CRITICAL: 4,
-}
-
-
-class Location(Record):
-    entry: str | None = None  # zip entry / archive member / HDF5 attribute; nested parts joined by " > "
-    offset: int | None = None  # byte offset in the file (or in the entry when `entry` is set)
-    opcode_index: int | None = None  # n-th pickle opcode
-    pointer: str | None = None  # JSON pointer into a config (e.g. /config/layers/3)
-
-    def describe(self) -> str:
-        """One line for humans: `archive/data.pkl (byte 57, opcode 12)`."""
-        parts = [self.entry] if self.entry else []
-        if self.pointer:
-            parts.append(self.pointer)
-        at = []
-        if self.offset is not None:
-            at.append(f"byte {self.offset}")
-        if self.opcode_index is not None:
-            at.append(f"opcode {self.opcode_index}")
-        if at:
-            parts.append("(" + ", ".join(at) + ")")
-        return " ".join(parts)
-
-
-class Finding(Record):
-    rule_id: str  # stable: "pickle.dangerous-import", "zip.path-traversal", ...
-    severity: Severity
-    file: str
-    location: Location = Field(default_factory=Location)
-    message: str
-    evidence: str | None = None  # e.g. the resolved import "os.system"
-
-
-class ScannedFile(Record):
-    path: str
-    format: ArtifactFormat
-    size: int
-    sha256: str | None = None
-    also_scanned_as: list[ArtifactFormat] = Field(
-        default_factory=list
-    )  # polyglots: every format it parses as
-
-
-class ScanReport(Record):
-    files: list[ScannedFile] = Field(default_factory=list)
-    findings: list[Finding] = Field(default_factory=list)
-    problems: list[Problem] = Field(default_factory=list)
-    tool_version: str | None = None
-    duration_seconds: float | None = None
-
-    def counts(self) -> dict[Severity, int]:
-        """Findings per severity, every severity present (zero when none), most severe first."""
-        counts = {s: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
-        for f in self.findings:
-            counts[f.severity] += 1
-        return counts
-
-    def max_severity(self) -> Severity | None:
-        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
-
-    def at_or_above(self, threshold: Severity) -> list[Finding]:
-        return [f for f in self.findings if f.severity.at_least(threshold)]
+# Severity, Location, Finding, ScannedFile and ScanReport: modelwarden/records.py (imported above).
 
 
 # ---------------------------------------------------------------------------------------------------

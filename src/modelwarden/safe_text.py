@@ -10,8 +10,10 @@ JSON and SARIF need none of this, their encoders escape control characters.
 
 from __future__ import annotations
 
-from rich.markup import escape
-from rich.text import Text
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 # C0 controls, DEL and C1 controls (a terminal takes 0x9b as CSI, like ESC [), plus the bidi
 # overrides and isolates that reorder what follows them on terminals that implement bidi.
@@ -40,11 +42,15 @@ def visible(value: object, *, limit: int | None = MAX_CHARS) -> str:
 
 def markup(value: object, *, limit: int | None = MAX_CHARS) -> str:
     """`visible(value)` escaped for interpolation into a rich markup string."""
+    from rich.markup import escape  # here: `modelwarden scan --format json` prints without rich
+
     return escape(visible(value, limit=limit))
 
 
 def text(value: object, style: str = "", *, limit: int | None = MAX_CHARS) -> Text:
     """`visible(value)` as a rich Text (never parsed as markup), e.g. for a table cell or title."""
+    from rich.text import Text
+
     return Text(visible(value, limit=limit), style=style)
 
 

@@ -16,7 +16,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from modelwarden.model import ArtifactFormat
+from modelwarden.records import ArtifactFormat
 from modelwarden.safe_io import open_regular
 
 HEAD_BYTES = 4096
@@ -222,3 +222,20 @@ def _hdf5_kind(path: Path | None) -> ArtifactFormat:
             return ArtifactFormat.KERAS_H5 if "model_config" in f.attrs else ArtifactFormat.HDF5
     except (OSError, ValueError, KeyError, RuntimeError):
         return ArtifactFormat.HDF5
+
+
+def is_tar_header(block: bytes) -> bool:
+    """Whether `tarfile` accepts this 512-byte block as a header: its checksum field matches the sum of
+    the block with that field read as spaces (signed or unsigned, as tarfile allows). No magic needed:
+    tarfile reads old-style tars, and torch.load tries tar before anything else."""
+    if len(block) < 512 or block[:512] == bytes(512):
+        return False
+    raw = block[148:156]
+    try:
+        field = raw.split(b"\0", 1)[0].strip()
+        stored = int(field or b"x", 8)
+    except ValueError:
+        return False
+    unsigned = sum(block[:148]) + 256 + sum(block[156:512])
+    signed = sum(struct.unpack("148b", block[:148])) + 256 + sum(struct.unpack("356b", block[156:512]))
+    return stored in (unsigned, signed)

@@ -8,8 +8,10 @@ other files: one bad shard never hides the rest of a release.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from modelwarden.errors import ArtifactError
-from modelwarden.model import Problem
+from modelwarden.records import Problem
 
 # Caps on lengths an untrusted file declares, checked before anything is allocated.
 SAFETENSORS_MAX_HEADER = 100_000_000  # the reference implementation's own cap (formats.md)
@@ -36,7 +38,7 @@ class ArtifactProblem(ArtifactError):
         self.severity = severity
 
     def to_problem(self, file: str) -> Problem:
-        severity = "warning" if self.severity == "warning" else "error"
+        severity: Literal["error", "warning"] = "warning" if self.severity == "warning" else "error"
         return Problem(file=file, code=self.code, message=self.message, severity=severity)
 
 

@@ -3,51 +3,46 @@
 Each command lives in its own module under this package and registers itself on `app` when
 imported; `main` imports the one it runs (`load_commands`). Errors derived from `ModelwardenError`
 are printed as one clear message (no traceback) and exit with their exit code.
+
+`app` (Typer) and the consoles `out`/`err` (rich) are attributes of this package built on first use
+(`_app.py`, `_consoles.py`): a plain `modelwarden scan` command line runs through `_scan_fast`, which
+needs neither Typer (and the pydantic it imports) nor, for JSON, rich (docs/scan.md "Speed").
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-import typer
-from rich.console import Console
-
-from modelwarden import __version__
 from modelwarden.errors import ModelwardenError
 from modelwarden.safe_text import markup
 
-app = typer.Typer(
-    name="modelwarden",
-    help="Inspect, scan, classify and govern AI model releases from their files, without executing them.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    import typer
+    from rich.console import Console
+
+    app: typer.Typer
+    out: Console
+    err: Console
 
 # An error message quotes file names and values read from files; a few hundred characters of a line
 # (its start and end) name the problem.
 MAX_ERROR_CHARS = 500
 MAX_ERROR_LINES = 20
 
-# Results go to stdout; progress and messages to stderr so that `--format json > out.json` stays clean.
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
 
+def __getattr__(name: str) -> Any:
+    """`app`, `out` and `err`, imported when first asked for (PEP 562)."""
+    if name == "app":
+        from modelwarden.cli import _app
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"modelwarden {__version__}")
-        raise typer.Exit()
+        return _app.app
+    if name in ("out", "err"):
+        from modelwarden.cli import _consoles
 
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
-    ),
-) -> None:
-    """modelwarden: the release, safety, openness and compliance facts of an AI model, from its files."""
+        return getattr(_consoles, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The module that registers each top-level command. `main` imports only the module of the command
@@ -96,13 +91,27 @@ def error_markup(message: str) -> str:
     return "\n  ".join(shown)
 
 
+def _run_fast_scan(args: list[str]) -> bool:
+    from modelwarden.cli._scan_fast import run
+
+    return run(args)
+
+
 def main() -> None:
-    load_commands(sys.argv[1:])
+    args = sys.argv[1:]
     try:
-        app()
+        if not (args[:1] == ["scan"] and _run_fast_scan(args)):
+            from modelwarden.cli._app import app
+
+            load_commands(args)
+            app()
     except ModelwardenError as exc:
+        from modelwarden.cli._consoles import err
+
         err.print(f"[bold red]error:[/] {error_markup(exc.message)}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
+        from modelwarden.cli._consoles import err
+
         err.print("interrupted")
         sys.exit(130)

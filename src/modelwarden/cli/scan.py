@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from modelwarden.cli import app, err, out
-from modelwarden.model import Severity
+from modelwarden.records import Severity
 from modelwarden.safe_text import markup
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from modelwarden.model import ArtifactFormat, Finding, Location
+from modelwarden.records import ArtifactFormat, Finding, Location
 from modelwarden.scan.rules import rule
 
 

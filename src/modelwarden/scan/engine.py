@@ -17,32 +17,26 @@ import tarfile
 import time
 import zlib
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from modelwarden import __version__
-from modelwarden.artifacts.detect import compression_of, detect_bytes, looks_like_pickle
+from modelwarden.artifacts.detect import compression_of, detect_bytes, is_tar_header, looks_like_pickle
 from modelwarden.errors import UsageError
-from modelwarden.hashing import HashCache, cached_sha256
-from modelwarden.model import ArtifactFormat, Finding, Problem, ScannedFile, ScanReport
+from modelwarden.records import ArtifactFormat, Finding, Problem, ScannedFile, ScanReport
 from modelwarden.safe_io import open_regular
-from modelwarden.scan import (
-    configs,
-    folders,
-    gguf_files,
-    keras_files,
-    numpy_files,
-    onnx_files,
-    pickles,
-    safetensors_files,
-    savedmodel,
-    torch_tar,
-    zips,
-)
 from modelwarden.scan.context import DEFAULT_LIMITS, Buffer, Ctx, Limits, Scope, Sink, View
 from modelwarden.scan.zipread import has_archive
+
+if TYPE_CHECKING:
+    from modelwarden.hashing import HashCache
+    from modelwarden.scan import folders
+
+# Each format's analyser is imported by the branch that needs it, not here: a scan of one pickle
+# then loads neither the Keras, NumPy, ONNX, GGUF nor config analysers (nor their data files), which
+# was most of `modelwarden scan`'s start-up (docs/scan.md "Speed"). Python caches the module after the
+# first file, so a folder pays each import once.
 
 HEAD = 4096
 _EXECUTABLE_MAGIC = {
@@ -79,18 +73,30 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
     name = scope.name
     sniffed = False
     if fmt is ArtifactFormat.GGUF:
+        from modelwarden.scan import gguf_files
+
         gguf_files.analyse_gguf(buf, scope, ctx)
     elif fmt is ArtifactFormat.NPY:
+        from modelwarden.scan import numpy_files
+
         numpy_files.analyse_npy(buf, scope, ctx)
     elif fmt in (ArtifactFormat.HDF5, ArtifactFormat.KERAS_H5):
         formats[0] = _hdf5(buf, scope, ctx)
     elif fmt is ArtifactFormat.ZIP:
+        from modelwarden.scan import zips
+
         formats[0] = zips.analyse_zip(buf, scope, ctx)
     elif fmt is ArtifactFormat.TORCH_LEGACY:
+        from modelwarden.scan import pickles
+
         pickles.analyse_torch_legacy(buf, scope, ctx)
     elif fmt is ArtifactFormat.SAFETENSORS:
+        from modelwarden.scan import safetensors_files
+
         safetensors_files.analyse_safetensors(buf, scope, ctx)
     elif fmt in (ArtifactFormat.PICKLE, ArtifactFormat.JOBLIB):
+        from modelwarden.scan import pickles
+
         if compression_of(head):
             formats[0] = ArtifactFormat.JOBLIB
             pickles.analyse_compressed(buf, scope, ctx)
@@ -99,17 +105,29 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
                 buf, scope, ctx, context="joblib" if fmt is ArtifactFormat.JOBLIB else "plain"
             )
     elif name == "saved_model.pb":
+        from modelwarden.scan import savedmodel
+
         formats[0] = ArtifactFormat.SAVEDMODEL
         savedmodel.analyse_saved_model(buf, scope, ctx)
     elif name == "keras_metadata.pb":
+        from modelwarden.scan import savedmodel
+
         savedmodel.analyse_keras_metadata(buf, scope, ctx)
-    elif fmt is ArtifactFormat.ONNX or (name.endswith(".onnx") and onnx_files.looks_like_model(buf)):
+    elif fmt is ArtifactFormat.ONNX or (name.endswith(".onnx") and _looks_like_onnx(buf)):
+        from modelwarden.scan import onnx_files
+
         formats[0] = ArtifactFormat.ONNX
         onnx_files.analyse_onnx(buf, scope, ctx)
     elif fmt is ArtifactFormat.JSON:
+        from modelwarden.scan import configs
+
         configs.analyse_json(buf, scope, ctx)
     elif fmt is ArtifactFormat.TEXT:
+        from modelwarden.scan import configs
+
         configs.analyse_text(buf, scope, ctx)
+        from modelwarden.scan import pickles
+
         if pickles.executes_as_pickle(buf, ctx):
             formats.append(ArtifactFormat.PICKLE)
             pickles.analyse_stream(buf, scope, ctx)
@@ -118,11 +136,13 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
         sniffed = True
     # torch.load tries the legacy tar format first whenever tarfile accepts the file, whatever its
     # first bytes look like (a tar header's name field can hold a pickle).
-    if not sniffed and torch_tar.is_tar_header(head[:512]):
+    if not sniffed and is_tar_header(head[:512]):
         _tar(buf, scope.child("tar archive", name=name), ctx)
     # Polyglots (scanners.md technique 6): a zip's directory sits at the end of the file, so a file that
     # starts as one format can also be a complete zip to readers that look from the end.
     if formats[0] not in _ZIP_KINDS and has_archive(buf):
+        from modelwarden.scan import zips
+
         if formats[0] in _CHECKS_OWN_TAIL:
             # Its analyser scans the bytes after its own end (the zip among them); what remains to say
             # is that loaders disagree on what this file is.
@@ -132,7 +152,15 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
     return formats
 
 
+def _looks_like_onnx(buf: Buffer) -> bool:
+    from modelwarden.scan import onnx_files
+
+    return onnx_files.looks_like_model(buf)
+
+
 def _hdf5(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
+    from modelwarden.scan import keras_files, pickles
+
     # A file on disk is opened by path; a member of a container through a file view (no copy).
     source: object = scope.path if scope.path is not None else io.BufferedReader(pickles.BufferIO(buf))
     is_keras = keras_files.analyse_h5(source, scope, ctx, buf=buf)
@@ -149,12 +177,16 @@ def _sniff(buf: Buffer, head: bytes, scope: Scope, ctx: Ctx) -> None:
             ctx.add(scope, "archive.unscannable", f"{what}: its content cannot be analysed", evidence=what)
             return
     if (len(head) >= 9 and head[8:9] == b"{") or scope.name.endswith(".safetensors"):
+        from modelwarden.scan import safetensors_files
+
         # A safetensors header whose declared length detection refused (beyond the file or the cap).
         safetensors_files.analyse_safetensors(buf, scope, ctx)
         return
-    if (len(head) > 262 and head[257:262] == b"ustar") or torch_tar.is_tar_header(head[:512]):
+    if (len(head) > 262 and head[257:262] == b"ustar") or is_tar_header(head[:512]):
         _tar(buf, scope, ctx)
         return
+    from modelwarden.scan import pickles
+
     kind = compression_of(head)
     if kind:
         # Compressed, but not a pickle at its start (else detection said joblib): a .gz/.xz of
@@ -202,6 +234,8 @@ def _read_compressed(stream: IO[bytes], packed: int, kind: str, scope: Scope, ct
 
 
 def _tar(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
+    from modelwarden.scan import pickles, torch_tar
+
     try:
         with tarfile.open(fileobj=io.BufferedReader(pickles.BufferIO(buf)), mode="r:") as tar:
             members = tar.getmembers()[: ctx.limits.max_zip_entries]
@@ -299,6 +333,8 @@ def scan_paths(
         if not p.exists() and not p.is_symlink():
             raise UsageError("no such file or directory", path=p)
         if p.is_dir():
+            from modelwarden.scan import folders
+
             walked = folders.walk(p)
             problems.extend(walked.problems)
             for issue in walked.issues:
@@ -315,32 +351,20 @@ def scan_paths(
         else:
             _add_target(targets, seen, _Target(p, str(p), p.parent))
     files: dict[str, ScannedFile] = {}
-    hashes: dict[str, Future[str | None]] = {}
-    # The analysis runs in this thread, file after file; only hashing runs in the pool. Analysing is
-    # Python holding the GIL (page faults on the memory map included), so analysis threads only
-    # contend: on a folder of 16 checkpoint shards, 8 of them took 10 ms where one took 6.5 ms and
-    # this thread alone 5 ms. SHA-256 releases the GIL while it reads and digests, so files hash in
-    # parallel with each other and with the analysis.
-    cache = HashCache() if hash_files and hash_cache else None
-    with ThreadPoolExecutor(
-        max_workers=max(1, min(len(targets), workers or min(8, os.cpu_count() or 1))),
-        thread_name_prefix="modelwarden-sha256",
-    ) as pool:
-        if hash_files:
-            # Biggest files first: the longest hash starts first and overlaps everything else.
-            for t in sorted(targets, key=lambda t: -_size(t.path)):
-                hashes[t.display] = pool.submit(_sha256, t.path, cache)
+    hashes: dict[str, str | None] = {}
+    if hash_files:
+        results = _analyse_and_hash(targets, limits, hashes, hash_cache=hash_cache, workers=workers)
+    else:
+        # Without hashing there is nothing to run in parallel: no thread pool (nor its imports).
         results = [(t, _scan_file(t, limits)) for t in targets]
-        for t, (scanned, file_findings, problem) in results:
-            if problem is not None:
-                problems.append(problem)
-            if scanned is not None:
-                if hash_files:
-                    scanned.sha256 = hashes[t.display].result()
-                files[t.display] = scanned
-            findings.extend(file_findings)
-    if cache is not None:
-        cache.close()
+    for t, (scanned, file_findings, problem) in results:
+        if problem is not None:
+            problems.append(problem)
+        if scanned is not None:
+            if hash_files:
+                scanned.sha256 = hashes[t.display]
+            files[t.display] = scanned
+        findings.extend(file_findings)
     rank = {f: i for i, f in enumerate(sorted(files))}
     findings.sort(
         key=lambda f: (
@@ -358,6 +382,98 @@ def scan_paths(
         tool_version=__version__,
         duration_seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _analyse_and_hash(
+    targets: list[_Target],
+    limits: Limits,
+    hashes: dict[str, str | None],
+    *,
+    hash_cache: bool,
+    workers: int | None,
+) -> list[tuple[_Target, tuple[ScannedFile | None, list[Finding], Problem | None]]]:
+    """Analyse every target in this thread while worker threads hash them; `hashes` receives the
+    digests (None for a file that could not be read), complete when this returns."""
+    from modelwarden.hashing import HashCache
+
+    cache = HashCache() if hash_cache else None
+    try:
+        # Digests the cache already holds are looked up here: an unchanged file re-scanned starts no
+        # thread at all.
+        todo = []
+        for t in targets:
+            known = _cached(t.path, cache)
+            if known is None:
+                todo.append(t)
+            else:
+                hashes[t.display] = known
+        # The analysis runs in this thread, file after file; only hashing runs in other threads.
+        # Analysing is Python holding the GIL (page faults on the memory map included), so analysis
+        # threads only contend: on a folder of 16 checkpoint shards, 8 of them took 10 ms where one
+        # took 6.5 ms and this thread alone 5 ms. SHA-256 releases the GIL while it reads and
+        # digests, so files hash in parallel with each other and with the analysis.
+        # Biggest files first: the longest hash starts first and overlaps everything else.
+        todo.sort(key=lambda t: -_size(t.path))
+        count = max(1, min(len(todo), workers or min(8, os.cpu_count() or 1)))
+        pool = _HashThreads(todo, cache, hashes, count if todo else 0)
+        try:
+            return [(t, _scan_file(t, limits)) for t in targets]
+        finally:
+            pool.join()
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _cached(path: Path, cache: HashCache | None) -> str | None:
+    from modelwarden.hashing import cached_digest
+
+    if cache is None:
+        return None
+    try:
+        return cached_digest(path, cache)
+    except OSError:
+        return None
+
+
+class _HashThreads:
+    """`count` threads hashing `todo` (biggest first) into `hashes`; `join` waits for them and
+    re-raises what a thread raised (as a thread pool's `result()` would). No concurrent.futures: its
+    import (and logging's) cost more start-up than the rest of hashing."""
+
+    def __init__(
+        self, todo: list[_Target], cache: HashCache | None, hashes: dict[str, str | None], count: int
+    ) -> None:
+        import threading
+
+        self._todo = iter(todo)
+        self._lock = threading.Lock()
+        self._cache = cache
+        self._hashes = hashes
+        self._error: BaseException | None = None
+        self._threads = [
+            threading.Thread(target=self._work, name="modelwarden-sha256", daemon=True) for _ in range(count)
+        ]
+        for th in self._threads:
+            th.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                t = next(self._todo, None)
+            if t is None or self._error is not None:
+                return
+            try:
+                self._hashes[t.display] = _sha256(t.path, self._cache)
+            except BaseException as exc:  # re-raised in the calling thread by join()
+                self._error = exc
+                return
+
+    def join(self) -> None:
+        for th in self._threads:
+            th.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _add_target(targets: list[_Target], seen: set[str], t: _Target) -> None:
@@ -381,6 +497,8 @@ def _size(path: Path) -> int:
 
 
 def _sha256(path: Path, cache: HashCache | None) -> str | None:
+    from modelwarden.hashing import cached_sha256
+
     try:
         return cached_sha256(path, cache)
     except OSError:

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelwarden.model import Problem
+from modelwarden.records import Problem
 from modelwarden.scan.configs import auto_map_modules
 
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".ipynb_checkpoints"}

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from modelwarden.model import Finding, ScanReport, Severity
+from modelwarden.records import Finding, ScanReport, Severity
 from modelwarden.safe_text import markup
 from modelwarden.scan.rules import is_unverified
-from modelwarden.scan.sarif import to_sarif
+
+if TYPE_CHECKING:
+    from rich.console import Console  # annotations only: JSON output needs no rich (docs/scan.md "Speed")
 
 STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -60,6 +60,8 @@ def to_json(report: ScanReport, threshold: Severity) -> str:
 
 
 def to_sarif_json(report: ScanReport) -> str:
+    from modelwarden.scan.sarif import to_sarif  # only SARIF output needs it (docs/scan.md "Speed")
+
     return json.dumps(to_sarif(report), indent=2)
 
 

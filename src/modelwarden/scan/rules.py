@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from modelwarden.model import Severity
+from modelwarden.records import Severity
 from modelwarden.scan.policy import read_data
 
 

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from modelwarden import __version__
-from modelwarden.model import Finding, ScanReport, Severity
+from modelwarden.records import Finding, ScanReport, Severity
 from modelwarden.scan.rules import catalogue, is_unverified
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -24,6 +24,9 @@ import tarfile
 from dataclasses import dataclass
 
 from modelwarden.artifacts import pickle_vm as vm
+from modelwarden.artifacts.detect import (
+    is_tar_header as is_tar_header,
+)  # moved there: the engine checks every file
 from modelwarden.scan import pickles
 from modelwarden.scan.context import Buffer, Ctx, Scope
 
@@ -45,23 +48,6 @@ class _Cursor:
 
     buf: Buffer
     pos: int = 0
-
-
-def is_tar_header(block: bytes) -> bool:
-    """Whether `tarfile` accepts this 512-byte block as a header: its checksum field matches the sum of
-    the block with that field read as spaces (signed or unsigned, as tarfile allows). No magic needed:
-    tarfile reads old-style tars, and torch.load tries tar before anything else."""
-    if len(block) < 512 or block[:512] == bytes(512):
-        return False
-    raw = block[148:156]
-    try:
-        field = raw.split(b"\0", 1)[0].strip()
-        stored = int(field or b"x", 8)
-    except ValueError:
-        return False
-    unsigned = sum(block[:148]) + 256 + sum(block[156:512])
-    signed = sum(struct.unpack("148b", block[:148])) + 256 + sum(struct.unpack("356b", block[156:512]))
-    return stored in (unsigned, signed)
 
 
 def resolve_members(

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 
 from modelwarden.artifacts.detect import looks_like_pickle, zip_kind_from_names
-from modelwarden.model import ArtifactFormat
+from modelwarden.records import ArtifactFormat
 from modelwarden.scan import keras_files, pickles
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 from modelwarden.scan.policy import load_policy
