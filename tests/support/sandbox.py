@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.machinery
 import json
 import os
 import resource
@@ -60,6 +61,7 @@ TRUSTED_PACKAGES = frozenset(
         "xgboost", "lightgbm", "safetensors", "h5py", "ml_dtypes", "optree", "absl", "rich",
         "namex", "packaging", "sympy", "mpmath", "networkx", "jinja2", "markupsafe", "filelock",
         "fsspec", "typing_extensions", "huggingface_hub", "tokenizers", "tqdm", "yaml",
+        "encodings",  # codec tables, looked up lazily by str.encode and the protocol-0 opcodes
     }
 )  # fmt: skip
 # Stdlib modules that allowlisted globals live in: imported before the hook so that resolving them
@@ -134,6 +136,25 @@ DANGEROUS_EVENTS = {
     "cpython.run_": "code execution",
     "syslog.": "system log",
 }
+# Events about paths that a loader may cause on its own temporary files (torch extracts legacy .tar
+# checkpoints to a temporary folder and removes it): dangerous only outside the worker's TMPDIR.
+# Each maps to the positions of its path arguments and of the directory descriptor each is relative
+# to (None: relative to the cwd).
+SCRATCH_EVENTS: dict[str, tuple[tuple[int, int | None], ...]] = {
+    "tempfile.mkdtemp": ((0, None),),
+    "tempfile.mkstemp": ((0, None),),
+    "os.mkdir": ((0, 2),),
+    "os.remove": ((0, 1),),
+    "os.rmdir": ((0, 1),),
+    "os.rename": ((0, 2), (1, 3)),
+    "os.chmod": ((0, 2),),
+    "os.chown": ((0, 3),),
+    "os.utime": ((0, 3),),
+    "shutil.rmtree": ((0, 1),),
+    "shutil.copyfile": ((0, None), (1, None)),
+    "shutil.copymode": ((0, None), (1, None)),
+    "shutil.copystat": ((0, None), (1, None)),
+}
 RECORDED_EVENTS = ("pickle.find_class",)  # informative: what the unpickler resolved
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
@@ -205,6 +226,47 @@ def _summary(value: Any, budget: int = 160) -> str:
 _AST_FILE = os.path.realpath(ast.__file__)
 
 
+def _paths(args: tuple[Any, ...], spec: tuple[tuple[int, int | None], ...]) -> list[str | None]:
+    """The absolute paths an audited call names (None for one that cannot be resolved)."""
+    out: list[str | None] = []
+    for at, fd_at in spec:
+        path = args[at] if at < len(args) else None
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            out.append(None)
+            continue
+        text = os.fsdecode(path)
+        dir_fd = args[fd_at] if fd_at is not None and fd_at < len(args) else None
+        if isinstance(dir_fd, int) and not os.path.isabs(text):
+            try:
+                text = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), text)
+            except OSError:
+                out.append(None)
+                continue
+        out.append(os.path.abspath(text))
+    return out
+
+
+def _called_by_importlib() -> bool:
+    """The audited builtin was called by the import system (loading a module's code), frames
+    counted as in `_called_by_ast_parse`."""
+    return sys._getframe(3).f_code.co_filename.startswith("<frozen importlib")
+
+
+def _module_exists(name: str) -> bool:
+    """Whether an import of `name` would find code to run, found without importing anything (the
+    parent of a dotted name was imported first, or its own import event was refused)."""
+    if name in sys.builtin_module_names:
+        return True
+    parent, _, _ = name.rpartition(".")
+    if parent:
+        package = sys.modules.get(parent)
+        search = getattr(package, "__path__", None)
+        if package is None or search is None:
+            return False
+        return importlib.machinery.PathFinder.find_spec(name, list(search)) is not None
+    return importlib.machinery.PathFinder.find_spec(name) is not None
+
+
 def _called_by_ast_parse() -> bool:
     """The `compile` being audited was called by `ast.parse` (frame 0 is this function, 1 the hook,
     2 the caller of the builtin). A payload reaching `compile` through the unpickler has another
@@ -219,6 +281,7 @@ class _Watch:
     def __init__(self, fd: int, sandbox_dir: str, baseline: frozenset[str]) -> None:
         self.fd = fd
         self.sandbox_dir = os.path.realpath(sandbox_dir)
+        self.scratch = os.path.join(self.sandbox_dir, "tmp")
         self.baseline = baseline
         self.read_roots = tuple(
             {
@@ -243,8 +306,14 @@ class _Watch:
 
     def classify(self, name: str, args: tuple[Any, ...]) -> str | None:
         """The reason `name(args)` is dangerous, or None."""
+        if name in ("compile", "exec", "marshal.loads") and _called_by_importlib():
+            return None  # a module being imported (its import was judged by the `import` event)
         if name == "compile" and _called_by_ast_parse():
             return None  # numpy reads .npy headers with ast.literal_eval: a parse, no code object
+        if name == "open":
+            return self._open_reason(args)
+        if name in SCRATCH_EVENTS and self._in_scratch(_paths(args, SCRATCH_EVENTS[name])):
+            return None  # a loader's own temporary files (torch extracts legacy .tar checkpoints)
         for key, reason in DANGEROUS_EVENTS.items():
             if name == key or (key.endswith(".") and name.startswith(key)):
                 return reason
@@ -252,10 +321,20 @@ class _Watch:
             module = str(args[0])
             if module in self.baseline or module.split(".")[0] in TRUSTED_PACKAGES:
                 return None
+            if not _module_exists(module):
+                return None  # nothing to run: the import fails
             return "import of a module outside the baseline"
-        if name == "open":
-            return self._open_reason(args)
         return None
+
+    def _in_scratch(self, paths: list[str | None]) -> bool:
+        """Every path is inside the worker's temporary-files folder (TMPDIR), not its cwd."""
+        for path in paths:
+            if path is None:
+                return False
+            real = os.path.realpath(path)
+            if not (real == self.scratch or real.startswith(self.scratch + "/")):
+                return False
+        return bool(paths)
 
     def _open_reason(self, args: tuple[Any, ...]) -> str | None:
         path, mode, flags = (tuple(args) + (None, None, None))[:3]
@@ -263,7 +342,7 @@ class _Watch:
             isinstance(flags, int) and flags & _WRITE_FLAGS
         )
         if writing:
-            return "file write"
+            return None if self._in_scratch(_paths((path,), ((0, None),))) else "file write"
         if isinstance(path, int):
             return None  # an already open descriptor
         try:
@@ -412,9 +491,10 @@ def _worker(load: Any, path: str, workdir: str, fd: int, baseline: frozenset[str
         devnull = os.open(os.devnull, os.O_RDWR)
         for std in (0, 1, 2):  # fd 1 is the server's answer channel: the payload must not write there
             os.dup2(devnull, std)
-        os.chdir(workdir)
-        os.environ.update(TMPDIR=workdir, HOME=workdir)
-        tempfile.tempdir = workdir
+        scratch = os.path.join(workdir, "tmp")
+        os.chdir(os.path.join(workdir, "sample"))
+        os.environ.update(TMPDIR=scratch, HOME=scratch)
+        tempfile.tempdir = scratch
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
         resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_WRITE_BYTES, MAX_WRITE_BYTES))
@@ -445,14 +525,16 @@ def _serve_one(request: dict[str, Any], loads: dict[str, Any], root: Path) -> di
         shutil.rmtree(scratch, ignore_errors=True)
         loads[loader] = load
     workdir = Path(tempfile.mkdtemp(prefix="load-", dir=root))
-    _copy_sample(sample, workdir)
+    (workdir / "sample").mkdir()
+    (workdir / "tmp").mkdir()
+    _copy_sample(sample, workdir / "sample")
     baseline = frozenset(sys.modules)
     rfd, wfd = os.pipe()
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the worker
         os.close(rfd)
-        _worker(loads[loader], str(workdir / entry), str(workdir), wfd, baseline)
+        _worker(loads[loader], str(workdir / "sample" / entry), str(workdir), wfd, baseline)
     os.close(wfd)
     result = LoadResult(loader=loader, entry=entry)
     chunks: list[bytes] = []

@@ -1,0 +1,169 @@
+"""Containers that carry a pickle program to a loader, written byte by byte as the loaders read them.
+
+Each builder takes the program's bytes and returns `Files` (relative path -> bytes), the entry a loader
+opens and the loaders to run. Nothing here imports torch or keras: torch archives are written with
+`zipfile` and `struct` in the layout `torch.save` uses (docs/scan.md, "The loader oracle").
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import pickletools
+import struct
+import tarfile
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+TORCH_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
+TORCH_PROTOCOL = 1001  # torch.serialization.PROTOCOL_VERSION
+STORAGE = struct.pack("<4f", 1.0, 2.0, 3.0, 4.0)  # storage '0' of every torch container: 4 float32
+
+
+@dataclass(frozen=True)
+class Built:
+    """A sample's files and how to load it."""
+
+    files: dict[str, bytes]
+    """Relative path -> bytes."""
+    entry: str
+    """The file the loader opens."""
+    loaders: tuple[str, ...]
+    """Loaders to run (tests.support.sandbox.LOADERS)."""
+
+
+def raw_pickle(program: bytes, loaders: tuple[str, ...] = ("pickle",)) -> Built:
+    return Built({"model.pkl": program}, "model.pkl", loaders)
+
+
+def _torch_zip_bytes(program: bytes, root: str = "archive", *, offset: int = 0) -> bytes:
+    """A torch.save zip archive whose data.pkl is `program` (storage '0' present). `offset` is where
+    the archive will start in the final file (for archives appended to others)."""
+    buf = io.BytesIO()
+    buf.write(b"\0" * offset)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(f"{root}/data.pkl", program)
+        z.writestr(f"{root}/byteorder", b"little")
+        z.writestr(f"{root}/data/0", STORAGE)
+        z.writestr(f"{root}/version", b"3\n")
+        z.writestr(f"{root}/.data/serialization_id", b"0123456789")
+    return buf.getvalue()[offset:]
+
+
+def torch_zip(program: bytes) -> Built:
+    return Built({"model.pt": _torch_zip_bytes(program)}, "model.pt", ("torch",))
+
+
+def torch_legacy_stream(program: bytes) -> Built:
+    """torch's pre-1.6 format: magic, protocol, sys_info, the object, storage keys, raw storages."""
+    sys_info = {"protocol_version": TORCH_PROTOCOL, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
+    parts = [
+        pickle.dumps(TORCH_MAGIC, protocol=2),
+        pickle.dumps(TORCH_PROTOCOL, protocol=2),
+        pickle.dumps(sys_info, protocol=2),
+        program,
+        pickle.dumps(["0"], protocol=2),
+        struct.pack("<q", 4) + STORAGE,
+    ]
+    return Built({"model.pt": b"".join(parts)}, "model.pt", ("torch",))
+
+
+def torch_legacy_tar(program: bytes, member: str = "pickle") -> Built:
+    """torch's tar format: `storages` and `tensors` are streams of pickles read before `pickle`; the
+    program goes to `member` (one of pickle, storages, tensors)."""
+    members = {
+        "sys_info": pickle.dumps({"protocol_version": TORCH_PROTOCOL, "little_endian": True}, protocol=2),
+        "storages": pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2),
+        "tensors": pickle.dumps(0, protocol=2),
+        "pickle": pickle.dumps({"ok": 1}, protocol=2),
+    }
+    members[member] = program if member == "pickle" else program + members[member]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return Built({"model.tar": buf.getvalue()}, "model.tar", ("torch",))
+
+
+NPY_DESCRS = ("'|O'", "'O'", "'object'", "[('a', '|O')]", "[('a', 'object')]", "[('a', '<f8'), ('b', 'O')]")
+
+
+def npy_bytes(program: bytes, descr: str = "'|O'") -> bytes:
+    """A .npy (format 1.0) whose header names an object dtype in `descr`'s spelling; numpy.load with
+    allow_pickle=True unpickles what follows the header."""
+    header = "{'descr': %s, 'fortran_order': False, 'shape': (1,), }" % descr
+    pad = 64 - (10 + len(header) + 1) % 64
+    text = (header + " " * pad + "\n").encode("latin1")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + program
+
+
+def npy(program: bytes, descr: str = "'|O'") -> Built:
+    return Built({"array.npy": npy_bytes(program, descr)}, "array.npy", ("numpy",))
+
+
+def npz(program: bytes, descr: str = "'|O'") -> Built:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("weights.npy", npy_bytes(b"", "'<f8'") + struct.pack("<d", 1.0))
+        z.writestr("objects.npy", npy_bytes(program, descr))
+    return Built({"arrays.npz": buf.getvalue()}, "arrays.npz", ("numpy",))
+
+
+def _joblib_dump(value: object) -> bytes:
+    import joblib
+
+    buf = io.BytesIO()
+    joblib.dump(value, buf)
+    return buf.getvalue()
+
+
+_JOBLIB_SENTINEL = "oracle-sentinel-0123456789"
+
+
+def joblib_object_array(program: bytes) -> Built:
+    """A real joblib.dump of a float array and an object array, with the object array's embedded
+    pickle (joblib writes it right after the NumpyArrayWrapper's BUILD) replaced by `program`."""
+    data = _joblib_dump({"w": np.arange(3.0), "o": np.array([_JOBLIB_SENTINEL], dtype=object)})
+    at = data.index(_JOBLIB_SENTINEL.encode())
+    start = data.rindex(b"\x80", 0, at)  # the inner pickle's PROTO
+    end = start + _pickle_length(data[start:])
+    return Built({"model.joblib": data[:start] + program + data[end:]}, "model.joblib", ("joblib",))
+
+
+def _pickle_length(data: bytes) -> int:
+    """Bytes up to and including the first pickle's STOP (our own bytes: parsing is safe)."""
+    for op, _, pos in pickletools.genops(data):
+        if op.name == "STOP":
+            return int(pos or 0) + 1
+    raise ValueError("no STOP")
+
+
+def _nd_array_wrapper_pickle(filename: str) -> bytes:
+    """A joblib < 0.10 pickle: NDArrayWrapper(filename) that joblib.load resolves with np.load."""
+    out = bytearray(b"\x80\x02")
+    out += b"cjoblib.numpy_pickle\nNDArrayWrapper\n)\x81"
+    out += b"}(X\x08\x00\x00\x00filename" + b"X" + struct.pack("<I", len(filename)) + filename.encode()
+    out += b"X\x08\x00\x00\x00subclasscnumpy\nndarray\nX\x0a\x00\x00\x00allow_mmap\x89ub."
+    return bytes(out)
+
+
+def joblib_ndarray_wrapper(program: bytes, target: str = "arr.npy") -> Built:
+    """joblib's old NDArrayWrapper: the pickle names a file that joblib.load reads with
+    np.load(allow_pickle=True); that file is an object .npy carrying `program`."""
+    return Built(
+        {"model.joblib": _nd_array_wrapper_pickle(target), target: npy_bytes(program)},
+        "model.joblib",
+        ("joblib",),
+    )
+
+
+def zip_two_eocd(program: bytes, benign: bytes) -> Built:
+    """Two complete torch archives back to back: the loader (Python's zipfile, torch's reader) takes
+    the last end-of-central-directory record, i.e. the second archive."""
+    first = _torch_zip_bytes(benign)
+    second = _torch_zip_bytes(program, offset=len(first))
+    return Built({"model.pt": first + second}, "model.pt", ("torch",))
