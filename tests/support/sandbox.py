@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib.machinery
+import importlib.util
 import json
 import os
 import resource
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import IO, Any
 
 LOADERS = ("pickle", "torch", "numpy", "joblib", "keras")
+PRELOADED = ("pickle", "torch", "numpy", "joblib")
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_TIMEOUT = 20.0
 # Address space the worker may add on top of what the server already maps (torch maps a lot).
@@ -71,6 +73,9 @@ BASELINE_IMPORTS = (
     "uuid", "random", "pathlib", "enum", "typing", "types", "functools", "operator", "zipfile",
     "tarfile", "io", "struct", "pickle", "json", "numbers",
 )  # fmt: skip
+
+# Libraries imported up front when installed, as a script that loads their models would have.
+OPTIONAL_PRELOADS = ("sklearn", "sklearn.linear_model")
 
 # Audit events that are dangerous whatever their arguments (prefix match when ending in ".").
 DANGEROUS_EVENTS = {
@@ -252,6 +257,19 @@ def _called_by_importlib() -> bool:
     return sys._getframe(3).f_code.co_filename.startswith("<frozen importlib")
 
 
+def _in_trusted_module_code() -> bool:
+    """The event comes from the module code of a trusted package being imported (sklearn importing
+    the stdlib modules it needs): that is the library's code, not the payload's choice."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>":
+            owner = str(frame.f_globals.get("__name__", ""))
+            if owner.split(".")[0] in TRUSTED_PACKAGES:
+                return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
 def _module_exists(name: str) -> bool:
     """Whether an import of `name` would find code to run, found without importing anything (the
     parent of a dotted name was imported first, or its own import event was refused)."""
@@ -360,6 +378,8 @@ class _Watch:
             self.emit(Event(name, _summary(args), False))
             return
         reason = self.classify(name, args)
+        if reason is not None and _in_trusted_module_code():
+            reason = None  # a trusted library being imported does this itself (sklearn sets an env var)
         if reason is None:
             if name == "import":
                 self.emit(Event(name, _summary(args[:1]), False))
@@ -515,15 +535,19 @@ def _worker(load: Any, path: str, workdir: str, fd: int, baseline: frozenset[str
     os._exit(status)
 
 
-def _serve_one(request: dict[str, Any], loads: dict[str, Any], root: Path) -> dict[str, Any]:
-    loader, sample, entry = request["loader"], Path(request["sample"]), request["entry"]
-    timeout = float(request.get("timeout", DEFAULT_TIMEOUT))
+def _prepare(loader: str, loads: dict[str, Any], root: Path) -> None:
     if loader not in loads:
         load = _loader_function(loader)
         scratch = Path(tempfile.mkdtemp(dir=root))
         _warm_up(loader, load, scratch)
         shutil.rmtree(scratch, ignore_errors=True)
         loads[loader] = load
+
+
+def _serve_one(request: dict[str, Any], loads: dict[str, Any], root: Path) -> dict[str, Any]:
+    loader, sample, entry = request["loader"], Path(request["sample"]), request["entry"]
+    timeout = float(request.get("timeout", DEFAULT_TIMEOUT))
+    _prepare(loader, loads, root)
     workdir = Path(tempfile.mkdtemp(prefix="load-", dir=root))
     (workdir / "sample").mkdir()
     (workdir / "tmp").mkdir()
@@ -573,12 +597,18 @@ def _serve_one(request: dict[str, Any], loads: dict[str, Any], root: Path) -> di
 
 def serve(stdin: IO[str], stdout: IO[str]) -> None:
     """The server loop: one JSON request per line in, one JSON LoadResult per line out."""
-    import importlib
-
     for name in BASELINE_IMPORTS:
         importlib.import_module(name)
+    for name in OPTIONAL_PRELOADS:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
     root = Path(tempfile.mkdtemp(prefix="mw-sandbox-"))
     loads: dict[str, Any] = {}
+    # Every loader but keras (slow to import, loaded on first use) is ready before the first request,
+    # so that the baseline does not depend on the order of requests: a pickle given to pickle.load
+    # that names torch finds torch already imported, as it would in a training script.
+    for loader in PRELOADED:
+        _prepare(loader, loads, root)
     stdout.write(json.dumps({"ready": True, "network_isolated": _network_isolated()}) + "\n")
     stdout.flush()
     try:

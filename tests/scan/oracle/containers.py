@@ -72,14 +72,20 @@ def torch_legacy_stream(program: bytes) -> Built:
 
 def torch_legacy_tar(program: bytes, member: str = "pickle") -> Built:
     """torch's tar format: `storages` and `tensors` are streams of pickles read before `pickle`; the
-    program goes to `member` (one of pickle, storages, tensors)."""
+    program goes to `member`: pickle, storages / tensors (before their count), or after-storage
+    (where torch reads the storage views, after one storage's raw bytes)."""
     members = {
         "sys_info": pickle.dumps({"protocol_version": TORCH_PROTOCOL, "little_endian": True}, protocol=2),
         "storages": pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2),
         "tensors": pickle.dumps(0, protocol=2),
         "pickle": pickle.dumps({"ok": 1}, protocol=2),
     }
-    members[member] = program if member == "pickle" else program + members[member]
+    if member == "after-storage":  # one storage: count, header, raw bytes, then the views pickle
+        header = b"\x80\x02(X\x01\x00\x00\x000X\x03\x00\x00\x00cpuctorch\nFloatStorage\ntq\x00."
+        raw = struct.pack("<q", 4) + STORAGE
+        members["storages"] = pickle.dumps(1, protocol=2) + header + raw + program
+    else:
+        members[member] = program if member == "pickle" else program + members[member]
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in members.items():

@@ -3,6 +3,7 @@ splice of a self-contained dangerous opcode sequence at a random offset."""
 
 from __future__ import annotations
 
+import pickletools
 import random
 
 # GLOBAL os.system, MARK, UNICODE 'true', TUPLE, REDUCE, POP: leaves the stack as it found it, so it
@@ -11,9 +12,20 @@ SPLICE = b"cos\nsystem\n(Vtrue\ntR0"
 SPLICE_STACK = b"\x8c\x02os\x94\x8c\x06system\x94\x93(\x8c\x04truetR0"  # STACK_GLOBAL form (protocol 4)
 
 
+def splice_at_boundary(program: bytes, rng: random.Random) -> bytes:
+    """`program` with SPLICE inserted between two of its opcodes (after the PROTO header and FRAME
+    openings, where a loader would run it), or at the start for a headerless pickle."""
+    cuts = [0]
+    for op, _, pos in pickletools.genops(program):  # our own bytes: parsing, not loading
+        if pos is not None and op.name not in ("PROTO", "FRAME", "STOP") and pos > 0:
+            cuts.append(pos)
+    at = rng.choice(cuts[1:] or cuts)
+    return program[:at] + rng.choice([SPLICE, SPLICE_STACK]) + program[at:]
+
+
 def mutate(data: bytes, rng: random.Random) -> tuple[bytes, str]:
-    """One mutation of `data`; returns the bytes and the mutation's name."""
-    kind = rng.choice(["flip", "insert", "delete", "truncate", "duplicate", "splice", "splice"])
+    """One byte-level mutation of `data`; returns the bytes and the mutation's name."""
+    kind = rng.choice(["flip", "insert", "delete", "truncate", "duplicate", "splice"])
     out = bytearray(data)
     at = rng.randrange(len(out) + 1)
     if kind == "flip" and out:

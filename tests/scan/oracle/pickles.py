@@ -13,6 +13,7 @@ feature and the random test can leave out what the old scanner is known to miss.
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import struct
 from collections.abc import Callable
@@ -65,7 +66,8 @@ class Program:
             self.ops.append(b"J" + struct.pack("<i", v))
         elif self.proto >= 2:
             raw = v.to_bytes((v.bit_length() + 8) // 8, "little", signed=True)
-            self.ops.append(b"\x8a" + bytes([len(raw)]) + raw)
+            size = bytes([len(raw)]) if len(raw) < 256 else struct.pack("<I", len(raw))
+            self.ops.append((b"\x8a" if len(raw) < 256 else b"\x8b") + size + raw)
         else:
             self.ops.append(b"L%dL\n" % v)
 
@@ -230,6 +232,8 @@ class Program:
 # --------------------------------------------------------------------------------------------------
 # the grammar
 
+SKLEARN = importlib.util.find_spec("sklearn") is not None  # found, not imported
+
 
 @dataclass(frozen=True)
 class Danger:
@@ -376,6 +380,32 @@ def _numpy_runstring(p: Program, rng: random.Random) -> None:
     p.reduce()
 
 
+def _sklearn_check_output(p: Program, rng: random.Random) -> None:
+    """sklearn.utils._testing.check_output is subprocess.check_output (a re-export)."""
+    _call(p, "sklearn.utils._testing", "check_output", [lambda: p.list_([_s(p, "true")])], rng=rng)
+
+
+def _setstate_unpickles(p: Program, rng: random.Random) -> None:
+    """NEWOBJ + BUILD on a class whose __setstate__ runs pickle.loads on the state's bytes."""
+    inner = Program(proto=2)
+    _system(inner, rng)
+    data = inner.to_bytes()
+    p.global_("torch.utils.data.dataloader", "_IterDataPipeSerializationWrapper")
+    p.tuple_([])
+    p.newobj()
+    p.tuple_([lambda: p.raw_bytes(data), lambda: p.boolean(False)])
+    p.build()
+
+
+def _file_handler(p: Program, rng: random.Random) -> None:
+    _call(p, "logging", "FileHandler", [_s(p, "pwned.log")], rng=rng)
+
+
+def _stdlib_exec_module(p: Program, rng: random.Random) -> None:
+    module, name = rng.choice([("idlelib.calltip", "get_entity"), ("lib2to3.pgen2.driver", "Driver"), ("_osx_support", "_read_output")])
+    _call(p, module, name, [_s(p, "true")], rng=rng)
+
+
 DANGEROUS: tuple[Danger, ...] = (
     Danger("os.system", _system),
     Danger("builtins.eval", _eval),
@@ -391,7 +421,10 @@ DANGEROUS: tuple[Danger, ...] = (
     Danger("timeit", _timeit),
     Danger("torch.utils.collect_env", _torch_collect_env),
     Danger("numpy.testing.runstring", _numpy_runstring, min_proto=1),
-)
+    Danger("setstate-unpickles", _setstate_unpickles, min_proto=2),
+    Danger("logging.FileHandler", _file_handler),
+    Danger("stdlib-exec-module", _stdlib_exec_module),
+) + ((Danger("sklearn.check_output", _sklearn_check_output, min_proto=1),) if SKLEARN else ())
 
 
 # ---- benign expressions ---------------------------------------------------------------------------
@@ -494,12 +527,22 @@ def _torch_tensor(p: Program, rng: random.Random, depth: int) -> None:
     p.reduce()
 
 
+def _sklearn_estimator(p: Program, rng: random.Random, depth: int) -> None:
+    """A fitted-looking sklearn LinearRegression: NEWOBJ, then BUILD with its attribute dict."""
+    p.features.add("sklearn")
+    p.global_("sklearn.linear_model._base", "LinearRegression")
+    p.tuple_([])
+    p.newobj()
+    p.dict_([(_s(p, "fit_intercept"), lambda: p.boolean(True)), (_s(p, "coef_"), lambda: _numpy_array(p, rng, depth + 1))])
+    p.build()
+
+
 BENIGN: tuple[tuple[str, Callable[[Program, random.Random, int], None], int], ...] = (
     ("literal", _literal, 0),
     ("OrderedDict", _ordered_dict, 0),
     ("set", _set, 0),
     ("numpy-array", _numpy_array, 2),
-)
+) + ((("sklearn", _sklearn_estimator, 2),) if SKLEARN else ())
 
 
 def generate(
