@@ -214,13 +214,13 @@ class LoadResult:
         return cls(events=events, **data)
 
 
-def _summary(value: Any, budget: int = 160) -> str:
+def _summary(value: Any, budget: int = 400) -> str:
     """A bounded summary of an audit argument: plain values are shown, other objects by type only
     (their repr is attacker code)."""
     if isinstance(value, (str, bytes, int, float, bool, type(None))):
         text = repr(value) if not isinstance(value, int) or value.bit_length() < 256 else "<big int>"
     elif isinstance(value, (list, tuple)):
-        text = "(" + ", ".join(_summary(v, 60) for v in value[:6]) + (", ..." if len(value) > 6 else "") + ")"
+        text = "(" + ", ".join(_summary(v, 160) for v in value[:6]) + (", ..." if len(value) > 6 else "") + ")"
     elif isinstance(value, os.PathLike):
         text = f"<path {_summary(os.fspath(value), budget)}>"
     else:
@@ -310,6 +310,9 @@ class _Watch:
                 "/usr/lib",
                 "/usr/share/zoneinfo",
                 "/proc/self",
+                "/proc/meminfo",  # keras sizes its caches
+                "/proc/cpuinfo",
+                "/proc/stat",
                 "/sys/devices/system/cpu",
                 "/sys/fs/cgroup",
                 "/dev/null",
