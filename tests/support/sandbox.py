@@ -220,7 +220,9 @@ def _summary(value: Any, budget: int = 400) -> str:
     if isinstance(value, (str, bytes, int, float, bool, type(None))):
         text = repr(value) if not isinstance(value, int) or value.bit_length() < 256 else "<big int>"
     elif isinstance(value, (list, tuple)):
-        text = "(" + ", ".join(_summary(v, 160) for v in value[:6]) + (", ..." if len(value) > 6 else "") + ")"
+        text = (
+            "(" + ", ".join(_summary(v, 160) for v in value[:6]) + (", ..." if len(value) > 6 else "") + ")"
+        )
     elif isinstance(value, os.PathLike):
         text = f"<path {_summary(os.fspath(value), budget)}>"
     else:
@@ -358,7 +360,7 @@ class _Watch:
         return bool(paths)
 
     def _open_reason(self, args: tuple[Any, ...]) -> str | None:
-        path, mode, flags = (tuple(args) + (None, None, None))[:3]
+        path, mode, flags = (*args, None, None, None)[:3]
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and flags & _WRITE_FLAGS
         )
@@ -529,11 +531,11 @@ def _worker(load: Any, path: str, workdir: str, fd: int, baseline: frozenset[str
         try:
             load(path)
             done: dict[str, Any] = {"done": True, "completed": True, "error": ""}
-        except BaseException as exc:  # noqa: BLE001 - everything the load raised is the result
+        except BaseException as exc:  # everything the load raised is the result
             message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
             done = {"done": True, "completed": False, "error": f"{type(exc).__name__}: {message[:300]}"}
         os.write(fd, (json.dumps(done) + "\n").encode())
-    except BaseException:  # noqa: BLE001 - the worker must never return into the server's loop
+    except BaseException:  # the worker must never return into the server's loop
         status = 3
     os._exit(status)
 
@@ -618,7 +620,7 @@ def serve(stdin: IO[str], stdout: IO[str]) -> None:
         for line in stdin:
             try:
                 answer = _serve_one(json.loads(line), loads, root)
-            except Exception as exc:  # noqa: BLE001 - a bad request is answered, not fatal
+            except Exception as exc:  # a bad request is answered, not fatal
                 answer = {"server_error": f"{type(exc).__name__}: {exc}"}
             stdout.write(json.dumps(answer) + "\n")
             stdout.flush()
@@ -674,7 +676,9 @@ class Sandbox:
             raise RuntimeError("sandbox server did not answer")
         return line
 
-    def load(self, sample: Path, entry: str | None = None, loader: str = "pickle", timeout: float = DEFAULT_TIMEOUT) -> LoadResult:
+    def load(
+        self, sample: Path, entry: str | None = None, loader: str = "pickle", timeout: float = DEFAULT_TIMEOUT
+    ) -> LoadResult:
         """Load `sample` (a file, or a folder and the `entry` inside it to load) with `loader`."""
         if loader not in LOADERS:
             raise ValueError(f"unknown loader {loader!r}")

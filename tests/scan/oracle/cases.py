@@ -23,7 +23,17 @@ FULL_GRAMMAR = False
 
 # Every feature a case can draw on: grammar (pickle encodings), payload families, containers.
 GRAMMAR_FEATURES = frozenset(
-    {"dangerous", "stack-global", "memo", "inst", "obj", "py2-name", "frames", "proto-switch", "opcode-splice"}
+    {
+        "dangerous",
+        "stack-global",
+        "memo",
+        "inst",
+        "obj",
+        "py2-name",
+        "frames",
+        "proto-switch",
+        "opcode-splice",
+    }
 )
 DANGER_FEATURES = frozenset("danger:" + d.name for d in p.DANGEROUS)
 CONTAINER_FEATURES = frozenset(
@@ -49,13 +59,13 @@ ALL_FEATURES = GRAMMAR_FEATURES | DANGER_FEATURES | CONTAINER_FEATURES
 # Features the old scanner (before the issue-15 fixes) is known to miss, with the class they belong
 # to (issue 15's numbering); each has a minimised case in known_bypasses.py.
 NEEDS_FIXED_SCANNER: dict[str, str] = {
-    "danger:sklearn.check_output": "1: a re-exported subprocess.check_output under the `sklearn.*` tier (low)",
-    "danger:setstate-unpickles": "2: __setstate__ that unpickles its state; the nested pickle is not analysed",
+    "danger:sklearn.check_output": "1: re-exported subprocess.check_output under the `sklearn.*` tier (low)",
+    "danger:setstate-unpickles": "2: a __setstate__ unpickles its state; the nested pickle is not analysed",
     "npy-descr": "3: object dtypes spelt 'object' / 'O' / in structured fields are not seen as object arrays",
     "joblib-ndarray-checkpoints": "5: NDArrayWrapper pointing into a folder the folder scan skips",
     "torch-tar-after-storage": "6: legacy tar pickles after a storage's raw bytes are not walked",
     "danger:py2-eval": "7: __builtin__ names mapped with the last PROTO, not the one in force (medium)",
-    "danger:torch.utils.collect_env": "10: a torch module that runs commands is only an unknown import (medium)",
+    "danger:torch.utils.collect_env": "10: torch module that runs commands: only an unknown import (medium)",
     "danger:logging.FileHandler": "10: logging.FileHandler writes files; only an unknown import (medium)",
     "danger:stdlib-exec-module": "10: idlelib / lib2to3 / _osx_support are only unknown imports (medium)",
 }
@@ -78,20 +88,33 @@ class Case:
 
 
 def _dangers(features: frozenset[str]) -> list[p.Danger]:
-    return [d for d in p.DANGEROUS if "danger:" + d.name in features and d.feature in features | {"dangerous"}]
+    return [
+        d for d in p.DANGEROUS if "danger:" + d.name in features and d.feature in features | {"dangerous"}
+    ]
 
 
-def _program(rng: random.Random, features: frozenset[str], **kw: object) -> tuple[bytes, set[str]]:
-    """A rendered program; dangerous in about 60 % of the cases when the grammar allows it."""
+def _program(
+    rng: random.Random,
+    features: frozenset[str],
+    *,
+    torch_storage: bool = False,
+    legacy_storage: bool = False,
+) -> tuple[bytes, set[str]]:
+    """A rendered program in a random protocol; dangerous in about 60 % of the cases when the grammar
+    allows it."""
     dangers = _dangers(features)
     danger = rng.choice(dangers) if dangers and "dangerous" in features and rng.random() < 0.6 else None
-    proto = kw.pop("proto", None)
-    if proto is None:
-        allowed = [v for v in range(6) if (v >= 4 or {"inst", "obj"} & features or v >= 2)]
-        proto = rng.choice(allowed)
+    proto = rng.choice(range(6))
     if danger is not None and proto < danger.min_proto:
         proto = danger.min_proto
-    prog = p.generate(rng, features, proto=int(proto), dangerous=danger, **kw)  # type: ignore[arg-type]
+    prog = p.generate(
+        rng,
+        features,
+        proto=proto,
+        dangerous=danger,
+        torch_storage=torch_storage,
+        legacy_storage=legacy_storage,
+    )
     data = p.render(prog, rng, features)
     return data, set(prog.features)
 

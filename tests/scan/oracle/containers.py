@@ -58,7 +58,11 @@ def torch_zip(program: bytes) -> Built:
 
 def torch_legacy_stream(program: bytes) -> Built:
     """torch's pre-1.6 format: magic, protocol, sys_info, the object, storage keys, raw storages."""
-    sys_info = {"protocol_version": TORCH_PROTOCOL, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
+    sys_info = {
+        "protocol_version": TORCH_PROTOCOL,
+        "little_endian": True,
+        "type_sizes": {"short": 2, "int": 4, "long": 4},
+    }
     parts = [
         pickle.dumps(TORCH_MAGIC, protocol=2),
         pickle.dumps(TORCH_PROTOCOL, protocol=2),
@@ -101,7 +105,7 @@ NPY_DESCRS = ("'|O'", "'O'", "'object'", "[('a', '|O')]", "[('a', 'object')]", "
 def npy_bytes(program: bytes, descr: str = "'|O'") -> bytes:
     """A .npy (format 1.0) whose header names an object dtype in `descr`'s spelling; numpy.load with
     allow_pickle=True unpickles what follows the header."""
-    header = "{'descr': %s, 'fortran_order': False, 'shape': (1,), }" % descr
+    header = "{'descr': " + descr + ", 'fortran_order': False, 'shape': (1,), }"
     pad = 64 - (10 + len(header) + 1) % 64
     text = (header + " " * pad + "\n").encode("latin1")
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + program

@@ -76,7 +76,9 @@ def _huge_int_in_arguments() -> c.Built:
 
     def body(p: Program) -> None:
         p.global_("builtins", "exec", stack=False)
-        p.tuple_([lambda: p.string("len('x')"), lambda: p.dict_([(lambda: p.string("n"), lambda: p.integer(big))])])
+        p.tuple_(
+            [lambda: p.string("len('x')"), lambda: p.dict_([(lambda: p.string("n"), lambda: p.integer(big))])]
+        )
         p.reduce()
 
     return c.raw_pickle(_program(2, body))
@@ -150,7 +152,9 @@ KNOWN_BYPASSES: tuple[KnownBypass, ...] = (
         _setstate_unpickles,
     ),
     KnownBypass("npy-descr-object", 3, "descr 'object' is an object dtype to numpy", _npy_descr("'object'")),
-    KnownBypass("npy-descr-structured", 3, "a structured field typed 'O'", _npy_descr("[('a', '<f8'), ('b', 'O')]")),
+    KnownBypass(
+        "npy-descr-structured", 3, "a structured field typed 'O'", _npy_descr("[('a', '<f8'), ('b', 'O')]")
+    ),
     KnownBypass(
         "joblib-ndarray-skipped-folder",
         5,
@@ -163,20 +167,34 @@ KNOWN_BYPASSES: tuple[KnownBypass, ...] = (
         "torch.load unpickles the bytes after a storage's raw data in a legacy tar's `storages`",
         _legacy_tar_after_storage,
     ),
-    KnownBypass("py2-eval-proto-switch", 7, "PROTO 2 GLOBAL __builtin__ eval ... PROTO 4", _py2_eval_then_proto4),
+    KnownBypass(
+        "py2-eval-proto-switch", 7, "PROTO 2 GLOBAL __builtin__ eval ... PROTO 4", _py2_eval_then_proto4
+    ),
     KnownBypass("huge-int-evidence", 8, "a 4,400-digit int in exec's arguments", _huge_int_in_arguments),
     KnownBypass("too-complex", 9, "5 M no-op opcodes, then os.system", _too_complex),
-    KnownBypass("protocol0-broken", 10, "protocol-0 call, then bytes that are no pickle", _protocol0_broken_after_call),
-    KnownBypass("headerless-stack-global", 10, "no PROTO; STACK_GLOBAL operands at offset 0", _headerless_stack_global),
+    KnownBypass(
+        "protocol0-broken", 10, "protocol-0 call, then bytes that are no pickle", _protocol0_broken_after_call
+    ),
+    KnownBypass(
+        "headerless-stack-global", 10, "no PROTO; STACK_GLOBAL operands at offset 0", _headerless_stack_global
+    ),
     KnownBypass(
         "torch-collect-env",
         10,
         "torch.utils.collect_env.run runs a command",
         _code_exec_module("torch.utils.collect_env", "run", ["true"]),
     ),
-    KnownBypass("idlelib-import", 10, "importing idlelib runs its code", _code_exec_module("idlelib.calltip", "get_entity", ["len"])),
     KnownBypass(
-        "lib2to3-import", 10, "importing lib2to3 runs its code", _code_exec_module("lib2to3.pgen2.driver", "Driver", ["x"])
+        "idlelib-import",
+        10,
+        "importing idlelib runs its code",
+        _code_exec_module("idlelib.calltip", "get_entity", ["len"]),
+    ),
+    KnownBypass(
+        "lib2to3-import",
+        10,
+        "importing lib2to3 runs its code",
+        _code_exec_module("lib2to3.pgen2.driver", "Driver", ["x"]),
     ),
     KnownBypass(
         "osx-support-import",
@@ -191,6 +209,9 @@ KNOWN_BYPASSES: tuple[KnownBypass, ...] = (
         _code_exec_module("logging", "FileHandler", ["pwned.log"]),
     ),
     KnownBypass(
-        "timeit-timeit", 10, "timeit compiles and runs its statement", _code_exec_module("timeit", "timeit", ["len('x')"])
+        "timeit-timeit",
+        10,
+        "timeit compiles and runs its statement",
+        _code_exec_module("timeit", "timeit", ["len('x')"]),
     ),
 )

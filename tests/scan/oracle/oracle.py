@@ -46,9 +46,10 @@ class Outcome:
 
     def describe(self) -> str:
         events = sorted({f"{e.event} ({e.reason})" for r in self.loads for e in r.dangerous})
+        verdict = "PASS" if self.scan_passed else "FAIL"
         return (
-            f"{self.case.name}: loader events {events}; scan "
-            f"{'PASS' if self.scan_passed else 'FAIL'} (max {self.scan_max}); features {sorted(self.case.features)}"
+            f"{self.case.name}: loader events {events}; scan {verdict} (max {self.scan_max}); "
+            f"features {sorted(self.case.features)}"
         )
 
 

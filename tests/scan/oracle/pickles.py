@@ -81,11 +81,17 @@ class Program:
         elif self.proto >= 1:
             self.ops.append(b"X" + struct.pack("<I", len(raw)) + raw)
         else:
-            self.ops.append(b"V" + v.encode("raw-unicode-escape").replace(b"\\", b"\\u005c").replace(b"\n", b"\\u000a") + b"\n")
+            self.ops.append(
+                b"V"
+                + v.encode("raw-unicode-escape").replace(b"\\", b"\\u005c").replace(b"\n", b"\\u000a")
+                + b"\n"
+            )
 
     def raw_bytes(self, v: bytes) -> None:
         if self.proto >= 3:
-            self.ops.append(b"C" + bytes([len(v)]) + v if len(v) < 256 else b"B" + struct.pack("<I", len(v)) + v)
+            self.ops.append(
+                b"C" + bytes([len(v)]) + v if len(v) < 256 else b"B" + struct.pack("<I", len(v)) + v
+            )
         else:  # as pickle does before protocol 3: _codecs.encode(str, 'latin1')
             self.global_("_codecs", "encode")
             self.mark()
@@ -402,7 +408,13 @@ def _file_handler(p: Program, rng: random.Random) -> None:
 
 
 def _stdlib_exec_module(p: Program, rng: random.Random) -> None:
-    module, name = rng.choice([("idlelib.calltip", "get_entity"), ("lib2to3.pgen2.driver", "Driver"), ("_osx_support", "_read_output")])
+    module, name = rng.choice(
+        [
+            ("idlelib.calltip", "get_entity"),
+            ("lib2to3.pgen2.driver", "Driver"),
+            ("_osx_support", "_read_output"),
+        ]
+    )
     _call(p, module, name, [_s(p, "true")], rng=rng)
 
 
@@ -476,27 +488,40 @@ def _numpy_array(p: Program, rng: random.Random, depth: int) -> None:
     """numpy's own pickling of a small float64 array: _reconstruct + BUILD (state with a dtype)."""
     module = "numpy._core.multiarray" if rng.random() < 0.7 else "numpy.core.multiarray"
     p.global_(module, "_reconstruct")
-    p.tuple_([lambda: p.global_("numpy", "ndarray"), lambda: p.tuple_([lambda: p.integer(0)]), lambda: p.raw_bytes(b"b")])
+    p.tuple_(
+        [
+            lambda: p.global_("numpy", "ndarray"),
+            lambda: p.tuple_([lambda: p.integer(0)]),
+            lambda: p.raw_bytes(b"b"),
+        ]
+    )
     p.reduce()
 
     def dtype() -> None:
         p.global_("numpy", "dtype")
         p.tuple_([_s(p, "f8"), lambda: p.boolean(False), lambda: p.boolean(True)])
         p.reduce()
-        p.mark()
-        for op in (lambda: p.integer(3), _s(p, "<"), p.none, p.none, p.none, lambda: p.integer(-1), lambda: p.integer(-1), lambda: p.integer(0)):
-            op()
+        p.mark()  # dtype state: (version, byte order, subarray, names, fields, elsize, alignment, flags)
+        p.integer(3)
+        p.string("<")
+        p.none()
+        p.none()
+        p.none()
+        p.integer(-1)
+        p.integer(-1)
+        p.integer(0)
         p.ops.append(b"t")
         p.build()
 
     p.mark()
-    for op in (
+    state: tuple[Callable[[], None], ...] = (
         lambda: p.integer(1),
         lambda: p.tuple_([lambda: p.integer(2)]),
         dtype,
         lambda: p.boolean(False),
         lambda: p.raw_bytes(struct.pack("<2d", 1.0, 2.0)),
-    ):
+    )
+    for op in state:
         op()
     p.ops.append(b"t")
     p.build()
@@ -509,7 +534,13 @@ def _torch_tensor(p: Program, rng: random.Random, depth: int) -> None:
     p.global_("torch._utils", "_rebuild_tensor_v2")
 
     def storage() -> None:
-        items = [_s(p, "storage"), lambda: p.global_("torch", "FloatStorage"), _s(p, "0"), _s(p, "cpu"), lambda: p.integer(4)]
+        items = [
+            _s(p, "storage"),
+            lambda: p.global_("torch", "FloatStorage"),
+            _s(p, "0"),
+            _s(p, "cpu"),
+            lambda: p.integer(4),
+        ]
         if p.legacy_storage:  # torch's legacy (non-zip) stream adds view metadata
             items.append(p.none)
         p.tuple_(items)
@@ -521,7 +552,14 @@ def _torch_tensor(p: Program, rng: random.Random, depth: int) -> None:
         p.reduce()
 
     p.mark()
-    for op in (storage, lambda: p.integer(0), lambda: p.tuple_([lambda: p.integer(2)]), lambda: p.tuple_([lambda: p.integer(1)]), lambda: p.boolean(False), hooks):
+    for op in (
+        storage,
+        lambda: p.integer(0),
+        lambda: p.tuple_([lambda: p.integer(2)]),
+        lambda: p.tuple_([lambda: p.integer(1)]),
+        lambda: p.boolean(False),
+        hooks,
+    ):
         op()
     p.ops.append(b"t")
     p.reduce()
@@ -533,7 +571,12 @@ def _sklearn_estimator(p: Program, rng: random.Random, depth: int) -> None:
     p.global_("sklearn.linear_model._base", "LinearRegression")
     p.tuple_([])
     p.newobj()
-    p.dict_([(_s(p, "fit_intercept"), lambda: p.boolean(True)), (_s(p, "coef_"), lambda: _numpy_array(p, rng, depth + 1))])
+    p.dict_(
+        [
+            (_s(p, "fit_intercept"), lambda: p.boolean(True)),
+            (_s(p, "coef_"), lambda: _numpy_array(p, rng, depth + 1)),
+        ]
+    )
     p.build()
 
 
