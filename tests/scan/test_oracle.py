@@ -8,6 +8,7 @@ load without events), then the bounded random budget, then the known bypasses.
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 import warnings
@@ -16,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from modelwarden.scan import scan_paths
 from tests.scan.oracle import cases as oracle_cases
 from tests.scan.oracle.cases import ENABLED_FEATURES, Case, generate_cases
 from tests.scan.oracle.containers import Built
 from tests.scan.oracle.known_bypasses import KNOWN_BYPASSES
-from tests.scan.oracle.oracle import Outcome, Tally, run_case
+from tests.scan.oracle.oracle import ORACLE_FAIL_ON, Outcome, Tally, run_case, write_case
 from tests.scan.oracle.pickles import Program
+from tests.support.cli import run_cli
 from tests.support.sandbox import LoadResult, Sandbox
 
 # The bounded budget of `make test`: fixed seed, ~150 cases (the long run is benchmarks/scan_oracle.py).
@@ -193,6 +196,22 @@ def test_no_sample_that_a_loader_runs_passes_the_scan(box: Sandbox, tmp_path: Pa
     assert len(tally.cases) >= 10, tally.cases
     assert sum(tally.triggered.values()) >= BUDGET // 4, tally.triggered
     assert not tally.examples, "\n".join(tally.examples)
+
+
+def test_the_command_line_gives_the_library_verdict_the_oracle_uses(tmp_path: Path) -> None:
+    # The oracle scans with scan_paths in process (fast); a user runs the command. Same verdict, on
+    # the first generated case the library passes and the first it fails.
+    seen: dict[bool, Path] = {}
+    for case in generate_cases(SEED, 40, ENABLED_FEATURES):
+        folder = write_case(case, tmp_path)
+        report = scan_paths([folder], hash_files=False)
+        passed = not report.at_or_above(ORACLE_FAIL_ON) and not report.problems
+        seen.setdefault(passed, folder)
+    assert set(seen) == {True, False}
+    for passed, folder in seen.items():
+        run = run_cli("scan", folder, "--format", "json", "--no-hash", "--fail-on", ORACLE_FAIL_ON.value)
+        assert run.returncode == (0 if passed else 1), (folder.name, run.stderr)
+        assert json.loads(run.stdout)["summary"]["failed"] is not passed
 
 
 def test_every_disabled_feature_is_a_real_feature_with_a_known_bypass_of_its_class() -> None:
