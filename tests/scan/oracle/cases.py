@@ -51,6 +51,7 @@ CONTAINER_FEATURES = frozenset(
         "joblib-ndarray-checkpoints",  # the wrapper's file is in .ipynb_checkpoints/
         "torch-tar-after-storage",  # the program follows a storage's raw bytes in `storages`
         "zip-two-eocd",
+        "keras-torch-wrapper",  # a torch archive, base64 in a TorchModuleWrapper's Keras config
         "mutation",
     }
 )
@@ -133,7 +134,7 @@ def _one(rng: random.Random, features: frozenset[str], name: str) -> Case | None
         files[base.built.entry] = mutated
         used |= base.features | {"mutation:" + kind}
         return Case(name, container, c.Built(files, base.built.entry, base.built.loaders), frozenset(used))
-    torch_like = container in ("torch-zip", "torch-legacy", "zip-two-eocd")
+    torch_like = container in ("torch-zip", "torch-legacy", "zip-two-eocd", "keras-torch-wrapper")
     data, pf = _program(
         rng,
         features,
@@ -168,6 +169,8 @@ def _one(rng: random.Random, features: frozenset[str], name: str) -> Case | None
         built = c.joblib_ndarray_wrapper(data, ".ipynb_checkpoints/arr.npy")
     elif container == "torch-tar-after-storage":
         built = c.torch_legacy_tar(data, "after-storage")
+    elif container == "keras-torch-wrapper":
+        built = c.keras_torch_module_wrapper(data)
     elif container == "zip-two-eocd":
         benign, _ = _program(rng, features - {"dangerous"}, torch_storage=True)
         built = c.zip_two_eocd(data, benign)

@@ -7,13 +7,16 @@ opens and the loaders to run. Nothing here imports torch or keras: torch archive
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import pickle
 import pickletools
 import struct
 import tarfile
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -177,3 +180,22 @@ def zip_two_eocd(program: bytes, benign: bytes) -> Built:
     first = _torch_zip_bytes(benign)
     second = _torch_zip_bytes(program, offset=len(first))
     return Built({"model.pt": first + second}, "model.pt", ("torch",))
+
+
+KERAS_TEMPLATE = Path(__file__).with_name("data") / "keras_torch_module_wrapper.json"
+
+
+def keras_torch_module_wrapper(program: bytes) -> Built:
+    """A .keras archive (config written by Keras 3.15 for Sequential([Input, TorchModuleWrapper]), kept
+    in data/) whose wrapper's `module` is a base64 torch.save archive carrying `program`: with
+    safe_mode=False, Keras passes it to torch.load(weights_only=False)."""
+    config = json.loads(KERAS_TEMPLATE.read_text(encoding="utf-8"))
+    layer = config["config"]["layers"][-1]
+    layer["config"]["module"] = base64.b64encode(_torch_zip_bytes(program)).decode("ascii")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(
+            "metadata.json", json.dumps({"keras_version": "3.15.1", "date_saved": "2026-12-05@00:00:00"})
+        )
+        z.writestr("config.json", json.dumps(config))
+    return Built({"model.keras": buf.getvalue()}, "model.keras", ("keras",))
