@@ -4,10 +4,13 @@ Tests never load untrusted bytes in the pytest process. `Sandbox` starts one chi
 *server*: `python -m tests.support.sandbox serve`, in its own network namespace when `unshare -n`
 works), which imports the loaders once and then, for every request, forks a throwaway *worker* that:
 
-- runs in a fresh temporary directory (its cwd, `TMPDIR` and `HOME`) holding a copy of the sample;
+- runs in a fresh temporary directory: `sample/` (its cwd) holds a copy of the sample, `tmp/` is its
+  `TMPDIR` and `HOME` (the only place where a loader's own temporary files are allowed);
 - has no network: its own network namespace (only a down loopback) when available, and in any case
   every `socket.*` audit event is refused;
 - has a CPU-time, address-space and file-size rlimit, and is killed at a wall-clock timeout;
+- baseline: the modules loaded before the hook (the server preloads the loaders and warms each up on
+  benign files it writes itself, so that lazily imported modules are part of it);
 - installs a `sys.addaudithook` hook just before the load that records every dangerous audit event
   (process creation, code compilation/execution, imports outside the baseline, file writes and
   deletions, reads outside the sandbox, sockets, ctypes, tampering) and *raises* on it, so that a
@@ -436,7 +439,7 @@ def _loader_function(loader: str) -> Any:
         os.environ.setdefault("KERAS_BACKEND", "torch")
         import keras
 
-        return lambda path: keras.saving.load_model(path, safe_mode=False, compile=False)
+        return lambda path: keras.saving.load_model(path, safe_mode=False)
     raise ValueError(f"unknown loader {loader!r}")
 
 
