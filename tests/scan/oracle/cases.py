@@ -51,6 +51,7 @@ CONTAINER_FEATURES = frozenset(
         "joblib-ndarray-checkpoints",  # the wrapper's file is in .ipynb_checkpoints/
         "torch-tar-after-storage",  # the program follows a storage's raw bytes in `storages`
         "zip-two-eocd",
+        "zip-eocd-in-comment",  # the last end record hides in the first one's comment
         "keras-torch-wrapper",  # a torch archive, base64 in a TorchModuleWrapper's Keras config
         "mutation",
     }
@@ -134,7 +135,13 @@ def _one(rng: random.Random, features: frozenset[str], name: str) -> Case | None
         files[base.built.entry] = mutated
         used |= base.features | {"mutation:" + kind}
         return Case(name, container, c.Built(files, base.built.entry, base.built.loaders), frozenset(used))
-    torch_like = container in ("torch-zip", "torch-legacy", "zip-two-eocd", "keras-torch-wrapper")
+    torch_like = container in (
+        "torch-zip",
+        "torch-legacy",
+        "zip-two-eocd",
+        "zip-eocd-in-comment",
+        "keras-torch-wrapper",
+    )
     data, pf = _program(
         rng,
         features,
@@ -171,6 +178,9 @@ def _one(rng: random.Random, features: frozenset[str], name: str) -> Case | None
         built = c.torch_legacy_tar(data, "after-storage")
     elif container == "keras-torch-wrapper":
         built = c.keras_torch_module_wrapper(data)
+    elif container == "zip-eocd-in-comment":
+        benign, _ = _program(rng, features - {"dangerous"}, torch_storage=True)
+        built = c.zip_eocd_in_comment(data, benign)
     elif container == "zip-two-eocd":
         benign, _ = _program(rng, features - {"dangerous"}, torch_storage=True)
         built = c.zip_two_eocd(data, benign)

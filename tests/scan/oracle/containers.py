@@ -182,6 +182,28 @@ def zip_two_eocd(program: bytes, benign: bytes) -> Built:
     return Built({"model.pt": first + second}, "model.pt", ("torch",))
 
 
+_EOCD = struct.Struct("<4sHHHHIIH")
+
+
+def zip_eocd_in_comment(program: bytes, benign: bytes) -> Built:
+    """A benign torch archive whose end record's comment holds a second central directory and end
+    record, for an archive carrying `program` whose entries lie at the start of the file. Readers that
+    take the last end record (Python's zipfile, torch's) load the hidden archive; one that takes the
+    first end record, with a comment that ends exactly at the end of the file, sees the benign one."""
+    hidden = _torch_zip_bytes(program)
+    _, _, _, n_disk, n_total, cd_size, cd_offset, _ = _EOCD.unpack_from(hidden, len(hidden) - _EOCD.size)
+    entries, central = hidden[:cd_offset], hidden[cd_offset : cd_offset + cd_size]
+    shown = _torch_zip_bytes(benign, offset=len(entries))
+    shown_body = shown[: -_EOCD.size]
+    sig, d, dcd, sn, st, ssize, soff, _ = _EOCD.unpack_from(shown, len(shown) - _EOCD.size)
+    comment_len = len(central) + _EOCD.size
+    shown_end = _EOCD.pack(sig, d, dcd, sn, st, ssize, soff, comment_len)
+    new_cd_offset = len(entries) + len(shown_body) + len(shown_end)
+    hidden_end = _EOCD.pack(b"PK\x05\x06", 0, 0, n_disk, n_total, cd_size, new_cd_offset, 0)
+    data = entries + shown_body + shown_end + central + hidden_end
+    return Built({"model.pt": data}, "model.pt", ("torch",))
+
+
 KERAS_TEMPLATE = Path(__file__).with_name("data") / "keras_torch_module_wrapper.json"
 
 
