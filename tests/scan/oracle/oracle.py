@@ -14,7 +14,7 @@ from pathlib import Path
 
 from modelwarden.model import Severity
 from modelwarden.scan import scan_paths
-from tests.scan.oracle.cases import Case
+from tests.scan.oracle.cases import NEEDS_FIXED_SCANNER, Case
 from tests.support.sandbox import LoadResult, Sandbox
 
 ORACLE_FAIL_ON = Severity.HIGH
@@ -96,7 +96,10 @@ class Tally:
     timeouts: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     disagreement_features: Counter[str] = field(default_factory=Counter)
+    unexplained: Counter[str] = field(default_factory=Counter)
+    """Disagreements that use none of the features the old scanner is known to miss."""
     examples: list[str] = field(default_factory=list)
+    unexplained_examples: list[str] = field(default_factory=list)
 
     def add(self, o: Outcome) -> None:
         k = o.case.container
@@ -114,3 +117,7 @@ class Tally:
                 self.disagreement_features[f] += 1
             if len(self.examples) < 40:
                 self.examples.append(o.describe())
+            if not o.case.features & NEEDS_FIXED_SCANNER.keys():
+                self.unexplained[k] += 1
+                if len(self.unexplained_examples) < 40:
+                    self.unexplained_examples.append(o.describe())
