@@ -123,7 +123,7 @@ def test_memory_is_limited(box: Sandbox, tmp_path: Path) -> None:
     assert result.error.startswith("MemoryError") and not result.triggered
 
 
-def test_a_payload_that_exits_the_worker_still_leaves_its_trail(box: Sandbox, tmp_path: Path) -> None:
+def test_a_payload_that_exits_the_worker_is_not_a_completed_load(box: Sandbox, tmp_path: Path) -> None:
     # os._exit raises no audit event: the load ends without a report, which is not a completed load.
     result = _load_bytes(box, tmp_path, _call_pickle("os", "_exit", 0))
     assert not result.completed and result.exit_status is not None
