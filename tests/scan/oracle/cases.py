@@ -46,6 +46,7 @@ CONTAINER_FEATURES = frozenset(
         "npy",
         "npy-descr",  # object dtypes spelt other than '|O' ('object', structured fields)
         "npz",
+        "npz-zip64-elsewhere",  # a zip64 locator zipfile ignores, pointing at a benign archive
         "joblib",
         "joblib-ndarray-wrapper",
         "joblib-ndarray-checkpoints",  # the wrapper's file is in .ipynb_checkpoints/
@@ -64,6 +65,7 @@ NEEDS_FIXED_SCANNER: dict[str, str] = {
     "danger:sklearn.check_output": "1: re-exported subprocess.check_output under the `sklearn.*` tier (low)",
     "danger:setstate-unpickles": "2: a __setstate__ unpickles its state; the nested pickle is not analysed",
     "npy-descr": "3: object dtypes spelt 'object' / 'O' / in structured fields are not seen as object arrays",
+    "npz-zip64-elsewhere": "4: the scanner follows a zip64 locator that zipfile ignores (another archive)",
     "joblib-ndarray-checkpoints": "5: NDArrayWrapper pointing into a folder the folder scan skips",
     "torch-tar-after-storage": "6: legacy tar pickles after a storage's raw bytes are not walked",
     "danger:py2-eval": "7: __builtin__ names mapped with the last PROTO, not the one in force (medium)",
@@ -168,6 +170,8 @@ def _one(rng: random.Random, features: frozenset[str], name: str) -> Case | None
         built = c.npy(data, descr)
     elif container == "npz":
         built = c.npz(data)
+    elif container == "npz-zip64-elsewhere":
+        built = c.npz_zip64_elsewhere(data)
     elif container == "joblib":
         built = c.joblib_object_array(data)
     elif container == "joblib-ndarray-wrapper":

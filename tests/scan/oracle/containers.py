@@ -204,6 +204,29 @@ def zip_eocd_in_comment(program: bytes, benign: bytes) -> Built:
     return Built({"model.pt": data}, "model.pt", ("torch",))
 
 
+def npz_zip64_elsewhere(program: bytes) -> Built:
+    """An .npz carrying `program` whose last central-directory entry's comment ends in a zip64
+    end-of-central-directory locator, pointing at a zip64 record earlier in the file that describes a
+    benign archive. Python's zipfile (numpy.load) reads only a zip64 record adjacent to the locator,
+    finds none, and reads the regular end record (the archive with `program`); a reader that follows
+    the locator's offset sees the benign archive."""
+    benign_buf = io.BytesIO()
+    with zipfile.ZipFile(benign_buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("weights.npy", npy_bytes(b"", "'<f8'") + struct.pack("<d", 1.0))
+    benign = benign_buf.getvalue()
+    _, _, _, n, _, cd_size, cd_offset, _ = _EOCD.unpack_from(benign, len(benign) - _EOCD.size)
+    shown = benign[: -_EOCD.size]
+    zip64_record = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, cd_size, cd_offset)
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, len(shown), 1)
+    buf = io.BytesIO()
+    buf.write(shown + zip64_record)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        info = zipfile.ZipInfo("objects.npy")
+        info.comment = locator  # the last 20 bytes of the central directory
+        z.writestr(info, npy_bytes(program))
+    return Built({"arrays.npz": buf.getvalue()}, "arrays.npz", ("numpy",))
+
+
 KERAS_TEMPLATE = Path(__file__).with_name("data") / "keras_torch_module_wrapper.json"
 
 

@@ -156,6 +156,12 @@ KNOWN_BYPASSES: tuple[KnownBypass, ...] = (
         "npy-descr-structured", 3, "a structured field typed 'object'", _npy_descr("[('a', 'object')]")
     ),
     KnownBypass(
+        "npz-zip64-not-adjacent",
+        4,
+        "a zip64 locator (in the last entry's comment) names a benign archive; numpy's zipfile ignores it",
+        lambda: c.npz_zip64_elsewhere(_system_pickle()),
+    ),
+    KnownBypass(
         "joblib-ndarray-skipped-folder",
         5,
         "NDArrayWrapper makes joblib.load np.load a file in .ipynb_checkpoints/, which a folder scan skips",
