@@ -30,6 +30,9 @@ from tests.support.sandbox import LoadResult, Sandbox
 # The bounded budget of `make test`: fixed seed, ~150 cases (the long run is benchmarks/scan_oracle.py).
 SEED = 20261205
 BUDGET = 150
+# Keras takes ~15 s to import in the sandbox; the budget leaves its container to the long run (Keras
+# itself is checked by test_keras_loads_in_the_sandbox).
+BUDGET_FEATURES = ENABLED_FEATURES - {"keras-torch-wrapper"}
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -188,12 +191,12 @@ def test_generation_is_deterministic() -> None:
 
 def test_no_sample_that_a_loader_runs_passes_the_scan(box: Sandbox, tmp_path: Path) -> None:
     tally = Tally()
-    for case in generate_cases(SEED, BUDGET, ENABLED_FEATURES):
+    for case in generate_cases(SEED, BUDGET, BUDGET_FEATURES):
         tally.add(run_case(box, case, tmp_path))
     assert sum(tally.cases.values()) == BUDGET
     # The budget exercises the property: most containers are drawn, and loaders really do run payloads
     # (each of them blocked and recorded) in a good share of the cases.
-    assert len(tally.cases) >= 10, tally.cases
+    assert len(tally.cases) >= 12, tally.cases
     assert sum(tally.triggered.values()) >= BUDGET // 4, tally.triggered
     assert not tally.examples, "\n".join(tally.examples)
 
