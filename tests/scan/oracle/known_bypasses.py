@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tests.scan.oracle import containers as c
-from tests.scan.oracle.pickles import Program
+from tests.scan.oracle.pickles import SKLEARN, Program
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,27 @@ def _legacy_tar_after_storage() -> c.Built:
     return c.torch_legacy_tar(_system_pickle(), "after-storage")
 
 
+def _transformers_rotate_checkpoints() -> c.Built:
+    # `transformers.trainer_utils.*` was a wildcard (training) tier; rotate_checkpoints deletes the
+    # folders "<prefix>-<n>" of any directory, the prefix chosen by the caller.
+    def body(p: Program) -> None:
+        p.global_("transformers.trainer_utils", "rotate_checkpoints", stack=False)
+        args = (
+            lambda: p.string("."),
+            lambda: p.integer(1),
+            p.none,
+            lambda: p.boolean(False),
+            lambda: p.string("run"),
+        )
+        p.tuple_(list(args))
+        p.reduce()
+
+    program = _program(2, body)
+    return c.Built(
+        {"model.pkl": program, "run-1/notes.txt": b"x", "run-2/notes.txt": b"y"}, "model.pkl", ("pickle",)
+    )
+
+
 def _sklearn_reexport() -> c.Built:
     # sklearn.utils._testing.check_output *is* subprocess.check_output; `sklearn.*` was a wildcard tier.
     def body(p: Program) -> None:
@@ -140,10 +161,10 @@ def _sklearn_reexport() -> c.Built:
 
 KNOWN_BYPASSES: tuple[KnownBypass, ...] = (
     KnownBypass(
-        "sklearn-check-output",
+        "transformers-rotate-checkpoints",
         1,
-        "sklearn.utils._testing.check_output is subprocess.check_output under the old `sklearn.*` tier",
-        _sklearn_reexport,
+        "transformers.trainer_utils.rotate_checkpoints (training tier, low) deletes folders it is pointed at",
+        _transformers_rotate_checkpoints,
     ),
     KnownBypass(
         "setstate-unpickles-state",
@@ -215,3 +236,15 @@ KNOWN_BYPASSES: tuple[KnownBypass, ...] = (
         _code_exec_module("logging", "FileHandler", ["pwned.log"]),
     ),
 )
+
+# Needs scikit-learn installed (the loader must find the module to run it).
+SKLEARN_BYPASSES = (
+    KnownBypass(
+        "sklearn-check-output",
+        1,
+        "sklearn.utils._testing.check_output is subprocess.check_output under the old `sklearn.*` tier",
+        _sklearn_reexport,
+    ),
+)
+if SKLEARN:
+    KNOWN_BYPASSES = SKLEARN_BYPASSES + KNOWN_BYPASSES
