@@ -86,10 +86,15 @@ def report(t: Tally, args: argparse.Namespace, features: frozenset[str], seconds
     if t.unexplained_examples:
         out += ["Unexplained disagreements (first 40):", "", *(f"- {e}" for e in t.unexplained_examples), ""]
     if t.disagreement_features:
+        known = oracle_cases.NEEDS_FIXED_SCANNER
         out += [
-            "Features of the disagreements (a case counts once per feature it used):",
+            "Disagreements per known-bypass feature (issue 15 class: what the old scanner misses):",
             "",
-            *(f"- `{f}`: {n}" for f, n in t.disagreement_features.most_common()),
+            *(f"- `{f}` ({known[f]}): {n}" for f, n in t.disagreement_features.most_common() if f in known),
+            "",
+            "All features of the disagreements (a case counts once per feature it used):",
+            "",
+            ", ".join(f"`{f}` {n}" for f, n in t.disagreement_features.most_common()),
             "",
             "Examples (first 40):",
             "",
