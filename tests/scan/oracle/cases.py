@@ -64,7 +64,7 @@ ALL_FEATURES = GRAMMAR_FEATURES | DANGER_FEATURES | CONTAINER_FEATURES
 NEEDS_FIXED_SCANNER: dict[str, str] = {
     "danger:sklearn.check_output": "1: re-exported subprocess.check_output under the `sklearn.*` tier (low)",
     "danger:setstate-unpickles": "2: a __setstate__ unpickles its state; the nested pickle is not analysed",
-    "npy-descr": "3: object dtypes spelt 'object' / 'O' / in structured fields are not seen as object arrays",
+    "npy-descr": "3: descr 'object' (also as a structured field's type) is not seen as an object dtype",
     "npz-zip64-elsewhere": "4: the scanner follows a zip64 locator that zipfile ignores (another archive)",
     "joblib-ndarray-checkpoints": "5: NDArrayWrapper pointing into a folder the folder scan skips",
     "torch-tar-after-storage": "6: legacy tar pickles after a storage's raw bytes are not walked",
