@@ -116,6 +116,22 @@ def test_the_worker_has_no_network(box: Sandbox, tmp_path: Path) -> None:
         assert box.network_isolated
 
 
+def test_a_module_attribute_swapped_by_the_load_is_reported(box: Sandbox, tmp_path: Path) -> None:
+    # setattr on a module raises no audit event; the worker compares the watched modules afterwards.
+    p = Program(proto=2)
+    p.global_("builtins", "setattr", stack=False)
+    p.tuple_(
+        [
+            lambda: p.global_("torch.utils.data.dataloader", "os", stack=False),
+            lambda: p.string("getcwd"),
+            lambda: p.global_("builtins", "len", stack=False),
+        ]
+    )
+    p.reduce()
+    result = _load_bytes(box, tmp_path, p.to_bytes())
+    assert [(e.event, e.detail) for e in result.dangerous] == [("module.tampering", "os.getcwd")]
+
+
 def test_a_load_that_hangs_is_killed_at_the_timeout(box: Sandbox, tmp_path: Path) -> None:
     result = _load_bytes(box, tmp_path, _call_pickle("time", "sleep", 60), timeout=2)
     assert result.timed_out and not result.completed and result.seconds < 10

@@ -163,7 +163,13 @@ SCRATCH_EVENTS: dict[str, tuple[tuple[int, int | None], ...]] = {
     "shutil.copymode": ((0, None), (1, None)),
     "shutil.copystat": ((0, None), (1, None)),
 }
-RECORDED_EVENTS = ("pickle.find_class",)  # informative: what the unpickler resolved
+RECORDED_EVENTS = ("pickle.find_class",)
+# Modules whose attributes must be the same object after a load as before.
+WATCHED_MODULES = (
+    "builtins", "os", "posix", "sys", "io", "pickle", "_pickle", "copyreg", "subprocess", "importlib",
+    "shutil", "tempfile", "functools", "operator", "collections", "json", "torch", "torch.serialization",
+    "torch._utils", "numpy", "joblib", "joblib.numpy_pickle", "keras",
+)  # fmt: skip  # informative: what the unpickler resolved
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -512,6 +518,30 @@ def _vm_size() -> int:
     return 0
 
 
+def _module_snapshot() -> dict[tuple[str, str], int]:
+    """Identity of every attribute of the modules a payload would monkeypatch (setattr on a module
+    raises no audit event: a load that swaps `os.system` or `torch.load` is only seen afterwards)."""
+    snapshot: dict[tuple[str, str], int] = {}
+    for name in WATCHED_MODULES:
+        module = sys.modules.get(name)
+        if module is not None:
+            for attr, value in list(vars(module).items()):
+                snapshot[(name, attr)] = id(value)
+    for name, module in list(sys.modules.items()):
+        snapshot[("sys.modules", name)] = id(module)
+    return snapshot
+
+
+def _replaced(before: dict[tuple[str, str], int]) -> list[str]:
+    """Attributes (and sys.modules entries) replaced or removed since `before`."""
+    now = _module_snapshot()
+    return sorted(
+        f"{m}.{a}" if m != "sys.modules" else f"sys.modules[{a!r}]"
+        for (m, a), v in before.items()
+        if now.get((m, a)) != v
+    )
+
+
 def _worker(load: Any, path: str, workdir: str, fd: int, baseline: frozenset[str]) -> None:
     """In the forked worker: confine, arm the hook, load, report, exit (never returns)."""
     status = 0
@@ -529,6 +559,7 @@ def _worker(load: Any, path: str, workdir: str, fd: int, baseline: frozenset[str
         limit = _vm_size() + MEMORY_HEADROOM
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         watch = _Watch(fd, workdir, baseline)
+        before = _module_snapshot()
         sys.addaudithook(watch)
         watch.armed = True
         try:
@@ -537,6 +568,10 @@ def _worker(load: Any, path: str, workdir: str, fd: int, baseline: frozenset[str
         except BaseException as exc:  # everything the load raised is the result
             message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
             done = {"done": True, "completed": False, "error": f"{type(exc).__name__}: {message[:300]}"}
+        watch.armed = False
+        replaced = _replaced(before)
+        if replaced:
+            watch.emit(Event("module.tampering", ", ".join(replaced[:10]), True, "module attribute replaced"))
         os.write(fd, (json.dumps(done) + "\n").encode())
     except BaseException:  # the worker must never return into the server's loop
         status = 3
