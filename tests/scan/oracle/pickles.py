@@ -418,6 +418,19 @@ def _stdlib_exec_module(p: Program, rng: random.Random) -> None:
     _call(p, module, name, [_s(p, "true")], rng=rng)
 
 
+def _swap_module_attribute(p: Program, rng: random.Random) -> None:
+    """setattr(<the os module, as torch's dataloader imported it>, 'getcwd', len): no audit event."""
+    p.global_("builtins", "setattr", stack=False)
+    p.tuple_(
+        [
+            lambda: p.global_("torch.utils.data.dataloader", "os", stack=False),
+            _s(p, "getcwd"),
+            lambda: p.global_("builtins", "len", stack=False),
+        ]
+    )
+    p.reduce()
+
+
 DANGEROUS: tuple[Danger, ...] = (
     Danger("os.system", _system),
     Danger("builtins.eval", _eval),
@@ -436,6 +449,7 @@ DANGEROUS: tuple[Danger, ...] = (
     Danger("setstate-unpickles", _setstate_unpickles, min_proto=2),
     Danger("logging.FileHandler", _file_handler),
     Danger("stdlib-exec-module", _stdlib_exec_module),
+    Danger("module-setattr", _swap_module_attribute),
 ) + ((Danger("sklearn.check_output", _sklearn_check_output, min_proto=1),) if SKLEARN else ())
 
 
