@@ -132,6 +132,35 @@ def test_a_module_attribute_swapped_by_the_load_is_reported(box: Sandbox, tmp_pa
     assert [(e.event, e.detail) for e in result.dangerous] == [("module.tampering", "os.getcwd")]
 
 
+def test_a_module_run_by_hand_through_importlib_is_code_execution(box: Sandbox, tmp_path: Path) -> None:
+    # spec_from_file_location + exec_module runs a .py shipped with the model without an import event.
+    (tmp_path / "helper.py").write_text("import os\nos.getpid()\n")
+    p = Program(proto=2)
+
+    def spec() -> None:
+        p.global_("importlib.util", "spec_from_file_location", stack=False)
+        p.tuple_([lambda: p.string("helper"), lambda: p.string("helper.py")])
+        p.reduce()
+
+    def getattr_(obj: Callable[[], None], attr: str) -> None:
+        p.global_("builtins", "getattr", stack=False)
+        p.tuple_([obj, lambda: p.string(attr)])
+        p.reduce()
+
+    spec()
+    index = p.memoize()
+    getattr_(lambda: getattr_(lambda: p.get(index), "loader"), "exec_module")  # spec.loader.exec_module
+    p.mark()
+    p.global_("importlib.util", "module_from_spec", stack=False)
+    p.tuple_([lambda: p.get(index)])
+    p.reduce()
+    p.ops.append(b"t")
+    p.reduce()
+    (tmp_path / "model.pkl").write_bytes(p.to_bytes())
+    result = box.load(tmp_path, "model.pkl", "pickle")
+    assert [e.reason for e in result.dangerous] == ["code execution through the import machinery"], result
+
+
 def test_a_load_that_hangs_is_killed_at_the_timeout(box: Sandbox, tmp_path: Path) -> None:
     result = _load_bytes(box, tmp_path, _call_pickle("time", "sleep", 60), timeout=2)
     assert result.timed_out and not result.completed and result.seconds < 10

@@ -262,6 +262,23 @@ def _paths(args: tuple[Any, ...], spec: tuple[tuple[int, int | None], ...]) -> l
     return out
 
 
+_INSTALLED_ROOTS = tuple({os.path.realpath(p) + "/" for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+
+
+def _installed_code(args: tuple[Any, ...]) -> bool:
+    """The `compile`/`exec` argument is code of an installed module (frozen or under the interpreter's
+    prefixes), judging by its file name."""
+    first = args[0] if args else None
+    filename = getattr(first, "co_filename", None) if not isinstance(first, (str, bytes)) else None
+    if filename is None and len(args) > 1:
+        filename = args[1]  # compile(source, filename)
+    if not isinstance(filename, str):
+        return False
+    if filename.startswith("<frozen "):
+        return True
+    return os.path.realpath(filename).startswith(_INSTALLED_ROOTS)
+
+
 def _called_by_importlib() -> bool:
     """The audited builtin was called by the import system (loading a module's code), frames
     counted as in `_called_by_ast_parse`."""
@@ -339,7 +356,12 @@ class _Watch:
     def classify(self, name: str, args: tuple[Any, ...]) -> str | None:
         """The reason `name(args)` is dangerous, or None."""
         if name in ("compile", "exec", "marshal.loads") and _called_by_importlib():
-            return None  # a module being imported (its import was judged by the `import` event)
+            # The import system loading a module's code: judged by the `import` event — unless the
+            # code comes from outside the interpreter's own trees (a payload driving importlib's
+            # machinery by hand, spec_from_file_location + exec_module, raises no import event).
+            if name == "marshal.loads" or _installed_code(args):
+                return None
+            return "code execution through the import machinery"
         if name == "compile" and _called_by_ast_parse():
             return None  # numpy reads .npy headers with ast.literal_eval: a parse, no code object
         if name == "open":
