@@ -294,7 +294,6 @@ def test_every_known_bypass_makes_its_loader_do_something_dangerous(
     assert len({kb.issue_class for kb in KNOWN_BYPASSES}) >= 8
 
 
-@pytest.mark.xfail(strict=False, reason="fixed on scan-policy/scan-containers branches")
 def test_no_known_bypass_passes_the_scan(known_outcomes: dict[str, Outcome]) -> None:
     passed = [o.describe() for o in known_outcomes.values() if o.disagreement]
     assert not passed, "\n".join(passed)

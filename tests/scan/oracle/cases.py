@@ -19,7 +19,7 @@ from tests.scan.oracle import containers as c
 from tests.scan.oracle import pickles as p
 from tests.scan.oracle.mutate import mutate, splice_at_boundary
 
-FULL_GRAMMAR = False
+FULL_GRAMMAR = True
 
 # Every feature a case can draw on: grammar (pickle encodings), payload families, containers.
 GRAMMAR_FEATURES = frozenset(
