@@ -11,7 +11,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any
+
+import yaml
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,20 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/v1/moderations": Endpoint("moderations", "POST", None, "input", needs_model=False),
     "/v1/models": Endpoint("models", "GET", None, None, needs_model=False),
 }
+
+
+@cache
+def forwarded_fields() -> dict[str, frozenset[str]]:
+    """Per endpoint name, the top-level request fields the gateway accepts and forwards
+    (data/request_fields.yaml; why: docs/gateway.md "What is forwarded")."""
+    text = resources.files("modelwarden.gateway").joinpath("data/request_fields.yaml").read_text("utf-8")
+    return {name: frozenset(fields) for name, fields in yaml.safe_load(text)["endpoints"].items()}
+
+
+def unknown_fields(endpoint: Endpoint, body: dict[str, Any]) -> list[str]:
+    """The body's top-level fields the endpoint does not forward (empty: all known)."""
+    known = forwarded_fields().get(endpoint.name, frozenset())
+    return [k for k in body if k not in known]
 
 
 class BadJSON(ValueError):
@@ -108,6 +126,60 @@ def _tool_arguments(holder: dict[str, Any]) -> list[str]:
     ]
 
 
+#: Message keys whose values are never prompt text (identifiers, or binary media the text
+#: classifiers cannot read).
+_NOT_TEXT = frozenset({"role", "type", "id", "tool_call_id", "image_url", "input_audio", "file", "detail"})
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in `value` (dict values, list items), skipping `_NOT_TEXT` keys. Iterative: a
+    body nested as deep as the JSON parser allows must not overflow the stack here."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, list):
+            stack.extend(reversed(v))
+        elif isinstance(v, dict):
+            stack.extend(reversed([x for k, x in v.items() if k not in _NOT_TEXT]))
+    return out
+
+
+def _content_error(content: Any) -> str | None:
+    # Content the gateway cannot read as text would reach the model unmoderated: refuse it.
+    if content is None or isinstance(content, str):
+        return None
+    if not isinstance(content, list):
+        return "message `content` must be a string, a list of content parts, or null"
+    for part in content:
+        if not isinstance(part, dict) or ("text" in part and not isinstance(part["text"], str)):
+            return "each content part must be an object whose `text`, if any, is a string"
+    return None
+
+
+def _chat_input(body: dict[str, Any]) -> Input | str:
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) for m in msgs):
+        return "`messages` must be a non-empty list of message objects"
+    parts: list[str] = []
+    for m in msgs:
+        err = _content_error(m.get("content"))
+        if err is not None:
+            return err
+        # Every string of the message, not only its content: chat templates render the `name`,
+        # tool-call names and arguments, and fields such as `reasoning_content` into the prompt.
+        parts += _strings(m)
+    # Tool and function definitions are rendered into the prompt too (as JSON, by most templates),
+    # keys included: a property name is as much prompt text as a description.
+    for key in ("tools", "functions"):
+        if body.get(key) is not None:
+            parts.append(json.dumps(body[key], ensure_ascii=False))
+    kept = tuple(p for p in parts if p)
+    return Input("\n".join(kept), kept, len(msgs))
+
+
 def token_ids(value: Any) -> int | None:
     """How many token ids `value` holds (a list of ints, or a list of lists of ints), else None."""
     if not isinstance(value, list) or not value:
@@ -135,22 +207,19 @@ class Input:
 def read_input(endpoint: Endpoint, body: dict[str, Any]) -> Input | str:
     """The input, or an error message for the client when the body has the wrong shape."""
     if endpoint.name == "chat.completions":
-        msgs = body.get("messages")
-        if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) for m in msgs):
-            return "`messages` must be a non-empty list of message objects"
-        parts: list[str] = []
-        for m in msgs:
-            parts.append(_text_of(m.get("content")))
-            parts += _tool_arguments(m)
-        kept = tuple(p for p in parts if p)
-        return Input("\n".join(kept), kept, len(msgs))
+        return _chat_input(body)
     key = endpoint.input_field or "input"
     value = body.get(key)
+    # Fill-in-the-middle: the model reads the suffix as much as the prompt.
+    suffix = body.get("suffix") if endpoint.name == "completions" else None
+    if suffix is not None and not isinstance(suffix, str):
+        return "`suffix` must be a string"
+    extra = (suffix,) if suffix else ()
     if isinstance(value, str):
-        return Input(value, (value,), 1)
+        return Input("\n".join((value, *extra)), (value, *extra), 1)
     if isinstance(value, list):
         if all(isinstance(v, str) for v in value):
-            return Input("\n".join(value), tuple(value), len(value))
+            return Input("\n".join((*value, *extra)), (*value, *extra), len(value))
         ids = token_ids(value)
         if ids is not None:
             # Token ids cannot be read as text, so they cannot be moderated: a prompt sent as ids

@@ -57,6 +57,7 @@ from modelwarden.gateway.bodies import (
     output_text,
     parse_object,
     read_input,
+    unknown_fields,
     usage_count,
 )
 from modelwarden.gateway.config import GatewayConfig
@@ -73,6 +74,8 @@ log = logging.getLogger("modelwarden.gateway.proxy")
 
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_N = 8
+#: Longest model name kept in an audit entry or error message.
+MAX_MODEL_NAME = 256
 #: HTTP header values are ISO-8859-1 at best and ASCII in practice (RFC 9110 §5.5): what our
 #: messages use beyond ASCII, spelled in ASCII.
 _HEADER_ASCII = str.maketrans({"×": "x", "–": "-", "—": "-", "…": "...", "→": "->"})
@@ -164,14 +167,18 @@ class Ctx:
     def overhead_ms(self) -> float:
         return (time.perf_counter() - self.t0 - self.upstream_s) * 1000
 
-    def set_usage(self, prompt: int | None, completion: int | None, text_in: str, text_out: str) -> None:
-        """Record usage, estimating (and labelling) what the upstream did not report."""
+    def set_usage(
+        self, prompt: int | None, completion: int | None, text_in: str, text_out: str, pieces: int = 0
+    ) -> None:
+        """Record usage, estimating (and labelling) what the upstream did not report. `pieces`: the
+        streamed chunks that carried text, each at least one token (servers stream token by token),
+        so text that tokenises densely (digits, rare scripts) is not charged below what it cost."""
         self.usage_estimated = []
         if prompt is None:
             prompt = estimate_tokens(text_in)
             self.usage_estimated.append("prompt_tokens")
         if completion is None:
-            completion = estimate_tokens(text_out) if text_out else 0
+            completion = max(estimate_tokens(text_out) if text_out else 0, pieces)
             self.usage_estimated.append("completion_tokens")
         self.usage = {"prompt_tokens": prompt, "completion_tokens": completion}
         self.charge = prompt + completion
@@ -382,6 +389,16 @@ class Proxy:
         assert ctx.tier is not None and ctx.principal is not None
         tier = ctx.tier
         route = self._route(ctx, spec, body)
+        unknown = unknown_fields(spec, body)
+        if unknown:
+            # Model servers honour their own fields, some of which undo the controls below
+            # (llama.cpp `n_predict`, vLLM `min_tokens`, ...): only known fields are forwarded.
+            names = ", ".join(f"`{k[:40]}`" for k in unknown[:5])
+            raise Reject(
+                400,
+                "unknown_parameter",
+                f"Unrecognized request argument supplied: {names} (see docs/gateway.md, what is forwarded).",
+            )
         inp = read_input(spec, body)
         if isinstance(inp, str):
             raise Reject(400, "invalid_request", inp)
@@ -394,7 +411,12 @@ class Proxy:
             raise Reject(403, "stream_not_allowed", f"Streaming is not available in the `{tier.name}` tier.")
         copies = 1
         if spec.budget_fields:
-            if (body.get("logprobs") or body.get("top_logprobs")) and not tier.logprobs_allowed:
+            # `logprobs: 0` (completions) still returns the sampled tokens' logprobs: any value but
+            # absent/null/false asks for them.
+            # (Identity, not `in (None, False)`: 0 == False in Python.)
+            lp = body.get("logprobs")
+            asks = (lp is not None and lp is not False) or body.get("top_logprobs") is not None
+            if asks and not tier.logprobs_allowed:
                 raise Reject(
                     403, "logprobs_not_allowed", f"logprobs are not available in the `{tier.name}` tier."
                 )
@@ -410,15 +432,18 @@ class Proxy:
 
     def _route(self, ctx: Ctx, spec: Endpoint, body: dict[str, Any]) -> Route | None:
         model = body.get("model")
+        # The entry and the error name the model as asked, cut short: a body-sized model name must
+        # not become a body-sized audit entry.
+        shown = model[:MAX_MODEL_NAME] if isinstance(model, str) else None
         if not spec.needs_model:
-            ctx.model = model if isinstance(model, str) and model else None
+            ctx.model = shown or None
             return None
         if not isinstance(model, str) or not model:
             raise Reject(400, "missing_model", "`model` is required.")
-        ctx.model = model
+        ctx.model = shown
         route = self.pool.route(model)
         if route is None:
-            raise Reject(404, "model_not_found", f"The model `{model}` does not exist.")
+            raise Reject(404, "model_not_found", f"The model `{shown}` does not exist.")
         assert ctx.tier is not None
         if not ctx.tier.allows_model(model, route.model.tags):
             raise Reject(
@@ -751,6 +776,8 @@ class _StreamRun:
         self.error: dict[str, Any] | None = None
         self.tripped: Decision | None = None
         self.chunks = 0
+        #: Chunks whose choices carried generated text (each is at least one token).
+        self.text_chunks = 0
         self.done = False
 
     async def start(self) -> None:
@@ -840,7 +867,10 @@ class _StreamRun:
                 return False
         self.last = chunk
         self.chunks += 1
-        due = self.mod.feed(delta_text(self.ctx.endpoint, chunk))
+        text = delta_text(self.ctx.endpoint, chunk)
+        if text:
+            self.text_chunks += 1
+        due = self.mod.feed(text)
         self.buffered.append(b"data: " + data + b"\n\n")
         if due:
             if await self._check():
@@ -870,6 +900,7 @@ class _StreamRun:
             usage_count(self.usage, "completion_tokens"),
             ctx.prompt,
             ctx.output,
+            self.text_chunks,
         )
         ctx.extra["chunks"] = self.chunks
         ctx.extra["moderation_checks"] = self.mod.checks
