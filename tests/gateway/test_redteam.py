@@ -268,3 +268,28 @@ def test_the_sdk_with_tools_and_extra_sampling_fields_still_works(env: Env) -> N
     assert sent["top_k"] == 20 and sent["seed"] == 3 and sent["tools"][0]["function"]["name"] == "lookup"
     verify = run_cli("audit", "verify", "--config", dep.config_path)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_content_in_answers_is_moderated(env: Env, client: httpx.Client, stream: bool) -> None:
+    # llama.cpp and vLLM return a reasoning model's thinking as `reasoning_content` beside the
+    # content: it is generated text the client reads, and must pass the output check like content.
+    dep, gw, _ = env
+    k = key(dep, f"reasoning-{stream}")
+    prompt = f"[[mock:reasoning_hex={BAD.encode().hex()}]][[mock:say=fine]]"
+    r = post(
+        client,
+        gw,
+        k,
+        "/v1/chat/completions",
+        {"model": "mock-small", "messages": [{"role": "user", "content": prompt}], "stream": stream},
+    )
+    assert BAD not in r.text.replace("\\u0020", " ")
+    sent = "".join(
+        str(c["choices"][0]["delta"].get("reasoning_content") or "")
+        for c in sse_events(r.text)
+        if isinstance(c, dict) and c.get("choices")
+    ) if stream else str(r.json()["choices"][0]["message"].get("reasoning_content") or "")
+    assert "sarin" not in sent
+    entry = pe.entries(dep, r.headers["x-request-id"])[0]
+    assert entry["decision"] == "blocked" and entry["reason"] == "output_filtered", entry

@@ -107,25 +107,6 @@ def estimate_tokens(text: str, messages: int = 0) -> int:
     return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 3) + 4 * messages
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, {"type": "image_url"}]
-        return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
-
-
-def _tool_arguments(holder: dict[str, Any]) -> list[str]:
-    calls = holder.get("tool_calls")
-    if not isinstance(calls, list):
-        return []
-    return [
-        str(call["function"].get("arguments") or "")
-        for call in calls
-        if isinstance(call, dict) and isinstance(call.get("function"), dict)
-    ]
-
-
 #: Message keys whose values are never prompt text (identifiers, or binary media the text
 #: classifiers cannot read).
 _NOT_TEXT = frozenset({"role", "type", "id", "tool_call_id", "image_url", "input_audio", "file", "detail"})
@@ -232,7 +213,9 @@ def read_input(endpoint: Endpoint, body: dict[str, Any]) -> Input | str:
 
 
 def output_text(endpoint: str, data: dict[str, Any]) -> str:
-    """The generated text of a whole (non-streamed) answer."""
+    """The generated text of a whole (non-streamed) answer: for chat, every string of each message
+    (content, `reasoning_content` of reasoning models, refusals, tool-call names and arguments),
+    since the client reads all of it."""
     out: list[str] = []
     choices = data.get("choices")
     for ch in choices if isinstance(choices, list) else []:
@@ -241,15 +224,14 @@ def output_text(endpoint: str, data: dict[str, Any]) -> str:
         if endpoint == "chat.completions":
             msg = ch.get("message")
             if isinstance(msg, dict):
-                out.append(_text_of(msg.get("content")))
-                out += _tool_arguments(msg)
+                out += _strings(msg)
         elif isinstance(ch.get("text"), str):
             out.append(ch["text"])
     return "\n".join(t for t in out if t)
 
 
 def delta_text(endpoint: str, chunk: dict[str, Any]) -> str:
-    """The generated text of one streamed chunk."""
+    """The generated text of one streamed chunk (for chat, every string of each delta)."""
     out: list[str] = []
     choices = chunk.get("choices")
     for ch in choices if isinstance(choices, list) else []:
@@ -258,9 +240,7 @@ def delta_text(endpoint: str, chunk: dict[str, Any]) -> str:
         if endpoint == "chat.completions":
             d = ch.get("delta")
             if isinstance(d, dict):
-                if isinstance(d.get("content"), str):
-                    out.append(d["content"])
-                out += _tool_arguments(d)
+                out += _strings(d)
         elif isinstance(ch.get("text"), str):
             out.append(ch["text"])
     return "".join(out)

@@ -699,8 +699,8 @@ class Proxy:
             if isinstance(ch, dict):
                 ch["finish_reason"] = "content_filter"
                 if isinstance(ch.get("message"), dict):
-                    ch["message"]["content"] = ""
-                    ch["message"].pop("tool_calls", None)
+                    # Everything generated goes (reasoning, tool calls, refusals), not only content.
+                    ch["message"] = {"role": ch["message"].get("role", "assistant"), "content": ""}
                 if "text" in ch:
                     ch["text"] = ""
         data["modelwarden"] = {"blocked": d.blocked or d.failed_closed}
