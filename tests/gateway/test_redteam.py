@@ -293,3 +293,37 @@ def test_reasoning_content_in_answers_is_moderated(env: Env, client: httpx.Clien
     assert "sarin" not in sent
     entry = pe.entries(dep, r.headers["x-request-id"])[0]
     assert entry["decision"] == "blocked" and entry["reason"] == "output_filtered", entry
+
+
+def test_a_client_cannot_give_its_request_the_id_of_another_request(env: Env, client: httpx.Client) -> None:
+    # Request ids are a per-process prefix and a counter: a client that sees its own id can name the
+    # next one. An id the client chooses must never become the id in the audit log, or one id would
+    # have two entries (the victim's and the attacker's) and evidence could be misattributed.
+    dep, gw, _ = env
+    victim, attacker = key(dep, "rid-victim"), key(dep, "rid-attacker")
+    mine = post(client, gw, attacker, "/v1/chat/completions", ECHO_CHAT).headers["x-request-id"]
+    prefix, counter = mine[:-8], int(mine[-8:], 16)
+    # The attacker names the next ids, which the victim's requests are about to get.
+    guesses = [f"{prefix}{counter + i:08x}" for i in range(1, 7)]
+    for g in guesses:
+        r = client.post(
+            gw.url + "/v1/chat/completions",
+            json={"model": "mock-small", "messages": [{"role": "user", "content": BAD}]},
+            headers={"authorization": f"Bearer {attacker}", "x-request-id": g},
+        )
+        assert r.status_code == 400
+    victims = [post(client, gw, victim, "/v1/chat/completions", ECHO_CHAT) for _ in range(3)]
+    for r in victims:
+        rid = r.headers["x-request-id"]
+        found = [e for e in pe.entries(dep) if e.get("rid") == rid]
+        assert len(found) == 1 and found[0]["decision"] == "ok", found
+    for r in (
+        client.post(
+            gw.url + "/v1/chat/completions",
+            json=ECHO_CHAT,
+            headers={"authorization": f"Bearer {victim}", "x-request-id": "same-id"},
+        )
+        for _ in range(2)
+    ):
+        assert r.headers["x-client-request-id"] == "same-id"
+    assert len({e["rid"] for e in pe.entries(dep) if e.get("client_request_id") == "same-id"}) == 2

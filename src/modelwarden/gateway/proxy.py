@@ -127,6 +127,8 @@ class Ctx:
     """One request's state through the pipeline; `_entry()` turns it into its audit entry."""
 
     rid: str
+    #: The client's own `x-request-id`, when it sent a well-formed one (tracing only, not unique).
+    client_rid: str | None
     endpoint: str
     t0: float
     ip: str
@@ -186,6 +188,7 @@ class Ctx:
     def headers(self) -> list[tuple[bytes, bytes]]:
         h = [
             (b"x-request-id", self.rid.encode()),
+            *([(b"x-client-request-id", self.client_rid.encode())] if self.client_rid else []),
             (b"x-modelwarden-overhead-ms", f"{self.overhead_ms:.3f}".encode()),
             (b"server-timing", ", ".join(f"{k};dur={v:.3f}" for k, v in self.stages.items()).encode()),
         ]
@@ -259,7 +262,11 @@ class Proxy:
         spec = ENDPOINTS.get(path.rstrip("/") or path)
         rid_in = header(scope, b"x-request-id")
         ctx = Ctx(
-            rid=rid_in if rid_in and _RID.match(rid_in) else self._next_rid(),
+            # The audit log's id is always the gateway's own: an id the client chose could be
+            # another request's (ids are guessable), giving one id two entries. The client's id is
+            # kept beside it for tracing, and echoed as `x-client-request-id`.
+            rid=self._next_rid(),
+            client_rid=rid_in if rid_in and _RID.match(rid_in) else None,
             endpoint=spec.name if spec else path[:64],
             t0=time.perf_counter(),
             ip=(scope.get("client") or ("", 0))[0] or "",
@@ -971,6 +978,8 @@ def _entry_body(salt: bytes, ctx: Ctx) -> dict[str, Any]:
         "overhead_ms": round(ctx.overhead_ms, 3),
         "upstream_ms": round(ctx.upstream_s * 1000, 3),
     }
+    if ctx.client_rid:
+        body["client_request_id"] = ctx.client_rid
     if ctx.reason:
         body["reason"] = ctx.reason
     if p is not None:
