@@ -327,3 +327,46 @@ def test_a_client_cannot_give_its_request_the_id_of_another_request(env: Env, cl
     ):
         assert r.headers["x-client-request-id"] == "same-id"
     assert len({e["rid"] for e in pe.entries(dep) if e.get("client_request_id") == "same-id"}) == 2
+
+
+@pytest.mark.parametrize(
+    ("model", "directive", "code"),
+    [
+        # Generation outlasting the read timeout: the model server worked (and, for a non-streamed
+        # request, may go on working), the client gets a 504.
+        ("narrow-model", "[[mock:delay=3.6]]", "upstream_timeout"),
+        # The answer broken off mid-body, after the model server generated it.
+        ("mock-small", "[[mock:disconnect_after=1]]", "upstream_disconnected"),
+    ],
+)
+def test_an_answer_lost_after_the_model_server_worked_is_not_refunded(
+    env: Env, client: httpx.Client, model: str, directive: str, code: str
+) -> None:
+    # What was generated is unknown: refunding it all made slow, maximal requests free of the
+    # token limits (only the request count was spent). Fail closed: charge what was reserved.
+    dep, gw, _ = env
+    k = key(dep, "lost-" + code)
+    r = post(
+        client,
+        gw,
+        k,
+        "/v1/chat/completions",
+        {"model": model, "messages": [{"role": "user", "content": directive}], "max_tokens": 300},
+    )
+    assert r.status_code in (502, 504) and r.json()["error"]["code"] == code, r.text
+    entry = pe.entries(dep, r.headers["x-request-id"])[0]
+    assert entry["reserved"] >= 300 and entry["charged"] == entry["reserved"], entry
+
+
+def test_an_upstream_error_answer_is_refunded(env: Env, client: httpx.Client) -> None:
+    dep, gw, _ = env
+    k = key(dep, "upstream-503")
+    r = post(
+        client,
+        gw,
+        k,
+        "/v1/chat/completions",
+        {"model": "mock-small", "messages": [{"role": "user", "content": "[[mock:status=503]]"}]},
+    )
+    assert r.status_code == 502
+    assert pe.entries(dep, r.headers["x-request-id"])[0]["charged"] == 0

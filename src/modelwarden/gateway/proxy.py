@@ -628,6 +628,10 @@ class Proxy:
             resp = await route.upstream.request("POST", spec.upstream_path, payload)
         except UpstreamFailure as exc:
             ctx.upstream_s += time.perf_counter() - t_up
+            if exc.code == "upstream_timeout":
+                # A non-streamed answer comes after generation: the model server worked (and may go
+                # on working) for a time we cannot measure.
+                _charge_unknown(ctx)
             raise Reject(exc.status, exc.code, exc.message, outcome="error") from None
         try:
             if ctx.stream and resp.status == 200:
@@ -648,6 +652,7 @@ class Proxy:
                 status, code, what = 504, "upstream_timeout", "stopped sending its answer"
             else:
                 status, code, what = 502, "upstream_disconnected", "broke off its answer"
+            _charge_unknown(ctx)  # the answer was generated, then lost on the way
             raise Reject(
                 status, code, f"The model server ({route.upstream.name}) {what}.", outcome="error"
             ) from None
@@ -965,6 +970,15 @@ class _StreamRun:
             extra={"categories": codes},
         )
         return [b"data: " + _dumps(final) + b"\n\n", b"data: " + _dumps(err) + b"\n\n"]
+
+
+def _charge_unknown(ctx: Ctx) -> None:
+    """Settle to the whole reservation: the model server generated an answer the gateway never
+    received, so what it cost is unknown. Refunding it would make requests that outlast the read
+    timeout free of the token limits; the reservation is the most they could have cost."""
+    if ctx.reservation is not None and ctx.reservation.ok:
+        ctx.charge = ctx.reservation.tokens
+        ctx.extra["charged_reservation"] = True
 
 
 def _entry_body(salt: bytes, ctx: Ctx) -> dict[str, Any]:
