@@ -136,7 +136,9 @@ def test_logprobs_zero_on_completions_needs_the_logprobs_permission(env: Env, cl
             {
                 "model": "mock-small",
                 "messages": [{"role": "user", "content": "use the tool"}],
-                "tools": [{"type": "function", "function": {"name": "f", "description": BAD, "parameters": {}}}],
+                "tools": [
+                    {"type": "function", "function": {"name": "f", "description": BAD, "parameters": {}}}
+                ],
             },
         ),
         (
@@ -172,7 +174,10 @@ def test_logprobs_zero_on_completions_needs_the_logprobs_permission(env: Env, cl
         ),
         (
             "/v1/chat/completions",
-            {"model": "mock-small", "messages": [{"role": "assistant", "reasoning_content": BAD, "content": "x"}]},
+            {
+                "model": "mock-small",
+                "messages": [{"role": "assistant", "reasoning_content": BAD, "content": "x"}],
+            },
         ),
         # Fill-in-the-middle: the suffix is prompt text too.
         ("/v1/completions", {"model": "mock-small", "prompt": "hello", "suffix": BAD}),
@@ -202,7 +207,9 @@ def test_a_stream_without_upstream_usage_is_charged_at_least_a_token_per_chunk(
     words = 300
     body = {
         "model": "mock-small",
-        "messages": [{"role": "user", "content": "[[mock:no_usage]][[mock:say=" + " ".join(["7"] * words) + "]]"}],
+        "messages": [
+            {"role": "user", "content": "[[mock:no_usage]][[mock:say=" + " ".join(["7"] * words) + "]]"}
+        ],
         "stream": True,
     }
     r = post(client, gw, k, "/v1/chat/completions", body)
@@ -229,7 +236,9 @@ def test_token_id_embeddings_are_charged_when_the_upstream_reports_no_usage(
 @pytest.mark.parametrize(
     "raw",
     [
-        b'{"model":"mock-small","messages":[{"role":"user","content":"hi"}],"max_tokens":' + b"9" * 4000 + b"}",
+        b'{"model":"mock-small","messages":[{"role":"user","content":"hi"}],"max_tokens":'
+        + b"9" * 4000
+        + b"}",
         b'{"model":"' + b"m" * 200_000 + b'","messages":[{"role":"user","content":"hi"}]}',
         b'{"model":"mock-small","messages":[{"role":"user","content":"hi"}],"stream":"true"}',
         b'{"model":"mock-small","messages":[{"role":"user","content":"hi"}],"max_tokens":1e3}',
@@ -285,11 +294,15 @@ def test_reasoning_content_in_answers_is_moderated(env: Env, client: httpx.Clien
         {"model": "mock-small", "messages": [{"role": "user", "content": prompt}], "stream": stream},
     )
     assert BAD not in r.text.replace("\\u0020", " ")
-    sent = "".join(
-        str(c["choices"][0]["delta"].get("reasoning_content") or "")
-        for c in sse_events(r.text)
-        if isinstance(c, dict) and c.get("choices")
-    ) if stream else str(r.json()["choices"][0]["message"].get("reasoning_content") or "")
+    sent = (
+        "".join(
+            str(c["choices"][0]["delta"].get("reasoning_content") or "")
+            for c in sse_events(r.text)
+            if isinstance(c, dict) and c.get("choices")
+        )
+        if stream
+        else str(r.json()["choices"][0]["message"].get("reasoning_content") or "")
+    )
     assert "sarin" not in sent
     entry = pe.entries(dep, r.headers["x-request-id"])[0]
     assert entry["decision"] == "blocked" and entry["reason"] == "output_filtered", entry
