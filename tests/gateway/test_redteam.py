@@ -383,3 +383,21 @@ def test_an_upstream_error_answer_is_refunded(env: Env, client: httpx.Client) ->
     )
     assert r.status_code == 502
     assert pe.entries(dep, r.headers["x-request-id"])[0]["charged"] == 0
+
+
+def test_a_blocked_answer_keeps_no_copy_of_its_text_in_logprobs(env: Env, client: httpx.Client) -> None:
+    # The researcher tier may ask for logprobs; each logprob entry carries its token's text, so a
+    # blocked answer blanked in `content` alone would still be readable token by token.
+    dep, gw, _ = env
+    k = dep.identity_with_key("logprob-leak", tier="researcher", verified=True, agreement=True)[1]
+    prompt = f"[[mock:say_hex={BAD.encode().hex()}]]"
+    r = post(
+        client,
+        gw,
+        k,
+        "/v1/chat/completions",
+        {"model": "mock-small", "messages": [{"role": "user", "content": prompt}], "logprobs": True},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["finish_reason"] == "content_filter"
+    assert "sarin" not in r.text

@@ -156,7 +156,10 @@ def _chat_input(body: dict[str, Any]) -> Input | str:
     # keys included: a property name is as much prompt text as a description.
     for key in ("tools", "functions"):
         if body.get(key) is not None:
-            parts.append(json.dumps(body[key], ensure_ascii=False))
+            try:
+                parts.append(json.dumps(body[key], ensure_ascii=False))
+            except RecursionError:  # nested nearly as deep as the parser allows
+                return f"`{key}` is nested too deeply"
     kept = tuple(p for p in parts if p)
     return Input("\n".join(kept), kept, len(msgs))
 

@@ -23,6 +23,8 @@ ask for failures:
     [[mock:reasoning_hex=6869]]  chat: also answer this hex-encoded text as `reasoning_content`, as
                                  llama.cpp (--reasoning-format deepseek) and vLLM reasoning parsers do
 
+A chat request with `logprobs: true` (not streamed) gets a logprob per word, as OpenAI answers.
+
 Like llama.cpp's server, it stops after `max_tokens` words and ignores `max_completion_tokens`
 (which it does not read), so tests see what a real server would generate.
 
@@ -232,6 +234,13 @@ class MockUpstream:
                 return await self._send(send, 200, json.dumps(full).encode())
         if body.get("stream"):
             return await self._stream(send, body, model, out, prompt_tokens, endpoint, m)
+        if body.get("logprobs") is True and endpoint == "chat.completions":
+            # As OpenAI and llama.cpp answer `logprobs: true`: one entry per generated token.
+            full = json.loads(self._completion(model, out, prompt_tokens, endpoint))
+            full["choices"][0]["logprobs"] = {
+                "content": [{"token": w, "logprob": -0.5, "top_logprobs": []} for w in out.split(" ")]
+            }
+            return await self._send(send, 200, json.dumps(full).encode())
         if "reasoning_hex" in m and endpoint == "chat.completions":
             full = json.loads(self._completion(model, out, prompt_tokens, endpoint))
             full["choices"][0]["message"]["reasoning_content"] = bytes.fromhex(m["reasoning_hex"]).decode()

@@ -710,6 +710,7 @@ class Proxy:
         for ch in choices if isinstance(choices, list) else []:
             if isinstance(ch, dict):
                 ch["finish_reason"] = "content_filter"
+                ch.pop("logprobs", None)  # each logprob entry carries its token's text
                 if isinstance(ch.get("message"), dict):
                     # Everything generated goes (reasoning, tool calls, refusals), not only content.
                     ch["message"] = {"role": ch["message"].get("role", "assistant"), "content": ""}
