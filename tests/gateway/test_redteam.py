@@ -401,3 +401,20 @@ def test_a_blocked_answer_keeps_no_copy_of_its_text_in_logprobs(env: Env, client
     assert r.status_code == 200, r.text
     assert r.json()["choices"][0]["finish_reason"] == "content_filter"
     assert "sarin" not in r.text
+
+
+def test_stream_options_are_the_gateways_own(env: Env, client: httpx.Client) -> None:
+    # Only `include_usage`, which the gateway sets itself, is forwarded: servers read other keys
+    # (vLLM `continuous_usage_stats`), and some refuse stream_options on a request that does not stream.
+    dep, gw, _ = env
+    k = key(dep, "stream-options")
+    opts = {"include_usage": True, "continuous_usage_stats": True}
+    sent = echoed(post(client, gw, k, "/v1/chat/completions", {**ECHO_CHAT, "stream_options": opts}))
+    assert "stream_options" not in sent
+    r = post(client, gw, k, "/v1/chat/completions", {**ECHO_CHAT, "stream_options": opts, "stream": True})
+    text = "".join(
+        c["choices"][0]["delta"].get("content") or ""
+        for c in sse_events(r.text)
+        if isinstance(c, dict) and c.get("choices")
+    )
+    assert json.loads(text)["stream_options"] == {"include_usage": True}

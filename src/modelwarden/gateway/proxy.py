@@ -613,12 +613,13 @@ class Proxy:
         upstream_body = dict(adm.body)
         upstream_body["model"] = route.upstream_model
         wants_usage = False
+        # stream_options are the gateway's own: only `include_usage`, asked for ourselves to settle
+        # on the real usage (servers that ignore it are estimated). Other keys are read by some
+        # servers (vLLM `continuous_usage_stats`), and some refuse the field on a unary request.
+        so = upstream_body.pop("stream_options", None)
         if ctx.stream:
-            so = adm.body.get("stream_options")
-            opts: dict[str, Any] = so if isinstance(so, dict) else {}
-            wants_usage = bool(opts.get("include_usage"))
-            # Asked for ourselves, to settle on the real usage (servers that ignore it are estimated).
-            upstream_body["stream_options"] = {**opts, "include_usage": True}
+            wants_usage = isinstance(so, dict) and so.get("include_usage") is True
+            upstream_body["stream_options"] = {"include_usage": True}
         try:
             payload = _upstream_json(upstream_body)
         except (ValueError, RecursionError):
