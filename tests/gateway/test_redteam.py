@@ -179,6 +179,19 @@ def test_logprobs_zero_on_completions_needs_the_logprobs_permission(env: Env, cl
                 "messages": [{"role": "assistant", "reasoning_content": BAD, "content": "x"}],
             },
         ),
+        # Templates render the role as written (ChatML `<|im_start|>{{ role }}`) and, in Mistral's,
+        # tool-call ids.
+        ("/v1/chat/completions", {"model": "mock-small", "messages": [{"role": BAD, "content": "hi"}]}),
+        (
+            "/v1/chat/completions",
+            {
+                "model": "mock-small",
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "tool", "tool_call_id": BAD, "content": "42"},
+                ],
+            },
+        ),
         # Fill-in-the-middle: the suffix is prompt text too.
         ("/v1/completions", {"model": "mock-small", "prompt": "hello", "suffix": BAD}),
     ],

@@ -107,13 +107,16 @@ def estimate_tokens(text: str, messages: int = 0) -> int:
     return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 3) + 4 * messages
 
 
-#: Message keys whose values are never prompt text (identifiers, or binary media the text
-#: classifiers cannot read).
-_NOT_TEXT = frozenset({"role", "type", "id", "tool_call_id", "image_url", "input_audio", "file", "detail"})
+#: Keys whose values are binary media the text classifiers cannot read.
+_MEDIA = frozenset({"image_url", "input_audio", "file"})
+#: In answers, also the keys that are structure rather than generated text.
+_NOT_GENERATED = _MEDIA | {"role", "type", "id", "tool_call_id", "detail"}
+#: The roles a chat message may have: templates render the role into the prompt as written.
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
-def _strings(value: Any) -> list[str]:
-    """Every string in `value` (dict values, list items), skipping `_NOT_TEXT` keys. Iterative: a
+def _strings(value: Any, skip: frozenset[str] = _NOT_GENERATED) -> list[str]:
+    """Every string in `value` (dict values, list items), skipping the `skip` keys. Iterative: a
     body nested as deep as the JSON parser allows must not overflow the stack here."""
     out: list[str] = []
     stack = [value]
@@ -124,7 +127,7 @@ def _strings(value: Any) -> list[str]:
         elif isinstance(v, list):
             stack.extend(reversed(v))
         elif isinstance(v, dict):
-            stack.extend(reversed([x for k, x in v.items() if k not in _NOT_TEXT]))
+            stack.extend(reversed([x for k, x in v.items() if k not in skip]))
     return out
 
 
@@ -146,12 +149,14 @@ def _chat_input(body: dict[str, Any]) -> Input | str:
         return "`messages` must be a non-empty list of message objects"
     parts: list[str] = []
     for m in msgs:
+        if m.get("role") not in ROLES:
+            return "message `role` must be one of " + ", ".join(sorted(ROLES))
         err = _content_error(m.get("content"))
         if err is not None:
             return err
-        # Every string of the message, not only its content: chat templates render the `name`,
-        # tool-call names and arguments, and fields such as `reasoning_content` into the prompt.
-        parts += _strings(m)
+        # Every string of the message but media, not only its content: chat templates render the
+        # `name`, tool-call ids, names and arguments, and fields such as `reasoning_content`.
+        parts += _strings({k: v for k, v in m.items() if k != "role"}, _MEDIA)
     # Tool and function definitions are rendered into the prompt too (as JSON, by most templates),
     # keys included: a property name is as much prompt text as a description.
     for key in ("tools", "functions"):
