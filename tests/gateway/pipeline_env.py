@@ -88,7 +88,8 @@ def key_without_redis(dep: Deployment, name: str) -> str:
 
 
 def entries(dep: Deployment, rid: str | None = None, prefix: str = "request.") -> list[dict[str, Any]]:
-    """Request entries (as body dicts, with `action` added), optionally only those of one request id."""
+    """Request entries (as body dicts, with `action` added), optionally only those of one request id
+    (the gateway's, or the `x-request-id` the client sent, kept as `client_request_id`)."""
     eng = make_engine(dep.cfg.database)
     try:
         with eng.connect() as conn:
@@ -99,7 +100,7 @@ def entries(dep: Deployment, rid: str | None = None, prefix: str = "request.") -
     finally:
         eng.dispose()
     out = [{**json.loads(b), "action": a} for a, b in rows]
-    return [e for e in out if rid is None or e.get("rid") == rid]
+    return [e for e in out if rid is None or rid in (e.get("rid"), e.get("client_request_id"))]
 
 
 def request_count(dep: Deployment) -> int:

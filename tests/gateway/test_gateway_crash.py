@@ -55,7 +55,7 @@ def _crash_and_check(dep: Deployment, keys: list[str]) -> None:
                 except httpx.HTTPError:
                     failures += 1
                     return
-                assert r.headers["x-request-id"] == rid
+                assert r.headers["x-client-request-id"] == rid
                 acked[rid] = r.status_code
 
     async def load_then_kill() -> None:
@@ -78,7 +78,7 @@ def _crash_and_check(dep: Deployment, keys: list[str]) -> None:
     eng = make_engine(dep.cfg.database)
     with eng.connect() as conn:
         logged = {
-            json.loads(b)["rid"]
+            json.loads(b).get("client_request_id")
             for (b,) in conn.execute(sa.text("SELECT body FROM gw_audit WHERE action LIKE 'request.%'"))
         }
     eng.dispose()

@@ -327,7 +327,7 @@ def test_upstream_usage_is_asked_for_and_estimates_are_labelled(env: Env, client
     """Defect 8: stream usage was a silent bytes/3 estimate when the upstream sent none."""
     dep, gw, _ = env
     _, key = dep.identity_with_key("usage")
-    r = chat(client, gw.url, key, "[[mock:echo]]", stream=True, x=1)
+    r = chat(client, gw.url, key, "[[mock:echo]]", stream=True)
     text = "".join(
         json.loads(line[6:])["choices"][0]["delta"].get("content", "")
         for line in r.text.splitlines()

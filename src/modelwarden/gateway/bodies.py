@@ -11,7 +11,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from typing import Any
+
+import yaml
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,20 @@ ENDPOINTS: dict[str, Endpoint] = {
 }
 
 
+@cache
+def forwarded_fields() -> dict[str, frozenset[str]]:
+    """Per endpoint name, the top-level request fields the gateway accepts and forwards
+    (data/request_fields.yaml; why: docs/gateway.md "What is forwarded")."""
+    text = resources.files("modelwarden.gateway").joinpath("data/request_fields.yaml").read_text("utf-8")
+    return {name: frozenset(fields) for name, fields in yaml.safe_load(text)["endpoints"].items()}
+
+
+def unknown_fields(endpoint: Endpoint, body: dict[str, Any]) -> list[str]:
+    """The body's top-level fields the endpoint does not forward (empty: all known)."""
+    known = forwarded_fields().get(endpoint.name, frozenset())
+    return [k for k in body if k not in known]
+
+
 class BadJSON(ValueError):
     """The body is not one strict JSON object; the message says why, for the client."""
 
@@ -89,23 +107,66 @@ def estimate_tokens(text: str, messages: int = 0) -> int:
     return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 3) + 4 * messages
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, {"type": "image_url"}]
-        return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
+#: Keys whose values are binary media the text classifiers cannot read.
+_MEDIA = frozenset({"image_url", "input_audio", "file"})
+#: In answers, also the keys that are structure rather than generated text.
+_NOT_GENERATED = _MEDIA | {"role", "type", "id", "tool_call_id", "detail"}
+#: The roles a chat message may have: templates render the role into the prompt as written.
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
-def _tool_arguments(holder: dict[str, Any]) -> list[str]:
-    calls = holder.get("tool_calls")
-    if not isinstance(calls, list):
-        return []
-    return [
-        str(call["function"].get("arguments") or "")
-        for call in calls
-        if isinstance(call, dict) and isinstance(call.get("function"), dict)
-    ]
+def _strings(value: Any, skip: frozenset[str] = _NOT_GENERATED) -> list[str]:
+    """Every string in `value` (dict values, list items), skipping the `skip` keys. Iterative: a
+    body nested as deep as the JSON parser allows must not overflow the stack here."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, list):
+            stack.extend(reversed(v))
+        elif isinstance(v, dict):
+            stack.extend(reversed([x for k, x in v.items() if k not in skip]))
+    return out
+
+
+def _content_error(content: Any) -> str | None:
+    # Content the gateway cannot read as text would reach the model unmoderated: refuse it.
+    if content is None or isinstance(content, str):
+        return None
+    if not isinstance(content, list):
+        return "message `content` must be a string, a list of content parts, or null"
+    for part in content:
+        if not isinstance(part, dict) or ("text" in part and not isinstance(part["text"], str)):
+            return "each content part must be an object whose `text`, if any, is a string"
+    return None
+
+
+def _chat_input(body: dict[str, Any]) -> Input | str:
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) for m in msgs):
+        return "`messages` must be a non-empty list of message objects"
+    parts: list[str] = []
+    for m in msgs:
+        if m.get("role") not in ROLES:
+            return "message `role` must be one of " + ", ".join(sorted(ROLES))
+        err = _content_error(m.get("content"))
+        if err is not None:
+            return err
+        # Every string of the message but media, not only its content: chat templates render the
+        # `name`, tool-call ids, names and arguments, and fields such as `reasoning_content`.
+        parts += _strings({k: v for k, v in m.items() if k != "role"}, _MEDIA)
+    # Tool and function definitions are rendered into the prompt too (as JSON, by most templates),
+    # keys included: a property name is as much prompt text as a description.
+    for key in ("tools", "functions"):
+        if body.get(key) is not None:
+            try:
+                parts.append(json.dumps(body[key], ensure_ascii=False))
+            except RecursionError:  # nested nearly as deep as the parser allows
+                return f"`{key}` is nested too deeply"
+    kept = tuple(p for p in parts if p)
+    return Input("\n".join(kept), kept, len(msgs))
 
 
 def token_ids(value: Any) -> int | None:
@@ -135,22 +196,19 @@ class Input:
 def read_input(endpoint: Endpoint, body: dict[str, Any]) -> Input | str:
     """The input, or an error message for the client when the body has the wrong shape."""
     if endpoint.name == "chat.completions":
-        msgs = body.get("messages")
-        if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) for m in msgs):
-            return "`messages` must be a non-empty list of message objects"
-        parts: list[str] = []
-        for m in msgs:
-            parts.append(_text_of(m.get("content")))
-            parts += _tool_arguments(m)
-        kept = tuple(p for p in parts if p)
-        return Input("\n".join(kept), kept, len(msgs))
+        return _chat_input(body)
     key = endpoint.input_field or "input"
     value = body.get(key)
+    # Fill-in-the-middle: the model reads the suffix as much as the prompt.
+    suffix = body.get("suffix") if endpoint.name == "completions" else None
+    if suffix is not None and not isinstance(suffix, str):
+        return "`suffix` must be a string"
+    extra = (suffix,) if suffix else ()
     if isinstance(value, str):
-        return Input(value, (value,), 1)
+        return Input("\n".join((value, *extra)), (value, *extra), 1)
     if isinstance(value, list):
         if all(isinstance(v, str) for v in value):
-            return Input("\n".join(value), tuple(value), len(value))
+            return Input("\n".join((*value, *extra)), (*value, *extra), len(value))
         ids = token_ids(value)
         if ids is not None:
             # Token ids cannot be read as text, so they cannot be moderated: a prompt sent as ids
@@ -163,7 +221,9 @@ def read_input(endpoint: Endpoint, body: dict[str, Any]) -> Input | str:
 
 
 def output_text(endpoint: str, data: dict[str, Any]) -> str:
-    """The generated text of a whole (non-streamed) answer."""
+    """The generated text of a whole (non-streamed) answer: for chat, every string of each message
+    (content, `reasoning_content` of reasoning models, refusals, tool-call names and arguments),
+    since the client reads all of it."""
     out: list[str] = []
     choices = data.get("choices")
     for ch in choices if isinstance(choices, list) else []:
@@ -172,15 +232,14 @@ def output_text(endpoint: str, data: dict[str, Any]) -> str:
         if endpoint == "chat.completions":
             msg = ch.get("message")
             if isinstance(msg, dict):
-                out.append(_text_of(msg.get("content")))
-                out += _tool_arguments(msg)
+                out += _strings(msg)
         elif isinstance(ch.get("text"), str):
             out.append(ch["text"])
     return "\n".join(t for t in out if t)
 
 
 def delta_text(endpoint: str, chunk: dict[str, Any]) -> str:
-    """The generated text of one streamed chunk."""
+    """The generated text of one streamed chunk (for chat, every string of each delta)."""
     out: list[str] = []
     choices = chunk.get("choices")
     for ch in choices if isinstance(choices, list) else []:
@@ -189,9 +248,7 @@ def delta_text(endpoint: str, chunk: dict[str, Any]) -> str:
         if endpoint == "chat.completions":
             d = ch.get("delta")
             if isinstance(d, dict):
-                if isinstance(d.get("content"), str):
-                    out.append(d["content"])
-                out += _tool_arguments(d)
+                out += _strings(d)
         elif isinstance(ch.get("text"), str):
             out.append(ch["text"])
     return "".join(out)

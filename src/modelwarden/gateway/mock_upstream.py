@@ -20,6 +20,10 @@ ask for failures:
     [[mock:stall_after=N]]       stream N chunks, then send nothing more
     [[mock:garbage]]             answer 200 with a body that is not JSON
     [[mock:no_usage]]            report no `usage` (as servers that ignore stream_options do)
+    [[mock:reasoning_hex=6869]]  chat: also answer this hex-encoded text as `reasoning_content`, as
+                                 llama.cpp (--reasoning-format deepseek) and vLLM reasoning parsers do
+
+A chat request with `logprobs: true` (not streamed) gets a logprob per word, as OpenAI answers.
 
 Like llama.cpp's server, it stops after `max_tokens` words and ignores `max_completion_tokens`
 (which it does not read), so tests see what a real server would generate.
@@ -230,6 +234,17 @@ class MockUpstream:
                 return await self._send(send, 200, json.dumps(full).encode())
         if body.get("stream"):
             return await self._stream(send, body, model, out, prompt_tokens, endpoint, m)
+        if body.get("logprobs") is True and endpoint == "chat.completions":
+            # As OpenAI and llama.cpp answer `logprobs: true`: one entry per generated token.
+            full = json.loads(self._completion(model, out, prompt_tokens, endpoint))
+            full["choices"][0]["logprobs"] = {
+                "content": [{"token": w, "logprob": -0.5, "top_logprobs": []} for w in out.split(" ")]
+            }
+            return await self._send(send, 200, json.dumps(full).encode())
+        if "reasoning_hex" in m and endpoint == "chat.completions":
+            full = json.loads(self._completion(model, out, prompt_tokens, endpoint))
+            full["choices"][0]["message"]["reasoning_content"] = bytes.fromhex(m["reasoning_hex"]).decode()
+            return await self._send(send, 200, json.dumps(full).encode())
         if "disconnect_after" in m:
             full = self._completion(model, out, prompt_tokens, endpoint)
             await send(
@@ -275,6 +290,22 @@ class MockUpstream:
         stop_after = int(m["disconnect_after"]) if "disconnect_after" in m else None
         stall_after = int(m["stall_after"]) if "stall_after" in m else None
         created = int(time.time())
+        if "reasoning_hex" in m and endpoint == "chat.completions":
+            for w in bytes.fromhex(m["reasoning_hex"]).decode().split(" "):
+                thought = {
+                    "id": "mock-stream",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": {"reasoning_content": w + " "}, "finish_reason": None}],
+                }
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"data: " + json.dumps(thought).encode() + b"\n\n",
+                        "more_body": True,
+                    }
+                )
         for i, w in enumerate(words):
             if stop_after is not None and i >= stop_after:
                 raise ConnectionAbortedError("mock: dropping the stream as asked")

@@ -57,6 +57,7 @@ from modelwarden.gateway.bodies import (
     output_text,
     parse_object,
     read_input,
+    unknown_fields,
     usage_count,
 )
 from modelwarden.gateway.config import GatewayConfig
@@ -73,6 +74,8 @@ log = logging.getLogger("modelwarden.gateway.proxy")
 
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_N = 8
+#: Longest model name kept in an audit entry or error message.
+MAX_MODEL_NAME = 256
 #: HTTP header values are ISO-8859-1 at best and ASCII in practice (RFC 9110 §5.5): what our
 #: messages use beyond ASCII, spelled in ASCII.
 _HEADER_ASCII = str.maketrans({"×": "x", "–": "-", "—": "-", "…": "...", "→": "->"})
@@ -124,6 +127,8 @@ class Ctx:
     """One request's state through the pipeline; `_entry()` turns it into its audit entry."""
 
     rid: str
+    #: The client's own `x-request-id`, when it sent a well-formed one (tracing only, not unique).
+    client_rid: str | None
     endpoint: str
     t0: float
     ip: str
@@ -164,14 +169,18 @@ class Ctx:
     def overhead_ms(self) -> float:
         return (time.perf_counter() - self.t0 - self.upstream_s) * 1000
 
-    def set_usage(self, prompt: int | None, completion: int | None, text_in: str, text_out: str) -> None:
-        """Record usage, estimating (and labelling) what the upstream did not report."""
+    def set_usage(
+        self, prompt: int | None, completion: int | None, text_in: str, text_out: str, pieces: int = 0
+    ) -> None:
+        """Record usage, estimating (and labelling) what the upstream did not report. `pieces`: the
+        streamed chunks that carried text, each at least one token (servers stream token by token),
+        so text that tokenises densely (digits, rare scripts) is not charged below what it cost."""
         self.usage_estimated = []
         if prompt is None:
             prompt = estimate_tokens(text_in)
             self.usage_estimated.append("prompt_tokens")
         if completion is None:
-            completion = estimate_tokens(text_out) if text_out else 0
+            completion = max(estimate_tokens(text_out) if text_out else 0, pieces)
             self.usage_estimated.append("completion_tokens")
         self.usage = {"prompt_tokens": prompt, "completion_tokens": completion}
         self.charge = prompt + completion
@@ -179,6 +188,7 @@ class Ctx:
     def headers(self) -> list[tuple[bytes, bytes]]:
         h = [
             (b"x-request-id", self.rid.encode()),
+            *([(b"x-client-request-id", self.client_rid.encode())] if self.client_rid else []),
             (b"x-modelwarden-overhead-ms", f"{self.overhead_ms:.3f}".encode()),
             (b"server-timing", ", ".join(f"{k};dur={v:.3f}" for k, v in self.stages.items()).encode()),
         ]
@@ -252,7 +262,11 @@ class Proxy:
         spec = ENDPOINTS.get(path.rstrip("/") or path)
         rid_in = header(scope, b"x-request-id")
         ctx = Ctx(
-            rid=rid_in if rid_in and _RID.match(rid_in) else self._next_rid(),
+            # The audit log's id is always the gateway's own: an id the client chose could be
+            # another request's (ids are guessable), giving one id two entries. The client's id is
+            # kept beside it for tracing, and echoed as `x-client-request-id`.
+            rid=self._next_rid(),
+            client_rid=rid_in if rid_in and _RID.match(rid_in) else None,
             endpoint=spec.name if spec else path[:64],
             t0=time.perf_counter(),
             ip=(scope.get("client") or ("", 0))[0] or "",
@@ -382,6 +396,16 @@ class Proxy:
         assert ctx.tier is not None and ctx.principal is not None
         tier = ctx.tier
         route = self._route(ctx, spec, body)
+        unknown = unknown_fields(spec, body)
+        if unknown:
+            # Model servers honour their own fields, some of which undo the controls below
+            # (llama.cpp `n_predict`, vLLM `min_tokens`, ...): only known fields are forwarded.
+            names = ", ".join(f"`{k[:40]}`" for k in unknown[:5])
+            raise Reject(
+                400,
+                "unknown_parameter",
+                f"Unrecognized request argument supplied: {names} (see docs/gateway.md, what is forwarded).",
+            )
         inp = read_input(spec, body)
         if isinstance(inp, str):
             raise Reject(400, "invalid_request", inp)
@@ -394,7 +418,12 @@ class Proxy:
             raise Reject(403, "stream_not_allowed", f"Streaming is not available in the `{tier.name}` tier.")
         copies = 1
         if spec.budget_fields:
-            if (body.get("logprobs") or body.get("top_logprobs")) and not tier.logprobs_allowed:
+            # `logprobs: 0` (completions) still returns the sampled tokens' logprobs: any value but
+            # absent/null/false asks for them.
+            # (Identity, not `in (None, False)`: 0 == False in Python.)
+            lp = body.get("logprobs")
+            asks = (lp is not None and lp is not False) or body.get("top_logprobs") is not None
+            if asks and not tier.logprobs_allowed:
                 raise Reject(
                     403, "logprobs_not_allowed", f"logprobs are not available in the `{tier.name}` tier."
                 )
@@ -410,15 +439,18 @@ class Proxy:
 
     def _route(self, ctx: Ctx, spec: Endpoint, body: dict[str, Any]) -> Route | None:
         model = body.get("model")
+        # The entry and the error name the model as asked, cut short: a body-sized model name must
+        # not become a body-sized audit entry.
+        shown = model[:MAX_MODEL_NAME] if isinstance(model, str) else None
         if not spec.needs_model:
-            ctx.model = model if isinstance(model, str) and model else None
+            ctx.model = shown or None
             return None
         if not isinstance(model, str) or not model:
             raise Reject(400, "missing_model", "`model` is required.")
-        ctx.model = model
+        ctx.model = shown
         route = self.pool.route(model)
         if route is None:
-            raise Reject(404, "model_not_found", f"The model `{model}` does not exist.")
+            raise Reject(404, "model_not_found", f"The model `{shown}` does not exist.")
         assert ctx.tier is not None
         if not ctx.tier.allows_model(model, route.model.tags):
             raise Reject(
@@ -581,12 +613,13 @@ class Proxy:
         upstream_body = dict(adm.body)
         upstream_body["model"] = route.upstream_model
         wants_usage = False
+        # stream_options are the gateway's own: only `include_usage`, asked for ourselves to settle
+        # on the real usage (servers that ignore it are estimated). Other keys are read by some
+        # servers (vLLM `continuous_usage_stats`), and some refuse the field on a unary request.
+        so = upstream_body.pop("stream_options", None)
         if ctx.stream:
-            so = adm.body.get("stream_options")
-            opts: dict[str, Any] = so if isinstance(so, dict) else {}
-            wants_usage = bool(opts.get("include_usage"))
-            # Asked for ourselves, to settle on the real usage (servers that ignore it are estimated).
-            upstream_body["stream_options"] = {**opts, "include_usage": True}
+            wants_usage = isinstance(so, dict) and so.get("include_usage") is True
+            upstream_body["stream_options"] = {"include_usage": True}
         try:
             payload = _upstream_json(upstream_body)
         except (ValueError, RecursionError):
@@ -596,6 +629,10 @@ class Proxy:
             resp = await route.upstream.request("POST", spec.upstream_path, payload)
         except UpstreamFailure as exc:
             ctx.upstream_s += time.perf_counter() - t_up
+            if exc.code == "upstream_timeout":
+                # A non-streamed answer comes after generation: the model server worked (and may go
+                # on working) for a time we cannot measure.
+                _charge_unknown(ctx)
             raise Reject(exc.status, exc.code, exc.message, outcome="error") from None
         try:
             if ctx.stream and resp.status == 200:
@@ -616,6 +653,7 @@ class Proxy:
                 status, code, what = 504, "upstream_timeout", "stopped sending its answer"
             else:
                 status, code, what = 502, "upstream_disconnected", "broke off its answer"
+            _charge_unknown(ctx)  # the answer was generated, then lost on the way
             raise Reject(
                 status, code, f"The model server ({route.upstream.name}) {what}.", outcome="error"
             ) from None
@@ -673,9 +711,10 @@ class Proxy:
         for ch in choices if isinstance(choices, list) else []:
             if isinstance(ch, dict):
                 ch["finish_reason"] = "content_filter"
+                ch.pop("logprobs", None)  # each logprob entry carries its token's text
                 if isinstance(ch.get("message"), dict):
-                    ch["message"]["content"] = ""
-                    ch["message"].pop("tool_calls", None)
+                    # Everything generated goes (reasoning, tool calls, refusals), not only content.
+                    ch["message"] = {"role": ch["message"].get("role", "assistant"), "content": ""}
                 if "text" in ch:
                     ch["text"] = ""
         data["modelwarden"] = {"blocked": d.blocked or d.failed_closed}
@@ -751,6 +790,8 @@ class _StreamRun:
         self.error: dict[str, Any] | None = None
         self.tripped: Decision | None = None
         self.chunks = 0
+        #: Chunks whose choices carried generated text (each is at least one token).
+        self.text_chunks = 0
         self.done = False
 
     async def start(self) -> None:
@@ -840,7 +881,10 @@ class _StreamRun:
                 return False
         self.last = chunk
         self.chunks += 1
-        due = self.mod.feed(delta_text(self.ctx.endpoint, chunk))
+        text = delta_text(self.ctx.endpoint, chunk)
+        if text:
+            self.text_chunks += 1
+        due = self.mod.feed(text)
         self.buffered.append(b"data: " + data + b"\n\n")
         if due:
             if await self._check():
@@ -870,6 +914,7 @@ class _StreamRun:
             usage_count(self.usage, "completion_tokens"),
             ctx.prompt,
             ctx.output,
+            self.text_chunks,
         )
         ctx.extra["chunks"] = self.chunks
         ctx.extra["moderation_checks"] = self.mod.checks
@@ -929,6 +974,15 @@ class _StreamRun:
         return [b"data: " + _dumps(final) + b"\n\n", b"data: " + _dumps(err) + b"\n\n"]
 
 
+def _charge_unknown(ctx: Ctx) -> None:
+    """Settle to the whole reservation: the model server generated an answer the gateway never
+    received, so what it cost is unknown. Refunding it would make requests that outlast the read
+    timeout free of the token limits; the reservation is the most they could have cost."""
+    if ctx.reservation is not None and ctx.reservation.ok:
+        ctx.charge = ctx.reservation.tokens
+        ctx.extra["charged_reservation"] = True
+
+
 def _entry_body(salt: bytes, ctx: Ctx) -> dict[str, Any]:
     p, tier = ctx.principal, ctx.tier
     body: dict[str, Any] = {
@@ -940,6 +994,8 @@ def _entry_body(salt: bytes, ctx: Ctx) -> dict[str, Any]:
         "overhead_ms": round(ctx.overhead_ms, 3),
         "upstream_ms": round(ctx.upstream_s * 1000, 3),
     }
+    if ctx.client_rid:
+        body["client_request_id"] = ctx.client_rid
     if ctx.reason:
         body["reason"] = ctx.reason
     if p is not None:
