@@ -309,7 +309,12 @@ def _judge_import(
         )
 
 
-def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str) -> None:
+_APPLY_DEPTH = 8  # _rebuild_from_type(_rebuild_from_type, Tensor, (...)) nests; each level is judged
+
+
+def _judge_call(
+    call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str, depth: int = 0
+) -> None:
     func = call.func
     module_class = _legacy_module_class(func, context)
     if module_class is not None:
@@ -347,6 +352,9 @@ def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *,
             offset=call.pos,
             opcode_index=call.index,
         )
+    applied = load_policy().apply_functions.get(verdict.qualname)
+    if applied is not None:
+        _judge_applied(call, applied, trace, scope, ctx, context=context, depth=depth)
     if verdict.qualname == "copyreg._reconstructor":
         _judge_reconstructor(call, scope, ctx)
     if verdict.tier is Tier.DANGEROUS and call.has_state:
@@ -392,6 +400,40 @@ def _legacy_module_class(func: Any, context: str) -> vm.Global | None:
 
 # Call kinds that run the class's __init__ (NEWOBJ and copyreg.__newobj__ only run __new__).
 _CALLS_INIT = frozenset({"reduce", "inst", "obj"})
+
+
+def _judge_applied(
+    call: vm.Call,
+    applied: tuple[int, int, str],
+    trace: vm.PickleTrace,
+    scope: Scope,
+    ctx: Ctx,
+    *,
+    context: str,
+    depth: int,
+) -> None:
+    """An allowlisted function that calls `args[callee](*args[arguments])` (torch's
+    _rebuild_from_type): judge that inner call as if the pickle made it, so a value-only name or a
+    computed value cannot be called through it."""
+    callee_at, args_at, mode = applied
+    args = call.args
+    if not (isinstance(args, tuple) and len(args) > max(callee_at, args_at)):
+        return  # the defaults (numpy's table lookup) or a loader error: nothing the pickle chose is called
+    callee = args[callee_at]
+    if callee is None or isinstance(callee, str | bytes | int | float):
+        return  # a name looked up in the function's own table, or a TypeError: no call of a value
+    if depth >= _APPLY_DEPTH:
+        ctx.add(
+            scope,
+            "pickle.too-complex",
+            f"calls nested more than {_APPLY_DEPTH} deep through rebuild functions",
+            offset=call.pos,
+            opcode_index=call.index,
+        )
+        return
+    passed = {"tuple": args[args_at], "one": (args[args_at],)}.get(mode, ())
+    inner = vm.Call(callee, passed, "reduce", call.pos, call.index)
+    _judge_call(inner, trace, scope, ctx, context=context, depth=depth + 1)
 
 
 def _judge_reconstructor(call: vm.Call, scope: Scope, ctx: Ctx) -> None:

@@ -80,6 +80,10 @@ class Policy:
     dangerous_attributes: frozenset[str]
     """Attribute names dangerous wherever a dotted (protocol 4) path reaches them."""
     torchscript_namespaces: frozenset[str] = frozenset()
+    apply_functions: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    """Allowlisted functions that call a callable from their arguments: name -> (callee index, index of
+    the callee's arguments, "tuple" | "one" | "none" for how they are passed). The callee is judged as
+    a call of its own."""
     # classify() is a pure function of its arguments; a checkpoint asks about the same few imports for
     # every tensor. Bounded, so a hostile pickle with millions of distinct names cannot grow it.
     _verdicts: dict[tuple[str, str, bool, str], Verdict] = field(
@@ -233,6 +237,10 @@ def load_policy() -> Policy:
         dangerous=frozenset(raw["dangerous_modules"]),
         dangerous_attributes=frozenset(raw["dangerous_attributes"]),
         torchscript_namespaces=frozenset(raw.get("torchscript_op_namespaces", [])),
+        apply_functions={
+            name: (int(spec[0]), int(spec[1]), str(spec[2]))
+            for name, spec in raw.get("apply_functions", {}).items()
+        },
     )
 
 
