@@ -58,6 +58,10 @@ _APPLY = ""  # set by chain(): "torch._tensor._rebuild_from_type" makes each cal
 def _cached_call(cache: bytes, estimator: bytes, *args: bytes) -> bytes:
     func = _global("sklearn.metrics._scorer", "_cached_call")
     arguments = b"(" + cache + estimator + b"".join(args) + b"t"
+    if _APPLY == "legacy-module-pid":
+        # Legacy torch.save names a module class by persistent id ('module', cls, file, source);
+        # torch.load's persistent_load returns cls unchecked when file and source are empty.
+        return b"(" + _text("module") + func + b"NNtQ" + arguments + b"R"
     if not _APPLY:
         return func + arguments + b"R"
     # torch._tensor._rebuild_from_type(func, Tensor, args, {}) returns func(*args): an allowlisted
@@ -122,6 +126,21 @@ def test_numpy_generator_pickled_by_numpy_still_passes(tmp_path: Path) -> None:
 
     data = pickle.dumps([np.random.default_rng(1), np.random.RandomState(2)], protocol=2)
     assert _blocking(tmp_path, data) == []
+
+
+def legacy_torch_file(payload: bytes) -> bytes:
+    """A legacy (non-zip) torch.save stream: magic, protocol, sys_info, the object, storage keys."""
+    import pickle
+
+    magic = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
+    info = pickle.dumps({"protocol_version": 1001, "little_endian": True}, protocol=2)
+    return magic + pickle.dumps(1001, protocol=2) + info + payload + pickle.dumps([], protocol=2)
+
+
+def test_value_only_function_called_through_a_legacy_torch_module_pid_is_high(tmp_path: Path) -> None:
+    # torch.load(weights_only=False) ran os.system: each call's function came from a 'module' pid.
+    payload = cached_call_chain("echo PWNED > pwned.txt", apply="legacy-module-pid")
+    assert "pickle.call-of-value" in _blocking(tmp_path, legacy_torch_file(payload), "model.pt")
 
 
 def test_library_function_called_with_no_arguments_is_high(tmp_path: Path) -> None:

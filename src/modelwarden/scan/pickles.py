@@ -318,7 +318,9 @@ def _judge_call(
     func = call.func
     module_class = _legacy_module_class(func, context)
     if module_class is not None:
-        return  # the class itself is an import of the stream, judged as one
+        # torch.load returns whatever the 'module' pid names and the loader calls it: judge the call
+        # as one of that import (a value-only function is no class to construct).
+        func = module_class
     if not isinstance(func, vm.Global):
         ctx.add(
             scope,
