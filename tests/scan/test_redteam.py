@@ -182,3 +182,29 @@ def scoring_monitor(host: str, port: int) -> bytes:
 
 def test_setstate_reaching_a_socket_through_a_module_helper_is_high(tmp_path: Path) -> None:
     assert _blocking(tmp_path, scoring_monitor("10.1.2.3", 80))
+
+
+# ------------------------------------------------------------------------------------------------------
+# 3. Instance hooks set by BUILD. pickle looks __setstate__ (BUILD) and append/extend (APPEND(S)) up on
+#    the instance, so a first BUILD that stores one of them in the instance dict makes the next BUILD or
+#    APPENDS call it: a hidden call of any value the pickle holds. pickle.load called
+#    accuracy_score("STATE-ARG") this way (it then failed on a missing argument).
+# ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hook", "then"), [("__setstate__", _text("STATE-ARG") + b"b"), ("extend", b"(" + _text("x") + b"e")]
+)
+def test_build_that_sets_an_instance_hook_is_high(tmp_path: Path, hook: str, then: bytes) -> None:
+    func = _global("sklearn.metrics._classification", "accuracy_score")
+    namespace = _global("argparse", "Namespace") + b")\x81"
+    data = b"\x80\x02" + namespace + b"}" + _text(hook) + func + b"sb" + then + b"."
+    assert "pickle.hook-injection" in _blocking(tmp_path, data)
+
+
+def test_slot_state_that_sets_an_instance_hook_is_high(tmp_path: Path) -> None:
+    func = _global("sklearn.metrics._classification", "accuracy_score")
+    namespace = _global("argparse", "Namespace") + b")\x81"
+    state = b"N}" + _text("append") + func + b"s\x86"  # (None, {'append': f}): setattr per slot
+    data = b"\x80\x02" + namespace + state + b"b(" + _text("x") + b"e."
+    assert "pickle.hook-injection" in _blocking(tmp_path, data)

@@ -219,6 +219,17 @@ def judge_trace(trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str) 
     for call in trace.calls:
         _judge_call(call, trace, scope, ctx, context=context)
     for anomaly in trace.anomalies:
+        if anomaly.message.startswith(vm.INSTANCE_HOOK_ANOMALY):
+            hooks = anomaly.message.removeprefix(vm.INSTANCE_HOOK_ANOMALY).strip()
+            ctx.add(
+                scope,
+                "pickle.hook-injection",
+                f"BUILD stores {hooks} on an instance: the loader then calls that value on the next "
+                "BUILD or APPENDS",
+                evidence=hooks,
+                offset=anomaly.pos,
+                opcode_index=anomaly.index,
+            )
         if anomaly.message.startswith("BUILD applied directly to"):
             target = anomaly.message.removeprefix("BUILD applied directly to ").strip()
             ctx.add(
