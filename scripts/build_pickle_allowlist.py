@@ -75,7 +75,7 @@ DANGER_CALLS = frozenset(
         "system", "popen", "Popen", "spawnv", "spawnl", "check_output", "check_call", "getoutput",
         "urlopen", "urlretrieve", "get_file", "hf_hub_download", "cached_file", "from_pretrained",
         "run_path", "run_module", "CDLL", "LoadLibrary", "dlopen", "create_connection", "socket",
-        "Client", "Listener", "connect", "bind", "create_server", "Popen", "fork", "start_new_thread",
+        "Client", "Listener", "connect", "bind", "create_server", "fork", "start_new_thread",
     }
 )  # fmt: skip
 # CPython's own types: their hooks are C code that only stores values.

@@ -177,7 +177,8 @@ def scoring_monitor(host: str, port: int) -> bytes:
         + b"\x86C\x04abcdt\x81"  # NEWOBJ ListenerHandle((host, port), b"abcd")
     )
     state = b"}" + _text("_listener_handle") + handle + b"s" + _text("_log") + b"]s"
-    return b"\x80\x02" + _global("sklearn.callback._scoring_monitor", "ScoringMonitor") + b")\x81" + state + b"b."
+    monitor = _global("sklearn.callback._scoring_monitor", "ScoringMonitor") + b")\x81"
+    return b"\x80\x02" + monitor + state + b"b."
 
 
 def test_setstate_reaching_a_socket_through_a_module_helper_is_high(tmp_path: Path) -> None:
