@@ -209,3 +209,28 @@ def test_slot_state_that_sets_an_instance_hook_is_high(tmp_path: Path) -> None:
     state = b"N}" + _text("append") + func + b"s\x86"  # (None, {'append': f}): setattr per slot
     data = b"\x80\x02" + namespace + state + b"b(" + _text("x") + b"e."
     assert "pickle.hook-injection" in _blocking(tmp_path, data)
+
+
+@pytest.mark.parametrize(
+    ("function", "args"),
+    [
+        ("torch._utils._rebuild_parameter_with_state", b"\x89}"),  # (data, requires_grad, hooks, state)
+        (
+            "torch._tensor._rebuild_from_type_v2",
+            _global("torch._tensor", "Tensor") + b")",
+        ),  # (f, type, args, state)
+    ],
+)
+def test_torch_rebuild_state_that_sets_an_instance_hook_is_high(
+    tmp_path: Path, function: str, args: bytes
+) -> None:
+    # torch's _set_obj_state setattr()s the state onto the rebuilt tensor; the BUILD that follows then
+    # calls the stored __setstate__. pickle.load called accuracy_score("STATE-ARG") this way.
+    module, _, name = function.rpartition(".")
+    tensor = _global("torch._tensor", "Tensor")
+    first = tensor + b")R" if "parameter" in function else tensor
+    hook = b"}" + _text("__setstate__") + _global("sklearn.metrics._classification", "accuracy_score") + b"s"
+    data = (
+        b"\x80\x02" + _global(module, name) + b"(" + first + args + hook + b"tR" + _text("STATE-ARG") + b"b."
+    )
+    assert "pickle.hook-injection" in _blocking(tmp_path, data)

@@ -81,7 +81,7 @@ INSTANCE_HOOKS = frozenset({"__setstate__", "append", "extend"})
 INSTANCE_HOOK_ANOMALY = "BUILD sets the instance hook"
 
 
-def _instance_hooks(state: Any) -> list[str]:
+def instance_hooks(state: Any) -> list[str]:
     """Instance hooks a BUILD state stores: a dict state, or the (dict, slots) pair setattr applies."""
     parts = list(state[:2]) if isinstance(state, tuple) else [state]
     found: list[str] = []
@@ -552,7 +552,7 @@ class _Machine:
     def op_BUILD(self, arg: None) -> None:
         state = self.pop()
         target = self.top()
-        hooks = _instance_hooks(state)
+        hooks = instance_hooks(state)
         if hooks:
             # The loader looks __setstate__, append and extend up on the instance: stored there, the
             # next BUILD or APPENDS calls whatever value the pickle put in.

@@ -365,6 +365,7 @@ def _judge_call(
             offset=call.pos,
             opcode_index=call.index,
         )
+    _judge_state_setter(call, verdict.qualname, scope, ctx)
     applied = load_policy().apply_functions.get(verdict.qualname)
     if applied is not None:
         _judge_applied(call, applied, trace, scope, ctx, context=context, depth=depth)
@@ -413,6 +414,24 @@ def _legacy_module_class(func: Any, context: str) -> vm.Global | None:
 
 # Call kinds that run the class's __init__ (NEWOBJ and copyreg.__newobj__ only run __new__).
 _CALLS_INIT = frozenset({"reduce", "inst", "obj"})
+
+
+def _judge_state_setter(call: vm.Call, qualname: str, scope: Scope, ctx: Ctx) -> None:
+    at = load_policy().state_setters.get(qualname)
+    args = call.args
+    if at is None or not (isinstance(args, tuple) and len(args) > at):
+        return
+    hooks = vm.instance_hooks(args[at])
+    if hooks:
+        ctx.add(
+            scope,
+            "pickle.hook-injection",
+            f"{qualname} sets {', '.join(hooks)} on the object it rebuilds: the loader then calls that "
+            "value on the next BUILD or APPENDS",
+            evidence=", ".join(hooks),
+            offset=call.pos,
+            opcode_index=call.index,
+        )
 
 
 def _judge_applied(
