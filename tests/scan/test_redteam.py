@@ -234,3 +234,25 @@ def test_torch_rebuild_state_that_sets_an_instance_hook_is_high(
         b"\x80\x02" + _global(module, name) + b"(" + first + args + hook + b"tR" + _text("STATE-ARG") + b"b."
     )
     assert "pickle.hook-injection" in _blocking(tmp_path, data)
+
+
+# ------------------------------------------------------------------------------------------------------
+# 4. A class built at load time. enum.Enum (allowlisted: pickled enums name their own class) called
+#    with a name and a dict is the functional API: it creates a class whose methods are the dict's
+#    values, and runs its __init__ per member. pickle.load called accuracy_score(<X.a>, "STATE") so.
+# ------------------------------------------------------------------------------------------------------
+
+
+def test_enum_functional_api_at_load_is_high(tmp_path: Path) -> None:
+    body = b"}" + _text("__init__") + _global("sklearn.metrics._classification", "accuracy_score") + b"s"
+    body += _text("a") + _text("STATE") + b"s"
+    data = b"\x80\x02" + _global("enum", "Enum") + b"(" + _text("X") + body + b"tR."
+    assert "pickle.class-factory" in _blocking(tmp_path, data)
+
+
+def test_enum_member_of_an_allowlisted_enum_still_passes(tmp_path: Path) -> None:
+    import pickle
+
+    from transformers.trainer_utils import IntervalStrategy
+
+    assert _blocking(tmp_path, pickle.dumps(IntervalStrategy.STEPS, protocol=2)) == []

@@ -366,6 +366,17 @@ def _judge_call(
             opcode_index=call.index,
         )
     _judge_state_setter(call, verdict.qualname, scope, ctx)
+    most = load_policy().class_factories.get(verdict.qualname)
+    if most is not None and call.kind in _CALLS_INIT and not _at_most(call.args, most):
+        ctx.add(
+            scope,
+            "pickle.class-factory",
+            f"{call.kind.upper()} calls {verdict.qualname} with more than {most} argument(s): that builds a "
+            "new class whose methods the pickle chooses",
+            evidence=f"{verdict.qualname}({safe_describe_args(call.args, call.kwargs)})",
+            offset=call.pos,
+            opcode_index=call.index,
+        )
     applied = load_policy().apply_functions.get(verdict.qualname)
     if applied is not None:
         _judge_applied(call, applied, trace, scope, ctx, context=context, depth=depth)
@@ -486,6 +497,10 @@ def _judge_reconstructor(call: vm.Call, scope: Scope, ctx: Ctx) -> None:
             offset=call.pos,
             opcode_index=call.index,
         )
+
+
+def _at_most(args: Any, n: int) -> bool:
+    return isinstance(args, tuple) and len(args) <= n
 
 
 def _has_arguments(args: Any) -> bool:

@@ -84,6 +84,8 @@ class Policy:
     """Allowlisted functions that call a callable from their arguments: name -> (callee index, index of
     the callee's arguments, "tuple" | "one" | "none" for how they are passed). The callee is judged as
     a call of its own."""
+    class_factories: dict[str, int] = field(default_factory=dict)
+    """Allowlisted classes that build a new class when called with more positional arguments than this."""
     state_setters: dict[str, int] = field(default_factory=dict)
     """Allowlisted functions that setattr() one argument (its index) onto the object they return."""
     # classify() is a pure function of its arguments; a checkpoint asks about the same few imports for
@@ -240,6 +242,7 @@ def load_policy() -> Policy:
         dangerous_attributes=frozenset(raw["dangerous_attributes"]),
         torchscript_namespaces=frozenset(raw.get("torchscript_op_namespaces", [])),
         state_setters={name: int(i) for name, i in raw.get("state_setters", {}).items()},
+        class_factories={name: int(n) for name, n in raw.get("class_factories", {}).items()},
         apply_functions={
             name: (int(spec[0]), int(spec[1]), str(spec[2]))
             for name, spec in raw.get("apply_functions", {}).items()
