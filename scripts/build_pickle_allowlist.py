@@ -75,6 +75,7 @@ DANGER_CALLS = frozenset(
         "system", "popen", "Popen", "spawnv", "spawnl", "check_output", "check_call", "getoutput",
         "urlopen", "urlretrieve", "get_file", "hf_hub_download", "cached_file", "from_pretrained",
         "run_path", "run_module", "CDLL", "LoadLibrary", "dlopen", "create_connection", "socket",
+        "Client", "Listener", "connect", "bind", "create_server", "fork", "start_new_thread",
     }
 )  # fmt: skip
 # CPython's own types: their hooks are C code that only stores values.
@@ -132,6 +133,12 @@ def danger_in_source(func: Any, cls: type | None = None, depth: int = 0) -> list
         name = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
         if name in DANGER_CALLS:
             hits.add(name)
+        elif cls is not None and depth < 3 and (helper := _module_function(func, target)) is not None:
+            # A class hook's module-level helper (ScoringMonitor.__setstate__ -> can_reuse_listener ->
+            # Client). Not for value-only functions: a loader never calls those (pickle.call-of-value).
+            # Followed three levels deep, like methods on self.
+            inner = danger_in_source(helper, cls, depth + 1)
+            hits.update(f"{helper.__name__}->{h}" for h in inner if h != "<no source>")
         elif (
             cls is not None
             and depth < 2
@@ -145,6 +152,21 @@ def danger_in_source(func: Any, cls: type | None = None, depth: int = 0) -> list
                 inner = danger_in_source(method, cls, depth + 1)
                 hits.update(f"{target.attr}->{h}" for h in inner if h != "<no source>")
     return sorted(hits)
+
+
+def _module_function(func: Any, target: ast.expr) -> Any:
+    """The Python function a call names through `func`'s module globals (`helper(...)` or
+    `module.helper(...)`), or None."""
+    scope = getattr(func, "__globals__", {})
+    obj: Any = None
+    if isinstance(target, ast.Name):
+        obj = scope.get(target.id)
+    elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+        module = scope.get(target.value.id)
+        if isinstance(module, types.ModuleType):
+            obj = getattr(module, target.attr, None)
+    obj = getattr(obj, "__wrapped__", obj)
+    return obj if inspect.isfunction(obj) else None
 
 
 def _generated(func: Any) -> bool:

@@ -76,6 +76,21 @@ class Call:
         return self.func.qualname if isinstance(self.func, Global) else None
 
 
+# Methods a loader looks up on the instance (so an instance attribute overrides the class).
+INSTANCE_HOOKS = frozenset({"__setstate__", "append", "extend"})
+INSTANCE_HOOK_ANOMALY = "BUILD sets the instance hook"
+
+
+def instance_hooks(state: Any) -> list[str]:
+    """Instance hooks a BUILD state stores: a dict state, or the (dict, slots) pair setattr applies."""
+    parts = list(state[:2]) if isinstance(state, tuple) else [state]
+    found: list[str] = []
+    for part in parts:
+        if isinstance(part, SymDict):
+            found.extend(k for k, _ in part.items[:4096] if isinstance(k, str) and k in INSTANCE_HOOKS)
+    return sorted(set(found))
+
+
 @dataclass(slots=True, eq=False)
 class PersistentId:
     pid: Any
@@ -537,6 +552,11 @@ class _Machine:
     def op_BUILD(self, arg: None) -> None:
         state = self.pop()
         target = self.top()
+        hooks = instance_hooks(state)
+        if hooks:
+            # The loader looks __setstate__, append and extend up on the instance: stored there, the
+            # next BUILD or APPENDS calls whatever value the pickle put in.
+            self.anomaly(f"{INSTANCE_HOOK_ANOMALY} {', '.join(hooks)}")
         if isinstance(target, Call):
             target.state = state
             target.has_state = True

@@ -219,6 +219,17 @@ def judge_trace(trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str) 
     for call in trace.calls:
         _judge_call(call, trace, scope, ctx, context=context)
     for anomaly in trace.anomalies:
+        if anomaly.message.startswith(vm.INSTANCE_HOOK_ANOMALY):
+            hooks = anomaly.message.removeprefix(vm.INSTANCE_HOOK_ANOMALY).strip()
+            ctx.add(
+                scope,
+                "pickle.hook-injection",
+                f"BUILD stores {hooks} on an instance: the loader then calls that value on the next "
+                "BUILD or APPENDS",
+                evidence=hooks,
+                offset=anomaly.pos,
+                opcode_index=anomaly.index,
+            )
         if anomaly.message.startswith("BUILD applied directly to"):
             target = anomaly.message.removeprefix("BUILD applied directly to ").strip()
             ctx.add(
@@ -309,11 +320,18 @@ def _judge_import(
         )
 
 
-def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str) -> None:
+_APPLY_DEPTH = 8  # _rebuild_from_type(_rebuild_from_type, Tensor, (...)) nests; each level is judged
+
+
+def _judge_call(
+    call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *, context: str, depth: int = 0
+) -> None:
     func = call.func
     module_class = _legacy_module_class(func, context)
     if module_class is not None:
-        return  # the class itself is an import of the stream, judged as one
+        # torch.load returns whatever the 'module' pid names and the loader calls it: judge the call
+        # as one of that import (a value-only function is no class to construct).
+        func = module_class
     if not isinstance(func, vm.Global):
         ctx.add(
             scope,
@@ -337,6 +355,31 @@ def _judge_call(call: vm.Call, trace: vm.PickleTrace, scope: Scope, ctx: Ctx, *,
             offset=call.pos,
             opcode_index=call.index,
         )
+    if not verdict.callable_at_load:
+        ctx.add(
+            scope,
+            "pickle.call-of-value",
+            f"{call.kind.upper()} calls {verdict.qualname}, allowlisted only as a stored value: pickling "
+            "never calls it, and library helpers can be chained into getattr-and-call",
+            evidence=f"{verdict.qualname}({safe_describe_args(call.args, call.kwargs)})",
+            offset=call.pos,
+            opcode_index=call.index,
+        )
+    _judge_state_setter(call, verdict.qualname, scope, ctx)
+    most = load_policy().class_factories.get(verdict.qualname)
+    if most is not None and call.kind in _CALLS_INIT and not _at_most(call.args, most):
+        ctx.add(
+            scope,
+            "pickle.class-factory",
+            f"{call.kind.upper()} calls {verdict.qualname} with more than {most} argument(s): that builds a "
+            "new class whose methods the pickle chooses",
+            evidence=f"{verdict.qualname}({safe_describe_args(call.args, call.kwargs)})",
+            offset=call.pos,
+            opcode_index=call.index,
+        )
+    applied = load_policy().apply_functions.get(verdict.qualname)
+    if applied is not None:
+        _judge_applied(call, applied, trace, scope, ctx, context=context, depth=depth)
     if verdict.qualname == "copyreg._reconstructor":
         _judge_reconstructor(call, scope, ctx)
     if verdict.tier is Tier.DANGEROUS and call.has_state:
@@ -384,6 +427,58 @@ def _legacy_module_class(func: Any, context: str) -> vm.Global | None:
 _CALLS_INIT = frozenset({"reduce", "inst", "obj"})
 
 
+def _judge_state_setter(call: vm.Call, qualname: str, scope: Scope, ctx: Ctx) -> None:
+    at = load_policy().state_setters.get(qualname)
+    args = call.args
+    if at is None or not (isinstance(args, tuple) and len(args) > at):
+        return
+    hooks = vm.instance_hooks(args[at])
+    if hooks:
+        ctx.add(
+            scope,
+            "pickle.hook-injection",
+            f"{qualname} sets {', '.join(hooks)} on the object it rebuilds: the loader then calls that "
+            "value on the next BUILD or APPENDS",
+            evidence=", ".join(hooks),
+            offset=call.pos,
+            opcode_index=call.index,
+        )
+
+
+def _judge_applied(
+    call: vm.Call,
+    applied: tuple[int, int, str],
+    trace: vm.PickleTrace,
+    scope: Scope,
+    ctx: Ctx,
+    *,
+    context: str,
+    depth: int,
+) -> None:
+    """An allowlisted function that calls `args[callee](*args[arguments])` (torch's
+    _rebuild_from_type): judge that inner call as if the pickle made it, so a value-only name or a
+    computed value cannot be called through it."""
+    callee_at, args_at, mode = applied
+    args = call.args
+    if not (isinstance(args, tuple) and len(args) > max(callee_at, args_at)):
+        return  # the defaults (numpy's table lookup) or a loader error: nothing the pickle chose is called
+    callee = args[callee_at]
+    if callee is None or isinstance(callee, str | bytes | int | float):
+        return  # a name looked up in the function's own table, or a TypeError: no call of a value
+    if depth >= _APPLY_DEPTH:
+        ctx.add(
+            scope,
+            "pickle.too-complex",
+            f"calls nested more than {_APPLY_DEPTH} deep through rebuild functions",
+            offset=call.pos,
+            opcode_index=call.index,
+        )
+        return
+    passed = {"tuple": args[args_at], "one": (args[args_at],)}.get(mode, ())
+    inner = vm.Call(callee, passed, "reduce", call.pos, call.index)
+    _judge_call(inner, trace, scope, ctx, context=context, depth=depth + 1)
+
+
 def _judge_reconstructor(call: vm.Call, scope: Scope, ctx: Ctx) -> None:
     # copyreg._reconstructor(cls, base, state) runs base.__init__(obj, state) when base is not object:
     # an allowlisted class whose __init__ is unsafe is reached that way too.
@@ -402,6 +497,10 @@ def _judge_reconstructor(call: vm.Call, scope: Scope, ctx: Ctx) -> None:
             offset=call.pos,
             opcode_index=call.index,
         )
+
+
+def _at_most(args: Any, n: int) -> bool:
+    return isinstance(args, tuple) and len(args) <= n
 
 
 def _has_arguments(args: Any) -> bool:

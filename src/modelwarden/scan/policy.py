@@ -39,6 +39,10 @@ class Verdict:
     new_only: bool = False
     """An allowlisted class whose __init__ is unsafe: building it without __init__ is fine, calling it
     with arguments is not (xgboost's Booster reads the model file an argument names)."""
+    callable_at_load: bool = True
+    """False for entries allowed as values only: a library function a model stores (a scorer's metric,
+    a layer's activation) or a constant. Pickling never calls those, and some are primitives an attacker
+    chains (sklearn's _cached_call is getattr-and-call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,13 @@ class Entry:
     """What the generator found when it resolved the name against the real library."""
     new_only: bool = False
     """See Verdict.new_only."""
+    kind: str = "class"
+    """class, function (a callable) or value (a constant or a ufunc), as the generator found it."""
+
+    @property
+    def callable_at_load(self) -> bool:
+        """Classes and the reviewed rebuild functions (tier allow) may be called by a loader."""
+        return self.kind == "class" or (self.kind == "function" and self.tier is Tier.ALLOW)
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,14 @@ class Policy:
     dangerous_attributes: frozenset[str]
     """Attribute names dangerous wherever a dotted (protocol 4) path reaches them."""
     torchscript_namespaces: frozenset[str] = frozenset()
+    apply_functions: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    """Allowlisted functions that call a callable from their arguments: name -> (callee index, index of
+    the callee's arguments, "tuple" | "one" | "none" for how they are passed). The callee is judged as
+    a call of its own."""
+    class_factories: dict[str, int] = field(default_factory=dict)
+    """Allowlisted classes that build a new class when called with more positional arguments than this."""
+    state_setters: dict[str, int] = field(default_factory=dict)
+    """Allowlisted functions that setattr() one argument (its index) onto the object they return."""
     # classify() is a pure function of its arguments; a checkpoint asks about the same few imports for
     # every tensor. Bounded, so a hostile pickle with millions of distinct names cannot grow it.
     _verdicts: dict[tuple[str, str, bool, str], Verdict] = field(
@@ -100,7 +119,7 @@ class Policy:
         entry = self.entries.get(qualname)
         if entry is not None:
             reason = note.strip() if entry.tier is not Tier.ALLOW else ""
-            return Verdict(entry.tier, qualname, reason, entry.new_only)
+            return Verdict(entry.tier, qualname, reason, entry.new_only, entry.callable_at_load)
         if qualname in self.nested:
             return Verdict(Tier.NESTED, qualname)
         known = self.dangerous_names.get(qualname)
@@ -192,8 +211,8 @@ class Allowlist:
             spec = self._raw.get(name)
             if spec is None:
                 return None
-            tier, _kind, why, new_only = spec
-            hit = self._decoded[name] = Entry(Tier(tier), self._reasons[why], bool(new_only))
+            tier, kind, why, new_only = spec
+            hit = self._decoded[name] = Entry(Tier(tier), self._reasons[why], bool(new_only), str(kind))
         return hit
 
     def __contains__(self, name: object) -> bool:
@@ -222,6 +241,12 @@ def load_policy() -> Policy:
         dangerous=frozenset(raw["dangerous_modules"]),
         dangerous_attributes=frozenset(raw["dangerous_attributes"]),
         torchscript_namespaces=frozenset(raw.get("torchscript_op_namespaces", [])),
+        state_setters={name: int(i) for name, i in raw.get("state_setters", {}).items()},
+        class_factories={name: int(n) for name, n in raw.get("class_factories", {}).items()},
+        apply_functions={
+            name: (int(spec[0]), int(spec[1]), str(spec[2]))
+            for name, spec in raw.get("apply_functions", {}).items()
+        },
     )
 
 
