@@ -105,7 +105,9 @@ def test_registry_and_dashboard_say_not_scanned(tmp_path: Path) -> None:
         assert json.loads(summary.model_dump_json())["scan"] == "not scanned"
         # The "no finding" filter means scanned and clean: an unscanned model is not in it.
         assert reg.list(severity="none").total == 0
-        client = TestClient(create_app(reg, settings=Settings()), raise_server_exceptions=False)  # type: ignore[arg-type]
+        client = TestClient(
+            create_app(reg, settings=Settings()), base_url="http://localhost", raise_server_exceptions=False
+        )  # type: ignore[arg-type]
         try:
             index, detail = client.get("/"), client.get(f"/assessments/{ident}")
             assert index.status_code == 200 and detail.status_code == 200
