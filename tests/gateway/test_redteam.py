@@ -76,14 +76,20 @@ SMUGGLED: list[tuple[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize(("field", "value"), SMUGGLED)
-@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/completions"])
+# max_completion_tokens is a budget field on chat (clamped, tested elsewhere), unknown on completions.
+SMUGGLE_CASES = [
+    (path, field, value)
+    for path in ("/v1/chat/completions", "/v1/completions")
+    for field, value in SMUGGLED
+    if not (path == "/v1/chat/completions" and field == "max_completion_tokens")
+]
+
+
+@pytest.mark.parametrize(("path", "field", "value"), SMUGGLE_CASES)
 def test_fields_the_gateway_does_not_know_never_reach_the_model_server(
     env: Env, client: httpx.Client, path: str, field: str, value: Any
 ) -> None:
     dep, gw, _ = env
-    if path == "/v1/chat/completions" and field == "max_completion_tokens":
-        pytest.skip("clamped on chat: a budget field there")
     k = key(dep, f"smuggle-{path[4:8]}-{field}")
     body = {**(ECHO_CHAT if "chat" in path else ECHO_COMP), field: value}
     r = post(client, gw, k, path, body)
