@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := build/demo
 
-.PHONY: demo test lint typecheck unit bench clean venv cli-docs services
+.PHONY: demo test lint typecheck unit bench clean venv cli-docs services scan-data
 
 venv: $(STAMP)
 
@@ -43,6 +43,10 @@ test: services lint typecheck unit
 # docs/cli.md is generated from the commands (tests/test_docs.py fails when it is stale).
 cli-docs: $(STAMP)
 	$(BIN)/python -m modelwarden.cli.reference > docs/cli.md
+
+# The scanner reads JSON compiled from its YAML data (start-up time); tests fail when it is stale.
+scan-data: $(STAMP)
+	$(BIN)/python scripts/compile_scan_data.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache

@@ -1,7 +1,6 @@
-"""The scanner's data files read the same through libyaml's safe loader as through the pure-Python one.
-
-`read_data` prefers libyaml for start-up time; a difference between the two parsers on these files
-would silently change the allowlist, the dangerous list or a rule's severity.
+"""The scanner reads its data from JSON compiled from the YAML sources (`make scan-data`); a stale or
+differently parsed JSON file would silently change the allowlist, the dangerous list or a rule's
+severity, so each must equal its YAML source as the pure-Python safe loader reads it.
 """
 
 from __future__ import annotations
@@ -15,11 +14,11 @@ from modelwarden.scan.policy import read_data
 
 
 @pytest.mark.parametrize("name", ["pickle_policy.yaml", "rules.yaml", "format_policy.yaml"])
-def test_data_file_parses_the_same_with_both_yaml_parsers(name: str) -> None:
+def test_compiled_data_equals_its_yaml_source(name: str) -> None:
     text = resources.files("modelwarden.scan").joinpath("data/" + name).read_text("utf-8")
     expected = yaml.load(text, Loader=yaml.SafeLoader)  # the pure-Python safe loader
     assert expected  # a real, non-empty document
-    assert read_data(name) == expected
+    assert read_data(name) == expected, f"scan/data/{name} changed: run `make scan-data`"
 
 
 def test_generated_allowlist_is_well_formed() -> None:

@@ -183,17 +183,15 @@ def _map_py2(module: str, name: str, protocol: int | None) -> tuple[str, str, st
 
 
 def read_data(name: str) -> Any:
-    """One of the scanner's YAML data files (scan/data/NAME), parsed.
+    """One of the scanner's data files (scan/data/NAME, a YAML source), parsed.
 
-    With libyaml's safe loader when PyYAML was built with it: the same safe constructor, ten times
-    faster than the pure-Python parser, which took 30 ms of every scan's start-up for these files
-    (tests/scan/test_policy_data.py checks both parsers read them alike).
+    Read from its compiled JSON twin (`scripts/compile_scan_data.py`, `make scan-data`): importing
+    PyYAML and parsing the YAML took 15-20 ms of every scan's start-up. tests/scan/test_policy_data.py
+    checks that each JSON file equals its YAML source as the pure-Python safe loader reads it.
     """
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    text = resources.files("modelwarden.scan").joinpath("data/" + name).read_text("utf-8")
-    return yaml.load(text, Loader=loader)  # noqa: S506 - CSafeLoader or SafeLoader, both safe
+    compiled = name.removesuffix(".yaml") + ".json"
+    text = resources.files("modelwarden.scan").joinpath("data/" + compiled).read_text("utf-8")
+    return json.loads(text)
 
 
 class Allowlist:
