@@ -7,8 +7,8 @@ of the options below, each in a form Click parses the same way, and returns Fals
 `--help`, an unknown option or value, a missing path, combined short options — which `main` then
 hands to Typer, so every message and exit code of the full parser is unchanged.
 
-The option table and `_scan` mirror `modelwarden.cli.scan` (names, defaults, choices, and the body of
-the command). tests/test_cli_startup.py checks the table against the Typer command's parameters and
+The option table mirrors `modelwarden.cli.scan` (names, defaults, choices); both front ends run the
+same body, `run_scan`. tests/test_cli_startup.py checks the table against the Typer command's parameters and
 runs command lines through both paths, comparing output and exit codes: a change there that is not
 made here fails those tests.
 """
@@ -100,12 +100,12 @@ def run(args: Sequence[str]) -> bool:
     if params is None:
         return False
     try:
-        _scan(**params)  # type: ignore[arg-type]
+        run_scan(**params)  # type: ignore[arg-type]
     except (EOFError, KeyboardInterrupt):
         # What Click's standalone mode does for a command interrupted by Ctrl-C.
         sys.stderr.write("\nAborted!\n")
         sys.exit(1)
-    return True  # pragma: no cover - _scan always exits
+    return True  # pragma: no cover - run_scan always exits
 
 
 def _out() -> Console:
@@ -119,7 +119,7 @@ def _out() -> Console:
     return out
 
 
-def _scan(
+def run_scan(
     *,
     paths: list[Path],
     format: str,
@@ -129,7 +129,8 @@ def _scan(
     no_hash_cache: bool,
     show_info: bool,
 ) -> None:
-    """The body of `modelwarden.cli.scan.scan`, kept line for line (but for `_out`)."""
+    """The body of `modelwarden scan`, shared by the Typer command (`modelwarden.cli.scan.scan`) and
+    this module's parser."""
     from modelwarden.records import Severity
     from modelwarden.safe_text import markup
     from modelwarden.scan import scan_paths

@@ -6,15 +6,12 @@ Exit codes: 0 when no finding reaches --fail-on, 1 when one does, 2 on usage or 
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 
-from modelwarden.cli import app, err, out
-from modelwarden.records import Severity
-from modelwarden.safe_text import markup
+from modelwarden.cli import app
 
 
 class OutputFormat(StrEnum):
@@ -57,40 +54,15 @@ def scan(
     show_info: bool = typer.Option(False, "--show-info", help="Also list informational findings (text)."),
 ) -> None:
     """Scan model artifacts for unsafe content without loading them (pickle, zip, Keras, GGUF, ...)."""
-    from modelwarden.scan import scan_paths
-    from modelwarden.scan.render import print_text, to_json, to_sarif_json
+    from modelwarden.cli._scan_fast import run_scan
 
-    threshold = Severity(fail_on.value)
-    report = scan_paths(paths, hash_files=not no_hash, hash_cache=not no_hash_cache)
-    if format is OutputFormat.TEXT and output is None:
-        print_text(report, threshold, out, show_info=show_info)
-    else:
-        if format is OutputFormat.JSON:
-            text = to_json(report, threshold)
-        elif format is OutputFormat.SARIF:
-            text = to_sarif_json(report)
-        else:
-            from io import StringIO
-
-            from rich.console import Console
-
-            buf = StringIO()
-            print_text(report, threshold, Console(file=buf, width=160, no_color=True), show_info=show_info)
-            text = buf.getvalue()
-        if output is not None:
-            try:
-                output.write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
-            except OSError as exc:
-                err.print(
-                    f"[bold red]error:[/] cannot write {markup(output)}: {markup(exc.strerror or exc)}",
-                    highlight=False,
-                )
-                sys.exit(2)
-        else:
-            sys.stdout.write(text + "\n")
-    if format is not OutputFormat.TEXT or output is not None:  # text on the terminal already lists them
-        for p in report.problems:
-            err.print(f"[red]problem:[/] {markup(p.file)}: {markup(p.message)}", highlight=False)
-    if report.problems:
-        sys.exit(2)
-    sys.exit(1 if report.at_or_above(threshold) else 0)
+    # One body for both front ends: the Typer-free path (cli/_scan_fast.py) runs the same function.
+    run_scan(
+        paths=paths,
+        format=format.value,
+        fail_on=fail_on.value,
+        output=output,
+        no_hash=no_hash,
+        no_hash_cache=no_hash_cache,
+        show_info=show_info,
+    )
