@@ -1,5 +1,5 @@
 """NumPy descrs judged by NumPy's own dtype rules: every spelling of an object dtype makes
-`np.load(allow_pickle=True)` run the pickle after the header, so every one must be recognised.
+NumPy's loader with allow_pickle enabled run the pickle after the header, so every one must be recognised.
 
 The parser (`descr_holds_objects`) is checked against NumPy's own construction of the dtype
 (`numpy.lib.format.descr_to_dtype`, which builds a dtype and unpickles nothing); the files are written
@@ -115,7 +115,7 @@ def _respelled(tmp_path: Path, descr: Any, *, version: tuple[int, int] = (1, 0),
     ],
 )
 def test_respelled_object_arrays_are_walked(tmp_path: Path, descr: Any) -> None:
-    # Each of these was written so that np.load(allow_pickle=True) builds an object dtype.
+    # Each of these was written so that NumPy's loader (allow_pickle on) builds an object dtype.
     assert _numpy_says(descr) is True
     path = _respelled(tmp_path, descr)
     report = scan_paths([path], hash_files=False)

@@ -138,7 +138,7 @@ def legacy_torch_file(payload: bytes) -> bytes:
 
 
 def test_value_only_function_called_through_a_legacy_torch_module_pid_is_high(tmp_path: Path) -> None:
-    # torch.load(weights_only=False) ran os.system: each call's function came from a 'module' pid.
+    # torch's loader (weights_only off) ran os.system: each call's function came from a 'module' pid.
     payload = cached_call_chain("echo PWNED > pwned.txt", apply="legacy-module-pid")
     assert "pickle.call-of-value" in _blocking(tmp_path, legacy_torch_file(payload), "model.pt")
 

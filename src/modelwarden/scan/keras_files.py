@@ -8,7 +8,7 @@ What runs on load (reference/scanners.md technique 8):
 - `registered_name` values outside Keras need custom code;
 - legacy TFOpLambda layers name TensorFlow functions, some of which touch files or call Python;
 - a `TorchModuleWrapper` carries a `torch.save` of its module (base64 text, or bytes serialised as a
-  `__bytes__` object) that `from_config` hands to `torch.load(weights_only=False)` when safe mode is
+  `__bytes__` object) that `from_config` hands to torch's loader (weights_only off) when safe mode is
   off: those bytes — and any other `__bytes__` value — are analysed as a file of their own;
 - a `TFSMLayer` loads a TensorFlow SavedModel from the path in its config, outside this file.
 """
@@ -292,11 +292,11 @@ def _bytes_value(value: Any, where: str, scope: Scope, ctx: Ctx) -> None:
 
 
 def _torch_module(module: Any, where: str, scope: Scope, ctx: Ctx) -> None:
-    """TorchModuleWrapper.from_config: torch.load(weights_only=False) of the module's bytes."""
+    """TorchModuleWrapper.from_config: torch's loader, weights_only off, on the module's bytes."""
     ctx.add(
         scope,
         "keras.torch-module",
-        "TorchModuleWrapper: loading with safe mode off runs torch.load(weights_only=False) on the"
+        "TorchModuleWrapper: loading with safe mode off runs torch's loader with weights_only off on the"
         " module saved in the config; that checkpoint was analysed (findings reported separately)",
         pointer=where,
     )

@@ -1,7 +1,7 @@
 """NumPy `.npy` files (and, through the zip analyser, `.npz` members).
 
 The header is a Python literal dict read with `ast.literal_eval` (what NumPy's own reader does, with
-its fallback for headers written by Python 2). Whether `np.load(allow_pickle=True)` unpickles the
+its fallback for headers written by Python 2). Whether NumPy's loader with allow_pickle on unpickles the
 payload is decided by NumPy's dtype rules, mirrored here without NumPy: any dtype that holds Python
 objects — `'O'`, `'|O'`, `'object'`, `'O8'`, NumPy 2's `'T'` (StringDType), a structured field of any
 of those at any depth, a sub-array of one, a comma-separated string naming one — makes the loader run
