@@ -317,13 +317,19 @@ def _mla(c: _Cfg, d: int, h: int) -> int:
 
 
 def _gpt2(c: _Cfg, family: str) -> ConfigCount:
+    return _gpt2_shape(c, family, qkv=3 * c.integer("n_embd", "hidden_size"))
+
+
+def _gpt2_shape(c: _Cfg, family: str, *, qkv: int) -> ConfigCount:
+    """GPT-2's layout (learned positions, biased fused attention, GELU MLP) with a given q+k+v width."""
     d = c.integer("n_embd", "hidden_size")
     layers = c.integer("n_layer", "num_hidden_layers")
     vocab = c.integer("vocab_size")
     positions = c.integer("n_positions", "max_position_embeddings")
     ff = c.integer("n_inner", default=4 * d)
-    # ln_1, c_attn (d -> 3d, bias), c_proj (bias), ln_2, c_fc (bias), c_proj (bias): 12d² + 13d when ff = 4d.
-    layer = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (d * ff + ff) + (ff * d + d)
+    # ln_1, c_attn (d -> qkv, bias), c_proj (bias), ln_2, c_fc (bias), c_proj (bias): 12d² + 13d when
+    # qkv = 3d and ff = 4d.
+    layer = 2 * d + (d * qkv + qkv) + (d * d + d) + 2 * d + (d * ff + ff) + (ff * d + d)
     return _untied_or_tied(
         c,
         family,
@@ -580,22 +586,8 @@ def _gptj(c: _Cfg, family: str) -> ConfigCount:
 def _gpt_bigcode(c: _Cfg, family: str) -> ConfigCount:
     """GPTBigCode (SantaCoder, StarCoder 1): GPT-2 with multi-query attention, tied head."""
     d = c.integer("n_embd", "hidden_size")
-    layers = c.integer("n_layer", "num_hidden_layers")
-    vocab = c.integer("vocab_size")
-    positions = c.integer("n_positions", "max_position_embeddings")
     h = c.integer("n_head", "num_attention_heads")
-    ff = c.integer("n_inner", default=4 * d)
-    qkv = d + 2 * (d // h) if c.flag("multi_query", True) else 3 * d
-    layer = 2 * d + (d * qkv + qkv) + (d * d + d) + 2 * d + (d * ff + ff) + (ff * d + d)
-    return _untied_or_tied(
-        c,
-        family,
-        embedding=vocab * d + positions * d,
-        layers=layers * layer,
-        norm=2 * d,
-        head=vocab * d,
-        positions=positions * d,
-    )
+    return _gpt2_shape(c, family, qkv=d + 2 * (d // h) if c.flag("multi_query", True) else 3 * d)
 
 
 def _qwen_v1(c: _Cfg, family: str) -> ConfigCount:
