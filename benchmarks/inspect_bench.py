@@ -48,8 +48,8 @@ from gguf import GGUFReader, GGUFWriter
 from safetensors import safe_open
 from tests.support.models import Spec, deepseek_v3_tensors, llama_tensors, write_config, write_sharded
 
-from modelwarden.compute.params import config_formula
-from modelwarden.facts import inspect_path
+from modelwarden.facts.config_formulas import config_formula
+from modelwarden.facts.gather import inspect_path
 from modelwarden.hashing import hash_files, sha256_file
 
 LLAMA31_405B = {

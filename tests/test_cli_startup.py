@@ -311,7 +311,7 @@ def test_plain_console_prints_what_rich_prints(monkeypatch: object) -> None:
     import random
 
     from modelwarden.cli._plain import plain_text
-    from modelwarden.safe_text import markup
+    from modelwarden.untrusted.text import markup
 
     for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "COLUMNS"):
         monkeypatch.delenv(var, raising=False)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from modelwarden.facts import inspect_path
+from modelwarden.facts.gather import inspect_path
 from tests.support.cli import run_cli
 from tests.support.models import (
     MIXTRAL_8X7B,

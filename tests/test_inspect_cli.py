@@ -24,7 +24,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from modelwarden.cli import main
-from modelwarden.facts import inspect_path
+from modelwarden.facts.gather import inspect_path
 from tests.support.cli import run_cli
 from tests.support.models import LLAMA2_7B, llama_tensors, write_config, write_sharded
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from modelwarden.facts import inspect_path
+from modelwarden.facts.gather import inspect_path
 from tests.compute.test_params import DEEPSEEK_V3
 from tests.support.models import (
     GPT2_SMALL,
@@ -83,7 +83,7 @@ def test_deepseek_v3_layout_fp8_scales_and_mtp(tmp_path: Path) -> None:
     }  # fmt: skip
     write_config(tmp_path, cfg)
     write_sharded(tmp_path, deepseek_v3_tensors(cfg), 3)
-    from modelwarden.compute.params import config_formula
+    from modelwarden.facts.config_formulas import config_formula
 
     expected = config_formula(cfg)
     facts = inspect_path(tmp_path)

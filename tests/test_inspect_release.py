@@ -14,7 +14,7 @@ import torch
 from safetensors.numpy import save_file
 
 from modelwarden.errors import UsageError
-from modelwarden.facts import inspect_path
+from modelwarden.facts.gather import inspect_path
 from modelwarden.model import Layout
 from modelwarden.release import resolve
 from tests.support.models import LLAMA2_7B, llama_tensors, write_config, write_sparse_safetensors

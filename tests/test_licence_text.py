@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelwarden.licence_text import identify, kind_of
+from modelwarden.facts.licence_text import identify, kind_of
 
 APACHE = """
                                  Apache License

@@ -11,7 +11,7 @@ import pytest
 
 from modelwarden.errors import ManifestError
 from modelwarden.manifest import load_manifest
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 from tests.support.cli import run_cli
 
 

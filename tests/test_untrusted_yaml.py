@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modelwarden import untrusted_yaml
 from modelwarden.errors import ManifestError, RulesError
-from modelwarden.facts import inspect_path
+from modelwarden.facts.gather import inspect_path
 from modelwarden.manifest import load_manifest
 from modelwarden.rules.loader import load_rules
+from modelwarden.untrusted import yaml as untrusted_yaml
 
 # Ten levels of ten aliases each: 10**10 values once expanded, 600 bytes on disk.
 LAUGHS = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from modelwarden.errors import RegistryError
-from modelwarden.safe_io import NOT_REGULAR
+from modelwarden.untrusted.io import NOT_REGULAR
 
 ENV_VAR = "MODELWARDEN_DB"
 APP_NAME = "modelwarden"

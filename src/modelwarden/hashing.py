@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 
 CHUNK = 1 << 20  # 1 MiB: large enough to amortise calls, small enough to stay in cache
 

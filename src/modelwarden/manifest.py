@@ -24,9 +24,9 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from modelwarden import untrusted_yaml
 from modelwarden.errors import ManifestError
-from modelwarden.safe_io import read_bounded
+from modelwarden.untrusted import yaml as untrusted_yaml
+from modelwarden.untrusted.io import read_bounded
 
 MANIFEST_NAMES = ("modelwarden.yaml", "modelwarden.yml")
 MAX_MANIFEST_BYTES = 1_000_000  # a manifest is a hand-written document; anything bigger is not one

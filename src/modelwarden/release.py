@@ -24,7 +24,7 @@ from modelwarden.artifacts.problems import JSON_MAX_BYTES
 from modelwarden.errors import UsageError
 from modelwarden.manifest import find_manifest
 from modelwarden.model import Layout, Problem
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 
 MAX_FILES = 100_000
 _SKIP_DIRS = frozenset({".git", ".cache", "__pycache__", ".ipynb_checkpoints", ".hg", ".svn", "node_modules"})

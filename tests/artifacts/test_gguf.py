@@ -10,7 +10,7 @@ from gguf.quants import quantize
 
 from modelwarden.artifacts.reader import read_artifact
 from modelwarden.artifacts.tensors import ClassifyContext, classify
-from modelwarden.facts import inspect_path
+from modelwarden.facts.gather import inspect_path
 from modelwarden.model import ArtifactFormat, TensorKind
 
 D, FF, V, L = 64, 128, 100, 2

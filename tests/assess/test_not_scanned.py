@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from modelwarden.assess_report import headline, to_json
-from modelwarden.assessment import Inputs, build_assessment, gather
+from modelwarden.assess.run import Inputs, build_assessment, gather
 from modelwarden.registry import Registry
 from modelwarden.registry.display import severity
 from modelwarden.registry.summary import NOT_SCANNED, columns
+from modelwarden.report.assess import headline, to_json
 from modelwarden.web import Settings, create_app
 
 AS_OF = dt.date(2026, 12, 5)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from tests.support.models import LLAMA2_7B, MIXTRAL_8X7B, llama_tensors, write_config, write_sharded
 
-from modelwarden.assessment import Inputs, build_assessment
-from modelwarden.drafts import build_drafts
+from modelwarden.assess.drafts import build_drafts
+from modelwarden.assess.run import Inputs, build_assessment
 from modelwarden.manifest import load_manifest
 from modelwarden.model import Assessment, Source
 from modelwarden.registry.summary import columns
@@ -29,7 +29,7 @@ def _release(tmp_path: Path, manifest: str, config: dict[str, object] = LLAMA31_
     write_sharded(root, llama_tensors(dict(config)), 2)
     path = tmp_path / "modelwarden.yaml"
     path.write_text(manifest, encoding="utf-8")
-    from modelwarden.facts import inspect_path
+    from modelwarden.facts.gather import inspect_path
 
     return Inputs(inspect_path(root), load_manifest(path), path)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from tests.support.models import LLAMA2_7B, llama_tensors, write_config, write_sharded
 
-from modelwarden.assessment import Inputs, build_assessment
-from modelwarden.facts import inspect_path
+from modelwarden.assess.run import Inputs, build_assessment
+from modelwarden.facts.gather import inspect_path
 from modelwarden.manifest import load_manifest
 from modelwarden.model import Assessment, ModelFacts
 from modelwarden.rules import load_rules

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from modelwarden.assessment import build_assessment, gather
-from modelwarden.drafts import write_drafts
+from modelwarden.assess.drafts import write_drafts
+from modelwarden.assess.run import build_assessment, gather
 
 MODEL = "model: {name: m, parameters: 8030000000, modalities: {input: [text], output: [text]}}\n"
 

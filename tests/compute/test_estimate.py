@@ -12,7 +12,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from modelwarden.compute import estimate_compute
-from modelwarden.facts import inspect_path
+from modelwarden.facts.gather import inspect_path
 from modelwarden.manifest import parse_manifest
 from modelwarden.model import ComputeEstimate, ThresholdCall
 from tests.support.models import (

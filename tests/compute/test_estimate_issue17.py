@@ -10,7 +10,7 @@ import pytest
 
 from modelwarden.compute import estimate_compute
 from modelwarden.compute.hardware import sparsity, table
-from modelwarden.compute.params import config_formula
+from modelwarden.facts.config_formulas import config_formula
 from modelwarden.manifest import parse_manifest
 from modelwarden.model import ComputeEstimate
 from modelwarden.model import ThresholdCall as C
@@ -63,7 +63,7 @@ def test_even_a_huge_sparse_total_is_only_near_above() -> None:
 
 
 def test_config_experts_without_k_mark_a_sparse_total(tmp_path: Path) -> None:
-    from modelwarden.facts import inspect_path
+    from modelwarden.facts.gather import inspect_path
     from tests.support.models import MIXTRAL_8X7B, llama_tensors, write_config, write_sharded
 
     config = {k: v for k, v in MIXTRAL_8X7B.items() if k != "num_experts_per_tok"}
@@ -132,7 +132,7 @@ def test_an_encoder_decoder_counts_about_half_the_parameters_per_token() -> None
 
 
 def test_an_encoder_decoder_config_is_recognised(tmp_path: Path) -> None:
-    from modelwarden.facts import inspect_path
+    from modelwarden.facts.gather import inspect_path
 
     (tmp_path / "config.json").write_text(
         json.dumps({"model_type": "t5", "is_encoder_decoder": True, "d_model": 512}), encoding="utf-8"
@@ -144,7 +144,7 @@ def test_an_encoder_decoder_config_is_recognised(tmp_path: Path) -> None:
 
 
 def test_albert_shared_layers_multiply_the_layer_compute(tmp_path: Path) -> None:
-    from modelwarden.facts import inspect_path
+    from modelwarden.facts.gather import inspect_path
 
     config = {"model_type": "albert", "num_hidden_layers": 12, "num_hidden_groups": 1, "hidden_size": 768}
     (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
@@ -170,7 +170,7 @@ def test_declared_sharing_without_a_factor_opens_the_high_edge() -> None:
 
 
 def test_an_initialising_model_of_unknown_compute_makes_cumulative_a_lower_bound(tmp_path: Path) -> None:
-    from modelwarden.facts import inspect_path
+    from modelwarden.facts.gather import inspect_path
 
     (tmp_path / "README.md").write_text(
         "---\nbase_model: org/teacher-70b\n---\n# Student\n", encoding="utf-8"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from modelwarden.compute import estimate_compute, threshold_call
-from modelwarden.facts import inspect_path
+from modelwarden.facts.gather import inspect_path
 from modelwarden.manifest import parse_manifest
 from modelwarden.model import Band, ThresholdCall
 

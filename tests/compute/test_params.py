@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from modelwarden.compute.params import UnsupportedConfig, config_formula, params_from_config
+from modelwarden.facts.config_formulas import UnsupportedConfig, config_formula, params_from_config
 from tests.support.models import GPT2_SMALL, LLAMA2_7B, MIXTRAL_8X7B, QWEN3_30B_A3B
 
 MISTRAL_7B = {

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from modelwarden.compute.params import SUPPORTED_MODEL_TYPES, config_formula
+from modelwarden.facts.config_formulas import SUPPORTED_MODEL_TYPES, config_formula
 
 DATA = Path(__file__).parent / "data" / "real-model-configs"
 ROWS: list[dict[str, Any]] = json.loads((DATA / "truth.json").read_text(encoding="utf-8"))

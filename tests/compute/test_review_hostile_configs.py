@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from modelwarden.compute.params import UnsupportedConfig, config_formula
+from modelwarden.facts.config_formulas import UnsupportedConfig, config_formula
 
 DATA = Path("/work/shared/data/real-model-configs")
 if not DATA.is_dir():

@@ -54,7 +54,7 @@ def test_experts_seen_in_the_tensors_without_a_config_mark_a_sparse_total(tmp_pa
     # Mixtral-8x7B's weights with no config.json: the tensors show 8 experts but not how many run.
     # 6 x 46.7B total x 1.2e14 tokens = 3.4e25 reads "clearly above" 1e25; with its 12.9B active the
     # run is 9.3e24, below the line. From the total alone the answer is uncertain, with a warning.
-    from modelwarden.facts import inspect_path
+    from modelwarden.facts.gather import inspect_path
     from tests.support.models import MIXTRAL_8X7B, llama_tensors, write_sharded
 
     write_sharded(tmp_path, llama_tensors(dict(MIXTRAL_8X7B)), 2)

@@ -12,7 +12,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from modelwarden.errors import ManifestError
-from modelwarden.facts import inspect_path
+from modelwarden.facts.gather import inspect_path
 from modelwarden.manifest import load_manifest
 from modelwarden.model import MofComponentStatus, YesNoReview
 from modelwarden.openness import assess_openness

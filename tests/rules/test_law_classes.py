@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from modelwarden.assessment import Inputs, build_assessment
+from modelwarden.assess.run import Inputs, build_assessment
 from modelwarden.errors import ManifestError
 from modelwarden.manifest import parse_manifest
 from modelwarden.model import Assessment, Obligation
@@ -323,7 +323,7 @@ def test_every_listed_duty_has_a_start_date_and_a_status_that_agrees_with_it(as_
 
 
 def test_the_summary_line_counts_duties_not_yet_in_force() -> None:
-    from modelwarden.assess_report import summary
+    from modelwarden.report.assess import summary
 
     lines = {line.regime: line.text for line in summary(assess(everything(), dt.date(2026, 12, 1)))}
     art5 = next(text for name, text in lines.items() if name.startswith("EU AI Act Art. 5 ("))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelwarden.assessment import Inputs, build_assessment
+from modelwarden.assess.run import Inputs, build_assessment
 from modelwarden.errors import RulesError
 from modelwarden.manifest import parse_manifest
 from modelwarden.rules import load_rules

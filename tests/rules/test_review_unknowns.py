@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from modelwarden.assessment import Inputs, build_assessment
+from modelwarden.assess.run import Inputs, build_assessment
 from modelwarden.manifest import parse_manifest
 from modelwarden.model import Assessment
 from modelwarden.rules import load_rules

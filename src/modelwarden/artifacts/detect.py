@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 
 from modelwarden.records import ArtifactFormat
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 
 HEAD_BYTES = 4096
 SAFETENSORS_MAX_HEADER = 100_000_000  # the reference implementation's cap (formats.md)

@@ -25,7 +25,7 @@ from typing import Any
 
 from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, ArtifactProblem
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 
 MAX_ARRAY_KEPT = 64
 MAX_STRING_KEPT = 256 * 1024

@@ -17,7 +17,7 @@ from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, ArtifactProble
 from modelwarden.artifacts.tensors import numel
 from modelwarden.artifacts.zipcheck import is_bomb, is_encrypted, open_zip
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 
 _KINDS = {"f": "F", "i": "I", "u": "U", "c": "C"}
 

@@ -17,7 +17,7 @@ from modelwarden.artifacts.detect import HEAD_BYTES, detect_bytes
 from modelwarden.artifacts.problems import ArtifactProblem
 from modelwarden.model import ArtifactFormat as F
 from modelwarden.model import ArtifactInfo, Problem
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 
 # Formats whose files hold model weights (their tensors are read here).
 WEIGHT_FORMATS = frozenset(

@@ -21,7 +21,7 @@ from typing import Any
 from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, SAFETENSORS_MAX_HEADER, ArtifactProblem
 from modelwarden.artifacts.tensors import DTYPE_BITS, numel
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 
 
 def read(path: Path, rel: str, *, size: int, head: bytes = b"") -> ArtifactInfo:

@@ -26,7 +26,7 @@ from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, PICKLE_MAX_BYT
 from modelwarden.artifacts.tensors import DTYPE_BITS, numel
 from modelwarden.artifacts.zipcheck import open_zip, read_entry
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 
 _REBUILD_TENSOR = frozenset(
     {

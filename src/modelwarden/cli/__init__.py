@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelwarden.errors import ModelwardenError
-from modelwarden.safe_text import markup
+from modelwarden.untrusted.text import markup
 
 if TYPE_CHECKING:
     import typer

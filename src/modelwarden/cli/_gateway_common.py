@@ -15,7 +15,7 @@ from rich.table import Table
 from modelwarden.cli import err as _err
 from modelwarden.cli import out
 from modelwarden.errors import GatewayError, UsageError
-from modelwarden.safe_text import text
+from modelwarden.untrusted.text import text
 
 if TYPE_CHECKING:
     from modelwarden.gateway.config import GatewayConfig

@@ -132,9 +132,9 @@ def run_scan(
     """The body of `modelwarden scan`, shared by the Typer command (`modelwarden.cli.scan.scan`) and
     this module's parser."""
     from modelwarden.records import Severity
-    from modelwarden.safe_text import markup
     from modelwarden.scan import scan_paths
     from modelwarden.scan.render import print_text, to_json, to_sarif_json
+    from modelwarden.untrusted.text import markup
 
     threshold = Severity(fail_on)
     report = scan_paths(paths, hash_files=not no_hash, hash_cache=not no_hash_cache)

@@ -12,7 +12,7 @@ import typer
 
 from modelwarden.cli import app, err, out
 from modelwarden.errors import UsageError
-from modelwarden.safe_text import markup
+from modelwarden.untrusted.text import markup
 
 
 class OutputFormat(StrEnum):
@@ -59,8 +59,8 @@ def assess(
     no_scan: bool = typer.Option(False, "--no-scan", help="Skip the safety scan of the files."),
 ) -> None:
     """Estimate training compute; find the regimes in force and the obligations that follow, cited."""
-    from modelwarden.assess_report import render_html, render_markdown, render_text, to_json
-    from modelwarden.assessment import build_assessment, gather
+    from modelwarden.assess.run import build_assessment, gather
+    from modelwarden.report.assess import render_html, render_markdown, render_text, to_json
     from modelwarden.rules import load_rules
 
     date = _date(as_of)

@@ -10,7 +10,7 @@ import typer
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
 from modelwarden.errors import GatewayError
-from modelwarden.safe_text import markup, text
+from modelwarden.untrusted.text import markup, text
 
 
 class AuditTampered(GatewayError):

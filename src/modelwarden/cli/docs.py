@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from modelwarden.cli import app, out
-from modelwarden.safe_text import text
+from modelwarden.untrusted.text import text
 
 
 @app.command()
@@ -24,9 +24,9 @@ def docs(
     """Draft the EU training-content summary, Annex XI and XII documentation, the SB 53 transparency
     report and AB 2013 training-data summary (where they may apply) and a model-card gap list,
     prefilled with provenance."""
-    from modelwarden.assessment import build_assessment, gather
+    from modelwarden.assess.drafts import write_drafts
+    from modelwarden.assess.run import build_assessment, gather
     from modelwarden.cli.assess import _date
-    from modelwarden.drafts import write_drafts
     from modelwarden.errors import UsageError
 
     inputs = gather(path, manifest)

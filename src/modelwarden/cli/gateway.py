@@ -14,7 +14,7 @@ from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
 from modelwarden.cli._options import LogLevel
 from modelwarden.errors import GatewayError
-from modelwarden.safe_text import markup
+from modelwarden.untrusted.text import markup
 
 gateway_app = typer.Typer(
     help="The structured-access gateway: an OpenAI-compatible proxy with tiers and audit."

@@ -10,7 +10,7 @@ import typer
 
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
-from modelwarden.safe_text import text
+from modelwarden.untrusted.text import text
 
 ids_app = typer.Typer(help="Gateway identities: verification, tiers, suspension, strikes, reviews.")
 review_app = typer.Typer(help="The review queue: suspensions proposed by the misuse monitor.")

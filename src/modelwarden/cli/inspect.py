@@ -19,7 +19,7 @@ from rich.progress import (
 )
 
 from modelwarden.cli import app, err, out
-from modelwarden.safe_text import markup
+from modelwarden.untrusted.text import markup
 
 if TYPE_CHECKING:
     from modelwarden.hashing import Advance
@@ -52,9 +52,9 @@ still reported); 2 when nothing at all could be read or the path does not exist.
 damaged files, check "problems" in --format json, or use `modelwarden scan`.
     """
     # Imported here so other commands start without loading every reader (CLI start-up time).
-    from modelwarden.facts import inspect_release, nothing_readable
-    from modelwarden.inspect_report import render, to_json
+    from modelwarden.facts.gather import inspect_release, nothing_readable
     from modelwarden.release import resolve
+    from modelwarden.report.inspect import render, to_json
 
     release = resolve(path)
     with _hash_progress(release, enabled=hash_) as advance:
@@ -82,7 +82,7 @@ def _hash_progress(release: Release, *, enabled: bool) -> Iterator[Advance | Non
         else:
             yield None
         return
-    from modelwarden.facts import bytes_to_hash
+    from modelwarden.facts.gather import bytes_to_hash
 
     progress = Progress(
         TextColumn("sha256"),

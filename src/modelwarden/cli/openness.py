@@ -50,7 +50,7 @@ def openness(
 ) -> None:
     """Classify what a release opens: per-component evidence, licence, MOF class, OSAID, EU Art. 53(2)."""
     from modelwarden.errors import UsageError
-    from modelwarden.facts import inspect_path
+    from modelwarden.facts.gather import inspect_path
     from modelwarden.manifest import Manifest, find_manifest, load_manifest
     from modelwarden.model import ModelFacts
     from modelwarden.openness import assess_openness, mot

@@ -19,7 +19,7 @@ from modelwarden.model import Assessment
 from modelwarden.registry import display as show
 from modelwarden.registry.filters import Filters, MofFilter, SeverityFilter, Sort
 from modelwarden.registry.summary import THRESHOLDS, LicenceClass, remaining_obligations
-from modelwarden.safe_text import text
+from modelwarden.untrusted.text import text
 
 if TYPE_CHECKING:
     from modelwarden.registry import Diff, Registry, StoredAssessment

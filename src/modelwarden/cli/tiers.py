@@ -9,7 +9,7 @@ import typer
 
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
-from modelwarden.safe_text import markup, text
+from modelwarden.untrusted.text import markup, text
 
 if TYPE_CHECKING:
     from modelwarden.gateway.tiers import TierSet

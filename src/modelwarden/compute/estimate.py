@@ -27,6 +27,7 @@ from typing import Any
 
 from modelwarden.compute.calls import CUMULATIVE_KEYS, DEFAULT_THRESHOLDS, one_third_rule, threshold_call
 from modelwarden.compute.hardware import DEFAULT_PRECISIONS, sparsity, table, token_paths
+from modelwarden.facts.parameter_count import disagreement_text, resolve
 from modelwarden.manifest import HardwareDecl, Manifest, Role, StageDecl, StageKind
 from modelwarden.model import (
     Band,
@@ -42,7 +43,6 @@ from modelwarden.model import (
     StageCompute,
     ThresholdCall,
 )
-from modelwarden.parameter_count import disagreement_text, resolve
 
 # Without the architecture, the attention term is bounded by the largest share in compute.md §4.2's
 # table (DeepSeek-V3 at 4k context: 16.6% of 6·N·D).
@@ -593,7 +593,7 @@ class _Estimator:
         An encoder released without a head (BertModel, sentence-transformers) ties nothing in use:
         its embedding is only a lookup, however the config's tie flag reads.
         """
-        from modelwarden.compute.params import tie_default
+        from modelwarden.facts.config_formulas import tie_default
 
         if self.config is not None:
             archs = self.config.get("architectures")

@@ -47,7 +47,7 @@ from modelwarden.gateway import merkle
 from modelwarden.gateway.files import MAX_ANCHOR_LINE_BYTES, read_lines
 from modelwarden.gateway.schema import audit, audit_head, audit_text, checkpoints
 from modelwarden.gateway.signing import Signer, public_key_id, verify_checkpoint
-from modelwarden.safe_io import NOT_REGULAR
+from modelwarden.untrusted.io import NOT_REGULAR
 
 log = logging.getLogger("modelwarden.gateway.audit")
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from modelwarden import untrusted_yaml
 from modelwarden.errors import GatewayError
-from modelwarden.safe_io import open_regular, read_bounded
+from modelwarden.untrusted import yaml as untrusted_yaml
+from modelwarden.untrusted.io import open_regular, read_bounded
 
 # Caps per kind of file, far above any real one: an Ed25519 PEM is ~120 bytes, a salt 65, a
 # gateway.yaml or tiers file a few KB. Bundles list every audit entry of an incident with its proof.

@@ -18,12 +18,12 @@ from typing import Any
 
 import yaml
 
-from modelwarden import untrusted_yaml
 from modelwarden.errors import ManifestError
 from modelwarden.manifest import MAX_MANIFEST_BYTES, Component, Manifest, parse_manifest
 from modelwarden.model import OpennessReport
 from modelwarden.openness.mof import components as mof_components
-from modelwarden.safe_io import read_bounded
+from modelwarden.untrusted import yaml as untrusted_yaml
+from modelwarden.untrusted.io import read_bounded
 
 FRAMEWORK = {"name": "Model Openness Framework", "version": "1.0", "date": "2024-12-15"}
 LICENCE_SCOPES = ("distribution", "code", "data", "document")

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from modelwarden.model import OpennessReport
 from modelwarden.openness.mof import components as mof_components
-from modelwarden.safe_text import markup
+from modelwarden.untrusted.text import markup
 
 _ROMAN = {1: "I", 2: "II", 3: "III"}
 

@@ -148,7 +148,7 @@ def _model_type(facts: ModelFacts | None, manifest: Manifest | None) -> str | No
 def model_parameters(facts: ModelFacts | None, manifest: Manifest | None) -> int | None:
     """The total the policies see: the same count compute used (`parameters.resolve`: the files'
     count when there is one, the manifest's otherwise), never the manifest's over the files'."""
-    from modelwarden.parameter_count import resolve
+    from modelwarden.facts.parameter_count import resolve
 
     return resolve(facts, manifest).total
 

@@ -19,10 +19,10 @@ import cel
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from modelwarden import untrusted_yaml
 from modelwarden.errors import RulesError
 from modelwarden.manifest import YamlLoader
-from modelwarden.safe_io import read_bounded
+from modelwarden.untrusted import yaml as untrusted_yaml
+from modelwarden.untrusted.io import read_bounded
 
 MAX_RULE_FILE_BYTES = 1_000_000
 # The order regimes are reported in (the JSON contract's order); organisation files follow.

@@ -27,9 +27,9 @@ from typing import Any
 
 from modelwarden.artifacts import pickle_vm as vm
 from modelwarden.artifacts.detect import looks_like_pickle
-from modelwarden.safe_io import open_regular
 from modelwarden.scan import pickles
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
+from modelwarden.untrusted.io import open_regular
 
 _MAGIC = b"\x93NUMPY"
 # NumPy ignores its own 10 000-byte header cap when allow_pickle is on, so ours is only a memory bound.

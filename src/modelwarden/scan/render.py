@@ -6,8 +6,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from modelwarden.records import Finding, ScanReport, Severity
-from modelwarden.safe_text import markup
 from modelwarden.scan.rules import is_unverified
+from modelwarden.untrusted.text import markup
 
 if TYPE_CHECKING:
     from rich.console import Console  # annotations only: JSON output needs no rich (docs/scan.md "Speed")

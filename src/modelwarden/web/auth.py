@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from modelwarden.errors import UsageError
-from modelwarden.safe_io import read_bounded
+from modelwarden.untrusted.io import read_bounded
 from modelwarden.web.errors import ApiError
 
 TOKEN_ENV = "MODELWARDEN_API_TOKEN"  # noqa: S105 - the variable's name, not a secret

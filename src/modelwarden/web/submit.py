@@ -224,7 +224,7 @@ def unchanged(confined: Confined) -> bool:
 
 def run_assess(path: Path, manifest: Path | None, as_of: dt.date | None) -> Assessment:
     """Run the assess stage on a path of the server's machine (inside the allowed roots)."""
-    from modelwarden.assessment import build_assessment, gather
+    from modelwarden.assess.run import build_assessment, gather
     from modelwarden.errors import ModelwardenError
 
     try:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelwarden import untrusted_yaml
 from modelwarden.artifacts.problems import CARD_MAX_BYTES
 from modelwarden.model import CardInfo, Problem
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted import yaml as untrusted_yaml
+from modelwarden.untrusted.io import open_regular
 
 _URL = re.compile(r"https?://[^\s<>()\[\]\"'`]+")
 _ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5}|[a-z\-]+/\d{7})", re.IGNORECASE)

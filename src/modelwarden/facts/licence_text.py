@@ -19,7 +19,7 @@ import yaml
 
 from modelwarden.artifacts.problems import TEXT_MAX_BYTES
 from modelwarden.model import LicenseFile
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 
 Kind = Literal["license", "use_policy", "notice", "acceptable_use"]
 _NORMALISE = re.compile(r"[^a-z0-9+]+")

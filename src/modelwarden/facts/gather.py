@@ -22,10 +22,13 @@ from typing import Any
 import yaml
 
 from modelwarden.artifacts.reader import read_artifact
-from modelwarden.card import Card, as_list, read_card
 from modelwarden.errors import ManifestError
+from modelwarden.facts.card import Card, as_list, read_card
+from modelwarden.facts.files import ReleaseFiles, as_dict, compressed_tensors_bits, config_int, dedupe, fact
+from modelwarden.facts.licence_text import read_licence_file
+from modelwarden.facts.parameters import gather_parameters
+from modelwarden.facts.tokenizer import tokenizer_info
 from modelwarden.hashing import Advance, hash_files
-from modelwarden.licence_text import read_licence_file
 from modelwarden.manifest import load_manifest
 from modelwarden.model import (
     AdapterInfo,
@@ -41,10 +44,7 @@ from modelwarden.model import (
     Source,
     TokenizerInfo,
 )
-from modelwarden.parameters import gather_parameters
 from modelwarden.release import Release, resolve
-from modelwarden.release_files import ReleaseFiles, as_dict, compressed_tensors_bits, config_int, dedupe, fact
-from modelwarden.tokenizer import tokenizer_info
 
 _CONTEXT_KEYS = (
     "max_position_embeddings",

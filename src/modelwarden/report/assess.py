@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from modelwarden.model import Assessment, Band, Classification, ParameterCount, RegimeResult
-from modelwarden.safe_text import document, markup
+from modelwarden.untrusted.text import document, markup
 
 DISCLAIMER = (
     "Draft analysis, not legal advice. Answers marked 'needs review' turn on judgements the law leaves "
@@ -250,7 +250,7 @@ def render_markdown(a: Assessment) -> str:
 
 def _env() -> Environment:
     return Environment(
-        loader=PackageLoader("modelwarden", "templates"),
+        loader=PackageLoader("modelwarden.report", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
     )

@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelwarden import weights
 from modelwarden.artifacts.reader import WEIGHT_FORMATS
 from modelwarden.artifacts.safetensors import read_index
 from modelwarden.artifacts.tensors import ClassifyContext
-from modelwarden.compute.params import ConfigCount, UnsupportedConfig, config_formula, tie_default
+from modelwarden.facts import weights
+from modelwarden.facts.config_formulas import ConfigCount, UnsupportedConfig, config_formula, tie_default
+from modelwarden.facts.files import ReleaseFiles, as_dict, compressed_tensors_bits, config_int
+from modelwarden.facts.parameter_count import resolve_counts
 from modelwarden.manifest import Manifest
 from modelwarden.model import (
     ArtifactFormat,
@@ -27,9 +29,7 @@ from modelwarden.model import (
     Provenance,
     Source,
 )
-from modelwarden.parameter_count import resolve_counts
 from modelwarden.release import ComponentSpec
-from modelwarden.release_files import ReleaseFiles, as_dict, compressed_tensors_bits, config_int
 
 # Components the config formulas do not cover: excluded when the two counts are compared.
 OUTSIDE_FORMULA = ("mtp", "vision", "audio", "adapter")

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from modelwarden.model import ArtifactInfo, Fact, ModelFacts, Provenance
-from modelwarden.safe_text import text, visible
+from modelwarden.untrusted.text import text, visible
 
 SCHEMA = "modelwarden.inspect/1"
 # What `parameters.active` counts (docs/compute.md "Active parameters"): vendors differ.

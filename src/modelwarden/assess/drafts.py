@@ -11,10 +11,10 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader
 
-from modelwarden.assess_report import DISCLAIMER, band_text
+from modelwarden.facts.parameter_count import resolve
 from modelwarden.manifest import Manifest
 from modelwarden.model import Assessment, Classification, ComputeEstimate, Provenance
-from modelwarden.parameter_count import resolve
+from modelwarden.report.assess import DISCLAIMER, band_text
 
 # Size bands of the training-content summary template, section 1.3 (regulation.md §1.12).
 TEXT_BANDS = ((1e9, "less than 1 billion tokens"), (10e12, "1 billion to 10 trillion tokens"))
@@ -683,7 +683,7 @@ def build_drafts(a: Assessment, decl: Manifest | None) -> list[Draft]:
 
 def render(draft: Draft, a: Assessment) -> str:
     env = Environment(
-        loader=PackageLoader("modelwarden", "templates"),
+        loader=PackageLoader("modelwarden.assess", "templates"),
         autoescape=False,  # noqa: S701 - our own Markdown template; the output is not HTML
         trim_blocks=True,
         lstrip_blocks=True,

@@ -11,7 +11,7 @@ from typing import Any
 from modelwarden.manifest import Manifest
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Fact, ModelFacts, Problem, Provenance, Source
 from modelwarden.release import Release, read_json
-from modelwarden.safe_io import open_regular
+from modelwarden.untrusted.io import open_regular
 
 LINES_MAX_BYTES = 64 * 1024 * 1024
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from modelwarden import __version__
 from modelwarden.compute import estimate_compute
 from modelwarden.errors import UsageError
+from modelwarden.facts.parameter_count import resolve
 from modelwarden.manifest import Manifest, find_manifest, load_manifest
 from modelwarden.model import Assessment, Layout, ModelFacts, ScanReport, Subject
 from modelwarden.openness import assess_openness
-from modelwarden.parameter_count import resolve
 from modelwarden.rules import RuleSet, evaluate, load_rules
 from modelwarden.rules.context import build_context
 
@@ -30,7 +30,7 @@ class Inputs:
 
 def gather(path: str | None, manifest: Path | None) -> Inputs:
     """Read the release (if any) and its manifest (explicit, or `modelwarden.yaml` beside the model)."""
-    from modelwarden.facts import inspect_path
+    from modelwarden.facts.gather import inspect_path
 
     if path is None and manifest is None:
         raise UsageError("give a model PATH, a --manifest describing the model, or both")
