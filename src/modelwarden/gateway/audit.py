@@ -42,7 +42,13 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import (
+    AuditUnavailable,
+    GatewayConflict,
+    GatewayError,
+    GatewayInvalid,
+    GatewayMisconfigured,
+)
 from modelwarden.gateway import merkle
 from modelwarden.gateway.files import MAX_ANCHOR_LINE_BYTES, read_lines
 from modelwarden.gateway.schema import audit, audit_head, audit_text, checkpoints
@@ -165,7 +171,7 @@ class Checkpoint:
                 signature=base64.b64decode(data["signature"], validate=True),
             )
         except (KeyError, ValueError, TypeError, OverflowError) as exc:
-            raise GatewayError(f"malformed checkpoint record: {exc}") from None
+            raise GatewayInvalid(f"malformed checkpoint record: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -339,16 +345,18 @@ class AnchorFile:
                 flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
                 fd = os.open(self.path, flags, 0o644)
             except OSError as exc:
-                raise GatewayError(
+                raise GatewayMisconfigured(
                     f"cannot append to the anchor file: {exc.strerror}", path=self.path
                 ) from None
             try:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    raise GatewayError(f"cannot append to the anchor file: {NOT_REGULAR}", path=self.path)
+                    raise GatewayMisconfigured(
+                        f"cannot append to the anchor file: {NOT_REGULAR}", path=self.path
+                    )
                 # One write() of a short line with O_APPEND: lines from several processes do not interleave.
                 os.write(fd, line)
             except OSError as exc:
-                raise GatewayError(
+                raise GatewayMisconfigured(
                     f"cannot append to the anchor file: {exc.strerror}", path=self.path
                 ) from None
             finally:
@@ -369,17 +377,13 @@ def read_anchors(path: Path) -> list[Checkpoint]:
             out.append(Checkpoint.from_json(json.loads(line)))
         except (ValueError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            raise GatewayError(f"line {n}: not a checkpoint record ({reason})", path=path) from None
+            raise GatewayInvalid(f"line {n}: not a checkpoint record ({reason})", path=path) from None
         except GatewayError as exc:
-            raise GatewayError(f"line {n}: not a checkpoint record ({exc})", path=path) from None
+            raise GatewayInvalid(f"line {n}: not a checkpoint record ({exc})", path=path) from None
     return out
 
 
 # --- group-commit writer ---------------------------------------------------------------------------
-
-
-class AuditUnavailable(GatewayError):
-    """The audit log could not be written; the gateway refuses to serve without it."""
 
 
 def _unreachable(exc: BaseException) -> bool:
@@ -677,7 +681,7 @@ def leaf_hashes(conn: Connection, size: int) -> list[bytes]:
         out += [bytes(r.entry_hash) for r in page]
         last = page[-1].seq
     if len(out) != size:
-        raise GatewayError(f"the audit log has {len(out)} of the {size} entries a checkpoint covers")
+        raise GatewayConflict(f"the audit log has {len(out)} of the {size} entries a checkpoint covers")
     return out
 
 

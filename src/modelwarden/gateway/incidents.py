@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import GatewayError, GatewayInvalid, GatewayMisconfigured, GatewayNotFound
 from modelwarden.gateway import merkle
 from modelwarden.gateway.audit import (
     Checkpoint,
@@ -107,7 +107,7 @@ def get_incident(store: Store, incident_id: str) -> IncidentRecord:
     with store.engine.connect() as conn:
         r = conn.execute(sa.select(incidents).where(incidents.c.id == incident_id)).first()
     if r is None:
-        raise GatewayError(f"no incident {incident_id!r} (`modelwarden incidents list`)")
+        raise GatewayNotFound(f"no incident {incident_id!r}", next_step="give the id of an existing incident")
     return _record(r)
 
 
@@ -142,8 +142,9 @@ def build_bundle(store: Store, incident_id: str) -> dict[str, Any]:
     inc = get_incident(store, incident_id)
     ident = store.get_identity(inc.identity_id)
     if store.signer is None:
-        raise GatewayError(
-            "exporting an incident needs the audit signing key (audit.signing_key in gateway.yaml)"
+        raise GatewayMisconfigured(
+            "exporting an incident needs the audit signing key",
+            next_step="set audit.signing_key in gateway.yaml",
         )
     with store.engine.connect() as conn:
         seqs = [
@@ -219,13 +220,13 @@ def read_bundle(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except RecursionError:
-        raise GatewayError("not an incident bundle: JSON nested too deeply", path=path) from None
+        raise GatewayInvalid("not an incident bundle: JSON nested too deeply", path=path) from None
     except UnicodeDecodeError:
-        raise GatewayError("not an incident bundle: not UTF-8 text", path=path) from None
+        raise GatewayInvalid("not an incident bundle: not UTF-8 text", path=path) from None
     except ValueError as exc:
-        raise GatewayError(f"not an incident bundle: not valid JSON ({exc})", path=path) from None
+        raise GatewayInvalid(f"not an incident bundle: not valid JSON ({exc})", path=path) from None
     if not isinstance(data, dict):
-        raise GatewayError(
+        raise GatewayInvalid(
             f"not an incident bundle: expected a JSON object, got {type(data).__name__}", path=path
         )
     return data
