@@ -226,3 +226,31 @@ def test_the_cache_and_cards_are_read_offline_without_changing_the_environment(
     assert "not found in the local Hugging Face cache" in result["missing"]
     assert result["licence"] == "apache-2.0"
     assert result["env_changed"] is False
+
+
+def _requirement(name: str) -> object:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    deps = tomllib.loads((SRC.parent.parent / "pyproject.toml").read_text("utf-8"))["project"]["dependencies"]
+    found = [r for r in map(Requirement, deps) if r.name == name]
+    assert len(found) == 1, name
+    return found[0]
+
+
+def test_typer_is_pinned_to_the_tested_minor_version() -> None:
+    """cli/reference.py walks Typer's click command tree, whose shape changes between minors."""
+    from importlib.metadata import version
+
+    spec = _requirement("typer").specifier  # type: ignore[attr-defined]
+    installed = version("typer")
+    assert spec.contains(installed)
+    major, minor = map(int, installed.split(".")[:2])
+    assert not spec.contains(f"{major}.{minor + 1}.0") and not spec.contains(f"{major}.{minor - 1}.99")
+
+
+def test_rfc8785_is_a_product_dependency() -> None:
+    from importlib.metadata import version
+
+    assert _requirement("rfc8785").specifier.contains(version("rfc8785"))  # type: ignore[attr-defined]
