@@ -25,10 +25,14 @@ from pydantic import BaseModel
 from modelwarden.errors import GatewayError, GatewayInvalid, GatewayMisconfigured, GatewayNotFound
 from modelwarden.gateway import merkle
 from modelwarden.gateway.audit import (
+    CANON_CURRENT,
+    CANON_LEGACY,
+    CANON_VERSIONS,
     Checkpoint,
     checkpoint_now,
     covering_checkpoint,
     entry_hash,
+    entry_version,
     leaf_hashes,
     rows_by_seq,
 )
@@ -185,6 +189,12 @@ def build_bundle(store: Store, incident_id: str) -> dict[str, Any]:
             "body": r.body,
             "prev_hash": r.prev_hash.hex(),
             "entry_hash": r.entry_hash.hex(),
+            # The canonicalisation version the hash was made with (1 before RFC 8785): the verifier
+            # recomputes with it. An entry that matches none is exported as current and fails there.
+            "canon": entry_version(
+                r.entry_hash, r.prev_hash, r.seq, r.ts, r.actor, r.action, r.subject, r.body
+            )[0]
+            or CANON_CURRENT,
             "inclusion_proof": [h.hex() for h in merkle.inclusion_proof(r.seq - 1, leaves)] if cp else [],
         }
         timeline.append(item)
@@ -204,8 +214,10 @@ def build_bundle(store: Store, incident_id: str) -> dict[str, Any]:
         "public_key": public_pem(store.signer.public).decode(),
         "public_key_id": public_key_id(store.signer.public),
         "how_to_verify": (
-            "Each timeline entry's entry_hash = SHA-256(prev_hash || canonical JSON of seq, ts, actor, "
-            "action, subject, body); its inclusion_proof (RFC 9162) leads from leaf "
+            "Each timeline entry's entry_hash = SHA-256(prev_hash || RFC 8785 canonical JSON of seq, ts, "
+            "actor, action, subject, body and canon=2) when its canon is 2; when its canon is 1 (or "
+            "absent), the record without canon, serialised by Python's json.dumps with sorted keys, "
+            "',' and ':' separators and non-ASCII kept; its inclusion_proof (RFC 9162) leads from leaf "
             "SHA-256(0x00 || entry_hash) at index seq-1 to the checkpoint root; the checkpoint's "
             "Ed25519 signature covers the note "
             "'modelwarden.gateway.audit/v1\\n<size>\\n<base64 root>\\n<ts>\\n'. "
@@ -268,8 +280,19 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey | None = 
             continue
         try:
             seq = int(e["seq"])
+            # Bundles exported before RFC 8785 name no version: all their entries are version 1.
+            canon = e.get("canon", CANON_LEGACY)
+            if canon not in CANON_VERSIONS or isinstance(canon, bool):
+                raise ValueError(f"unknown canonicalisation version {canon!r}")
             h = entry_hash(
-                bytes.fromhex(e["prev_hash"]), seq, e["ts"], e["actor"], e["action"], e["subject"], e["body"]
+                bytes.fromhex(e["prev_hash"]),
+                seq,
+                e["ts"],
+                e["actor"],
+                e["action"],
+                e["subject"],
+                e["body"],
+                canon,
             )
             proof = [bytes.fromhex(x) for x in e["inclusion_proof"]]
         except (KeyError, ValueError, TypeError, OverflowError) as exc:

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
-from modelwarden.errors import LimiterUnavailable
+from modelwarden.errors import (
+    LimiterUnavailable as LimiterUnavailable,
+)  # defined with the others; raised here
 
 Reason = Literal["ok", "rpm", "tpm", "daily", "too_large"]
 
