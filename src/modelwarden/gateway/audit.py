@@ -84,9 +84,17 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
 
 
+#: The integers JSON numbers hold exactly (I-JSON, RFC 7493 §2.2); RFC 8785 refuses the others.
+MAX_EXACT_INT = 2**53 - 1
+
+
 def _storable_value(value: Any) -> Any:
     if isinstance(value, str):
         return storable(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_INT:
+        # A client's `max_tokens: 1e30`-sized integer is recorded as its decimal text (as I-JSON
+        # advises), so it cannot make the request's entry unwritable.
+        return str(value)
     if isinstance(value, dict):
         return {storable(str(k)): _storable_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -109,8 +117,8 @@ def canonical_body(body: dict[str, Any]) -> str:
     """The body as RFC 8785 canonical JSON: one text per value, which any JCS implementation
     reproduces (`0.00001` for 1e-05, keys in UTF-16 order).
 
-    Strings are made storable first; a value JCS cannot hold (NaN, an integer beyond 2**53 - 1, an
-    object) raises ValueError or TypeError for this entry alone."""
+    Strings are made storable and integers beyond 2**53 - 1 become decimal strings first; a value JCS
+    cannot hold (NaN, infinity, an object) raises ValueError or TypeError for this entry alone."""
     try:
         return rfc8785.dumps(_storable_value(body)).decode("utf-8")
     except rfc8785.CanonicalizationError as exc:
