@@ -69,6 +69,8 @@ def test_not_found_exits_2_with_next_step_and_the_cli_hint(
     assert "hint: `modelwarden identities list`" in err
     code, err = run(capsys, "keys", "revoke", "mw_nokey", "--reason", "x", "-c", str(deploy))
     assert code == 2 and "no key" in err and "hint: `modelwarden keys list`" in err
+    code, err = run(capsys, "identities", "review", "approve", "99", "-c", str(deploy))
+    assert code == 2 and "no review 99" in err and "hint: `modelwarden identities review list`" in err
 
 
 def test_conflict_usage_and_configuration_exit_2(

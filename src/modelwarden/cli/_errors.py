@@ -14,13 +14,23 @@ from modelwarden.errors import ConfigurationError, ModelwardenError, NotFoundErr
 #: Exit status for an interrupted command (128 + SIGINT), as shells report it.
 INTERRUPTED = 130
 
-#: (command group, kind of error) → the command that helps. The first matching row wins.
-HINTS: tuple[tuple[str, type[ModelwardenError], str], ...] = (
-    ("identities", NotFoundError, "`modelwarden identities list` shows every identity"),
-    ("keys", NotFoundError, "`modelwarden keys list` shows every key"),
-    ("incidents", NotFoundError, "`modelwarden incidents list` shows every incident"),
+#: (leading command words, kind of error) → the command that helps. The first matching row wins, so
+#: a longer command comes before its group.
+HINTS: tuple[tuple[tuple[str, ...], type[ModelwardenError], str], ...] = (
+    (("identities", "review"), NotFoundError, "`modelwarden identities review list` shows the queue"),
+    (("identities",), NotFoundError, "`modelwarden identities list` shows every identity"),
     (
-        "gateway",
+        ("keys",),
+        NotFoundError,
+        "`modelwarden keys list` shows every key, `modelwarden identities list` every identity",
+    ),
+    (
+        ("incidents",),
+        NotFoundError,
+        "`modelwarden incidents list` shows every incident, `modelwarden identities list` every identity",
+    ),
+    (
+        ("gateway",),
         ConfigurationError,
         "`modelwarden gateway init DIR` writes a working deployment to start from",
     ),
@@ -39,9 +49,9 @@ def exit_code(exc: BaseException) -> int:
 
 def hint(exc: ModelwardenError, args: Sequence[str]) -> str | None:
     """The CLI's own suggestion for `exc` raised by the command line `args`, if any."""
-    command = next((a for a in args if not a.startswith("-")), None)
-    for group, kind, text in HINTS:
-        if command == group and isinstance(exc, kind):
+    words = tuple(a for a in args if not a.startswith("-"))
+    for command, kind, text in HINTS:
+        if words[: len(command)] == command and isinstance(exc, kind):
             return text
     return None
 
