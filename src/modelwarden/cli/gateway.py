@@ -137,7 +137,11 @@ def serve(
             "the full limit (docs/gateway.md, over-admission bound)"
         )
     if not cfg.upstreams:
-        raise GatewayMisconfigured("no upstreams in gateway.yaml", path=cfg.source)
+        raise GatewayMisconfigured(
+            "no upstreams in gateway.yaml",
+            path=cfg.source,
+            next_step="add an `upstreams:` entry naming the model server and its models",
+        )
     # Migrate once here, not concurrently in every worker.
     migrate(make_engine(cfg.database))
     os.environ[ENV_CONFIG] = str(cfg.source.resolve())

@@ -58,7 +58,11 @@ def load_salt(cfg: GatewayConfig, signer: Signer | None) -> bytes:
         try:
             return bytes.fromhex(text.strip())
         except ValueError:
-            raise GatewayMisconfigured("the salt file must hold hex", path=cfg.audit.salt_file) from None
+            raise GatewayMisconfigured(
+                "the salt file must hold hex",
+                path=cfg.audit.salt_file,
+                next_step="write the salt into it as hex digits (64 random ones for a new deployment)",
+            ) from None
     if signer is not None:
         from cryptography.hazmat.primitives import serialization
 

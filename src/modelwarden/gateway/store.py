@@ -234,7 +234,9 @@ class Store:
         if not name or len(name) > 200:
             raise GatewayInvalid("an identity name must be 1–200 characters")
         if tier is not None and tier not in self.tiers.tiers:
-            raise GatewayInvalid(f"unknown tier {tier!r}; tiers: {', '.join(self.tiers.tiers)}")
+            raise GatewayInvalid(
+                f"unknown tier {tier!r}", next_step=f"choose one of the tiers: {', '.join(self.tiers.tiers)}"
+            )
         ident = "id_" + secrets.token_hex(6)
         t = now()
         with self._tx() as tx:
@@ -296,7 +298,9 @@ class Store:
 
     def set_tier(self, ref: str, tier: str | None, *, actor: str | None = None) -> IdentityRecord:
         if tier is not None and tier not in self.tiers.tiers:
-            raise GatewayInvalid(f"unknown tier {tier!r}; tiers: {', '.join(self.tiers.tiers)}")
+            raise GatewayInvalid(
+                f"unknown tier {tier!r}", next_step=f"choose one of the tiers: {', '.join(self.tiers.tiers)}"
+            )
         return self._update_identity(ref, "identity.tier", actor, {"tier": tier}, {"tier": tier}, bump=True)
 
     def set_agreement(self, ref: str, agreement: str | None, *, actor: str | None = None) -> IdentityRecord:
@@ -354,7 +358,7 @@ class Store:
         key_id, full, dig = keymod.new_key()
         t = now()
         if expires_at is not None and utc(expires_at) <= t:  # type: ignore[operator]
-            raise GatewayInvalid("the expiry is in the past")
+            raise GatewayInvalid("the expiry is in the past", next_step="give a future date or a duration")
         with self._tx() as tx:
             ident = self._identity_row(tx.conn, identity_ref)
             tx.conn.execute(
@@ -537,7 +541,9 @@ class Store:
         with self._tx() as tx:
             r = tx.conn.execute(sa.select(reviews).where(reviews.c.id == review_id)).first()
             if r is None:
-                raise GatewayNotFound(f"no review {review_id}")
+                raise GatewayNotFound(
+                    f"no review {review_id}", next_step="give the id of a review in the queue"
+                )
             if r.status != "pending":
                 raise GatewayConflict(f"review {review_id} was already decided ({r.status})")
             status = "approved" if approve else "dismissed"
@@ -566,7 +572,7 @@ class Store:
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(reviews).where(reviews.c.id == review_id)).first()
         if r is None:
-            raise GatewayNotFound(f"no review {review_id}")
+            raise GatewayNotFound(f"no review {review_id}", next_step="give the id of a review in the queue")
         return self._review(r)
 
     # --- strikes (the write side lives in misuse.py) ----------------------------------------------
