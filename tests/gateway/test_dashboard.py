@@ -86,11 +86,12 @@ def test_router_accepts_an_engine_factory_and_dependencies(tmp_path: Path) -> No
 
 
 def test_registry_dashboard_mounts_the_gateway_page(tmp_path: Path) -> None:
+    from modelwarden.cli.serve import registry_app as create_app
     from modelwarden.registry import Registry
-    from modelwarden.web.app import Settings, create_app
+    from modelwarden.web.app import Settings
 
     # The page lists identities and key ids: the registry's admin token is needed (tests/web has more).
-    app = lambda reg: create_app(reg, settings=Settings(token=ADMIN))  # noqa: E731
+    app = lambda reg: create_app(reg, Settings(token=ADMIN))  # noqa: E731
     with (
         Registry(f"sqlite:///{tmp_path / 'reg.db'}") as reg,
         TestClient(app(reg), base_url="http://localhost", headers=ADMIN_AUTH) as client,
@@ -107,8 +108,9 @@ def test_registry_dashboard_mounts_the_gateway_page(tmp_path: Path) -> None:
 def test_registry_page_reads_the_database_named_by_the_gateway_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from modelwarden.cli.serve import registry_app as create_app
     from modelwarden.registry import Registry
-    from modelwarden.web.app import Settings, create_app
+    from modelwarden.web.app import Settings
 
     gw = make_engine(f"sqlite:///{tmp_path / 'gw.db'}")
     migrations.upgrade(gw)
@@ -120,7 +122,7 @@ def test_registry_page_reads_the_database_named_by_the_gateway_config(
     with (
         Registry(f"sqlite:///{tmp_path / 'reg.db'}") as reg,
         TestClient(
-            create_app(reg, settings=Settings(token=ADMIN)), base_url="http://localhost", headers=ADMIN_AUTH
+            create_app(reg, Settings(token=ADMIN)), base_url="http://localhost", headers=ADMIN_AUTH
         ) as client,
     ):
         assert client.get("/gateway.json").json()["requests"]["ok"] == 1

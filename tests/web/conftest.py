@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from modelwarden.cli.serve import registry_app
 from modelwarden.registry import Registry
-from modelwarden.web import Settings, create_app
+from modelwarden.web import Settings
 from tests.registry.factory import HOSTILE, corpus, make_assessment
 
 TOKEN = "test-token-0123456789abcdef"
@@ -42,7 +43,7 @@ def make_client(registry: Registry) -> Iterator[Callable[..., TestClient]]:
     def make(**settings: object) -> TestClient:
         # A host the server answers for by default (TestClient's own "testserver" is refused).
         client = TestClient(
-            create_app(registry, settings=Settings(**settings)),  # type: ignore[arg-type]
+            registry_app(registry, Settings(**settings)),  # type: ignore[arg-type]
             raise_server_exceptions=False,
             base_url="http://localhost",
         )

@@ -2,7 +2,8 @@
 
 Each command lives in its own module under this package and registers itself on `app` when
 imported; `main` imports the one it runs (`load_commands`). Errors derived from `ModelwardenError`
-are printed as one clear message (no traceback) and exit with their exit code.
+are printed as one clear message (no traceback), with what to do next, and exit with the code
+`_errors.exit_code` gives (the one error-to-exit-code mapping).
 
 `app` (Typer) and the consoles `out`/`err` (rich) are attributes of this package built on first use
 (`_app.py`, `_consoles.py`): a plain `modelwarden scan` command line runs through `_scan_fast`, which
@@ -106,12 +107,17 @@ def main() -> None:
             load_commands(args)
             app()
     except ModelwardenError as exc:
+        from modelwarden.cli import _errors
         from modelwarden.cli._consoles import err
 
-        err.print(f"[bold red]error:[/] {error_markup(exc.message)}", highlight=False)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+        first, *rest = _errors.lines(exc, args)
+        err.print(f"[bold red]error:[/] {error_markup(first)}", highlight=False)
+        for line in rest:
+            err.print(f"  {error_markup(line)}", highlight=False)
+        sys.exit(_errors.exit_code(exc))
+    except KeyboardInterrupt as exc:
+        from modelwarden.cli import _errors
         from modelwarden.cli._consoles import err
 
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(_errors.exit_code(exc))

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from modelwarden.cli import err as _err
 from modelwarden.cli import out
-from modelwarden.errors import GatewayError, UsageError
+from modelwarden.errors import UsageError
 from modelwarden.untrusted.text import text
 
 if TYPE_CHECKING:
@@ -139,5 +139,5 @@ def fmt_dt(dt: datetime | None) -> str:
 
 def need(value: str | None, what: str) -> str:
     if not value:
-        raise GatewayError(f"{what} is required")
+        raise UsageError(f"{what} is required")
     return value

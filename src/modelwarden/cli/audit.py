@@ -9,13 +9,8 @@ import typer
 
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
-from modelwarden.errors import GatewayError
+from modelwarden.errors import AuditTampered, GatewayMisconfigured, GatewayNotFound
 from modelwarden.untrusted.text import markup, text
-
-
-class AuditTampered(GatewayError):
-    exit_code = 1
-
 
 audit_app = typer.Typer(help="The gateway's audit log: a hash chain with signed Merkle checkpoints.")
 app.add_typer(audit_app, name="audit")
@@ -51,7 +46,7 @@ def verify(
         key = load_public_key(pub if pub.is_file() else cfg.audit.signing_key)
     if anchors is not None and not anchors.exists():
         # Only the configured file may be absent (nothing anchored yet); a named one must be read.
-        raise GatewayError("anchor file not found", path=anchors)
+        raise GatewayNotFound("anchor file not found", path=anchors)
     anchor_path = anchors or cfg.audit.anchor_file
     anchor_list = auditmod.read_anchors(anchor_path) if anchor_path else []
     with store.engine.connect() as conn:
@@ -120,7 +115,9 @@ def checkpoint(
 
     _, store = c.open_store(config, db)
     if store.signer is None:
-        raise GatewayError("no audit.signing_key configured")
+        raise GatewayMisconfigured(
+            "no audit.signing_key configured", next_step="set audit.signing_key in gateway.yaml"
+        )
     with store.engine.begin() as conn:
         cp = auditmod.checkpoint_now(conn, store.signer, force=True)
     if cp is None:

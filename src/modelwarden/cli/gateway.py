@@ -13,7 +13,7 @@ import yaml
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
 from modelwarden.cli._options import LogLevel
-from modelwarden.errors import GatewayError
+from modelwarden.errors import GatewayConflict, GatewayInvalid, GatewayMisconfigured
 from modelwarden.untrusted.text import markup
 
 gateway_app = typer.Typer(
@@ -49,13 +49,13 @@ def init(
     from modelwarden.gateway.store import migrate
 
     if folder.exists() and not folder.is_dir():
-        raise GatewayError("exists and is not a folder", path=folder)
+        raise GatewayInvalid("exists and is not a folder", path=folder)
     if database:
         resolve_url(database)  # an unsupported URL fails before anything is written
     folder.mkdir(parents=True, exist_ok=True)
     cfg_path = folder / "gateway.yaml"
     if cfg_path.exists():
-        raise GatewayError("already initialised (gateway.yaml exists)", path=cfg_path)
+        raise GatewayConflict("already initialised (gateway.yaml exists)", path=cfg_path)
     key = generate_key(folder / "audit-signing.key")
     salt = folder / "audit.salt"
     fd = os.open(salt, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -132,12 +132,16 @@ def serve(
     preflight(cfg)
     n = workers or cfg.workers
     if n > 1 and not cfg.redis:
-        raise GatewayError(
+        raise GatewayMisconfigured(
             "several workers need `redis:` in gateway.yaml: with in-process limits each worker would admit "
             "the full limit (docs/gateway.md, over-admission bound)"
         )
     if not cfg.upstreams:
-        raise GatewayError("no upstreams in gateway.yaml", path=cfg.source)
+        raise GatewayMisconfigured(
+            "no upstreams in gateway.yaml",
+            path=cfg.source,
+            next_step="add an `upstreams:` entry naming the model server and its models",
+        )
     # Migrate once here, not concurrently in every worker.
     migrate(make_engine(cfg.database))
     os.environ[ENV_CONFIG] = str(cfg.source.resolve())

@@ -8,13 +8,8 @@ import typer
 
 from modelwarden.cli import _gateway_common as c
 from modelwarden.cli import app, out
-from modelwarden.errors import GatewayError
+from modelwarden.errors import BundleInvalid
 from modelwarden.untrusted.text import markup, text
-
-
-class BundleInvalid(GatewayError):
-    exit_code = 1
-
 
 incidents_app = typer.Typer(
     help="Incidents: timeline, categories, actions and inclusion proofs per identity."

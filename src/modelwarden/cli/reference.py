@@ -28,8 +28,11 @@ the commands do: [inspect](inspect.md), [scan](scan.md), [openness](openness.md)
 """
 
 
-# Typer 0.29 vendors its own copy of click, so commands and parameters are told apart by their
-# attributes (`commands`, `param_type_name`), not by click's classes.
+# Only public API: `typer.main.get_command` (Typer's documented bridge to click) and the attributes
+# click documents for commands and parameters (`commands`, `callback`, `params`, `opts`, `default`,
+# `help`, `param_type_name`...). Typer 0.29 vendors its own copy of click, so commands and parameters
+# are told apart by those attributes, not by click's classes; the value types come from the command
+# function's own annotations. pyproject pins Typer to the tested minor version (0.29).
 Command = Any
 _TYPE_WORDS: dict[object, str] = {
     str: "text",
@@ -73,10 +76,10 @@ def _default(param: Param) -> str:
     return f"`{value}`"
 
 
-def _kind(param: Param) -> str:
+def _kind(param: Param, hints: dict[str, Any]) -> str:
     if _is_flag(param):
         return "flag"
-    annotation = param.type_descriptor.annotation
+    annotation = hints.get(param.name or "", str)
     for arg in typing.get_args(annotation) or (annotation,):
         if isinstance(arg, type) and issubclass(arg, enum.Enum):
             return " \\| ".join(f"`{m.value}`" for m in arg)
@@ -106,11 +109,12 @@ def _section(path: list[str], cmd: Command) -> list[str]:
     params = [p for p in cmd.params if not getattr(p, "hidden", False)]
     if not params:
         return lines
+    hints = typing.get_type_hints(cmd.callback) if cmd.callback else {}
     lines += ["| argument / option | type | default | meaning |", "|---|---|---|---|"]
     for p in params:
         help_text = getattr(p, "help", None)
         required = " (required)" if p.required and _is_option(p) else ""
-        lines.append(f"| {_names(p)} | {_kind(p)} | {_default(p)} | {_cell(help_text)}{required} |")
+        lines.append(f"| {_names(p)} | {_kind(p, hints)} | {_default(p)} | {_cell(help_text)}{required} |")
     return [*lines, ""]
 
 

@@ -1,16 +1,46 @@
-"""`modelwarden serve`: the registry's dashboard and REST API on one port."""
+"""`modelwarden serve`: the registry's dashboard and REST API on one port.
+
+This is where the stages are composed: the web application (`modelwarden.web`) is given the gateway's
+dashboard page (`modelwarden.gateway.dashboard`) here, so neither stage imports the other.
+"""
 
 from __future__ import annotations
 
 import errno
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from modelwarden.cli import app, err
 from modelwarden.cli._options import LogLevel
 from modelwarden.errors import UsageError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from modelwarden.registry import Registry
+    from modelwarden.web import Settings
+    from modelwarden.web.pages import Page
+
+
+def gateway_page() -> Page:
+    """The gateway page of the registry dashboard: the gateway's router, mounted by the web app."""
+    from modelwarden.gateway.dashboard import page_router
+    from modelwarden.web.pages import Page
+
+    # It lists identities, key ids, blocked requests and the review queue: the admin token only.
+    return Page(
+        label="Gateway", path="/gateway", router=lambda reg: page_router(reg.engine), needs_admin=True
+    )
+
+
+def registry_app(registry: Registry, settings: Settings) -> FastAPI:
+    """The application `modelwarden serve` runs: the registry's dashboard and API with the gateway page."""
+    from modelwarden.web import create_app
+
+    return create_app(registry, settings=settings, pages=[gateway_page()])
 
 
 def _check_port(host: str, port: int) -> None:
@@ -101,7 +131,7 @@ def serve(
     import uvicorn
 
     from modelwarden.registry import Registry
-    from modelwarden.web import Settings, create_app
+    from modelwarden.web import Settings
     from modelwarden.web.auth import READ_TOKEN_ENV, load_token
 
     token = load_token(token_file)
@@ -119,7 +149,7 @@ def serve(
     _check_port(host, port)
     registry = Registry(db)
     settings = Settings(token=token, read_token=read_token, allowed_hosts=hosts, submit_roots=tuple(roots))
-    application = create_app(registry, settings=settings)
+    application = registry_app(registry, settings)
     mode = "writes enabled (admin token set)" if token else "read-only (no admin token)"
     reads = "reads need the read token" if read_token else "reads open to anyone who can connect"
     _say(f"modelwarden registry {registry.url}: {mode}; {reads}")

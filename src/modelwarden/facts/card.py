@@ -9,7 +9,6 @@ licence.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +47,7 @@ class Card:
 
 def read_card(path: Path, rel: str) -> Card:
     """Parse a README.md model card; what cannot be read is reported in `Card.problems`."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # A card built from text (`ModelCard(content)`) is parsed locally: huggingface_hub loads nothing.
     from huggingface_hub import ModelCard
 
     problems: list[Problem] = []

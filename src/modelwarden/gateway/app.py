@@ -23,7 +23,15 @@ from sqlalchemy import Engine
 
 from modelwarden import __version__
 from modelwarden.db import make_engine
-from modelwarden.errors import GatewayError, ModelwardenError
+from modelwarden.errors import (
+    ConfigurationError,
+    ConflictError,
+    GatewayMisconfigured,
+    ModelwardenError,
+    NotFoundError,
+    UnavailableError,
+    ValidationError,
+)
 from modelwarden.gateway import dashboard, incidents
 from modelwarden.gateway.asgi import Receive, Scope, Send
 from modelwarden.gateway.audit import AnchorFile, AuditWriter, CheckpointPolicy, Entry, read_anchors, verify
@@ -50,7 +58,11 @@ def load_salt(cfg: GatewayConfig, signer: Signer | None) -> bytes:
         try:
             return bytes.fromhex(text.strip())
         except ValueError:
-            raise GatewayError("the salt file must hold hex", path=cfg.audit.salt_file) from None
+            raise GatewayMisconfigured(
+                "the salt file must hold hex",
+                path=cfg.audit.salt_file,
+                next_step="write the salt into it as hex digits (64 random ones for a new deployment)",
+            ) from None
     if signer is not None:
         from cryptography.hazmat.primitives import serialization
 
@@ -71,7 +83,7 @@ def preflight(cfg: GatewayConfig) -> None:
     load_salt(cfg, signer)
     anchor = cfg.audit.anchor_file
     if anchor is not None and (anchor.exists() or anchor.is_symlink()) and not anchor.is_file():
-        raise GatewayError("the anchor file must be a regular file (it is appended to)", path=anchor)
+        raise GatewayMisconfigured("the anchor file must be a regular file (it is appended to)", path=anchor)
 
 
 class Admin:
@@ -309,6 +321,38 @@ Actor = Annotated[str, Depends(require_admin)]
 St = Annotated[Admin, Depends(admin_state)]
 
 
+#: The admin API's answer per kind of error (docs/gateway.md "Admin API errors"). 422 for bad input,
+#: as FastAPI answers a body that fails its model. The first kind the error is an instance of wins.
+ADMIN_STATUS: tuple[tuple[type[ModelwardenError], int, str], ...] = (
+    (NotFoundError, 404, "not_found"),
+    (ConflictError, 409, "conflict"),
+    (ValidationError, 422, "invalid_request_error"),
+    (UnavailableError, 503, "unavailable"),
+    (ConfigurationError, 500, "configuration_error"),
+)
+#: What a configuration error says to the API client: the operator's paths and values stay in the log.
+CONFIGURATION_MESSAGE = "the gateway is misconfigured; the operator's log names the problem"
+
+
+def admin_error_response(exc: ModelwardenError) -> JSONResponse:
+    """The JSON answer for a library error raised while serving an admin request."""
+    # An error of no kind is a defect in the gateway: never shown as the client's fault.
+    status, code = next(
+        ((s, c) for kind, s, c in ADMIN_STATUS if isinstance(exc, kind)), (500, "internal_error")
+    )
+    if status >= 500:
+        log.error("admin API: %s", exc.message)
+        message = {
+            "configuration_error": CONFIGURATION_MESSAGE,
+            "unavailable": "a service the gateway needs is unavailable; try again later",
+        }.get(code, "internal error; the operator's log has the details")
+        return JSONResponse({"error": {"message": message, "type": code}}, status_code=status)
+    error: dict[str, str] = {"message": exc.message, "type": code}
+    if exc.next_step:
+        error["next_step"] = exc.next_step
+    return JSONResponse({"error": error}, status_code=status)
+
+
 def build_admin_app(gw: GatewayApp) -> FastAPI:
     app = FastAPI(
         title="modelwarden gateway admin",
@@ -321,9 +365,7 @@ def build_admin_app(gw: GatewayApp) -> FastAPI:
 
     @app.exception_handler(ModelwardenError)
     async def _mw_error(_: Request, exc: ModelwardenError) -> JSONResponse:
-        return JSONResponse(
-            {"error": {"message": exc.message, "type": "invalid_request_error"}}, status_code=400
-        )
+        return admin_error_response(exc)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

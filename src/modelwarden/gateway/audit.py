@@ -5,6 +5,11 @@ Reference: gateway.md §9. Every admin action and every request decision becomes
 
     entry_hash(seq) = SHA-256(prev_hash || canonical(seq, ts, actor, action, subject, body))
 
+"canonical" is RFC 8785 (JSON Canonicalization Scheme) for the body and for the hashed record, which
+then carries `"canon": 2`; entries written before that (canonicalisation version 1, a subset of JCS
+that writes floats the Python way) still verify: the version of each entry is bound into its hashed
+bytes, and a verifier finds it by recomputing (docs/gateway.md "Canonical JSON").
+
 with prev_hash of the first entry = 32 zero bytes. Editing, deleting, inserting or reordering a row
 breaks the recomputation at that row. Rewriting the whole tail consistently is caught by the
 checkpoints: every `checkpoint_every` entries (or `checkpoint_interval_s` seconds) the RFC 6962 root
@@ -38,11 +43,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import rfc8785
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import (
+    AuditUnavailable as AuditUnavailable,  # defined with the others; raised here
+)
+from modelwarden.errors import (
+    GatewayConflict,
+    GatewayError,
+    GatewayInvalid,
+    GatewayMisconfigured,
+)
 from modelwarden.gateway import merkle
 from modelwarden.gateway.files import MAX_ANCHOR_LINE_BYTES, read_lines
 from modelwarden.gateway.schema import audit, audit_head, audit_text, checkpoints
@@ -70,9 +84,17 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
 
 
+#: The integers JSON numbers hold exactly (I-JSON, RFC 7493 §2.2); RFC 8785 refuses the others.
+MAX_EXACT_INT = 2**53 - 1
+
+
 def _storable_value(value: Any) -> Any:
     if isinstance(value, str):
         return storable(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_INT:
+        # A client's `max_tokens: 1e30`-sized integer is recorded as its decimal text (as I-JSON
+        # advises), so it cannot make the request's entry unwritable.
+        return str(value)
     if isinstance(value, dict):
         return {storable(str(k)): _storable_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -80,25 +102,87 @@ def _storable_value(value: Any) -> Any:
     return value
 
 
-def canonical_body(body: dict[str, Any]) -> str:
-    """Sorted keys, no spaces: one byte string per value (a practical subset of RFC 8785 JCS).
+#: Canonicalisation versions of an entry (docs/gateway.md "Canonical JSON").
+#: 1: Python's sorted, compact `json.dumps` (floats as `1e-05`, keys in code-point order).
+CANON_LEGACY = 1
+#: 2: RFC 8785 (JCS) for the body and the hashed record; the record names the version.
+CANON_JCS = 2
+#: The version new entries are written with; verifiers try it first.
+CANON_CURRENT = CANON_JCS
+#: Every version a verifier accepts, the current one first.
+CANON_VERSIONS = (CANON_JCS, CANON_LEGACY)
 
-    Strings are made storable first; a value JSON cannot hold (NaN, an object) raises ValueError
-    or TypeError for this entry alone."""
+
+def canonical_body(body: dict[str, Any]) -> str:
+    """The body as RFC 8785 canonical JSON: one text per value, which any JCS implementation
+    reproduces (`0.00001` for 1e-05, keys in UTF-16 order).
+
+    Strings are made storable and integers beyond 2**53 - 1 become decimal strings first; a value JCS
+    cannot hold (NaN, infinity, an object) raises ValueError or TypeError for this entry alone."""
+    try:
+        return rfc8785.dumps(_storable_value(body)).decode("utf-8")
+    except rfc8785.CanonicalizationError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _legacy_body(body: dict[str, Any]) -> str:
+    """Version 1 of `canonical_body`, kept to explain (and test) what old entries hold."""
     return json.dumps(
         _storable_value(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
 
 
-def entry_bytes(seq: int, ts: str, actor: str, action: str, subject: str | None, body: str) -> bytes:
-    record = {"seq": seq, "ts": ts, "actor": actor, "action": action, "subject": subject, "body": body}
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def entry_bytes(
+    seq: int,
+    ts: str,
+    actor: str,
+    action: str,
+    subject: str | None,
+    body: str,
+    canon: int = CANON_CURRENT,
+) -> bytes:
+    """The bytes an entry's hash covers. `body` is the stored canonical text, hashed as a string."""
+    record: dict[str, Any] = {
+        "seq": seq,
+        "ts": ts,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "body": body,
+    }
+    if canon == CANON_LEGACY:
+        return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    if canon != CANON_JCS:
+        raise ValueError(f"unknown canonicalisation version {canon!r}")
+    return rfc8785.dumps({**record, "canon": CANON_JCS})
 
 
 def entry_hash(
-    prev: bytes, seq: int, ts: str, actor: str, action: str, subject: str | None, body: str
+    prev: bytes,
+    seq: int,
+    ts: str,
+    actor: str,
+    action: str,
+    subject: str | None,
+    body: str,
+    canon: int = CANON_CURRENT,
 ) -> bytes:
-    return hashlib.sha256(prev + entry_bytes(seq, ts, actor, action, subject, body)).digest()
+    return hashlib.sha256(prev + entry_bytes(seq, ts, actor, action, subject, body, canon)).digest()
+
+
+def entry_version(
+    stored: bytes, prev: bytes, seq: int, ts: str, actor: str, action: str, subject: str | None, body: str
+) -> tuple[int | None, bytes]:
+    """(the canonicalisation version whose hash is `stored`, or None; the hash recomputed with it, or
+    with the current version when none matches). Each version's record differs, so at most one can."""
+    current = b""
+    for canon in CANON_VERSIONS:
+        h = entry_hash(prev, seq, ts, actor, action, subject, body, canon)
+        if canon == CANON_CURRENT:
+            current = h
+        if h == stored:
+            return canon, h
+    return None, current
 
 
 def text_digest(salt: bytes, text: str) -> str:
@@ -165,7 +249,7 @@ class Checkpoint:
                 signature=base64.b64decode(data["signature"], validate=True),
             )
         except (KeyError, ValueError, TypeError, OverflowError) as exc:
-            raise GatewayError(f"malformed checkpoint record: {exc}") from None
+            raise GatewayInvalid(f"malformed checkpoint record: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -339,16 +423,18 @@ class AnchorFile:
                 flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
                 fd = os.open(self.path, flags, 0o644)
             except OSError as exc:
-                raise GatewayError(
+                raise GatewayMisconfigured(
                     f"cannot append to the anchor file: {exc.strerror}", path=self.path
                 ) from None
             try:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    raise GatewayError(f"cannot append to the anchor file: {NOT_REGULAR}", path=self.path)
+                    raise GatewayMisconfigured(
+                        f"cannot append to the anchor file: {NOT_REGULAR}", path=self.path
+                    )
                 # One write() of a short line with O_APPEND: lines from several processes do not interleave.
                 os.write(fd, line)
             except OSError as exc:
-                raise GatewayError(
+                raise GatewayMisconfigured(
                     f"cannot append to the anchor file: {exc.strerror}", path=self.path
                 ) from None
             finally:
@@ -369,17 +455,13 @@ def read_anchors(path: Path) -> list[Checkpoint]:
             out.append(Checkpoint.from_json(json.loads(line)))
         except (ValueError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            raise GatewayError(f"line {n}: not a checkpoint record ({reason})", path=path) from None
+            raise GatewayInvalid(f"line {n}: not a checkpoint record ({reason})", path=path) from None
         except GatewayError as exc:
-            raise GatewayError(f"line {n}: not a checkpoint record ({exc})", path=path) from None
+            raise GatewayInvalid(f"line {n}: not a checkpoint record ({exc})", path=path) from None
     return out
 
 
 # --- group-commit writer ---------------------------------------------------------------------------
-
-
-class AuditUnavailable(GatewayError):
-    """The audit log could not be written; the gateway refuses to serve without it."""
 
 
 def _unreachable(exc: BaseException) -> bool:
@@ -677,7 +759,7 @@ def leaf_hashes(conn: Connection, size: int) -> list[bytes]:
         out += [bytes(r.entry_hash) for r in page]
         last = page[-1].seq
     if len(out) != size:
-        raise GatewayError(f"the audit log has {len(out)} of the {size} entries a checkpoint covers")
+        raise GatewayConflict(f"the audit log has {len(out)} of the {size} entries a checkpoint covers")
     return out
 
 
@@ -715,6 +797,8 @@ class VerifyReport:
     anchors: int = 0
     last_anchored_size: int = 0
     findings: list[Finding] = field(default_factory=list)
+    #: Intact entries written with canonicalisation version 1 (before RFC 8785).
+    legacy_entries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -732,6 +816,7 @@ class VerifyReport:
             "checkpoints_verified": self.checkpoints,
             "anchors_verified": self.anchors,
             "last_anchored_size": self.last_anchored_size,
+            "legacy_entries": self.legacy_entries,
             "first_bad_seq": self.first_bad_seq,
             "findings": [f.to_json() for f in self.findings],
         }
@@ -768,7 +853,11 @@ def verify(
                 )
             else:
                 rep.findings.append(Finding(row.seq, "order", f"entry {row.seq} appears out of order"))
-        recomputed = entry_hash(row.prev_hash, row.seq, row.ts, row.actor, row.action, row.subject, row.body)
+        canon, recomputed = entry_version(
+            row.entry_hash, row.prev_hash, row.seq, row.ts, row.actor, row.action, row.subject, row.body
+        )
+        if canon == CANON_LEGACY:
+            rep.legacy_entries += 1
         broken = row.prev_hash != prev
         if suspect is not None:
             # The link broke before the previous entry. If it breaks again here, the previous entry

@@ -15,7 +15,7 @@ from typing import Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import GatewayMisconfigured
 from modelwarden.gateway.files import MAX_CONFIG_BYTES, parse_yaml, read_text
 
 ENV_CONFIG = "MODELWARDEN_GATEWAY_CONFIG"
@@ -145,7 +145,10 @@ class GatewayConfig(_Model):
         if self.limits.backend == "auto":
             return "redis" if self.redis else "memory"
         if self.limits.backend == "redis" and not self.redis:
-            raise GatewayError("limits.backend is redis but no `redis:` URL is configured")
+            raise GatewayMisconfigured(
+                "limits.backend is redis but no `redis:` URL is configured",
+                next_step="add a `redis:` URL to gateway.yaml, or set limits.backend to memory",
+            )
         return self.limits.backend
 
 
@@ -164,12 +167,12 @@ def parse_config(text: str, *, source: Path | None) -> GatewayConfig:
     where = str(source) if source else "<config>"
     raw = parse_yaml(text, source=where) or {}
     if not isinstance(raw, dict):
-        raise GatewayError("expected a mapping at the top level", path=where)
+        raise GatewayMisconfigured("expected a mapping at the top level", path=where)
     try:
         cfg = GatewayConfig.model_validate(raw)
     except ValidationError as exc:
         msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise GatewayError(f"invalid gateway config: {msgs}", path=where) from None
+        raise GatewayMisconfigured(f"invalid gateway config: {msgs}", path=where) from None
     base = source.parent.resolve() if source else Path.cwd()
     cfg.source = source
     cfg.tiers = _resolve(base, cfg.tiers)
@@ -183,7 +186,7 @@ def parse_config(text: str, *, source: Path | None) -> GatewayConfig:
             cfg.database = f"sqlite:///{(base / rel).resolve()}"
     names = [u.name for u in cfg.upstreams]
     if len(set(names)) != len(names):
-        raise GatewayError("upstream names must be unique", path=where)
+        raise GatewayMisconfigured("upstream names must be unique", path=where)
     return cfg
 
 
@@ -197,8 +200,9 @@ def load_config(path: Path | None = None, *, required: bool = False) -> GatewayC
         candidate = default_config_path()
         if not candidate.is_file():
             if required:
-                raise GatewayError(
-                    f"no gateway config: pass --config, set {ENV_CONFIG}, or run `modelwarden gateway init`"
+                raise GatewayMisconfigured(
+                    f"no gateway config (none given, {ENV_CONFIG} unset, no {candidate})",
+                    next_step=f"give the path of gateway.yaml, or set {ENV_CONFIG} to it",
                 )
             return GatewayConfig()
         chosen = candidate

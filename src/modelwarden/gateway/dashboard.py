@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
@@ -22,10 +22,6 @@ from sqlalchemy import Engine
 from modelwarden.gateway import keys as keymod
 from modelwarden.gateway.schema import audit, identities, reviews, strikes
 from modelwarden.gateway.store import decayed, utc
-
-if TYPE_CHECKING:  # the router itself needs neither: they are imported when the page is built
-    from modelwarden.registry import Registry
-    from modelwarden.web.pages import Page
 
 _env = Environment(
     loader=PackageLoader("modelwarden.gateway", "templates"),
@@ -196,22 +192,17 @@ def gateway_database_url() -> str | None:
     return load_config(required=False).database
 
 
-def dashboard_page() -> Page:
-    """The gateway page of the registry dashboard (`modelwarden serve`), listed in web.pages.PAGES.
+def page_router(fallback: Engine) -> APIRouter:
+    """The routes of the gateway page of the registry dashboard (`modelwarden serve` mounts them).
 
-    It reads the gateway's tables from the gateway's database (`gateway_database_url`), otherwise
-    from the registry's own database; the gateway schema is created there if missing, so a registry
-    without a gateway shows an empty page rather than an error.
+    They read the gateway's tables from the gateway's database (`gateway_database_url`), otherwise
+    from `fallback` (the registry's own database); the gateway schema is created there if missing, so
+    a registry without a gateway shows an empty page rather than an error.
     """
     from modelwarden.db import make_engine
     from modelwarden.migrations import upgrade
-    from modelwarden.web.pages import Page
 
-    def build(registry: Registry) -> APIRouter:
-        url = gateway_database_url()
-        engine = make_engine(url) if url else registry.engine
-        upgrade(engine, "gateway@head")
-        return router(engine)
-
-    # It lists identities, key ids, blocked requests and the review queue: the admin token only.
-    return Page(label="Gateway", path="/gateway", router=build, needs_admin=True)
+    url = gateway_database_url()
+    engine = make_engine(url) if url else fallback
+    upgrade(engine, "gateway@head")
+    return router(engine)

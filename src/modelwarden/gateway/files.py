@@ -3,7 +3,7 @@
 A path in gateway.yaml or on the command line may name a FIFO (an open blocks until a writer appears:
 `gateway serve` hung, unkillable, on a FIFO salt file), a device such as /dev/zero (a whole-file read
 never ends) or a folder. Every read here goes through `safe_io`, so only regular files are opened,
-never blocking, and at most a cap per kind of file is read; anything else is one `GatewayError`
+never blocking, and at most a cap per kind of file is read; anything else is one `GatewayMisconfigured`
 naming the file and the problem.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import GatewayMisconfigured
 from modelwarden.untrusted import yaml as untrusted_yaml
 from modelwarden.untrusted.io import open_regular, read_bounded
 
@@ -36,13 +36,13 @@ def _reason(path: Path, exc: OSError) -> str:
 
 
 def read_bytes(path: Path, *, what: str, limit: int) -> bytes:
-    """The whole file, at most `limit` bytes; GatewayError("cannot read <what>: ...") otherwise."""
+    """The whole file, at most `limit` bytes; GatewayMisconfigured("cannot read <what>: ...") otherwise."""
     try:
         raw = read_bounded(path, limit)
     except OSError as exc:
-        raise GatewayError(f"cannot read {what}: {_reason(path, exc)}", path=path) from None
+        raise GatewayMisconfigured(f"cannot read {what}: {_reason(path, exc)}", path=path) from None
     if len(raw) > limit:
-        raise GatewayError(
+        raise GatewayMisconfigured(
             f"cannot read {what}: larger than {limit:,} bytes (the cap for this kind of file)", path=path
         )
     return raw
@@ -53,7 +53,7 @@ def read_text(path: Path, *, what: str, limit: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise GatewayError(
+        raise GatewayMisconfigured(
             f"{what} is not UTF-8 text (invalid byte at offset {exc.start})", path=path
         ) from None
 
@@ -63,23 +63,23 @@ def read_lines(path: Path, *, what: str, max_line: int) -> Iterator[tuple[int, s
     try:
         fh = open_regular(path)
     except OSError as exc:
-        raise GatewayError(f"cannot read {what}: {_reason(path, exc)}", path=path) from None
+        raise GatewayMisconfigured(f"cannot read {what}: {_reason(path, exc)}", path=path) from None
     with fh:
         for n, raw in enumerate(iter(lambda: fh.readline(max_line + 1), b""), 1):
             if len(raw) > max_line:
-                raise GatewayError(
+                raise GatewayMisconfigured(
                     f"line {n} is longer than {max_line:,} bytes: {what} holds one short record per line",
                     path=path,
                 )
             try:
                 yield n, raw.decode("utf-8")
             except UnicodeDecodeError:
-                raise GatewayError(f"line {n}: not UTF-8 text", path=path) from None
+                raise GatewayMisconfigured(f"line {n}: not UTF-8 text", path=path) from None
 
 
 def parse_yaml(text: str, *, source: str | Path) -> Any:
-    """Bounded YAML (nesting, alias expansion); GatewayError("not valid YAML ...") otherwise."""
+    """Bounded YAML (nesting, alias expansion); GatewayMisconfigured("not valid YAML ...") otherwise."""
     try:
         return untrusted_yaml.load(text)
     except (yaml.YAMLError, ValueError) as exc:
-        raise GatewayError(untrusted_yaml.describe(exc), path=source) from None
+        raise GatewayMisconfigured(untrusted_yaml.describe(exc), path=source) from None

@@ -22,13 +22,17 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import GatewayError, GatewayInvalid, GatewayMisconfigured, GatewayNotFound
 from modelwarden.gateway import merkle
 from modelwarden.gateway.audit import (
+    CANON_CURRENT,
+    CANON_LEGACY,
+    CANON_VERSIONS,
     Checkpoint,
     checkpoint_now,
     covering_checkpoint,
     entry_hash,
+    entry_version,
     leaf_hashes,
     rows_by_seq,
 )
@@ -107,7 +111,7 @@ def get_incident(store: Store, incident_id: str) -> IncidentRecord:
     with store.engine.connect() as conn:
         r = conn.execute(sa.select(incidents).where(incidents.c.id == incident_id)).first()
     if r is None:
-        raise GatewayError(f"no incident {incident_id!r} (`modelwarden incidents list`)")
+        raise GatewayNotFound(f"no incident {incident_id!r}", next_step="give the id of an existing incident")
     return _record(r)
 
 
@@ -142,8 +146,9 @@ def build_bundle(store: Store, incident_id: str) -> dict[str, Any]:
     inc = get_incident(store, incident_id)
     ident = store.get_identity(inc.identity_id)
     if store.signer is None:
-        raise GatewayError(
-            "exporting an incident needs the audit signing key (audit.signing_key in gateway.yaml)"
+        raise GatewayMisconfigured(
+            "exporting an incident needs the audit signing key",
+            next_step="set audit.signing_key in gateway.yaml",
         )
     with store.engine.connect() as conn:
         seqs = [
@@ -184,6 +189,12 @@ def build_bundle(store: Store, incident_id: str) -> dict[str, Any]:
             "body": r.body,
             "prev_hash": r.prev_hash.hex(),
             "entry_hash": r.entry_hash.hex(),
+            # The canonicalisation version the hash was made with (1 before RFC 8785): the verifier
+            # recomputes with it. An entry that matches none is exported as current and fails there.
+            "canon": entry_version(
+                r.entry_hash, r.prev_hash, r.seq, r.ts, r.actor, r.action, r.subject, r.body
+            )[0]
+            or CANON_CURRENT,
             "inclusion_proof": [h.hex() for h in merkle.inclusion_proof(r.seq - 1, leaves)] if cp else [],
         }
         timeline.append(item)
@@ -203,8 +214,10 @@ def build_bundle(store: Store, incident_id: str) -> dict[str, Any]:
         "public_key": public_pem(store.signer.public).decode(),
         "public_key_id": public_key_id(store.signer.public),
         "how_to_verify": (
-            "Each timeline entry's entry_hash = SHA-256(prev_hash || canonical JSON of seq, ts, actor, "
-            "action, subject, body); its inclusion_proof (RFC 9162) leads from leaf "
+            "Each timeline entry's entry_hash = SHA-256(prev_hash || RFC 8785 canonical JSON of seq, ts, "
+            "actor, action, subject, body and canon=2) when its canon is 2; when its canon is 1 (or "
+            "absent), the record without canon, serialised by Python's json.dumps with sorted keys, "
+            "',' and ':' separators and non-ASCII kept; its inclusion_proof (RFC 9162) leads from leaf "
             "SHA-256(0x00 || entry_hash) at index seq-1 to the checkpoint root; the checkpoint's "
             "Ed25519 signature covers the note "
             "'modelwarden.gateway.audit/v1\\n<size>\\n<base64 root>\\n<ts>\\n'. "
@@ -219,13 +232,13 @@ def read_bundle(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except RecursionError:
-        raise GatewayError("not an incident bundle: JSON nested too deeply", path=path) from None
+        raise GatewayInvalid("not an incident bundle: JSON nested too deeply", path=path) from None
     except UnicodeDecodeError:
-        raise GatewayError("not an incident bundle: not UTF-8 text", path=path) from None
+        raise GatewayInvalid("not an incident bundle: not UTF-8 text", path=path) from None
     except ValueError as exc:
-        raise GatewayError(f"not an incident bundle: not valid JSON ({exc})", path=path) from None
+        raise GatewayInvalid(f"not an incident bundle: not valid JSON ({exc})", path=path) from None
     if not isinstance(data, dict):
-        raise GatewayError(
+        raise GatewayInvalid(
             f"not an incident bundle: expected a JSON object, got {type(data).__name__}", path=path
         )
     return data
@@ -267,8 +280,19 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey | None = 
             continue
         try:
             seq = int(e["seq"])
+            # Bundles exported before RFC 8785 name no version: all their entries are version 1.
+            canon = e.get("canon", CANON_LEGACY)
+            if canon not in CANON_VERSIONS or isinstance(canon, bool):
+                raise ValueError(f"unknown canonicalisation version {canon!r}")
             h = entry_hash(
-                bytes.fromhex(e["prev_hash"]), seq, e["ts"], e["actor"], e["action"], e["subject"], e["body"]
+                bytes.fromhex(e["prev_hash"]),
+                seq,
+                e["ts"],
+                e["actor"],
+                e["action"],
+                e["subject"],
+                e["body"],
+                canon,
             )
             proof = [bytes.fromhex(x) for x in e["inclusion_proof"]]
         except (KeyError, ValueError, TypeError, OverflowError) as exc:

@@ -23,13 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import (
+    LimiterUnavailable as LimiterUnavailable,
+)  # defined with the others; raised here
 
 Reason = Literal["ok", "rpm", "tpm", "daily", "too_large"]
-
-
-class LimiterUnavailable(GatewayError):
-    """The shared limiter (Redis) cannot be reached and the fail policy is closed."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from typing import Any
 
 import aiohttp
 
+from modelwarden.errors import AuditUnavailable, LimiterUnavailable
 from modelwarden.gateway import keys as keymod
 from modelwarden.gateway.asgi import (
     BodyTooLarge,
@@ -45,7 +46,7 @@ from modelwarden.gateway.asgi import (
     send_json,
     send_raw_json,
 )
-from modelwarden.gateway.audit import AuditUnavailable, AuditWriter, Entry, text_digest
+from modelwarden.gateway.audit import AuditWriter, Entry, text_digest
 from modelwarden.gateway.auth import Authenticator, AuthFailure
 from modelwarden.gateway.bodies import (
     ENDPOINTS,
@@ -61,7 +62,7 @@ from modelwarden.gateway.bodies import (
     usage_count,
 )
 from modelwarden.gateway.config import GatewayConfig
-from modelwarden.gateway.limiter import Limiter, LimiterUnavailable, Limits, Reservation
+from modelwarden.gateway.limiter import Limiter, Limits, Reservation
 from modelwarden.gateway.misuse import MisuseMonitor
 from modelwarden.gateway.moderation.base import ALLOW, Decision
 from modelwarden.gateway.moderation.cascade import Cascade

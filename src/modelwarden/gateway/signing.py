@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import GatewayConflict, GatewayInvalid, GatewayMisconfigured
 from modelwarden.gateway.files import MAX_KEY_BYTES, read_bytes
 
 ORIGIN = "modelwarden.gateway.audit/v1"
@@ -61,9 +61,13 @@ def generate_key(path: Path) -> Signer:
     pub = public_path(path)
     for target, what in ((path, "signing key"), (pub, "public key")):
         if target.is_dir():
-            raise GatewayError(f"is a folder; give a file name for the {what}", path=target)
+            raise GatewayInvalid(f"is a folder; give a file name for the {what}", path=target)
         if target.exists() or target.is_symlink():
-            raise GatewayError(f"refusing to overwrite an existing {what}", path=target)
+            raise GatewayConflict(
+                f"refusing to overwrite an existing {what}",
+                path=target,
+                next_step="choose another file name, or move the old key away first",
+            )
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -75,13 +79,13 @@ def generate_key(path: Path) -> Signer:
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
     except OSError as exc:
-        raise GatewayError(f"cannot write the signing key: {exc.strerror}", path=path) from None
+        raise GatewayMisconfigured(f"cannot write the signing key: {exc.strerror}", path=path) from None
     try:
         fd = os.open(pub, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         with os.fdopen(fd, "wb") as fh:
             fh.write(public_pem(private.public_key()))
     except OSError as exc:
-        raise GatewayError(f"cannot write the public key: {exc.strerror}", path=pub) from None
+        raise GatewayMisconfigured(f"cannot write the public key: {exc.strerror}", path=pub) from None
     return Signer(private)
 
 
@@ -98,9 +102,9 @@ def load_signer(path: Path) -> Signer:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise GatewayError(f"not a PEM private key: {exc}", path=path) from None
+        raise GatewayMisconfigured(f"not a PEM private key: {exc}", path=path) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise GatewayError("the audit signing key must be an Ed25519 key", path=path)
+        raise GatewayMisconfigured("the audit signing key must be an Ed25519 key", path=path)
     return Signer(key)
 
 
@@ -112,9 +116,9 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
             return load_signer(path).public
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise GatewayError(f"not a PEM public key: {exc}", path=path) from None
+        raise GatewayInvalid(f"not a PEM public key: {exc}", path=path) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise GatewayError("the audit public key must be an Ed25519 key", path=path)
+        raise GatewayInvalid("the audit public key must be an Ed25519 key", path=path)
     return key
 
 
@@ -122,7 +126,7 @@ def public_key_from_pem(text: str) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(text.encode())
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise GatewayError(f"not a PEM public key: {exc}") from None
+        raise GatewayInvalid(f"not a PEM public key: {exc}") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise GatewayError("the audit public key must be an Ed25519 key")
+        raise GatewayInvalid("the audit public key must be an Ed25519 key")
     return key

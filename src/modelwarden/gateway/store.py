@@ -23,7 +23,12 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import (
+    GatewayConflict,
+    GatewayInvalid,
+    GatewayNotFound,
+    GatewayUnavailable,
+)
 from modelwarden.gateway import keys as keymod
 from modelwarden.gateway.audit import AnchorFile, CheckpointPolicy, Entry, append_entries
 from modelwarden.gateway.schema import identities, keys, reviews, state, strikes
@@ -47,7 +52,7 @@ def migrate(engine: Engine) -> None:
         orig = getattr(exc, "orig", None)
         lines = str(orig if orig is not None else exc).strip().splitlines()
         url = engine.url.render_as_string(hide_password=True)
-        raise GatewayError(
+        raise GatewayUnavailable(
             f"cannot open the database at {url}: {lines[0] if lines else type(exc).__name__}"
         ) from None
 
@@ -183,7 +188,9 @@ class Store:
             sa.select(identities).where(sa.or_(identities.c.id == ref, identities.c.name == ref))
         ).first()
         if row is None:
-            raise GatewayError(f"no identity {ref!r} (give its id or name; `modelwarden identities list`)")
+            raise GatewayNotFound(
+                f"no identity {ref!r}", next_step="give the id or the name of an existing identity"
+            )
         return row
 
     def _record(self, row: Any) -> IdentityRecord:
@@ -225,14 +232,18 @@ class Store:
     ) -> IdentityRecord:
         name = name.strip()
         if not name or len(name) > 200:
-            raise GatewayError("an identity name must be 1–200 characters")
+            raise GatewayInvalid("an identity name must be 1–200 characters")
         if tier is not None and tier not in self.tiers.tiers:
-            raise GatewayError(f"unknown tier {tier!r}; tiers: {', '.join(self.tiers.tiers)}")
+            raise GatewayInvalid(
+                f"unknown tier {tier!r}", next_step=f"choose one of the tiers: {', '.join(self.tiers.tiers)}"
+            )
         ident = "id_" + secrets.token_hex(6)
         t = now()
         with self._tx() as tx:
             if tx.conn.execute(sa.select(identities.c.id).where(identities.c.name == name)).first():
-                raise GatewayError(f"an identity named {name!r} already exists")
+                raise GatewayConflict(
+                    f"an identity named {name!r} already exists", next_step="choose another name"
+                )
             tx.conn.execute(
                 sa.insert(identities).values(
                     id=ident, name=name, email=email, tier=tier, created_at=t, updated_at=t
@@ -269,7 +280,10 @@ class Store:
         actor: str | None = None,
     ) -> IdentityRecord:
         if verification == "verified" and not evidence:
-            raise GatewayError("verifying an identity needs an evidence reference (--evidence)")
+            raise GatewayInvalid(
+                "verifying an identity needs an evidence reference",
+                next_step="give the reference of the document that proves the identity",
+            )
         values = {
             "verification": verification,
             "verified_until": until if verification == "verified" else None,
@@ -284,7 +298,9 @@ class Store:
 
     def set_tier(self, ref: str, tier: str | None, *, actor: str | None = None) -> IdentityRecord:
         if tier is not None and tier not in self.tiers.tiers:
-            raise GatewayError(f"unknown tier {tier!r}; tiers: {', '.join(self.tiers.tiers)}")
+            raise GatewayInvalid(
+                f"unknown tier {tier!r}", next_step=f"choose one of the tiers: {', '.join(self.tiers.tiers)}"
+            )
         return self._update_identity(ref, "identity.tier", actor, {"tier": tier}, {"tier": tier}, bump=True)
 
     def set_agreement(self, ref: str, agreement: str | None, *, actor: str | None = None) -> IdentityRecord:
@@ -342,7 +358,7 @@ class Store:
         key_id, full, dig = keymod.new_key()
         t = now()
         if expires_at is not None and utc(expires_at) <= t:  # type: ignore[operator]
-            raise GatewayError("the expiry is in the past")
+            raise GatewayInvalid("the expiry is in the past", next_step="give a future date or a duration")
         with self._tx() as tx:
             ident = self._identity_row(tx.conn, identity_ref)
             tx.conn.execute(
@@ -394,7 +410,7 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(keys).where(keys.c.id == key_id)).first()
         if row is None:
-            raise GatewayError(f"no key {key_ref!r}")
+            raise GatewayNotFound(f"no key {key_ref!r}", next_step="give the id of an existing key")
         return self._key_record(row)
 
     def list_keys(self, identity_ref: str | None = None) -> list[KeyRecord]:
@@ -409,7 +425,7 @@ class Store:
         with self._tx() as tx:
             row = tx.conn.execute(sa.select(keys).where(keys.c.id == key_id)).first()
             if row is None:
-                raise GatewayError(f"no key {key_ref!r}")
+                raise GatewayNotFound(f"no key {key_ref!r}", next_step="give the id of an existing key")
             if row.revoked_at is None:
                 tx.conn.execute(
                     sa.update(keys).where(keys.c.id == key_id).values(revoked_at=now(), revoked_reason=reason)
@@ -429,7 +445,10 @@ class Store:
         """A new key for the same identity (history and strikes stay); the old one expires after `grace`."""
         old = self.get_key(key_ref)
         if old.state != "active":
-            raise GatewayError(f"key {old.id} is {old.state}; only an active key can be rotated")
+            raise GatewayConflict(
+                f"key {old.id} is {old.state}; only an active key can be rotated",
+                next_step="issue a new key for the identity instead",
+            )
         old_id = keymod.normalise_id(old.id)
         record, full = self.create_key(
             old.identity_id, name=old.name, expires_at=old.expires_at, actor=actor, rotated_from=old_id
@@ -522,9 +541,11 @@ class Store:
         with self._tx() as tx:
             r = tx.conn.execute(sa.select(reviews).where(reviews.c.id == review_id)).first()
             if r is None:
-                raise GatewayError(f"no review {review_id}")
+                raise GatewayNotFound(
+                    f"no review {review_id}", next_step="give the id of a review in the queue"
+                )
             if r.status != "pending":
-                raise GatewayError(f"review {review_id} was already decided ({r.status})")
+                raise GatewayConflict(f"review {review_id} was already decided ({r.status})")
             status = "approved" if approve else "dismissed"
             who = actor or default_actor()
             tx.conn.execute(
@@ -551,7 +572,7 @@ class Store:
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(reviews).where(reviews.c.id == review_id)).first()
         if r is None:
-            raise GatewayError(f"no review {review_id}")
+            raise GatewayNotFound(f"no review {review_id}", next_step="give the id of a review in the queue")
         return self._review(r)
 
     # --- strikes (the write side lives in misuse.py) ----------------------------------------------

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import GatewayMisconfigured
 from modelwarden.gateway.files import MAX_CONFIG_BYTES, parse_yaml, read_text
 from modelwarden.gateway.hazards import codes, is_code
 
@@ -208,11 +208,13 @@ def _format_error(exc: ValidationError) -> str:
 def parse_tiers(text: str, *, source: str) -> TierSet:
     raw = parse_yaml(text, source=source)
     if not isinstance(raw, dict):
-        raise GatewayError("expected a mapping with `version`, `default_tier` and `tiers`", path=source)
+        raise GatewayMisconfigured(
+            "expected a mapping with `version`, `default_tier` and `tiers`", path=source
+        )
     try:
         return TierSet.model_validate(raw)
     except ValidationError as exc:
-        raise GatewayError(f"invalid tiers: {_format_error(exc)}", path=source) from None
+        raise GatewayMisconfigured(f"invalid tiers: {_format_error(exc)}", path=source) from None
 
 
 @cache

@@ -1,13 +1,7 @@
-"""The registry's own errors (both are `RegistryError`s with a message for the user)."""
+"""The registry's own errors, defined with every other public exception in `modelwarden.errors`."""
 
 from __future__ import annotations
 
-from modelwarden.errors import RegistryError
+from modelwarden.errors import AssessmentNotFound, InvalidAssessment
 
-
-class AssessmentNotFound(RegistryError):
-    """No assessment with that id (or no model with that name or id)."""
-
-
-class InvalidAssessment(RegistryError):
-    """An assessment the registry refuses to record: it could not be stored or read back faithfully."""
+__all__ = ["AssessmentNotFound", "InvalidAssessment"]

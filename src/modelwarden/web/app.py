@@ -23,7 +23,7 @@ from modelwarden import __version__
 from modelwarden.registry import Registry
 from modelwarden.web import api, dashboard, errors, schemas, templating
 from modelwarden.web.access import LOCAL_HOSTS, Access, require_admin
-from modelwarden.web.pages import NavItem, Page, discover
+from modelwarden.web.pages import NavItem, Page
 
 STATIC = Path(__file__).parent / "static"
 
@@ -120,7 +120,7 @@ def create_app(
     pages: Sequence[Page] | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    pages = discover() if pages is None else list(pages)
+    pages = list(pages or ())  # composed by the caller: the web stage names no other area
     app = FastAPI(
         title="modelwarden registry",
         version=__version__,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import GatewayMisconfigured
 from modelwarden.gateway.files import MAX_CONFIG_BYTES, parse_yaml, read_text
 from modelwarden.gateway.hazards import is_code
 from modelwarden.gateway.moderation.base import Classification, Hit, Role
@@ -46,10 +46,10 @@ def load_exemplars(path: Path | None) -> dict[str, Any]:
         return _default_exemplars()
     data = parse_yaml(read_text(path, what="exemplars file", limit=MAX_CONFIG_BYTES), source=path)
     if not isinstance(data, dict) or not isinstance(data.get("categories"), dict) or not data.get("benign"):
-        raise GatewayError("expected `benign:` and `categories:` lists", path=path)
+        raise GatewayMisconfigured("expected `benign:` and `categories:` lists", path=path)
     bad = [c for c in data["categories"] if not is_code(c)]
     if bad:
-        raise GatewayError(f"unknown hazard codes {bad}", path=path)
+        raise GatewayMisconfigured(f"unknown hazard codes {bad}", path=path)
     return data
 
 

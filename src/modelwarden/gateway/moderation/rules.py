@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from modelwarden.errors import GatewayError
+from modelwarden.errors import GatewayMisconfigured
 from modelwarden.gateway.files import MAX_CONFIG_BYTES, parse_yaml, read_text
 from modelwarden.gateway.hazards import codes, is_code
 from modelwarden.gateway.moderation.base import Classification, Hit, Role
@@ -108,14 +108,16 @@ def compile_rules(text: str, *, source: str) -> list[Rule]:
     try:
         parsed = RuleFile.model_validate(raw)
     except ValidationError as exc:
-        raise GatewayError(f"invalid rule file: {exc}", path=source) from None
+        raise GatewayMisconfigured(f"invalid rule file: {exc}", path=source) from None
     out: list[Rule] = []
     for spec in parsed.rules:
         try:
             pattern = re.compile("|".join(f"(?:{p})" for p in spec.patterns))
             unless = re.compile("|".join(f"(?:{p})" for p in spec.unless)) if spec.unless else None
         except re.error as exc:
-            raise GatewayError(f"rule {spec.id}: bad regular expression: {exc}", path=source) from None
+            raise GatewayMisconfigured(
+                f"rule {spec.id}: bad regular expression: {exc}", path=source
+            ) from None
         out.append(Rule(spec, pattern, unless))
     return out
 
