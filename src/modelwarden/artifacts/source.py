@@ -95,3 +95,71 @@ class BytesSource:
         if offset < 0 or length < 0:
             raise ValueError(f"{self._name}: negative read ({offset}, {length})")
         return self._data[offset : offset + length]
+
+
+class Sliceable(Protocol):
+    """Bytes the scanner already holds: a memory map, a `View` of one, bytes inflated from a container."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, key: slice, /) -> bytes: ...
+
+
+class BufferSource:
+    """A buffer the scan already holds (an mmap, a container member) seen as a `ByteSource`, so the scan
+    reads a header through the same reader as inspect."""
+
+    def __init__(self, buf: Sliceable, name: str) -> None:
+        self._buf = buf
+        self._name = name
+        self._size = len(buf)
+
+    @property
+    def name(self) -> str:
+        """The display name given at creation."""
+        return self._name
+
+    @property
+    def size(self) -> int:
+        """len(buf)."""
+        return self._size
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        """A slice of the buffer, as bytes."""
+        if offset < 0 or length < 0:
+            raise ValueError(f"{self._name}: negative read ({offset}, {length})")
+        return bytes(self._buf[offset : offset + length])
+
+
+class Window:
+    """Sliceable bytes of a `ByteSource`, fetched in chunks as a walker advances.
+
+    Header walkers (GGUF key-values, protobuf fields) read many small pieces in order; each goes to the
+    source as one `read_at` per chunk, not one per piece (remotely, one HTTP Range request per chunk).
+    Only what is sliced is fetched: a walker that steps over tensor data by its declared length never
+    reads it. `fetched` counts the bytes asked of the source.
+    """
+
+    def __init__(self, src: ByteSource, chunk: int = 64 * 1024) -> None:
+        self.src = src
+        self.chunk = chunk
+        self.fetched = 0
+        self._size = src.size
+        self._at = 0
+        self._data = b""
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, key: slice, /) -> bytes:
+        start, stop, _ = key.indices(self._size)
+        if stop <= start:
+            return b""
+        if self._at <= start and stop <= self._at + len(self._data):
+            return self._data[start - self._at : stop - self._at]
+        if stop - start >= self.chunk:
+            self.fetched += stop - start
+            return self.src.read_at(start, stop - start)
+        self._data = self.src.read_at(start, self.chunk)
+        self._at = start
+        self.fetched += len(self._data)
+        return self._data[: stop - start]
