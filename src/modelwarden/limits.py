@@ -52,6 +52,9 @@ ONNX_MAX_BYTES = 2**31
 # Graphs nested in graphs (If/Loop/Scan bodies, attributes holding graphs): real models nest a few
 # levels; protobuf's own parser stops at 100 message levels. Scan's walker capped subgraphs at 24.
 ONNX_MAX_DEPTH = 24
+# Dimensions of one ONNX initializer: ONNX sets no bound; 32 as for safetensors (NumPy 1.x's
+# NPY_MAXDIMS), the value inspect applied before (problems.MAX_DIMS), now named for this format.
+ONNX_MAX_DIMS = 32
 # Strings kept from an ONNX file's metadata_props values (inspect's metadata): the first 1,000
 # characters, as before.
 ONNX_MAX_PROP_CHARS = 1000
