@@ -135,13 +135,16 @@ class Window:
 
     Header walkers (GGUF key-values, protobuf fields) read many small pieces in order; each goes to the
     source as one `read_at` per chunk, not one per piece (remotely, one HTTP Range request per chunk).
-    Only what is sliced is fetched: a walker that steps over tensor data by its declared length never
-    reads it. `fetched` counts the bytes asked of the source.
+    The first chunk is small (most headers are a few KiB) and each next one twice the last, up to
+    `max_chunk`, so a long header (a 128k-token vocabulary) costs few requests too. Only what is sliced
+    is fetched: a walker that steps over tensor data by its declared length never reads it.
+    `fetched` counts the bytes asked of the source.
     """
 
-    def __init__(self, src: ByteSource, chunk: int = 64 * 1024) -> None:
+    def __init__(self, src: ByteSource, chunk: int = 4096, max_chunk: int = 1 << 20) -> None:
         self.src = src
         self.chunk = chunk
+        self.max_chunk = max_chunk
         self.fetched = 0
         self._size = src.size
         self._at = 0
@@ -162,4 +165,5 @@ class Window:
         self._data = self.src.read_at(start, self.chunk)
         self._at = start
         self.fetched += len(self._data)
+        self.chunk = min(2 * self.chunk, self.max_chunk)
         return self._data[: stop - start]
