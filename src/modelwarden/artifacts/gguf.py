@@ -135,7 +135,23 @@ class _Cursor:
 
     def read(self, n: int, what: str) -> bytes:
         start = self.take(n, what)
-        return self.win[start : start + n]
+        return self.win.bytes_at(start, n)
+
+    def skip_strings(self, n: int, what: str) -> None:
+        """Step over `n` strings (a vocabulary): their lengths are read, their bytes are not."""
+        pos, size, fmt, win = self.pos, self.size, self.order + "Q", self.win
+        for _ in range(n):
+            if pos + 8 > size:
+                break
+            (length,) = struct.unpack(fmt, win.bytes_at(pos, 8))
+            if length > size - pos - 8:
+                break
+            pos += 8 + length
+        else:
+            self.pos = pos
+            return
+        self.pos = pos
+        raise _Stop("truncated", f"{what} at byte {pos:,} runs past the end of the {size:,}-byte file")
 
     def scalar(self, code: str, what: str) -> Any:
         return struct.unpack(self.order + code, self.read(struct.calcsize(code), what))[0]
@@ -256,8 +272,7 @@ def _array(cur: _Cursor, key: str) -> Any:
         if n * 8 > cur.size - cur.pos:
             raise _Stop("truncated", f"array {key!r} declares {n:,} strings, more than the file holds")
         if n > GGUF_MAX_ARRAY_KEPT:
-            for _ in range(n):
-                cur.take(cur.scalar("Q", f"item of {key!r}"), f"item of {key!r}")
+            cur.skip_strings(n, f"item of {key!r}")
             return {"array_length": n}
         return [cur.string(f"item of {key!r}") for _ in range(n)]
     if itype == _ARRAY:

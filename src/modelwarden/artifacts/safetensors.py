@@ -147,13 +147,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def shape_problem(shape: Any) -> str | None:
-    """Why `shape` is not a list of at most SAFETENSORS_MAX_DIMS non-negative integers (None if it is)."""
+def check_shape(shape: Any) -> list[int] | str:
+    """`shape` when it is a list of at most SAFETENSORS_MAX_DIMS non-negative integers, else why not."""
     if not isinstance(shape, list) or not all(_is_uint(d) for d in shape):
         return f"shape {str(shape)[:80]} is not a list of non-negative integers"
     if len(shape) > SAFETENSORS_MAX_DIMS:
         return f"shape has {len(shape)} dimensions, more than the {SAFETENSORS_MAX_DIMS} loaders accept"
-    return None
+    return shape
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -217,10 +217,11 @@ def _validate(
         if not isinstance(dtype, str):
             add("invalid_header", f"tensor {name!r}: dtype missing or not a string")
             continue
-        bad_shape = shape_problem(shape)
-        if bad_shape is not None:
-            add("absurd_shape", f"tensor {name!r}: {bad_shape}")
+        checked = check_shape(shape)
+        if isinstance(checked, str):
+            add("absurd_shape", f"tensor {name!r}: {checked}")
             continue
+        shape = checked
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_uint(o) for o in offsets)):
             add("invalid_header", f"tensor {name!r}: data_offsets {str(offsets)[:80]} is not [begin, end]")
             continue

@@ -135,15 +135,16 @@ class Window:
 
     Header walkers (GGUF key-values, protobuf fields) read many small pieces in order; each goes to the
     source as one `read_at` per chunk, not one per piece (remotely, one HTTP Range request per chunk).
-    The first chunk is small (most headers are a few KiB) and each next one twice the last, up to
-    `max_chunk`, so a long header (a 128k-token vocabulary) costs few requests too. Only what is sliced
-    is fetched: a walker that steps over tensor data by its declared length never reads it.
+    The first chunk is small (most headers are a few KiB); while the walk goes on sequentially each
+    next one is twice the last, up to `max_chunk`, so a long header (a 128k-token vocabulary) costs
+    few requests too, and after a jump it is small again. Only what is sliced is fetched (plus the
+    rest of its chunk): a walker that steps over tensor data by its declared length never reads it.
     `fetched` counts the bytes asked of the source.
     """
 
     def __init__(self, src: ByteSource, chunk: int = 4096, max_chunk: int = 1 << 20) -> None:
         self.src = src
-        self.chunk = chunk
+        self.first_chunk = self.chunk = chunk
         self.max_chunk = max_chunk
         self.fetched = 0
         self._size = src.size
@@ -155,15 +156,21 @@ class Window:
 
     def __getitem__(self, key: slice, /) -> bytes:
         start, stop, _ = key.indices(self._size)
-        if stop <= start:
-            return b""
-        if self._at <= start and stop <= self._at + len(self._data):
-            return self._data[start - self._at : stop - self._at]
-        if stop - start >= self.chunk:
-            self.fetched += stop - start
-            return self.src.read_at(start, stop - start)
-        self._data = self.src.read_at(start, self.chunk)
+        return self.bytes_at(start, stop - start) if stop > start else b""
+
+    def bytes_at(self, start: int, n: int) -> bytes:
+        """Bytes [start, start + n) clipped to the source: the walkers' fast path (no slice object)."""
+        at = start - self._at
+        if at >= 0 and at + n <= len(self._data):
+            return self._data[at : at + n]
+        if n >= self.chunk:
+            self.fetched += n
+            return self.src.read_at(start, n)
+        # Reading on from the end of the last chunk: the walk is sequential, so fetch more at once;
+        # after a jump (tensor data stepped over) start small again.
+        sequential = start == self._at + len(self._data)
+        self.chunk = min(2 * self.chunk, self.max_chunk) if sequential else self.first_chunk
+        self._data = self.src.read_at(start, max(n, self.chunk))
         self._at = start
         self.fetched += len(self._data)
-        self.chunk = min(2 * self.chunk, self.max_chunk)
-        return self._data[: stop - start]
+        return self._data[:n]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from modelwarden.artifacts.safetensors import DTYPE_BITS, read_header, shape_problem
+from modelwarden.artifacts.safetensors import DTYPE_BITS, read_header, check_shape
 from modelwarden.artifacts.source import BufferSource
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 
@@ -92,10 +92,11 @@ def _tensor(name: str, info: Any, data_len: int, scope: Scope, ctx: Ctx) -> tupl
             scope, "safetensors.invalid-tensor", f"tensor {name!r} has unknown dtype {dtype!r}", pointer=where
         )
         return None
-    bad_shape = shape_problem(shape)
-    if bad_shape is not None:
-        ctx.add(scope, "safetensors.invalid-tensor", f"tensor {name!r}: {bad_shape}", pointer=where)
+    checked = check_shape(shape)
+    if isinstance(checked, str):
+        ctx.add(scope, "safetensors.invalid-tensor", f"tensor {name!r}: {checked}", pointer=where)
         return None
+    shape = checked
     if (
         not isinstance(offsets, list)
         or len(offsets) != 2
