@@ -45,6 +45,15 @@ GGUF_MAX_TENSORS = 250_000
 # templates are kept whole for the scan's template analysis, however long, since they are code.
 GGUF_MAX_ARRAY_KEPT = 64
 GGUF_MAX_STRING_KEPT = 256 * 1024
+# A metadata key or tensor name is read up to 64 KiB; a longer one stops the walk. Real keys and names
+# are tens of bytes (llama.cpp refuses tensor names of 64 bytes or more, GGML_MAX_NAME); neither reader
+# bounded them before, so one name could take as much memory as the file is long.
+GGUF_MAX_NAME_BYTES = 64 * 1024
+# A chat template is read whole up to 8 MiB: four times the 2 Mi characters the scan's template
+# analysis takes (a character is at most 4 UTF-8 bytes), so no template it would analyse is cut; a
+# longer one is reported by its length without being read (scan kept every template whole, however
+# long the file made it).
+GGUF_MAX_TEMPLATE_BYTES = 8 * 1024 * 1024
 
 # protobuf refuses to parse a message over 2 GiB, so `onnx.load` cannot load a larger .onnx file (its
 # weights must be external). Inspect refused beyond it; the scan walked any size: both refuse now.
@@ -55,6 +64,11 @@ ONNX_MAX_DEPTH = 24
 # Dimensions of one ONNX initializer: ONNX sets no bound; 32 as for safetensors (NumPy 1.x's
 # NPY_MAXDIMS), the value inspect applied before (problems.MAX_DIMS), now named for this format.
 ONNX_MAX_DIMS = 32
+# A string field of an ONNX file (a name, a domain, an external-data location) is read up to 1 MiB;
+# a longer one is cut and marked. No real name comes near it, and no file system takes a path that
+# long (Linux's PATH_MAX is 4 KiB). The scan used to cut such strings at 4 KiB silently, so a long
+# location could hide the `..` that makes it climb out of the model's folder.
+ONNX_MAX_TEXT_BYTES = 1024 * 1024
 # Strings kept from an ONNX file's metadata_props values (inspect's metadata): the first 1,000
 # characters, as before.
 ONNX_MAX_PROP_CHARS = 1000

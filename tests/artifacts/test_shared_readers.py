@@ -378,3 +378,39 @@ def test_onnx_read_through_bytes_source_is_header_only(tmp_path: Path) -> None:
     src = CountingSource(path)
     onnx_reader.read_source(src, "big.onnx")
     assert src.bytes < 64 * 1024 < path.stat().st_size, src.bytes
+
+
+def test_gguf_template_beyond_the_cap_is_not_read_but_still_found(tmp_path: Path) -> None:
+    from modelwarden.limits import GGUF_MAX_TEMPLATE_BYTES
+
+    # The scan read every template whole, however long the file made it; now past the cap only its
+    # length is read (the file here is a hole), and the scan still reports it.
+    length = GGUF_MAX_TEMPLATE_BYTES + 1
+    head = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + _gguf_string("tokenizer.chat_template")
+    head += struct.pack("<IQ", 8, length)
+    path = tmp_path / "long-template.gguf"
+    path.write_bytes(head)
+    with path.open("r+b") as fh:
+        fh.truncate(len(head) + length)
+    src = CountingSource(path)
+    info = gguf.read_source(src, path.name)
+    assert info.metadata["tokenizer.chat_template"] == {"string_length": length}
+    assert src.bytes <= 4096
+    report = scan_paths([path], hash_files=False)
+    assert [f.rule_id for f in report.findings] == ["template.suspicious"]
+    assert f"{length:,} bytes" in report.findings[0].message
+
+
+def test_onnx_location_longer_than_a_path_cannot_hide_its_climb(tmp_path: Path) -> None:
+    # The scan cut locations at 4 KiB: 1,000 folders down then 1,001 up climbs out of the model's
+    # folder, but its first 4 KiB stay inside it.
+    from tests.scan import corpus
+
+    location = "a/" * 1000 + "../" * 1001 + "etc/passwd"
+    path = corpus._onnx_external(tmp_path / "model.onnx", location)
+    rules = {f.rule_id for f in scan_paths([path], hash_files=False).findings}
+    assert "onnx.external-data-traversal" in rules
+    short = corpus._onnx_external(tmp_path / "short.onnx", "a/" * 10 + "../" * 11 + "etc/passwd")
+    assert "onnx.external-data-traversal" in {
+        f.rule_id for f in scan_paths([short], hash_files=False).findings
+    }

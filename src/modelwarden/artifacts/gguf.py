@@ -34,7 +34,9 @@ from modelwarden.limits import (
     GGUF_MAX_ARRAY_KEPT,
     GGUF_MAX_DIMS,
     GGUF_MAX_KV,
+    GGUF_MAX_NAME_BYTES,
     GGUF_MAX_STRING_KEPT,
+    GGUF_MAX_TEMPLATE_BYTES,
     GGUF_MAX_TENSORS,
 )
 
@@ -93,8 +95,9 @@ class GGUFHeader:
     """GGUF version (2 or 3 once accepted)."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Key-values: scalars, short strings and arrays kept, long ones as {"string_length"}/{"array_length"}."""
-    templates: list[tuple[str, str, int]] = field(default_factory=list)
-    """(key, text, offset) of every `tokenizer.chat_template*` string, kept whole."""
+    templates: list[tuple[str, str | None, int, int]] = field(default_factory=list)
+    """(key, text, offset, length in bytes) of every `tokenizer.chat_template*` string: the text whole,
+    or None beyond GGUF_MAX_TEMPLATE_BYTES (not read)."""
     alignment: int = DEFAULT_ALIGNMENT
     """The data alignment in force (the default when general.alignment is refused)."""
     tensors: list[GGUFTensorInfo] = field(default_factory=list)
@@ -157,7 +160,10 @@ class _Cursor:
         return struct.unpack(self.order + code, self.read(struct.calcsize(code), what))[0]
 
     def string(self, what: str) -> str:
+        """A key or tensor name: read whole, up to GGUF_MAX_NAME_BYTES."""
         length = self.scalar("Q", what)
+        if length > GGUF_MAX_NAME_BYTES and self.pos + length <= self.size:
+            raise _Stop("invalid_gguf", f"{what} at byte {self.pos:,} is {length:,} bytes long")
         return self.read(length, what).decode("utf-8", errors="replace")
 
 
@@ -222,8 +228,13 @@ def _key_value(cur: _Cursor, h: GGUFHeader, seen: set[str]) -> None:
     value_at = cur.pos
     if key.startswith("tokenizer.chat_template") and vtype == _STRING:
         length = cur.scalar("Q", f"value of {key!r}")
+        if length > GGUF_MAX_TEMPLATE_BYTES:
+            cur.take(length, f"value of {key!r}")
+            h.templates.append((key, None, value_at, length))
+            h.metadata[key] = {"string_length": length}
+            return
         text = cur.read(length, f"value of {key!r}").decode("utf-8", errors="replace")
-        h.templates.append((key, text, value_at))
+        h.templates.append((key, text, value_at, length))
         h.metadata[key] = text if length <= GGUF_MAX_STRING_KEPT else {"string_length": length}
         return
     h.metadata[key] = _value(cur, vtype, key)
@@ -248,14 +259,19 @@ def _value(cur: _Cursor, vtype: int, key: str) -> Any:
     if vtype in _SCALARS:
         return cur.scalar(_SCALARS[vtype], f"value of {key!r}")
     if vtype == _STRING:
-        length = cur.scalar("Q", f"value of {key!r}")
-        if length > GGUF_MAX_STRING_KEPT:
-            cur.take(length, f"value of {key!r}")
-            return {"string_length": length}
-        return cur.read(length, f"value of {key!r}").decode("utf-8", errors="replace")
+        return _kept_string(cur, f"value of {key!r}")
     if vtype == _ARRAY:
         return _array(cur, key)
     raise _Stop("invalid_gguf", f"key {key!r} has unknown value type {vtype}")
+
+
+def _kept_string(cur: _Cursor, what: str) -> str | dict[str, int]:
+    """A string value, or its length alone beyond GGUF_MAX_STRING_KEPT (its bytes are not read)."""
+    length = cur.scalar("Q", what)
+    if length > GGUF_MAX_STRING_KEPT:
+        cur.take(length, what)
+        return {"string_length": length}
+    return cur.read(length, what).decode("utf-8", errors="replace")
 
 
 def _array(cur: _Cursor, key: str) -> Any:
@@ -274,7 +290,7 @@ def _array(cur: _Cursor, key: str) -> Any:
         if n > GGUF_MAX_ARRAY_KEPT:
             cur.skip_strings(n, f"item of {key!r}")
             return {"array_length": n}
-        return [cur.string(f"item of {key!r}") for _ in range(n)]
+        return [_kept_string(cur, f"item of {key!r}") for _ in range(n)]
     if itype == _ARRAY:
         raise _Stop("invalid_gguf", f"key {key!r} is an array of arrays: llama.cpp refuses nested arrays")
     raise _Stop("invalid_gguf", f"array {key!r} has unsupported item type {itype}")

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING
 from modelwarden.artifacts import protowire as pw
 from modelwarden.artifacts.problems import ArtifactProblem
 from modelwarden.artifacts.source import ByteSource, LocalFile, Sliceable, Window
-from modelwarden.limits import ONNX_MAX_BYTES, ONNX_MAX_DEPTH, ONNX_MAX_DIMS, ONNX_MAX_PROP_CHARS
+from modelwarden.limits import (
+    ONNX_MAX_BYTES,
+    ONNX_MAX_DEPTH,
+    ONNX_MAX_DIMS,
+    ONNX_MAX_PROP_CHARS,
+    ONNX_MAX_TEXT_BYTES,
+)
 
 if TYPE_CHECKING:
     from modelwarden.model import ArtifactInfo
@@ -130,6 +136,9 @@ class _Walker:
         self.sparse_values: list[OnnxTensor] = []
 
     def text(self, a: int, b: int) -> str:
+        """A string field, cut (and marked as cut) beyond ONNX_MAX_TEXT_BYTES."""
+        if b - a > ONNX_MAX_TEXT_BYTES:
+            return pw.proto_text(self.buf, a, a + ONNX_MAX_TEXT_BYTES) + f"...[cut: {b - a:,} bytes]"
         return pw.proto_text(self.buf, a, b)
 
     # ModelProto: ir_version 1, producer_name 2, producer_version 3, graph 7, opset_import 8,

@@ -168,7 +168,7 @@ class Window:
             return self.src.read_at(start, n)
         # Reading on from the end of the last chunk: the walk is sequential, so fetch more at once;
         # after a jump (tensor data stepped over) start small again.
-        sequential = start == self._at + len(self._data)
+        sequential = bool(self._data) and start == self._at + len(self._data)
         self.chunk = min(2 * self.chunk, self.max_chunk) if sequential else self.first_chunk
         self._data = self.src.read_at(start, max(n, self.chunk))
         self._at = start

@@ -28,8 +28,17 @@ def analyse_gguf(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
                 offset=tensor.at,
                 evidence=tensor.name[:80],
             )
-    for key, text, offset in header.templates:
-        analyse_template(text, scope, ctx, label=f"{key} (metadata value at byte {offset})")
+    for key, text, offset, length in header.templates:
+        label = f"{key} (metadata value at byte {offset})"
+        if text is None:  # beyond what the reader reads, so beyond what the analysis takes
+            ctx.add(
+                scope,
+                "template.suspicious",
+                f"{length:,} bytes, beyond the {ctx.limits.max_template_chars} characters analysed",
+                entry=label,
+            )
+        else:
+            analyse_template(text, scope, ctx, label=label)
 
 
 def analyse_template(source: str, scope: Scope, ctx: Ctx, *, label: str) -> None:

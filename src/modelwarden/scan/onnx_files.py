@@ -96,11 +96,16 @@ def _check_location(tensor: str, location: str, offset: int, scope: Scope, ctx: 
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_PATH_MAX = 4096  # Linux's PATH_MAX
 
 
 def _escapes(location: str) -> str | None:
     if not location:
         return "is empty"
+    if len(location.encode()) > _PATH_MAX:
+        # No file system opens it; the reader also cuts strings this long, so the part that would
+        # climb out of the folder may not even have been read.
+        return f"is longer than any file system path ({_PATH_MAX:,} bytes)"
     if "\x00" in location:
         return "contains a NUL byte"
     if location.startswith(("/", "\\")) or _DRIVE.match(location) or location.startswith("~"):

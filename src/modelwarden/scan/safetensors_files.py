@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from modelwarden.artifacts.safetensors import DTYPE_BITS, read_header, check_shape
+from modelwarden.artifacts.safetensors import DTYPE_BITS, check_shape, read_header
 from modelwarden.artifacts.source import BufferSource
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 
