@@ -9,6 +9,7 @@ header bytes only: the property remote reading (HTTP Range requests) relies on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 from pathlib import Path
@@ -414,3 +415,45 @@ def test_onnx_location_longer_than_a_path_cannot_hide_its_climb(tmp_path: Path) 
     assert "onnx.external-data-traversal" in {
         f.rule_id for f in scan_paths([short], hash_files=False).findings
     }
+
+
+def _header_seeds(tmp: Path) -> dict[str, bytes]:
+    from safetensors.numpy import save
+
+    gguf_path = tmp / "seed.gguf"
+    write_tiny_llama_gguf(gguf_path)
+    return {
+        "safetensors": save({"a": np.zeros((2, 3), dtype=np.float32)}, {"k": "v"}),
+        "gguf": gguf_path.read_bytes(),
+        "onnx": _quantised_model().SerializeToString(),
+    }
+
+
+_READERS = {"safetensors": safetensors.read_source, "gguf": gguf.read_source, "onnx": onnx_reader.read_source}
+
+
+def test_mutated_headers_give_problems_never_crashes(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The readers' own fuzz (the scan side is fuzzed in tests/scan/test_fuzz.py): flipped bytes and cuts
+    # of real files give an ArtifactInfo or an ArtifactProblem, nothing else.
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from modelwarden.artifacts.problems import ArtifactProblem
+
+    seeds = _header_seeds(tmp_path_factory.mktemp("seeds"))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        fmt=st.sampled_from(sorted(seeds)),
+        edits=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=6),
+        cut=st.integers(0, 1 << 16),
+    )
+    def run(fmt: str, edits: list[tuple[int, int]], cut: int) -> None:
+        data = bytearray(seeds[fmt])
+        for at, value in edits:
+            data[at % len(data)] = value
+        data = data[: max(cut, len(data) // 2)] if cut % 3 == 0 else data
+        with contextlib.suppress(ArtifactProblem):
+            _READERS[fmt](BytesSource(bytes(data), f"x.{fmt}"), f"x.{fmt}")
+
+    run()
