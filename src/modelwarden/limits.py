@@ -31,18 +31,17 @@ SAFETENSORS_MAX_DIMS = 32
 # 32 (problems.MAX_DIMS), scan 4: a 5-dimension tensor was inspected as valid and refused by the scan.
 GGUF_MAX_DIMS = 4
 # Metadata key-values of one GGUF header. llama.cpp bounds them only by memory; real files carry
-# tens (a Llama 3 conversion: ~30; vocabularies are one key each, as arrays). Each key becomes a
+# tens of keys (a vocabulary is one key, an array). Each key becomes a
 # metadata entry of inspect's report, so 65,536 keeps that bounded with three orders of magnitude to
 # spare. Replaces inspect's 1,000,000 and scan's 1 << 20, which accepted different files.
 GGUF_MAX_KV = 65_536
 # Tensor infos of one GGUF header: real files hold a few thousand (a DeepSeek-V3 shard ~1,000); the
 # same 250,000 as safetensors. Replaces inspect's 250,000 and scan's 1 << 18 (262,144).
 GGUF_MAX_TENSORS = 250_000
-# Arrays of arrays: llama.cpp refuses any nesting ("invalid GGUF type"), so the reader does too; the
-# depth is not walked at all (scan used to walk 16 levels, inspect refused them).
+# Arrays of arrays: llama.cpp refuses any nesting ("invalid GGUF type"), so the reader does too and
+# needs no depth cap (scan used to walk 16 levels of them, inspect refused them).
 # Inspect's metadata keeps arrays up to this many items and strings up to this many bytes; longer
-# ones are summarised by their length (a 128k-token vocabulary as {"array_length": 128256}). Chat
-# templates are kept whole for the scan's template analysis, however long, since they are code.
+# ones are summarised by their length (a 128k-token vocabulary as {"array_length": 128256}).
 GGUF_MAX_ARRAY_KEPT = 64
 GGUF_MAX_STRING_KEPT = 256 * 1024
 # A metadata key or tensor name is read up to 64 KiB; a longer one stops the walk. Real keys and names
@@ -59,7 +58,8 @@ GGUF_MAX_TEMPLATE_BYTES = 8 * 1024 * 1024
 # weights must be external). Inspect refused beyond it; the scan walked any size: both refuse now.
 ONNX_MAX_BYTES = 2**31
 # Graphs nested in graphs (If/Loop/Scan bodies, attributes holding graphs): real models nest a few
-# levels; protobuf's own parser stops at 100 message levels. Scan's walker capped subgraphs at 24.
+# levels; protobuf's own parser stops at 100 message levels (about 33 graph levels). Scan's walker
+# refused more than 24, inspect (onnx.load) accepted them: both refuse them now.
 ONNX_MAX_DEPTH = 24
 # Dimensions of one ONNX initializer: ONNX sets no bound; 32 as for safetensors (NumPy 1.x's
 # NPY_MAXDIMS), the value inspect applied before (problems.MAX_DIMS), now named for this format.
