@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from modelwarden.artifacts import protowire as pw
 from modelwarden.artifacts.problems import ArtifactProblem
-from modelwarden.artifacts.source import ByteSource, LocalFile, Sliceable, Window
+from modelwarden.artifacts.source import BufferSource, ByteSource, LocalFile, Sliceable, Window
 from modelwarden.limits import (
     ONNX_MAX_BYTES,
     ONNX_MAX_DEPTH,
@@ -99,9 +99,11 @@ class OnnxModel:
 
 def read_model(src: ByteSource) -> OnnxModel:
     """Walk a ModelProto through `src`. Never raises for a bad file (see `OnnxModel.fatal`)."""
+    # A buffer the scan already holds (an mmap) is sliced directly; any other source through a Window.
     win = Window(src)
+    buf: Sliceable = src.buffer if isinstance(src, BufferSource) else win
     model = OnnxModel(size=src.size)
-    walker = _Walker(win, model)
+    walker = _Walker(buf, model)
     try:
         walker.model(0, src.size)
         model.initializers.extend(walker.sparse_values)

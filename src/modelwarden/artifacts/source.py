@@ -123,6 +123,11 @@ class BufferSource:
         """len(buf)."""
         return self._size
 
+    @property
+    def buffer(self) -> Sliceable:
+        """The buffer itself: a walker that slices may read it directly, already in memory or mapped."""
+        return self._buf
+
     def read_at(self, offset: int, length: int) -> bytes:
         """A slice of the buffer, as bytes."""
         if offset < 0 or length < 0:
@@ -166,9 +171,11 @@ class Window:
         if n >= self.chunk:
             self.fetched += n
             return self.src.read_at(start, n)
-        # Reading on from the end of the last chunk: the walk is sequential, so fetch more at once;
-        # after a jump (tensor data stepped over) start small again.
-        sequential = bool(self._data) and start == self._at + len(self._data)
+        # Reading on across the end of the last chunk, or just past it (a gap smaller than a chunk: a
+        # vocabulary's strings stepped over), means a sequential walk: fetch more at once. After a
+        # longer jump (tensor data stepped over) start small again, so what was jumped is not fetched.
+        gap = start - (self._at + len(self._data))
+        sequential = bool(self._data) and start > self._at and gap < self.chunk
         self.chunk = min(2 * self.chunk, self.max_chunk) if sequential else self.first_chunk
         self._data = self.src.read_at(start, max(n, self.chunk))
         self._at = start
