@@ -457,3 +457,23 @@ def test_mutated_headers_give_problems_never_crashes(tmp_path_factory: pytest.Te
             _READERS[fmt](BytesSource(bytes(data), f"x.{fmt}"), f"x.{fmt}")
 
     run()
+
+
+def test_a_long_gguf_header_costs_few_reads(tmp_path: Path) -> None:
+    # Remotely each read is one HTTP Range request: a vocabulary is walked in growing chunks, not one
+    # request per 4 KiB (a 128k-token vocabulary took 2,086 reads before the chunks grew across gaps).
+    from gguf import GGUFWriter
+
+    path = tmp_path / "vocab.gguf"
+    w = GGUFWriter(str(path), "llama")
+    w.add_token_list([f"token{i}" for i in range(100_000)])
+    w.add_tensor("t", np.zeros((64, 1024), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    src = CountingSource(path)
+    info = gguf.read_source(src, path.name)
+    assert info.metadata["tokenizer.ggml.tokens"] == {"array_length": 100_000}
+    assert info.bytes_read is not None and info.bytes_read < 2 << 20
+    assert src.calls <= 12 and src.bytes < 2 * info.bytes_read, (src.calls, src.bytes)
