@@ -16,11 +16,11 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from modelwarden.limits import SAFETENSORS_MAX_HEADER
 from modelwarden.records import ArtifactFormat
 from modelwarden.untrusted.io import open_regular
 
 HEAD_BYTES = 4096
-SAFETENSORS_MAX_HEADER = 100_000_000  # the reference implementation's cap (formats.md)
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _NPY_MAGIC = b"\x93NUMPY"

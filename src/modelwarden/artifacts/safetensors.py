@@ -1,5 +1,9 @@
 """safetensors: 8-byte header length, JSON header, raw buffer (formats.md "safetensors").
 
+`read_header` is the one parser of the header for inspect (`read`, below) and scan
+(`scan/safetensors_files.py`): it reads 8 + N bytes through a `ByteSource` and applies the caps of
+`modelwarden.limits` (header length, entry count, dimensions), so both judge the same parsed header.
+
 We parse the header ourselves rather than through `safetensors.safe_open`: the library rejects a
 file at the first problem with a generic error, while inspect must name the exact problem (which
 tensor overlaps which, which offset leaves the file), keep reading what is sound, and treat an
@@ -15,71 +19,90 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, SAFETENSORS_MAX_HEADER, ArtifactProblem
-from modelwarden.artifacts.tensors import DTYPE_BITS, numel
-from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
-from modelwarden.untrusted.io import open_regular
+from modelwarden.artifacts.problems import ArtifactProblem
+from modelwarden.artifacts.source import ByteSource, LocalFile
+from modelwarden.limits import SAFETENSORS_MAX_DIMS, SAFETENSORS_MAX_HEADER, SAFETENSORS_MAX_TENSORS
+
+if TYPE_CHECKING:
+    from modelwarden.model import ArtifactInfo, Problem, TensorInfo
+
+# Bits per element of every dtype the reference implementation accepts (its `Dtype` enum); sub-byte
+# types pack several elements per byte. A dtype outside it is refused by the loader: a scan finding,
+# an inspect warning (its size cannot be checked).
+DTYPE_BITS = {
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16,
+    "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "I64": 64, "U64": 64, "F64": 64, "C64": 64,
+    "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+}  # fmt: skip
 
 
-def read(path: Path, rel: str, *, size: int, head: bytes = b"") -> ArtifactInfo:
-    header, bytes_read = _read_header(path, size, head)
-    info = ArtifactInfo(path=rel, format=ArtifactFormat.SAFETENSORS, size=size, bytes_read=bytes_read)
-    data_start = 8 + len(header)
-    meta, entries = _parse_header(header)
-    info.metadata = meta
-    info.tensors, problems = _validate(entries, rel, data_start=data_start, size=size)
-    info.problems.extend(problems)
-    return info
+@dataclass
+class SafetensorsHeader:
+    """What a safetensors header declares, parsed once for inspect and scan alike."""
+
+    size: int
+    """File size in bytes."""
+    header_len: int = 0
+    """The declared JSON header length N (the file's first 8 bytes)."""
+    metadata: Any = None
+    """The raw `__metadata__` value (a string-to-string map in a valid file), None when absent."""
+    entries: dict[str, Any] = field(default_factory=dict)
+    """Tensor name -> its raw entry (`dtype`, `shape`, `data_offsets`), in header order."""
+    fatal: ArtifactProblem | None = None
+    """The problem that stopped parsing (length, count, JSON, duplicate key); nothing else is set."""
+
+    @property
+    def data_start(self) -> int:
+        """Where the tensor data buffer begins: after the length and the header."""
+        return 8 + self.header_len
 
 
-def _read_header(path: Path, size: int, head: bytes) -> tuple[bytes, int]:
+def read_header(src: ByteSource, *, max_tensors: int = SAFETENSORS_MAX_TENSORS) -> SafetensorsHeader:
+    """Parse the header of `src`, reading 8 + N bytes and never tensor data; never raises for a bad file."""
+    h = SafetensorsHeader(size=src.size)
+    try:
+        raw = _header_bytes(src, h)
+        _check_entry_count(raw, max_tensors)
+        doc = _parse_json(raw)
+    except ArtifactProblem as exc:
+        h.fatal = exc
+        return h
+    h.metadata = doc.pop("__metadata__", None)
+    if len(doc) > max_tensors:
+        h.fatal = ArtifactProblem("too_many_tensors", f"header declares {len(doc):,} tensors")
+        return h
+    h.entries = doc
+    return h
+
+
+def _header_bytes(src: ByteSource, h: SafetensorsHeader) -> bytes:
+    size = h.size
     if size < 8:
         raise ArtifactProblem("truncated", f"file is {size} bytes, too short for a safetensors header length")
-    with open_regular(path) as fh:
-        prefix = head if len(head) >= 8 else fh.read(8)
-        (n,) = struct.unpack("<Q", prefix[:8])
-        if n > SAFETENSORS_MAX_HEADER:
-            raise ArtifactProblem(
-                "header_too_large",
-                f"declared header length {n:,} bytes exceeds the {SAFETENSORS_MAX_HEADER:,}-byte cap",
-            )
-        if 8 + n > size:
-            raise ArtifactProblem(
-                "header_beyond_file",
-                f"declared header length {n:,} bytes runs past the end of the {size:,}-byte file "
-                "(truncated?)",
-            )
-        if len(head) >= 8 + n:
-            return head[8 : 8 + n], len(head)
-        fh.seek(8)
-        header = fh.read(n)
+    (n,) = struct.unpack("<Q", src.read_at(0, 8))
+    h.header_len = n
+    if n > SAFETENSORS_MAX_HEADER:
+        raise ArtifactProblem(
+            "header_too_large",
+            f"declared header length {n:,} bytes exceeds the {SAFETENSORS_MAX_HEADER:,}-byte cap",
+        )
+    if 8 + n > size:
+        raise ArtifactProblem(
+            "header_beyond_file",
+            f"declared header length {n:,} bytes runs past the end of the {size:,}-byte file (truncated?)",
+        )
+    header = src.read_at(8, n)
     if len(header) != n:
         raise ArtifactProblem("truncated", f"header ends after {len(header):,} of {n:,} bytes")
-    return header, 8 + n + (len(head) if head else 0)
+    return header
 
 
-def _parse_header(header: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
-    _check_entry_count(header)
-    try:
-        doc = json.loads(header)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactProblem("invalid_json", f"header is not valid JSON ({_short(exc)})") from None
-    if not isinstance(doc, dict):
-        raise ArtifactProblem("invalid_header", "header JSON is not an object of tensor entries")
-    meta_raw = doc.pop("__metadata__", None) or {}
-    if not isinstance(meta_raw, dict):
-        raise ArtifactProblem("invalid_header", "__metadata__ is not a string-to-string map")
-    meta = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in meta_raw.items()}
-    if len(doc) > MAX_TENSORS:
-        raise ArtifactProblem("too_many_tensors", f"header declares {len(doc):,} tensors")
-    return meta, doc
-
-
-def _check_entry_count(header: bytes) -> None:
-    """Refuse a header with more tensors than MAX_TENSORS before json.loads builds an object per entry.
+def _check_entry_count(header: bytes, cap: int) -> None:
+    """Refuse a header with more tensors than `cap` before json.loads builds an object per entry.
 
     Counted on the raw bytes (~50 ms for the 100 MB maximum): `"data_offsets"` once per tensor for
     the message, and `:` as the hard bound — every JSON member has one, however its key is escaped,
@@ -87,18 +110,96 @@ def _check_entry_count(header: bytes) -> None:
     """
     tensors = header.count(b'"data_offsets"')
     members = header.count(b":")
-    if tensors > MAX_TENSORS or members > 4 * MAX_TENSORS + 1024:
+    if tensors > cap or members > 4 * cap + 1024:
         raise ArtifactProblem(
             "too_many_tensors",
             f"header declares {f'{tensors:,} tensors' if tensors else f'{members:,} entries'}, more than "
-            f"the {MAX_TENSORS:,} read from one file (real checkpoints hold at most ~100,000 per file); "
-            "not read",
+            f"the {cap:,} read from one file (real checkpoints hold at most ~100,000 per file); not read",
         )
+
+
+def _parse_json(header: bytes) -> dict[str, Any]:
+    # UTF-8 only, as the reference implementation (json.loads would also accept UTF-16 and UTF-32), and
+    # a key given twice is refused: two readers could take different entries for the same name.
+    try:
+        doc = json.loads(header.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except _Duplicate as exc:
+        raise ArtifactProblem("invalid_header", f"header repeats the key {exc.args[0][:80]!r}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ArtifactProblem("invalid_json", f"header is not valid UTF-8 JSON ({_short(exc)})") from None
+    if not isinstance(doc, dict):
+        raise ArtifactProblem("invalid_header", "header JSON is not an object of tensor entries")
+    return doc
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
+    return out
+
+
+def check_shape(shape: Any) -> list[int] | str:
+    """`shape` when it is a list of at most SAFETENSORS_MAX_DIMS non-negative integers, else why not."""
+    if not isinstance(shape, list) or not all(_is_uint(d) for d in shape):
+        return f"shape {str(shape)[:80]} is not a list of non-negative integers"
+    if len(shape) > SAFETENSORS_MAX_DIMS:
+        return f"shape has {len(shape)} dimensions, more than the {SAFETENSORS_MAX_DIMS} loaders accept"
+    return shape
+
+
+# ---------------------------------------------------------------------------------------------------
+# inspect: the header as an ArtifactInfo
+# ---------------------------------------------------------------------------------------------------
+
+
+def read(path: Path, rel: str, *, size: int, head: bytes = b"") -> ArtifactInfo:
+    """Inspect one safetensors file on disk (`size`, `head`: the caller's stat and detection window,
+    kept for the reader interface; the header is read through the file's ByteSource)."""
+    with LocalFile(path, name=rel) as src:
+        return read_source(src, rel)
+
+
+def read_source(src: ByteSource, rel: str) -> ArtifactInfo:
+    """Inspect a safetensors file through any byte source: 8 + N header bytes only."""
+    from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem
+
+    h = read_header(src)
+    if h.fatal is not None:
+        raise h.fatal
+    info = ArtifactInfo(path=rel, format=ArtifactFormat.SAFETENSORS, size=h.size, bytes_read=h.data_start)
+    meta_raw = h.metadata or {}
+    if not isinstance(meta_raw, dict):
+        raise ArtifactProblem("invalid_header", "__metadata__ is not a string-to-string map")
+    info.metadata = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in meta_raw.items()}
+    if not all(isinstance(v, str) for v in meta_raw.values()):
+        info.problems.append(
+            Problem(
+                file=rel,
+                code="invalid_header",
+                message="__metadata__ has values that are not strings (the reference loader refuses it)",
+            )
+        )
+    tensors, problems = _validate(h.entries, rel, data_start=h.data_start, size=h.size)
+    info.tensors = tensors
+    info.problems.extend(problems)
+    return info
 
 
 def _validate(
     entries: dict[str, Any], rel: str, *, data_start: int, size: int
 ) -> tuple[list[TensorInfo], list[Problem]]:
+    from modelwarden.artifacts.tensors import numel
+    from modelwarden.model import Problem, TensorInfo, TensorKind
+
     problems: list[Problem] = []
     tensors: list[TensorInfo] = []
 
@@ -116,12 +217,11 @@ def _validate(
         if not isinstance(dtype, str):
             add("invalid_header", f"tensor {name!r}: dtype missing or not a string")
             continue
-        if not isinstance(shape, list) or not _is_shape(shape):
-            add(
-                "absurd_shape",
-                f"tensor {name!r}: shape {str(shape)[:80]} is not a list of non-negative integers",
-            )
+        checked = check_shape(shape)
+        if isinstance(checked, str):
+            add("absurd_shape", f"tensor {name!r}: {checked}")
             continue
+        shape = checked
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_uint(o) for o in offsets)):
             add("invalid_header", f"tensor {name!r}: data_offsets {str(offsets)[:80]} is not [begin, end]")
             continue
@@ -169,6 +269,8 @@ def _validate(
 
 def _check_layout(tensors: list[TensorInfo], rel: str, *, data_start: int, size: int) -> list[Problem]:
     """Offsets must be inside the file and must not overlap; holes are reported as warnings."""
+    from modelwarden.model import Problem
+
     problems: list[Problem] = []
     spans = sorted((t.data_offsets, t.name) for t in tensors if t.data_offsets is not None)
     cursor, previous = data_start, None
@@ -204,10 +306,6 @@ def _check_layout(tensors: list[TensorInfo], rel: str, *, data_start: int, size:
         if len(problems) >= 50:
             break
     return problems
-
-
-def _is_shape(shape: Any) -> bool:
-    return isinstance(shape, list) and len(shape) <= MAX_DIMS and all(_is_uint(d) for d in shape)
 
 
 def _is_uint(value: Any) -> bool:

@@ -95,3 +95,89 @@ class BytesSource:
         if offset < 0 or length < 0:
             raise ValueError(f"{self._name}: negative read ({offset}, {length})")
         return self._data[offset : offset + length]
+
+
+class Sliceable(Protocol):
+    """Bytes the scanner already holds: a memory map, a `View` of one, bytes inflated from a container."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, key: slice, /) -> bytes: ...
+
+
+class BufferSource:
+    """A buffer the scan already holds (an mmap, a container member) seen as a `ByteSource`, so the scan
+    reads a header through the same reader as inspect."""
+
+    def __init__(self, buf: Sliceable, name: str) -> None:
+        self._buf = buf
+        self._name = name
+        self._size = len(buf)
+
+    @property
+    def name(self) -> str:
+        """The display name given at creation."""
+        return self._name
+
+    @property
+    def size(self) -> int:
+        """len(buf)."""
+        return self._size
+
+    @property
+    def buffer(self) -> Sliceable:
+        """The buffer itself: a walker that slices may read it directly, already in memory or mapped."""
+        return self._buf
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        """A slice of the buffer, as bytes."""
+        if offset < 0 or length < 0:
+            raise ValueError(f"{self._name}: negative read ({offset}, {length})")
+        return bytes(self._buf[offset : offset + length])
+
+
+class Window:
+    """Sliceable bytes of a `ByteSource`, fetched in chunks as a walker advances.
+
+    Header walkers (GGUF key-values, protobuf fields) read many small pieces in order; each goes to the
+    source as one `read_at` per chunk, not one per piece (remotely, one HTTP Range request per chunk).
+    The first chunk is small (most headers are a few KiB); while the walk goes on sequentially each
+    next one is twice the last, up to `max_chunk`, so a long header (a 128k-token vocabulary) costs
+    few requests too, and after a jump it is small again. Only what is sliced is fetched (plus the
+    rest of its chunk): a walker that steps over tensor data by its declared length never reads it.
+    `fetched` counts the bytes asked of the source.
+    """
+
+    def __init__(self, src: ByteSource, chunk: int = 4096, max_chunk: int = 1 << 20) -> None:
+        self.src = src
+        self.first_chunk = self.chunk = chunk
+        self.max_chunk = max_chunk
+        self.fetched = 0
+        self._size = src.size
+        self._at = 0
+        self._data = b""
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, key: slice, /) -> bytes:
+        start, stop, _ = key.indices(self._size)
+        return self.bytes_at(start, stop - start) if stop > start else b""
+
+    def bytes_at(self, start: int, n: int) -> bytes:
+        """Bytes [start, start + n) clipped to the source: the walkers' fast path (no slice object)."""
+        at = start - self._at
+        if at >= 0 and at + n <= len(self._data):
+            return self._data[at : at + n]
+        if n >= self.chunk:
+            self.fetched += n
+            return self.src.read_at(start, n)
+        # Reading on across the end of the last chunk, or just past it (a gap smaller than a chunk: a
+        # vocabulary's strings stepped over), means a sequential walk: fetch more at once. After a
+        # longer jump (tensor data stepped over) start small again, so what was jumped is not fetched.
+        gap = start - (self._at + len(self._data))
+        sequential = bool(self._data) and start > self._at and gap < self.chunk
+        self.chunk = min(2 * self.chunk, self.max_chunk) if sequential else self.first_chunk
+        self._data = self.src.read_at(start, max(n, self.chunk))
+        self._at = start
+        self.fetched += len(self._data)
+        return self._data[:n]
