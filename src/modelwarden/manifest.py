@@ -3,8 +3,9 @@
 It states training facts (tokens, hardware, compute), where components that live outside the
 weights folder are (code, data, papers) and under which licence, and release facts (provider,
 establishment, revenue, role, markets, distribution, monetisation). The openness, compute and
-rules stages all read this one record. See ../shared/reference/regulation.md §1 (roles, the
-one-third rule, monetisation, cumulative compute) and compute.md §4–5 (what a compute estimate needs).
+rules stages all read this one record. See docs/reference/regulation.md §1 (roles, the
+one-third rule, monetisation, cumulative compute) and docs/reference/compute.md §4–5 (what a compute estimate
+needs).
 
 Every key is optional. Unknown keys, wrong types and impossible values are errors that name the
 key path; nothing is guessed. The JSON Schema shipped in `data/manifest.schema.json` is generated
@@ -57,7 +58,7 @@ class _Strict(BaseModel):
 
 
 class Component(StrEnum):
-    """The 17 MOF components as implemented by the Model Openness Tool (openness.md §1.2)."""
+    """The 17 MOF components as implemented by the Model Openness Tool (docs/reference/openness.md §1.2)."""
 
     MODEL_ARCHITECTURE = "model_architecture"
     MODEL_PARAMETERS_FINAL = "model_parameters_final"
@@ -121,7 +122,7 @@ class WeightsHolder(StrEnum):
 
 
 class ReleaseLevel(StrEnum):
-    """Solaiman's gradient of generative AI release (openness.md §4)."""
+    """Solaiman's gradient of generative AI release (docs/reference/openness.md §4)."""
 
     FULLY_CLOSED = "fully_closed"
     GRADUAL = "gradual"
@@ -148,7 +149,8 @@ class StageKind(StrEnum):
     RL = "rl"
     DISTILLATION = "distillation"
     SYNTHETIC_DATA = "synthetic_data"  # forward passes generating training data
-    REWARD_MODEL = "reward_model"  # auxiliary: excluded from cumulative compute (regulation.md §1.11)
+    # auxiliary: excluded from cumulative compute (docs/reference/regulation.md §1.11)
+    REWARD_MODEL = "reward_model"
     TEACHER = "teacher"  # training of a distillation teacher: excluded
     EVALUATION = "evaluation"  # diagnostic: excluded
     OTHER = "other"
@@ -183,7 +185,7 @@ class ModelDecl(_Strict):
     intended_tasks: list[str] = Field(default_factory=list)
     # EO 14110 §4.2(b)(i): a lower threshold for models trained primarily on biological sequence data.
     primarily_biological_sequence_data: bool | None = None
-    # Korea AI Basic Act Art. 32: a judgement the files cannot make (regulation.md §4).
+    # Korea AI Basic Act Art. 32: a judgement the files cannot make (docs/reference/regulation.md §4).
     broad_serious_risk_to_life_safety_rights: bool | None = None
 
     @model_validator(mode="after")

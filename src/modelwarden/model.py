@@ -1,4 +1,4 @@
-"""Typed records passed between stages (see ARCHITECTURE.md, "The pipeline").
+"""Typed records passed between stages (see docs/ARCHITECTURE.md, "The pipeline").
 
 Every stage is a plain function from these records to another record. The CLI, the web app and the
 registry only see these types. Keep each stage's records in its own section below so that work on
@@ -437,7 +437,8 @@ class MethodEstimate(Record):
 
 
 class StageCompute(Record):
-    """A declared stage; whether it counts toward training and/or cumulative compute (regulation.md §1.11)."""
+    """A declared stage; whether it counts toward training and/or cumulative compute
+    (docs/reference/regulation.md §1.11)."""
 
     name: str
     kind: str
@@ -461,7 +462,8 @@ class ModifierRule(Record):
 class ComputeEstimate(Record):
     # Parameter-update compute (EU 1e23 GPAI indicator), base model included for derivatives when its
     # compute is known; cumulative compute adds non-public synthetic-data generation and merged or
-    # initialising weights (EU Art. 51(2), SB 53 / RAISE, Korea). regulation.md §1.11, §8 note 1.
+    # initialising weights (EU Art. 51(2), SB 53 / RAISE, Korea). docs/reference/regulation.md §1.11, §8 note
+    # 1.
     training_flop: Band | None = None
     cumulative_flop: Band | None = None
     modification_flop: Band | None = None  # a modifier's own compute on top of a base model

@@ -2,7 +2,7 @@
 
 `modelwarden scan` runs as a short command in CI and pre-commit hooks, where interpreter start-up is
 most of its wall time: importing pydantic and building the model classes took longer than scanning a
-1,000-tensor checkpoint (docs/scan.md "Speed"). These records are therefore standard-library
+1,000-tensor checkpoint (docs/scan.md "Where the time goes"). These records are therefore standard-library
 dataclasses with the part of the pydantic `BaseModel` interface the project uses on them
 (`model_dump`, `model_copy`, `model_validate`); pydantic itself validates and serialises them where
 they are fields of pydantic records (`Assessment.scan`, `ModelFacts.problems`), with unknown fields

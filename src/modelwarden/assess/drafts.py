@@ -1,4 +1,5 @@
-"""Drafts of the documents the law asks for, prefilled from an assessment (regulation.md §1.6, §1.12, §2.4).
+"""Drafts of the documents the law asks for, prefilled from an assessment (docs/reference/regulation.md §1.6,
+§1.12, §2.4).
 
 Every prefilled value names where it came from; every gap is a concrete question. The drafts are
 Markdown rendered from one trusted template shipped in the package (never from release content).
@@ -16,7 +17,7 @@ from modelwarden.manifest import Manifest
 from modelwarden.model import Assessment, Classification, ComputeEstimate, Provenance
 from modelwarden.report.assess import DISCLAIMER, band_text
 
-# Size bands of the training-content summary template, section 1.3 (regulation.md §1.12).
+# Size bands of the training-content summary template, section 1.3 (docs/reference/regulation.md §1.12).
 TEXT_BANDS = ((1e9, "less than 1 billion tokens"), (10e12, "1 billion to 10 trillion tokens"))
 
 
@@ -318,7 +319,7 @@ def training_summary(a: Assessment, decl: Manifest | None, items: dict[str, Item
     return Draft(
         "eu_training_content_summary.md",
         "Public summary of training content (EU AI Act Art. 53(1)(d), Commission template)",
-        "Art. 53(1)(d); template published 2025-07-24 (sections per regulation.md §1.12)",
+        "Art. 53(1)(d); template published 2025-07-24 (sections per docs/reference/regulation.md §1.12)",
         sections,
         "Required even for open-source models (Recital 104). A modifier reports only the data of the modification.",
     )
@@ -514,7 +515,7 @@ def _q(label: str, question: str) -> Item:
 
 def ab2013_summary(a: Assessment, decl: Manifest | None, items: dict[str, Item]) -> Draft | None:
     """California AB 2013's posted training-data summary, where the assessment says the statute may
-    apply. Its headings follow the list in reference/regulation.md §2.4 (secondary sources [S])."""
+    apply. Its headings follow the list in docs/reference/regulation.md §2.4 (secondary sources [S])."""
     regime = a.regimes.get("us_ca_ab2013")
     applies = regime.classification.get("applies") if regime else None
     if applies not in {Classification.YES, Classification.NEEDS_REVIEW}:

@@ -1,7 +1,7 @@
 """`assess`: facts → scan → openness → compute → rules, as one `Assessment` record.
 
 With no path the manifest alone describes the model (a planned run: the EU expects notification as
-soon as crossing 10^25 FLOP is foreseeable, regulation.md §1.5).
+soon as crossing 10^25 FLOP is foreseeable, docs/reference/regulation.md §1.5).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The accelerator table (`data/hardware.yaml`): dense peak throughput per precision, utilisation band.
 
-The hardware method of compute estimation (compute.md §5, EU Guidelines Annex A) multiplies
+The hardware method of compute estimation (docs/reference/compute.md §5, EU Guidelines Annex A) multiplies
 chip-hours by the chip's dense peak at the training precision and a utilisation. The numbers live in
 the data file; this module validates and looks them up.
 """

@@ -1,8 +1,8 @@
 """`inspect_path(target) -> ModelFacts`: everything a release's own files say about the model.
 
 Reads every file's header (never tensor data, never executing anything), then gathers, each with
-provenance: parameter counts from tensors and independently from `config.json` (compute.md §4.7),
-architecture, model type, modalities, context length, tokenizer, licence (card, GGUF metadata,
+provenance: parameter counts from tensors and independently from `config.json` (docs/reference/compute.md
+§4.7), architecture, model type, modalities, context length, tokenizer, licence (card, GGUF metadata,
 LICENSE text), base model, datasets, languages, pipeline tag, library, card links, components
 (diffusers, sentence-transformers, vision tower, MTP), adapter, quantisation.
 

@@ -11,7 +11,7 @@ weight set and list the rest as *alternatives* (with their own per-file counts):
    while their tensor names are disjoint (shards) and a file that repeats names already taken is an
    alternative (a variant or a second quantisation). Non-variant names (no `.fp16.`) come first.
 
-Counting then follows compute.md §4.7: parameters only (buffers, quantisation auxiliaries and
+Counting then follows docs/reference/compute.md §4.7: parameters only (buffers, quantisation auxiliaries and
 training state excluded), packed storage expanded, a tied head counted once; mixture-of-experts
 active parameters from the routed-expert tensors and the config's experts-per-token.
 """

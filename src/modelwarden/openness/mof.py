@@ -1,4 +1,5 @@
-"""The Model Openness Framework class, computed as the Model Openness Tool computes it (openness.md §1.4).
+"""The Model Openness Framework class, computed as the Model Openness Tool computes it
+(docs/reference/openness.md §1.4).
 
 Input is a MOT-style listing: the components that are included (listing one = included), each with
 its own licence string or none, plus the release-wide defaults per content type and for the whole
@@ -79,7 +80,7 @@ class MofResult:
 def resolve_licence(listing: Listing, cid: str) -> str | None:
     """Component licence → default for its content type → distribution default → none.
 
-    An explicit `unlicensed` stops the fall-back (openness.md §1.4)."""
+    An explicit `unlicensed` stops the fall-back (docs/reference/openness.md §1.4)."""
     own = listing.components.get(cid)
     if own is not None:
         return None if own.strip().lower() == UNLICENSED else own

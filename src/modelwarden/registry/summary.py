@@ -18,7 +18,7 @@ from modelwarden.registry.errors import InvalidAssessment
 
 # The legal thresholds the assess stage calls (issue "assess", JSON contract `compute.thresholds`):
 # EU GPAI indicator 1e23, EU systemic-risk presumption 1e25, US/CA/NY/KR frontier 1e26
-# (reference/regulation.md §0).
+# (docs/reference/regulation.md §0).
 THRESHOLDS: tuple[str, ...] = ("1e23", "1e25", "1e26")
 
 # Indexed text columns are bounded so that a hostile name cannot blow an index row (PostgreSQL
@@ -31,7 +31,7 @@ class LicenceClass(StrEnum):
     """What the EU AI Act Art. 53(2) licence test of the openness stage concluded.
 
     `open`: a free and open-source licence in the Act's sense; `not_open`: not (custom terms,
-    non-commercial, no licence); `needs_review`: a clause a human must judge (reference/openness.md §5);
+    non-commercial, no licence); `needs_review`: a clause a human must judge (docs/reference/openness.md §5);
     `unknown`: the assessment has no openness report.
     """
 

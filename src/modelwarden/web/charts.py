@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from modelwarden.model import Band, ComponentEvidence
 
-# The compute lines drawn on every chart (reference/regulation.md §0): strict ">" except Korea's "≥".
+# The compute lines drawn on every chart (docs/reference/regulation.md §0): strict ">" except Korea's "≥".
 THRESHOLD_LINES: tuple[tuple[float, str, str], ...] = (
     (1e23, "10²³", "EU GPAI indicator (GPAI Guidelines §2.1 para 17)"),
     (1e25, "10²⁵", "EU systemic risk presumed (AI Act Art. 51(2))"),
@@ -124,7 +124,7 @@ def strip_chart(points: Sequence[tuple[str, float | None, str]], width: int = 72
     return chart
 
 
-# Model Openness Framework components by the class where each first appears (reference/openness.md §1.2).
+# Model Openness Framework components by the class where each first appears (docs/reference/openness.md §1.2).
 MOF_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "Class III — open model",

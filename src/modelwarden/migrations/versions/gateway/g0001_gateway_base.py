@@ -155,7 +155,7 @@ def upgrade() -> None:
         ],
     )
 
-    # Append-only guard (gateway.md §9). It stops mistakes and ordinary users, not a database
+    # Append-only guard (docs/reference/gateway.md §9). It stops mistakes and ordinary users, not a database
     # superuser: tampering is *detected* by `modelwarden audit verify`, not prevented.
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
