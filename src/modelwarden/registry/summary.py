@@ -200,32 +200,54 @@ _SEVERITY_BY_RANK = {s.rank: s for s in Severity}
 class AssessmentSummary(BaseModel):
     """One row of a list: what the dashboard table and `registry list` show, without the document."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     id: int
+    """The registry's id of the assessment."""
     model_id: int
+    """The registry's id of the model (name + version)."""
     name: str
+    """The model's name."""
     version: str | None
+    """The model's version or Hub revision."""
     is_latest: bool
+    """Whether this is the latest assessment of the model."""
     as_of: dt.date
+    """The date the law was applied as of."""
     created_at: dt.datetime
+    """When the assessment was made (UTC)."""
     recorded_at: dt.datetime
+    """When the registry recorded it (UTC)."""
     tool_version: str
+    """The modelwarden version that made it."""
     ruleset_version: str
+    """The rule set's version and digest."""
     licence: str | None
+    """The release licence as written."""
     licence_class: LicenceClass
+    """The licence's class (osi, open_data, restricted, non_commercial, ...)."""
     mof_class: int | None
+    """The MOF class (1, 2, 3); None: no class."""
     osaid_pass: bool | None
+    """Whether it meets the OSI Open Source AI Definition; None: not assessed."""
     parameters: int | None
+    """Total parameters (the decided count)."""
     active_parameters: int | None
+    """Active parameters per token, for mixture-of-experts."""
     training_flop: Band | None
+    """Training compute band."""
     compute_method: str
+    """How the training compute was obtained."""
     thresholds: dict[str, ThresholdCall]
+    """Threshold ("1e23", "1e25", "1e26") → where the band lies."""
     worst_severity: Severity | None
+    """The most serious scan finding; None: none found or not scanned."""
     findings: int
     """Number of scan findings; NOT_SCANNED (-1) when the files were not scanned."""
     duties: list[str]
+    """Instrument ids with at least one duty."""
     needs_review: int
+    """Questions needing a person, over all instruments."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
