@@ -511,6 +511,7 @@ def _format_errors(path: str, exc: ValidationError) -> str:
 
 
 def parse_manifest(data: Any, *, origin: str = "<manifest>") -> Manifest:
+    """Validate parsed YAML into a `Manifest`; errors name every bad key path."""
     if data is None:
         return Manifest()
     if not isinstance(data, dict):
@@ -522,6 +523,7 @@ def parse_manifest(data: Any, *, origin: str = "<manifest>") -> Manifest:
 
 
 def load_manifest(path: str | Path) -> Manifest:
+    """Read and validate a manifest file (bounded, UTF-8, YAML without aliases)."""
     p = Path(path)
     try:
         raw = read_bounded(p, MAX_MANIFEST_BYTES)
@@ -554,6 +556,7 @@ def find_manifest(root: str | Path) -> Path | None:
 
 
 def json_schema() -> dict[str, Any]:
+    """The manifest's JSON Schema as published in data/manifest.schema.json."""
     schema = Manifest.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://modelwarden.dev/schema/manifest-v1.json"

@@ -27,6 +27,7 @@ GPAI_THRESHOLD = 1e23
 
 
 def crosses(value: float, threshold: float, *, inclusive: bool) -> bool:
+    """Whether `value` is past the line: `>=` when `inclusive`, else `>`."""
     return value >= threshold if inclusive else value > threshold
 
 

@@ -709,6 +709,7 @@ SUPPORTED_MODEL_TYPES = tuple(sorted(FORMULAS))
 
 
 def family_of(config: dict[str, Any]) -> str | None:
+    """The formula family for a config (`model_type`, then `architectures`); None when no formula fits."""
     model_type = config.get("model_type")
     if isinstance(model_type, str):
         model_type = _ALIASES.get(model_type, model_type)

@@ -76,6 +76,7 @@ def inspect_path(
 def inspect_release(
     release: Release, *, hash_files: bool = False, advance: Advance | None = None
 ) -> ModelFacts:
+    """The facts of a resolved release; files are hashed when `hash_files`."""
     gatherer = _Gatherer(release)
     gatherer.run()
     if hash_files:
@@ -96,6 +97,7 @@ def nothing_readable(facts: ModelFacts) -> bool:
 
 
 def bytes_to_hash(release: Release) -> int:
+    """Total size of the release's files, for a progress bar."""
     total = 0
     for f in release.files:
         with contextlib.suppress(OSError):

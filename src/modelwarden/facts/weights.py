@@ -50,11 +50,14 @@ class ShardIndex:
 
     @property
     def family(self) -> F:
+        """The format of the shards the index lists."""
         return F.SAFETENSORS if self.path.endswith(".safetensors.index.json") else F.TORCH_ZIP
 
 
 @dataclass
 class WeightSet:
+    """The weight files chosen as the counted set, the ones that repeat them, and what went wrong."""
+
     primary: list[ArtifactInfo] = field(default_factory=list)
     alternatives: list[ArtifactInfo] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -63,6 +66,8 @@ class WeightSet:
 
 @dataclass
 class TensorCount:
+    """Parameters counted from tensors: total, active, per component and per dtype."""
+
     total: int = 0
     active: int | None = None
     breakdown: dict[str, int] = field(default_factory=dict)
@@ -79,6 +84,7 @@ def is_variant(path: str) -> bool:
 
 
 def is_weight_file(info: ArtifactInfo) -> bool:
+    """Whether the file's format holds weights."""
     return info.format in _RANK
 
 
@@ -195,6 +201,7 @@ def count(
 
 
 def classify_files(files: list[ArtifactInfo], ctx: ClassifyContext) -> None:
+    """Mark each tensor's kind and component, and sum each file's parameters."""
     for f in files:
         classify(f.tensors, ctx)
         f.parameters = sum(t.parameters for t in f.tensors)

@@ -64,6 +64,7 @@ class ReleaseLicence:
 
 
 def release_licence(facts: ModelFacts | None, manifest: Manifest | None) -> ReleaseLicence:
+    """The licence of the release: the manifest's, else the card's, else an identified licence file."""
     if manifest is not None and manifest.release.license:
         return ReleaseLicence(
             manifest.release.license, Provenance(source=Source.MANIFEST, field="release.license")

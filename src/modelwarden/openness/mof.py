@@ -29,6 +29,8 @@ UNLICENSED = "unlicensed"
 
 @dataclass(frozen=True)
 class ComponentSpec:
+    """One MOF component as MOT implements it (openness/data/mof.yaml)."""
+
     id: str
     """modelwarden's id (the manifest's `components:` key)."""
     name: str
@@ -45,6 +47,7 @@ class ComponentSpec:
 
 @cache
 def components() -> dict[str, ComponentSpec]:
+    """The 17 MOF components, by modelwarden id."""
     text = resources.files("modelwarden.openness").joinpath("data/mof.yaml").read_text("utf-8")
     raw: dict[str, dict[str, Any]] = yaml.safe_load(text)["components"]
     return {
@@ -68,6 +71,8 @@ class Listing:
 
 @dataclass
 class MofResult:
+    """The MOF evaluation: class, progress per class and each component's bucket."""
+
     cls: int | None  # 1, 2, 3, or None (unclassified)
     progress: dict[int, float]  # class -> percent, one decimal
     mode: Mode
@@ -104,6 +109,7 @@ def _type_ok(licence: str, content: str, mode: Mode) -> bool:
 
 
 def evaluate(listing: Listing, mode: Mode = "mot_exact") -> MofResult:
+    """MOT's class and progress algorithm on a listing (docs/reference/openness.md §1.4)."""
     specs = components()
     result = MofResult(cls=None, progress={}, mode=mode)
     for cid in specs:

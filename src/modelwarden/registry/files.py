@@ -67,6 +67,7 @@ class FileRows(BaseModel):
 
 
 def decode_raw(blob: bytes, *, ident: int) -> dict[str, Any]:
+    """A stored document as plain JSON (not validated), for windowed reads of large ones."""
     try:
         document = pydantic_core.from_json(zlib.decompress(blob))
     except (zlib.error, ValueError) as exc:

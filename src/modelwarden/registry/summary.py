@@ -89,6 +89,7 @@ def duties(assessment: Assessment) -> dict[str, int]:
 
 
 def licence_class(assessment: Assessment) -> LicenceClass:
+    """The licence column: the EU free-and-open-source licence verdict, or unknown."""
     if assessment.openness is None:
         return LicenceClass.UNKNOWN
     verdict = assessment.openness.eu_foss_licence.verdict
@@ -100,6 +101,7 @@ def licence_class(assessment: Assessment) -> LicenceClass:
 
 
 def licence_id(assessment: Assessment) -> str | None:
+    """The licence shown in lists: the card's id or name, else the openness stage's."""
     lic = assessment.facts.license if assessment.facts else None
     if lic is not None and (lic.id or lic.name):
         return lic.id or lic.name
@@ -115,6 +117,7 @@ NOT_SCANNED = -1
 
 
 def worst_severity(assessment: Assessment) -> Severity | None:
+    """The most serious scan finding's severity; None when there is none."""
     if assessment.scan is None or not assessment.scan.findings:
         return None
     return max((Severity(f.severity) for f in assessment.scan.findings), key=lambda s: s.rank)
@@ -150,6 +153,7 @@ class Columns:
 
 
 def columns(assessment: Assessment) -> Columns:
+    """The indexed column values of an assessment."""
     a = assessment
     # The count the assessment's stages used (files over manifest, decided once); older records: facts.
     params = a.parameters if a.parameters is not None else (a.facts.parameters if a.facts else None)
@@ -257,4 +261,5 @@ class AssessmentSummary(BaseModel):
 
 
 def severity_from_rank(rank: int | None) -> Severity | None:
+    """The severity stored as a rank; None stays None."""
     return _SEVERITY_BY_RANK.get(rank) if rank is not None else None

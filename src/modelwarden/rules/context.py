@@ -168,6 +168,7 @@ def build_context(
     compute: ComputeEstimate,
     openness: OpennessReport | None,
 ) -> dict[str, Any]:
+    """The CEL context the rules read: facts, manifest, compute calls and openness verdicts, as of a date."""
     m = manifest or Manifest()
     outputs = _outputs(facts, manifest)
     inputs = _inputs(facts, manifest)

@@ -43,6 +43,7 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def registry(request: Request) -> Registry:
+    """The registry the application was created with (a route dependency)."""
     reg: Registry = request.app.state.registry
     return reg
 
@@ -124,6 +125,7 @@ def _filters(q: ListQuery) -> Filters:
 
 @router.get("/health", tags=["meta"])
 def health(reg: Reg) -> Health:
+    """Whether the server and its database answer."""
     reg.ping()
     return Health(status="ok", version=__version__, database=reg.dialect)
 

@@ -131,6 +131,7 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 
 def validation_details(errors: Any) -> list[ErrorDetail]:
     # Messages and locations only: the input values are not echoed back.
+    """Pydantic errors as `ErrorDetail`s (locations and messages, never the input values)."""
     return [
         ErrorDetail(location=_location(e.get("loc", ())), message=str(e.get("msg", "invalid")))
         for e in errors
@@ -149,6 +150,8 @@ def _allowed_methods(request: Request) -> str:
 
 
 def install(app: FastAPI) -> None:
+    """Register the handlers that answer every error as an `ErrorResponse` (HTML pages for the dashboard)."""
+
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         return _render(request, exc)
