@@ -39,8 +39,9 @@ SCANNED = (
     "Makefile",
 )
 SUFFIXES = {".py", ".yaml", ".yml", ".json", ".md", ".toml", ".j2", ".html", ".txt", ".mako", ".cfg", ""}
+SKIP_DIRS = {"__pycache__", ".git"}
 # Test data quoting other repositories' paths (e.g. `nlp_models/pythia/README.md` in a provenance note).
-SKIP_DIRS = {"__pycache__", ".git", "data"}
+SKIP_TEST_DATA = "data"
 # Their docstrings show old or deliberately unresolvable forms.
 SKIP_FILES = {"scripts/rewrite_citations.py", "scripts/check_citations.py", "tests/test_citations.py"}
 
@@ -252,6 +253,7 @@ def files(root: Path, paths: tuple[str, ...] = SCANNED) -> list[Path]:
                 f.is_file()
                 and f.suffix in SUFFIXES
                 and not SKIP_DIRS & set(rel.parts[:-1])
+                and not (rel.parts[0] == "tests" and SKIP_TEST_DATA in rel.parts[:-1])
                 and rel.as_posix() not in SKIP_FILES
             ):
                 out.append(f)

@@ -23,7 +23,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PATHS = ("src", "tests", "benchmarks", "scripts", "examples", "docs", "README.md", "pyproject.toml")
-SUFFIXES = {".py", ".yaml", ".yml", ".json", ".md", ".toml", ".j2", ".html", ".txt", ".mako", ".cfg"}
+SUFFIXES = {
+    ".py",
+    ".yaml",
+    ".yml",
+    ".json",
+    ".jsonl",
+    ".sarif",
+    ".md",
+    ".toml",
+    ".j2",
+    ".html",
+    ".txt",
+    ".mako",
+    ".cfg",
+}
 # Generated or fixture files whose text is data about other repositories, not citations.
 SKIP_PARTS = {"__pycache__", ".git", "node_modules"}
 # This script, the checker and their test show the old forms on purpose.
