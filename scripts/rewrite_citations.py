@@ -38,7 +38,6 @@ SUFFIXES = {
     ".mako",
     ".cfg",
 }
-# Generated or fixture files whose text is data about other repositories, not citations.
 SKIP_PARTS = {"__pycache__", ".git", "node_modules"}
 # This script, the checker and their test show the old forms on purpose.
 KEEP = {
