@@ -130,6 +130,18 @@ def rewrite(text: str) -> str:
 
 LINE_LIMIT = 110  # ruff's line-length (pyproject.toml)
 
+# String literals the rewrite makes too long, which `ruff format` cannot split: split by hand here.
+_INDENT = " " * 24
+FIXUPS = {
+    _INDENT
+    + 'f"tier {name!r} does not block {code} (docs/reference/gateway.md §11.5 blocks it for everyone)"': (
+        _INDENT
+        + 'f"tier {name!r} does not block {code} "\n'
+        + _INDENT
+        + '"(docs/reference/gateway.md §11.5 blocks it for everyone)"'
+    ),
+}
+
 
 def _docstring_lines(source: str) -> set[int]:
     """1-based numbers of the lines that are inside docstrings (text that may be re-wrapped)."""
@@ -235,11 +247,13 @@ def main(argv: list[str]) -> int:
         except UnicodeDecodeError:
             continue
         new = rewrap(old, rewrite(old)) if f.suffix == ".py" else rewrite(old)
+        for long_line, split in FIXUPS.items():
+            new = new.replace(long_line, split)
         if f.suffix == ".py":
             for n, line in enumerate(new.split("\n"), 1):
                 if len(line) > LINE_LIMIT and line not in old:
                     print(
-                        f"{f}:{n}: still longer than {LINE_LIMIT} characters: re-wrap by hand",
+                        f"{f}:{n}: still longer than {LINE_LIMIT} characters: run ruff format",
                         file=sys.stderr,
                     )
         if new != old:
