@@ -23,9 +23,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py --out $(DEMO)
 
+# interrogate: docstring coverage of public definitions, threshold in pyproject.toml [tool.interrogate].
+# check_citations: every cited docs/*.md file and section exists (docs/reference/README.md).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples scripts
 	$(BIN)/ruff format --check src tests benchmarks examples scripts
+	$(BIN)/interrogate src/modelwarden
+	$(BIN)/python scripts/check_citations.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

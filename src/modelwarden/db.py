@@ -25,6 +25,7 @@ SUPPORTED = ("sqlite", "postgresql")
 
 
 def default_url() -> str:
+    """The SQLite file under the user data folder, used when no URL is given."""
     data_dir = Path(platformdirs.user_data_dir(APP_NAME))
     return f"sqlite:///{data_dir / 'registry.sqlite3'}"
 
@@ -75,6 +76,8 @@ def _create(url: URL, **kwargs: Any) -> Engine:
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """A SQLAlchemy engine for `url` (flag, environment or default), refusing a folder or device as SQLite
+    file."""
     parsed = make_url(resolve_url(url))
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database

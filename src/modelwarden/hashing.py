@@ -32,6 +32,7 @@ Advance = Callable[[int], None]
 
 
 def sha256_file(path: Path, advance: Advance | None = None) -> str:
+    """SHA-256 of a regular file, read in reused buffers; `advance` is told the bytes read."""
     import hashlib  # here: loading OpenSSL is wasted on a re-scan that the cache answers
 
     digest = hashlib.sha256()
@@ -52,6 +53,7 @@ FileKey = tuple[int, int, int, int, int]
 
 
 def file_key(st: os.stat_result) -> FileKey:
+    """What identifies one version of one file: device, inode, size, mtime and ctime."""
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
@@ -108,9 +110,11 @@ class HashCache:
 
     @property
     def enabled(self) -> bool:
+        """Whether the cache database could be opened."""
         return self._db is not None
 
     def get(self, key: FileKey) -> str | None:
+        """The cached digest for this version of the file, or None."""
         if self._db is None:
             return None
         with self._lock, contextlib.suppress(sqlite3.Error):
@@ -122,6 +126,7 @@ class HashCache:
         return None
 
     def put(self, key: FileKey, digest: str) -> None:
+        """Remember a digest for this version of the file."""
         if self._db is None:
             return
         with self._lock, contextlib.suppress(sqlite3.Error):
@@ -129,6 +134,7 @@ class HashCache:
             self._db.commit()
 
     def close(self) -> None:
+        """Close the cache database."""
         if self._db is not None:
             with self._lock:
                 self._db.close()

@@ -2,7 +2,7 @@
 
 `modelwarden scan` runs as a short command in CI and pre-commit hooks, where interpreter start-up is
 most of its wall time: importing pydantic and building the model classes took longer than scanning a
-1,000-tensor checkpoint (docs/scan.md "Speed"). These records are therefore standard-library
+1,000-tensor checkpoint (docs/scan.md "Where the time goes"). These records are therefore standard-library
 dataclasses with the part of the pydantic `BaseModel` interface the project uses on them
 (`model_dump`, `model_copy`, `model_validate`); pydantic itself validates and serialises them where
 they are fields of pydantic records (`Assessment.scan`, `ModelFacts.problems`), with unknown fields
@@ -27,7 +27,8 @@ class _Record:
 
     # Read by pydantic when one of these is a field of a pydantic model: refuse unknown keys, like
     # modelwarden.model.Record.
-    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+    # Field docstrings become descriptions in the JSON Schema and OpenAPI documents of the records.
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid", "use_attribute_docstrings": True}
 
     def model_dump(
         self, *, mode: Literal["python", "json"] = "python", exclude_none: bool = False
@@ -77,11 +78,13 @@ class Problem(_Record):
     """A file that could not be (fully) read. Reported, never raised past the stage that found it."""
 
     file: str
+    """The file, relative to the release or scan root."""
     code: str
     """Stable machine id: "truncated", "header_too_large", "invalid_json", ..."""
     message: str
     """User-facing, names the problem precisely."""
     severity: Literal["error", "warning"] = "error"
+    """Error: the file (or part of it) could not be read; warning: read, with a caveat."""
 
     def __post_init__(self) -> None:
         if self.severity not in ("error", "warning"):
@@ -89,6 +92,8 @@ class Problem(_Record):
 
 
 class ArtifactFormat(StrEnum):
+    """A file format, as detected from content."""
+
     SAFETENSORS = "safetensors"
     SAFETENSORS_INDEX = "safetensors_index"
     GGUF = "gguf"
@@ -116,6 +121,8 @@ class ArtifactFormat(StrEnum):
 
 
 class Severity(StrEnum):
+    """How serious a finding is; `--fail-on` compares against it."""
+
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
@@ -124,9 +131,11 @@ class Severity(StrEnum):
 
     @property
     def rank(self) -> int:
+        """Order for comparisons: info 0 … critical 4."""
         return _SEVERITY_RANK[self]
 
     def at_least(self, other: Severity) -> bool:
+        """Whether this severity is `other` or more serious."""
         return self.rank >= other.rank
 
 
@@ -174,8 +183,11 @@ class Finding(_Record):
     rule_id: str
     """Stable: "pickle.dangerous-import", "zip.path-traversal", ..."""
     severity: Severity
+    """The rule's severity, or the policy's for this finding."""
     file: str
+    """The file, relative to the scan root."""
     location: Location = field(default_factory=Location)
+    """Where in the file."""
     message: str
     """What was found, for humans."""
     evidence: str | None = None
@@ -190,9 +202,13 @@ class ScannedFile(_Record):
     """One file the scan read."""
 
     path: str
+    """Path relative to the scan root."""
     format: ArtifactFormat
+    """The primary format it was analysed as."""
     size: int
+    """Size in bytes."""
     sha256: str | None = None
+    """SHA-256 of the file, unless hashing was turned off."""
     also_scanned_as: list[ArtifactFormat] = field(default_factory=list)
     """Polyglots: every other format it parses as."""
 
@@ -206,10 +222,15 @@ class ScanReport(_Record):
     """What `scan_paths` returns: the files read, what was found in them and what could not be read."""
 
     files: list[ScannedFile] = field(default_factory=list)
+    """Every file read."""
     findings: list[Finding] = field(default_factory=list)
+    """What was found."""
     problems: list[Problem] = field(default_factory=list)
+    """Files or parts that could not be read."""
     tool_version: str | None = None
+    """The modelwarden version that scanned."""
     duration_seconds: float | None = None
+    """Wall time of the scan."""
 
     def counts(self) -> dict[Severity, int]:
         """Findings per severity, every severity present (zero when none), most severe first."""
@@ -219,9 +240,11 @@ class ScanReport(_Record):
         return counts
 
     def max_severity(self) -> Severity | None:
+        """The most serious finding's severity; None when nothing was found."""
         return max((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
 
     def at_or_above(self, threshold: Severity) -> list[Finding]:
+        """The findings at `threshold` or more serious."""
         return [f for f in self.findings if f.severity.at_least(threshold)]
 
 

@@ -58,7 +58,7 @@ def test_training_sequence_length_replaces_the_maximum_context(tmp_path: Path) -
     e = est({"training": {"tokens": 1e12, "sequence_length": 4096}}, facts)
     assert e.training_flop is not None
     share = (e.training_flop.high - e.training_flop.central) / e.training_flop.central
-    assert share == pytest.approx(0.042, abs=0.002)  # compute.md §4.2: Mixtral @4k, 4.2%
+    assert share == pytest.approx(0.042, abs=0.002)  # docs/reference/compute.md §4.2: Mixtral @4k, 4.2%
 
 
 def test_tied_head_is_counted_once_as_a_matmul(tmp_path: Path) -> None:

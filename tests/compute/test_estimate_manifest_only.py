@@ -1,4 +1,5 @@
-"""Manifest-only estimates against compute_examples.md and regulation_examples.md (EU/CA/KR edge cases)."""
+"""Manifest-only estimates against docs/reference/compute_examples.md and
+docs/reference/regulation_examples.md (EU/CA/KR edge cases)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def manifest(
     return parse_manifest({"model": model, "training": t})
 
 
-# compute_examples.md "Model cases": (row, manifest, calls for 1e23 / 1e25 / 1e26, implied MFU or None)
+# docs/reference/compute_examples.md "Model cases": (row, manifest, calls for 1e23 / 1e25 / 1e26, implied MFU
+# or None)
 CASES = [
     ("3 GPT-3", manifest(175e9, None, 300e9, 3.14e23), (Y, N, N), None),
     ("5 Chinchilla", manifest(70e9, None, 1.4e12, 5.76e23), (Y, N, N), None),

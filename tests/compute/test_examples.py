@@ -1,4 +1,4 @@
-"""Every model of compute_examples.md ("Model cases"), from the facts its developer stated.
+"""Every model of docs/reference/compute_examples.md ("Model cases"), from the facts its developer stated.
 
 Each case is a release manifest holding what the table's sources state (parameters, tokens seen,
 hardware and GPU-hours, a stated compute figure). The estimate must reproduce the table's reference

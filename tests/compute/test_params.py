@@ -1,4 +1,5 @@
-"""Config formulas against the published figures of compute_examples.md (Table B) and beyond."""
+"""Config formulas against the published figures of docs/reference/compute_examples.md (Table B) and
+beyond."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def test_published_totals(config: dict[str, Any], total: int, active: int | None
 
 
 def test_deepseek_v2_matches_the_paper_and_has_no_router_bias() -> None:
-    # compute_examples.md lists 235,741,444,320 / 21,375,809,760. Those exceed this by exactly
+    # docs/reference/compute_examples.md lists 235,741,444,320 / 21,375,809,760. Those exceed this by exactly
     # 59 MoE layers × 160 experts = 9,440: a per-expert router bias that DeepSeek-V2's gate does not have
     # (only V3's `noaux_tc` gate carries `e_score_correction_bias`). Both round to the paper's 236B / 21B.
     result = config_formula(DEEPSEEK_V2)
@@ -187,7 +188,8 @@ def test_fields_record_provenance() -> None:
 
 
 def test_falcon_new_decoder_architecture() -> None:
-    # compute.md §4.7: Falcon-40B / 180B config-derived totals 41.3B and 178.6B (vs marketed 40B / 180B).
+    # docs/reference/compute.md §4.7: Falcon-40B / 180B config-derived totals 41.3B and 178.6B (vs marketed
+    # 40B / 180B).
     falcon_40b = {
         "model_type": "falcon", "hidden_size": 8192, "num_attention_heads": 128, "num_kv_heads": 8,
         "num_hidden_layers": 60, "vocab_size": 65024, "new_decoder_architecture": True, "parallel_attn": True,

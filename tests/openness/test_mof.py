@@ -1,5 +1,5 @@
-"""The synthetic MOT rule cases of openness_examples.md §D, computed in MOT-exact mode, plus the
-normalised mode on the licence strings of §F."""
+"""The synthetic MOT rule cases of docs/reference/openness_examples.md §D, computed in MOT-exact mode, plus
+the normalised mode on the licence strings of §F."""
 
 from __future__ import annotations
 

@@ -147,8 +147,8 @@ def test_real_minilm_snapshot(minilm_dir: Path) -> None:
     r = assess_openness(inspect_path(minilm_dir), None)
     assert r.licence.id == "apache-2.0"
     assert r.components["model_parameters_final"].present and r.components["model_card"].present
-    # openness.md §8.3: arXiv links count as the paper (under arXiv's licence), flagged as possibly
-    # related work because the card tags none as its own (MiniLM's links cite its datasets' papers).
+    # docs/reference/openness.md §8.3: arXiv links count as the paper (under arXiv's licence), flagged as
+    # possibly related work because the card tags none as its own (MiniLM's links cite its datasets' papers).
     paper = r.components["research_paper"]
     assert paper.licence == "arxiv-nonexclusive"
     assert "may be related work" in paper.evidence[0].description

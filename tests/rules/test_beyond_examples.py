@@ -1,5 +1,6 @@
-"""Scenarios beyond regulation_examples.md: both sides of every effective date, modifiers, legacy models,
-the SB 53 / RAISE revenue test, China's public-service test, pending exemptions, and bad manifests."""
+"""Scenarios beyond docs/reference/regulation_examples.md: both sides of every effective date, modifiers,
+legacy models, the SB 53 / RAISE revenue test, China's public-service test, pending exemptions, and bad
+manifests."""
 
 from __future__ import annotations
 
@@ -499,7 +500,8 @@ def test_single_task_modality_patterns_need_a_generality_judgement(
     assert cls(declared, "eu_ai_act", "gpai_model") == "no"
 
 
-# --- Estimates near a line are flagged (regulation.md §8.2) -----------------------------------------------
+# --- Estimates near a line are flagged (docs/reference/regulation.md §8.2)
+# -----------------------------------------------
 
 
 @pytest.mark.parametrize(("flop", "flagged"), [(6e24, True), (1.5e25, True), (2e24, False), (3e25, False)])

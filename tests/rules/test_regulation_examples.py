@@ -1,4 +1,5 @@
-"""Every scenario of regulation_examples.md, and scenarios beyond them, through compute + openness + rules."""
+"""Every scenario of docs/reference/regulation_examples.md, and scenarios beyond them, through compute +
+openness + rules."""
 
 from __future__ import annotations
 

@@ -224,7 +224,7 @@ def write_config(folder: Path, config: dict[str, Any]) -> None:
     (folder / "config.json").write_text(json.dumps(config, indent=2))
 
 
-# Configs of real models (values from their config.json files; compute_examples.md, Table B).
+# Configs of real models (values from their config.json files; docs/reference/compute_examples.md, Table B).
 LLAMA2_7B = {
     "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
     "intermediate_size": 11008,

@@ -1,4 +1,5 @@
-"""Drafts of the documents the law asks for, prefilled from an assessment (regulation.md §1.6, §1.12, §2.4).
+"""Drafts of the documents the law asks for, prefilled from an assessment (docs/reference/regulation.md §1.6,
+§1.12, §2.4).
 
 Every prefilled value names where it came from; every gap is a concrete question. The drafts are
 Markdown rendered from one trusted template shipped in the package (never from release content).
@@ -16,12 +17,14 @@ from modelwarden.manifest import Manifest
 from modelwarden.model import Assessment, Classification, ComputeEstimate, Provenance
 from modelwarden.report.assess import DISCLAIMER, band_text
 
-# Size bands of the training-content summary template, section 1.3 (regulation.md §1.12).
+# Size bands of the training-content summary template, section 1.3 (docs/reference/regulation.md §1.12).
 TEXT_BANDS = ((1e9, "less than 1 billion tokens"), (10e12, "1 billion to 10 trillion tokens"))
 
 
 @dataclass
 class Item:
+    """One line of a draft: a label, its value with where it came from, or the question to settle."""
+
     label: str
     value: str | None = None
     source: str | None = None
@@ -30,12 +33,16 @@ class Item:
 
 @dataclass
 class Section:
+    """A titled part of a draft document."""
+
     title: str
     items: list[Item] = field(default_factory=list)
 
 
 @dataclass
 class Draft:
+    """A document a duty asks for, prefilled from an assessment, with the gaps left as questions."""
+
     filename: str
     title: str
     basis: str  # which provision asks for it
@@ -44,6 +51,7 @@ class Draft:
 
     @property
     def gaps(self) -> int:
+        """How many items still have no value."""
         return sum(1 for s in self.sections for i in s.items if i.value is None)
 
 
@@ -232,6 +240,7 @@ def _pick(items: dict[str, Item], *keys: str) -> list[Item]:
 
 
 def training_summary(a: Assessment, decl: Manifest | None, items: dict[str, Item]) -> Draft:
+    """The EU public summary of training content, on the AI Office template's sections (Art. 53(1)(d))."""
     m = decl or Manifest()
     datasets = [d.value for d in a.facts.datasets] if a.facts else []
     datasets += [d.name for d in m.training.datasets if d.public is not False and d.name not in datasets]
@@ -318,13 +327,15 @@ def training_summary(a: Assessment, decl: Manifest | None, items: dict[str, Item
     return Draft(
         "eu_training_content_summary.md",
         "Public summary of training content (EU AI Act Art. 53(1)(d), Commission template)",
-        "Art. 53(1)(d); template published 2025-07-24 (sections per regulation.md §1.12)",
+        "Art. 53(1)(d); template published 2025-07-24 (sections per docs/reference/regulation.md §1.12)",
         sections,
         "Required even for open-source models (Recital 104). A modifier reports only the data of the modification.",
     )
 
 
 def annex_xi(a: Assessment, items: dict[str, Item]) -> Draft:
+    """The EU technical documentation for the AI Office (Art. 53(1)(a), Annex XI; §2 for systemic-risk
+    models)."""
     systemic = a.regimes.get("eu_ai_act")
     sr = systemic is not None and systemic.classification.get("systemic_risk") is Classification.YES
     sections = [
@@ -397,6 +408,7 @@ def annex_xi(a: Assessment, items: dict[str, Item]) -> Draft:
 
 
 def annex_xii(items: dict[str, Item]) -> Draft:
+    """The EU information for downstream providers (Art. 53(1)(b), Annex XII)."""
     return Draft(
         "eu_annex_xii_downstream_information.md",
         "Information for downstream providers (EU AI Act Annex XII)",
@@ -439,6 +451,7 @@ def annex_xii(items: dict[str, Item]) -> Draft:
 
 
 def sb53_report(a: Assessment, items: dict[str, Item]) -> Draft | None:
+    """The California SB 53 transparency report, when the model is (or may be) a frontier model; else None."""
     sb = a.regimes.get("us_ca_sb53")
     frontier = sb.classification.get("frontier_model") if sb else None
     if frontier not in {Classification.YES, Classification.NEEDS_REVIEW}:
@@ -514,7 +527,7 @@ def _q(label: str, question: str) -> Item:
 
 def ab2013_summary(a: Assessment, decl: Manifest | None, items: dict[str, Item]) -> Draft | None:
     """California AB 2013's posted training-data summary, where the assessment says the statute may
-    apply. Its headings follow the list in reference/regulation.md §2.4 (secondary sources [S])."""
+    apply. Its headings follow the list in docs/reference/regulation.md §2.4 (secondary sources [S])."""
     regime = a.regimes.get("us_ca_ab2013")
     applies = regime.classification.get("applies") if regime else None
     if applies not in {Classification.YES, Classification.NEEDS_REVIEW}:
@@ -612,6 +625,7 @@ def ab2013_summary(a: Assessment, decl: Manifest | None, items: dict[str, Item])
 
 
 def card_gaps(a: Assessment, items: dict[str, Item]) -> Draft:
+    """The model-card fields the assessment could not fill from the release."""
     f = a.facts
     meta = f.card.metadata if f and f.card else {}
     checks = [
@@ -669,6 +683,7 @@ def card_gaps(a: Assessment, items: dict[str, Item]) -> Draft:
 
 
 def build_drafts(a: Assessment, decl: Manifest | None) -> list[Draft]:
+    """Every draft the assessment calls for, in a fixed order."""
     items = _manifest_items(a, decl)
     drafts = [training_summary(a, decl, items), annex_xi(a, items), annex_xii(items)]
     sb = sb53_report(a, items)
@@ -682,6 +697,7 @@ def build_drafts(a: Assessment, decl: Manifest | None) -> list[Draft]:
 
 
 def render(draft: Draft, a: Assessment) -> str:
+    """A draft as Markdown (our own template; nothing from the release is rendered as a template)."""
     env = Environment(
         loader=PackageLoader("modelwarden.assess", "templates"),
         autoescape=False,  # noqa: S701 - our own Markdown template; the output is not HTML
@@ -693,6 +709,7 @@ def render(draft: Draft, a: Assessment) -> str:
 
 
 def write_drafts(a: Assessment, decl: Manifest | None, out: Path) -> list[tuple[Path, Draft]]:
+    """Write every draft into `out` (created if needed); returns each path with its draft."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for d in build_drafts(a, decl):

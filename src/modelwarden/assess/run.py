@@ -1,7 +1,7 @@
 """`assess`: facts → scan → openness → compute → rules, as one `Assessment` record.
 
 With no path the manifest alone describes the model (a planned run: the EU expects notification as
-soon as crossing 10^25 FLOP is foreseeable, regulation.md §1.5).
+soon as crossing 10^25 FLOP is foreseeable, docs/reference/regulation.md §1.5).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from modelwarden.rules.context import build_context
 
 @dataclass
 class Inputs:
+    """What an assessment starts from: the release's facts, its manifest and where the manifest was."""
+
     facts: ModelFacts | None
     manifest: Manifest | None
     manifest_path: Path | None
@@ -60,6 +62,7 @@ def build_assessment(
     rules: RuleSet | None = None,
     scan: bool = True,
 ) -> Assessment:
+    """Run scan, openness, compute and rules on the inputs as of `as_of`: one `Assessment`."""
     rules = rules or load_rules()
     facts, decl = inputs.facts, inputs.manifest
     report, skipped = _scan(facts, scan)

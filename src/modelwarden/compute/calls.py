@@ -1,10 +1,12 @@
-"""Threshold calls from a compute band, under a legal text's strictness (regulation.md §0, §8 note 4).
+"""Threshold calls from a compute band, under a legal text's strictness (docs/reference/regulation.md §0, §8
+note 4).
 
 The EU AI Act, the former US EO 14110, California SB 53 and New York RAISE say "greater than"
 (strict: a model at exactly 1e25 does not cross); Korea's AI Basic Act says "or more" (inclusive).
 A line counts as crossed only if the band's low edge crosses it and as not crossed only if the high
-edge does not (compute.md §6); "near" means the central figure is within a factor of 2 of the line,
-which is how far operation-count and hardware estimates disagree in practice (compute.md §0 item 6).
+edge does not (docs/reference/compute.md §6); "near" means the central figure is within a factor of 2 of the
+line, which is how far operation-count and hardware estimates disagree in practice (docs/reference/compute.md
+§0 item 6).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from modelwarden.model import Band, ModifierRule, ThresholdCall
 
 NEAR_FACTOR = 2.0
 
-# Keys of ComputeEstimate.thresholds, and which band each is called on (regulation.md §1.11, §8 note 1):
-# 1e23 is the EU GPAI indicator on training compute; 1e25 (EU Art. 51(2)) and 1e26 (SB 53, RAISE,
+# Keys of ComputeEstimate.thresholds, and which band each is called on (docs/reference/regulation.md §1.11, §8
+# note 1): 1e23 is the EU GPAI indicator on training compute; 1e25 (EU Art. 51(2)) and 1e26 (SB 53, RAISE,
 # EO 14110, Korea) count cumulative compute.
 DEFAULT_THRESHOLDS: dict[str, float] = {"1e23": 1e23, "1e25": 1e25, "1e26": 1e26}
 CUMULATIVE_KEYS = frozenset({"1e25", "1e26"})
@@ -25,6 +27,7 @@ GPAI_THRESHOLD = 1e23
 
 
 def crosses(value: float, threshold: float, *, inclusive: bool) -> bool:
+    """Whether `value` is past the line: `>=` when `inclusive`, else `>`."""
     return value >= threshold if inclusive else value > threshold
 
 
@@ -35,8 +38,8 @@ def threshold_call(band: Band | None, threshold: float, *, inclusive: bool) -> T
     if threshold <= 0:
         raise ValueError("threshold must be positive")
     # Which side: decided by the edges. How far: by the central figure, "by more than a factor 2" as in
-    # compute_examples.md's legend (so a band whose high edge reaches within 2x of the line can still be
-    # clearly below when its central figure is more than 2x away).
+    # docs/reference/compute_examples.md's legend (so a band whose high edge reaches within 2x of the line can
+    # still be clearly below when its central figure is more than 2x away).
     if crosses(band.low, threshold, inclusive=inclusive):
         clearly = band.central > threshold * NEAR_FACTOR
         return ThresholdCall.CLEARLY_ABOVE if clearly else ThresholdCall.NEAR_ABOVE
@@ -49,8 +52,8 @@ def threshold_call(band: Band | None, threshold: float, *, inclusive: bool) -> T
 def one_third_rule(
     modification: Band | None, base_compute: float | None, base_systemic_risk: bool | None
 ) -> ModifierRule:
-    """EU Guidelines paras 60-61 (regulation.md §1.4): does the modification exceed one third of the
-    original model's training compute? Strict ">", as in the Guidelines."""
+    """EU Guidelines paras 60-61 (docs/reference/regulation.md §1.4): does the modification exceed one third
+    of the original model's training compute? Strict ">", as in the Guidelines."""
     if base_compute is not None and base_compute > 0:
         threshold = base_compute / 3
         return ModifierRule(

@@ -1,13 +1,13 @@
 """Training compute as an honest band: `estimate_compute(facts, manifest) -> ComputeEstimate`.
 
-Methods, in Epoch AI's order of precedence (compute.md §0 item 5, §3.3): a figure the developer
-states; the operation count 6·N·D with stated tokens (compute.md §4); the hardware method, chip-hours
-× dense peak × utilisation (compute.md §5; EU Guidelines Annex A). Lower-precedence estimates are
-kept as cross-checks, with the implied utilisation as a plausibility test. When nothing supports an
-estimate the answer is `insufficient_data` with what is missing, never a default.
+Methods, in Epoch AI's order of precedence (docs/reference/compute.md §0 item 5, §3.3): a figure the developer
+states; the operation count 6·N·D with stated tokens (docs/reference/compute.md §4); the hardware method,
+chip-hours × dense peak × utilisation (docs/reference/compute.md §5; EU Guidelines Annex A). Lower-precedence
+estimates are kept as cross-checks, with the implied utilisation as a plausibility test. When nothing supports
+an estimate the answer is `insufficient_data` with what is missing, never a default.
 
-Two quantities (regulation.md §1.11): *training* compute (parameter updates; the EU 1e23 indicator
-and the one-third rule) and *cumulative* compute (adds non-public synthetic-data generation and
+Two quantities (docs/reference/regulation.md §1.11): *training* compute (parameter updates; the EU 1e23
+indicator and the one-third rule) and *cumulative* compute (adds non-public synthetic-data generation and
 weights merged in or used for initialisation; EU Art. 51(2), SB 53, RAISE, Korea). Reward models,
 distillation teachers and evaluations are excluded.
 
@@ -44,17 +44,18 @@ from modelwarden.model import (
     ThresholdCall,
 )
 
-# Without the architecture, the attention term is bounded by the largest share in compute.md §4.2's
-# table (DeepSeek-V3 at 4k context: 16.6% of 6·N·D).
+# Without the architecture, the attention term is bounded by the largest share in docs/reference/compute.md
+# §4.2's table (DeepSeek-V3 at 4k context: 16.6% of 6·N·D).
 ATTENTION_SHARE_FALLBACK = 0.17
 # Without a per-component breakdown, the input embedding (and head) share is unknown: at most ~10% of
-# models of 1B parameters and more (0.5-7.2% in compute.md §4.3), up to ~31% for small ones (GPT-2).
+# models of 1B parameters and more (0.5-7.2% in docs/reference/compute.md §4.3), up to ~31% for small ones
+# (GPT-2).
 EMBEDDING_SHARE_FALLBACK = 0.10
 EMBEDDING_SHARE_FALLBACK_SMALL = 0.35
-# A developer's figure and an operation count usually agree within ±25% (compute.md §6); the EU
-# tolerates ±30% (regulation.md §1.11). Beyond that the two figures conflict.
+# A developer's figure and an operation count usually agree within ±25% (docs/reference/compute.md §6); the EU
+# tolerates ±30% (docs/reference/regulation.md §1.11). Beyond that the two figures conflict.
 CONFLICT_TOLERANCE = 1.3
-BORDERLINE = 0.3  # regulation.md §8 note 2: within 30% of a line is borderline
+BORDERLINE = 0.3  # docs/reference/regulation.md §8 note 2: within 30% of a line is borderline
 MAX_CONFIG_BYTES = 4_000_000
 SECONDS_PER_HOUR = 3600.0
 
@@ -99,7 +100,8 @@ def _fmt(x: float) -> str:
 
 @dataclass(frozen=True)
 class _Params:
-    """Parameters taking part in matmuls per token: the low / central / high edges of compute.md §0 item 2."""
+    """Parameters taking part in matmuls per token: the low / central / high edges of
+    docs/reference/compute.md §0 item 2."""
 
     low: float  # non-embedding (Kaplan): input embedding and output head excluded
     central: float  # all but the input-embedding lookup (the head is a matmul)
@@ -508,7 +510,7 @@ class _Estimator:
                     else f"{kind}parameters {int(n):,} (tied embedding counted once, as the output head)"
                 )
             elif self._tied():
-                # The shared matrix works as the output head, a real matmul (compute.md §4.3).
+                # The shared matrix works as the output head, a real matmul (docs/reference/compute.md §4.3).
                 central, low = n, n - emb
                 desc = f"{kind}parameters {int(n):,} (tied embedding counted once, as the output head)"
             else:
@@ -574,7 +576,9 @@ class _Estimator:
         self.assume(
             f"embedding share unknown ({where}): central uses all {int(n):,} parameters (the EU Guidelines' "
             f"6·P·D), the low edge drops up to {share:.0%} for the input embedding and head",
-            _default("compute.md §4.3: 0.5-7% of models from 1B parameters, up to 31% for small ones"),
+            _default(
+                "docs/reference/compute.md §4.3: 0.5-7% of models from 1B parameters, to 31% for small ones"
+            ),
         )
         return _Params(
             low=n * (1 - share), central=n, high=n, provenance=prov, description=f"{int(n):,} parameters"
@@ -623,7 +627,7 @@ class _Estimator:
         self.n_used = params.central
         if trainable is not None:
             # LoRA-style partial training: forward 2N + activation gradients 2N + weight gradients 2N_t
-            # (compute.md §4.6); the attention term has no weight gradients either.
+            # (docs/reference/compute.md §4.6); the attention term has no weight gradients either.
             factor = 4.0 / 6.0
             low = (4 * params.low + 2 * trainable) * tokens
             central = (4 * params.central + 2 * trainable) * tokens
@@ -676,7 +680,8 @@ class _Estimator:
         return None
 
     def _attention_per_token(self, params: _Params) -> float:
-        """Kaplan's attention term, 6·n_layer·n_ctx·d_attn per training token (compute.md §4.2)."""
+        """Kaplan's attention term, 6·n_layer·n_ctx·d_attn per training token (docs/reference/compute.md
+        §4.2)."""
         cfg = self.config
         if cfg is not None:
             nested = cfg.get("text_config")
@@ -698,7 +703,7 @@ class _Estimator:
         share = ATTENTION_SHARE_FALLBACK
         self.assume(
             f"architecture unknown: the attention term is bounded by {share:.0%} of 6·N·D (upper edge)",
-            _default("largest attention share in compute.md §4.2 (DeepSeek-V3 @4k: 16.6%)"),
+            _default("largest attention share in docs/reference/compute.md §4.2 (DeepSeek-V3 @4k: 16.6%)"),
         )
         return 6.0 * params.central * share
 
@@ -754,7 +759,9 @@ class _Estimator:
                 if alt_peak is not None:
                     self.assume(
                         f"{acc.name} also runs FP8: the upper edge allows FP8 training at median utilisation",
-                        _default("compute.md §5.1: compute both precisions and widen the band"),
+                        _default(
+                            "docs/reference/compute.md §5.1: compute both precisions and widen the band"
+                        ),
                     )
                 low_peak, low_precision = _full_precision_peak(acc.peak_tflops)
                 if low_peak is not None:
@@ -919,14 +926,14 @@ class _Estimator:
                 self.assume(
                     f"non-public synthetic-data generation {_fmt(self.t.synthetic_data_flop)} FLOP added to "
                     "cumulative compute (discarded samples included)",
-                    _mf("training.synthetic_data_flop", "regulation.md §1.11"),
+                    _mf("training.synthetic_data_flop", "docs/reference/regulation.md §1.11"),
                 )
         if self.t.merged_or_initialising_flop:
             total = total + Band.point(self.t.merged_or_initialising_flop)
             self.assume(
                 f"compute of merged or initialising weights {_fmt(self.t.merged_or_initialising_flop)} FLOP "
                 "added to cumulative compute",
-                _mf("training.merged_or_initialising_flop", "regulation.md §1.11"),
+                _mf("training.merged_or_initialising_flop", "docs/reference/regulation.md §1.11"),
             )
         for s in stages:
             if s.in_cumulative and not s.in_training:
@@ -1063,7 +1070,8 @@ def _full_precision_peak(peaks: dict[str, float]) -> tuple[float | None, str]:
 
 
 def _stage_policy(st: StageDecl) -> tuple[bool, bool, str]:
-    """(in training compute, in cumulative compute, why) — regulation.md §1.11 (Guidelines Annex A.1)."""
+    """(in training compute, in cumulative compute, why) — docs/reference/regulation.md §1.11 (Guidelines
+    Annex A.1)."""
     k = st.kind
     if k in (StageKind.PRETRAINING, StageKind.CONTINUED_PRETRAINING, StageKind.FINETUNING, StageKind.RL):
         return True, True, "parameter updates of this model"

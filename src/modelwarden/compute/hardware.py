@@ -1,6 +1,6 @@
 """The accelerator table (`data/hardware.yaml`): dense peak throughput per precision, utilisation band.
 
-The hardware method of compute estimation (compute.md §5, EU Guidelines Annex A) multiplies
+The hardware method of compute estimation (docs/reference/compute.md §5, EU Guidelines Annex A) multiplies
 chip-hours by the chip's dense peak at the training precision and a utilisation. The numbers live in
 the data file; this module validates and looks them up.
 """
@@ -26,6 +26,8 @@ class _Strict(BaseModel):
 
 
 class Utilisation(_Strict):
+    """The utilisation (MFU) range used when a developer states none (docs/reference/compute.md §3.2)."""
+
     low: float = Field(gt=0, le=1)
     central: float = Field(gt=0, le=1)
     high: float = Field(gt=0, le=1)
@@ -40,12 +42,16 @@ class Utilisation(_Strict):
 
 
 class Pue(_Strict):
+    """Data-centre power usage effectiveness range, for energy from chip-hours."""
+
     low: float = Field(ge=1)
     central: float = Field(ge=1)
     high: float = Field(ge=1)
 
 
 class Accelerator(_Strict):
+    """One accelerator of the table: names it goes by, dense peak per precision, board power."""
+
     id: str
     name: str
     aliases: list[str]
@@ -54,6 +60,7 @@ class Accelerator(_Strict):
     confidence: str
 
     def peak_flop_s(self, precision: str) -> float | None:
+        """Dense peak FLOP/s at `precision` ("bf16", "fp8", ...); None when the table has no figure."""
         tflops = self.peak_tflops.get(precision)
         return tflops * 1e12 if tflops is not None else None
 
@@ -74,12 +81,15 @@ class Naming(_Strict):
 
 
 class HardwareTable(_Strict):
+    """The accelerator table (compute/data/hardware.yaml) with utilisation and PUE ranges."""
+
     utilisation: Utilisation
     pue: Pue
     naming: Naming
     accelerators: list[Accelerator]
 
     def find(self, name: str) -> Accelerator | None:
+        """The accelerator a name as papers write it refers to ("H100 SXM5 80GB"), or None."""
         key = (id(self), name)
         if key not in _FOUND:
             if len(_FOUND) > 4096:  # names come from manifests: keep the memo bounded
@@ -105,6 +115,7 @@ class HardwareTable(_Strict):
         return index.get(chip)
 
     def names(self) -> list[str]:
+        """The accelerators' display names, for messages listing what is known."""
         return [acc.aliases[0].upper() for acc in self.accelerators]
 
 
@@ -205,17 +216,20 @@ class TokenPaths(_Strict):
 
 @cache
 def token_paths() -> TokenPaths:
+    """Where model cards state training tokens (compute/data/token_paths.yaml), loaded once."""
     data = yaml.safe_load((DATA.parent / "token_paths.yaml").read_text(encoding="utf-8"))
     return TokenPaths.model_validate(data)
 
 
 @cache
 def sparsity() -> Sparsity:
+    """Names that mark a sparse peak figure (compute/data/sparsity.yaml), loaded once."""
     data = yaml.safe_load((DATA.parent / "sparsity.yaml").read_text(encoding="utf-8"))
     return Sparsity.model_validate(data)
 
 
 @cache
 def table() -> HardwareTable:
+    """The accelerator table (compute/data/hardware.yaml), loaded and validated once."""
     data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
     return HardwareTable.model_validate(data)

@@ -27,16 +27,20 @@ MAX_LINKS = 200
 
 @dataclass
 class Card:
+    """A parsed model card: its record, its text and what could not be read."""
+
     info: CardInfo
     text: str
     problems: list[Problem] = field(default_factory=list)
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """The YAML front matter as parsed."""
         return self.info.metadata
 
     @property
     def arxiv_ids(self) -> list[str]:
+        """arXiv ids linked in the text or tagged `arxiv:<id>`, first occurrence first."""
         ids = [m.group(1) for m in _ARXIV_URL.finditer(self.text)]
         for tag in self.metadata.get("tags") or []:
             m = _ARXIV_TAG.match(str(tag))

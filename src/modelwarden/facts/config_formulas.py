@@ -1,6 +1,7 @@
-"""Exact parameter counts from `config.json`, one formula per architecture family (compute.md §4.7).
+"""Exact parameter counts from `config.json`, one formula per architecture family (docs/reference/compute.md
+§4.7).
 
-These reproduce the published totals of compute_examples.md exactly (GPT-2 small 124,439,808;
+These reproduce the published totals of docs/reference/compute_examples.md exactly (GPT-2 small 124,439,808;
 Llama-2-7B 6,738,415,616; Mistral-7B 7,241,732,096; Mixtral-8x7B 46,702,792,704 / 12,879,925,248
 active; Qwen2.5-7B 7,615,616,512; Gemma-7B 8,537,680,896; Phi-3-mini 3,821,079,552; Falcon-7B
 6,921,720,704; DeepSeek-V2 235,741,444,320 / 21,375,809,760; DeepSeek-V3 671,026,419,200;
@@ -11,7 +12,7 @@ Conventions:
   multi-token-prediction layer) are in `extras`, not in `total`.
 * `active` (mixture-of-experts only) is `total` with only `k` of the `E` routed experts of each MoE
   layer, embedding included — the convention of Mixtral's 12.9B and DeepSeek-V2's 21B. (The
-  compute estimate may drop the input embedding: it is a lookup, compute.md §4.3.)
+  compute estimate may drop the input embedding: it is a lookup, docs/reference/compute.md §4.3.)
 * A size field the config does not state is never guessed: the formula reports what is missing.
   Only flags with a documented default (e.g. `tie_word_embeddings`, `attention_bias`) default.
 * `breakdown` uses the component names of tensor counting (embedding, layers, norm, head) so the
@@ -57,7 +58,7 @@ class UnsupportedConfig(Exception):
 
 @dataclass(frozen=True)
 class ConfigCount:
-    """One config's parameter count (compute.md §4.7)."""
+    """One config's parameter count (docs/reference/compute.md §4.7)."""
 
     family: str
     """The formula family used (a `model_type`, after aliases)."""
@@ -708,6 +709,7 @@ SUPPORTED_MODEL_TYPES = tuple(sorted(FORMULAS))
 
 
 def family_of(config: dict[str, Any]) -> str | None:
+    """The formula family for a config (`model_type`, then `architectures`); None when no formula fits."""
     model_type = config.get("model_type")
     if isinstance(model_type, str):
         model_type = _ALIASES.get(model_type, model_type)

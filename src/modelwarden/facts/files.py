@@ -17,6 +17,8 @@ LINES_MAX_BYTES = 64 * 1024 * 1024
 
 
 class ReleaseFiles:
+    """The files of one release and the facts being assembled from them (shared by the inspect steps)."""
+
     def __init__(self, release: Release) -> None:
         self.release = release
         self.facts = ModelFacts(root=release.display, layout=release.layout, revision=release.revision)
@@ -44,9 +46,11 @@ class ReleaseFiles:
 
     @property
     def config(self) -> dict[str, Any]:
+        """The parsed config.json (an empty dict when absent or not a JSON object)."""
         return as_dict(self.json(self.config_rel) if self.config_rel else None)
 
     def count_lines(self, rel: str) -> int | None:
+        """Lines of a text file of the release (bounded read); None when it cannot be read."""
         f = self.release.file(rel)
         if f is None:
             return None
@@ -58,6 +62,7 @@ class ReleaseFiles:
         return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
 
     def warn(self, message: str) -> None:
+        """Add a warning to the facts once."""
         if message not in self.facts.warnings:
             self.facts.warnings.append(message)
 
@@ -69,10 +74,12 @@ class ReleaseFiles:
 
 
 def fact(value: Any, source: Source, file: str | None, fieldname: str | None = None) -> Fact[Any]:
+    """A `Fact` read from `file` (and `fieldname` in it)."""
     return Fact[Any](value=value, provenance=Provenance(source=source, file=file, field=fieldname))
 
 
 def as_dict(value: Any) -> dict[str, Any]:
+    """`value` if it is a dict, else an empty one (JSON from a release may be anything)."""
     return value if isinstance(value, dict) else {}
 
 
@@ -97,6 +104,7 @@ def compressed_tensors_bits(quant: dict[str, Any]) -> int | None:
 
 
 def dedupe(problems: list[Problem]) -> list[Problem]:
+    """The problems without repeats (same file, code and message), in order."""
     seen: set[tuple[str, str, str]] = set()
     out = []
     for p in problems:

@@ -1,8 +1,8 @@
 """`inspect_path(target) -> ModelFacts`: everything a release's own files say about the model.
 
 Reads every file's header (never tensor data, never executing anything), then gathers, each with
-provenance: parameter counts from tensors and independently from `config.json` (compute.md §4.7),
-architecture, model type, modalities, context length, tokenizer, licence (card, GGUF metadata,
+provenance: parameter counts from tensors and independently from `config.json` (docs/reference/compute.md
+§4.7), architecture, model type, modalities, context length, tokenizer, licence (card, GGUF metadata,
 LICENSE text), base model, datasets, languages, pipeline tag, library, card links, components
 (diffusers, sentence-transformers, vision tower, MTP), adapter, quantisation.
 
@@ -76,6 +76,7 @@ def inspect_path(
 def inspect_release(
     release: Release, *, hash_files: bool = False, advance: Advance | None = None
 ) -> ModelFacts:
+    """The facts of a resolved release; files are hashed when `hash_files`."""
     gatherer = _Gatherer(release)
     gatherer.run()
     if hash_files:
@@ -96,6 +97,7 @@ def nothing_readable(facts: ModelFacts) -> bool:
 
 
 def bytes_to_hash(release: Release) -> int:
+    """Total size of the release's files, for a progress bar."""
     total = 0
     for f in release.files:
         with contextlib.suppress(OSError):

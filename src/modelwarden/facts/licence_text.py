@@ -38,6 +38,8 @@ class _Fingerprint:
 
 @dataclass(frozen=True)
 class Identification:
+    """What a licence text was identified as, and how."""
+
     id: str | None
     method: str | None
 
@@ -57,6 +59,7 @@ def kind_of(filename: str) -> Kind | None:
 
 
 def normalise(text: str) -> str:
+    """Lower-case text, punctuation and runs of space collapsed, padded with spaces for phrase matching."""
     return " " + _NORMALISE.sub(" ", text.lower()).strip() + " "
 
 

@@ -5,7 +5,7 @@ the primary weight set is chosen (`weights.select`), its tensors are classified 
 config.json says (layer count for MTP detection, quantisation bits, tied embeddings) and counted
 (`weights.count`). The config formula (`compute.params`) gives an independent figure: when both
 exist, tensors win and the formula's figure is reported beside it; a disagreement beyond the known
-artefacts (compute.md §4.7) is a warning that says by how much and, where it can, why.
+artefacts (docs/reference/compute.md §4.7) is a warning that says by how much and, where it can, why.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class _Counter:
         pc.provenance = Provenance(
             source=Source.CONFIG,
             file=main.config_rel,
-            note=f"{cfg.family} formula (compute.md §4.7) over " + ", ".join(cfg.fields[:12]),
+            note=f"{cfg.family} formula (docs/reference/compute.md §4.7) over " + ", ".join(cfg.fields[:12]),
         )
         self.f.warn("no readable weights: the parameter count comes from the config formula alone")
 

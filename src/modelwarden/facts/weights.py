@@ -11,7 +11,7 @@ weight set and list the rest as *alternatives* (with their own per-file counts):
    while their tensor names are disjoint (shards) and a file that repeats names already taken is an
    alternative (a variant or a second quantisation). Non-variant names (no `.fp16.`) come first.
 
-Counting then follows compute.md §4.7: parameters only (buffers, quantisation auxiliaries and
+Counting then follows docs/reference/compute.md §4.7: parameters only (buffers, quantisation auxiliaries and
 training state excluded), packed storage expanded, a tied head counted once; mixture-of-experts
 active parameters from the routed-expert tensors and the config's experts-per-token.
 """
@@ -50,11 +50,14 @@ class ShardIndex:
 
     @property
     def family(self) -> F:
+        """The format of the shards the index lists."""
         return F.SAFETENSORS if self.path.endswith(".safetensors.index.json") else F.TORCH_ZIP
 
 
 @dataclass
 class WeightSet:
+    """The weight files chosen as the counted set, the ones that repeat them, and what went wrong."""
+
     primary: list[ArtifactInfo] = field(default_factory=list)
     alternatives: list[ArtifactInfo] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -63,6 +66,8 @@ class WeightSet:
 
 @dataclass
 class TensorCount:
+    """Parameters counted from tensors: total, active, per component and per dtype."""
+
     total: int = 0
     active: int | None = None
     breakdown: dict[str, int] = field(default_factory=dict)
@@ -79,6 +84,7 @@ def is_variant(path: str) -> bool:
 
 
 def is_weight_file(info: ArtifactInfo) -> bool:
+    """Whether the file's format holds weights."""
     return info.format in _RANK
 
 
@@ -195,6 +201,7 @@ def count(
 
 
 def classify_files(files: list[ArtifactInfo], ctx: ClassifyContext) -> None:
+    """Mark each tensor's kind and component, and sum each file's parameters."""
     for f in files:
         classify(f.tensors, ctx)
         f.parameters = sum(t.parameters for t in f.tensors)

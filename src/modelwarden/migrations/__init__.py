@@ -17,6 +17,7 @@ HERE = Path(__file__).parent
 
 
 def config(engine: Engine) -> Config:
+    """An Alembic configuration for `engine`, with every branch's versions folder."""
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     cfg.set_main_option(

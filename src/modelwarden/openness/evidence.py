@@ -1,7 +1,7 @@
 """Per-component evidence: which of the 17 MOF components a release has, where, and under which licence.
 
-Files give what they can (openness.md §8.3: weight files, checkpoint folders, configs, modeling code,
-tokenizer, card, `datasets:` and `model-index` metadata, arXiv links, LICENSE/NOTICE/USE_POLICY);
+Files give what they can (docs/reference/openness.md §8.3: weight files, checkpoint folders, configs, modeling
+code, tokenizer, card, `datasets:` and `model-index` metadata, arXiv links, LICENSE/NOTICE/USE_POLICY);
 the release manifest gives the rest (training code repositories, datasets, papers...) and overrides
 the files. Each piece of evidence names its source.
 """
@@ -64,6 +64,7 @@ class ReleaseLicence:
 
 
 def release_licence(facts: ModelFacts | None, manifest: Manifest | None) -> ReleaseLicence:
+    """The licence of the release: the manifest's, else the card's, else an identified licence file."""
     if manifest is not None and manifest.release.license:
         return ReleaseLicence(
             manifest.release.license, Provenance(source=Source.MANIFEST, field="release.license")
@@ -159,8 +160,8 @@ def _from_files(facts: ModelFacts) -> dict[Component, list[Evidence]]:
                 "evaluation results in the card's model-index",
                 Provenance(source=Source.CARD, file=card.path, field="model-index"),
             )
-        # openness.md §8.3: arXiv links → paper. The card's own `arxiv:` tags say which paper is the
-        # model's; bare links may cite related work (MiniLM's cite its datasets' papers), so say so.
+        # docs/reference/openness.md §8.3: arXiv links → paper. The card's own `arxiv:` tags say which paper
+        # is the model's; bare links may cite related work (MiniLM's cite its datasets' papers), so say so.
         tagged = [t.split(":", 1)[1] for t in facts.tags if t.lower().startswith("arxiv:")]
         linked = sorted({m.group(2) for link in card.links if (m := _ARXIV.search(link))} - set(tagged))
         if tagged:

@@ -117,6 +117,8 @@ class Terms:
 
 @dataclass(frozen=True)
 class Licence:
+    """One licence of the table (openness/data/licences.yaml): its kind, flags and terms."""
+
     id: str
     name: str
     kind: Kind
@@ -218,6 +220,7 @@ def _from_spdx_list(spdx: str) -> Licence | None:
 
 
 def all_licences() -> list[Licence]:
+    """Every licence of the table."""
     return list(_table().by_id.values())
 
 

@@ -1,4 +1,5 @@
-"""The Model Openness Framework class, computed as the Model Openness Tool computes it (openness.md §1.4).
+"""The Model Openness Framework class, computed as the Model Openness Tool computes it
+(docs/reference/openness.md §1.4).
 
 Input is a MOT-style listing: the components that are included (listing one = included), each with
 its own licence string or none, plus the release-wide defaults per content type and for the whole
@@ -28,6 +29,8 @@ UNLICENSED = "unlicensed"
 
 @dataclass(frozen=True)
 class ComponentSpec:
+    """One MOF component as MOT implements it (openness/data/mof.yaml)."""
+
     id: str
     """modelwarden's id (the manifest's `components:` key)."""
     name: str
@@ -44,6 +47,7 @@ class ComponentSpec:
 
 @cache
 def components() -> dict[str, ComponentSpec]:
+    """The 17 MOF components, by modelwarden id."""
     text = resources.files("modelwarden.openness").joinpath("data/mof.yaml").read_text("utf-8")
     raw: dict[str, dict[str, Any]] = yaml.safe_load(text)["components"]
     return {
@@ -67,6 +71,8 @@ class Listing:
 
 @dataclass
 class MofResult:
+    """The MOF evaluation: class, progress per class and each component's bucket."""
+
     cls: int | None  # 1, 2, 3, or None (unclassified)
     progress: dict[int, float]  # class -> percent, one decimal
     mode: Mode
@@ -79,7 +85,7 @@ class MofResult:
 def resolve_licence(listing: Listing, cid: str) -> str | None:
     """Component licence → default for its content type → distribution default → none.
 
-    An explicit `unlicensed` stops the fall-back (openness.md §1.4)."""
+    An explicit `unlicensed` stops the fall-back (docs/reference/openness.md §1.4)."""
     own = listing.components.get(cid)
     if own is not None:
         return None if own.strip().lower() == UNLICENSED else own
@@ -103,6 +109,7 @@ def _type_ok(licence: str, content: str, mode: Mode) -> bool:
 
 
 def evaluate(listing: Listing, mode: Mode = "mot_exact") -> MofResult:
+    """MOT's class and progress algorithm on a listing (docs/reference/openness.md §1.4)."""
     specs = components()
     result = MofResult(cls=None, progress={}, mode=mode)
     for cid in specs:

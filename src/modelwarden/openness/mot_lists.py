@@ -43,6 +43,7 @@ class MotLists:
 
 @cache
 def lists() -> MotLists:
+    """MOT's licence lists (openness/data/mot_licences.yaml), loaded once."""
     raw: dict[str, Any] = yaml.safe_load(
         resources.files("modelwarden.openness").joinpath(DATA).read_text("utf-8")
     )

@@ -18,6 +18,7 @@ from modelwarden.openness.verdicts import eosai, eu_foss, osaid, release_level
 
 
 def summarise_licence(facts: ModelFacts | None, manifest: Manifest | None) -> LicenceSummary:
+    """The release licence, classified from the licence table."""
     found = release_licence(facts, manifest)
     rec = lookup(found.text)
     if rec is None:
@@ -48,6 +49,7 @@ def mof_listing(collected: Collected, mode: mof.Mode = "normalised") -> mof.List
 
 
 def mof_verdict(result: mof.MofResult) -> MofVerdict:
+    """The MOF evaluation as the record reports it."""
     return MofVerdict(
         class_=result.cls,
         progress={str(c): p for c, p in result.progress.items()},
@@ -64,6 +66,7 @@ def mof_verdict(result: mof.MofResult) -> MofVerdict:
 def assess_openness(
     facts: ModelFacts | None, manifest: Manifest | None, *, mof_mode: mof.Mode = "normalised"
 ) -> OpennessReport:
+    """Every openness verdict for a release, from one shared evidence record."""
     collected = collect(facts, manifest)
     components = collected.components
     licence = summarise_licence(facts, manifest)

@@ -1,7 +1,7 @@
-"""Framework verdicts derived from the shared per-component evidence (openness.md §8.1).
+"""Framework verdicts derived from the shared per-component evidence (docs/reference/openness.md §8.1).
 
-OSI OSAID 1.0 (§2), EU AI Act Art. 53(2) licence-and-publication conditions (§5; regulation.md §1.7),
-the European Open Source AI Index 12-parameter vector (§3) and Solaiman's release gradient (§4).
+OSI OSAID 1.0 (§2), EU AI Act Art. 53(2) licence-and-publication conditions (§5; docs/reference/regulation.md
+§1.7), the European Open Source AI Index 12-parameter vector (§3) and Solaiman's release gradient (§4).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from modelwarden.model import (
 )
 from modelwarden.openness.licences import Licence, lookup
 
-# OSI's checklist groups (openness.md §2): code components need OSI-approved licences.
+# OSI's checklist groups (docs/reference/openness.md §2): code components need OSI-approved licences.
 OSAID_CODE = [
     "data_preprocessing_code",
     "training_code",
@@ -57,7 +57,7 @@ def _open(components: dict[str, ComponentEvidence], cid: str) -> bool:
 def _osi(components: dict[str, ComponentEvidence], cid: str) -> bool:
     c = components.get(cid)
     rec = lookup(c.licence) if c is not None and c.present else None
-    # on OSI's list, not merely free (WTFPL, BSD-3-Clause-Clear: openness.md §6.2)
+    # on OSI's list, not merely free (WTFPL, BSD-3-Clause-Clear: docs/reference/openness.md §6.2)
     return rec is not None and rec.osi and rec.open
 
 
@@ -113,11 +113,12 @@ def eu_foss(
     manifest: Manifest | None,
 ) -> EuFossVerdict:
     """Art. 53(2) licence and publication conditions (monetisation and systemic risk are the rules
-    engine's part of the exemption: regulation.md §1.7)."""
+    engine's part of the exemption: docs/reference/regulation.md §1.7)."""
     no: list[str] = []
     review: list[str] = []
     ok: list[str] = []
-    # The weights' licence decides (openness.md §5), which may differ from the code's or the card's.
+    # The weights' licence decides (docs/reference/openness.md §5), which may differ from the code's or the
+    # card's.
     text = _weights_licence(components, licence)
     rec = lookup(text)
     terms = rec.terms if rec is not None else None

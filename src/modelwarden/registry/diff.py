@@ -32,31 +32,48 @@ SECTIONS = (
 
 
 class ChangeKind(StrEnum):
+    """How an item differs between two assessments."""
+
     ADDED = "added"
     REMOVED = "removed"
     CHANGED = "changed"
 
 
 class Change(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One difference between two assessments."""
 
-    section: str  # one of SECTIONS
-    item: str  # what changed: "total", a file path, a component id, "eu_ai_act/eu.art55", ...
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    section: str
+    """One of SECTIONS."""
+    item: str
+    """What changed: "total", a file path, a component id, "eu_ai_act/eu.art55", ..."""
     kind: ChangeKind
+    """Added, removed or changed."""
     before: str | None = None
+    """The value in the first assessment, as text."""
     after: str | None = None
+    """The value in the second assessment, as text."""
     message: str
+    """The difference in words."""
 
 
 class Diff(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """What changed from assessment `a` to assessment `b`."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     a: AssessmentSummary
+    """The earlier (first) assessment."""
     b: AssessmentSummary
+    """The later (second) assessment."""
     same_model: bool
+    """Whether both assess the same model (name and version)."""
     changes: list[Change]
+    """Every difference, grouped by section in the order of SECTIONS."""
 
     def by_section(self) -> dict[str, list[Change]]:
+        """The changes grouped by section, every section present."""
         grouped: dict[str, list[Change]] = {s: [] for s in SECTIONS}
         for change in self.changes:
             grouped.setdefault(change.section, []).append(change)

@@ -27,7 +27,7 @@ FILE_LISTS: tuple[tuple[str, str], ...] = (("subject", "file_hashes"), ("facts",
 class FileWindow(BaseModel):
     """Which part of each per-file list a windowed read holds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     offset: int = Field(description="Index of the first entry of each list held.")
     limit: int = Field(description="At most this many entries of each list are held.")
@@ -40,26 +40,34 @@ class FileWindow(BaseModel):
 class FileRow(BaseModel):
     """One file of the release, as the report's file table shows it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     path: str
+    """Path relative to the release root."""
     format: str | None = Field(description="The format inspect found (None: known by its hash only).")
     size: int | None = None
+    """Size in bytes, when the file was read."""
     sha256: str | None = None
+    """SHA-256 of the file, when it was hashed."""
 
 
 class FileRows(BaseModel):
     """A page of the release's files: `facts.files` in order, then paths known only by their hash."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     total: int
+    """Files in all."""
     offset: int
+    """Index of the first file returned."""
     limit: int
+    """The window's size asked for."""
     items: list[FileRow]
+    """The files in the window."""
 
 
 def decode_raw(blob: bytes, *, ident: int) -> dict[str, Any]:
+    """A stored document as plain JSON (not validated), for windowed reads of large ones."""
     try:
         document = pydantic_core.from_json(zlib.decompress(blob))
     except (zlib.error, ValueError) as exc:

@@ -20,6 +20,8 @@ THRESHOLD_PATTERN = "^({}):({})$".format(
 
 
 class MofFilter(StrEnum):
+    """The MOF class filter: a class, or none reached."""
+
     CLASS_1 = "1"
     CLASS_2 = "2"
     CLASS_3 = "3"
@@ -38,6 +40,8 @@ class SeverityFilter(StrEnum):
 
 
 class Sort(StrEnum):
+    """The orders a list can be sorted in."""
+
     NAME = "name"
     RECORDED = "recorded"  # most recent first
     PARAMETERS = "parameters"  # largest first
@@ -50,6 +54,8 @@ TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
 class Filters(BaseModel):
+    """Which assessments a list shows (query parameters of the API and the dashboard)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     q: str | None = Field(
@@ -79,6 +85,7 @@ class Filters(BaseModel):
     )
 
     def threshold_call(self) -> tuple[str, ThresholdCall] | None:
+        """The threshold filter split into its threshold and call; None when unset."""
         if self.threshold is None:
             return None
         name, call = self.threshold.split(":")
@@ -90,4 +97,5 @@ class Filters(BaseModel):
 
 
 def severity_rank(value: SeverityFilter) -> int | None:
+    """The rank of a severity filter; None for "no findings"."""
     return None if value is SeverityFilter.NONE else Severity(value.value).rank

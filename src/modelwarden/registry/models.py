@@ -37,6 +37,8 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
+    """Declarative base of the registry's tables."""
+
     pass
 
 
@@ -53,6 +55,8 @@ class ModelRow(Base):
 
 
 class AssessmentRow(Base):
+    """One recorded assessment: the indexed columns lists filter and sort on."""
+
     __tablename__ = "registry_assessments"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

@@ -95,6 +95,7 @@ def encode_document(assessment: Assessment) -> tuple[bytes, str]:
 
 
 def decode_document(blob: bytes, *, ident: int) -> Assessment:
+    """A stored document read back as an `Assessment`."""
     try:
         return Assessment.model_validate_json(zlib.decompress(blob))
     except (zlib.error, ValidationError) as exc:
@@ -249,9 +250,11 @@ class Registry:
 
     @property
     def url(self) -> str:
+        """The database URL with any password hidden."""
         return self.engine.url.render_as_string(hide_password=True)
 
     def close(self) -> None:
+        """Release the database connections."""
         self.engine.dispose()
 
     def __enter__(self) -> Registry:
@@ -393,6 +396,7 @@ class Registry:
         return self.stored(ident).assessment
 
     def stored(self, ident: int) -> StoredAssessment:
+        """An assessment with its registry bookkeeping and the full document."""
         a = AssessmentRow
         row = self._read_one(
             select(*_SUMMARY_COLUMNS, DocumentRow.document).join(DocumentRow).where(a.id == ident)
@@ -459,6 +463,7 @@ class Registry:
         return file_rows(self._raw(ident)[1], offset=offset, limit=limit)
 
     def summary(self, ident: int) -> AssessmentSummary:
+        """The summary row of an assessment."""
         row = self._read_one(select(*_SUMMARY_COLUMNS).where(AssessmentRow.id == ident))
         if row is None:
             raise AssessmentNotFound(f"no assessment with id {ident}")
@@ -565,6 +570,7 @@ class Registry:
             return value
 
     def count(self) -> int:
+        """How many assessments are recorded."""
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(AssessmentRow)).scalar_one())
 
@@ -603,6 +609,7 @@ class Registry:
         return write_export(self.iter_stored(filters, latest=latest), path, format)
 
     def ping(self) -> None:
+        """Raise if the database does not answer."""
         with self.engine.connect() as conn:
             conn.execute(text("select 1"))
 

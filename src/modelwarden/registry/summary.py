@@ -18,7 +18,7 @@ from modelwarden.registry.errors import InvalidAssessment
 
 # The legal thresholds the assess stage calls (issue "assess", JSON contract `compute.thresholds`):
 # EU GPAI indicator 1e23, EU systemic-risk presumption 1e25, US/CA/NY/KR frontier 1e26
-# (reference/regulation.md §0).
+# (docs/reference/regulation.md §0).
 THRESHOLDS: tuple[str, ...] = ("1e23", "1e25", "1e26")
 
 # Indexed text columns are bounded so that a hostile name cannot blow an index row (PostgreSQL
@@ -31,7 +31,7 @@ class LicenceClass(StrEnum):
     """What the EU AI Act Art. 53(2) licence test of the openness stage concluded.
 
     `open`: a free and open-source licence in the Act's sense; `not_open`: not (custom terms,
-    non-commercial, no licence); `needs_review`: a clause a human must judge (reference/openness.md §5);
+    non-commercial, no licence); `needs_review`: a clause a human must judge (docs/reference/openness.md §5);
     `unknown`: the assessment has no openness report.
     """
 
@@ -89,6 +89,7 @@ def duties(assessment: Assessment) -> dict[str, int]:
 
 
 def licence_class(assessment: Assessment) -> LicenceClass:
+    """The licence column: the EU free-and-open-source licence verdict, or unknown."""
     if assessment.openness is None:
         return LicenceClass.UNKNOWN
     verdict = assessment.openness.eu_foss_licence.verdict
@@ -100,6 +101,7 @@ def licence_class(assessment: Assessment) -> LicenceClass:
 
 
 def licence_id(assessment: Assessment) -> str | None:
+    """The licence shown in lists: the card's id or name, else the openness stage's."""
     lic = assessment.facts.license if assessment.facts else None
     if lic is not None and (lic.id or lic.name):
         return lic.id or lic.name
@@ -115,6 +117,7 @@ NOT_SCANNED = -1
 
 
 def worst_severity(assessment: Assessment) -> Severity | None:
+    """The most serious scan finding's severity; None when there is none."""
     if assessment.scan is None or not assessment.scan.findings:
         return None
     return max((Severity(f.severity) for f in assessment.scan.findings), key=lambda s: s.rank)
@@ -150,6 +153,7 @@ class Columns:
 
 
 def columns(assessment: Assessment) -> Columns:
+    """The indexed column values of an assessment."""
     a = assessment
     # The count the assessment's stages used (files over manifest, decided once); older records: facts.
     params = a.parameters if a.parameters is not None else (a.facts.parameters if a.facts else None)
@@ -200,32 +204,54 @@ _SEVERITY_BY_RANK = {s.rank: s for s in Severity}
 class AssessmentSummary(BaseModel):
     """One row of a list: what the dashboard table and `registry list` show, without the document."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     id: int
+    """The registry's id of the assessment."""
     model_id: int
+    """The registry's id of the model (name + version)."""
     name: str
+    """The model's name."""
     version: str | None
+    """The model's version or Hub revision."""
     is_latest: bool
+    """Whether this is the latest assessment of the model."""
     as_of: dt.date
+    """The date the law was applied as of."""
     created_at: dt.datetime
+    """When the assessment was made (UTC)."""
     recorded_at: dt.datetime
+    """When the registry recorded it (UTC)."""
     tool_version: str
+    """The modelwarden version that made it."""
     ruleset_version: str
+    """The rule set's version and digest."""
     licence: str | None
+    """The release licence as written."""
     licence_class: LicenceClass
+    """The licence's class (osi, open_data, restricted, non_commercial, ...)."""
     mof_class: int | None
+    """The MOF class (1, 2, 3); None: no class."""
     osaid_pass: bool | None
+    """Whether it meets the OSI Open Source AI Definition; None: not assessed."""
     parameters: int | None
+    """Total parameters (the decided count)."""
     active_parameters: int | None
+    """Active parameters per token, for mixture-of-experts."""
     training_flop: Band | None
+    """Training compute band."""
     compute_method: str
+    """How the training compute was obtained."""
     thresholds: dict[str, ThresholdCall]
+    """Threshold ("1e23", "1e25", "1e26") → where the band lies."""
     worst_severity: Severity | None
+    """The most serious scan finding; None: none found or not scanned."""
     findings: int
     """Number of scan findings; NOT_SCANNED (-1) when the files were not scanned."""
     duties: list[str]
+    """Instrument ids with at least one duty."""
     needs_review: int
+    """Questions needing a person, over all instruments."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -235,4 +261,5 @@ class AssessmentSummary(BaseModel):
 
 
 def severity_from_rank(rank: int | None) -> Severity | None:
+    """The severity stored as a rank; None stays None."""
     return _SEVERITY_BY_RANK.get(rank) if rank is not None else None

@@ -1,8 +1,8 @@
 """The facts the rule conditions see: plain values (strings, numbers, booleans, null for unknown).
 
 Unknown stays `null`, never a default: a condition that compares a null fails to evaluate, and the
-engine moves on to the rule that handles missing facts (regulation.md §8: outputs depend on facts
-the files may not hold).
+engine moves on to the rule that handles missing facts (docs/reference/regulation.md §8: outputs depend on
+facts the files may not hold).
 """
 
 from __future__ import annotations
@@ -168,6 +168,7 @@ def build_context(
     compute: ComputeEstimate,
     openness: OpennessReport | None,
 ) -> dict[str, Any]:
+    """The CEL context the rules read: facts, manifest, compute calls and openness verdicts, as of a date."""
     m = manifest or Manifest()
     outputs = _outputs(facts, manifest)
     inputs = _inputs(facts, manifest)

@@ -55,12 +55,16 @@ class _Strict(BaseModel):
 
 
 class CitationSpec(_Strict):
+    """A rule file's citation of a provision."""
+
     article: str
     url: str | None = Field(default=None, pattern=r"^https?://")  # rendered as a link in HTML reports
     instrument: str | None = None  # defaults to the file's instrument
 
 
 class RuleSpec(_Strict):
+    """One condition of a classification: when it holds, the result and why."""
+
     when: str
     result: Result
     because: str
@@ -79,6 +83,8 @@ class NoteSpec(_Strict):
 
 
 class ObligationSpec(_Strict):
+    """A duty in a rule file: what it is, when it applies and on what it depends."""
+
     id: str
     title: str
     citation: CitationSpec
@@ -95,6 +101,8 @@ class ObligationSpec(_Strict):
 
 
 class ExemptionSpec(_Strict):
+    """An exemption in a rule file and the duties it removes."""
+
     id: str
     title: str
     citation: CitationSpec
@@ -103,11 +111,15 @@ class ExemptionSpec(_Strict):
 
 
 class Effective(_Strict):
+    """When an instrument applies: from a date, until a date (exclusive)."""
+
     from_: dt.date = Field(alias="from")
     until: dt.date | None = None  # exclusive: the first day it no longer applies
 
 
 class InstrumentSpec(_Strict):
+    """A rule file: one legal instrument, its classifications, obligations and exemptions."""
+
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     instrument: str
     jurisdiction: str
@@ -122,6 +134,8 @@ class InstrumentSpec(_Strict):
 
 @dataclass(frozen=True)
 class Compiled:
+    """A rule file with its CEL expressions compiled."""
+
     spec: InstrumentSpec
     path: str
     programs: dict[str, Any]  # expression text -> compiled CEL program
@@ -191,6 +205,7 @@ def _check(spec: InstrumentSpec, path: str) -> None:
 
 
 def parse_rules(text: str, path: str) -> Compiled:
+    """Parse and compile one rule file; every problem is a `RulesError` naming the file."""
     try:
         data = untrusted_yaml.load(text, loader=YamlLoader)  # floats like 1e25, dates as text
     except (yaml.YAMLError, ValueError) as exc:
@@ -225,6 +240,8 @@ def _read(path: Path) -> str:
 
 @dataclass(frozen=True)
 class RuleSet:
+    """The instruments an assessment evaluates, and a version that identifies them."""
+
     instruments: tuple[Compiled, ...]
     version: str  # bundled rules version + digest of every file's bytes
 

@@ -59,6 +59,7 @@ def host_name(header: str) -> str | None:
 
 
 def host_allowed(name: str, allowed: Sequence[str]) -> bool:
+    """Whether a Host name matches one of the allowed names (`*` and `*.example.org` patterns)."""
     for pattern in allowed:
         pattern = pattern.lower().rstrip(".")
         if pattern == "*" or pattern == name:

@@ -43,6 +43,7 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def registry(request: Request) -> Registry:
+    """The registry the application was created with (a route dependency)."""
     reg: Registry = request.app.state.registry
     return reg
 
@@ -51,11 +52,16 @@ Reg = Annotated[Registry, Depends(registry)]
 
 
 class Paging(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Sort order and window of a list, as query parameters."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     sort: Sort = Sort.NAME
+    """The order of the list."""
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    """At most this many items."""
     offset: int = Field(default=0, ge=0, le=10_000_000)
+    """Index of the first item returned."""
 
 
 class ListQuery(Filters, Paging):
@@ -63,32 +69,54 @@ class ListQuery(Filters, Paging):
 
 
 class Health(BaseModel):
+    """Whether the server and its database answer."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     status: str
+    """"ok" when the database answered."""
     version: str
+    """The modelwarden version serving."""
     database: str
+    """The database backend (sqlite or postgresql), never its URL."""
 
 
 class ModelDetail(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A model and all its recorded assessments."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     model_id: int
+    """The registry's id of the model (name + version)."""
     name: str
+    """The model's name."""
     latest: AssessmentSummary
+    """Its latest assessment."""
     assessments: list[AssessmentSummary] = Field(description="Newest first.")
 
 
 class Created(BaseModel):
+    """Where a newly recorded assessment can be read."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     id: int
+    """The assessment's id."""
     model_id: int
+    """The id of its model."""
     url: str
+    """The API path of the recorded assessment."""
 
 
 class PathSubmission(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request to assess a folder on the server (only inside the allowed folders)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     path: str = Field(max_length=4096, pattern="^/", description="Absolute path on the server.")
     manifest: str | None = Field(default=None, max_length=4096, pattern="^/", description="Absolute path.")
     as_of: dt.date | None = None
+    """The date to apply the law as of; today when absent."""
 
 
 def _filters(q: ListQuery) -> Filters:
@@ -97,6 +125,7 @@ def _filters(q: ListQuery) -> Filters:
 
 @router.get("/health", tags=["meta"])
 def health(reg: Reg) -> Health:
+    """Whether the server and its database answer."""
     reg.ping()
     return Health(status="ok", version=__version__, database=reg.dialect)
 
@@ -124,7 +153,7 @@ def list_assessments(reg: Reg, query: Annotated[ListQuery, Query()]) -> Page:
 class FilesQuery(BaseModel):
     """Which window of an assessment's per-file lists to return."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     files_offset: int = Field(default=0, ge=0, le=10_000_000, description="First entry of each list.")
     files_limit: int = Field(
@@ -133,10 +162,14 @@ class FilesQuery(BaseModel):
 
 
 class RowsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Which window of a release's file table to return."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     offset: int = Field(default=0, ge=0, le=10_000_000)
+    """Index of the first file returned."""
     limit: int = Field(default=FILES_DEFAULT, ge=1, le=MAX_WINDOW)
+    """At most this many files."""
 
 
 @router.get("/assessments/{assessment_id:int}", tags=["assessments"], responses=responses(404))

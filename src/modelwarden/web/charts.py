@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from modelwarden.model import Band, ComponentEvidence
 
-# The compute lines drawn on every chart (reference/regulation.md §0): strict ">" except Korea's "≥".
+# The compute lines drawn on every chart (docs/reference/regulation.md §0): strict ">" except Korea's "≥".
 THRESHOLD_LINES: tuple[tuple[float, str, str], ...] = (
     (1e23, "10²³", "EU GPAI indicator (GPAI Guidelines §2.1 para 17)"),
     (1e25, "10²⁵", "EU systemic risk presumed (AI Act Art. 51(2))"),
@@ -22,17 +22,22 @@ SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def power_label(exponent: int) -> str:
+    """ "10²⁵" for 25."""
     return f"10{str(exponent).translate(SUPERSCRIPT)}"
 
 
 @dataclass(frozen=True)
 class Tick:
+    """An axis tick: position and label."""
+
     x: float
     label: str
 
 
 @dataclass(frozen=True)
 class Line:
+    """A vertical threshold line of the compute chart."""
+
     x: float
     label: str
     title: str
@@ -40,6 +45,8 @@ class Line:
 
 @dataclass(frozen=True)
 class BandMark:
+    """One compute band drawn as a bar with its central mark."""
+
     label: str
     y: float
     x_low: float
@@ -50,6 +57,8 @@ class BandMark:
 
 @dataclass(frozen=True)
 class Dot:
+    """One assessment as a point, linking to its page."""
+
     x: float
     y: float
     title: str
@@ -58,6 +67,8 @@ class Dot:
 
 @dataclass
 class LogChart:
+    """A horizontal log-scale FLOP chart: its geometry, ticks, lines, bands and dots."""
+
     width: int
     height: int
     left: float
@@ -70,6 +81,7 @@ class LogChart:
     dots: list[Dot] = field(default_factory=list)
 
     def x(self, value: float) -> float:
+        """The horizontal position of a FLOP value on the axis (clipped to its range)."""
         exponent = math.log10(max(value, 10.0**self.lo))
         span = self.hi - self.lo
         return round(self.left + (min(exponent, self.hi) - self.lo) / span * (self.right - self.left), 1)
@@ -124,7 +136,7 @@ def strip_chart(points: Sequence[tuple[str, float | None, str]], width: int = 72
     return chart
 
 
-# Model Openness Framework components by the class where each first appears (reference/openness.md §1.2).
+# Model Openness Framework components by the class where each first appears (docs/reference/openness.md §1.2).
 MOF_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "Class III — open model",
@@ -157,6 +169,8 @@ MOF_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 @dataclass(frozen=True)
 class Cell:
+    """One MOF component in the openness grid: its state, licence and evidence count."""
+
     id: str
     label: str
     state: str  # open | restricted | unknown | absent
@@ -166,6 +180,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class Group:
+    """A titled row of the openness grid."""
+
     title: str
     cells: list[Cell]
 
@@ -184,6 +200,7 @@ def _cell(component_id: str, c: ComponentEvidence) -> Cell:
 
 
 def openness_grid(components: dict[str, ComponentEvidence]) -> list[Group]:
+    """The MOF components grouped as the report shows them."""
     groups: list[Group] = []
     seen: set[str] = set()
     for title, ids in MOF_GROUPS:

@@ -43,6 +43,7 @@ def _int(request: Request, key: str, default: int | None, low: int, high: int) -
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, reg: Reg) -> Response:
+    """The dashboard: filtered list of models with the compute chart."""
     raw = {k: v for k, v in request.query_params.items() if k in Filters.model_fields and v != ""}
     error = None
     try:
@@ -134,6 +135,7 @@ def _report(request: Request, reg: Registry, ident: int) -> Response:
 
 @router.get("/models/{model_id:int}", response_class=HTMLResponse)
 def model_page(request: Request, reg: Reg, model_id: int) -> Response:
+    """A model's page: its latest assessment."""
     if not 1 <= model_id <= MAX_ID:
         raise ApiError(404, "not_found", f"no model with id {model_id}")
     history = reg.model_history(model_id, limit=1)
@@ -142,6 +144,7 @@ def model_page(request: Request, reg: Reg, model_id: int) -> Response:
 
 @router.get("/assessments/{assessment_id:int}", response_class=HTMLResponse)
 def assessment_page(request: Request, reg: Reg, assessment_id: int) -> Response:
+    """One assessment's report."""
     if not 1 <= assessment_id <= MAX_ID:
         raise ApiError(404, "not_found", f"no assessment with id {assessment_id}")
     return _report(request, reg, assessment_id)
@@ -149,6 +152,7 @@ def assessment_page(request: Request, reg: Reg, assessment_id: int) -> Response:
 
 @router.get("/diff", response_class=HTMLResponse)
 def diff_page(request: Request, reg: Reg) -> Response:
+    """What changed between two assessments."""
     a = _int(request, "a", None, 1, MAX_ID)
     b = _int(request, "b", None, 1, MAX_ID)
     if a is None or b is None:
@@ -160,6 +164,7 @@ def diff_page(request: Request, reg: Reg) -> Response:
 
 @router.get("/api", response_class=HTMLResponse)
 def api_page(request: Request) -> Response:
+    """The API's routes, from the OpenAPI document."""
     schema = request.app.openapi()
     routes = [
         (method.upper(), path, op.get("summary", ""), op.get("description", ""), "security" in op)

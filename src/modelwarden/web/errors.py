@@ -23,27 +23,38 @@ API_PREFIX = "/api/"
 
 
 class ErrorDetail(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One problem with the request: where and what."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     location: str
+    """Where in the request: `body.facts.files.0.size`, `query.limit`, ..."""
     message: str
+    """What is wrong there."""
 
 
 class ErrorBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The error itself: HTTP status, a stable code, a message and per-field details."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     status: int
+    """The HTTP status."""
     code: str
+    """A stable machine-readable code (`not_found`, `invalid_input`, ...)."""
     message: str
+    """What went wrong, for people."""
     details: list[ErrorDetail] = []
+    """One entry per invalid field, for validation errors."""
 
 
 class ErrorResponse(BaseModel):
     """Every 4xx and 5xx answer of the API."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     error: ErrorBody
+    """The error."""
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -68,6 +79,8 @@ _DESCRIPTIONS = {
 
 
 class ApiError(Exception):
+    """An error a route returns as an `ErrorResponse` with its HTTP status."""
+
     def __init__(
         self,
         status: int,
@@ -118,6 +131,7 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 
 def validation_details(errors: Any) -> list[ErrorDetail]:
     # Messages and locations only: the input values are not echoed back.
+    """Pydantic errors as `ErrorDetail`s (locations and messages, never the input values)."""
     return [
         ErrorDetail(location=_location(e.get("loc", ())), message=str(e.get("msg", "invalid")))
         for e in errors
@@ -136,6 +150,8 @@ def _allowed_methods(request: Request) -> str:
 
 
 def install(app: FastAPI) -> None:
+    """Register the handlers that answer every error as an `ErrorResponse` (HTML pages for the dashboard)."""
+
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         return _render(request, exc)

@@ -45,6 +45,7 @@ def components() -> dict[str, Any]:
 
 
 def request_body() -> dict[str, Any]:
+    """The OpenAPI request body of `POST /api/v1/assessments`."""
     return {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": _REF.format(model="Assessment")}}},

@@ -45,6 +45,7 @@ def safe_url(value: object) -> str | None:
 
 
 def provenance(value: Provenance | None) -> str:
+    """A provenance as one line, or a dash."""
     return value.describe() if value is not None else "—"
 
 
@@ -55,6 +56,7 @@ def query(params: dict[str, Any], **changes: Any) -> str:
 
 
 def environment(extra_template_dirs: Sequence[Path] = ()) -> Environment:
+    """The Jinja environment of the dashboard (autoescaping on, undefined names are errors)."""
     loaders: list[Any] = [PackageLoader("modelwarden.web", "templates")]
     loaders += [FileSystemLoader(str(d)) for d in extra_template_dirs]
     env = Environment(
@@ -85,4 +87,5 @@ def _page_context(request: Request) -> dict[str, Any]:
 
 
 def templates(extra_template_dirs: Sequence[Path] = ()) -> Jinja2Templates:
+    """FastAPI's templates over that environment, with the page context."""
     return Jinja2Templates(env=environment(extra_template_dirs), context_processors=[_page_context])

@@ -21,6 +21,7 @@ TZ = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    """Create the gateway's tables and the append-only guards of its audit log."""
     op.create_table(
         "gw_identities",
         sa.Column("id", sa.String(40), primary_key=True),
@@ -155,7 +156,7 @@ def upgrade() -> None:
         ],
     )
 
-    # Append-only guard (gateway.md §9). It stops mistakes and ordinary users, not a database
+    # Append-only guard (docs/reference/gateway.md §9). It stops mistakes and ordinary users, not a database
     # superuser: tampering is *detected* by `modelwarden audit verify`, not prevented.
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
@@ -182,6 +183,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the gateway's tables."""
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS gw_append_only() CASCADE")

@@ -24,6 +24,7 @@ TZ = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    """Create the registry's tables."""
     op.create_table(
         "registry_models",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
@@ -132,6 +133,7 @@ def _indexes(dialect: str) -> None:
 
 
 def downgrade() -> None:
+    """Drop the registry's tables."""
     op.drop_table("registry_duties")
     op.drop_table("registry_documents")
     op.drop_table("registry_assessments")
