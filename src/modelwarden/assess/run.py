@@ -35,7 +35,10 @@ def gather(path: str | None, manifest: Path | None) -> Inputs:
     from modelwarden.facts.gather import inspect_path
 
     if path is None and manifest is None:
-        raise UsageError("give a model PATH, a --manifest describing the model, or both")
+        raise UsageError(
+            "nothing to assess: neither a model path nor a manifest was given",
+            next_step="give a model folder or file, a manifest describing the model, or both",
+        )
     facts = inspect_path(path) if path is not None else None
     if manifest is None and facts is not None and not facts.root.startswith("hf://"):
         manifest = find_manifest(facts.root)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from modelwarden.errors import ConfigurationError, ModelwardenError, NotFoundError
+from modelwarden.errors import ConfigurationError, ModelwardenError, NotFoundError, RulesError, UsageError
 
 #: Exit status for an interrupted command (128 + SIGINT), as shells report it.
 INTERRUPTED = 130
@@ -34,6 +34,8 @@ HINTS: tuple[tuple[tuple[str, ...], type[ModelwardenError], str], ...] = (
         ConfigurationError,
         "`modelwarden gateway init DIR` writes a working deployment to start from",
     ),
+    (("assess",), UsageError, "`modelwarden assess PATH`, `modelwarden assess --manifest FILE`, or both"),
+    (("assess",), RulesError, "`--rules DIR` takes the folder that holds the rule files"),
 )
 
 

@@ -260,7 +260,11 @@ def load_rules(extra_dirs: list[Path] | None = None) -> RuleSet:
             texts.append((f"modelwarden/rules/data/{entry.name}", entry.read_text("utf-8")))
     for d in extra_dirs or []:
         if not d.is_dir():
-            raise RulesError("--rules must name a folder of rule files", path=d)
+            raise RulesError(
+                "a rule set must be a folder of rule files",
+                path=d,
+                next_step="name the folder that holds the *.yaml rule files",
+            )
         files = sorted(d.glob("*.yaml")) + sorted(d.glob("*.yml"))
         if not files:
             raise RulesError("no *.yaml rule files in this folder", path=d)

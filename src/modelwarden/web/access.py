@@ -165,7 +165,7 @@ def require_admin(
         raise ApiError(
             403,
             "admin_token_required",
-            "this page needs the admin token, and none is configured (serve --token-file)",
+            "this page needs the admin token, and the server was started without one",
         )
     if not _matches(presented_token(request.headers), expected):
         raise ApiError(
