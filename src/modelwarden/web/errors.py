@@ -14,8 +14,16 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from modelwarden.errors import ModelwardenError, RegistryError, UsageError
-from modelwarden.registry import AssessmentNotFound, InvalidAssessment
+from modelwarden.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidAssessment,
+    ModelwardenError,
+    NotFoundError,
+    RegistryError,
+    UnavailableError,
+    ValidationError,
+)
 
 log = logging.getLogger("modelwarden.web")
 
@@ -181,15 +189,18 @@ def install(app: FastAPI) -> None:
 
     async def modelwarden_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ModelwardenError)
-        if isinstance(exc, AssessmentNotFound):
-            return _render(request, ApiError(404, "not_found", exc.message))
         if isinstance(exc, InvalidAssessment):
             return _render(request, ApiError(422, "invalid_assessment", exc.message))
-        if isinstance(exc, UsageError):
+        # By kind (errors.py): the same statuses as the gateway's admin API.
+        if isinstance(exc, NotFoundError):
+            return _render(request, ApiError(404, "not_found", exc.message))
+        if isinstance(exc, ConflictError):
+            return _render(request, ApiError(409, "conflict", exc.message))
+        if isinstance(exc, ValidationError):
             return _render(request, ApiError(422, "invalid_request", exc.message))
-        if isinstance(exc, RegistryError):
-            # The message names the database URL or file: keep it in the server log.
-            log.error("registry error on %s %s: %s", request.method, request.url.path, exc.message)
+        if isinstance(exc, RegistryError | UnavailableError | ConfigurationError):
+            # The message names the database URL or a file: keep it in the server log.
+            log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc.message)
             return _render(
                 request, ApiError(503, "registry_unavailable", "the registry database is unavailable")
             )
