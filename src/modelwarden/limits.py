@@ -9,4 +9,104 @@ from __future__ import annotations
 
 # --- containers, pickles, NumPy, Keras, folders (zip-family owner) ---
 
+# Tensors and dimensions ------------------------------------------------------------------------------
+
+# Tensors read from one file: 2.5x the most a real checkpoint file holds (~100k; DeepSeek-V3 has ~92k
+# in all its 163 shards). Each tensor costs ~2 KB through inspect (JSON entry, TensorInfo, facts), so
+# the cap bounds a file's cost at ~0.5 GB; at 2,000,000 a 77 MB safetensors header of 1.3M tiny tensors
+# took 2.5 GB and 25 s. Inspect and scan already agreed on this value (artifacts/problems.py and the
+# scan's Limits.max_tensors); the header formats import it from here.
+MAX_TENSORS = 250_000
+# Dimensions of one tensor: model weights have a handful (GGML allows 4, NumPy 2 at most 64). 32 reads
+# every real weight and bounds the work per tensor. Inspect's value, now also the scan's.
+MAX_DIMS = 32
+
+# Pickles ---------------------------------------------------------------------------------------------
+
+# Opcodes walked in one pickle, by inspect and scan alike. A torch.save state dict costs ~33 opcodes
+# per tensor (measured with torch 2.13: 32,013 opcodes for 1,000 tensors), so 5M reads ~150,000
+# tensors — 1.5x the largest real checkpoint file — and bounds the walk to seconds. Replaced inspect's
+# 20,000,000 (artifacts/pickle_vm.py DEFAULT_MAX_OPS), which let a hostile data.pkl cost 4x the time
+# scan allowed and let inspect describe a pickle scan had stopped reading.
+MAX_PICKLE_OPS = 5_000_000
+# Pickles read one after another from one stream (a legacy torch checkpoint holds 5, a joblib file a
+# few; "nullifAI"-style padding needs more than one). Inspect and scan agreed.
+MAX_PICKLES_PER_STREAM = 64
+# An opcode argument up to this size is read by the fast walker into a window; larger ones are read in
+# place by pickletools, so a declared 4 GB BINBYTES never becomes a 4 GB allocation.
+PICKLE_MAX_WINDOW_BYTES = 16 << 20
+
+# Archives and compressed streams ----------------------------------------------------------------------
+
+# Containers within containers (zip in zip, nested pickles, a checkpoint in a Keras config).
+MAX_NESTING_DEPTH = 6
+# Decompressed bytes of one archive member held in memory (stored members are read in place and never
+# copied). Replaced inspect's 512 MiB cap on a checkpoint's data.pkl (artifacts/problems.py
+# PICKLE_MAX_BYTES) and its 1 TiB "cap" on a .keras weights member (artifacts/keras.py
+# WEIGHTS_MAX_BYTES), so inspect reads every member scan judges: a data.pkl takes ~120 bytes per
+# tensor (measured with torch 2.13), 12 MB for 100k tensors.
+MAX_ENTRY_BYTES = 1 << 30
+# Decompressed bytes read from one compressed stream (.gz, .xz, joblib's zlib) by the scan.
+MAX_STREAM_BYTES = 8 << 30
+# A member is a zip bomb when it would expand beyond ZIP_BOMB_MIN_BYTES at more than ZIP_BOMB_RATIO
+# times its compressed size: model data (weights, pickles, JSON) compresses far less than 200:1, and
+# a member under 64 MiB is cheap whatever its ratio. Inspect and scan agreed on both values.
+ZIP_BOMB_RATIO = 200
+ZIP_BOMB_MIN_BYTES = 64 << 20
+# Of an entry already judged a bomb, the scan inflates and analyses only this prefix: enough for a
+# payload placed early, small enough that a 1 MB bomb costs ~16 MB.
+ZIP_BOMB_SCAN_BYTES = 16 << 20
+# Entries listed from one central directory (and tar members): a torch.save archive holds one entry
+# per storage, so this matches MAX_TENSORS with room for the records beside them; each listed entry
+# costs a few hundred bytes.
+MAX_ZIP_ENTRIES = 200_000
+
+# NumPy -----------------------------------------------------------------------------------------------
+
+# .npy header bytes parsed, by inspect and scan. NumPy's own reader caps headers at 10,000 bytes but
+# ignores its cap when allow_pickle is on, so ours is only a memory bound that reads any header a
+# loader could; structured dtypes with many fields make long headers.
+MAX_NPY_HEADER_BYTES = 64 << 20
+# Nesting of a dtype description (sub-arrays of structured fields); deeper ones are taken to hold
+# objects (fail closed: a pickle walk, never a missed pickle).
+MAX_NPY_DESCR_DEPTH = 64
+# Fields of one structured dtype; more are taken to hold objects (fail closed).
+MAX_NPY_FIELDS = 100_000
+
+# Keras / HDF5 ----------------------------------------------------------------------------------------
+
+# JSON nodes of one Keras config walked by the scan (a node is one dict, list or value).
+MAX_KERAS_CONFIG_NODES = 1_000_000
+# Layers of one Keras config summarised by inspect.
+MAX_KERAS_LAYERS = 100_000
+# HDF5 global heap collections and objects checked before a variable-length attribute is read (HDF5
+# allocates what a collection or reference declares before comparing it with the data).
+MAX_HDF5_HEAP_COLLECTIONS = 64
+MAX_HDF5_HEAP_OBJECTS = 10_000
+
+# JSON, cards, text -----------------------------------------------------------------------------------
+
+# config / index / tokenizer JSON and Keras configs (DeepSeek-V3's index is ~9 MB). Inspect and scan
+# agreed.
+MAX_JSON_BYTES = 64 << 20
+# README.md model cards: past the cap only the start is read (a problem says so).
+MAX_CARD_BYTES = 8 << 20
+# LICENSE / USE_POLICY texts: past the cap the text is not identified (a problem says so).
+MAX_TEXT_BYTES = 4 << 20
+# Characters of one chat template analysed by the scan; longer ones are a finding.
+MAX_TEMPLATE_CHARS = 1 << 21
+
+# Folders ---------------------------------------------------------------------------------------------
+
+# Files listed in one release folder, by inspect (release.py) and scan (scan/folders.py) alike.
+# Replaced the scan's 200,000 (scan/folders.py MAX_FILES), which let scan list twice the files inspect
+# would; the files past the cap are reported as a problem, never passed.
+MAX_FOLDER_FILES = 100_000
+
+# Output ----------------------------------------------------------------------------------------------
+
+# Findings listed per file and rule; the rest are counted (a pickle importing os.system 10,000 times
+# is one finding with a count, not 10,000 lines).
+MAX_FINDINGS_PER_RULE = 200
+
 # --- safetensors, GGUF, ONNX (header-format owner) ---

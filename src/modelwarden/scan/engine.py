@@ -26,7 +26,7 @@ from modelwarden.artifacts.detect import compression_of, detect_bytes, is_tar_he
 from modelwarden.errors import UsageError
 from modelwarden.records import ArtifactFormat, Finding, Problem, ScannedFile, ScanReport
 from modelwarden.scan.context import DEFAULT_LIMITS, Buffer, Ctx, Limits, Scope, Sink, View
-from modelwarden.scan.zipread import has_archive
+from modelwarden.artifacts.zip import has_archive
 from modelwarden.untrusted.io import open_regular
 
 if TYPE_CHECKING:

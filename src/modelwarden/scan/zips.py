@@ -3,7 +3,7 @@
 Every entry is analysed by its content, not its name (a pickle under `config.p` is still a pickle:
 CVE-2025-1889), except the raw tensor storages a PyTorch archive's `data.pkl` names, which are tensor
 bytes and are skipped so that a multi-gigabyte checkpoint costs only its pickle. Structural tricks
-found by the tolerant reader (`zipread`) are findings (reference/scanners.md technique 5).
+found by the one zip reader (`artifacts/zip.py`) are findings (reference/scanners.md technique 5).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from modelwarden.records import ArtifactFormat
 from modelwarden.scan import keras_files, pickles
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 from modelwarden.scan.policy import load_policy
-from modelwarden.scan.zipread import EntryData, ZipEntry, ZipListing, crc_ok, entry_data, read_listing
+from modelwarden.artifacts.zip import EntryData, ZipEntry, ZipListing, crc_ok, entry_data, read_listing
 
 # Names (relative to the archive's top folder) that torch.save / torch.jit.save write.
 _TORCH_PICKLES = {"data.pkl"}

@@ -1,4 +1,7 @@
-"""A tolerant zip reader: reads archives the way loaders do, and notices where readers disagree.
+"""The zip reader — the only one: inspect and scan read every archive (PyTorch, Keras, .npz, any zip)
+through it, so inspect describes the very archive scan judged.
+
+It reads archives the way loaders do, and notices where readers disagree.
 
 Python's `zipfile` raises on what PyTorch's reader accepts (bad CRCs, encryption flag bits), and trusts
 the central directory where other readers trust local headers — both were used to make scanners skip
@@ -7,6 +10,13 @@ module parses the structures itself, over a memory map, and reports every incons
 stopping at the first one: local vs central names, flag bits, data descriptors, bytes that no entry
 accounts for (polyglot prefixes, hidden local headers), overlapping entries, truncation. Entry data is
 returned zero-copy for stored entries and decompressed under size and ratio caps otherwise.
+
+The listing is the view of Python's zipfile (which numpy, Keras and joblib use) with the last end
+record and zip64 locator read as zipfile and PyTorch's reader read them; what other readers see
+instead is kept in `alternates` and every disagreement is an `Issue` with `ambiguous` set. The scan
+reports those as `zip.ambiguous` findings, inspect as `zip_ambiguous` problems. Bytes come from a
+`Buffer`: the scan's memory map, or inspect's `LocalFile` through `SourceBuffer`. The caps are the
+`ZipLimits` fields, whose defaults (`ZIP_LIMITS`) are `modelwarden.limits`.
 """
 
 from __future__ import annotations
@@ -16,8 +26,58 @@ import lzma
 import struct
 import zlib
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from modelwarden.scan.context import Buffer, Limits, View
+from modelwarden import limits as caps
+from modelwarden.artifacts.source import Buffer, View
+
+
+class ZipLimits(Protocol):
+    """The caps the reader needs; the scan's `Limits` provides them, inspect passes `ZIP_LIMITS`."""
+
+    @property
+    def max_zip_entries(self) -> int:
+        """Entries listed from one archive."""
+        ...
+
+    @property
+    def max_entry_bytes(self) -> int:
+        """Decompressed bytes of one member held in memory."""
+        ...
+
+    @property
+    def bomb_ratio(self) -> int:
+        """Compression ratio that makes a member over `bomb_min_bytes` a bomb."""
+        ...
+
+    @property
+    def bomb_min_bytes(self) -> int:
+        """Size under which no ratio makes a member a bomb."""
+        ...
+
+    @property
+    def bomb_scan_bytes(self) -> int:
+        """Prefix of a declared bomb that is inflated."""
+        ...
+
+
+@dataclass(frozen=True)
+class ZipCaps:
+    """`ZipLimits` with the one table's values: what inspect reads with (the scan's defaults agree)."""
+
+    max_zip_entries: int = caps.MAX_ZIP_ENTRIES
+    """Entries listed from one archive."""
+    max_entry_bytes: int = caps.MAX_ENTRY_BYTES
+    """Decompressed bytes of one member held in memory."""
+    bomb_ratio: int = caps.ZIP_BOMB_RATIO
+    """Compression ratio that makes a member over `bomb_min_bytes` a bomb."""
+    bomb_min_bytes: int = caps.ZIP_BOMB_MIN_BYTES
+    """Size under which no ratio makes a member a bomb."""
+    bomb_scan_bytes: int = caps.ZIP_BOMB_SCAN_BYTES
+    """Prefix of a declared bomb that is inflated."""
+
+
+ZIP_LIMITS = ZipCaps()
 
 _LOCAL = b"PK\x03\x04"
 _CENTRAL = b"PK\x01\x02"
@@ -131,7 +191,7 @@ class Directory:
     """Offset of the zip64 end record that reader uses, if any."""
 
 
-def read_listing(buf: Buffer, limits: Limits) -> ZipListing:
+def read_listing(buf: Buffer, limits: ZipLimits) -> ZipListing:
     """The archive as Python's zipfile reads it (what numpy, Keras, joblib and most loaders use), with
     every reader disagreement recorded and, in `alternates`, the listings other readers would see."""
     listing = ZipListing()
@@ -169,7 +229,7 @@ def read_listing(buf: Buffer, limits: Limits) -> ZipListing:
     return listing
 
 
-def _fill(buf: Buffer, d: Directory, listing: ZipListing, limits: Limits) -> None:
+def _fill(buf: Buffer, d: Directory, listing: ZipListing, limits: ZipLimits) -> None:
     listing.eocd_offset = d.eocd
     listing.reader = d.reader
     _, disk, _, _, _, _, _, comment_len = _EOCD_FMT.unpack(buf[d.eocd : d.eocd + 22])
@@ -391,7 +451,7 @@ def _record_views(buf: Buffer, eocd: int) -> list[Directory]:
 
 
 def _read_central(
-    buf: Buffer, start: int, end: int, concat: int, listing: ZipListing, limits: Limits
+    buf: Buffer, start: int, end: int, concat: int, listing: ZipListing, limits: ZipLimits
 ) -> None:
     pos = start
     while pos + 46 <= end and len(listing.entries) < limits.max_zip_entries:
@@ -546,7 +606,7 @@ def _descriptor_len(buf: Buffer, pos: int, zip64: bool) -> int:
     return 20 if zip64 else 12
 
 
-def _coverage(buf: Buffer, listing: ZipListing, limits: Limits) -> None:
+def _coverage(buf: Buffer, listing: ZipListing, limits: ZipLimits) -> None:
     """Find bytes no entry accounts for: a prefix, gaps (hidden local headers), and overlaps."""
     spans: list[tuple[int, int, ZipEntry]] = []
     for e in listing.entries:
@@ -613,7 +673,7 @@ def _coverage(buf: Buffer, listing: ZipListing, limits: Limits) -> None:
 
 
 def _walk_local_headers(
-    buf: Buffer, start: int, end: int, listing: ZipListing, limits: Limits, *, known: set[int] | None = None
+    buf: Buffer, start: int, end: int, listing: ZipListing, limits: ZipLimits, *, known: set[int] | None = None
 ) -> None:
     """Entries found by scanning for local headers (as a streaming reader would see them)."""
     view = View(buf, 0, end)
@@ -681,11 +741,11 @@ class EntryData:
     truncated: bool = False
 
 
-def _bomb(size: int, compressed: int, limits: Limits) -> bool:
+def _bomb(size: int, compressed: int, limits: ZipLimits) -> bool:
     return size > limits.bomb_min_bytes and size > limits.bomb_ratio * max(1, compressed)
 
 
-def entry_data(buf: Buffer, entry: ZipEntry, limits: Limits) -> EntryData:
+def entry_data(buf: Buffer, entry: ZipEntry, limits: ZipLimits) -> EntryData:
     """An entry's bytes: stored entries zero-copy, compressed ones inflated under a budget.
 
     The budget is fixed from the central directory before anything is inflated (loaders such as
@@ -789,7 +849,7 @@ class _ZlibStream:
         return self._d.decompress(data or self._d.unconsumed_tail, max_length)
 
 
-def _inflate(src: View, method: int, budget: int, limits: Limits) -> _Inflated:
+def _inflate(src: View, method: int, budget: int, limits: ZipLimits) -> _Inflated:
     """Inflate at most `budget` bytes (one more to notice an overrun), stopping early on a bomb ratio."""
     dec: _ZlibStream | bz2.BZ2Decompressor | lzma.LZMADecompressor
     if method == 8:
