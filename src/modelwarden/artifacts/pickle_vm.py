@@ -788,7 +788,7 @@ _decode_long = pickle.decode_long  # what pickletools' long1 reader uses
 _BytesIO = io.BytesIO
 
 _FIRST_WINDOW = 64 << 10  # most model pickles (a torch data.pkl) fit in the first window
-_WINDOW_CAP = PICKLE_MAX_WINDOW_BYTES  # a larger argument is left to genops, which reads it in place
+_MAX_WINDOW = PICKLE_MAX_WINDOW_BYTES  # a larger argument is left to genops, which reads it in place
 
 
 class _FastState:
@@ -809,7 +809,7 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
     The opcodes executed inline here do exactly what their `_Machine` handlers do; when one would fail
     (a memo key read before it was written, PUT on an empty stack) the handler runs instead and raises.
 
-    Memory: a window is at most _WINDOW_CAP bytes, however large a length the pickle declares.
+    Memory: a window is at most _MAX_WINDOW bytes, however large a length the pickle declares.
     """
     # Locals, not globals, in the loop: this function is where a scan of a checkpoint spends its time.
     GET1, PUT1, INT1, GROUP4, GET4, PUT4, INT4, I4 = _GET1, _PUT1, _INT1, _GET4, _GET4, _PUT4, _INT4, _I4
@@ -943,10 +943,10 @@ def _walk_fast(machine: _Machine, buf: Buffer, start: int, max_ops: int, state: 
                 else:
                     return base + p  # not an opcode: genops reports it
             if need:
-                if at_end or need > _WINDOW_CAP:
+                if at_end or need > _MAX_WINDOW:
                     return base + p  # truncated, or too large to copy: genops reads it in place
                 base += p
-                window = min(_WINDOW_CAP, max(window * 2, need))
+                window = min(_MAX_WINDOW, max(window * 2, need))
                 data = bytes(buf[base : min(size, base + window)])
                 n = len(data)
                 at_end = base + n >= size

@@ -8,6 +8,7 @@ Every read is bounded by the caller (see `modelwarden.limits`); a source never r
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -187,3 +188,34 @@ class View:
             return -1 if hit < 0 else hit + start
         hit = int(finder(sub, self._start + start, stop))
         return -1 if hit < 0 else hit - self._start
+
+
+class BufferFile(io.RawIOBase):
+    """A read-only, seekable file object over a `Buffer`, for libraries that want a file (h5py reads a
+    .keras archive's weights member through it, in place, without copying the member)."""
+
+    def __init__(self, buf: Buffer) -> None:
+        super().__init__()
+        self._buf = buf
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._buf)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        chunk = self._buf[self._pos : self._pos + len(b)]
+        n = len(chunk)
+        memoryview(b).cast("B")[:n] = chunk
+        self._pos += n
+        return n

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from modelwarden import limits as caps
+from modelwarden.artifacts.problems import ArtifactProblem
 from modelwarden.artifacts.source import Buffer, View
+from modelwarden.records import Problem
 
 
 class ZipLimits(Protocol):
@@ -673,7 +675,13 @@ def _coverage(buf: Buffer, listing: ZipListing, limits: ZipLimits) -> None:
 
 
 def _walk_local_headers(
-    buf: Buffer, start: int, end: int, listing: ZipListing, limits: ZipLimits, *, known: set[int] | None = None
+    buf: Buffer,
+    start: int,
+    end: int,
+    listing: ZipListing,
+    limits: ZipLimits,
+    *,
+    known: set[int] | None = None,
 ) -> None:
     """Entries found by scanning for local headers (as a streaming reader would see them)."""
     view = View(buf, 0, end)
@@ -906,3 +914,134 @@ def crc_ok(data: Buffer, expected: int) -> bool:
     for i in range(0, len(data), step):
         crc = zlib.crc32(data[i : i + step], crc)
     return crc == expected
+
+
+# ------------------------------------------------------------------------------------------------------
+# What both readers derive from a listing
+# ------------------------------------------------------------------------------------------------------
+
+
+def visible_files(listing: ZipListing) -> list[ZipEntry]:
+    """The entries a directory reader lists (no folders, no entries found only by their local header)."""
+    return [e for e in listing.entries if not e.hidden and not e.is_dir]
+
+
+def torch_root(listing: ZipListing) -> str:
+    """The top folder torch's reader reads records from: the folder of the first central directory
+    entry (caffe2's inline_container takes the archive's name from it); "" when that entry is at the
+    root, which torch refuses ("file in archive is not in a subdirectory")."""
+    visible = visible_files(listing)
+    return visible[0].name.split("/", 1)[0] if visible and "/" in visible[0].name else ""
+
+
+def duplicate_names(listing: ZipListing) -> dict[str, int]:
+    """Names that more than one entry carries, with their count."""
+    counts: dict[str, int] = {}
+    for e in listing.entries:
+        counts[e.name] = counts.get(e.name, 0) + 1
+    return {name: n for name, n in counts.items() if n > 1}
+
+
+def duplicate_ambiguity(name: str, n: int) -> str:
+    """Why duplicate names are ambiguous: each reader takes another copy."""
+    return (
+        f"{n} entries are named {name!r}: Python's zipfile reads the last copy, PyTorch's reader"
+        " the one its sorted lookup finds, extractors the one written last"
+    )
+
+
+def ambiguity_problems(listing: ZipListing, rel: str) -> list[Problem]:
+    """Inspect's account of every reader disagreement the scan reports as `zip.ambiguous`: what inspect
+    describes is one reader's view, and another loader reads other content. Errors: facts drawn from an
+    ambiguous archive cannot be trusted for every loader (fail closed)."""
+    messages: list[str] = []
+    for issue in listing.issues:
+        if issue.ambiguous:
+            messages.append(
+                issue.message if issue.rule_id == "zip.ambiguous" else f"{issue.message} — {issue.ambiguous}"
+            )
+    messages += [duplicate_ambiguity(name, n) for name, n in duplicate_names(listing).items()]
+    unique = list(dict.fromkeys(messages))
+    problems = [Problem(file=rel, code="zip_ambiguous", message=m) for m in unique[:_MAX_PROBLEMS_LISTED]]
+    if len(unique) > _MAX_PROBLEMS_LISTED:
+        more = len(unique) - _MAX_PROBLEMS_LISTED
+        problems.append(Problem(file=rel, code="zip_ambiguous", message=f"{more} more reader disagreements"))
+    return problems
+
+
+_MAX_PROBLEMS_LISTED = 20  # disagreements named one by one; the rest are counted
+
+
+# ------------------------------------------------------------------------------------------------------
+# Members as inspect reads them: refused with a problem instead of analysed in part
+# ------------------------------------------------------------------------------------------------------
+
+
+def require_directory(listing: ZipListing) -> None:
+    """Refuse an archive no directory reader can open (its entries were found by local headers only):
+    loaders cannot load it, so inspect describes nothing of it (the scan still analyses every entry)."""
+    if listing.cd_start is None:
+        why = next(
+            (i.message for i in listing.issues if i.rule_id == "zip.malformed"), "no central directory"
+        )
+        raise ArtifactProblem("corrupt_zip", f"zip archive is corrupt or truncated ({why})")
+
+
+def is_bomb(entry: ZipEntry, limits: ZipLimits = ZIP_LIMITS) -> bool:
+    """The central directory declares a bomb (the scan inflates only a prefix of such an entry)."""
+    return _bomb(entry.uncompressed_size, entry.compressed_size, limits)
+
+
+def check_member(entry: ZipEntry, *, cap: int, limits: ZipLimits = ZIP_LIMITS) -> None:
+    """Raise if the member is password-protected, declares a bomb, or declares more than `cap` bytes."""
+    if entry.encrypted:
+        raise ArtifactProblem(
+            "encrypted_entry", f"entry {entry.name!r} is encrypted (password-protected): not read"
+        )
+    if is_bomb(entry, limits):
+        raise ArtifactProblem(
+            "zip_bomb",
+            f"entry {entry.name!r} expands {entry.uncompressed_size:,} bytes from {entry.compressed_size:,}"
+            f" (ratio {entry.uncompressed_size // max(1, entry.compressed_size):,}:1):"
+            " refusing to decompress it",
+        )
+    if entry.uncompressed_size > cap:
+        raise ArtifactProblem(
+            "entry_too_large",
+            f"entry {entry.name!r} declares {entry.uncompressed_size:,} bytes, over the {cap:,}-byte cap",
+        )
+
+
+def read_member(buf: Buffer, entry: ZipEntry, *, cap: int, limits: ZipLimits = ZIP_LIMITS) -> Buffer:
+    """A member's bytes (in place when stored), after `check_member`; never more than `cap` bytes."""
+    check_member(entry, cap=min(cap, limits.max_entry_bytes), limits=limits)
+    got = entry_data(buf, entry, limits)
+    if got.data is None or (got.problem and got.rule_id != "zip.malformed") or got.truncated:
+        why = got.problem or "its data cannot be located"
+        code = "zip_bomb" if got.rule_id == "zip.bomb" else "corrupt_zip"
+        raise ArtifactProblem(code, f"entry {entry.name!r} cannot be read ({why})")
+    if len(got.data) > cap:
+        raise ArtifactProblem("entry_too_large", f"entry {entry.name!r} expands beyond the {cap:,}-byte cap")
+    return got.data
+
+
+def member_prefix(buf: Buffer, entry: ZipEntry, n: int) -> bytes:
+    """The first `n` bytes of a member (fewer when it is shorter), inflating no more than that."""
+    if entry.data_offset is None or entry.unreadable:
+        raise ArtifactProblem(
+            "corrupt_zip", f"entry {entry.name!r}: {entry.unreadable or 'local header missing'}"
+        )
+    start = entry.data_offset
+    src = View(buf, start, min(len(buf), start + entry.compressed_size))
+    if entry.method == 0:
+        return src[:n]
+    try:
+        got = _inflate(src, entry.method, n, ZipCaps(bomb_min_bytes=n + 1))
+    except _Unsupported:
+        name = METHODS.get(entry.method, f"method {entry.method}")
+        raise ArtifactProblem(
+            "corrupt_zip", f"entry {entry.name!r}: compression {name} is not supported"
+        ) from None
+    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
+        raise ArtifactProblem("corrupt_zip", f"entry {entry.name!r} does not decompress ({exc})") from None
+    return bytes(got.out[:n])
