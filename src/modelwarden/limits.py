@@ -108,5 +108,8 @@ MAX_FOLDER_FILES = 100_000
 # Findings listed per file and rule; the rest are counted (a pickle importing os.system 10,000 times
 # is one finding with a count, not 10,000 lines).
 MAX_FINDINGS_PER_RULE = 200
+# Problems inspect lists for one file and kind (tensors without storage, reader disagreements); the
+# rest are counted. A hostile file can hold a million broken tensors; the report stays readable.
+MAX_PROBLEMS_PER_FILE = 50
 
 # --- safetensors, GGUF, ONNX (header-format owner) ---

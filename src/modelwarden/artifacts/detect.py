@@ -16,12 +16,12 @@ import zlib
 from pathlib import Path
 
 from modelwarden.artifacts import zip as zipread
+from modelwarden.artifacts.problems import SAFETENSORS_MAX_HEADER
 from modelwarden.artifacts.source import LocalFile, SourceBuffer
 from modelwarden.records import ArtifactFormat
 from modelwarden.untrusted.io import open_regular
 
 HEAD_BYTES = 4096
-SAFETENSORS_MAX_HEADER = 100_000_000  # the reference implementation's cap (formats.md)
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _NPY_MAGIC = b"\x93NUMPY"

@@ -25,7 +25,7 @@ from modelwarden.artifacts import zip as zipread
 from modelwarden.artifacts.problems import ArtifactProblem
 from modelwarden.artifacts.source import LocalFile, SourceBuffer
 from modelwarden.artifacts.tensors import DTYPE_BITS, numel
-from modelwarden.limits import MAX_DIMS, MAX_ENTRY_BYTES, MAX_TENSORS
+from modelwarden.limits import MAX_DIMS, MAX_ENTRY_BYTES, MAX_PROBLEMS_PER_FILE, MAX_TENSORS
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
 from modelwarden.untrusted.io import open_regular
 
@@ -171,7 +171,7 @@ def _tensors(
     seen_views: set[tuple[Any, ...]] = set()
 
     def add(code: str, message: str) -> None:
-        if len(problems) < 50:
+        if len(problems) < MAX_PROBLEMS_PER_FILE:
             problems.append(Problem(file=rel, code=code, message=message))
 
     for name, buffer, parsed in found:

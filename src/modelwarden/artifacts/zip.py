@@ -962,14 +962,12 @@ def ambiguity_problems(listing: ZipListing, rel: str) -> list[Problem]:
             )
     messages += [duplicate_ambiguity(name, n) for name, n in duplicate_names(listing).items()]
     unique = list(dict.fromkeys(messages))
-    problems = [Problem(file=rel, code="zip_ambiguous", message=m) for m in unique[:_MAX_PROBLEMS_LISTED]]
-    if len(unique) > _MAX_PROBLEMS_LISTED:
-        more = len(unique) - _MAX_PROBLEMS_LISTED
+    listed = unique[: caps.MAX_PROBLEMS_PER_FILE]
+    problems = [Problem(file=rel, code="zip_ambiguous", message=m) for m in listed]
+    if len(unique) > len(listed):
+        more = len(unique) - len(listed)
         problems.append(Problem(file=rel, code="zip_ambiguous", message=f"{more} more reader disagreements"))
     return problems
-
-
-_MAX_PROBLEMS_LISTED = 20  # disagreements named one by one; the rest are counted
 
 
 # ------------------------------------------------------------------------------------------------------

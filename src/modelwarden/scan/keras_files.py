@@ -22,6 +22,7 @@ import re
 import struct
 from typing import Any
 
+from modelwarden.limits import MAX_HDF5_HEAP_COLLECTIONS, MAX_HDF5_HEAP_OBJECTS, MAX_KERAS_CONFIG_NODES
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 from modelwarden.scan.policy import format_policy, load_policy
 
@@ -138,8 +139,8 @@ def _heap_too_big(buf: Buffer | None, cap: int) -> str | None:
         head = buf[pos : pos + 16]
         if len(head) == 16 and head[4] == 1 and head[5:8] == b"\0\0\0":
             collections += 1
-            if collections > _MAX_COLLECTIONS:
-                return f"more than {_MAX_COLLECTIONS} global heap collections to check"
+            if collections > MAX_HDF5_HEAP_COLLECTIONS:
+                return f"more than {MAX_HDF5_HEAP_COLLECTIONS} global heap collections to check"
             (declared,) = struct.unpack("<Q", head[8:16])
             if declared > cap or pos + declared > size:
                 where = "past the end of the file" if pos + declared > size else "over the cap"
@@ -151,15 +152,11 @@ def _heap_too_big(buf: Buffer | None, cap: int) -> str | None:
     return None
 
 
-_MAX_COLLECTIONS = 64
-_MAX_OBJECTS = 10_000
-
-
 def _heap_objects(buf: Buffer, start: int, declared: int) -> dict[int, int]:
     """Object index -> size, for the objects of the collection at `start`."""
     objects: dict[int, int] = {}
     pos, end = start + 16, start + declared
-    while pos + 16 <= end and len(objects) < _MAX_OBJECTS:
+    while pos + 16 <= end and len(objects) < MAX_HDF5_HEAP_OBJECTS:
         index, _refs, _reserved, size = struct.unpack("<HHIQ", buf[pos : pos + 16])
         if index == 0:
             break  # free space: the last object
@@ -191,7 +188,7 @@ def analyse_config(root: Any, scope: Scope, ctx: Ctx, *, pointer: str = "") -> N
     tf_bad = tuple(policy["dangerous_tf_functions_prefixes"])
     todo: list[tuple[str, Any]] = [(pointer, root)]
     seen = 0
-    while todo and seen < 1_000_000:
+    while todo and seen < MAX_KERAS_CONFIG_NODES:
         path, node = todo.pop()
         seen += 1
         if isinstance(node, dict):

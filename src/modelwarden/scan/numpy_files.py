@@ -27,15 +27,12 @@ from typing import Any
 
 from modelwarden.artifacts import pickle_vm as vm
 from modelwarden.artifacts.detect import looks_like_pickle
+from modelwarden.limits import MAX_NPY_DESCR_DEPTH, MAX_NPY_FIELDS, MAX_NPY_HEADER_BYTES
 from modelwarden.scan import pickles
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 from modelwarden.untrusted.io import open_regular
 
 _MAGIC = b"\x93NUMPY"
-# NumPy ignores its own 10 000-byte header cap when allow_pickle is on, so ours is only a memory bound.
-_MAX_HEADER = 64 << 20
-_MAX_DESCR_DEPTH = 64  # deeper descriptions are taken to hold objects (NumPy recurses far deeper)
-_MAX_FIELDS = 100_000
 # Type names in a dtype string: an object type starts with "o"/"O" ('O', 'O8', 'object', 'object_');
 # 'T' is NumPy 2's variable-width StringDType, whose arrays are also saved and loaded as pickles.
 _WORD = re.compile(r"[A-Za-z_]+")
@@ -49,7 +46,7 @@ def descr_holds_objects(descr: Any, depth: int = 0) -> bool:
     contributes its keys and a two-character string 'xO' is the field x of type 'O'. Errs towards
     True: a description NumPy would refuse costs a pickle walk, never a missed one.
     """
-    if depth > _MAX_DESCR_DEPTH:
+    if depth > MAX_NPY_DESCR_DEPTH:
         return True
     if isinstance(descr, str):
         return _string_holds_objects(descr)
@@ -58,10 +55,10 @@ def descr_holds_objects(descr: Any, depth: int = 0) -> bool:
     if isinstance(descr, bytes | int | float | complex | bool) or descr is None:
         return False  # NumPy refuses these (iterating them yields no field tuples)
     try:
-        fields = list(islice(iter(descr), _MAX_FIELDS + 1))
+        fields = list(islice(iter(descr), MAX_NPY_FIELDS + 1))
     except TypeError:
         return False
-    if len(fields) > _MAX_FIELDS:
+    if len(fields) > MAX_NPY_FIELDS:
         return True
     for f in fields:
         if isinstance(f, bytes | int | float | complex | bool) or f is None:
@@ -126,8 +123,12 @@ def analyse_npy(buf: Buffer, scope: Scope, ctx: Ctx) -> None:
         ctx.add(scope, "numpy.malformed", f"declared header length {hlen} exceeds the file")
         return
     data_start = start + hlen
-    if hlen > _MAX_HEADER:
-        ctx.add(scope, "numpy.malformed", f"declared header length {hlen} exceeds the {_MAX_HEADER} limit")
+    if hlen > MAX_NPY_HEADER_BYTES:
+        ctx.add(
+            scope,
+            "numpy.malformed",
+            f"declared header length {hlen} exceeds the {MAX_NPY_HEADER_BYTES} limit",
+        )
         _unread_header(buf, data_start, scope, ctx)
         return
     try:
