@@ -33,6 +33,7 @@ AREA = [
     "artifacts/torch.py",
     "artifacts/keras.py",
     "artifacts/numpy.py",
+    "artifacts/npy.py",
     "artifacts/pickle_vm.py",
     "artifacts/tensors.py",
     "artifacts/problems.py",
@@ -217,3 +218,17 @@ def test_a_folder_over_the_file_cap_is_cut_by_both_stages_at_the_same_number(
     walked = folders.walk(tmp_path)
     assert len(inspected.files) == len(walked.files) == 5
     assert [p.code for p in inspected.problems] == [p.code for p in walked.problems] == ["too_many_files"]
+
+
+def test_an_npy_header_over_the_cap_is_refused_by_both_stages_with_the_same_number(tmp_path: Path) -> None:
+    import struct
+
+    cap = limits.MAX_NPY_HEADER_BYTES
+    path = tmp_path / "long.npy"
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }".ljust(cap + 1, b" ")
+    path.write_bytes(b"\x93NUMPY\x02\x00" + struct.pack("<I", len(header)) + header + b"\0" * 4)
+    expected = f"declared header length {cap + 1} exceeds the {cap} limit"
+    problems = read_artifact(path, "long.npy").problems
+    assert [(p.code, p.message) for p in problems] == [("invalid_npy_header", f".npy {expected}")]
+    findings = scan_paths([path], hash_files=False).findings
+    assert [(f.rule_id, f.message) for f in findings] == [("numpy.malformed", expected)]

@@ -1,26 +1,25 @@
 """NumPy `.npy` and `.npz`: array headers only (formats.md "NumPy, joblib").
 
-`numpy.lib.format` reads the magic, version and the Python-literal header dict with
-`ast.literal_eval` (no code runs) and caps the header length; we never call `np.load`. An object
+The header is read by the parser the scan uses (`artifacts/npy.py`: magic, version and the
+Python-literal header dict with `ast.literal_eval`, no code runs, under the one header cap); .npz
+members come through the one zip reader. We never call `np.load`. An object
 array (`descr` `|O`) carries a pickle as its payload: it is reported, never read.
 """
 
 from __future__ import annotations
 
-import io
-import struct
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from modelwarden.artifacts import zip as zipread
+from modelwarden.artifacts.npy import NpyHeaderError, descr_holds_objects, header_length, read_npy_header
 from modelwarden.artifacts.problems import ArtifactProblem
-from modelwarden.artifacts.source import LocalFile, SourceBuffer
+from modelwarden.artifacts.source import Buffer, LocalFile, SourceBuffer
 from modelwarden.artifacts.tensors import numel
 from modelwarden.limits import MAX_DIMS, MAX_NPY_HEADER_BYTES, MAX_TENSORS
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
-from modelwarden.untrusted.io import open_regular
 
 _KINDS = {"f": "F", "i": "I", "u": "U", "c": "C"}
 
@@ -37,31 +36,39 @@ def dtype_name(dtype: np.dtype[Any]) -> str:
     return f"{prefix}{dtype.itemsize * 8}"
 
 
-def read_header(fh: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
-    """(shape, fortran_order, dtype, header_end) from an open .npy stream positioned at its start."""
-    fmt = np.lib.format
+def read_header(buf: Buffer) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
+    """(shape, fortran_order, dtype, header_end) of the .npy bytes in `buf`, through the parser the scan
+    uses (`artifacts/npy.py`); the dtype is built by NumPy's own `descr_to_dtype`, which runs no code."""
     try:
-        version = fmt.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(fh)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = fmt.read_array_header_2_0(fh)
-        else:
-            raise ArtifactProblem("unsupported_version", f".npy format version {version} is not supported")
-    except ArtifactProblem:
-        raise
-    except (ValueError, SyntaxError, EOFError, OSError) as exc:
-        text = str(exc)
-        code = "truncated" if "EOF" in text or "truncated" in text.lower() else "invalid_npy_header"
-        raise ArtifactProblem(code, f".npy header cannot be read ({text[:120]})") from None
+        header = read_npy_header(buf)
+    except NpyHeaderError as exc:
+        raise ArtifactProblem(
+            _HEADER_CODES.get(exc.kind, "invalid_npy_header"), f".npy {exc.message}"
+        ) from None
+    shape = header.shape
+    if not isinstance(shape, tuple) or not all(type(d) is int and d >= 0 for d in shape):
+        raise ArtifactProblem("invalid_npy_header", f".npy shape {str(shape)[:60]} is not a tuple of sizes")
     if len(shape) > MAX_DIMS:
         raise ArtifactProblem("absurd_shape", f".npy header declares {len(shape)} dimensions")
-    return tuple(int(d) for d in shape), bool(fortran), dtype, fh.tell()
+    if descr_holds_objects(header.descr):
+        dtype = np.dtype(object)  # whatever NumPy would build, its payload is a pickle: never read
+    else:
+        try:
+            dtype = np.lib.format.descr_to_dtype(header.descr)
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError, SyntaxError):
+            raise ArtifactProblem(
+                "invalid_npy_header",
+                f".npy dtype description {str(header.descr)[:60]} is not one NumPy reads",
+            ) from None
+    return tuple(shape), bool(header.fortran_order), dtype, header.data_start
+
+
+_HEADER_CODES = {"beyond_file": "truncated", "short": "truncated", "version": "unsupported_version"}
 
 
 def read_npy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
-    with open_regular(path) as fh:
-        shape, _fortran, dtype, end = read_header(fh)
+    with LocalFile(path, name=rel) as src:
+        shape, _fortran, dtype, end = read_header(SourceBuffer(src))
     info = ArtifactInfo(path=rel, format=ArtifactFormat.NPY, size=size, bytes_read=end)
     tensor, problem = _tensor(path.stem, shape, dtype, available=size - end, rel=rel)
     if tensor is not None:
@@ -86,7 +93,7 @@ def read_npz(path: Path, rel: str, *, size: int) -> ArtifactInfo:
         for m in members:
             try:
                 zipread.check_member(m, cap=m.uncompressed_size)
-                shape, _fortran, dtype, end = read_header(io.BytesIO(_npy_header_bytes(buf, m)))
+                shape, _fortran, dtype, end = read_header(_npy_header_bytes(buf, m))
             except ArtifactProblem as exc:
                 message = (
                     exc.message if exc.message.startswith("entry ") else f"entry {m.name!r}: {exc.message}"
@@ -106,18 +113,10 @@ def read_npz(path: Path, rel: str, *, size: int) -> ArtifactInfo:
 def _npy_header_bytes(buf: SourceBuffer, member: zipread.ZipEntry) -> bytes:
     """The magic, the header length and the header of a member, and nothing after them."""
     head = zipread.member_prefix(buf, member, 12)
-    if head[6:7] == b"\x01" and len(head) >= 10:
-        end = 10 + struct.unpack("<H", head[8:10])[0]
-    elif len(head) >= 12:
-        end = 12 + struct.unpack("<I", head[8:12])[0]
-    else:
-        return head
-    if end > MAX_NPY_HEADER_BYTES:
-        raise ArtifactProblem(
-            "invalid_npy_header",
-            f".npy header of {end:,} bytes is over the {MAX_NPY_HEADER_BYTES:,}-byte cap",
-        )
-    return zipread.member_prefix(buf, member, end)
+    end = header_length(head)
+    if end is None:
+        return head  # the parser says what is wrong with it
+    return zipread.member_prefix(buf, member, min(end, 12 + MAX_NPY_HEADER_BYTES))
 
 
 def _tensor(
