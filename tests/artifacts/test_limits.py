@@ -34,6 +34,7 @@ AREA = [
     "artifacts/keras.py",
     "artifacts/numpy.py",
     "artifacts/npy.py",
+    "artifacts/hdf5.py",
     "artifacts/pickle_vm.py",
     "artifacts/tensors.py",
     "artifacts/problems.py",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from modelwarden.artifacts import zip as zipread
+from modelwarden.artifacts.hdf5 import attribute_too_big
 from modelwarden.artifacts.numpy import dtype_name
 from modelwarden.artifacts.problems import ArtifactProblem
 from modelwarden.artifacts.source import Buffer, BufferFile, LocalFile, SourceBuffer
@@ -75,18 +76,22 @@ def _bytes(buf: Buffer, entry: zipread.ZipEntry, cap: int) -> bytes:
 
 
 def read_h5(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> ArtifactInfo:
+    """A legacy Keras .h5 (or plain HDF5 weights): the graph in the root attribute `model_config`, read
+    only once the guard the scan applies (`artifacts/hdf5.py`) bounds its size; weight shapes from the
+    dataset headers."""
     import h5py
 
     info = ArtifactInfo(path=rel, format=fmt, size=size)
     try:
-        with h5py.File(path, "r") as f:
+        with LocalFile(path, name=rel) as src, h5py.File(path, "r") as f:
+            heap: list[str | None] = []
             classes: dict[str, str] = {}
-            raw = f.attrs.get("model_config")
+            raw = _attribute(f, "model_config", SourceBuffer(src), heap, info)
             if raw is not None:
                 config = _json(raw if isinstance(raw, bytes) else str(raw).encode(), "model_config attribute")
                 info.metadata.update(_graph_summary(config))
                 classes = _layer_classes(config)
-                version = f.attrs.get("keras_version")
+                version = _attribute(f, "keras_version", SourceBuffer(src), heap, info)
                 if version is not None:
                     info.metadata["keras_version"] = (
                         version.decode() if isinstance(version, bytes) else str(version)
@@ -97,6 +102,19 @@ def read_h5(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> Artifact
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
         raise ArtifactProblem("invalid_hdf5", f"HDF5 file cannot be read ({str(exc)[:120]})") from None
     return info
+
+
+def _attribute(f: Any, name: str, buf: Buffer, heap: list[str | None], info: ArtifactInfo) -> Any:
+    """A root attribute's value, or None when absent or too large to read safely (a problem says so)."""
+    if name not in f.attrs:
+        return None
+    too_big = attribute_too_big(f, name, buf, MAX_JSON_BYTES, heap)
+    if too_big:
+        info.problems.append(
+            Problem(file=info.path, code="attribute_too_large", message=f"{name}: {too_big}; not read")
+        )
+        return None
+    return f.attrs[name]
 
 
 def _h5_tensors(fh: IO[bytes] | BufferFile, rel: str, *, layer_classes: dict[str, str]) -> list[TensorInfo]:
