@@ -15,7 +15,6 @@ as training state, not parameters (see `tensors.py`).
 
 from __future__ import annotations
 
-import mmap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from modelwarden.artifacts.source import LocalFile, SourceBuffer
 from modelwarden.artifacts.tensors import DTYPE_BITS, numel
 from modelwarden.limits import MAX_DIMS, MAX_ENTRY_BYTES, MAX_PROBLEMS_PER_FILE, MAX_TENSORS
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
-from modelwarden.untrusted.io import open_regular
 
 _REBUILD_TENSOR = frozenset(
     {
@@ -111,8 +109,9 @@ def read_zip(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> Artifac
 def read_legacy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
     """Legacy format: magic, protocol, sys_info, object graph, storage keys — then raw storages."""
     info = ArtifactInfo(path=rel, format=ArtifactFormat.TORCH_LEGACY, size=size)
-    with open_regular(path) as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        traces = vm.walk_all(mm, max_pickles=5)  # the format's five pickles, the usual opcode cap
+    with LocalFile(path, name=rel) as src:
+        buf = SourceBuffer(src)
+        traces = vm.walk_all(buf, max_pickles=5)  # the format's five pickles, the usual opcode cap
         if len(traces) < 5 or any(t.error for t in traces):
             bad = next((t for t in traces if t.error), None)
             why = bad.error if bad else "fewer than the five pickles a legacy checkpoint holds"
@@ -128,7 +127,7 @@ def read_legacy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
             p[0]: max(1, DTYPE_BITS.get(p[1], 8) // 8) for _n, _b, p in found if not isinstance(p, str)
         }
         keys = traces[4].result if len(traces) > 4 and isinstance(traces[4].result, list) else []
-        available = _legacy_storages(mm, keys, itemsizes, start=traces[-1].end, size=size)
+        available = _legacy_storages(buf, keys, itemsizes, start=traces[-1].end, size=size)
         info.bytes_read += 8 * len(available)
     sys_info = traces[2].result
     if isinstance(sys_info, vm.SymDict):
@@ -139,7 +138,7 @@ def read_legacy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
 
 
 def _legacy_storages(
-    mm: mmap.mmap, keys: list[Any], itemsizes: dict[str, int], *, start: int, size: int
+    buf: SourceBuffer, keys: list[Any], itemsizes: dict[str, int], *, start: int, size: int
 ) -> dict[str, int]:
     """Bytes present for each storage: records follow the keys pickle, each an 8-byte element count
     and then the data. Only the 8-byte counts are read."""
@@ -149,7 +148,7 @@ def _legacy_storages(
         if pos + 8 > size:
             available[str(key)] = 0  # the file ends before this storage's record
             continue
-        count = int.from_bytes(mm[pos : pos + 8], "little")
+        count = int.from_bytes(buf[pos : pos + 8], "little")
         length = count * itemsizes.get(str(key), 1)
         available[str(key)] = max(0, min(length, size - pos - 8))
         pos += 8 + length
