@@ -86,3 +86,25 @@ def test_renamed_local_header_is_read_as_the_loader_reads_it(tmp_path: Path) -> 
 def test_inspect_and_scan_use_the_same_zip_caps() -> None:
     for cap in ("max_zip_entries", "max_entry_bytes", "bomb_ratio", "bomb_min_bytes", "bomb_scan_bytes"):
         assert getattr(ZIP_LIMITS, cap) == getattr(DEFAULT_LIMITS, cap), cap
+
+
+def test_bad_crc_is_read_as_torch_reads_it_and_reported(tmp_path: Path) -> None:
+    # zipfile refuses an entry whose CRC-32 does not match (inspect used to report a corrupt zip);
+    # PyTorch's reader loads it. Inspect now describes what torch loads and warns about the CRC, as
+    # the scan reports it.
+    data = bytearray(_torch_zip({"w": torch.zeros(4)}, "archive"))
+    cd = data.find(b"PK\x01\x02")  # the first central record is data.pkl's
+    local = data.find(b"PK\x03\x04")
+    for crc_at in (cd + 16, local + 14):
+        data[crc_at : crc_at + 4] = bytes(b ^ 0xFF for b in data[crc_at : crc_at + 4])
+    path = tmp_path / "crc.pt"
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as z, pytest.raises(zipfile.BadZipFile):
+        z.read("archive/data.pkl")
+
+    info = read_artifact(path, "crc.pt")
+    assert {t.name: t.shape for t in info.tensors} == {"w": (4,)}
+    assert [(p.code, p.severity) for p in info.problems] == [("crc_mismatch", "warning")]
+    assert "archive/data.pkl" in info.problems[0].message
+    rules = {f.rule_id for f in scan_paths([path], hash_files=False).findings}
+    assert "zip.crc-mismatch" in rules

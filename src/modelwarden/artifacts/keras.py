@@ -40,7 +40,11 @@ def read_keras(path: Path, rel: str, *, size: int) -> ArtifactInfo:
         names = {e.name: e for e in zipread.visible_files(listing)}
         if "config.json" not in names:
             raise ArtifactProblem("missing_entry", ".keras archive has no config.json")
-        config = _json(_bytes(buf, names["config.json"], MAX_JSON_BYTES), "config.json")
+        config_bytes = _bytes(buf, names["config.json"], MAX_JSON_BYTES)
+        crc = zipread.crc_problem(config_bytes, names["config.json"], rel)
+        if crc is not None:
+            info.problems.append(crc)
+        config = _json(config_bytes, "config.json")
         info.metadata.update(_graph_summary(config))
         if "metadata.json" in names:
             meta = _json(_bytes(buf, names["metadata.json"], MAX_JSON_BYTES), "metadata.json")

@@ -86,6 +86,9 @@ def read_zip(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> Artifac
         if not root or entry is None:
             raise ArtifactProblem("missing_entry", "zip checkpoint has no data.pkl entry")
         data = zipread.read_member(buf, entry, cap=MAX_ENTRY_BYTES)
+        crc = zipread.crc_problem(data, entry, rel)
+        if crc is not None:
+            info.problems.append(crc)
         storage_prefix = f"{root}/data/"
         storages = {
             e.name[len(storage_prefix) :]: e.uncompressed_size

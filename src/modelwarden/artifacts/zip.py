@@ -1023,6 +1023,20 @@ def read_member(buf: Buffer, entry: ZipEntry, *, cap: int, limits: ZipLimits = Z
     return got.data
 
 
+def crc_problem(data: Buffer, entry: ZipEntry, rel: str) -> Problem | None:
+    """A warning when a member read whole does not match its CRC-32: PyTorch's reader loads it anyway,
+    zipfile (numpy, Keras) refuses it — the scan reports the same as `zip.crc-mismatch`."""
+    if crc_ok(data, entry.crc):
+        return None
+    return Problem(
+        file=rel,
+        code="crc_mismatch",
+        message=f"entry {entry.name!r}: data does not match its CRC-32 (0x{entry.crc:08x}); PyTorch's reader"
+        " loads it, zipfile-based loaders refuse it",
+        severity="warning",
+    )
+
+
 def member_prefix(buf: Buffer, entry: ZipEntry, n: int) -> bytes:
     """The first `n` bytes of a member (fewer when it is shorter), inflating no more than that."""
     if entry.data_offset is None or entry.unreadable:
