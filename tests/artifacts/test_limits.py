@@ -52,7 +52,7 @@ AREA = [
 ]
 # Caps of other owners still defined in a module of this area: the header-format owner moves the
 # safetensors header cap into its section of limits.py (detect.py imports it from problems.py).
-_OWNED_ELSEWHERE = {"artifacts/problems.py": ["SAFETENSORS_MAX_HEADER (line 24)"]}
+_OWNED_ELSEWHERE = {"artifacts/problems.py": {"SAFETENSORS_MAX_HEADER"}}
 # A cap's name: MAX_X, X_MAX, X_MAX_Y, _MAX_X (constants) or max_x (a Limits field).
 _CAP_NAME = re.compile(r"^_?(?:[A-Z0-9_]*_)?MAX(?:_[A-Z0-9_]*)?$|^_?[A-Z0-9_]+_CAP$|^max_[a-z0-9_]+$")
 # Literals that are part of a format, not a cap: zip's "look in the zip64 record" sentinels and
@@ -139,8 +139,9 @@ def test_the_table_is_read_by_the_detector() -> None:
 def test_no_reader_of_this_area_picks_its_own_cap(rel: str) -> None:
     path = SRC / rel
     assert path.is_file(), f"{rel} moved: update AREA so the guard keeps covering it"
-    found = cap_definitions(path.read_text())
-    assert found == _OWNED_ELSEWHERE.get(rel, []), f"{rel} defines caps; move them to modelwarden/limits.py"
+    allowed = _OWNED_ELSEWHERE.get(rel, set())
+    found = [f for f in cap_definitions(path.read_text()) if f.split(" ")[0] not in allowed]
+    assert found == [], f"{rel} defines caps; move them to modelwarden/limits.py"
 
 
 def _section_caps() -> list[str]:
