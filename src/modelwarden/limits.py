@@ -32,6 +32,9 @@ MAX_PICKLE_OPS = 5_000_000
 # Pickles read one after another from one stream (a legacy torch checkpoint holds 5, a joblib file a
 # few; "nullifAI"-style padding needs more than one). Inspect and scan agreed.
 MAX_PICKLES_PER_STREAM = 64
+# Nodes of a pickle's object graph visited by one traversal (iter_nodes): the graph of MAX_PICKLE_OPS
+# opcodes has at most that many nodes, so the traversal never stops before the walk did.
+MAX_GRAPH_NODES = MAX_PICKLE_OPS
 # An opcode argument up to this size is read by the fast walker into a window; larger ones are read in
 # place by pickletools, so a declared 4 GB BINBYTES never becomes a 4 GB allocation.
 PICKLE_MAX_WINDOW_BYTES = 16 << 20

@@ -93,6 +93,14 @@ def cap_definitions(source: str) -> list[str]:
                 ):
                     found.append(f"{t.id} (line {stmt.lineno})")
     for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
+            for arg, default in pairs:
+                if _CAP_NAME.match(arg.arg) and _numbers(default):
+                    found.append(f"{arg.arg} (line {node.lineno})")
         if isinstance(node, ast.Compare):
             for n in _numbers(node):
                 if isinstance(n, int) and n >= _INLINE_CAP_FLOOR and n not in _FORMAT_SENTINELS:
@@ -112,6 +120,8 @@ class Limits:
 def walk(todo, seen):
     while todo and seen < 1_000_000:
         pass
+def iter_nodes(root, *, max_nodes=5_000_000):
+    pass
 """
     found = cap_definitions(planted)
     assert [f.split(" ")[0] for f in found] == [
@@ -120,6 +130,7 @@ def walk(todo, seen):
         "HEADER_CAP",
         "DEFAULT_MAX_OPS",
         "max_pickle_ops",
+        "max_nodes",
         "comparison",
     ]
     # Names taken from the table are not definitions.

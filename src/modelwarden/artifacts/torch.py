@@ -114,8 +114,8 @@ def read_legacy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
     info = ArtifactInfo(path=rel, format=ArtifactFormat.TORCH_LEGACY, size=size)
     with LocalFile(path, name=rel) as src:
         buf = SourceBuffer(src)
-        traces = vm.walk_all(buf, max_pickles=5)  # the format's five pickles, the usual opcode cap
-        if len(traces) < 5 or any(t.error for t in traces):
+        traces = vm.walk_torch_legacy(buf)  # the pickles the scan judges, under the same opcode cap
+        if len(traces) < vm.TORCH_LEGACY_PICKLES or any(t.error for t in traces):
             bad = next((t for t in traces if t.error), None)
             why = bad.error if bad else "fewer than the five pickles a legacy checkpoint holds"
             if len(traces) < 4 or (bad is not None and bad is traces[3]):
