@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelwarden.artifacts.problems import JSON_MAX_BYTES
 from modelwarden.errors import UsageError
+from modelwarden.limits import MAX_FOLDER_FILES, MAX_JSON_BYTES
 from modelwarden.manifest import find_manifest
 from modelwarden.model import Layout, Problem
 from modelwarden.untrusted.io import open_regular
 
-MAX_FILES = 100_000
 _SKIP_DIRS = frozenset({".git", ".cache", "__pycache__", ".ipynb_checkpoints", ".hg", ".svn", "node_modules"})
 _REPO_ID = re.compile(r"^(?:hf://)?(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<rev>[\w./-]+))?$")
 
@@ -181,12 +180,12 @@ def _walk(root: Path) -> tuple[list[ReleaseFile], list[Problem]]:
         for name in sorted(filenames):
             p = base / name
             files.append(ReleaseFile(p.relative_to(root).as_posix(), p))
-            if len(files) >= MAX_FILES:
+            if len(files) >= MAX_FOLDER_FILES:
                 problems.append(
                     Problem(
                         file=".",
                         code="too_many_files",
-                        message=f"more than {MAX_FILES:,} files: the rest is ignored",
+                        message=f"more than {MAX_FOLDER_FILES:,} files: the rest is ignored",
                     )
                 )
                 return files, problems
@@ -197,14 +196,14 @@ def read_json(path: Path, rel: str) -> tuple[Any, Problem | None]:
     """A small JSON file (config, index, tokenizer), size-capped; a Problem instead of an exception."""
     try:
         size = path.stat().st_size
-        if size > JSON_MAX_BYTES:
+        if size > MAX_JSON_BYTES:
             return None, Problem(
                 file=rel,
                 code="too_large",
-                message=f"{size:,} bytes is over the {JSON_MAX_BYTES:,}-byte cap for JSON",
+                message=f"{size:,} bytes is over the {MAX_JSON_BYTES:,}-byte cap for JSON",
             )
         with open_regular(path) as fh:
-            data = fh.read(JSON_MAX_BYTES + 1)
+            data = fh.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
         return None, Problem(
             file=rel, code="broken_symlink", message="file (or the link's target) does not exist"

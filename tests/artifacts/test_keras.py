@@ -86,3 +86,33 @@ def test_keras_archive_with_invalid_config(tmp_path: Path) -> None:
     info = read_artifact(p, "bad.keras")
     assert [x.code for x in info.problems] == ["invalid_json"]
     assert "config.json" in info.problems[0].message
+
+
+def test_legacy_h5_attribute_claiming_gigabytes_is_not_read(tmp_path: Path) -> None:
+    # The model_config string's heap reference claims 4.2 GB of a small heap object: h5py allocates the
+    # claimed length before noticing. The scan refused it (hdf5.attribute-too-large) while inspect read
+    # it; both now apply the same guard (artifacts/hdf5.py) under the same cap.
+    import struct
+
+    from modelwarden.limits import MAX_JSON_BYTES
+    from modelwarden.scan import scan_paths
+
+    p = tmp_path / "model.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["model_config"] = json.dumps(CONFIG)
+        f.create_dataset("model_weights/dense/dense/kernel:0", data=np.zeros((3, 4), dtype=np.float32))
+    data = bytearray(p.read_bytes())
+    heap = data.find(b"GCOL")
+    (size,) = struct.unpack("<Q", data[heap + 24 : heap + 32])  # the first object's size
+    ref = data.find(struct.pack("<IQI", size, heap, 1))
+    assert ref > 0 and MAX_JSON_BYTES < 4_200_000_000
+    data[ref : ref + 4] = struct.pack("<I", 4_200_000_000)
+    p.write_bytes(bytes(data))
+
+    info = read_artifact(p, "model.h5")
+    assert [x.code for x in info.problems] == ["attribute_too_large"]
+    message = info.problems[0].message
+    assert message.startswith("model_config: ") and "claims 4200000000 bytes" in message
+    assert [t.shape for t in info.tensors] == [(3, 4)]  # the datasets are still read
+    findings = scan_paths([p], hash_files=False).findings
+    assert [f.message for f in findings if f.rule_id == "hdf5.attribute-too-large"] == [message]

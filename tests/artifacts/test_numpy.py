@@ -64,3 +64,19 @@ def _npy(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, a)
     return buf.getvalue()
+
+
+def test_inspect_reads_the_header_scan_reads(tmp_path: Path) -> None:
+    # A structured dtype with 600 fields writes a header over NumPy's 10,000-byte default cap. Inspect
+    # used NumPy's reader (which refused it) while scan used its own parser (which read it); both now
+    # read it through artifacts/npy.py and agree on what the file holds.
+    from modelwarden.scan import scan_paths
+
+    dtype = np.dtype([(f"field_{i:04d}", "<f4") for i in range(600)])
+    p = tmp_path / "wide.npy"
+    np.save(p, np.zeros(2, dtype=dtype))
+    assert int.from_bytes(p.read_bytes()[8:10], "little") > 10_000  # version 1: a 2-byte length
+    info = read_artifact(p, "wide.npy")
+    assert info.problems == []
+    assert [(t.name, t.shape) for t in info.tensors] == [("wide", (2,))]
+    assert [f.rule_id for f in scan_paths([p], hash_files=False).findings] == []

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from modelwarden.artifacts.zip import read_listing
 from modelwarden.model import Severity
 from modelwarden.scan import scan_paths
 from modelwarden.scan.context import DEFAULT_LIMITS
-from modelwarden.scan.zipread import read_listing
 from tests.scan.corpus import _Reduce
 
 EVIL = pickle.dumps(_Reduce(os.system, "true"), protocol=4)

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelwarden.artifacts import pickle_vm as vm
+from modelwarden.artifacts.zip import entry_data, read_listing
 from modelwarden.scan.context import Ctx, Limits, Scope, Sink
 from modelwarden.scan.engine import analyse_buffer
-from modelwarden.scan.zipread import entry_data, read_listing
 from tests.scan import corpus
 
 # Tight limits so that a mutated length cannot make one example slow; the code paths are the same.

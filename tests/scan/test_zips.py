@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from modelwarden.artifacts.zip import crc_ok, entry_data, has_archive, read_listing
 from modelwarden.model import Severity
 from modelwarden.scan import scan_paths
 from modelwarden.scan.context import DEFAULT_LIMITS, Limits
-from modelwarden.scan.zipread import crc_ok, entry_data, has_archive, read_listing
 from tests.scan.corpus import _Reduce, _rezip
 
 EVIL = pickle.dumps(_Reduce(os.system, "true"), protocol=4)

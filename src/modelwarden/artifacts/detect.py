@@ -12,10 +12,11 @@ import lzma
 import pickletools
 import re
 import struct
-import zipfile
 import zlib
 from pathlib import Path
 
+from modelwarden.artifacts import zip as zipread
+from modelwarden.artifacts.source import LocalFile, SourceBuffer
 from modelwarden.limits import SAFETENSORS_MAX_HEADER
 from modelwarden.records import ArtifactFormat
 from modelwarden.untrusted.io import open_regular
@@ -191,11 +192,25 @@ def _zip_kind(path: Path | None) -> ArtifactFormat:
     if path is None:
         return ArtifactFormat.ZIP
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
-        return ArtifactFormat.ZIP  # the scanner reads hostile zips tolerantly; detection does not need to
-    return zip_kind_from_names(names)
+        with LocalFile(path) as src:
+            listing = zipread.read_listing(SourceBuffer(src), zipread.ZIP_LIMITS)
+    except OSError:
+        return ArtifactFormat.ZIP
+    return archive_kind(listing, path.name)
+
+
+def archive_kind(listing: zipread.ZipListing, filename: str) -> ArtifactFormat:
+    """What a zip is to its loaders, from the entries the one zip reader lists (inspect and scan alike)."""
+    names = [e.name for e in listing.entries if not e.hidden]
+    kind = zip_kind_from_names(names)
+    if kind is ArtifactFormat.ZIP and filename.lower().endswith(".keras") and "config.json" in names:
+        # keras.saving.load_model opens any zip named .keras and needs only its config.json.
+        kind = ArtifactFormat.KERAS
+    if kind in (ArtifactFormat.TORCH_ZIP, ArtifactFormat.TORCHSCRIPT) and names and "/" not in names[0]:
+        # torch's reader refuses an archive whose first entry is not in a folder ("file in archive is
+        # not in a subdirectory"): a zip holding data.pkl at its root is a plain zip of a pickle.
+        kind = ArtifactFormat.ZIP
+    return kind
 
 
 def zip_kind_from_names(names: list[str]) -> ArtifactFormat:

@@ -15,29 +15,42 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
+from modelwarden.artifacts import zip as zipread
+from modelwarden.artifacts.hdf5 import attribute_too_big
 from modelwarden.artifacts.numpy import dtype_name
-from modelwarden.artifacts.problems import JSON_MAX_BYTES, MAX_TENSORS, ArtifactProblem
+from modelwarden.artifacts.problems import ArtifactProblem
+from modelwarden.artifacts.source import Buffer, BufferFile, LocalFile, SourceBuffer
 from modelwarden.artifacts.tensors import numel
-from modelwarden.artifacts.zipcheck import check_entry, open_zip, read_entry
+from modelwarden.limits import MAX_ENTRY_BYTES, MAX_JSON_BYTES, MAX_KERAS_LAYERS, MAX_TENSORS
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
 
-WEIGHTS_MAX_BYTES = 1 << 40  # the weights entry is opened as a stream, never read whole
 _BN_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 
 
 def read_keras(path: Path, rel: str, *, size: int) -> ArtifactInfo:
+    """A Keras 3 archive through the one zip reader: config.json (the graph), metadata.json, and the
+    weights member opened in place by h5py (a stored member is never copied)."""
     info = ArtifactInfo(path=rel, format=ArtifactFormat.KERAS, size=size)
-    with open_zip(path) as zf:
-        names = {i.filename: i for i in zf.infolist()}
+    with LocalFile(path, name=rel) as src:
+        buf = SourceBuffer(src)
+        listing = zipread.read_listing(buf, zipread.ZIP_LIMITS)
+        zipread.require_directory(listing)
+        info.problems.extend(zipread.ambiguity_problems(listing, rel))
+        # zipfile (what Keras opens the archive with) reads the last of duplicate names.
+        names = {e.name: e for e in zipread.visible_files(listing)}
         if "config.json" not in names:
             raise ArtifactProblem("missing_entry", ".keras archive has no config.json")
-        config = _json(read_entry(zf, names["config.json"], cap=JSON_MAX_BYTES), "config.json")
+        config_bytes = _bytes(buf, names["config.json"], MAX_JSON_BYTES)
+        crc = zipread.crc_problem(config_bytes, names["config.json"], rel)
+        if crc is not None:
+            info.problems.append(crc)
+        config = _json(config_bytes, "config.json")
         info.metadata.update(_graph_summary(config))
         if "metadata.json" in names:
-            meta = _json(read_entry(zf, names["metadata.json"], cap=JSON_MAX_BYTES), "metadata.json")
+            meta = _json(_bytes(buf, names["metadata.json"], MAX_JSON_BYTES), "metadata.json")
             if isinstance(meta, dict):
                 info.metadata["keras_version"] = meta.get("keras_version")
-        info.bytes_read = names["config.json"].file_size
+        info.bytes_read = names["config.json"].uncompressed_size
         weights = names.get("model.weights.h5")
         if weights is None:
             info.problems.append(
@@ -49,25 +62,40 @@ def read_keras(path: Path, rel: str, *, size: int) -> ArtifactInfo:
                 )
             )
             return info
-        check_entry(weights, cap=WEIGHTS_MAX_BYTES)
-        with zf.open(weights) as fh:
+        if weights.method == 0:
+            zipread.check_member(weights, cap=size)  # in place: bounded by the file itself
+            member = zipread.entry_data(buf, weights, zipread.ZIP_LIMITS).data
+            if member is None:
+                raise ArtifactProblem("corrupt_zip", f"entry {weights.name!r}: {weights.unreadable}")
+        else:
+            member = zipread.read_member(buf, weights, cap=MAX_ENTRY_BYTES)
+        with BufferFile(member) as fh:
             info.tensors = _h5_tensors(fh, rel, layer_classes=_layer_classes(config))
     return info
 
 
+def _bytes(buf: Buffer, entry: zipread.ZipEntry, cap: int) -> bytes:
+    data = zipread.read_member(buf, entry, cap=cap)
+    return data[: len(data)]
+
+
 def read_h5(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> ArtifactInfo:
+    """A legacy Keras .h5 (or plain HDF5 weights): the graph in the root attribute `model_config`, read
+    only once the guard the scan applies (`artifacts/hdf5.py`) bounds its size; weight shapes from the
+    dataset headers."""
     import h5py
 
     info = ArtifactInfo(path=rel, format=fmt, size=size)
     try:
-        with h5py.File(path, "r") as f:
+        with LocalFile(path, name=rel) as src, h5py.File(path, "r") as f:
+            heap: list[str | None] = []
             classes: dict[str, str] = {}
-            raw = f.attrs.get("model_config")
+            raw = _attribute(f, "model_config", SourceBuffer(src), heap, info)
             if raw is not None:
                 config = _json(raw if isinstance(raw, bytes) else str(raw).encode(), "model_config attribute")
                 info.metadata.update(_graph_summary(config))
                 classes = _layer_classes(config)
-                version = f.attrs.get("keras_version")
+                version = _attribute(f, "keras_version", SourceBuffer(src), heap, info)
                 if version is not None:
                     info.metadata["keras_version"] = (
                         version.decode() if isinstance(version, bytes) else str(version)
@@ -80,7 +108,20 @@ def read_h5(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> Artifact
     return info
 
 
-def _h5_tensors(fh: IO[bytes], rel: str, *, layer_classes: dict[str, str]) -> list[TensorInfo]:
+def _attribute(f: Any, name: str, buf: Buffer, heap: list[str | None], info: ArtifactInfo) -> Any:
+    """A root attribute's value, or None when absent or too large to read safely (a problem says so)."""
+    if name not in f.attrs:
+        return None
+    too_big = attribute_too_big(f, name, buf, MAX_JSON_BYTES, heap)
+    if too_big:
+        info.problems.append(
+            Problem(file=info.path, code="attribute_too_large", message=f"{name}: {too_big}; not read")
+        )
+        return None
+    return f.attrs[name]
+
+
+def _h5_tensors(fh: IO[bytes] | BufferFile, rel: str, *, layer_classes: dict[str, str]) -> list[TensorInfo]:
     import h5py
 
     try:
@@ -144,7 +185,7 @@ def _layers(config: Any) -> list[dict[str, Any]]:
     """Every layer dict of a (possibly nested) Keras model config, iteratively."""
     found: list[dict[str, Any]] = []
     todo = [config]
-    while todo and len(found) < 100_000:
+    while todo and len(found) < MAX_KERAS_LAYERS:
         node = todo.pop()
         if isinstance(node, dict):
             if "class_name" in node and isinstance(node.get("config"), dict):

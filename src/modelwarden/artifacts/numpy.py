@@ -1,23 +1,25 @@
 """NumPy `.npy` and `.npz`: array headers only (formats.md "NumPy, joblib").
 
-`numpy.lib.format` reads the magic, version and the Python-literal header dict with
-`ast.literal_eval` (no code runs) and caps the header length; we never call `np.load`. An object
+The header is read by the parser the scan uses (`artifacts/npy.py`: magic, version and the
+Python-literal header dict with `ast.literal_eval`, no code runs, under the one header cap); .npz
+members come through the one zip reader. We never call `np.load`. An object
 array (`descr` `|O`) carries a pickle as its payload: it is reported, never read.
 """
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, ArtifactProblem
+from modelwarden.artifacts import zip as zipread
+from modelwarden.artifacts.npy import NpyHeaderError, descr_holds_objects, header_length, read_npy_header
+from modelwarden.artifacts.problems import ArtifactProblem
+from modelwarden.artifacts.source import Buffer, LocalFile, SourceBuffer
 from modelwarden.artifacts.tensors import numel
-from modelwarden.artifacts.zipcheck import is_bomb, is_encrypted, open_zip
+from modelwarden.limits import MAX_DIMS, MAX_NPY_HEADER_BYTES, MAX_TENSORS
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
-from modelwarden.untrusted.io import open_regular
 
 _KINDS = {"f": "F", "i": "I", "u": "U", "c": "C"}
 
@@ -34,31 +36,39 @@ def dtype_name(dtype: np.dtype[Any]) -> str:
     return f"{prefix}{dtype.itemsize * 8}"
 
 
-def read_header(fh: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
-    """(shape, fortran_order, dtype, header_end) from an open .npy stream positioned at its start."""
-    fmt = np.lib.format
+def read_header(buf: Buffer) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
+    """(shape, fortran_order, dtype, header_end) of the .npy bytes in `buf`, through the parser the scan
+    uses (`artifacts/npy.py`); the dtype is built by NumPy's own `descr_to_dtype`, which runs no code."""
     try:
-        version = fmt.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(fh)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = fmt.read_array_header_2_0(fh)
-        else:
-            raise ArtifactProblem("unsupported_version", f".npy format version {version} is not supported")
-    except ArtifactProblem:
-        raise
-    except (ValueError, SyntaxError, EOFError, OSError) as exc:
-        text = str(exc)
-        code = "truncated" if "EOF" in text or "truncated" in text.lower() else "invalid_npy_header"
-        raise ArtifactProblem(code, f".npy header cannot be read ({text[:120]})") from None
+        header = read_npy_header(buf)
+    except NpyHeaderError as exc:
+        raise ArtifactProblem(
+            _HEADER_CODES.get(exc.kind, "invalid_npy_header"), f".npy {exc.message}"
+        ) from None
+    shape = header.shape
+    if not isinstance(shape, tuple) or not all(type(d) is int and d >= 0 for d in shape):
+        raise ArtifactProblem("invalid_npy_header", f".npy shape {str(shape)[:60]} is not a tuple of sizes")
     if len(shape) > MAX_DIMS:
         raise ArtifactProblem("absurd_shape", f".npy header declares {len(shape)} dimensions")
-    return tuple(int(d) for d in shape), bool(fortran), dtype, fh.tell()
+    if descr_holds_objects(header.descr):
+        dtype = np.dtype(object)  # whatever NumPy would build, its payload is a pickle: never read
+    else:
+        try:
+            dtype = np.lib.format.descr_to_dtype(header.descr)
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError, SyntaxError):
+            raise ArtifactProblem(
+                "invalid_npy_header",
+                f".npy dtype description {str(header.descr)[:60]} is not one NumPy reads",
+            ) from None
+    return tuple(shape), bool(header.fortran_order), dtype, header.data_start
+
+
+_HEADER_CODES = {"beyond_file": "truncated", "short": "truncated", "version": "unsupported_version"}
 
 
 def read_npy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
-    with open_regular(path) as fh:
-        shape, _fortran, dtype, end = read_header(fh)
+    with LocalFile(path, name=rel) as src:
+        shape, _fortran, dtype, end = read_header(SourceBuffer(src))
     info = ArtifactInfo(path=rel, format=ArtifactFormat.NPY, size=size, bytes_read=end)
     tensor, problem = _tensor(path.stem, shape, dtype, available=size - end, rel=rel)
     if tensor is not None:
@@ -69,55 +79,44 @@ def read_npy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
 
 
 def read_npz(path: Path, rel: str, *, size: int) -> ArtifactInfo:
+    """An .npz through the one zip reader: each `.npy` member's header, inflated no further than the
+    header (a member's array data is never decompressed)."""
     info = ArtifactInfo(path=rel, format=ArtifactFormat.NPZ, size=size, bytes_read=0)
-    with open_zip(path) as zf:
-        members = [m for m in zf.infolist() if m.filename.endswith(".npy")]
+    with LocalFile(path, name=rel) as src:
+        buf = SourceBuffer(src)
+        listing = zipread.read_listing(buf, zipread.ZIP_LIMITS)
+        zipread.require_directory(listing)
+        info.problems.extend(zipread.ambiguity_problems(listing, rel))
+        members = [m for m in zipread.visible_files(listing) if m.name.endswith(".npy")]
         if len(members) > MAX_TENSORS:
             raise ArtifactProblem("too_many_tensors", f"archive holds {len(members):,} arrays")
         for m in members:
-            name = m.filename[: -len(".npy")]
-            if is_encrypted(m):
-                info.problems.append(
-                    Problem(
-                        file=rel,
-                        code="encrypted_entry",
-                        message=f"entry {m.filename!r} is encrypted (password-protected): not read",
-                    )
-                )
-                continue
-            if is_bomb(m):
-                info.problems.append(
-                    Problem(
-                        file=rel,
-                        code="zip_bomb",
-                        message=f"entry {m.filename!r} expands {m.file_size:,} bytes "
-                        f"from {m.compress_size:,} "
-                        f"(ratio {m.file_size // max(1, m.compress_size):,}:1): not read",
-                    )
-                )
-                continue
             try:
-                with zf.open(m) as fh:
-                    shape, _fortran, dtype, end = read_header(fh)
+                zipread.check_member(m, cap=m.uncompressed_size)
+                shape, _fortran, dtype, end = read_header(_npy_header_bytes(buf, m))
             except ArtifactProblem as exc:
-                info.problems.append(
-                    Problem(file=rel, code=exc.code, message=f"entry {m.filename!r}: {exc.message}")
+                message = (
+                    exc.message if exc.message.startswith("entry ") else f"entry {m.name!r}: {exc.message}"
                 )
-                continue
-            except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-                info.problems.append(
-                    Problem(
-                        file=rel, code="corrupt_zip", message=f"entry {m.filename!r} cannot be read ({exc})"
-                    )
-                )
+                info.problems.append(Problem(file=rel, code=exc.code, message=message))
                 continue
             info.bytes_read = (info.bytes_read or 0) + end
-            tensor, problem = _tensor(name, shape, dtype, available=m.file_size - end, rel=rel)
+            name = m.name[: -len(".npy")]
+            tensor, problem = _tensor(name, shape, dtype, available=m.uncompressed_size - end, rel=rel)
             if tensor is not None:
                 info.tensors.append(tensor)
             if problem is not None:
                 info.problems.append(problem)
     return info
+
+
+def _npy_header_bytes(buf: SourceBuffer, member: zipread.ZipEntry) -> bytes:
+    """The magic, the header length and the header of a member, and nothing after them."""
+    head = zipread.member_prefix(buf, member, 12)
+    end = header_length(head)
+    if end is None:
+        return head  # the parser says what is wrong with it
+    return zipread.member_prefix(buf, member, min(end, 12 + MAX_NPY_HEADER_BYTES))
 
 
 def _tensor(

@@ -28,13 +28,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, cast
 
-DEFAULT_MAX_OPS = 20_000_000
-DEFAULT_MAX_PICKLES = 64
+from modelwarden.artifacts.source import Buffer as Buffer
+from modelwarden.limits import (
+    MAX_GRAPH_NODES,
+    MAX_PICKLE_OPS,
+    MAX_PICKLES_PER_STREAM,
+    PICKLE_MAX_WINDOW_BYTES,
+)
 
-
-class Buffer(Protocol):
-    def __len__(self) -> int: ...
-    def __getitem__(self, key: slice, /) -> bytes: ...
+# The walker's defaults are the one table's caps: inspect (torch.py) and scan (pickles.py) walk the same
+# pickle with the same opcode budget.
+DEFAULT_MAX_OPS = MAX_PICKLE_OPS
+DEFAULT_MAX_PICKLES = MAX_PICKLES_PER_STREAM
 
 
 @dataclass(frozen=True, slots=True)
@@ -788,7 +793,7 @@ _decode_long = pickle.decode_long  # what pickletools' long1 reader uses
 _BytesIO = io.BytesIO
 
 _FIRST_WINDOW = 64 << 10  # most model pickles (a torch data.pkl) fit in the first window
-_MAX_WINDOW = 16 << 20  # an argument larger than this is left to genops, which reads it in place
+_MAX_WINDOW = PICKLE_MAX_WINDOW_BYTES  # a larger argument is left to genops, which reads it in place
 
 
 class _FastState:
@@ -1009,7 +1014,31 @@ def walk_all(
     return traces
 
 
-def iter_nodes(root: Any, *, max_nodes: int = 5_000_000) -> Iterator[tuple[tuple[Any, ...], Any]]:
+def walk_torch_legacy(buf: Buffer, *, max_ops: int = DEFAULT_MAX_OPS) -> list[PickleTrace]:
+    """The pickles torch.load reads from a legacy (non-zip) checkpoint — magic number, protocol version,
+    sys_info, the object graph, the storage keys — and nothing after them (raw storage bytes). Fewer
+    when one breaks, and only the first when it is not the legacy magic number (then the file is a
+    plain pickle). Inspect (tensors) and scan (its checks) both read a legacy file through this."""
+    traces: list[PickleTrace] = []
+    pos = 0
+    for i in range(TORCH_LEGACY_PICKLES):
+        trace = walk(buf, pos, max_ops=max_ops)
+        traces.append(trace)
+        if i == 0 and trace.complete and trace.result != TORCH_LEGACY_MAGIC:
+            break
+        if trace.error or trace.end <= pos:
+            break
+        pos = trace.end
+    return traces
+
+
+# torch.serialization's legacy MAGIC_NUMBER, the first pickle of a legacy checkpoint, and the number of
+# pickles torch.load reads from such a file (a format constant, not a cap).
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+TORCH_LEGACY_PICKLES = 5
+
+
+def iter_nodes(root: Any, *, max_nodes: int = MAX_GRAPH_NODES) -> Iterator[tuple[tuple[Any, ...], Any]]:
     """Every reference reachable from `root`, with the key path that reached it.
 
     Keys of dictionaries and of items set on objects (OrderedDict state dicts) extend the path, so a

@@ -8,6 +8,7 @@ Every read is bounded by the caller (see `modelwarden.limits`); a source never r
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -97,11 +98,17 @@ class BytesSource:
         return self._data[offset : offset + length]
 
 
-class Sliceable(Protocol):
-    """Bytes the scanner already holds: a memory map, a `View` of one, bytes inflated from a container."""
+class Buffer(Protocol):
+    """What the structural parsers (zip listing, pickle walker, .npy header) index: a length and slices.
+
+    A memory map, `bytes`, a `View`, or a `ByteSource` seen through `SourceBuffer`."""
 
     def __len__(self) -> int: ...
     def __getitem__(self, key: slice, /) -> bytes: ...
+
+
+# The header readers' name for the same protocol.
+Sliceable = Buffer
 
 
 class BufferSource:
@@ -181,3 +188,117 @@ class Window:
         self._at = start
         self.fetched += len(self._data)
         return self._data[:n]
+
+
+class SourceBuffer:
+    """A `ByteSource` seen as a `Buffer`: every slice is one `read_at`.
+
+    The zip reader and the pickle walker index bytes at random (an end record, then a directory, then
+    local headers) and search for signatures; they were written against `Buffer`, which the scan
+    satisfies with a memory map. Inspect opens a `LocalFile` and hands it to the same parsers through
+    this adapter, so both read the very same bytes with the same code — and a remote source needs
+    nothing more than `read_at`. `find` reads in 1 MiB chunks (overlapping by the needle's length), so
+    a search never holds more than a chunk."""
+
+    _CHUNK = 1 << 20
+
+    def __init__(self, source: ByteSource) -> None:
+        self.source = source
+
+    def __len__(self) -> int:
+        return self.source.size
+
+    def __getitem__(self, key: slice, /) -> bytes:
+        begin, stop, _ = key.indices(self.source.size)
+        return self.source.read_at(begin, max(0, stop - begin))
+
+    def find(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
+        """The first offset of `sub` in [start, end), or -1 (bytes.find's contract)."""
+        stop = self.source.size if end is None else min(end, self.source.size)
+        pos = max(0, start)
+        while pos < stop:
+            chunk = self.source.read_at(pos, min(self._CHUNK + len(sub) - 1, stop - pos))
+            hit = chunk.find(sub)
+            if hit >= 0:
+                return pos + hit
+            if pos + len(chunk) >= stop:
+                break
+            pos += self._CHUNK
+        return -1
+
+
+class View:
+    """Bytes [start, end) of a larger buffer (an mmap), without copying them.
+
+    Provides what the pickle walker and the parsers use: len, slicing (returns bytes) and find.
+    """
+
+    __slots__ = ("_base", "_end", "_start")
+    _base: Buffer | bytearray  # a bytearray: data inflated from an archive, shared without a copy
+    _start: int
+    _end: int
+
+    def __init__(self, base: Buffer | bytearray, start: int = 0, end: int | None = None) -> None:
+        if isinstance(base, View):  # flatten views of views
+            start += base._start
+            end = base._start + (len(base) if end is None else end)
+            base = base._base
+        self._base = base
+        self._start = start
+        self._end = len(base) if end is None else min(end, len(base))
+
+    def __len__(self) -> int:
+        return max(0, self._end - self._start)
+
+    def __getitem__(self, key: slice, /) -> bytes:
+        begin, stop, _ = key.indices(len(self))
+        return bytes(self._base[self._start + begin : self._start + max(begin, stop)])
+
+    def find(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
+        stop = self._end if end is None else min(self._end, self._start + end)
+        finder = getattr(self._base, "find", None)
+        if finder is None:
+            hit = bytes(self._base[self._start + start : stop]).find(sub)
+            return -1 if hit < 0 else hit + start
+        hit = int(finder(sub, self._start + start, stop))
+        return -1 if hit < 0 else hit - self._start
+
+    def rfind(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
+        stop = self._end if end is None else min(self._end, self._start + end)
+        finder = getattr(self._base, "rfind", None)
+        if finder is None:
+            hit = bytes(self._base[self._start + start : stop]).rfind(sub)
+            return -1 if hit < 0 else hit + start
+        hit = int(finder(sub, self._start + start, stop))
+        return -1 if hit < 0 else hit - self._start
+
+
+class BufferFile(io.RawIOBase):
+    """A read-only, seekable file object over a `Buffer`, for libraries that want a file (h5py reads a
+    .keras archive's weights member through it, in place, without copying the member)."""
+
+    def __init__(self, buf: Buffer) -> None:
+        super().__init__()
+        self._buf = buf
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._buf)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        chunk = self._buf[self._pos : self._pos + len(b)]
+        n = len(chunk)
+        memoryview(b).cast("B")[:n] = chunk
+        self._pos += n
+        return n

@@ -15,18 +15,17 @@ as training state, not parameters (see `tensors.py`).
 
 from __future__ import annotations
 
-import mmap
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modelwarden.artifacts import pickle_vm as vm
-from modelwarden.artifacts.problems import MAX_DIMS, MAX_TENSORS, PICKLE_MAX_BYTES, ArtifactProblem
+from modelwarden.artifacts import zip as zipread
+from modelwarden.artifacts.problems import ArtifactProblem
+from modelwarden.artifacts.source import LocalFile, SourceBuffer
 from modelwarden.artifacts.tensors import DTYPE_BITS, numel
-from modelwarden.artifacts.zipcheck import open_zip, read_entry
+from modelwarden.limits import MAX_DIMS, MAX_ENTRY_BYTES, MAX_PROBLEMS_PER_FILE, MAX_TENSORS
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
-from modelwarden.untrusted.io import open_regular
 
 _REBUILD_TENSOR = frozenset(
     {
@@ -70,25 +69,37 @@ class _Found:
 
 
 def read_zip(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> ArtifactInfo:
+    """A torch.save / torch.jit.save archive, read through the one zip reader as torch's reader reads
+    it: records under the top folder of the first entry, the object graph in `<root>/data.pkl`, each
+    storage in `<root>/data/<key>`. Reader disagreements are `zip_ambiguous` problems."""
     info = ArtifactInfo(path=rel, format=fmt, size=size)
-    with open_zip(path) as zf:
-        infos = zf.infolist()
-        pkl = [i for i in infos if i.filename == "data.pkl" or i.filename.endswith("/data.pkl")]
-        if not pkl:
+    with LocalFile(path, name=rel) as src:
+        buf = SourceBuffer(src)
+        listing = zipread.read_listing(buf, zipread.ZIP_LIMITS)
+        zipread.require_directory(listing)
+        info.problems.extend(zipread.ambiguity_problems(listing, rel))
+        files = zipread.visible_files(listing)
+        root = zipread.torch_root(listing)
+        pkl_name = f"{root}/data.pkl"
+        # Of duplicate names, zipfile reads the last copy; the duplication itself is reported above.
+        entry = next((e for e in reversed(files) if e.name == pkl_name), None)
+        if not root or entry is None:
             raise ArtifactProblem("missing_entry", "zip checkpoint has no data.pkl entry")
-        entry = min(pkl, key=lambda i: i.filename.count("/"))
-        prefix = entry.filename[: -len("data.pkl")]
-        data = read_entry(zf, entry, cap=PICKLE_MAX_BYTES)
+        data = zipread.read_member(buf, entry, cap=MAX_ENTRY_BYTES)
+        crc = zipread.crc_problem(data, entry, rel)
+        if crc is not None:
+            info.problems.append(crc)
+        storage_prefix = f"{root}/data/"
         storages = {
-            i.filename[len(prefix) + 5 :]: i.file_size
-            for i in infos
-            if i.filename.startswith(prefix + "data/")
+            e.name[len(storage_prefix) :]: e.uncompressed_size
+            for e in files
+            if e.name.startswith(storage_prefix)
         }
-    info.bytes_read = len(data) + _central_directory_size(size, infos)
-    trace = vm.walk(data)
+        info.bytes_read = len(data) + max(0, size - (listing.cd_start or size))
+        trace = vm.walk(data)
     if trace.error:
         info.problems.append(
-            Problem(file=rel, code="corrupt_pickle", message=f"{entry.filename}: pickle {trace.error}")
+            Problem(file=rel, code="corrupt_pickle", message=f"{entry.name}: pickle {trace.error}")
         )
     if fmt is ArtifactFormat.TORCHSCRIPT:
         info.metadata["torchscript"] = True
@@ -101,9 +112,10 @@ def read_zip(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> Artifac
 def read_legacy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
     """Legacy format: magic, protocol, sys_info, object graph, storage keys — then raw storages."""
     info = ArtifactInfo(path=rel, format=ArtifactFormat.TORCH_LEGACY, size=size)
-    with open_regular(path) as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        traces = vm.walk_all(mm, max_pickles=5, max_ops=vm.DEFAULT_MAX_OPS)
-        if len(traces) < 5 or any(t.error for t in traces):
+    with LocalFile(path, name=rel) as src:
+        buf = SourceBuffer(src)
+        traces = vm.walk_torch_legacy(buf)  # the pickles the scan judges, under the same opcode cap
+        if len(traces) < vm.TORCH_LEGACY_PICKLES or any(t.error for t in traces):
             bad = next((t for t in traces if t.error), None)
             why = bad.error if bad else "fewer than the five pickles a legacy checkpoint holds"
             if len(traces) < 4 or (bad is not None and bad is traces[3]):
@@ -118,7 +130,7 @@ def read_legacy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
             p[0]: max(1, DTYPE_BITS.get(p[1], 8) // 8) for _n, _b, p in found if not isinstance(p, str)
         }
         keys = traces[4].result if len(traces) > 4 and isinstance(traces[4].result, list) else []
-        available = _legacy_storages(mm, keys, itemsizes, start=traces[-1].end, size=size)
+        available = _legacy_storages(buf, keys, itemsizes, start=traces[-1].end, size=size)
         info.bytes_read += 8 * len(available)
     sys_info = traces[2].result
     if isinstance(sys_info, vm.SymDict):
@@ -129,7 +141,7 @@ def read_legacy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
 
 
 def _legacy_storages(
-    mm: mmap.mmap, keys: list[Any], itemsizes: dict[str, int], *, start: int, size: int
+    buf: SourceBuffer, keys: list[Any], itemsizes: dict[str, int], *, start: int, size: int
 ) -> dict[str, int]:
     """Bytes present for each storage: records follow the keys pickle, each an 8-byte element count
     and then the data. Only the 8-byte counts are read."""
@@ -139,16 +151,11 @@ def _legacy_storages(
         if pos + 8 > size:
             available[str(key)] = 0  # the file ends before this storage's record
             continue
-        count = int.from_bytes(mm[pos : pos + 8], "little")
+        count = int.from_bytes(buf[pos : pos + 8], "little")
         length = count * itemsizes.get(str(key), 1)
         available[str(key)] = max(0, min(length, size - pos - 8))
         pos += 8 + length
     return available
-
-
-def _central_directory_size(size: int, infos: list[zipfile.ZipInfo]) -> int:
-    end_of_entries = max((i.header_offset + 30 + len(i.filename) + i.compress_size for i in infos), default=0)
-    return max(0, size - end_of_entries)
 
 
 _Parsed = tuple[str, str, int, tuple[int, ...], tuple[int, ...], int | None]
@@ -166,7 +173,7 @@ def _tensors(
     seen_views: set[tuple[Any, ...]] = set()
 
     def add(code: str, message: str) -> None:
-        if len(problems) < 50:
+        if len(problems) < MAX_PROBLEMS_PER_FILE:
             problems.append(Problem(file=rel, code=code, message=message))
 
     for name, buffer, parsed in found:

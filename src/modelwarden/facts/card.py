@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelwarden.artifacts.problems import CARD_MAX_BYTES
+from modelwarden.limits import MAX_CARD_BYTES
 from modelwarden.model import CardInfo, Problem
 from modelwarden.untrusted import yaml as untrusted_yaml
 from modelwarden.untrusted.io import open_regular
@@ -57,23 +57,23 @@ def read_card(path: Path, rel: str) -> Card:
     problems: list[Problem] = []
     try:
         with open_regular(path) as fh:
-            raw = fh.read(CARD_MAX_BYTES + 1)
+            raw = fh.read(MAX_CARD_BYTES + 1)
     except OSError as exc:
         return Card(
             CardInfo(path=rel),
             "",
             [Problem(file=rel, code="unreadable", message=f"cannot be read ({exc.strerror})")],
         )
-    if len(raw) > CARD_MAX_BYTES:
+    if len(raw) > MAX_CARD_BYTES:
         problems.append(
             Problem(
                 file=rel,
                 code="too_large",
-                message=f"card over {CARD_MAX_BYTES:,} bytes: only the start is read",
+                message=f"card over {MAX_CARD_BYTES:,} bytes: only the start is read",
                 severity="warning",
             )
         )
-        raw = raw[:CARD_MAX_BYTES]
+        raw = raw[:MAX_CARD_BYTES]
     content = _without_hostile_front_matter(raw.decode("utf-8", errors="replace"), rel, problems)
     try:
         card = ModelCard(content)

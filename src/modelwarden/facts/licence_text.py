@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from modelwarden.artifacts.problems import TEXT_MAX_BYTES
+from modelwarden.limits import MAX_TEXT_BYTES
 from modelwarden.model import LicenseFile
 from modelwarden.untrusted.io import open_regular
 
@@ -116,10 +116,10 @@ def read_licence_file(path: Path, rel: str) -> tuple[LicenseFile | None, str | N
         return None, None
     try:
         with open_regular(path) as fh:
-            data = fh.read(TEXT_MAX_BYTES + 1)
+            data = fh.read(MAX_TEXT_BYTES + 1)
     except OSError as exc:
         return LicenseFile(path=rel, kind=kind), f"cannot be read ({exc.strerror or exc})"
-    if len(data) > TEXT_MAX_BYTES:
-        return LicenseFile(path=rel, kind=kind), f"over {TEXT_MAX_BYTES:,} bytes: not identified"
+    if len(data) > MAX_TEXT_BYTES:
+        return LicenseFile(path=rel, kind=kind), f"over {MAX_TEXT_BYTES:,} bytes: not identified"
     found = identify(data.decode("utf-8", errors="replace"), kind)
     return LicenseFile(path=rel, kind=kind, identified_as=found.id, method=found.method), None

@@ -13,80 +13,46 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from modelwarden import limits as caps
+from modelwarden.artifacts.source import Buffer as Buffer
+from modelwarden.artifacts.source import View as View
 from modelwarden.records import ArtifactFormat, Finding, Location
 from modelwarden.scan.rules import rule
 
 
-class Buffer(Protocol):
-    def __len__(self) -> int: ...
-    def __getitem__(self, key: slice, /) -> bytes: ...
-
-
-class View:
-    """Bytes [start, end) of a larger buffer (an mmap), without copying them.
-
-    Provides what the pickle walker and the parsers use: len, slicing (returns bytes) and find.
-    """
-
-    __slots__ = ("_base", "_end", "_start")
-    _base: Buffer | bytearray  # a bytearray: data inflated from an archive, shared without a copy
-    _start: int
-    _end: int
-
-    def __init__(self, base: Buffer | bytearray, start: int = 0, end: int | None = None) -> None:
-        if isinstance(base, View):  # flatten views of views
-            start += base._start
-            end = base._start + (len(base) if end is None else end)
-            base = base._base
-        self._base = base
-        self._start = start
-        self._end = len(base) if end is None else min(end, len(base))
-
-    def __len__(self) -> int:
-        return max(0, self._end - self._start)
-
-    def __getitem__(self, key: slice, /) -> bytes:
-        begin, stop, _ = key.indices(len(self))
-        return bytes(self._base[self._start + begin : self._start + max(begin, stop)])
-
-    def find(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
-        stop = self._end if end is None else min(self._end, self._start + end)
-        finder = getattr(self._base, "find", None)
-        if finder is None:
-            hit = bytes(self._base[self._start + start : stop]).find(sub)
-            return -1 if hit < 0 else hit + start
-        hit = int(finder(sub, self._start + start, stop))
-        return -1 if hit < 0 else hit - self._start
-
-    def rfind(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
-        stop = self._end if end is None else min(self._end, self._start + end)
-        finder = getattr(self._base, "rfind", None)
-        if finder is None:
-            hit = bytes(self._base[self._start + start : stop]).rfind(sub)
-            return -1 if hit < 0 else hit + start
-        hit = int(finder(sub, self._start + start, stop))
-        return -1 if hit < 0 else hit - self._start
-
-
 @dataclass(frozen=True)
 class Limits:
-    """Caps on untrusted sizes (scanners.md technique 14). Exceeding one is a finding, never a crash."""
+    """Caps on untrusted sizes (scanners.md technique 14). Exceeding one is a finding, never a crash.
 
-    max_pickle_ops: int = 5_000_000
-    max_pickles_per_stream: int = 64
-    max_depth: int = 6  # containers within containers (zip in zip, nested pickles)
-    max_entry_bytes: int = 1 << 30  # decompressed size of one archive member held in memory
-    max_stream_bytes: int = 8 << 30  # decompressed bytes read from one compressed stream
-    bomb_ratio: int = 200  # compression ratio considered a bomb once the entry exceeds bomb_min_bytes
-    bomb_min_bytes: int = 64 << 20
-    # Of an entry whose central directory already declares a bomb, only this prefix is inflated and
-    # analysed: enough for a payload placed early, small enough that a 1 MB bomb costs ~16 MB.
-    bomb_scan_bytes: int = 16 << 20
-    max_zip_entries: int = 200_000
-    max_json_bytes: int = 64 << 20
-    max_tensors: int = 250_000  # safetensors entries checked per file (real files: <= ~100k)
-    max_template_chars: int = 1 << 21
-    max_findings_per_rule: int = 200  # per file and rule, the rest are counted
+    The defaults are the one table in `modelwarden.limits`, which inspect's readers read too; a field
+    exists so that a test or a caller can lower a cap for one scan."""
+
+    max_pickle_ops: int = caps.MAX_PICKLE_OPS
+    """Opcodes walked in one pickle."""
+    max_pickles_per_stream: int = caps.MAX_PICKLES_PER_STREAM
+    """Pickles read one after another from one stream."""
+    max_depth: int = caps.MAX_NESTING_DEPTH
+    """Containers within containers (zip in zip, nested pickles)."""
+    max_entry_bytes: int = caps.MAX_ENTRY_BYTES
+    """Decompressed size of one archive member held in memory."""
+    max_stream_bytes: int = caps.MAX_STREAM_BYTES
+    """Decompressed bytes read from one compressed stream."""
+    bomb_ratio: int = caps.ZIP_BOMB_RATIO
+    """Compression ratio considered a bomb once the entry exceeds bomb_min_bytes."""
+    bomb_min_bytes: int = caps.ZIP_BOMB_MIN_BYTES
+    """Size under which no ratio makes an entry a bomb."""
+    bomb_scan_bytes: int = caps.ZIP_BOMB_SCAN_BYTES
+    """Prefix of a declared bomb that is inflated and analysed."""
+    max_zip_entries: int = caps.MAX_ZIP_ENTRIES
+    """Entries listed from one archive."""
+    max_json_bytes: int = caps.MAX_JSON_BYTES
+    """Bytes of one JSON document parsed."""
+    max_tensors: int = caps.MAX_TENSORS
+    """Tensor entries checked per file."""
+    max_template_chars: int = caps.MAX_TEMPLATE_CHARS
+    """Characters of one chat template analysed."""
+    max_findings_per_rule: int = caps.MAX_FINDINGS_PER_RULE
+    """Findings listed per file and rule; the rest are counted."""
 
 
 DEFAULT_LIMITS = Limits()

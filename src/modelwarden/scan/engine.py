@@ -23,10 +23,10 @@ from typing import IO, TYPE_CHECKING
 
 from modelwarden import __version__
 from modelwarden.artifacts.detect import compression_of, detect_bytes, is_tar_header, looks_like_pickle
+from modelwarden.artifacts.zip import has_archive
 from modelwarden.errors import UsageError
 from modelwarden.records import ArtifactFormat, Finding, Problem, ScannedFile, ScanReport
 from modelwarden.scan.context import DEFAULT_LIMITS, Buffer, Ctx, Limits, Scope, Sink, View
-from modelwarden.scan.zipread import has_archive
 from modelwarden.untrusted.io import open_regular
 
 if TYPE_CHECKING:

@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelwarden.limits import MAX_FOLDER_FILES
 from modelwarden.records import Problem
 from modelwarden.scan.configs import auto_map_modules
 
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".ipynb_checkpoints"}
-MAX_FILES = 200_000
 _REMOTE_CODE = re.compile(
     r"(modeling|configuration|tokenization|processing|image_processing|feature_extraction|"
     r"video_processing|pipeline|custom_generate|generate)_.*\.py$|^custom_.*\.py$|^pipeline\.py$"
@@ -118,12 +118,12 @@ def walk(root: Path) -> Walk:
                     )
                 )
                 continue
-            if len(out.files) >= MAX_FILES:
+            if len(out.files) >= MAX_FOLDER_FILES:
                 out.problems.append(
                     Problem(
                         file=str(root),
                         code="too_many_files",
-                        message=f"more than {MAX_FILES} files: rest skipped",
+                        message=f"more than {MAX_FOLDER_FILES} files: rest skipped",
                     )
                 )
                 return out

@@ -19,10 +19,11 @@ import base64
 import binascii
 import json
 import re
-import struct
 from typing import Any
 
-from modelwarden.scan.context import Buffer, Ctx, Scope, View
+from modelwarden.artifacts.hdf5 import attribute_too_big
+from modelwarden.limits import MAX_KERAS_CONFIG_NODES
+from modelwarden.scan.context import Buffer, Ctx, Scope
 from modelwarden.scan.policy import format_policy, load_policy
 
 _NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]{1,60}")
@@ -78,7 +79,7 @@ def analyse_h5(source: Any, scope: Scope, ctx: Ctx, *, buf: Buffer | None = None
             for attr in ("model_config", "training_config"):
                 if attr not in f.attrs:
                     continue
-                too_big = _attribute_too_big(f, attr, buf, ctx, heap)
+                too_big = attribute_too_big(f, attr, buf, ctx.limits.max_json_bytes, heap)
                 if too_big:
                     ctx.add(scope, "hdf5.attribute-too-large", f"{attr}: {too_big}; not read", entry=attr)
                     continue
@@ -98,92 +99,6 @@ def analyse_h5(source: Any, scope: Scope, ctx: Ctx, *, buf: Buffer | None = None
     return is_keras
 
 
-_GCOL = b"GCOL"
-
-
-def _attribute_too_big(f: Any, name: str, buf: Buffer | None, ctx: Ctx, heap: list[str | None]) -> str | None:
-    """Why reading this attribute could take unbounded memory, or None when it is safe to read."""
-    import h5py
-
-    cap = ctx.limits.max_json_bytes
-    aid = f.attrs.get_id(name)
-    npoints = aid.get_space().get_simple_extent_npoints()
-    dtype = aid.dtype
-    vlen = h5py.check_vlen_dtype(dtype) is not None or (
-        (info := h5py.check_string_dtype(dtype)) is not None and info.length is None
-    )
-    per_item = 16 if vlen else max(1, dtype.itemsize)
-    if npoints * per_item > cap:
-        return f"declares {npoints} elements of {dtype.itemsize} bytes, over the {cap}-byte cap"
-    if vlen:
-        if not heap:
-            heap.append(_heap_too_big(buf, cap))
-        return heap[0]
-    return None
-
-
-def _heap_too_big(buf: Buffer | None, cap: int) -> str | None:
-    """Variable-length strings are global heap objects. A collection ("GCOL", version 1, 3 zero bytes,
-    an 8-byte size) is read whole, and each reference to an object (a 4-byte length, the collection's
-    8-byte address, a 4-byte object index) makes HDF5 allocate the length it claims before comparing
-    it with the object: a reference claiming 4.2 GB took the scan to 4.2 GB. Refuse when a collection
-    or a reference to one of its objects claims more than the object holds and more than the cap."""
-    if buf is None:
-        return "variable-length attribute in a file whose bytes are not available for the size check"
-    view = View(buf)
-    size = len(buf)
-    pos = view.find(_GCOL)
-    collections = 0
-    while pos >= 0:
-        head = buf[pos : pos + 16]
-        if len(head) == 16 and head[4] == 1 and head[5:8] == b"\0\0\0":
-            collections += 1
-            if collections > _MAX_COLLECTIONS:
-                return f"more than {_MAX_COLLECTIONS} global heap collections to check"
-            (declared,) = struct.unpack("<Q", head[8:16])
-            if declared > cap or pos + declared > size:
-                where = "past the end of the file" if pos + declared > size else "over the cap"
-                return f"a global heap collection at byte {pos} declares {declared} bytes ({where})"
-            bad = _bad_reference(buf, view, pos, _heap_objects(buf, pos, declared), cap)
-            if bad:
-                return bad
-        pos = view.find(_GCOL, pos + 4)
-    return None
-
-
-_MAX_COLLECTIONS = 64
-_MAX_OBJECTS = 10_000
-
-
-def _heap_objects(buf: Buffer, start: int, declared: int) -> dict[int, int]:
-    """Object index -> size, for the objects of the collection at `start`."""
-    objects: dict[int, int] = {}
-    pos, end = start + 16, start + declared
-    while pos + 16 <= end and len(objects) < _MAX_OBJECTS:
-        index, _refs, _reserved, size = struct.unpack("<HHIQ", buf[pos : pos + 16])
-        if index == 0:
-            break  # free space: the last object
-        objects[index] = size
-        pos += 16 + size + (-size % 8)
-    return objects
-
-
-def _bad_reference(buf: Buffer, view: View, address: int, objects: dict[int, int], cap: int) -> str | None:
-    needle = struct.pack("<Q", address)
-    hit = view.find(needle)
-    while hit >= 0:
-        if hit >= 4:
-            (claimed,) = struct.unpack("<I", buf[hit - 4 : hit])
-            (index,) = struct.unpack("<I", buf[hit + 8 : hit + 12] or b"\0\0\0\0")
-            if index in objects and claimed > objects[index] and claimed > cap:
-                return (
-                    f"a variable-length value at byte {hit - 4} claims {claimed} bytes of a"
-                    f" {objects[index]}-byte heap object"
-                )
-        hit = view.find(needle, hit + 1)
-    return None
-
-
 def analyse_config(root: Any, scope: Scope, ctx: Ctx, *, pointer: str = "") -> None:
     """Walk the JSON object graph iteratively (hostile configs can be deep) and judge each object."""
     policy = format_policy()["keras"]
@@ -191,7 +106,7 @@ def analyse_config(root: Any, scope: Scope, ctx: Ctx, *, pointer: str = "") -> N
     tf_bad = tuple(policy["dangerous_tf_functions_prefixes"])
     todo: list[tuple[str, Any]] = [(pointer, root)]
     seen = 0
-    while todo and seen < 1_000_000:
+    while todo and seen < MAX_KERAS_CONFIG_NODES:
         path, node = todo.pop()
         seen += 1
         if isinstance(node, dict):

@@ -28,9 +28,6 @@ from modelwarden.artifacts.detect import compression_of, looks_like_pickle
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 from modelwarden.scan.policy import Tier, load_policy
 
-# torch.serialization's legacy MAGIC_NUMBER, the first pickle of a legacy checkpoint.
-TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-
 # Dangerous callables that load their (bytes) argument as another pickle or checkpoint: when the bytes
 # are constants of the file we analyse them too, so the report shows what the nested payload does.
 _NESTED_DANGEROUS = frozenset(
@@ -144,17 +141,12 @@ def analyse_torch_legacy(buf: Buffer, scope: Scope, ctx: Ctx) -> StreamResult:
     """A legacy (non-zip) torch.save file: magic, protocol, sys_info, the object, storage keys, then raw
     storage bytes. torch.load unpickles exactly these five; everything after is tensor data."""
     result = StreamResult()
-    pos = 0
-    for i in range(5):
-        trace = vm.walk(buf, pos, max_ops=ctx.limits.max_pickle_ops)
+    # The same five pickles inspect reads its tensors from (a file whose first pickle is not the legacy
+    # magic number yields only that one, judged as a plain pickle).
+    for i, trace in enumerate(vm.walk_torch_legacy(buf, max_ops=ctx.limits.max_pickle_ops)):
         result.traces.append(trace)
         judge_trace(trace, scope, ctx, context="torch" if i == 3 else "plain")
         result.end = trace.end
-        if i == 0 and trace.complete and trace.result != TORCH_LEGACY_MAGIC:
-            break  # not a legacy checkpoint after all: judged as a plain pickle above
-        if trace.error or trace.end <= pos:
-            break
-        pos = trace.end
     return result
 
 

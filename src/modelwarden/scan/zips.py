@@ -3,21 +3,30 @@
 Every entry is analysed by its content, not its name (a pickle under `config.p` is still a pickle:
 CVE-2025-1889), except the raw tensor storages a PyTorch archive's `data.pkl` names, which are tensor
 bytes and are skipped so that a multi-gigabyte checkpoint costs only its pickle. Structural tricks
-found by the tolerant reader (`zipread`) are findings (reference/scanners.md technique 5).
+found by the one zip reader (`artifacts/zip.py`) are findings (reference/scanners.md technique 5).
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections import Counter
 
-from modelwarden.artifacts.detect import looks_like_pickle, zip_kind_from_names
+from modelwarden.artifacts.detect import archive_kind, looks_like_pickle
+from modelwarden.artifacts.zip import (
+    EntryData,
+    ZipEntry,
+    ZipListing,
+    crc_ok,
+    duplicate_ambiguity,
+    duplicate_names,
+    entry_data,
+    read_listing,
+    torch_root,
+)
 from modelwarden.records import ArtifactFormat
 from modelwarden.scan import keras_files, pickles
 from modelwarden.scan.context import Buffer, Ctx, Scope, View
 from modelwarden.scan.policy import load_policy
-from modelwarden.scan.zipread import EntryData, ZipEntry, ZipListing, crc_ok, entry_data, read_listing
 
 # Names (relative to the archive's top folder) that torch.save / torch.jit.save write.
 _TORCH_PICKLES = {"data.pkl"}
@@ -51,14 +60,7 @@ def analyse_zip(buf: Buffer, scope: Scope, ctx: Ctx) -> ArtifactFormat:
                 evidence=issue.ambiguous,
             )
     names = [e.name for e in listing.entries if not e.hidden]
-    kind = zip_kind_from_names(names)
-    if kind is ArtifactFormat.ZIP and scope.name.lower().endswith(".keras") and "config.json" in names:
-        # keras.saving.load_model opens any zip named .keras and needs only its config.json.
-        kind = ArtifactFormat.KERAS
-    if kind in (ArtifactFormat.TORCH_ZIP, ArtifactFormat.TORCHSCRIPT) and names and "/" not in names[0]:
-        # torch's reader refuses an archive whose first entry is not in a folder ("file in archive is
-        # not in a subdirectory"): a zip holding data.pkl at its root is a plain zip of a pickle.
-        kind = ArtifactFormat.ZIP
+    kind = archive_kind(listing, scope.name)
     _structure(listing, scope, ctx)
     if listing.prefix_end > 0:
         ctx.nested(View(buf, 0, listing.prefix_end), scope.child("bytes before the zip", name=scope.name))
@@ -97,20 +99,9 @@ def report_polyglot(buf: Buffer, scope: Scope, ctx: Ctx, fmt: str) -> None:
 
 
 def _structure(listing: ZipListing, scope: Scope, ctx: Ctx) -> None:
-    counts = Counter(e.name for e in listing.entries)
-    for name, n in counts.items():
-        if n > 1:
-            ctx.add(
-                scope, "zip.duplicate-entry", f"{n} entries are named {name!r}", entry=name, evidence=name
-            )
-            ctx.add(
-                scope,
-                "zip.ambiguous",
-                f"{n} entries are named {name!r}: Python's zipfile reads the last copy, PyTorch's reader"
-                " the one its sorted lookup finds, extractors the one written last",
-                entry=name,
-                evidence=name,
-            )
+    for name, n in duplicate_names(listing).items():
+        ctx.add(scope, "zip.duplicate-entry", f"{n} entries are named {name!r}", entry=name, evidence=name)
+        ctx.add(scope, "zip.ambiguous", duplicate_ambiguity(name, n), entry=name, evidence=name)
     for e in listing.entries:
         for candidate in {e.name, e.local_name or e.name}:
             reason = _traversal(candidate)
@@ -215,9 +206,7 @@ def _generic_entry(buf: Buffer, entry: ZipEntry, scope: Scope, ctx: Ctx) -> None
 def _torch_archive(buf: Buffer, listing: ZipListing, scope: Scope, ctx: Ctx, *, torchscript: bool) -> None:
     entries = [e for e in listing.entries if not e.is_dir]
     visible = [e for e in entries if not e.hidden]
-    # torch's reader takes the top folder from the first central directory entry and reads only records
-    # below it (caffe2 inline_container: "archive name" = first entry's prefix).
-    root = visible[0].name.split("/", 1)[0] if visible and "/" in visible[0].name else ""
+    root = torch_root(listing)
     prefix = root + "/"
     outside = [e for e in visible if not e.name.startswith(prefix)]
     if outside:

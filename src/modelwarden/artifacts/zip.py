@@ -1,4 +1,7 @@
-"""A tolerant zip reader: reads archives the way loaders do, and notices where readers disagree.
+"""The zip reader — the only one: inspect and scan read every archive (PyTorch, Keras, .npz, any zip)
+through it, so inspect describes the very archive scan judged.
+
+It reads archives the way loaders do, and notices where readers disagree.
 
 Python's `zipfile` raises on what PyTorch's reader accepts (bad CRCs, encryption flag bits), and trusts
 the central directory where other readers trust local headers — both were used to make scanners skip
@@ -7,6 +10,13 @@ module parses the structures itself, over a memory map, and reports every incons
 stopping at the first one: local vs central names, flag bits, data descriptors, bytes that no entry
 accounts for (polyglot prefixes, hidden local headers), overlapping entries, truncation. Entry data is
 returned zero-copy for stored entries and decompressed under size and ratio caps otherwise.
+
+The listing is the view of Python's zipfile (which numpy, Keras and joblib use) with the last end
+record and zip64 locator read as zipfile and PyTorch's reader read them; what other readers see
+instead is kept in `alternates` and every disagreement is an `Issue` with `ambiguous` set. The scan
+reports those as `zip.ambiguous` findings, inspect as `zip_ambiguous` problems. Bytes come from a
+`Buffer`: the scan's memory map, or inspect's `LocalFile` through `SourceBuffer`. The caps are the
+`ZipLimits` fields, whose defaults (`ZIP_LIMITS`) are `modelwarden.limits`.
 """
 
 from __future__ import annotations
@@ -16,8 +26,60 @@ import lzma
 import struct
 import zlib
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from modelwarden.scan.context import Buffer, Limits, View
+from modelwarden import limits as caps
+from modelwarden.artifacts.problems import ArtifactProblem
+from modelwarden.artifacts.source import Buffer, View
+from modelwarden.records import Problem
+
+
+class ZipLimits(Protocol):
+    """The caps the reader needs; the scan's `Limits` provides them, inspect passes `ZIP_LIMITS`."""
+
+    @property
+    def max_zip_entries(self) -> int:
+        """Entries listed from one archive."""
+        ...
+
+    @property
+    def max_entry_bytes(self) -> int:
+        """Decompressed bytes of one member held in memory."""
+        ...
+
+    @property
+    def bomb_ratio(self) -> int:
+        """Compression ratio that makes a member over `bomb_min_bytes` a bomb."""
+        ...
+
+    @property
+    def bomb_min_bytes(self) -> int:
+        """Size under which no ratio makes a member a bomb."""
+        ...
+
+    @property
+    def bomb_scan_bytes(self) -> int:
+        """Prefix of a declared bomb that is inflated."""
+        ...
+
+
+@dataclass(frozen=True)
+class ZipCaps:
+    """`ZipLimits` with the one table's values: what inspect reads with (the scan's defaults agree)."""
+
+    max_zip_entries: int = caps.MAX_ZIP_ENTRIES
+    """Entries listed from one archive."""
+    max_entry_bytes: int = caps.MAX_ENTRY_BYTES
+    """Decompressed bytes of one member held in memory."""
+    bomb_ratio: int = caps.ZIP_BOMB_RATIO
+    """Compression ratio that makes a member over `bomb_min_bytes` a bomb."""
+    bomb_min_bytes: int = caps.ZIP_BOMB_MIN_BYTES
+    """Size under which no ratio makes a member a bomb."""
+    bomb_scan_bytes: int = caps.ZIP_BOMB_SCAN_BYTES
+    """Prefix of a declared bomb that is inflated."""
+
+
+ZIP_LIMITS = ZipCaps()
 
 _LOCAL = b"PK\x03\x04"
 _CENTRAL = b"PK\x01\x02"
@@ -131,7 +193,7 @@ class Directory:
     """Offset of the zip64 end record that reader uses, if any."""
 
 
-def read_listing(buf: Buffer, limits: Limits) -> ZipListing:
+def read_listing(buf: Buffer, limits: ZipLimits) -> ZipListing:
     """The archive as Python's zipfile reads it (what numpy, Keras, joblib and most loaders use), with
     every reader disagreement recorded and, in `alternates`, the listings other readers would see."""
     listing = ZipListing()
@@ -169,7 +231,7 @@ def read_listing(buf: Buffer, limits: Limits) -> ZipListing:
     return listing
 
 
-def _fill(buf: Buffer, d: Directory, listing: ZipListing, limits: Limits) -> None:
+def _fill(buf: Buffer, d: Directory, listing: ZipListing, limits: ZipLimits) -> None:
     listing.eocd_offset = d.eocd
     listing.reader = d.reader
     _, disk, _, _, _, _, _, comment_len = _EOCD_FMT.unpack(buf[d.eocd : d.eocd + 22])
@@ -391,7 +453,7 @@ def _record_views(buf: Buffer, eocd: int) -> list[Directory]:
 
 
 def _read_central(
-    buf: Buffer, start: int, end: int, concat: int, listing: ZipListing, limits: Limits
+    buf: Buffer, start: int, end: int, concat: int, listing: ZipListing, limits: ZipLimits
 ) -> None:
     pos = start
     while pos + 46 <= end and len(listing.entries) < limits.max_zip_entries:
@@ -546,7 +608,7 @@ def _descriptor_len(buf: Buffer, pos: int, zip64: bool) -> int:
     return 20 if zip64 else 12
 
 
-def _coverage(buf: Buffer, listing: ZipListing, limits: Limits) -> None:
+def _coverage(buf: Buffer, listing: ZipListing, limits: ZipLimits) -> None:
     """Find bytes no entry accounts for: a prefix, gaps (hidden local headers), and overlaps."""
     spans: list[tuple[int, int, ZipEntry]] = []
     for e in listing.entries:
@@ -613,7 +675,13 @@ def _coverage(buf: Buffer, listing: ZipListing, limits: Limits) -> None:
 
 
 def _walk_local_headers(
-    buf: Buffer, start: int, end: int, listing: ZipListing, limits: Limits, *, known: set[int] | None = None
+    buf: Buffer,
+    start: int,
+    end: int,
+    listing: ZipListing,
+    limits: ZipLimits,
+    *,
+    known: set[int] | None = None,
 ) -> None:
     """Entries found by scanning for local headers (as a streaming reader would see them)."""
     view = View(buf, 0, end)
@@ -681,11 +749,11 @@ class EntryData:
     truncated: bool = False
 
 
-def _bomb(size: int, compressed: int, limits: Limits) -> bool:
+def _bomb(size: int, compressed: int, limits: ZipLimits) -> bool:
     return size > limits.bomb_min_bytes and size > limits.bomb_ratio * max(1, compressed)
 
 
-def entry_data(buf: Buffer, entry: ZipEntry, limits: Limits) -> EntryData:
+def entry_data(buf: Buffer, entry: ZipEntry, limits: ZipLimits) -> EntryData:
     """An entry's bytes: stored entries zero-copy, compressed ones inflated under a budget.
 
     The budget is fixed from the central directory before anything is inflated (loaders such as
@@ -789,7 +857,7 @@ class _ZlibStream:
         return self._d.decompress(data or self._d.unconsumed_tail, max_length)
 
 
-def _inflate(src: View, method: int, budget: int, limits: Limits) -> _Inflated:
+def _inflate(src: View, method: int, budget: int, limits: ZipLimits) -> _Inflated:
     """Inflate at most `budget` bytes (one more to notice an overrun), stopping early on a bomb ratio."""
     dec: _ZlibStream | bz2.BZ2Decompressor | lzma.LZMADecompressor
     if method == 8:
@@ -846,3 +914,146 @@ def crc_ok(data: Buffer, expected: int) -> bool:
     for i in range(0, len(data), step):
         crc = zlib.crc32(data[i : i + step], crc)
     return crc == expected
+
+
+# ------------------------------------------------------------------------------------------------------
+# What both readers derive from a listing
+# ------------------------------------------------------------------------------------------------------
+
+
+def visible_files(listing: ZipListing) -> list[ZipEntry]:
+    """The entries a directory reader lists (no folders, no entries found only by their local header)."""
+    return [e for e in listing.entries if not e.hidden and not e.is_dir]
+
+
+def torch_root(listing: ZipListing) -> str:
+    """The top folder torch's reader reads records from: the folder of the first central directory
+    entry (caffe2's inline_container takes the archive's name from it); "" when that entry is at the
+    root, which torch refuses ("file in archive is not in a subdirectory")."""
+    visible = visible_files(listing)
+    return visible[0].name.split("/", 1)[0] if visible and "/" in visible[0].name else ""
+
+
+def duplicate_names(listing: ZipListing) -> dict[str, int]:
+    """Names that more than one entry carries, with their count."""
+    counts: dict[str, int] = {}
+    for e in listing.entries:
+        counts[e.name] = counts.get(e.name, 0) + 1
+    return {name: n for name, n in counts.items() if n > 1}
+
+
+def duplicate_ambiguity(name: str, n: int) -> str:
+    """Why duplicate names are ambiguous: each reader takes another copy."""
+    return (
+        f"{n} entries are named {name!r}: Python's zipfile reads the last copy, PyTorch's reader"
+        " the one its sorted lookup finds, extractors the one written last"
+    )
+
+
+def ambiguity_problems(listing: ZipListing, rel: str) -> list[Problem]:
+    """Inspect's account of every reader disagreement the scan reports as `zip.ambiguous`: what inspect
+    describes is one reader's view, and another loader reads other content. Errors: facts drawn from an
+    ambiguous archive cannot be trusted for every loader (fail closed)."""
+    messages: list[str] = []
+    for issue in listing.issues:
+        if issue.ambiguous:
+            messages.append(
+                issue.message if issue.rule_id == "zip.ambiguous" else f"{issue.message} — {issue.ambiguous}"
+            )
+    messages += [duplicate_ambiguity(name, n) for name, n in duplicate_names(listing).items()]
+    unique = list(dict.fromkeys(messages))
+    listed = unique[: caps.MAX_PROBLEMS_PER_FILE]
+    problems = [Problem(file=rel, code="zip_ambiguous", message=m) for m in listed]
+    if len(unique) > len(listed):
+        more = len(unique) - len(listed)
+        problems.append(Problem(file=rel, code="zip_ambiguous", message=f"{more} more reader disagreements"))
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------------
+# Members as inspect reads them: refused with a problem instead of analysed in part
+# ------------------------------------------------------------------------------------------------------
+
+
+def require_directory(listing: ZipListing) -> None:
+    """Refuse an archive no directory reader can open (its entries were found by local headers only):
+    loaders cannot load it, so inspect describes nothing of it (the scan still analyses every entry)."""
+    if listing.cd_start is None:
+        why = next(
+            (i.message for i in listing.issues if i.rule_id == "zip.malformed"), "no central directory"
+        )
+        raise ArtifactProblem("corrupt_zip", f"zip archive is corrupt or truncated ({why})")
+
+
+def is_bomb(entry: ZipEntry, limits: ZipLimits = ZIP_LIMITS) -> bool:
+    """The central directory declares a bomb (the scan inflates only a prefix of such an entry)."""
+    return _bomb(entry.uncompressed_size, entry.compressed_size, limits)
+
+
+def check_member(entry: ZipEntry, *, cap: int, limits: ZipLimits = ZIP_LIMITS) -> None:
+    """Raise if the member is password-protected, declares a bomb, or declares more than `cap` bytes."""
+    if entry.encrypted:
+        raise ArtifactProblem(
+            "encrypted_entry", f"entry {entry.name!r} is encrypted (password-protected): not read"
+        )
+    if is_bomb(entry, limits):
+        raise ArtifactProblem(
+            "zip_bomb",
+            f"entry {entry.name!r} expands {entry.uncompressed_size:,} bytes from {entry.compressed_size:,}"
+            f" (ratio {entry.uncompressed_size // max(1, entry.compressed_size):,}:1):"
+            " refusing to decompress it",
+        )
+    if entry.uncompressed_size > cap:
+        raise ArtifactProblem(
+            "entry_too_large",
+            f"entry {entry.name!r} declares {entry.uncompressed_size:,} bytes, over the {cap:,}-byte cap",
+        )
+
+
+def read_member(buf: Buffer, entry: ZipEntry, *, cap: int, limits: ZipLimits = ZIP_LIMITS) -> Buffer:
+    """A member's bytes (in place when stored), after `check_member`; never more than `cap` bytes."""
+    check_member(entry, cap=min(cap, limits.max_entry_bytes), limits=limits)
+    got = entry_data(buf, entry, limits)
+    if got.data is None or (got.problem and got.rule_id != "zip.malformed") or got.truncated:
+        why = got.problem or "its data cannot be located"
+        code = "zip_bomb" if got.rule_id == "zip.bomb" else "corrupt_zip"
+        raise ArtifactProblem(code, f"entry {entry.name!r} cannot be read ({why})")
+    if len(got.data) > cap:
+        raise ArtifactProblem("entry_too_large", f"entry {entry.name!r} expands beyond the {cap:,}-byte cap")
+    return got.data
+
+
+def crc_problem(data: Buffer, entry: ZipEntry, rel: str) -> Problem | None:
+    """A warning when a member read whole does not match its CRC-32: PyTorch's reader loads it anyway,
+    zipfile (numpy, Keras) refuses it — the scan reports the same as `zip.crc-mismatch`."""
+    if crc_ok(data, entry.crc):
+        return None
+    return Problem(
+        file=rel,
+        code="crc_mismatch",
+        message=f"entry {entry.name!r}: data does not match its CRC-32 (0x{entry.crc:08x}); PyTorch's reader"
+        " loads it, zipfile-based loaders refuse it",
+        severity="warning",
+    )
+
+
+def member_prefix(buf: Buffer, entry: ZipEntry, n: int) -> bytes:
+    """The first `n` bytes of a member (fewer when it is shorter), inflating no more than that."""
+    if entry.data_offset is None or entry.unreadable:
+        raise ArtifactProblem(
+            "corrupt_zip", f"entry {entry.name!r}: {entry.unreadable or 'local header missing'}"
+        )
+    start = entry.data_offset
+    src = View(buf, start, min(len(buf), start + entry.compressed_size))
+    if entry.method == 0:
+        return src[:n]
+    try:
+        got = _inflate(src, entry.method, n, ZipCaps(bomb_min_bytes=n + 1))
+    except _Unsupported:
+        name = METHODS.get(entry.method, f"method {entry.method}")
+        raise ArtifactProblem(
+            "corrupt_zip", f"entry {entry.name!r}: compression {name} is not supported"
+        ) from None
+    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
+        raise ArtifactProblem("corrupt_zip", f"entry {entry.name!r} does not decompress ({exc})") from None
+    return bytes(got.out[:n])
