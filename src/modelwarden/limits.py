@@ -178,3 +178,11 @@ ONNX_MAX_TEXT_BYTES = 1024 * 1024
 # Strings kept from an ONNX file's metadata_props values (inspect's metadata): the first 1,000
 # characters, as before.
 ONNX_MAX_PROP_CHARS = 1000
+
+# --- reading through a ByteSource ---
+
+# A header walker's reads are grouped into chunks (one `read_at`, remotely one HTTP Range request, per
+# chunk): the first is one page, most headers being a few KiB; a sequential walk doubles it up to 1 MiB,
+# which bounds what one request holds in memory and what a jump over tensor data can over-fetch.
+WINDOW_FIRST_CHUNK = 4096
+WINDOW_MAX_CHUNK = 1 << 20

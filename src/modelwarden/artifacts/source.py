@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from modelwarden.limits import WINDOW_FIRST_CHUNK, WINDOW_MAX_CHUNK
 from modelwarden.untrusted.io import open_regular
 
 
@@ -154,7 +155,9 @@ class Window:
     `fetched` counts the bytes asked of the source.
     """
 
-    def __init__(self, src: ByteSource, chunk: int = 4096, max_chunk: int = 1 << 20) -> None:
+    def __init__(
+        self, src: ByteSource, chunk: int = WINDOW_FIRST_CHUNK, max_chunk: int = WINDOW_MAX_CHUNK
+    ) -> None:
         self.src = src
         self.first_chunk = self.chunk = chunk
         self.max_chunk = max_chunk
