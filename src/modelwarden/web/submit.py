@@ -28,10 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelwarden.limits import MAX_FOLDER_FILES
 from modelwarden.model import Assessment
 from modelwarden.web.errors import ApiError
 
-MAX_ENTRIES = 200_000  # as many files as the scan stage looks at; a larger tree is refused unchecked
+# As many entries as inspect and scan walk (one cap, limits.py); a larger tree is refused unchecked.
+MAX_ENTRIES = MAX_FOLDER_FILES
 MOUNTINFO = Path("/proc/self/mountinfo")
 
 
