@@ -16,22 +16,17 @@ then read `git diff tests/golden/data` before committing it.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.golden.inputs import AS_OF, PLAN, build, fixed_document
+from tests.golden.conftest import run
+from tests.golden.inputs import AS_OF, PLAN
 from tests.golden.normalise import normalise
 
 DATA = Path(__file__).parent / "data"
 UPDATE = os.environ.get("MODELWARDEN_UPDATE_GOLDEN") == "1"
-ENV = {**os.environ, "COLUMNS": "120", "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
-for _var in ("FORCE_COLOR", "TTY_COMPATIBLE"):
-    ENV.pop(_var, None)
 
 
 @dataclass(frozen=True)
@@ -88,39 +83,6 @@ CASES = [
     ),
 ]
 DRAFTS_CASE = "docs"  # every draft `modelwarden docs` writes, one golden file each, plus its listing
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("golden")
-    build(root)
-    return root
-
-
-def run(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelwarden", *args],
-        capture_output=True,
-        text=True,
-        cwd=workspace,
-        env=ENV,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
-
-
-@pytest.fixture(scope="module")
-def registry(workspace: Path) -> Iterator[str]:
-    """A SQLite registry holding the two assessments, with their clock and version pinned."""
-    db = f"sqlite:///{workspace / 'registry.sqlite3'}"
-    for i, source in enumerate((("--manifest", str(PLAN)), ("tiny-llama",)), start=1):
-        done = run(workspace, "assess", *source, "--as-of", AS_OF, "--format", "json")
-        assert done.returncode == 0, done.stderr
-        doc = workspace / f"assessment-{i}.json"
-        doc.write_text(fixed_document(done.stdout, workspace), encoding="utf-8")
-        imported = run(workspace, "registry", "import", str(doc), "--db", db)
-        assert imported.returncode == 0, imported.stderr
-    yield db
 
 
 def check(name: str, actual: str, workspace: Path) -> None:

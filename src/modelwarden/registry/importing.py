@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from modelwarden.errors import UsageError
 from modelwarden.model import Assessment
-from modelwarden.registry.export import CSV_COLUMNS
+from modelwarden.report.csv import CSV_COLUMNS
 from modelwarden.untrusted.io import open_regular
 
 #: One assessment (a single document, or one line of JSON Lines): far above any real one.

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from modelwarden.model import Assessment, Band
 from modelwarden.registry import Filters, Registry, Sort
 from modelwarden.registry.summary import THRESHOLDS, LicenceClass, remaining_obligations
+from modelwarden.report import html
 from modelwarden.web import charts
 from modelwarden.web.api import MAX_ID, registry
 from modelwarden.web.errors import ApiError, validation_details
@@ -114,7 +115,8 @@ def _report(request: Request, reg: Registry, ident: int) -> Response:
     return _render(
         request,
         "report.html",
-        {
+        html.context(a)  # the conclusions, as `assess --format html` shows them
+        | {
             "stored": stored,
             "a": a,
             "s": stored.summary,

@@ -23,6 +23,7 @@ from jinja2 import (
 from modelwarden import __version__
 from modelwarden.model import Provenance
 from modelwarden.registry import display
+from modelwarden.report import html
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -55,7 +56,9 @@ def query(params: dict[str, Any], **changes: Any) -> str:
 
 
 def environment(extra_template_dirs: Sequence[Path] = ()) -> Environment:
-    loaders: list[Any] = [PackageLoader("modelwarden.web", "templates")]
+    # The report's templates after our own: the assessment page includes the same conclusions as
+    # `assess --format html` (report/templates/_assessment_summary.html).
+    loaders: list[Any] = [PackageLoader("modelwarden.web", "templates"), PackageLoader(*html.TEMPLATES)]
     loaders += [FileSystemLoader(str(d)) for d in extra_template_dirs]
     env = Environment(
         loader=ChoiceLoader(loaders),
