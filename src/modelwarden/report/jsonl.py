@@ -10,7 +10,8 @@ from modelwarden.registry.records import StoredAssessment
 
 
 def jsonl_line(stored: StoredAssessment) -> str:
-    """`{"id", "recorded_at", "digest", "assessment"}`: the document exactly as recorded."""
+    """`{"id", "recorded_at", "digest", "assessment"}`: the document exactly as recorded (its facts
+    as the record's own fields, like `registry show --format json`; `registry import` reads it)."""
     document = stored.assessment.model_dump(mode="json", by_alias=True)
     record = {
         "id": stored.id,
