@@ -142,9 +142,10 @@ def test_normaliser_replaces_only_what_varies(tmp_path: Path) -> None:
     raw = (
         f'{tmp_path}/a.bin modelwarden {__version__} "created_at": "2026-12-05T23:20:01.123456Z" '
         f'recorded 2026-12-05 23:20 UTC "duration_seconds": 0.0123 scanned in 0.01 s as of 2026-11-22 '
-        "sha256 0.1.00"
+        "sha256 0.1.00 **Draft prepared:** 2026-12-05 by"
     )
     assert normalise(raw, tmp_path) == (
         '<TMP>/a.bin modelwarden <VERSION> "created_at": "<DATETIME>" recorded <DATETIME> UTC '
-        '"duration_seconds": "<SECONDS>" scanned in <SECONDS> s as of 2026-11-22 sha256 0.1.00'
+        '"duration_seconds": "<SECONDS>" scanned in <SECONDS> s as of 2026-11-22 sha256 0.1.00 '
+        "**Draft prepared:** <DATE> by"
     )

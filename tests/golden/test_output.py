@@ -140,7 +140,28 @@ def test_web_page_shows_the_conclusions_as_the_cli_html_does(workspace: Path, re
         a: Assessment = reg.stored(2).assessment
         with TestClient(create_app(reg), base_url="http://localhost") as client:
             page = client.get("/assessments/2").text
-    partial = _env().get_template("_assessment_summary.html").render(**context(a))
     cli_html = renderer("assessment", OutputFormat.HTML).render(a)
-    assert "<h2>Summary</h2>" in partial and "tiny-llama" in cli_html
-    assert partial.strip() in cli_html and partial.strip() in page
+    assert "tiny-llama" in cli_html
+    for name, marker in (
+        ("_assessment_summary.html", "<h2>Summary</h2>"),
+        ("_assessment_regimes.html", "eu_ai_act"),
+    ):
+        partial = _env().get_template(name).render(**context(a)).strip()
+        assert marker in partial
+        assert partial in cli_html and partial in page, name
+
+
+def test_a_citation_link_that_is_not_http_is_inert_in_the_cli_html(workspace: Path, registry: str) -> None:
+    from modelwarden.registry import Registry
+
+    with Registry(registry) as reg:
+        a = reg.stored(2).assessment
+    regime = a.regimes["eu_ai_act"]
+    first = regime.obligations[0]
+    hostile = first.model_copy(
+        update={"citation": first.citation.model_copy(update={"url": "javascript:alert(1)"})}
+    )
+    a.regimes["eu_ai_act"] = regime.model_copy(update={"obligations": [hostile, *regime.obligations[1:]]})
+    html = renderer("assessment", OutputFormat.HTML).render(a)
+    assert "javascript:" not in html
+    assert 'class="inert"' in html

@@ -9,6 +9,7 @@ only our own packaged templates (never a template from a model).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -19,10 +20,33 @@ from modelwarden.untrusted.text import document
 TEMPLATES = ("modelwarden.report", "templates")
 
 
+def safe_url(value: object) -> str | None:
+    """The URL if it is an absolute http(s) link, else None: `javascript:`, `data:` and relative
+    links (from a model card, a rule file) never become clickable."""
+    if not isinstance(value, str) or len(value) > 2048:
+        return None
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    if any(ord(c) < 33 or c in "\"'<>`\\" for c in text):
+        return None
+    return text
+
+
 def context(a: Assessment) -> dict[str, Any]:
-    """What the assessment templates read (the standalone page and the dashboard's include)."""
+    """What the assessment templates read (the standalone page and the dashboard's includes)."""
+    from modelwarden.registry.summary import remaining_obligations
+
     return {
         "a": a,
+        # Per regime, the obligations still owed (the rest are shown struck through).
+        "in_force": {
+            rid: set(remaining_obligations(r)) if r.in_force else set() for rid, r in a.regimes.items()
+        },
         "headline": headline(a),
         "summary": summary(a),
         "questions": questions(a),
@@ -33,11 +57,16 @@ def context(a: Assessment) -> dict[str, Any]:
 
 
 def _env() -> Environment:
-    return Environment(
+    # The same settings as the dashboard's environment (web/templating.py), so that the shared
+    # partials render the same markup in both.
+    env = Environment(
         loader=PackageLoader(*TEMPLATES),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
+        lstrip_blocks=True,
     )
+    env.filters["safe_url"] = safe_url
+    return env
 
 
 def assessment_html(a: Assessment) -> str:

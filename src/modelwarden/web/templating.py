@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -24,25 +24,9 @@ from modelwarden import __version__
 from modelwarden.model import Provenance
 from modelwarden.registry import display
 from modelwarden.report import html
+from modelwarden.report.html import safe_url
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def safe_url(value: object) -> str | None:
-    """The URL if it is an absolute http(s) link, else None: `javascript:`, `data:` and relative
-    links from a model card never become clickable."""
-    if not isinstance(value, str) or len(value) > 2048:
-        return None
-    text = value.strip()
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    if any(ord(c) < 33 or c in "\"'<>`\\" for c in text):
-        return None
-    return text
 
 
 def provenance(value: Provenance | None) -> str:
