@@ -39,11 +39,18 @@ class OutputFormat(StrEnum):
 class Renderer(Protocol):
     """How a record becomes a document in one format."""
 
-    format: OutputFormat
-    media_type: str
-    """The document's media type (for HTTP responses and file associations)."""
-    extension: str
-    """The usual file extension, without the dot."""
+    @property
+    def format(self) -> OutputFormat: ...
+
+    @property
+    def media_type(self) -> str:
+        """The document's media type (for HTTP responses and file associations)."""
+        ...
+
+    @property
+    def extension(self) -> str:
+        """The usual file extension, without the dot."""
+        ...
 
     def render(self, record: Any, **options: Any) -> str:
         """The whole document for `record`; options are the command's (e.g. `tensors=True`)."""
@@ -57,8 +64,11 @@ class Registered:
     kind: str
     """The record it renders: facts, scan, openness, assessment, stored, page, diff."""
     format: OutputFormat
+    """The format it writes."""
     media_type: str
+    """The document's media type."""
     extension: str
+    """The usual file extension, without the dot."""
     target: str
     """"module:function" returning the document as a string."""
     console_target: str | None = None
@@ -153,6 +163,11 @@ def renderer(kind: str, format: OutputFormat | str) -> Registered:
     """The renderer of `kind` records in `format` (aliases resolved); KeyError when there is none."""
     chosen = OutputFormat(format)
     return RENDERERS[(kind, ALIASES.get(chosen, chosen))]
+
+
+def as_renderer(registered: Registered) -> Renderer:
+    """Every table entry is a `Renderer` (checked by mypy here)."""
+    return registered
 
 
 def choices(command: str) -> type[StrEnum]:
