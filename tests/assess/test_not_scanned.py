@@ -15,7 +15,8 @@ from modelwarden.assess.run import Inputs, build_assessment, gather
 from modelwarden.registry import Registry
 from modelwarden.registry.display import severity
 from modelwarden.registry.summary import NOT_SCANNED, columns
-from modelwarden.report.assess import headline, to_json
+from modelwarden.report.assess import headline
+from modelwarden.report.json import assessment_dict as to_json
 from modelwarden.web import Settings, create_app
 
 AS_OF = dt.date(2026, 12, 5)

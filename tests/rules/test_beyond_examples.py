@@ -316,7 +316,8 @@ def test_missing_facts_are_insufficient_data_and_the_trace_says_which() -> None:
 def test_text_details_give_the_reason_for_every_answer() -> None:
     from rich.console import Console
 
-    from modelwarden.report.assess import reasons, render_text
+    from modelwarden.report.assess import reasons
+    from modelwarden.report.text import print_assessment as render_text
 
     a = assess(frontier(1.5e26, 80e6, weights="public"), dt.date(2026, 3, 1))
     why = dict(reasons(a.regimes["us_ca_sb53"]))
@@ -596,7 +597,7 @@ def test_undeclared_role_keeps_the_developer_duties() -> None:
 def test_duties_that_hang_on_an_open_question_are_counted_apart_in_the_summary() -> None:
     from rich.console import Console
 
-    from modelwarden.report.assess import render_text
+    from modelwarden.report.text import print_assessment as render_text
 
     doc: dict[str, Any] = {
         "model": {"modalities": {"input": ["text"], "output": ["speech"]}},  # a TTS-like pattern

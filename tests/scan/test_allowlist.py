@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from modelwarden.model import Severity
+from modelwarden.report.json import scan_json as to_json
+from modelwarden.report.sarif import scan_sarif as to_sarif_json
 from modelwarden.scan import scan_paths
 from modelwarden.scan.policy import Tier, load_policy
-from modelwarden.scan.render import to_json, to_sarif_json
 from tests.scan.corpus import _unicode
 from tests.support.cli import run_cli
 

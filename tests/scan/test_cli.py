@@ -17,8 +17,8 @@ from sarif_pydantic import Sarif
 
 from modelwarden.errors import UsageError
 from modelwarden.model import ScanReport
+from modelwarden.report.sarif import to_sarif
 from modelwarden.scan import scan_paths
-from modelwarden.scan.sarif import to_sarif
 from tests.scan.conftest import Corpus
 from tests.scan.corpus import _Reduce
 from tests.support.cli import run_cli

@@ -1,8 +1,9 @@
-"""Option types shared by the commands that run a server."""
+"""Option types and options shared by several commands."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class LogLevel(StrEnum):
@@ -14,3 +15,18 @@ class LogLevel(StrEnum):
     INFO = "info"
     DEBUG = "debug"
     TRACE = "trace"
+
+
+def _output_option() -> Any:
+    import typer
+
+    return typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Write the report to this file (replaced atomically) instead of stdout.",
+    )
+
+
+# `--output/-o FILE` of every command that emits a report (cli/_output.py says how it is written).
+OUTPUT: Any = _output_option()

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, cast
 if TYPE_CHECKING:
     from rich.console import Console
 
+from modelwarden.report.base import SUPPORTED
+
 # name -> (option names, choices or None for a path, default). Flags are listed in FLAGS.
 VALUES: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None, str | None]] = {
-    "format": (("--format", "-f"), ("text", "json", "sarif"), "text"),
+    "format": (("--format", "-f"), tuple(f.value for f in SUPPORTED["scan"]), SUPPORTED["scan"][0].value),
     "fail_on": (("--fail-on",), ("critical", "high", "medium", "low"), "medium"),
     "output": (("--output", "-o"), None, None),
 }
@@ -132,41 +134,17 @@ def run_scan(
     """The body of `modelwarden scan`, shared by the Typer command (`modelwarden.cli.scan.scan`) and
     this module's parser."""
     from modelwarden.records import Severity
+    from modelwarden.report.base import renderer
+    from modelwarden.report.output import show
     from modelwarden.scan import scan_paths
-    from modelwarden.scan.render import print_text, to_json, to_sarif_json
     from modelwarden.untrusted.text import markup
 
     threshold = Severity(fail_on)
     report = scan_paths(paths, hash_files=not no_hash, hash_cache=not no_hash_cache)
-    if format == "text" and output is None:
-        print_text(report, threshold, _out(), show_info=show_info)
-    else:
-        if format == "json":
-            text = to_json(report, threshold)
-        elif format == "sarif":
-            text = to_sarif_json(report)
-        else:
-            from io import StringIO
-
-            from rich.console import Console
-
-            buf = StringIO()
-            print_text(report, threshold, Console(file=buf, width=160, no_color=True), show_info=show_info)
-            text = buf.getvalue()
-        if output is not None:
-            try:
-                output.write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
-            except OSError as exc:
-                from modelwarden.cli._consoles import err
-
-                err.print(
-                    f"[bold red]error:[/] cannot write {markup(output)}: {markup(exc.strerror or exc)}",
-                    highlight=False,
-                )
-                sys.exit(2)
-        else:
-            sys.stdout.write(text + "\n")
-    if format != "text" or output is not None:  # text on the terminal already lists them
+    text_on_stdout = format == "text" and output is None
+    chosen = renderer("scan", format)
+    show(chosen, report, output, _out() if text_on_stdout else None, threshold=threshold, show_info=show_info)
+    if not text_on_stdout:  # text on the terminal already lists them
         for p in report.problems:
             from modelwarden.cli._consoles import err
 

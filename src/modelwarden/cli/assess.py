@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from modelwarden.cli import app, err, out
+from modelwarden.cli._options import OUTPUT
 from modelwarden.errors import UsageError
+from modelwarden.report.base import OutputFormat, choices
 from modelwarden.untrusted.text import markup
 
-
-class OutputFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-    MARKDOWN = "markdown"
-    HTML = "html"
+if TYPE_CHECKING:
+    AssessFormat = OutputFormat
+else:
+    AssessFormat = choices("assess")
 
 
 def _date(value: str | None) -> dt.date:
@@ -43,9 +42,10 @@ def assess(
         None, "--manifest", "-m", help="Release manifest (default: modelwarden.yaml next to the model)."
     ),
     as_of: str | None = typer.Option(None, "--as-of", help="Evaluate the law as of this date (YYYY-MM-DD)."),
-    format: OutputFormat = typer.Option(
-        OutputFormat.TEXT, "--format", "-f", help="text, json, markdown or html."
+    format: AssessFormat = typer.Option(
+        AssessFormat.TEXT, "--format", "-f", help="text, json, markdown or html."
     ),
+    output: Path | None = OUTPUT,
     out_dir: Path | None = typer.Option(
         None, "--out", help="Also write assessment.json, assessment.md and assessment.html here."
     ),
@@ -60,30 +60,22 @@ def assess(
 ) -> None:
     """Estimate training compute; find the regimes in force and the obligations that follow, cited."""
     from modelwarden.assess.run import build_assessment, gather
-    from modelwarden.report.assess import render_html, render_markdown, render_text, to_json
+    from modelwarden.report.base import renderer
+    from modelwarden.report.output import emit, show
     from modelwarden.rules import load_rules
 
     date = _date(as_of)
     inputs = gather(path, manifest)
     a = build_assessment(inputs, as_of=date, rules=load_rules(rules or None), scan=not no_scan)
-    if format is OutputFormat.JSON:
-        out.print_json(json.dumps(to_json(a)))
-    elif format is OutputFormat.MARKDOWN:
-        print(render_markdown(a))
-    elif format is OutputFormat.HTML:
-        print(render_html(a))
-    else:
-        render_text(a, out)
+    show(renderer("assessment", format), a, output, console=out)
     if out_dir is not None:
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / "assessment.json").write_text(
-                json.dumps(to_json(a), indent=2) + "\n", encoding="utf-8"
-            )
-            (out_dir / "assessment.md").write_text(render_markdown(a), encoding="utf-8")
-            (out_dir / "assessment.html").write_text(render_html(a), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
+        for fmt in (OutputFormat.JSON, OutputFormat.MARKDOWN, OutputFormat.HTML):
+            chosen = renderer("assessment", fmt)
+            emit(chosen.render(a), out_dir / f"assessment.{chosen.extension}")
         err.print(f"wrote {markup(out_dir)}/assessment.json, .md and .html", highlight=False)
     if save:
         from modelwarden.registry import Registry

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -19,16 +18,17 @@ from rich.progress import (
 )
 
 from modelwarden.cli import app, err, out
+from modelwarden.cli._options import OUTPUT
+from modelwarden.report.base import OutputFormat, choices
 from modelwarden.untrusted.text import markup
 
 if TYPE_CHECKING:
     from modelwarden.hashing import Advance
     from modelwarden.release import Release
 
-
-class OutputFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
+    InspectFormat = OutputFormat
+else:
+    InspectFormat = choices("inspect")
 
 
 @app.command()
@@ -36,11 +36,14 @@ def inspect(
     path: str = typer.Argument(
         ..., help="Model folder, single file, or org/name[@revision] of the local Hugging Face cache."
     ),
-    format: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", "-f", help="table (human) or json."),
+    format: InspectFormat = typer.Option(
+        InspectFormat.TABLE, "--format", "-f", help="table (human; also called text) or json."
+    ),
     hash_: bool = typer.Option(
         False, "--hash", help="Also compute the SHA-256 of every file (reads all data)."
     ),
     tensors: bool = typer.Option(False, "--tensors", help="List every tensor (name, dtype, shape, kind)."),
+    output: Path | None = OUTPUT,
 ) -> None:
     """Read a model release from its files: parameters, architecture, licence, lineage, files.
 
@@ -54,15 +57,13 @@ damaged files, check "problems" in --format json, or use `modelwarden scan`.
     # Imported here so other commands start without loading every reader (CLI start-up time).
     from modelwarden.facts.gather import inspect_release, nothing_readable
     from modelwarden.release import resolve
-    from modelwarden.report.inspect import render, to_json
+    from modelwarden.report.base import renderer
+    from modelwarden.report.output import show
 
     release = resolve(path)
     with _hash_progress(release, enabled=hash_) as advance:
         facts = inspect_release(release, hash_files=hash_, advance=advance)
-    if format is OutputFormat.JSON:
-        out.print_json(json.dumps(to_json(facts, tensors=tensors)))
-    else:
-        render(facts, out, tensors=tensors)
+    show(renderer("facts", format), facts, output, console=out, tensors=tensors)
     if nothing_readable(facts):
         first = facts.problems[0].message if facts.problems else "no model files"
         err.print(

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from modelwarden.cli import app, out
+from modelwarden.cli._options import OUTPUT
+from modelwarden.report.base import OutputFormat, choices
 
-
-class OutputFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-    MOT_YAML = "mot-yaml"
+if TYPE_CHECKING:
+    OpennessFormat = OutputFormat
+else:
+    OpennessFormat = choices("openness")
 
 
 class MofMode(StrEnum):
@@ -35,8 +36,8 @@ def openness(
         "-m",
         help="Release manifest, or a MOT model file (default: modelwarden.yaml next to the model).",
     ),
-    format: OutputFormat = typer.Option(
-        OutputFormat.TEXT,
+    format: OpennessFormat = typer.Option(
+        OpennessFormat.TEXT,
         "--format",
         "-f",
         help="text, json, or mot-yaml (a MOT model file of the release, from a MOT-exact assessment).",
@@ -47,6 +48,7 @@ def openness(
         help="normalised (map licence names first) or mot_exact (MOT's rules on the licence strings as "
         "written). Default: mot_exact for a MOT model file or --format mot-yaml, else normalised.",
     ),
+    output: Path | None = OUTPUT,
 ) -> None:
     """Classify what a release opens: per-component evidence, licence, MOF class, OSAID, EU Art. 53(2)."""
     from modelwarden.errors import UsageError
@@ -55,7 +57,8 @@ def openness(
     from modelwarden.model import ModelFacts
     from modelwarden.openness import assess_openness, mot
     from modelwarden.openness.evidence import licence_as_written
-    from modelwarden.openness.render import render, to_json
+    from modelwarden.report.base import renderer
+    from modelwarden.report.output import show
 
     facts: ModelFacts | None = None
     read = mot.read(path)  # a MOT model file is the release description itself
@@ -68,7 +71,7 @@ def openness(
     decl: Manifest | None = read[1] if read is not None else None
     if read is None and manifest is not None:
         decl = load_manifest(manifest)
-    wants_mot = format is OutputFormat.MOT_YAML
+    wants_mot = format == OutputFormat.MOT_YAML
     if wants_mot and mof_mode is MofMode.NORMALISED:
         raise UsageError(
             "--format mot-yaml writes the licence strings MOT compares: use --mof-mode mot_exact"
@@ -76,18 +79,15 @@ def openness(
     mode = mof_mode or (MofMode.MOT_EXACT if read is not None or wants_mot else MofMode.NORMALISED)
     report = assess_openness(facts, decl, mof_mode=mode.value)
     name = (read[0].name if read else None) or (facts.name if facts else None) or path
+    chosen = renderer("openness", format)
     if wants_mot:
-        out.file.write(
-            mot.dump(
-                report,
-                name=name,
-                version=decl.model.version if decl else None,
-                producer=decl.release.provider.name if decl and decl.release.provider else None,
-                distribution=licence_as_written(facts, decl),
-                locations=mot.locations(report, decl),
-            )
-        )
-    elif format is OutputFormat.JSON:
-        out.print_json(json.dumps(to_json(report)))
+        details: dict[str, Any] = {
+            "name": name,
+            "version": decl.model.version if decl else None,
+            "producer": decl.release.provider.name if decl and decl.release.provider else None,
+            "distribution": licence_as_written(facts, decl),
+            "locations": mot.locations(report, decl),
+        }
+        show(chosen, report, output, console=out, **details)
     else:
-        render(report, out, title=name)
+        show(chosen, report, output, console=out, title=name)

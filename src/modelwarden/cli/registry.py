@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
 from modelwarden.cli import app, err, out
+from modelwarden.cli._options import OUTPUT
 from modelwarden.errors import UsageError
 from modelwarden.model import Assessment
-from modelwarden.registry import display as show
 from modelwarden.registry.filters import Filters, MofFilter, SeverityFilter, Sort
-from modelwarden.registry.summary import THRESHOLDS, LicenceClass, remaining_obligations
-from modelwarden.untrusted.text import text
+from modelwarden.registry.summary import LicenceClass
+from modelwarden.report.base import OutputFormat, choices, renderer
+from modelwarden.report.output import show
 
 if TYPE_CHECKING:
-    from modelwarden.registry import Diff, Registry, StoredAssessment
+    from modelwarden.registry import Registry
+
+    TextOrJson = OutputFormat
+    ExportFormat = OutputFormat
+else:
+    TextOrJson = choices("registry")
+    ExportFormat = choices("registry export")
 
 registry_app = typer.Typer(
     name="registry",
@@ -30,16 +33,6 @@ registry_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(registry_app)
-
-
-class TextOrJson(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-
-
-class ExportFormat(StrEnum):
-    JSONL = "jsonl"
-    CSV = "csv"
 
 
 DB = typer.Option(None, "--db", help="Database URL (default: $MODELWARDEN_DB or the user data file).")
@@ -79,11 +72,6 @@ def filters_from(**values: Any) -> Filters:
         raise UsageError(f"--{where.replace('_', '-')}: {first['msg']}") from None
 
 
-def _t(value: object) -> Text:
-    # Model names and everything else recorded come from model files and manifests.
-    return text("—" if value is None else value)
-
-
 @registry_app.command("list")
 def list_(
     db: str | None = DB,
@@ -102,6 +90,7 @@ def list_(
     limit: int = typer.Option(50, "--limit", min=1, max=500, help="Rows per page (1-500)."),
     offset: int = typer.Option(0, "--offset", min=0, help="Rows to skip (for paging)."),
     format: TextOrJson = typer.Option(TextOrJson.TEXT, "--format"),
+    output: Path | None = OUTPUT,
 ) -> None:
     """Recorded assessments, newest first, with filters."""
     filters = filters_from(
@@ -116,97 +105,9 @@ def list_(
     )
     with _open(db) as reg:
         page = reg.list(filters, latest=latest, sort=sort, limit=limit, offset=offset)
-    if format is TextOrJson.JSON:
-        out.print_json(page.model_dump_json())
-        return
-    # Below ~120 columns the full table folds every cell into fragments; a narrower one stays legible
-    # (`registry show ID` and `--format json` have everything).
-    wide = out.width >= 120
-    title = f"{page.total} assessment(s)" + (" (latest per model)" if latest else "")
-    table = Table(title=title) if wide else Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    columns = [
-        "id",
-        "model",
-        "version",
-        "as of",
-        "parameters",
-        "licence",
-        "MOF",
-        "1e25",
-        "findings",
-        "duties",
-    ]
-    if not wide:
-        columns = ["id", "model", "as of", "MOF", "1e25", "findings", "duties"]
-    for column in columns:
-        table.add_column(
-            column,
-            overflow="fold",
-            no_wrap=column in {"id", "as of"},
-        )
-    for s in page.items:
-        cells = {
-            "id": s.id,
-            "model": s.name,
-            "version": s.version,
-            "as of": s.as_of,
-            "parameters": show.count(s.parameters),
-            "licence": f"{s.licence or '—'} ({show.licence_class(s.licence_class)})",
-            "MOF": show.mof(s.mof_class),
-            "1e25": show.call(s.thresholds.get("1e25")),
-            "findings": show.severity(s.worst_severity, s.findings),
-            # regimes with duties: their ids when there is room, else how many
-            "duties": (" ".join(s.duties) or "none") if wide else str(len(s.duties)),
-        }
-        table.add_row(*(_t(cells[c]) for c in columns))
-    out.print(table)
+    show(renderer("page", format), page, output, console=out, latest=latest)
     if page.total > page.offset + len(page.items):
         err.print(f"showing {page.offset + 1}–{page.offset + len(page.items)} of {page.total}; use --offset")
-
-
-def _show_text(stored: StoredAssessment) -> None:
-    s, a = stored.summary, stored.assessment
-    head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold")
-    head.add_column()
-    rows: list[tuple[str, object]] = [
-        ("model", a.subject.name),
-        ("version", a.subject.version),
-        ("assessment", f"#{stored.id}, recorded {stored.recorded_at:%Y-%m-%d %H:%M} UTC"),
-        ("as of", a.as_of),
-        ("tool / rule set", f"modelwarden {a.tool_version}, rules {a.ruleset_version}"),
-        ("parameters", f"{s.parameters:,}" if s.parameters is not None else None),
-        ("active parameters", f"{s.active_parameters:,}" if s.active_parameters is not None else None),
-        ("licence", f"{s.licence or '—'} ({show.licence_class(s.licence_class)})"),
-        ("MOF", show.mof(s.mof_class)),
-        ("training compute", f"{show.band(a.compute.training_flop)} [{a.compute.method}]"),
-    ]
-    rows += [(f"threshold {t}", show.call(s.thresholds.get(t))) for t in THRESHOLDS]
-    rows.append(("findings", show.severity(s.worst_severity, s.findings)))
-    for label, value in rows:
-        head.add_row(_t(label), _t(value))
-    out.print(head)
-    if a.scan and a.scan.findings:
-        table = Table(title="findings")
-        for column in ("severity", "rule", "file", "evidence"):
-            table.add_column(column, overflow="fold")
-        for f in a.scan.findings:
-            table.add_row(_t(f.severity.value), _t(f.rule_id), _t(f.file), _t(f.evidence or f.message))
-        out.print(table)
-    for rid, r in a.regimes.items():
-        classes = ", ".join(f"{k}={v.value}" for k, v in r.classification.items())
-        state = "in force" if r.in_force else "not in force"
-        out.print()
-        out.print(_t(f"{rid} — {r.instrument} ({state}) {classes}"), style="bold")
-        keep = set(remaining_obligations(r)) if r.in_force else set()
-        for o in r.obligations:
-            mark = "•" if o.id in keep else "–"
-            extra = f"; deadline {o.deadline}" if o.deadline else ""
-            out.print(_t(f"  {mark} {o.id}: {o.title} [{o.citation.instrument} {o.citation.article}]{extra}"))
-        for e in r.exemptions:
-            out.print(_t(f"  exemption {e.id}: {e.title} [{e.citation.instrument} {e.citation.article}]"))
-        for question in r.needs_review:
-            out.print(_t(f"  needs review: {question}"))
 
 
 @registry_app.command("show")
@@ -214,32 +115,12 @@ def show_cmd(
     ident: int = typer.Argument(..., metavar="ID", help="Assessment id (see `registry list`)."),
     db: str | None = DB,
     format: TextOrJson = typer.Option(TextOrJson.TEXT, "--format"),
+    output: Path | None = OUTPUT,
 ) -> None:
     """One recorded assessment: the full report (`--format json`: the document as recorded)."""
     with _open(db) as reg:
         stored = reg.stored(ident)
-    if format is TextOrJson.JSON:
-        out.print_json(stored.assessment.model_dump_json(by_alias=True))
-    else:
-        _show_text(stored)
-
-
-def print_diff(diff: Diff) -> None:
-    a, b = diff.a, diff.b
-    before = f"#{a.id} {a.name} {a.version or ''} (as of {a.as_of})"
-    after = f"#{b.id} {b.name} {b.version or ''} (as of {b.as_of})"
-    out.print(_t(f"{before}  →  {after}"))
-    if not diff.same_model:
-        err.print("note: the two assessments are of different models")
-    if not diff.changes:
-        out.print("no changes")
-        return
-    for section, changes in diff.by_section().items():
-        out.print()
-        out.print(_t(section), style="bold")
-        for change in changes:
-            sign = {"added": "+", "removed": "-", "changed": "~"}[change.kind.value]
-            out.print(_t(f"  {sign} {change.message}"))
+    show(renderer("stored", format), stored, output, console=out)
 
 
 @registry_app.command()
@@ -248,14 +129,14 @@ def diff(
     b: int = typer.Argument(..., metavar="B", help="The newer assessment id."),
     db: str | None = DB,
     format: TextOrJson = typer.Option(TextOrJson.TEXT, "--format"),
+    output: Path | None = OUTPUT,
 ) -> None:
     """What changed between two assessments: parameters, licence, components, findings, thresholds, duties."""
     with _open(db) as reg:
         result = reg.diff(a, b)
-    if format is TextOrJson.JSON:
-        out.print_json(result.model_dump_json())
-    else:
-        print_diff(result)
+    if format == OutputFormat.TEXT and not result.same_model:
+        err.print("note: the two assessments are of different models")
+    show(renderer("diff", format), result, output, console=out)
 
 
 @registry_app.command()
@@ -272,7 +153,7 @@ def export(
     """Write recorded assessments to JSON Lines (full documents) or CSV (one summary row each)."""
     filters = filters_from(q=q, duty=duty)
     with _open(db) as reg:
-        written = reg.export(path, format.value, filters, latest=latest)
+        written = reg.export(path, OutputFormat(format).value, filters, latest=latest)
     err.print(f"wrote {written} assessment(s) to {path}", highlight=False, markup=False)
 
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from modelwarden.cli import app
+from modelwarden.cli._options import OUTPUT
+from modelwarden.report.base import OutputFormat, choices
 
-
-class OutputFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-    SARIF = "sarif"
+if TYPE_CHECKING:
+    ScanFormat = OutputFormat
+else:
+    ScanFormat = choices("scan")
 
 
 class FailOn(StrEnum):
@@ -30,7 +32,7 @@ class FailOn(StrEnum):
 @app.command()
 def scan(
     paths: list[Path] = typer.Argument(..., help="Model files or folders to scan."),
-    format: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", "-f", help="Output format."),
+    format: ScanFormat = typer.Option(ScanFormat.TEXT, "--format", "-f", help="Output format."),
     fail_on: FailOn = typer.Option(
         FailOn.MEDIUM,
         "--fail-on",
@@ -38,7 +40,7 @@ def scan(
         " limits, malformed or ambiguous files, imports off the exact allowlist) is high or critical, and"
         " the verdict says UNVERIFIED: only --fail-on critical lets such a file pass.",
     ),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    output: Path | None = OUTPUT,
     no_hash: bool = typer.Option(
         False,
         "--no-hash",

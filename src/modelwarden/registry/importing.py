@@ -1,5 +1,6 @@
 """Reading assessment documents back in: `registry import` takes what `assess --format json`,
-`registry show --format json` and `registry export` (JSON Lines) write.
+`registry show --format json` and `registry export` (JSON Lines) write, with the release's facts in
+the `inspect --format json` shape (this version) or as the record's own fields (older documents).
 
 One JSON document per file (pretty-printed or not), or JSON Lines: one assessment per line, either
 bare or as the export's `{"id", "recorded_at", "digest", "assessment"}` record. A CSV export holds
@@ -19,7 +20,8 @@ from pydantic import ValidationError
 
 from modelwarden.errors import UsageError
 from modelwarden.model import Assessment
-from modelwarden.registry.export import CSV_COLUMNS
+from modelwarden.report.csv import CSV_COLUMNS
+from modelwarden.report.json import assessment_fields
 from modelwarden.untrusted.io import open_regular
 
 #: One assessment (a single document, or one line of JSON Lines): far above any real one.
@@ -51,7 +53,9 @@ def _record(line: bytes) -> bytes:
         raise ValueError(f"not valid JSON: {exc}") from None
     if isinstance(value, dict) and isinstance(value.get("assessment"), dict) and "subject" not in value:
         # Validated from JSON, not from Python objects: the same rules as a document read from a file.
-        return json.dumps(value["assessment"]).encode()
+        return json.dumps(assessment_fields(value["assessment"])).encode()
+    if isinstance(value, dict) and assessment_fields(value) is not value:
+        return json.dumps(assessment_fields(value)).encode()  # facts in the inspect shape
     return line
 
 

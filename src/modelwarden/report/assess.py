@@ -1,27 +1,21 @@
-"""Renderings of an `Assessment`: a one-screen summary a non-lawyer can read, then the details.
+"""The summary of an `Assessment` every format shows first: a headline, one line per regime, the
+questions a person must settle, and the reasons of each classification.
 
-Text goes to a rich console; Markdown and HTML are built from the same summary lines (HTML through
-Jinja2 with autoescaping: model names and card text are untrusted).
+The renderers (`report/text.py`, `markdown.py`, `html.py`) and the drafts build on these, so the
+three renderings say the same thing in the same words.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, select_autoescape
-from rich.console import Console
-from rich.table import Table
 
 from modelwarden.model import Assessment, Band, Classification, ParameterCount, RegimeResult
-from modelwarden.untrusted.text import document, markup
 
 DISCLAIMER = (
     "Draft analysis, not legal advice. Answers marked 'needs review' turn on judgements the law leaves "
     "to people; every answer cites the provision that decides it."
 )
-_WORDS = {
+WORDS = {
     Classification.YES: "yes",
     Classification.NO: "no",
     Classification.NEEDS_REVIEW: "needs review",
@@ -49,7 +43,7 @@ class Line:
 
 
 def _summary_line(r: RegimeResult) -> Line:
-    cls = ", ".join(f"{k.replace('_', ' ')}: {_WORDS[v]}" for k, v in r.classification.items())
+    cls = ", ".join(f"{k.replace('_', ' ')}: {WORDS[v]}" for k, v in r.classification.items())
     settled = sum(1 for o in r.obligations if not o.conditional_on)
     pending = len(r.obligations) - settled
     # Future duties are listed with the rest (docs/assess.md, "Future duties"); the count says how many.
@@ -146,131 +140,3 @@ def questions(a: Assessment) -> list[str]:
     qs = [f"{r.instrument}: {q}" for r in a.regimes.values() for q in r.needs_review]
     qs += [f"compute: {w}" for w in a.compute.warnings]
     return qs
-
-
-_STYLE = {
-    "duties": "bold yellow",
-    "none": "green",
-    "review": "magenta",
-    "data": "cyan",
-    "not in force": "dim",
-}
-
-
-def render_text(a: Assessment, console: Console, *, details: bool = True) -> None:
-    for i, head in enumerate(headline(a)):
-        console.print(f"[bold]{markup(head)}[/]" if i == 0 else f"  {markup(head)}", highlight=False)
-    console.print()
-    for line in summary(a):
-        console.print(
-            f"[{_STYLE[line.status]}]● {markup(line.regime)}[/]: {markup(line.text)}", highlight=False
-        )
-    qs = questions(a)
-    if qs:
-        console.print("\n[bold]Questions a person must settle[/]")
-        for q in qs:
-            console.print(f"  ? {markup(q)}", highlight=False)
-    console.print(f"\n[dim]{DISCLAIMER}[/]")
-    if not details:
-        return
-    for r in a.regimes.values():
-        state = "" if r.in_force else " (not in force on this date)"
-        console.print(f"\n[bold]{markup(r.instrument)}[/]{state}", highlight=False)
-        for name, why in reasons(r):
-            console.print(
-                f"  {markup(name.replace('_', ' '))}: {_WORDS[r.classification[name]]} — {markup(why)}",
-                highlight=False,
-            )
-        for n in r.notes:
-            console.print(f"  [dim]note: {markup(n)}[/]", highlight=False)
-        if not r.obligations and not r.exemptions:
-            continue
-        table = Table(title_justify="left")
-        for col in ("Obligation", "Cite", "From", "Deadline / note"):
-            table.add_column(col, overflow="fold")
-        for o in r.obligations:
-            when = "; ".join(filter(None, [o.deadline, o.note]))
-            table.add_row(
-                f"{markup(o.id)}\n{markup(o.title)}",
-                markup(o.citation.article),
-                str(o.applies_from or ""),
-                markup(when),
-            )
-        for e in r.exemptions:
-            table.add_row(
-                f"[green]exempt[/] {markup(e.id)}\n{markup(e.title)}",
-                markup(e.citation.article),
-                "",
-                markup("removes " + ", ".join(e.removes)),
-            )
-        console.print(table)
-    console.print("\n[bold]Compute assumptions[/]")
-    for f in a.compute.assumptions:
-        console.print(f"  - {markup(f.value)} ({markup(f.provenance.describe())})", highlight=False)
-
-
-def render_markdown(a: Assessment) -> str:
-    lines = [f"# {headline(a)[0]}", ""]
-    lines += [f"- {x}" for x in headline(a)[1:]]
-    lines += ["", "## Summary", ""]
-    lines += [f"- **{line.regime}**: {line.text}" for line in summary(a)]
-    qs = questions(a)
-    if qs:
-        lines += ["", "## Questions a person must settle", ""] + [f"- {q}" for q in qs]
-    for r in a.regimes.values():
-        lines += [
-            "",
-            f"## {r.instrument}",
-            "",
-            f"In force on {a.as_of.isoformat()}: {'yes' if r.in_force else 'no'}",
-            "",
-        ]
-        lines += [f"- {k.replace('_', ' ')}: **{_WORDS[v]}**" for k, v in r.classification.items()]
-        if r.obligations:
-            lines += ["", "| Obligation | Citation | Applies from | Deadline / note |", "|---|---|---|---|"]
-            for o in r.obligations:
-                when = "; ".join(filter(None, [o.deadline, o.note])).replace("|", "\\|")
-                lines.append(
-                    f"| `{o.id}` {o.title} | {o.citation.article} | {o.applies_from or ''} | {when} |"
-                )
-        for e in r.exemptions:
-            lines.append(
-                f"\nExempt: `{e.id}` {e.title} ({e.citation.article}) removes {', '.join(e.removes)}"
-            )
-        if r.notes:
-            lines += [""] + [f"> {n}" for n in r.notes]
-        lines += ["", "<details><summary>Trace</summary>", ""]
-        lines += [f"- `{t.rule}` → {t.result}: {t.explanation or ''}" for t in r.trace]
-        lines += ["", "</details>"]
-    lines += ["", "## Compute", "", f"Method: {a.compute.method}", ""]
-    lines += [f"- {f.value} ({f.provenance.describe()})" for f in a.compute.assumptions]
-    lines += ["", f"_{DISCLAIMER}_", ""]
-    return document("\n".join(lines))
-
-
-def _env() -> Environment:
-    return Environment(
-        loader=PackageLoader("modelwarden.report", "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-    )
-
-
-def render_html(a: Assessment) -> str:
-    template = _env().get_template("assessment.html")
-    return document(
-        template.render(  # safe: packaged template
-            a=a,
-            headline=headline(a),
-            summary=summary(a),
-            questions=questions(a),
-            words=_WORDS,
-            disclaimer=DISCLAIMER,
-            band_text=band_text,
-        )
-    )
-
-
-def to_json(a: Assessment) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(a.model_dump_json(by_alias=True))
-    return doc

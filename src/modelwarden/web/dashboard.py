@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from modelwarden.model import Assessment, Band
 from modelwarden.registry import Filters, Registry, Sort
-from modelwarden.registry.summary import THRESHOLDS, LicenceClass, remaining_obligations
+from modelwarden.registry.summary import THRESHOLDS, LicenceClass
+from modelwarden.report import html
 from modelwarden.web import charts
 from modelwarden.web.api import MAX_ID, registry
 from modelwarden.web.errors import ApiError, validation_details
@@ -111,11 +112,11 @@ def _report(request: Request, reg: Registry, ident: int) -> Response:
     totals = stored.files.totals if stored.files else {}
     history = reg.model_history(stored.summary.model_id)
     previous = next((h for h in history if h.id < stored.id), None)
-    in_force = {rid: set(remaining_obligations(r)) if r.in_force else set() for rid, r in a.regimes.items()}
     return _render(
         request,
         "report.html",
-        {
+        html.context(a)  # the conclusions, as `assess --format html` shows them
+        | {
             "stored": stored,
             "a": a,
             "s": stored.summary,
@@ -123,7 +124,6 @@ def _report(request: Request, reg: Registry, ident: int) -> Response:
             "previous": previous,
             "compute_chart": charts.compute_chart(_bands(a)),
             "grid": charts.openness_grid(a.openness.components) if a.openness else [],
-            "in_force": in_force,
             "thresholds": THRESHOLDS,
             "rows": rows,
             "files_page": files_page,

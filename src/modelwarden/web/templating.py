@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -23,25 +23,10 @@ from jinja2 import (
 from modelwarden import __version__
 from modelwarden.model import Provenance
 from modelwarden.registry import display
+from modelwarden.report import html
+from modelwarden.report.html import safe_url
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def safe_url(value: object) -> str | None:
-    """The URL if it is an absolute http(s) link, else None: `javascript:`, `data:` and relative
-    links from a model card never become clickable."""
-    if not isinstance(value, str) or len(value) > 2048:
-        return None
-    text = value.strip()
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    if any(ord(c) < 33 or c in "\"'<>`\\" for c in text):
-        return None
-    return text
 
 
 def provenance(value: Provenance | None) -> str:
@@ -57,7 +42,9 @@ def query(params: dict[str, Any], **changes: Any) -> str:
 
 def environment(extra_template_dirs: Sequence[Path] = ()) -> Environment:
     """The Jinja environment of the dashboard (autoescaping on, undefined names are errors)."""
-    loaders: list[Any] = [PackageLoader("modelwarden.web", "templates")]
+    # The report's templates after our own: the assessment page includes the same conclusions as
+    # `assess --format html` (report/templates/_assessment_summary.html).
+    loaders: list[Any] = [PackageLoader("modelwarden.web", "templates"), PackageLoader(*html.TEMPLATES)]
     loaders += [FileSystemLoader(str(d)) for d in extra_template_dirs]
     env = Environment(
         loader=ChoiceLoader(loaders),

@@ -1,4 +1,5 @@
-"""SARIF 2.1.0 output for GitHub code scanning (reference/formats.md "Output formats").
+"""SARIF renderings: a scan report as SARIF 2.1.0 for GitHub code scanning (reference/formats.md
+"Output formats").
 
 What GitHub needs beyond the schema: a rule table with `security-severity` scores (to rank alerts),
 a `region.startLine` on every location (binary files have no lines, so line 1 plus the byte offset),
@@ -33,6 +34,13 @@ SECURITY_SEVERITY = {
     Severity.LOW: "2.0",
     Severity.INFO: "0.5",
 }
+
+
+def scan_sarif(report: ScanReport, **_: Any) -> str:
+    """The SARIF log as a document (the same encoding as the JSON renderers)."""
+    from modelwarden.report.json import dumps
+
+    return dumps(to_sarif(report))
 
 
 def to_sarif(report: ScanReport) -> dict[str, Any]:
@@ -74,7 +82,7 @@ def to_sarif(report: ScanReport) -> dict[str, Any]:
                     }
                 ],
                 "columnKind": "unicodeCodePoints",
-                # The same verdict facts as the JSON summary (render.verdict), for SARIF consumers.
+                # The same verdict facts as the JSON summary (scan/verdict.py), for SARIF consumers.
                 "properties": {"unverified": sum(is_unverified(f.rule_id) for f in report.findings)},
             }
         ],
