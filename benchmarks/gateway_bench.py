@@ -1,4 +1,5 @@
-"""Gateway overhead: modelwarden vs LiteLLM vs direct, measured from the client (gateway.md §10).
+"""Gateway overhead: modelwarden vs LiteLLM vs direct, measured from the client (docs/reference/gateway.md
+§10).
 
 Same mock upstream (modelwarden.gateway.mock_upstream, instant answers), same open-loop load
 generator (benchmarks/loadgen.py), same request. Systems:

@@ -3,7 +3,7 @@
 Requests are *scheduled* at a constant rate (times from perf_counter: uvloop's loop.time() has
 millisecond resolution) and each latency is measured from its scheduled start,
 so time spent waiting for a free connection counts (no coordinated omission: a slow server cannot
-slow the generator down and hide its own tail, gateway.md §10).
+slow the generator down and hide its own tail, docs/reference/gateway.md §10).
 
 Run one point:  python benchmarks/loadgen.py --url http://127.0.0.1:8080/v1/chat/completions \
                     --rate 500 --duration 10 --header "authorization: Bearer KEY" --body body.json

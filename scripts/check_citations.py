@@ -43,7 +43,12 @@ SKIP_DIRS = {"__pycache__", ".git"}
 # Test data quoting other repositories' paths (e.g. `nlp_models/pythia/README.md` in a provenance note).
 SKIP_TEST_DATA = "data"
 # Their docstrings show old or deliberately unresolvable forms.
-SKIP_FILES = {"scripts/rewrite_citations.py", "scripts/check_citations.py", "tests/test_citations.py"}
+SKIP_FILES = {
+    "scripts/rewrite_citations.py",
+    "scripts/check_citations.py",
+    "tests/test_citations.py",
+    "tests/golden/test_golden.py",  # golden file names such as "assess.md", not citations
+}
 
 # Not preceded by a path or URL character, so `https://github.com/x/y/README.md` is not a citation.
 PATH = r"(?<![\w/.\\:@#-])(?P<path>(?:\.{1,2}/)*(?:[\w.-]+/)*[\w.-]+\.md)\b"
@@ -252,7 +257,7 @@ def files(root: Path, paths: tuple[str, ...] = SCANNED) -> list[Path]:
             if (
                 f.is_file()
                 and f.suffix in SUFFIXES
-                and not SKIP_DIRS & set(rel.parts[:-1])
+                and not any(p in SKIP_DIRS or p.startswith(".") for p in rel.parts[:-1])  # .venv, .peers
                 and not (rel.parts[0] == "tests" and SKIP_TEST_DATA in rel.parts[:-1])
                 and rel.as_posix() not in SKIP_FILES
             ):

@@ -2,8 +2,8 @@
 
 The YAML files are the source people edit (with comments); the scanner reads the JSON, because
 importing PyYAML and parsing the policy cost a scan ~15-20 ms of start-up, as much as picklescan's
-whole scan of a checkpoint (docs/scan.md, "Speed"). tests/scan/test_policy_data.py fails when a JSON
-file no longer equals its YAML source: run `make scan-data` after editing one.
+whole scan of a checkpoint (docs/scan.md, "Where the time goes"). tests/scan/test_policy_data.py fails when a
+JSON file no longer equals its YAML source: run `make scan-data` after editing one.
 """
 
 from __future__ import annotations

@@ -231,7 +231,12 @@ def files(paths: list[str]) -> list[Path]:
         path = (ROOT / p) if not Path(p).is_absolute() else Path(p)
         candidates = [path] if path.is_file() else sorted(path.rglob("*"))
         for f in candidates:
-            if f.is_file() and f.suffix in SUFFIXES and not SKIP_PARTS & set(f.parts):
+            if (
+                f.is_file()
+                and f.suffix in SUFFIXES
+                and not SKIP_PARTS & set(f.parts)
+                and not any(part.startswith(".") for part in f.relative_to(ROOT).parts[:-1])  # .venv, .peers
+            ):
                 out.append(f)
     return out
 

@@ -26,30 +26,6 @@ check_citations = _load("check_citations")
 rewrite_citations = _load("rewrite_citations")
 
 
-# Files being edited on other branches of issue 18 while this one was written: their old citations are
-# rewritten by `python scripts/rewrite_citations.py` after the merge. Once it has run, nothing matches and
-# this allowance can go (pending() is then empty for every file).
-OTHER_BRANCHES = (
-    "src/modelwarden/artifacts/",
-    "src/modelwarden/scan/",
-    "src/modelwarden/report/",
-    "src/modelwarden/cli/",
-    "src/modelwarden/gateway/",
-    "src/modelwarden/errors.py",
-    "src/modelwarden/release.py",
-    "src/modelwarden/web/pages.py",
-    "src/modelwarden/web/app.py",
-    "tests/artifacts/",
-    "tests/scan/",
-    "tests/gateway/",
-    "tests/test_cli_startup.py",
-    "benchmarks/",
-    "scripts/",
-    "docs/gateway.md",
-    "pyproject.toml",
-)
-
-
 def pending() -> set[str]:
     """Files that still hold a citation in an old form (what scripts/rewrite_citations.py would change)."""
     out = set()
@@ -61,13 +37,12 @@ def pending() -> set[str]:
     return out
 
 
-def test_old_citations_remain_only_in_files_of_other_branches() -> None:
-    assert {f for f in pending() if not f.startswith(OTHER_BRANCHES)} == set()
+def test_no_citation_in_an_old_form_remains() -> None:
+    assert pending() == set()
 
 
 def test_every_citation_in_the_repository_resolves() -> None:
-    waiting = pending()
-    problems = [p for p in check_citations.check(ROOT) if p.file not in waiting]
+    problems = check_citations.check(ROOT)
     assert not problems, "\n".join(map(str, problems))
 
 

@@ -22,8 +22,8 @@ from modelwarden.cli import COMMAND_MODULES
 HEAVY = ["sqlalchemy", "alembic", "cryptography", "torch", "fastapi", "uvicorn", "onnx", "h5py", "jinja2"]
 # Stacks a scan of a pickle has no use for: the other commands' libraries and the scanners' optional ones.
 NOT_FOR_SCAN = [*HEAVY, "numpy", "httpx", "starlette", "redis", "modelwarden.registry", "modelwarden.gateway"]
-# What `scan --format json` of a pickle starts without (docs/scan.md "Speed"): the CLI framework and
-# the pydantic it imports, the console library, the other formats' analysers, and the hash machinery
+# What `scan --format json` of a pickle starts without (docs/scan.md "Where the time goes"): the CLI framework
+# and the pydantic it imports, the console library, the other formats' analysers, and the hash machinery
 # under --no-hash.
 NOT_FOR_SCAN_JSON = [
     "typer",

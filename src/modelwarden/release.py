@@ -2,10 +2,11 @@
 
 `resolve(target)` accepts a model folder (Hugging Face snapshot layout or any folder of weights),
 a single file, or `org/name[@revision]` — a repository in the local Hugging Face cache, resolved
-offline through `huggingface_hub` (formats.md "Local cache"; `local_files_only=True`, never the network).
+offline through `huggingface_hub` (docs/reference/formats.md "Local cache"; `local_files_only=True`, never the
+network).
 
-Layouts (formats.md "Hugging Face conventions"): diffusers pipelines (`model_index.json` + one folder
-per component), PEFT adapters (`adapter_config.json`), sentence-transformers (`modules.json`),
+Layouts (docs/reference/formats.md "Hugging Face conventions"): diffusers pipelines (`model_index.json` + one
+folder per component), PEFT adapters (`adapter_config.json`), sentence-transformers (`modules.json`),
 Hugging Face snapshots (`config.json`), other folders, single files.
 
 Nothing here opens a weight file; `facts.inspect_path` reads them.
@@ -100,8 +101,8 @@ def _from_path(target: str, path: Path) -> Release:
 
 
 def _from_cache(target: str, repo_id: str, revision: str | None) -> Release:
-    # formats.md: offline only. `local_files_only=True` makes huggingface_hub read refs/ and snapshots/
-    # of the local cache and never call the Hub; the host process's environment is left alone.
+    # docs/reference/formats.md: offline only. `local_files_only=True` makes huggingface_hub read refs/ and
+    # snapshots/ of the local cache and never call the Hub; the host process's environment is left alone.
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 

@@ -1,4 +1,4 @@
-"""Which stored tensors are parameters, and how many each holds (compute.md §4.7 pitfalls)."""
+"""Which stored tensors are parameters, and how many each holds (docs/reference/compute.md §4.7 pitfalls)."""
 
 from __future__ import annotations
 

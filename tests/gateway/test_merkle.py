@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from modelwarden.gateway import merkle
 
 # RFC 6962 reference leaves and tree heads for sizes 0..8 (the CT test data used by Trillian and
-# others; gateway.md §9).
+# others; docs/reference/gateway.md §9).
 LEAVES = [
     bytes.fromhex(h)
     for h in [

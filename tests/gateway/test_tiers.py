@@ -97,7 +97,9 @@ def test_advisory_when_a_tier_does_not_block_s9(tmp_path: Path) -> None:
     f = tmp_path / "tiers.yaml"
     f.write_text(yaml.safe_dump(data))
     ts = load_tiers(f)
-    assert ts.warnings() == ["tier 'researcher' does not block S9 (gateway.md §11.5 blocks it for everyone)"]
+    assert ts.warnings() == [
+        "tier 'researcher' does not block S9 (docs/reference/gateway.md §11.5 blocks it for everyone)"
+    ]
 
 
 def test_unreadable_or_malformed_file(tmp_path: Path) -> None:

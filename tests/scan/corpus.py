@@ -2,7 +2,7 @@
 
 Malicious samples carry harmless payloads (`os.system('true')`, a dry-run pip install, ...) and are
 only ever *written* here — pickled, saved, zipped — never loaded. Each sample names the technique it
-stands for (reference/scanners.md "Techniques that beat scanners") and the rule that must catch it.
+stands for (docs/reference/scanners.md "Techniques that beat scanners") and the rule that must catch it.
 `tests/scan/test_corpus.py` asserts 100 % detection and no false positive at the default threshold;
 `benchmarks/scan_bench.py` runs the peers on the same files.
 """
@@ -373,7 +373,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         evil,
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     add(
         "pickle-protocol0",
@@ -382,7 +382,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(_system(), protocol=0),
         "pickle.dangerous-import",
-        "scanners.md 2",
+        "docs/reference/scanners.md §2",
     )
     memo = (
         b"\x80\x04"
@@ -402,7 +402,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         memo,
         "pickle.dangerous-import",
-        "scanners.md 2",
+        "docs/reference/scanners.md §2",
     )
     add(
         "pickle-inst",
@@ -411,7 +411,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         b"(S'true'\nios\nsystem\n.",
         "pickle.dangerous-import",
-        "scanners.md 2",
+        "docs/reference/scanners.md §2",
     )
     add(
         "pickle-obj",
@@ -420,7 +420,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         b"\x80\x02(cos\nsystem\nX\x04\x00\x00\x00trueo.",
         "pickle.dangerous-import",
-        "scanners.md 2",
+        "docs/reference/scanners.md §2",
     )
     newobj_ex = b"\x80\x04" + _su("subprocess") + _su("Popen") + b"\x93]" + _su("true") + b"a\x85}\x92."
     add(
@@ -430,7 +430,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         newobj_ex,
         "pickle.dangerous-import",
-        "scanners.md 2",
+        "docs/reference/scanners.md §2",
     )
     build_global = (
         b"\x80\x02"
@@ -447,7 +447,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         build_global,
         "pickle.build-on-global",
-        "scanners.md 2",
+        "docs/reference/scanners.md §2",
     )
     add(
         "pickle-ext",
@@ -456,7 +456,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         b"\x80\x02\x82\x07)R.",
         "pickle.extension-code",
-        "scanners.md 2",
+        "docs/reference/scanners.md §2",
     )
     chain = b"cbuiltins\ngetattr\n(cbuiltins\n__import__\n(S'os'\ntRS'system'\ntR(S'true'\ntR."
     add(
@@ -466,7 +466,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         chain,
         "pickle.dangerous-import",
-        "scanners.md 2",
+        "docs/reference/scanners.md §2",
     )
     add(
         "pickle-pip-main",
@@ -486,7 +486,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(_Reduce(runpy._run_code, "pass", {}), protocol=2),
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     import pydoc
 
@@ -497,7 +497,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(_Reduce(pydoc.pipepager, "", "true"), protocol=4),
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     import cProfile
 
@@ -508,7 +508,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(_Reduce(cProfile.run, "pass"), protocol=4),
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     add(
         "pickle-pty-spawn",
@@ -517,7 +517,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         _call2("pty", "spawn", "true"),
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     import code
 
@@ -528,7 +528,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(_Reduce(code.InteractiveInterpreter), protocol=4),
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     import timeit
 
@@ -539,7 +539,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(_Reduce(timeit.timeit, "pass"), protocol=4),
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     add(
         "pickle-ctypes",
@@ -548,7 +548,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         _call2("ctypes", "CDLL", "libc.so.6"),
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     caller = operator.methodcaller("system", "true")
     add(
@@ -558,7 +558,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(caller, protocol=4),
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     add(
         "pickle-partial",
@@ -567,7 +567,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(functools.partial(collections.OrderedDict, a=1), protocol=4),
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     import webbrowser
 
@@ -578,7 +578,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(_Reduce(webbrowser.open, "http://127.0.0.1:9/"), protocol=4),
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     traversal = (
         b"\x80\x04"
@@ -596,7 +596,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         traversal,
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     py2 = b"\x80\x02" + _global("commands", "getoutput") + _unicode("true") + b"\x85R."
     add(
@@ -606,7 +606,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         py2,
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     unknown = (
         b"\x80\x02"
@@ -622,7 +622,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         unknown,
         "pickle.dangerous-import",
-        "scanners.md 1",
+        "docs/reference/scanners.md §1",
     )
     inner = pickle.dumps(_system(), protocol=2)
     add(
@@ -632,7 +632,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(_Reduce(pickle.loads, inner), protocol=4),
         "pickle.dangerous-import",
-        "scanners.md 3",
+        "docs/reference/scanners.md §3",
     )
     add(
         "pickle-torch-load-from-bytes",
@@ -641,7 +641,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(_Reduce(torch.storage._load_from_bytes, inner), protocol=2),
         "pickle.dangerous-import",
-        "scanners.md 1, 3",
+        "docs/reference/scanners.md §1, §3",
     )
     add(
         "pickle-broken-after-payload",
@@ -650,7 +650,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps(_system(), protocol=2)[:-1] + b"\xff\xfe.",
         "pickle.dangerous-import",
-        "scanners.md 4",
+        "docs/reference/scanners.md §4",
     )
     add(
         "pickle-truncated",
@@ -659,7 +659,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         evil[:-1],
         "pickle.malformed",
-        "scanners.md 4",
+        "docs/reference/scanners.md §4",
     )
     add(
         "pickle-second-pickle",
@@ -668,7 +668,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pkl",
         pickle.dumps({"ok": 1}, protocol=4) + evil,
         "pickle.dangerous-import",
-        "scanners.md 6",
+        "docs/reference/scanners.md §6",
     )
     benign_zip = _torch_bytes(_benign_state_dict())
     add(
@@ -678,7 +678,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.bin",
         evil + benign_zip,
         "pickle.dangerous-import",
-        "scanners.md 6",
+        "docs/reference/scanners.md §6",
     )
     # ---- PyTorch archives ----------------------------------------------------------------------------
     state = _benign_state_dict()
@@ -690,7 +690,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "pytorch_model.bin",
         mal_zip,
         "pickle.dangerous-import",
-        "scanners.md 12",
+        "docs/reference/scanners.md §12",
     )
     add(
         "torch-legacy",
@@ -699,7 +699,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pt",
         _torch_bytes({"hook": _system(), "w": torch.zeros(2)}, legacy=True),
         "pickle.dangerous-import",
-        "formats.md",
+        "docs/reference/formats.md",
     )
     add(
         "torch-zip-odd-name",
@@ -737,7 +737,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pt",
         _patch_entry(mal_zip2, mal_pkl, crc_xor=0xDEADBEEF),
         "pickle.dangerous-import",
-        "scanners.md 5",
+        "docs/reference/scanners.md §5",
     )
     benign_pkl = zipfile.ZipFile(io.BytesIO(benign_zip)).read("archive/data.pkl")
     dup = _rezip(_torch_bytes({"hook": _system()}), [], drop={mal_pkl})
@@ -749,7 +749,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pt",
         dup,
         "pickle.dangerous-import",
-        "scanners.md 5",
+        "docs/reference/scanners.md §5",
     )
     add(
         "zip-outside-root",
@@ -758,7 +758,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pt",
         _rezip(benign_zip, [("other/data.pkl", evil)]),
         "pickle.dangerous-import",
-        "scanners.md 5",
+        "docs/reference/scanners.md §5",
     )
     scripted = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.ReLU()))
     ts_buf = io.BytesIO()
@@ -770,7 +770,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pt",
         ts_buf.getvalue(),
         "torch.torchscript-code",
-        "scanners.md 12",
+        "docs/reference/scanners.md §12",
     )
     ts_custom = _rezip(
         ts_buf.getvalue(),
@@ -783,7 +783,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.pt",
         ts_custom,
         "torch.torchscript-custom-op",
-        "scanners.md 12",
+        "docs/reference/scanners.md §12",
     )
     seven = b"7z\xbc\xaf\x27\x1c\x00\x04" + os.urandom(256)
     add(
@@ -793,7 +793,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "pytorch_model.bin",
         seven,
         "archive.unscannable",
-        "scanners.md 4",
+        "docs/reference/scanners.md §4",
     )
     bomb = root / "zip-bomb" / "weights.zip"
     bomb.parent.mkdir(exist_ok=True)
@@ -809,7 +809,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             bomb,
             True,
             "zip.bomb",
-            "scanners.md 14",
+            "docs/reference/scanners.md §14",
         )
     )
     trav = io.BytesIO()
@@ -822,7 +822,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "weights.zip",
         trav.getvalue(),
         "zip.path-traversal",
-        "scanners.md 5",
+        "docs/reference/scanners.md §5",
     )
     # ---- NumPy / joblib ------------------------------------------------------------------------------
     folder = root / "numpy-object-array"
@@ -836,7 +836,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             folder / "weights.npy",
             True,
             "pickle.dangerous-import",
-            "scanners.md 7",
+            "docs/reference/scanners.md §7",
         )
     )
     folder = root / "npz-member"
@@ -852,7 +852,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             folder / "weights.npz",
             True,
             "pickle.dangerous-import",
-            "scanners.md 7",
+            "docs/reference/scanners.md §7",
         )
     )
     for compress in (None, "zlib", "gzip", "bz2", "xz", "lzma", "lz4"):
@@ -868,7 +868,11 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             if compress is None
             else f"joblib compressed with {compress}"
         )
-        samples.append(Sample(sid, tech, "joblib", path, True, "pickle.dangerous-import", "scanners.md 7"))
+        samples.append(
+            Sample(
+                sid, tech, "joblib", path, True, "pickle.dangerous-import", "docs/reference/scanners.md §7"
+            )
+        )
     # ---- Keras ------------------------------------------------------------------------------------------
     folder = root / "keras-lambda"
     folder.mkdir(exist_ok=True)
@@ -895,7 +899,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             h5,
             True,
             "keras.lambda-layer",
-            "scanners.md 8",
+            "docs/reference/scanners.md §8",
         )
     )
     dense = _keras_dense(root / "keras-lambda" / "dense_base.keras")
@@ -945,7 +949,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         folder = root / sid
         folder.mkdir(exist_ok=True)
         path = _edit_keras_config(dense, folder / "model.keras", edit)
-        samples.append(Sample(sid, tech, "keras", path, True, expect, "scanners.md 8"))
+        samples.append(Sample(sid, tech, "keras", path, True, expect, "docs/reference/scanners.md §8"))
     dense.unlink()
     # ---- TensorFlow SavedModel ----------------------------------------------------------------------------
     sm = _saved_model(root / "savedmodel-pyfunc" / "model", [("x", "Placeholder"), ("f", "PyFunc")], [])
@@ -957,7 +961,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             sm,
             True,
             "savedmodel.code-op",
-            "scanners.md 9",
+            "docs/reference/scanners.md §9",
         )
     )
     sm = _saved_model(
@@ -973,7 +977,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             sm,
             True,
             "savedmodel.file-op",
-            "scanners.md 9",
+            "docs/reference/scanners.md §9",
         )
     )
     # ---- GGUF / chat templates ----------------------------------------------------------------------
@@ -1007,7 +1011,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             folder / "tokenizer_config.json",
             True,
             "template.sandbox-escape",
-            "scanners.md 10",
+            "docs/reference/scanners.md §10",
         )
     )
     folder = root / "chat-template-jinja"
@@ -1021,7 +1025,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             folder / "chat_template.jinja",
             True,
             "template.sandbox-escape",
-            "scanners.md 10",
+            "docs/reference/scanners.md §10",
         )
     )
     # ---- ONNX ----------------------------------------------------------------------------------------------
@@ -1059,7 +1063,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             folder / "model.onnx",
             True,
             "onnx.custom-domain",
-            "scanners.md 11",
+            "docs/reference/scanners.md §11",
         )
     )
     # ---- safetensors -------------------------------------------------------------------------------
@@ -1070,7 +1074,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.safetensors",
         struct.pack("<Q", 1 << 40) + b"{}",
         "safetensors.header-size",
-        "scanners.md 14",
+        "docs/reference/scanners.md §14",
     )
     hdr = json.dumps(
         {
@@ -1085,7 +1089,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.safetensors",
         struct.pack("<Q", len(hdr)) + hdr + bytes(24),
         "safetensors.overlap",
-        "formats.md",
+        "docs/reference/formats.md",
     )
     st = safetensors.numpy.save({"w": np.zeros((2, 2), dtype=np.float32)})
     add(
@@ -1095,7 +1099,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
         "model.safetensors",
         st + evil,
         "pickle.dangerous-import",
-        "scanners.md 6",
+        "docs/reference/scanners.md §6",
     )
     # ---- folders -------------------------------------------------------------------------------------------
     folder = root / "folder-symlink-escape"
@@ -1110,7 +1114,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             folder,
             True,
             "folder.symlink-escape",
-            "scanners.md 14",
+            "docs/reference/scanners.md §14",
         )
     )
     folder = root / "folder-remote-code"
@@ -1135,7 +1139,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             folder,
             True,
             "folder.remote-code",
-            "scanners.md 13",
+            "docs/reference/scanners.md §13",
         )
     )
     folder = root / "folder-executable"
@@ -1149,7 +1153,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             folder,
             True,
             "folder.executable",
-            "scanners.md 11",
+            "docs/reference/scanners.md §11",
         )
     )
     folder = root / "folder-st-custom-module"
@@ -1165,7 +1169,7 @@ def build_malicious(root: Path) -> list[Sample]:  # one entry per technique, on 
             folder,
             True,
             "folder.remote-code",
-            "scanners.md 13",
+            "docs/reference/scanners.md §13",
         )
     )
     return samples

@@ -1,4 +1,4 @@
-"""Which format a file is, from its content — never from its name (scanners.md technique 6).
+"""Which format a file is, from its content — never from its name (docs/reference/scanners.md §6).
 
 `.bin`, `.pt`, `.pth`, `.ckpt` are used for PyTorch zip and legacy pickles alike, and a hostile
 file may carry any extension. Detection reads at most a few KiB (plus a zip's central directory)

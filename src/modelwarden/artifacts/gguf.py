@@ -1,4 +1,4 @@
-"""GGUF (llama.cpp): the one header reader behind inspect and scan (formats.md "GGUF").
+"""GGUF (llama.cpp): the one header reader behind inspect and scan (docs/reference/formats.md "GGUF").
 
 Layout: magic `GGUF`, version, tensor count, key-value count, typed key-values, tensor infos (name,
 dims, ggml type, offset), then aligned tensor data (`general.alignment`, default 32). Dimensions are
@@ -316,7 +316,7 @@ def loader_checks(h: GGUFHeader) -> list[tuple[GGUFTensorInfo, str, str]]:
     """(tensor, kind, problem) for every tensor info llama.cpp would refuse, in file order.
 
     A loader computes pointers from these values, so a bad one is a refusal at best and an
-    out-of-bounds read at worst (scanners.md technique 14). Kinds: duplicate, unknown_type,
+    out-of-bounds read at worst (docs/reference/scanners.md §14). Kinds: duplicate, unknown_type,
     overflow, block, unaligned, out_of_range. Meaningful only for a header read without `fatal`.
     """
     from gguf import GGML_QUANT_SIZES  # the format's vocabulary: block size and bytes per block

@@ -7,7 +7,7 @@ length is capped by `modelwarden.limits.MAX_NPY_HEADER_BYTES`, the same for both
 dtype holds Python objects (so that NumPy's loader with allow_pickle on unpickles the payload) is
 decided by NumPy's dtype rules, mirrored here without NumPy: any dtype that holds Python objects —
 `'O'`, `'|O'`, `'object'`, `'O8'`, NumPy 2's `'T'` (StringDType), a structured field of any of those at
-any depth, a sub-array of one, a comma-separated string naming one (reference/scanners.md technique 7).
+any depth, a sub-array of one, a comma-separated string naming one (docs/reference/scanners.md §7).
 Pure Python: the scan of a pickle imports this module without NumPy.
 """
 

@@ -1,4 +1,4 @@
-"""NumPy `.npy` and `.npz`: array headers only (formats.md "NumPy, joblib").
+"""NumPy `.npy` and `.npz`: array headers only (docs/reference/formats.md "NumPy, joblib").
 
 The header is read by the parser the scan uses (`artifacts/npy.py`: magic, version and the
 Python-literal header dict with `ast.literal_eval`, no code runs, under the one header cap); .npz

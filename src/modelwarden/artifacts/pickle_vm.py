@@ -5,7 +5,7 @@ Loading a pickle runs whatever callables it names. We never load: the opcodes ar
 streams and whatever the fast decoder hands over) and interpreted on a symbolic stack, so that
 imports (`GLOBAL`, `STACK_GLOBAL` with names from the memo, `INST`, `OBJ`, `EXT*`), calls
 (`REDUCE`, `NEWOBJ`, `NEWOBJ_EX`, `BUILD`) and persistent ids become plain records
-(formats.md "Pickle"; scanners.md techniques 2-4).
+(docs/reference/formats.md "Pickle"; docs/reference/scanners.md §2–4).
 
 Two stages use it: `scan` inspects the imports and calls; the PyTorch readers find
 `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)` calls in the resulting graph to
@@ -15,7 +15,7 @@ Robustness (hostile input): lengths are clamped to the buffer (no allocation lar
 the fast decoder copies at most 16 MiB at a time);
 the number of opcodes is capped; a broken or truncated stream ends the walk with an `error` that
 keeps everything seen before the break — a loader would have executed that part already
-("nullifAI", scanners.md technique 4). Graph traversal is iterative and cycle-safe.
+("nullifAI", docs/reference/scanners.md §4). Graph traversal is iterative and cycle-safe.
 """
 
 from __future__ import annotations

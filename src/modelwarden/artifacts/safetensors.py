@@ -1,4 +1,4 @@
-"""safetensors: 8-byte header length, JSON header, raw buffer (formats.md "safetensors").
+"""safetensors: 8-byte header length, JSON header, raw buffer (docs/reference/formats.md "safetensors").
 
 `read_header` is the one parser of the header for inspect (`read`, below) and scan
 (`scan/safetensors_files.py`): it reads 8 + N bytes through a `ByteSource` and applies the caps of

@@ -1,7 +1,7 @@
 """What each stored tensor is: a parameter, a buffer, a quantisation auxiliary — and where it belongs.
 
 Exact parameter counts come from tensor shapes, but not every stored tensor is a parameter, and
-packed quantised storage holds several parameters per element (compute.md §4.7, "Header-based
+packed quantised storage holds several parameters per element (docs/reference/compute.md §4.7, "Header-based
 counting pitfalls"):
 
 * non-parameters: rotary `inv_freq` buffers (+64 per layer in older Llama 2 checkpoints),

@@ -2,9 +2,9 @@
 
 A checkpoint's pickle describes the object graph; tensors appear in it as calls of
 `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)` (or `_v3`, with an explicit
-dtype), storages as persistent ids `('storage', <StorageType>, key, location, numel)` (formats.md
-"PyTorch checkpoints"). The symbolic pickle machine (`pickle_vm`) walks the opcodes without
-executing anything; this module finds the rebuild calls in the resulting graph, names each tensor by
+dtype), storages as persistent ids `('storage', <StorageType>, key, location, numel)`
+(docs/reference/formats.md "PyTorch checkpoints"). The symbolic pickle machine (`pickle_vm`) walks the opcodes
+without executing anything; this module finds the rebuild calls in the resulting graph, names each tensor by
 the dictionary keys that lead to it, and checks each against its storage (zip entry `data/<key>`, or
 the legacy file's storage records) so that a truncated file is reported precisely.
 

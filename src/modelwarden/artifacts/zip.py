@@ -5,7 +5,7 @@ It reads archives the way loaders do, and notices where readers disagree.
 
 Python's `zipfile` raises on what PyTorch's reader accepts (bad CRCs, encryption flag bits), and trusts
 the central directory where other readers trust local headers — both were used to make scanners skip
-malicious pickles (reference/scanners.md technique 5: CVE-2025-1944, CVE-2025-1945, JFrog 2025). So this
+malicious pickles (docs/reference/scanners.md §5: CVE-2025-1944, CVE-2025-1945, JFrog 2025). So this
 module parses the structures itself, over a memory map, and reports every inconsistency instead of
 stopping at the first one: local vs central names, flag bits, data descriptors, bytes that no entry
 accounts for (polyglot prefixes, hidden local headers), overlapping entries, truncation. Entry data is

@@ -7,7 +7,7 @@ are printed as one clear message (no traceback), with what to do next, and exit 
 
 `app` (Typer) and the consoles `out`/`err` (rich) are attributes of this package built on first use
 (`_app.py`, `_consoles.py`): a plain `modelwarden scan` command line runs through `_scan_fast`, which
-needs neither Typer (and the pydantic it imports) nor, for JSON, rich (docs/scan.md "Speed").
+needs neither Typer (and the pydantic it imports) nor, for JSON, rich (docs/scan.md "Where the time goes").
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 When stdout is a pipe or a file (CI logs, `| tee`, pre-commit), rich's `Console(soft_wrap=True)`
 prints a markup string as its plain text: tags removed, escaped brackets unescaped, one line per call,
 no wrapping, no colour. Importing rich for that was a fifth of `modelwarden scan`'s start-up
-(docs/scan.md "Speed"). `PlainConsole` does the common case itself and hands every call it is not
-certain about to a real rich console on the same stream: emoji codes (`:name:`), control characters or
+(docs/scan.md "Where the time goes"). `PlainConsole` does the common case itself and hands every call it is
+not certain about to a real rich console on the same stream: emoji codes (`:name:`), control characters or
 tabs, link or handler tags, and closing tags that do not match (rich raises `MarkupError` there).
 tests/test_cli_startup.py compares it with rich on the scan's output and on generated strings.
 """

@@ -2,8 +2,8 @@
 
 `modelwarden scan` runs in CI jobs and pre-commit hooks, often once per file, so its start-up is what
 users wait for: Typer (which imports pydantic) and rich took three times as long to import as the scan
-of a small checkpoint (docs/scan.md "Speed"). `run` therefore handles a `scan` command line made only
-of the options below, each in a form Click parses the same way, and returns False for anything else —
+of a small checkpoint (docs/scan.md "Where the time goes"). `run` therefore handles a `scan` command line made
+only of the options below, each in a form Click parses the same way, and returns False for anything else —
 `--help`, an unknown option or value, a missing path, combined short options — which `main` then
 hands to Typer, so every message and exit code of the full parser is unchanged.
 

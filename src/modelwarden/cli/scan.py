@@ -1,7 +1,7 @@
 """`modelwarden scan PATH...`: find malicious or unsafe content in model artifacts, executing nothing.
 
 Exit codes: 0 when no finding reaches --fail-on, 1 when one does, 2 on usage or I/O errors
-(reference/formats.md "Exit codes").
+(docs/reference/formats.md "Exit codes").
 """
 
 from __future__ import annotations

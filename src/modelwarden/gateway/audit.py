@@ -1,6 +1,6 @@
 """Tamper-evident audit log: a hash chain with periodic Ed25519-signed Merkle checkpoints.
 
-Reference: gateway.md §9. Every admin action and every request decision becomes one row of
+Reference: docs/reference/gateway.md §9. Every admin action and every request decision becomes one row of
 `gw_audit`:
 
     entry_hash(seq) = SHA-256(prev_hash || canonical(seq, ts, actor, action, subject, body))

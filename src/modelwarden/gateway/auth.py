@@ -1,7 +1,7 @@
 """Key authentication with a per-process cache that is exact under revocation.
 
-Reference: gateway.md §11.3 and §4.4 (LiteLLM's per-pod key caches kept revoked keys alive, wrote
-stale objects back, and let privileged keys skip the blocked check). Here the cache holds a
+Reference: docs/reference/gateway.md §11.3 and §4.4 (LiteLLM's per-pod key caches kept revoked keys alive,
+wrote stale objects back, and let privileged keys skip the blocked check). Here the cache holds a
 read-only snapshot of each key and its identity, stamped with the revocation epoch it was read
 under; every request reads the current epoch (Redis, or the database) and reloads the snapshot when
 it changed. Every admin change that affects access bumps the epoch in the same transaction, so a

@@ -3,7 +3,8 @@
 Relative paths inside the file are resolved against the file's own folder, so a deployment folder
 (`modelwarden gateway init DIR`) can be moved as a whole. Secrets never live in the file: upstream
 API keys are named by environment variable, the admin credential is stored as a SHA-256 digest, and
-the audit signing key is a separate PEM file (it must live outside the database, gateway.md §9).
+the audit signing key is a separate PEM file (it must live outside the database, docs/reference/gateway.md
+§9).
 """
 
 from __future__ import annotations

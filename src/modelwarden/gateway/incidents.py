@@ -1,7 +1,7 @@
 """Incident records and exportable incident bundles with inclusion proofs.
 
-Reference: gateway.md §9 "Incident reports" (identity, tier, key ids; a timeline of flagged events
-with their audit seq numbers and entry hashes; S-codes and scores; actions, who took them and when;
+Reference: docs/reference/gateway.md §9 "Incident reports" (identity, tier, key ids; a timeline of flagged
+events with their audit seq numbers and entry hashes; S-codes and scores; actions, who took them and when;
 operator notes; the covering signed checkpoint and an inclusion proof for each cited entry, so that
 anyone holding the public key can check the report against the log) and §8 ("Deployment
 corrections": prepare, monitor, execute, follow up).

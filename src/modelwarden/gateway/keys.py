@@ -1,6 +1,6 @@
 """API keys: 32 random bytes behind a public key id, shown once, stored as a SHA-256 digest.
 
-Reference: gateway.md §11.2. The key id is public (it appears in logs and audit entries); the
+Reference: docs/reference/gateway.md §11.2. The key id is public (it appears in logs and audit entries); the
 secret part never leaves the `keys create` output. With 256 random bits a plain SHA-256 cannot be
 brute-forced, and it lets the gateway check a key in microseconds; the comparison is constant-time.
 """

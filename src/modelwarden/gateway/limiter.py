@@ -1,7 +1,7 @@
 """Admission limits: requests per minute, tokens per minute and tokens per UTC day, per identity.
 
-Reference: gateway.md §11.4 and §4.2–4.3 (LiteLLM's concurrent-burst and multi-instance bugs). Each
-admission is one atomic check-and-reserve of 1 request and `prompt estimate + max_tokens` tokens;
+Reference: docs/reference/gateway.md §11.4 and §4.2–4.3 (LiteLLM's concurrent-burst and multi-instance bugs).
+Each admission is one atomic check-and-reserve of 1 request and `prompt estimate + max_tokens` tokens;
 after the response the reservation is settled to the real usage (unused tokens refunded). Nothing
 is ever read in one place and written in another.
 

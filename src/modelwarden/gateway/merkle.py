@@ -1,7 +1,7 @@
 """RFC 6962 / RFC 9162 Merkle tree hashing, compact ranges and inclusion proofs.
 
-Reference: gateway.md §9. Leaf hash SHA-256(0x00 || leaf), interior node SHA-256(0x01 || l || r),
-empty tree SHA-256(""), split at the largest power of two below n. The 0x00 / 0x01 prefixes are
+Reference: docs/reference/gateway.md §9. Leaf hash SHA-256(0x00 || leaf), interior node SHA-256(0x01 || l ||
+r), empty tree SHA-256(""), split at the largest power of two below n. The 0x00 / 0x01 prefixes are
 what prevent second-preimage attacks; odd nodes are never duplicated.
 
 The audit log appends one leaf per entry (the entry's chain hash). Instead of rebuilding the tree

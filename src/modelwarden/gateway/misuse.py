@@ -1,6 +1,6 @@
 """Misuse monitor: per-identity strikes with decay and the warn → throttle → suspend ladder.
 
-Reference: gateway.md §8 (providers warn, throttle and suspend repeat violators; escalation is
+Reference: docs/reference/gateway.md §8 (providers warn, throttle and suspend repeat violators; escalation is
 automatic only up to throttle, suspension needs a human unless the rule is high-confidence and
 high-severity, e.g. S4, S9), §11.9 (decaying counters, ladder as data per tier, a review queue,
 strikes belong to the identity so a new key does not reset them).

@@ -1,6 +1,6 @@
 """A small OpenAI-compatible model server for trying the gateway without a model, and for its tests
-and benchmarks (gateway.md §10 "Mock upstream": deterministic, SSE, configurable time-to-first-token
-and inter-token latency, error injection).
+and benchmarks (docs/reference/gateway.md §10 "Mock upstream": deterministic, SSE, configurable
+time-to-first-token and inter-token latency, error injection).
 
 Run: `python -m modelwarden.gateway.mock_upstream --port 9000 [--ttft 0.2 --itl 0.02]` or
 `modelwarden gateway mock-upstream`.

@@ -1028,7 +1028,7 @@ def _entry_body(salt: bytes, ctx: Ctx) -> dict[str, Any]:
         if ctx.usage_estimated:
             body["usage_estimated"] = ctx.usage_estimated
     for name, d in (("input", ctx.decision_in), ("output", ctx.decision_out)):
-        # Fail-open outcomes are logged too (gateway.md §11.7 "log both outcomes").
+        # Fail-open outcomes are logged too (docs/reference/gateway.md §11.7 "log both outcomes").
         if d is not None and (d.action != "allow" or d.failed_open):
             body[f"moderation_{name}"] = d.to_json()
     if ctx.strike_actions:
@@ -1047,7 +1047,7 @@ def _entry(salt: bytes, ctx: Ctx) -> Entry:
     body = _entry_body(salt, ctx)
     texts = None
     # Full text only where the tier says so *and* the identity has an agreement on file: the
-    # agreement is where the user's consent to full-text logging is recorded (gateway.md §9,
+    # agreement is where the user's consent to full-text logging is recorded (docs/reference/gateway.md §9,
     # "full text for researchers who consent"). Anyone else gets hashes only, whatever the tier.
     if (
         tier is not None

@@ -16,7 +16,7 @@ identities = sa.Table(
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("email", sa.String(320)),
     sa.Column("tier", sa.String(64)),
-    # unverified | pending | verified (gateway.md §1 "identity verification state")
+    # unverified | pending | verified (docs/reference/gateway.md §1 "identity verification state")
     sa.Column("verification", sa.String(16), nullable=False, server_default="unverified"),
     sa.Column("verified_until", sa.DateTime(timezone=True)),
     sa.Column("evidence_ref", sa.Text),

@@ -1,4 +1,5 @@
-"""Ed25519 keys for signed audit checkpoints (gateway.md §9: the key lives outside the database).
+"""Ed25519 keys for signed audit checkpoints (docs/reference/gateway.md §9: the key lives outside the
+database).
 
 A checkpoint signs a small text note in the spirit of C2SP `tlog-checkpoint`: an origin line, the
 tree size, the base64 tree root and the UTC time. Anyone holding the public key can check a

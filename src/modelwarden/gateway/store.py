@@ -2,7 +2,7 @@
 
 Every change is one transaction that also appends its audit entry (so the log and the state cannot
 disagree) and, when it changes who may do what, bumps the revocation epoch that every gateway
-instance compares on each request (gateway.md §11.3). Used by the CLI, the admin API and, in
+instance compares on each request (docs/reference/gateway.md §11.3). Used by the CLI, the admin API and, in
 threads, by the proxy itself (key loading, strikes).
 """
 

@@ -1,7 +1,7 @@
 """Tiers as data: what an identity of a given trust level may do (data/tiers.yaml).
 
-Reference: gateway.md §11.5 (tier fields and suggested defaults), §11.7 (fail policy per category,
-after Cloudflare's guardrails), §11.9 (escalation ladder), §8 (identity verification decides access,
+Reference: docs/reference/gateway.md §11.5 (tier fields and suggested defaults), §11.7 (fail policy per
+category, after Cloudflare's guardrails), §11.9 (escalation ladder), §8 (identity verification decides access,
 as in KYC schemes and OpenAI's verified organisations).
 """
 
@@ -161,7 +161,8 @@ class TierSet(_Model):
             for code in ALWAYS_BLOCK:
                 if tier.moderation.for_code(code).action != "block":
                     out.append(
-                        f"tier {name!r} does not block {code} (gateway.md §11.5 blocks it for everyone)"
+                        f"tier {name!r} does not block {code} "
+                        "(docs/reference/gateway.md §11.5 blocks it for everyone)"
                     )
         return out
 

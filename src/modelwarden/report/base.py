@@ -4,7 +4,7 @@ A record (the facts of a release, a scan report, an openness report, an assessme
 is rendered by the renderer registered for its kind and an `OutputFormat`. Renderers live one module
 per format (`report/text.py`, `json.py`, `markdown.py`, `html.py`, `sarif.py`, `csv.py`, `jsonl.py`);
 this table names them as "module:function" strings, imported only when used, so that `modelwarden
-scan` starts without rich, Jinja2 or pydantic (docs/scan.md "Speed"; tests/test_cli_startup.py).
+scan` starts without rich, Jinja2 or pydantic (docs/scan.md "Where the time goes"; tests/test_cli_startup.py).
 
 Each command declares the formats it supports (`SUPPORTED`); `choices` builds the Typer option type
 from them, so the choices a command offers are always members of the one `OutputFormat`.

@@ -13,8 +13,8 @@ Rules (the same for every command):
   is 160 columns wide, whatever the terminal (`report/text.py` `capture`).
 - A written document always ends with one newline.
 
-Imports only the standard library at start-up (the `scan` fast path uses it: docs/scan.md "Speed"),
-and lives outside `modelwarden.cli` so that path loads no other command module.
+Imports only the standard library at start-up (the `scan` fast path uses it: docs/scan.md "Where the time
+goes"), and lives outside `modelwarden.cli` so that path loads no other command module.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SARIF renderings: a scan report as SARIF 2.1.0 for GitHub code scanning (reference/formats.md
+"""SARIF renderings: a scan report as SARIF 2.1.0 for GitHub code scanning (docs/reference/formats.md
 "Output formats").
 
 What GitHub needs beyond the schema: a rule table with `security-severity` scores (to rank alerts),

@@ -5,7 +5,7 @@ for `scan` on a pipe) and `<kind>_text(record)` captures the same output as a st
 Values read from model files go through `modelwarden.untrusted.text` (never parsed as markup).
 
 rich is imported inside the functions that build tables, not here: `modelwarden scan` prints its text
-without importing rich when stdout is not a terminal (docs/scan.md "Speed").
+without importing rich when stdout is not a terminal (docs/scan.md "Where the time goes").
 """
 
 from __future__ import annotations
@@ -139,7 +139,12 @@ def _summary(facts: ModelFacts) -> Table:
     if pc.config_total is not None and pc.source == "tensors":
         same = "agrees" if pc.config_total == _comparable(facts) else "differs (see warnings)"
         active = f", active {pc.config_active:,}" if pc.config_active else ""
-        _row(t, "Config formula", f"{pc.config_total:,}{active} — {same}", "config.json (compute.md §4.7)")
+        _row(
+            t,
+            "Config formula",
+            f"{pc.config_total:,}{active} — {same}",
+            "config.json (docs/reference/compute.md §4.7)",
+        )
     if pc.non_parameter_elements:
         _row(
             t,

@@ -1,7 +1,7 @@
 """JSON and text files of a release: remote-code hooks, chat templates, Keras configs, scripts.
 
 - `auto_map` in config.json / tokenizer_config.json / processor configs names Python classes that
-  an enabled `trust_remote_code` downloads and runs (reference/scanners.md technique 13), possibly
+  an enabled `trust_remote_code` downloads and runs (docs/reference/scanners.md §13), possibly
   from another repository ("org/repo--module.Class");
 - sentence-transformers `modules.json` and diffusers `model_index.json` can name custom module classes;
 - `chat_template` (a string or a list of named templates), `chat_template.json` and `chat_template.jinja`

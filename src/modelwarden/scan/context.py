@@ -22,7 +22,7 @@ from modelwarden.scan.rules import rule
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps on untrusted sizes (scanners.md technique 14). Exceeding one is a finding, never a crash.
+    """Caps on untrusted sizes (docs/reference/scanners.md §14). Exceeding one is a finding, never a crash.
 
     The defaults are the one table in `modelwarden.limits`, which inspect's readers read too; a field
     exists so that a test or a caller can lower a cap for one scan."""

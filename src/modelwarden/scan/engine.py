@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 # Each format's analyser is imported by the branch that needs it, not here: a scan of one pickle
 # then loads neither the Keras, NumPy, ONNX, GGUF nor config analysers (nor their data files), which
-# was most of `modelwarden scan`'s start-up (docs/scan.md "Speed"). Python caches the module after the
-# first file, so a folder pays each import once.
+# was most of `modelwarden scan`'s start-up (docs/scan.md "Where the time goes"). Python caches the module
+# after the first file, so a folder pays each import once.
 
 HEAD = 4096
 _EXECUTABLE_MAGIC = {
@@ -138,7 +138,7 @@ def analyse_buffer(buf: Buffer, scope: Scope, ctx: Ctx) -> list[ArtifactFormat]:
     # first bytes look like (a tar header's name field can hold a pickle).
     if not sniffed and is_tar_header(head[:512]):
         _tar(buf, scope.child("tar archive", name=name), ctx)
-    # Polyglots (scanners.md technique 6): a zip's directory sits at the end of the file, so a file that
+    # Polyglots (docs/reference/scanners.md §6): a zip's directory sits at the end of the file, so a file that
     # starts as one format can also be a complete zip to readers that look from the end.
     if formats[0] not in _ZIP_KINDS and has_archive(buf):
         from modelwarden.scan import zips

@@ -1,4 +1,4 @@
-"""Release folders: which files to scan, and what the folder itself says (scanners.md techniques 6, 13).
+"""Release folders: which files to scan, and what the folder itself says (docs/reference/scanners.md §6, §13).
 
 - symbolic links must stay inside the release (a Hugging Face cache snapshot links into its repo's
   `blobs/`, which is inside the release as far as loaders are concerned); escaping links are reported

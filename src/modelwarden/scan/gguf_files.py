@@ -1,8 +1,8 @@
 """GGUF files: the scan's checks over the shared header reader (artifacts/gguf.py).
 
 The header is walked once, by the same reader inspect uses, with every count and length bounded by the
-file size and the caps of `modelwarden.limits` (reference/formats.md "GGUF"; scanners.md techniques 10
-and 14). What llama.cpp would refuse is a `gguf.malformed` finding; every `tokenizer.chat_template*`
+file size and the caps of `modelwarden.limits` (docs/reference/formats.md "GGUF"; docs/reference/scanners.md
+§10 and 14). What llama.cpp would refuse is a `gguf.malformed` finding; every `tokenizer.chat_template*`
 string is analysed as a Jinja template (parsed, never rendered).
 """
 

@@ -1,6 +1,6 @@
 """Keras models: `.keras` config.json, legacy `.h5` model_config, and Keras SavedModel metadata.
 
-What runs on load (reference/scanners.md technique 8):
+What runs on load (docs/reference/scanners.md §8):
 - `Lambda` layers (and any `__lambda__` object) carry marshalled Python bytecode (CVE-2024-3660);
 - `{"class_name": "function", "module": ..., "config": name}` and any object's `module` make
   deserialisation import that module and look the name up (CVE-2025-1550 and later safe_mode bypasses,

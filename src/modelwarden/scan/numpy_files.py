@@ -5,7 +5,7 @@ The header is read by the parser inspect shares (`artifacts/npy.py`: a Python li
 payload is decided by NumPy's dtype rules, mirrored here without NumPy: any dtype that holds Python
 objects — `'O'`, `'|O'`, `'object'`, `'O8'`, NumPy 2's `'T'` (StringDType), a structured field of any
 of those at any depth, a sub-array of one, a comma-separated string naming one — makes the loader run
-the pickle that follows the header (reference/scanners.md technique 7). That pickle is analysed like
+the pickle that follows the header (docs/reference/scanners.md §7). That pickle is analysed like
 any other. A header that cannot be read while the bytes after it look like a pickle is treated the
 same way: the scanner must not be stricter than the loader.
 """

@@ -1,4 +1,4 @@
-"""ONNX models: external-data locations and custom operator domains (reference/scanners.md technique 11).
+"""ONNX models: external-data locations and custom operator domains (docs/reference/scanners.md §11).
 
 Checks over the one ONNX reader (artifacts/onnx.py), which walks the ModelProto wire format (graph,
 nested subgraphs of If/Loop/Scan, functions, training graphs) without reading initializer bytes. An

@@ -1,7 +1,7 @@
 """Pickle analysis: every pickle in a stream, every import and call, nested pickles, broken streams.
 
 The symbolic machine (`artifacts.pickle_vm`) walks the opcodes without executing anything; this module
-judges what it saw against the allowlist policy (reference/scanners.md techniques 1-4):
+judges what it saw against the allowlist policy (docs/reference/scanners.md §1–4):
 
 - every import (GLOBAL, STACK_GLOBAL with memo-resolved names, INST, OBJ, EXT1/2/4) is classified;
 - calls of values that are not plain imports (getattr chains) and BUILD on imported objects are flagged;

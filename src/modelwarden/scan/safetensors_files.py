@@ -1,5 +1,5 @@
-"""safetensors header checks over the shared reader (artifacts/safetensors.py; reference/formats.md
-"safetensors"; scanners.md techniques 6 and 14).
+"""safetensors header checks over the shared reader (artifacts/safetensors.py; docs/reference/formats.md
+"safetensors"; docs/reference/scanners.md §6 and §14).
 
 safetensors cannot run code, but a hostile header can make loaders allocate huge buffers or read out
 of bounds, and bytes after the data buffer can hide a second format (a polyglot): those are scanned too.

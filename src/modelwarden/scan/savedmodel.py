@@ -1,4 +1,4 @@
-"""TensorFlow SavedModel graphs: ops with file-system or Python side effects (scanners.md technique 9).
+"""TensorFlow SavedModel graphs: ops with file-system or Python side effects (docs/reference/scanners.md §9).
 
 Reads `saved_model.pb` at the wire level (no TensorFlow needed): every NodeDef of every MetaGraph's
 GraphDef and of every function in its FunctionDefLibrary. A Keras SavedModel also carries

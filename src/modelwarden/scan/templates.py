@@ -2,7 +2,7 @@
 
 Inference servers render `tokenizer.chat_template` (GGUF) and `chat_template` (tokenizer_config.json,
 chat_template.jinja): an unsandboxed Jinja environment runs whatever Python the template reaches
-(llama-cpp-python CVE-2024-34359, reference/scanners.md technique 10). `SandboxedEnvironment().parse`
+(llama-cpp-python CVE-2024-34359, docs/reference/scanners.md §10). `SandboxedEnvironment().parse`
 builds the AST only; this module looks for dunder chains, private attributes, attribute access on Jinja
 globals (cycler/joiner/lipsum/namespace/self), computed attribute names, includes and references to
 modules — constructs ordinary chat templates (Llama 3, ChatML, Mistral, Qwen) never use.

@@ -3,7 +3,7 @@
 Every entry is analysed by its content, not its name (a pickle under `config.p` is still a pickle:
 CVE-2025-1889), except the raw tensor storages a PyTorch archive's `data.pkl` names, which are tensor
 bytes and are skipped so that a multi-gigabyte checkpoint costs only its pickle. Structural tricks
-found by the one zip reader (`artifacts/zip.py`) are findings (reference/scanners.md technique 5).
+found by the one zip reader (`artifacts/zip.py`) are findings (docs/reference/scanners.md §5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""One interface for every classifier (gateway.md §11.8) and the per-tier decision over their results."""
+"""One interface for every classifier (docs/reference/gateway.md §11.8) and the per-tier decision over their
+results."""
 
 from __future__ import annotations
 

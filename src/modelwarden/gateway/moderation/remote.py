@@ -1,8 +1,8 @@
 """Adapters for classifiers served over HTTP: a self-hosted Llama Guard behind an OpenAI-compatible
 server (vLLM, Ollama, TGI), and OpenAI-style `/v1/moderations` endpoints.
 
-Reference: gateway.md §6.3 (calling Llama Guard through the server's chat template: `[user]` for
-prompt classification, `[user, assistant]` for responses, temperature 0, a few tokens; output
+Reference: docs/reference/gateway.md §6.3 (calling Llama Guard through the server's chat template: `[user]`
+for prompt classification, `[user, assistant]` for responses, temperature 0, a few tokens; output
 `safe` or `unsafe` + a line of S-codes, anything else is an error that triggers the fail policy),
 §6.4 and §6.6 (OpenAI moderation response shape and the cross-walk into S-codes).
 """

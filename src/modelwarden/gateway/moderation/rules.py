@@ -2,7 +2,7 @@
 normalised text, plus a de-leeted pass and decoded base64 payloads. Pure CPU, microseconds per
 short prompt, no model.
 
-Reference: gateway.md §7.2 (deterministic rules as step 1 of the built-in cascade), §8 signal 3
+Reference: docs/reference/gateway.md §7.2 (deterministic rules as step 1 of the built-in cascade), §8 signal 3
 (jailbreak templates, encoding tricks).
 """
 

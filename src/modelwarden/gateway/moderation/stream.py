@@ -1,4 +1,4 @@
-"""Windowed moderation of streamed output (gateway.md §11.6).
+"""Windowed moderation of streamed output (docs/reference/gateway.md §11.6).
 
 Output text accumulates; every `every_chars` new characters the last `window_chars` are classified,
 so consecutive windows overlap by window − every characters and a phrase split across SSE chunks
