@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
+from modelwarden.artifacts import protowire as pw
 from modelwarden.scan import keras_files
-from modelwarden.scan import protowire as pw
 from modelwarden.scan.context import Buffer, Ctx, Scope
 from modelwarden.scan.policy import format_policy
 
