@@ -12,7 +12,7 @@ import modelwarden
 PUBLIC = [
     "inspect_path",
     "scan_paths",
-    "assess",
+    "assess_path",
     "ModelFacts",
     "ScanReport",
     "Assessment",
@@ -26,6 +26,13 @@ def test_public_name_resolves_to_the_stage_object(name: str) -> None:
     module = modelwarden._LAZY[name]
     assert value is getattr(__import__(module, fromlist=[name]), name)
     assert name in modelwarden.__all__
+
+
+def test_the_function_survives_the_subpackage_being_imported() -> None:
+    import modelwarden.assess.run  # binds `modelwarden.assess` to the subpackage
+
+    assert callable(modelwarden.assess_path)
+    assert modelwarden.assess_path is modelwarden.assess.assess_path
 
 
 def test_unknown_name_is_an_attribute_error() -> None:
@@ -53,6 +60,6 @@ def test_assess_through_the_public_api(tmp_path: object) -> None:
     save_file({"w": np.zeros((4, 3), dtype=np.float32)}, str(root / "model.safetensors"))
     facts = modelwarden.inspect_path(root)
     assert facts.parameters is not None and facts.parameters.total == 12
-    result = modelwarden.assess(root)
+    result = modelwarden.assess_path(root)
     assert result.scan_status == "scanned"
     assert result.parameters is not None and result.parameters.total == 12

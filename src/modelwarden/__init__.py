@@ -2,10 +2,10 @@
 
 The public API, imported lazily so that `import modelwarden` (and every CLI start-up) stays cheap:
 
-    from modelwarden import inspect_path, scan_paths, assess, ModelwardenError
+    from modelwarden import inspect_path, scan_paths, assess_path, ModelwardenError
     facts = inspect_path("path/to/release")          # ModelFacts
     report = scan_paths(["path/to/release"])         # ScanReport
-    result = assess("path/to/release")               # Assessment
+    result = assess_path("path/to/release")          # Assessment
 
 Records (`ModelFacts`, `ScanReport`, `Assessment`, …) live in `modelwarden.model`; exceptions in
 `modelwarden.errors`.
@@ -24,7 +24,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "inspect_path": "modelwarden.facts.gather",
     "scan_paths": "modelwarden.scan.engine",
-    "assess": "modelwarden.assess",
+    # Not `assess`: that name is the `modelwarden.assess` subpackage, which Python binds as an attribute
+    # of this package as soon as any module of it is imported, shadowing a function of the same name.
+    "assess_path": "modelwarden.assess",
     "ModelFacts": "modelwarden.model",
     "ScanReport": "modelwarden.model",
     "Assessment": "modelwarden.model",
@@ -32,7 +34,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from modelwarden.assess import assess
+    from modelwarden.assess import assess_path
     from modelwarden.errors import ModelwardenError
     from modelwarden.facts.gather import inspect_path
     from modelwarden.model import Assessment, ModelFacts, ScanReport
@@ -55,7 +57,7 @@ __all__ = [
     "ModelwardenError",
     "ScanReport",
     "__version__",
-    "assess",
+    "assess_path",
     "inspect_path",
     "scan_paths",
 ]

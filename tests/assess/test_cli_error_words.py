@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from modelwarden.assess import assess
+from modelwarden.assess import assess_path
 from modelwarden.errors import RulesError, UsageError
 from modelwarden.rules import load_rules
 
 
 def test_library_message_names_no_cli_option() -> None:
     with pytest.raises(UsageError) as info:
-        assess(None)
+        assess_path(None)
     assert "--" not in info.value.message and "--" not in (info.value.next_step or "")
     assert info.value.next_step
 

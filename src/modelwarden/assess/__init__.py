@@ -1,5 +1,5 @@
 """The assess stage: facts → scan → openness → compute → rules, as one `Assessment` (`run`), and the
-documents drafted from it (`drafts`). The CLI and the web app both call `assess`."""
+documents drafted from it (`drafts`). The CLI and the web app both call `assess_path`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from modelwarden.rules import RuleSet
 
 
-def assess(
+def assess_path(
     path: str | Path | None,
     *,
     manifest: Path | None = None,
@@ -27,4 +27,4 @@ def assess(
     return build_assessment(inputs, as_of=as_of or dt.date.today(), rules=rules, scan=scan)
 
 
-__all__ = ["assess"]
+__all__ = ["assess_path"]

@@ -59,14 +59,13 @@ def assess(
     no_scan: bool = typer.Option(False, "--no-scan", help="Skip the safety scan of the files."),
 ) -> None:
     """Estimate training compute; find the regimes in force and the obligations that follow, cited."""
-    from modelwarden.assess.run import build_assessment, gather
+    from modelwarden.assess import assess_path
     from modelwarden.report.base import renderer
     from modelwarden.report.output import emit, show
     from modelwarden.rules import load_rules
 
     date = _date(as_of)
-    inputs = gather(path, manifest)
-    a = build_assessment(inputs, as_of=date, rules=load_rules(rules or None), scan=not no_scan)
+    a = assess_path(path, manifest=manifest, as_of=date, rules=load_rules(rules or None), scan=not no_scan)
     show(renderer("assessment", format), a, output, console=out)
     if out_dir is not None:
         try:

@@ -226,10 +226,10 @@ def unchanged(confined: Confined) -> bool:
 
 def run_assess(path: Path, manifest: Path | None, as_of: dt.date | None) -> Assessment:
     """Run the assess stage on a path of the server's machine (inside the allowed roots)."""
-    from modelwarden.assess.run import build_assessment, gather
+    from modelwarden.assess import assess_path
     from modelwarden.errors import ModelwardenError
 
     try:
-        return build_assessment(gather(str(path), manifest), as_of=as_of or dt.date.today())
+        return assess_path(path, manifest=manifest, as_of=as_of)
     except ModelwardenError as exc:
         raise ApiError(422, "unprocessable", exc.message) from None
