@@ -65,9 +65,11 @@ def verify(
         emit(report.model_dump_json(indent=2) + "\n", output)
     else:
         lines = [f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.detail}" for c in report.checks]
+        n_failed, total = len(report.failed()), len(report.checks)
         lines.append(
-            ("PASS" if report.passed else "FAIL") + f" — {len(report.failed())} of "
-            f"{len(report.checks)} checks failed"
+            f"PASS — all {total} checks passed"
+            if report.passed
+            else f"FAIL — {n_failed} of {total} checks failed"
         )
         if output is not None:
             emit("\n".join(lines), output)
