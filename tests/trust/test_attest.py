@@ -242,3 +242,21 @@ def test_certificate_attestation_without_a_valid_model_signature_fails(release: 
     result = attest_release(release, key, as_of=AS_OF)
     report = verify(release, TrustAnchor(certificate_chain=[pki.root]), attestation=result.attestation)
     assert _names(report) == {"model signature": False, "attestation signature": False}
+
+
+def test_a_certificate_for_another_key_cannot_attest(release: Path, pki: Pki, other_keys: Keys) -> None:
+    from modelwarden.errors import TrustInvalid
+
+    with pytest.raises(TrustInvalid, match="not for this private key"):
+        attest_release(
+            release, SigningKey(private_key=other_keys.private, certificate=pki.leaf, chain=[pki.root])
+        )
+
+
+def test_a_symlink_added_after_attesting_fails(release: Path, keys: Keys) -> None:
+    att = _signed_release(release, keys)
+    (release / "link.json").symlink_to(release / "config.json")
+    report = verify(release, TrustAnchor(public_key=keys.public), attestation=att)
+    checks = {c.name: c for c in report.checks}
+    assert not checks["attestation subjects"].passed and "link.json" in checks["attestation subjects"].detail
+    assert not report.passed

@@ -178,3 +178,27 @@ def test_attestation_digests_are_the_signed_digests(release: Path, keys: Keys) -
 def test_certificate_signing_without_a_chain_is_an_error(release: Path, pki: Pki) -> None:
     with pytest.raises(TrustInvalid, match="issuing chain"):
         sign_model(release, SigningKey(private_key=pki.leaf_key.private, certificate=pki.leaf))
+
+
+def test_a_symlink_is_refused_when_signing(release: Path, keys: Keys, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not part of the release")
+    (release / "link.bin").symlink_to(outside)
+    with pytest.raises(TrustInvalid, match="cannot sign"):
+        sign_model(release, SigningKey(private_key=keys.private))
+
+
+def test_a_symlink_added_after_signing_fails(release: Path, keys: Keys, tmp_path: Path) -> None:
+    sign_model(release, SigningKey(private_key=keys.private))
+    (release / "link.bin").symlink_to(release / "config.json")
+    assert not _check(release, TrustAnchor(public_key=keys.public))[0]
+
+
+def test_a_fifo_signature_neither_blocks_nor_passes(release: Path, keys: Keys) -> None:
+    import os
+
+    os.mkfifo(release / SIGNATURE_NAME)
+    passed, detail = _check(release, TrustAnchor(public_key=keys.public))
+    assert not passed and "no signature file" in detail
+    with pytest.raises(TrustInvalid, match="not a regular file"):
+        sign_model(release, SigningKey(private_key=keys.private))

@@ -56,7 +56,11 @@ def _attestation_checks(
     checks = [sig_check, st_check]
     if pred is None:
         return checks, None
-    on_disk = file_digests(path, attestation, signature or default_signature(path))
+    try:
+        on_disk = file_digests(path, attestation, signature or default_signature(path))
+    except TrustInvalid as exc:
+        checks.append(Check(name="attestation subjects", passed=False, detail=exc.message))
+        return checks, None
     checks.append(at.check_subjects(subjects, on_disk))
     return checks, pred if checks[-1].passed else None
 

@@ -156,6 +156,20 @@ def load_private_key(path: Path) -> EllipticCurvePrivateKey:
     return key
 
 
+def _check_certificate(key: SigningKey, private: EllipticCurvePrivateKey) -> None:
+    """With a certificate, it must be the private key's: verifiers take the key from the certificate."""
+    if key.certificate is None:
+        return
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(key.certificate.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise TrustInvalid(f"not a usable PEM certificate: {exc}", path=key.certificate) from None
+    if cert.public_key() != private.public_key():
+        raise TrustInvalid("the certificate is not for this private key", path=key.certificate)
+
+
 def sign_envelope(payload: bytes, key: EllipticCurvePrivateKey) -> dict[str, Any]:
     """A DSSE envelope over `payload` (type `PAYLOAD_TYPE`) with one ECDSA signature; `keyid` is the
     key hint model_signing uses (`signing.key_id`)."""
@@ -181,10 +195,12 @@ def attest_release(
 ) -> AttestationResult:
     """Assess the release at `path` (or take `assessment`), and write a signed attestation of it to
     `out` (default `signing.default_attestation(path)`)."""
-    from modelwarden.trust.signing import default_attestation, file_digests
+    from modelwarden.trust.signing import default_attestation, file_digests, writable_target
 
     target = out or default_attestation(path)
+    writable_target(target)
     private = load_private_key(key.private_key)
+    _check_certificate(key, private)
     if assessment is None:
         from modelwarden.assess import assess
 

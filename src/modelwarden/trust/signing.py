@@ -95,8 +95,19 @@ def _hashing(path: Path, ignored: list[Path]) -> Any:
 def file_digests(path: Path, *extra_ignored: Path) -> dict[str, str]:
     """SHA-256 of every file of the release as model_signing hashes them for a signature (same
     names, same files left out): relative POSIX path → hex digest."""
-    manifest = _hashing(path, trust_files(path, *extra_ignored)).hash(path)
+    try:
+        manifest = _hashing(path, trust_files(path, *extra_ignored)).hash(path)
+    except (ValueError, OSError) as exc:
+        # model_signing refuses symlinks (and special files) with ValueError; unreadable files are OSError.
+        raise TrustInvalid(f"cannot hash the release's files: {exc}", path=path) from None
     return {str(rd.identifier): rd.digest.digest_hex for rd in manifest.resource_descriptors()}
+
+
+def writable_target(path: Path) -> None:
+    """Refuse to write a signature or attestation over anything but a regular file (a FIFO would block,
+    a symlink would write elsewhere)."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise TrustInvalid("exists and is not a regular file; refusing to write over it", path=path)
 
 
 def _must_exist(path: Path, what: str) -> None:
@@ -135,8 +146,13 @@ def sign_model(path: Path, key: SigningKey, signature: Path | None = None) -> Si
         raise TrustInvalid(
             f"cannot sign with this key material: {exc}", path=key.certificate or key.private_key
         ) from None
+    writable_target(sig)
     config.set_hashing_config(_hashing(path, trust_files(path, sig)))
-    config.sign(path, sig)
+    try:
+        config.sign(path, sig)
+    except (ValueError, OSError) as exc:
+        # A symlink in the release (refused: its target is not part of the release) or an unreadable file.
+        raise TrustInvalid(f"cannot sign the release: {exc}", path=path) from None
     return SignatureResult(signature=sig, method=key.method, files=len(_signed_digests(_read_bundle(sig))))
 
 
