@@ -32,6 +32,11 @@ def attest(
     attestation: Path | None = typer.Option(
         None, "--attestation", help="Where to write it (default: model.intoto.json in the folder)."
     ),
+    signature: Path | None = typer.Option(
+        None,
+        "--signature",
+        help="The model signature, when not model.sig in the folder (left out of the subjects).",
+    ),
     as_of: str | None = typer.Option(None, "--as-of", help="Assess the law as of this date (YYYY-MM-DD)."),
 ) -> None:
     """Assess a release and sign the result as an in-toto Statement in a DSSE envelope.
@@ -51,7 +56,7 @@ def attest(
     except ValueError:
         raise UsageError(f"--as-of {as_of!r} is not a date in the form YYYY-MM-DD") from None
     key_material = SigningKey(private_key=key, certificate=certificate, chain=chain)
-    result = attest_release(path, key_material, attestation, as_of=date)
+    result = attest_release(path, key_material, attestation, as_of=date, signature=signature)
     out.print(
         f"attested {result.subjects} file{'' if result.subjects == 1 else 's'}: "
         f"{markup(str(result.attestation))}",

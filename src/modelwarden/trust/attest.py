@@ -192,9 +192,11 @@ def attest_release(
     *,
     as_of: dt.date | None = None,
     assessment: Assessment | None = None,
+    signature: Path | None = None,
 ) -> AttestationResult:
     """Assess the release at `path` (or take `assessment`), and write a signed attestation of it to
-    `out` (default `signing.default_attestation(path)`)."""
+    `out` (default `signing.default_attestation(path)`). `signature` names a model signature kept in
+    the folder under another name than `model.sig`, so that it is left out of the subjects too."""
     from modelwarden.trust.signing import default_attestation, file_digests, writable_target
 
     target = out or default_attestation(path)
@@ -205,7 +207,8 @@ def attest_release(
         from modelwarden.assess import assess
 
         assessment = assess(path, as_of=as_of)
-    stmt = statement(file_digests(path, target), predicate(assessment))
+    ignored = [target] + ([signature] if signature is not None else [])
+    stmt = statement(file_digests(path, *ignored), predicate(assessment))
     envelope = sign_envelope(canonical(stmt), private)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
