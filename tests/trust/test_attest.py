@@ -274,3 +274,52 @@ def test_custom_signature_and_attestation_names_inside_the_folder(release: Path,
     checks = {c.name: c for c in report.checks}
     assert "added (not in the signature): assessment.dsse.json" in checks["model signature"].detail
     assert checks["attestation subjects"].passed
+
+
+def test_p384_keys_sign_and_attest(release: Path, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    private, public = tmp_path / "p384.pem", tmp_path / "p384.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    sign_model(release, SigningKey(private_key=private))
+    result = attest_release(release, SigningKey(private_key=private), as_of=AS_OF)
+    report = verify(release, TrustAnchor(public_key=public), attestation=result.attestation)
+    assert report.passed, report.checks
+
+
+def test_an_encrypted_or_non_ec_key_is_a_clean_error(release: Path, keys: Keys, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from modelwarden.errors import TrustInvalid
+
+    encrypted = tmp_path / "enc.pem"
+    encrypted.write_bytes(
+        keys.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    ed = tmp_path / "ed.pem"
+    ed.write_bytes(
+        ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    for bad in (encrypted, ed):
+        with pytest.raises(TrustInvalid, match=bad.name):
+            attest_release(release, SigningKey(private_key=bad), as_of=AS_OF)
+        with pytest.raises(TrustInvalid, match=bad.name):
+            sign_model(release, SigningKey(private_key=bad))

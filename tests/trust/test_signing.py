@@ -202,3 +202,18 @@ def test_a_fifo_signature_neither_blocks_nor_passes(release: Path, keys: Keys) -
     assert not passed and "no signature file" in detail
     with pytest.raises(TrustInvalid, match="not a regular file"):
         sign_model(release, SigningKey(private_key=keys.private))
+
+
+def test_a_non_ec_public_key_is_a_clean_error(release: Path, keys: Keys, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    sign_model(release, SigningKey(private_key=keys.private))
+    ed = tmp_path / "ed.pub"
+    ed.write_bytes(
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(TrustInvalid, match="cannot use this key material"):
+        verify(release, TrustAnchor(public_key=ed))

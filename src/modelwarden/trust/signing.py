@@ -141,7 +141,7 @@ def sign_model(path: Path, key: SigningKey, signature: Path | None = None) -> Si
             config.use_certificate_signer(
                 private_key=key.private_key, signing_certificate=key.certificate, certificate_chain=key.chain
             )
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: not an EC key (no curve)
         # Not a PEM key, an encrypted one, not an EC key, or a certificate for another key.
         raise TrustInvalid(
             f"cannot sign with this key material: {exc}", path=key.certificate or key.private_key
@@ -202,7 +202,7 @@ def _verifier(anchor: TrustAnchor) -> Any:
                 "no public key or certificate chain to verify against",
                 next_step="give the signer's public key or the root certificates to trust",
             )
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: not an EC key (no curve)
         raise TrustInvalid(f"cannot use this key material to verify: {exc}") from None
     return config
 
