@@ -67,7 +67,7 @@ def verify(
         lines = [f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.detail}" for c in report.checks]
         n_failed, total = len(report.failed()), len(report.checks)
         lines.append(
-            f"PASS — all {total} checks passed"
+            f"PASS — all {total} check{'s' if total != 1 else ''} passed"
             if report.passed
             else f"FAIL — {n_failed} of {total} checks failed"
         )
