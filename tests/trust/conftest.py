@@ -15,8 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from safetensors.numpy import save_file
 
-pytest.importorskip("model_signing", reason="the signing extra (model-signing) is not installed")
-
 MANIFEST = """
 model:
   name: trust-test

@@ -39,12 +39,15 @@ def test_sign_attest_verify_with_policy(release: Path, keys: Keys, tmp_path: Pat
     assert ok.stdout.count("PASS  ") == 6 and "all 6 checks passed" in ok.stdout
     as_json = run_cli(*args, "--policy", policy, "--format", "json")
     assert as_json.returncode == 0
-    assert [c["passed"] for c in json.loads(as_json.stdout)["checks"]] == [True] * 6
+    document = json.loads(as_json.stdout)
+    assert document["passed"] is True and [c["passed"] for c in document["checks"]] == [True] * 6
 
     policy.write_text("conditions:\n  - name: tiny\n    when: compute.training_flop.high < 1.0\n")
     failed = run_cli(*args, "--policy", policy)
     assert failed.returncode == 1
     assert "FAIL  policy: tiny" in failed.stdout and "1 of 5 checks failed" in failed.stderr
+    failed_json = run_cli(*args, "--policy", policy, "--format", "json")
+    assert failed_json.returncode == 1 and json.loads(failed_json.stdout)["passed"] is False
 
 
 def test_exit_codes_for_tampering_and_for_errors(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from modelwarden.model import Fact, Record
 
@@ -84,6 +84,7 @@ class VerificationReport(Record):
     checks: list[Check] = Field(default_factory=list)
     """The checks, in the order they ran."""
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
         """True when at least one check ran and every check passed (fail closed: no checks, no pass)."""
