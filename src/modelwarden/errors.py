@@ -141,3 +141,19 @@ class AuditTampered(GatewayError, VerificationFailed):
 
 class BundleInvalid(GatewayError, VerificationFailed):
     """An incident bundle's hashes, inclusion proofs or signature do not check out."""
+
+
+class TrustError(ModelwardenError):
+    """Base of every signing, attestation and policy problem (src/modelwarden/trust/)."""
+
+
+class TrustUnavailable(TrustError, ConfigurationError):
+    """The signing extra (`model-signing`) is not installed, or key material cannot be used."""
+
+
+class TrustInvalid(TrustError, ValidationError):
+    """A key, certificate, signature file, attestation or policy cannot be read as what it should be."""
+
+
+class TrustFailed(TrustError, VerificationFailed):
+    """Verification ran to the end and at least one check failed (exit code 1)."""

@@ -53,6 +53,7 @@ def __getattr__(name: str) -> Any:
 # this table against what the modules register.
 COMMAND_MODULES = {
     "assess": "assess",
+    "attest": "attest",
     "audit": "audit",
     "docs": "docs",
     "gateway": "gateway",
@@ -64,7 +65,9 @@ COMMAND_MODULES = {
     "registry": "registry",
     "scan": "scan",
     "serve": "serve",
+    "sign": "sign",
     "tiers": "tiers",
+    "verify": "verify",
 }
 
 
