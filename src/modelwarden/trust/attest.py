@@ -204,9 +204,9 @@ def attest_release(
     private = load_private_key(key.private_key)
     _check_certificate(key, private)
     if assessment is None:
-        from modelwarden.assess import assess
+        from modelwarden.assess import assess_path
 
-        assessment = assess(path, as_of=as_of)
+        assessment = assess_path(path, as_of=as_of)
     ignored = [target] + ([signature] if signature is not None else [])
     stmt = statement(file_digests(path, *ignored), predicate(assessment))
     envelope = sign_envelope(canonical(stmt), private)
