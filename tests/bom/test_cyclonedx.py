@@ -290,7 +290,7 @@ def test_the_format_is_registered_for_inspect_and_assess_only() -> None:
     assert offered == {"inspect", "assess"}
     for kind in ("facts", "assessment"):
         r = renderer(kind, "cyclonedx")
-        assert r.media_type == "application/vnd.cyclonedx+json" and r.extension == "cdx.json"
+        assert r.media_type == "application/vnd.cyclonedx+json" and r.extension == "json"
 
 
 def test_cli_writes_the_bom_and_scan_never_loads_the_library(tmp_path: Path) -> None:

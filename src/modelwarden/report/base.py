@@ -101,7 +101,7 @@ def _ensure_newline(text: str) -> str:
 _R = "modelwarden.report"
 _TEXT = ("text/plain; charset=utf-8", "txt")
 _JSON = ("application/json", "json")
-_CYCLONEDX = ("application/vnd.cyclonedx+json", "cdx.json")  # CycloneDX's registered media type
+_CYCLONEDX = ("application/vnd.cyclonedx+json", "json")  # the media type CycloneDX registered
 
 
 def _text(kind: str) -> Registered:
