@@ -313,3 +313,16 @@ def test_cli_writes_the_bom_and_scan_never_loads_the_library(tmp_path: Path) -> 
     )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert json.loads(ran.stderr.strip().splitlines()[-1]) == []
+
+
+def test_a_release_of_more_files_than_are_sampled_keeps_every_file(tmp_path: Path) -> None:
+    facts = inspect_path(_tiny(tmp_path), hash_files=True)
+    weights = next(f for f in facts.files if f.path == "model.safetensors")
+    many = cyclonedx.CHECKED_PARTS + 50
+    shards = [weights.model_copy(update={"path": f"shard-{i:04d}.safetensors"}) for i in range(many)]
+    big = facts.model_copy(update={"files": shards})
+    bom = _valid(cyclonedx.facts_cyclonedx(big))  # the whole document, not the renderer's sample
+    assert [f["name"] for f in _files(bom)] == [s.path for s in shards]  # in release order
+    assert set(_bom_hashes(bom).values()) == {weights.sha256}
+    files = [f"file-{i}" for i in range(1, many + 1)]
+    assert bom["dependencies"][0] == {"ref": "model", "dependsOn": [*files, "dataset-1"]}
