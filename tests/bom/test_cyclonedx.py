@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -318,13 +319,44 @@ def test_cli_writes_the_bom_and_scan_never_loads_the_library(tmp_path: Path) -> 
 
 
 def test_a_release_of_more_files_than_are_sampled_keeps_every_file(tmp_path: Path) -> None:
-    facts = inspect_path(_tiny(tmp_path), hash_files=True)
-    weights = next(f for f in facts.files if f.path == "model.safetensors")
     many = cyclonedx.CHECKED_PARTS + 50
+    names = [f"org/set-{i}" for i in range(many)]
+    facts = inspect_path(_tiny(tmp_path, f"---\ndatasets: {json.dumps(names)}\n---\n"), hash_files=True)
+    weights = next(f for f in facts.files if f.path == "model.safetensors")
     shards = [weights.model_copy(update={"path": f"shard-{i:04d}.safetensors"}) for i in range(many)]
     big = facts.model_copy(update={"files": shards})
     bom = _valid(cyclonedx.facts_cyclonedx(big))  # the whole document, not the renderer's sample
     assert [f["name"] for f in _files(bom)] == [s.path for s in shards]  # in release order
     assert set(_bom_hashes(bom).values()) == {weights.sha256}
     files = [f"file-{i}" for i in range(1, many + 1)]
-    assert bom["dependencies"][0] == {"ref": "model", "dependsOn": [*files, "dataset-1"]}
+    sets = [f"dataset-{i}" for i in range(1, many + 1)]
+    assert bom["dependencies"][0] == {"ref": "model", "dependsOn": [*files, *sets]}
+    assert [d["name"] for d in _datasets(bom)] == names
+
+
+def _all_property_names(bom: dict[str, Any]) -> set[str]:
+    model = _model(bom)
+    items = [model, model["modelCard"], *bom.get("components", []), *_licences(bom)]
+    return {p["name"] for item in items for p in item.get("properties", [])}
+
+
+def test_every_property_written_is_documented(tmp_path: Path) -> None:
+    model = _tiny(tmp_path)
+    (model / "LICENSE").write_text("GNU GENERAL PUBLIC LICENSE\n Version 3, 29 June 2007\n", encoding="utf-8")
+    (model / "modelwarden.yaml").write_text(MANIFEST, encoding="utf-8")
+    plan = Path(__file__).resolve().parents[2] / "examples" / "planned-405b" / "modelwarden.yaml"
+    names: set[str] = set()
+    for a in (
+        build_assessment(gather(str(model), None), as_of=AS_OF),
+        build_assessment(gather(str(model), None), as_of=AS_OF, scan=False),
+        build_assessment(gather(None, plan), as_of=AS_OF),
+    ):
+        names |= _all_property_names(_valid(cyclonedx.assessment_cyclonedx(a)))
+    names |= _all_property_names(_valid(cyclonedx.facts_cyclonedx(inspect_path(model))))
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cyclonedx.md").read_text(encoding="utf-8")
+    generic = {
+        re.sub(r"^(modelwarden:regime:)[^:]+(:.+)$", r"\1<id>\2", re.sub(r"(:threshold:).+$", r"\1<line>", n))
+        for n in names
+    }
+    assert len(generic) > 30
+    assert sorted(n for n in generic if f"`{n}`" not in doc) == []
