@@ -360,3 +360,28 @@ def test_every_property_written_is_documented(tmp_path: Path) -> None:
     }
     assert len(generic) > 30
     assert sorted(n for n in generic if f"`{n}`" not in doc) == []
+
+
+def test_an_adapter_names_its_base_and_keeps_both_counts(tmp_path: Path) -> None:
+    cfg = {"peft_type": "LORA", "base_model_name_or_path": "meta-llama/Llama-2-7b-hf", "r": 8}
+    (tmp_path / "adapter_config.json").write_text(json.dumps({**cfg, "target_modules": ["q_proj"]}))
+    tensors = {
+        f"base_model.model.model.layers.{i}.self_attn.q_proj.lora_{ab}.weight": ("F32", shape)
+        for i in range(2)
+        for ab, shape in (("A", (8, 64)), ("B", (64, 8)))
+    }
+    write_sparse_safetensors(tmp_path / "adapter_model.safetensors", tensors)
+    a = build_assessment(gather(str(tmp_path), None), as_of=AS_OF, scan=False)
+    bom = _valid(cyclonedx.assessment_cyclonedx(a))
+    doc = assessment_dict(a)
+    props = _props(_model(bom))
+    assert ("modelwarden:base_model", "meta-llama/Llama-2-7b-hf (adapter)") in props
+    assert ("modelwarden:layout", "peft_adapter") in props
+    own, used = doc["facts"]["parameters"]["total"], (doc["parameters"] or {}).get("total")
+    assert own == 2 * 2 * 8 * 64
+    figures = {n: v for n, v in props if n.startswith("modelwarden:parameters:") and n.endswith("total")}
+    # the assessment's count (the model's: unknown here without a manifest) and the adapter's own
+    expected = {"modelwarden:parameters:files:total": str(own)} if used != own else {}
+    if used is not None:
+        expected["modelwarden:parameters:total"] = str(used)
+    assert figures == expected
