@@ -50,6 +50,8 @@ CASES = [
     Case("inspect-tensors.txt", ("inspect", "tiny-llama", "--tensors")),
     Case("inspect.json", ("inspect", "tiny-llama", "--format", "json")),
     Case("inspect-hash-tensors.json", ("inspect", "tiny-llama", "--format", "json", "--hash", "--tensors")),
+    Case("inspect.cdx.json", ("inspect", "tiny-llama", "--format", "cyclonedx")),
+    Case("inspect-hash.cdx.json", ("inspect", "tiny-llama", "--format", "cyclonedx", "--hash")),
     # scan (a finding at or above --fail-on exits 1)
     Case("scan.txt", ("scan", "scan-samples"), code=1),
     Case("scan-show-info.txt", ("scan", "scan-samples", "--show-info", "--fail-on", "critical"), code=1),
@@ -66,10 +68,14 @@ CASES = [
     Case("assess.json", ("assess", "tiny-llama", "--as-of", AS_OF, "--format", "json")),
     Case("assess.md", ("assess", "tiny-llama", "--as-of", AS_OF, "--format", "markdown")),
     Case("assess.html", ("assess", "tiny-llama", "--as-of", AS_OF, "--format", "html")),
+    Case("assess.cdx.json", ("assess", "tiny-llama", "--as-of", AS_OF, "--format", "cyclonedx")),
     Case("assess-plan.txt", ("assess", "--manifest", "{plan}", "--as-of", AS_OF)),
     Case("assess-plan.json", ("assess", "--manifest", "{plan}", "--as-of", AS_OF, "--format", "json")),
     Case("assess-plan.md", ("assess", "--manifest", "{plan}", "--as-of", AS_OF, "--format", "markdown")),
     Case("assess-plan.html", ("assess", "--manifest", "{plan}", "--as-of", AS_OF, "--format", "html")),
+    Case(
+        "assess-plan.cdx.json", ("assess", "--manifest", "{plan}", "--as-of", AS_OF, "--format", "cyclonedx")
+    ),
     # registry (filled by the `registry` fixture: #1 the plan, #2 tiny-llama)
     Case("registry-list.txt", ("registry", "list", "--db", "{db}")),
     Case("registry-list.json", ("registry", "list", "--db", "{db}", "--format", "json")),
@@ -142,10 +148,11 @@ def test_normaliser_replaces_only_what_varies(tmp_path: Path) -> None:
     raw = (
         f'{tmp_path}/a.bin modelwarden {__version__} "created_at": "2026-12-05T23:20:01.123456Z" '
         f'recorded 2026-12-05 23:20 UTC "duration_seconds": 0.0123 scanned in 0.01 s as of 2026-11-22 '
-        "sha256 0.1.00 **Draft prepared:** 2026-12-05 by"
+        "sha256 0.1.00 **Draft prepared:** 2026-12-05 by "
+        '"serialNumber": "urn:uuid:c610cb97-965f-4155-b11e-6174bb00bb8b"'
     )
     assert normalise(raw, tmp_path) == (
         '<TMP>/a.bin modelwarden <VERSION> "created_at": "<DATETIME>" recorded <DATETIME> UTC '
         '"duration_seconds": "<SECONDS>" scanned in <SECONDS> s as of 2026-11-22 sha256 0.1.00 '
-        "**Draft prepared:** <DATE> by"
+        '**Draft prepared:** <DATE> by "serialNumber": "urn:uuid:<UUID>"'
     )

@@ -43,7 +43,10 @@ def assess(
     ),
     as_of: str | None = typer.Option(None, "--as-of", help="Evaluate the law as of this date (YYYY-MM-DD)."),
     format: AssessFormat = typer.Option(
-        AssessFormat.TEXT, "--format", "-f", help="text, json, markdown or html."
+        AssessFormat.TEXT,
+        "--format",
+        "-f",
+        help="text, json, markdown, html, or cyclonedx (a CycloneDX 1.6 ML-BOM).",
     ),
     output: Path | None = OUTPUT,
     out_dir: Path | None = typer.Option(

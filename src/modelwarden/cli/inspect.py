@@ -37,7 +37,10 @@ def inspect(
         ..., help="Model folder, single file, or org/name[@revision] of the local Hugging Face cache."
     ),
     format: InspectFormat = typer.Option(
-        InspectFormat.TABLE, "--format", "-f", help="table (human; also called text) or json."
+        InspectFormat.TABLE,
+        "--format",
+        "-f",
+        help="table (human; also called text), json, or cyclonedx (a CycloneDX 1.6 ML-BOM).",
     ),
     hash_: bool = typer.Option(
         False, "--hash", help="Also compute the SHA-256 of every file (reads all data)."

@@ -2,7 +2,8 @@
 
 A record (the facts of a release, a scan report, an openness report, an assessment, a registry page…)
 is rendered by the renderer registered for its kind and an `OutputFormat`. Renderers live one module
-per format (`report/text.py`, `json.py`, `markdown.py`, `html.py`, `sarif.py`, `csv.py`, `jsonl.py`);
+per format (`report/text.py`, `json.py`, `markdown.py`, `html.py`, `sarif.py`, `csv.py`, `jsonl.py`,
+`cyclonedx.py`);
 this table names them as "module:function" strings, imported only when used, so that `modelwarden
 scan` starts without rich, Jinja2 or pydantic (docs/scan.md "Where the time goes"; tests/test_cli_startup.py).
 
@@ -34,6 +35,7 @@ class OutputFormat(StrEnum):
     MOT_YAML = "mot-yaml"
     JSONL = "jsonl"
     CSV = "csv"
+    CYCLONEDX = "cyclonedx"
 
 
 class Renderer(Protocol):
@@ -99,6 +101,7 @@ def _ensure_newline(text: str) -> str:
 _R = "modelwarden.report"
 _TEXT = ("text/plain; charset=utf-8", "txt")
 _JSON = ("application/json", "json")
+_CYCLONEDX = ("application/vnd.cyclonedx+json", "json")  # the media type CycloneDX registered
 
 
 def _text(kind: str) -> Registered:
@@ -141,6 +144,8 @@ RENDERERS: dict[tuple[str, OutputFormat], Registered] = {
         _json("page"),
         _text("diff"),
         _json("diff"),
+        Registered("facts", OutputFormat.CYCLONEDX, *_CYCLONEDX, f"{_R}.cyclonedx:facts_cyclonedx"),
+        Registered("assessment", OutputFormat.CYCLONEDX, *_CYCLONEDX, f"{_R}.cyclonedx:assessment_cyclonedx"),
         Registered("stored", OutputFormat.JSONL, "application/jsonl", "jsonl", f"{_R}.jsonl:stored_jsonl"),
         Registered("stored", OutputFormat.CSV, "text/csv; charset=utf-8", "csv", f"{_R}.csv:stored_csv"),
     )
@@ -150,10 +155,16 @@ ALIASES = {OutputFormat.TABLE: OutputFormat.TEXT}
 
 # What each command writes (the first is its default). docs/cli.md lists them from here.
 SUPPORTED: dict[str, tuple[OutputFormat, ...]] = {
-    "inspect": (OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.TEXT),
+    "inspect": (OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.TEXT, OutputFormat.CYCLONEDX),
     "scan": (OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.SARIF),
     "openness": (OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MOT_YAML),
-    "assess": (OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN, OutputFormat.HTML),
+    "assess": (
+        OutputFormat.TEXT,
+        OutputFormat.JSON,
+        OutputFormat.MARKDOWN,
+        OutputFormat.HTML,
+        OutputFormat.CYCLONEDX,
+    ),
     "registry": (OutputFormat.TEXT, OutputFormat.JSON),
     "registry export": (OutputFormat.JSONL, OutputFormat.CSV),
 }
