@@ -142,6 +142,21 @@ def test_web_assessment_page_matches_its_golden_file(workspace: Path, registry: 
     check("web-assessment.html", page.text, workspace)
 
 
+def test_openapi_document_matches_its_golden_file(workspace: Path, registry: str) -> None:
+    # The REST API's contract (paths, parameters, schemas with their field descriptions) as served.
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from modelwarden.registry import Registry
+    from modelwarden.web import create_app
+
+    with Registry(registry) as reg, TestClient(create_app(reg), base_url="http://localhost") as client:
+        doc = client.get("/api/v1/openapi.json")
+    assert doc.status_code == 200
+    check("openapi.json", json.dumps(doc.json(), indent=2, sort_keys=True) + "\n", workspace)
+
+
 def test_normaliser_replaces_only_what_varies(tmp_path: Path) -> None:
     from modelwarden import __version__
 
