@@ -344,6 +344,23 @@ class ComponentFacts(Record):
     """Diffusers / transformers / sentence_transformers, as declared."""
 
 
+class TrustFile(Record):
+    """A signature or attestation a release carries, found by its name and recognised by its content."""
+
+    kind: Literal["model signature", "attestation"]
+    """What the file is by its name: model_signing's `model.sig`, or an in-toto `*.intoto.json`."""
+    file: Fact[str]
+    """The file's path relative to the release, with where its format was read (the bundle's
+    `mediaType` or the envelope's `payloadType`)."""
+    recognised: bool
+    """True when the content is what the name says (a model-signing bundle, an in-toto DSSE envelope)."""
+    verified: bool | None = None
+    """True or False when checked against a trust anchor; None when no anchor was given (unknown,
+    which never counts as verified)."""
+    detail: str
+    """What was found: the format, or why it is not recognised, or the verification's outcome."""
+
+
 class ModelFacts(Record):
     """Everything inspect read from a release's files, each value with its provenance."""
 
@@ -399,6 +416,9 @@ class ModelFacts(Record):
     """Generation_config.json defaults."""
     remote_code: list[str] = Field(default_factory=list)
     """Modeling_*.py / auto_map entries (never run)."""
+    trust: list[TrustFile] = Field(default_factory=list)
+    """The model signature and attestations the release carries; `verified` is None unless inspect was
+    given a trust anchor (a public key or root certificates), and None never counts as verified."""
     problems: list[Problem] = Field(default_factory=list)
     """Files or values that could not be read, each naming the file and the problem."""
     warnings: list[str] = Field(default_factory=list)

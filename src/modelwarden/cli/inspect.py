@@ -19,12 +19,14 @@ from rich.progress import (
 
 from modelwarden.cli import app, err, out
 from modelwarden.cli._options import OUTPUT
+from modelwarden.errors import UsageError
 from modelwarden.report.base import OutputFormat, choices
 from modelwarden.untrusted.text import markup
 
 if TYPE_CHECKING:
     from modelwarden.hashing import Advance
     from modelwarden.release import Release
+    from modelwarden.trust.records import TrustAnchor
 
     InspectFormat = OutputFormat
 else:
@@ -46,6 +48,16 @@ def inspect(
         False, "--hash", help="Also compute the SHA-256 of every file (reads all data)."
     ),
     tensors: bool = typer.Option(False, "--tensors", help="List every tensor (name, dtype, shape, kind)."),
+    public_key: Path | None = typer.Option(
+        None,
+        "--public-key",
+        help="Verify the release's model signature and attestations against this public key (PEM).",
+    ),
+    certificate_chain: list[Path] = typer.Option(
+        [],
+        "--certificate-chain",
+        help="Verify them against these trusted root/intermediate certificates (PEM; repeatable).",
+    ),
     output: Path | None = OUTPUT,
 ) -> None:
     """Read a model release from its files: parameters, architecture, licence, lineage, files.
@@ -63,9 +75,10 @@ damaged files, check "problems" in --format json, or use `modelwarden scan`.
     from modelwarden.report.base import renderer
     from modelwarden.report.output import show
 
+    anchor = _anchor(public_key, certificate_chain)
     release = resolve(path)
     with _hash_progress(release, enabled=hash_) as advance:
-        facts = inspect_release(release, hash_files=hash_, advance=advance)
+        facts = inspect_release(release, hash_files=hash_, advance=advance, trust_anchor=anchor)
     show(renderer("facts", format), facts, output, console=out, tensors=tensors)
     if nothing_readable(facts):
         first = facts.problems[0].message if facts.problems else "no model files"
@@ -74,6 +87,17 @@ damaged files, check "problems" in --format json, or use `modelwarden scan`.
             highlight=False,
         )
         raise typer.Exit(2)
+
+
+def _anchor(public_key: Path | None, chain: list[Path]) -> TrustAnchor | None:
+    """The trust anchor given on the command line, if any (at most one kind)."""
+    if public_key is None and not chain:
+        return None
+    if public_key is not None and chain:
+        raise UsageError("give --public-key or --certificate-chain, not both")
+    from modelwarden.trust.records import TrustAnchor
+
+    return TrustAnchor(public_key=public_key, certificate_chain=chain)
 
 
 @contextmanager

@@ -17,12 +17,12 @@ import contextlib
 from collections import Counter
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from modelwarden.artifacts.reader import read_artifact
-from modelwarden.errors import ManifestError
+from modelwarden.errors import ManifestError, ModelwardenError
 from modelwarden.facts.card import Card, as_list, read_card
 from modelwarden.facts.files import ReleaseFiles, as_dict, compressed_tensors_bits, config_int, dedupe, fact
 from modelwarden.facts.licence_text import read_licence_file
@@ -43,8 +43,12 @@ from modelwarden.model import (
     Provenance,
     Source,
     TokenizerInfo,
+    TrustFile,
 )
 from modelwarden.release import Release, resolve
+
+if TYPE_CHECKING:
+    from modelwarden.trust.records import TrustAnchor
 
 _CONTEXT_KEYS = (
     "max_position_embeddings",
@@ -67,21 +71,44 @@ _GENERATION_KEYS = (
 
 
 def inspect_path(
-    target: str | Path, *, hash_files: bool = False, advance: Advance | None = None
+    target: str | Path,
+    *,
+    hash_files: bool = False,
+    advance: Advance | None = None,
+    trust_anchor: TrustAnchor | None = None,
 ) -> ModelFacts:
     """Inspect a folder, a file or an `org/name` id of the local Hugging Face cache."""
-    return inspect_release(resolve(target), hash_files=hash_files, advance=advance)
+    return inspect_release(resolve(target), hash_files=hash_files, advance=advance, trust_anchor=trust_anchor)
 
 
 def inspect_release(
-    release: Release, *, hash_files: bool = False, advance: Advance | None = None
+    release: Release,
+    *,
+    hash_files: bool = False,
+    advance: Advance | None = None,
+    trust_anchor: TrustAnchor | None = None,
 ) -> ModelFacts:
-    """The facts of a resolved release; files are hashed when `hash_files`."""
+    """The facts of a resolved release; files are hashed when `hash_files`; the signature and
+    attestations it carries are verified against `trust_anchor` when one is given."""
     gatherer = _Gatherer(release)
     gatherer.run()
     if hash_files:
         gatherer.hash(advance)
+    gatherer.facts.trust = _trust(release, trust_anchor, gatherer.facts.problems)
     return gatherer.facts
+
+
+def _trust(release: Release, anchor: TrustAnchor | None, problems: list[Problem]) -> list[TrustFile]:
+    """What the release carries of the trust chain (docs/trust.md); a failure to read it is a problem of
+    the release, never an exception that hides its other facts."""
+    from modelwarden.trust.presence import trust_files
+
+    path = release.files[0].path if release.single_file and release.files else release.root
+    try:
+        return trust_files(path, anchor)
+    except ModelwardenError as exc:
+        problems.append(Problem(file=".", code="trust_unreadable", message=exc.message))
+        return []
 
 
 def nothing_readable(facts: ModelFacts) -> bool:

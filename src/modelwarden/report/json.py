@@ -107,6 +107,7 @@ def facts_dict(facts: ModelFacts, *, tensors: bool = False) -> dict[str, Any]:
         "adapter": facts.adapter.model_dump(mode="json") if facts.adapter else None,
         "generation_config": facts.generation_config,
         "remote_code": facts.remote_code,
+        "trust": [f.model_dump(mode="json") for f in facts.trust],
         "files": [_file(f, tensors=tensors) for f in facts.files],
         "provenance": {
             name: _prov(fact.provenance)
@@ -161,7 +162,8 @@ def facts_from_dict(doc: dict[str, Any]) -> dict[str, Any]:
         key: doc.get(key)
         for key in (
             "name", "root", "layout", "revision", "license_files", "language", "tags", "tokenizer",
-            "dtypes", "components", "adapter", "generation_config", "remote_code", "problems", "warnings",
+            "dtypes", "components", "adapter", "generation_config", "remote_code", "trust", "problems",
+            "warnings",
         )
         if key in doc
     }  # fmt: skip

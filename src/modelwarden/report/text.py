@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from modelwarden.model import ArtifactInfo, Assessment, Fact, ModelFacts, OpennessReport
+    from modelwarden.model import ArtifactInfo, Assessment, Fact, ModelFacts, OpennessReport, TrustFile
     from modelwarden.records import ScanReport
     from modelwarden.registry import Diff, StoredAssessment
     from modelwarden.registry.records import Page
@@ -223,7 +223,31 @@ def _summary(facts: ModelFacts) -> Table:
     if facts.card is not None and facts.card.links:
         arxiv = [link for link in facts.card.links if "arxiv.org" in link]
         _row(t, "Card links", f"{len(facts.card.links)} ({len(arxiv)} arXiv)", facts.card.path)
+    _trust_rows(t, facts)
     return t
+
+
+def _trust_rows(t: Table, facts: ModelFacts) -> None:
+    """One row per signature or attestation found; one row saying none was, since its absence is a fact."""
+    if not facts.trust:
+        _row(t, "Signed", "no model signature, no attestation", "looked for model.sig, *.intoto.json")
+        return
+    for f in facts.trust:
+        _row(
+            t,
+            "Model signature" if f.kind == "model signature" else "Attestation",
+            _trust_state(f),
+            f.file.value,
+        )
+
+
+def _trust_state(f: TrustFile) -> str:
+    """Verified, failed, or unknown — unknown (no anchor given) is never shown as verified."""
+    if not f.recognised:
+        return f"not recognised: {f.detail}"
+    if f.verified is None:
+        return "present, not verified (no trusted key or root given)"
+    return "verified" if f.verified else f"DOES NOT VERIFY: {f.detail}"
 
 
 def _row(t: Table, *cells: str | Text) -> None:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, computed_field
 
-from modelwarden.model import Fact, Record
+from modelwarden.model import Record, TrustFile
 
 
 class SigningKey(Record):
@@ -95,18 +95,5 @@ class VerificationReport(Record):
         return [c for c in self.checks if not c.passed]
 
 
-class TrustFile(Record):
-    """A signature or attestation a release carries, found by its name and recognised by its content."""
-
-    kind: Literal["model signature", "attestation"]
-    """What the file is by its name: model_signing's `model.sig`, or an in-toto `*.intoto.json`."""
-    file: Fact[str]
-    """The file's path relative to the release, with where its format was read (the bundle's
-    `mediaType` or the envelope's `payloadType`)."""
-    recognised: bool
-    """True when the content is what the name says (a model-signing bundle, an in-toto DSSE envelope)."""
-    verified: bool | None = None
-    """True or False when checked against a trust anchor; None when no anchor was given (unknown,
-    which never counts as verified)."""
-    detail: str
-    """What was found: the format, or why it is not recognised, or the verification's outcome."""
+# TrustFile is part of `ModelFacts` (inspect reports what a release carries), so it lives in model.py.
+__all__ = ["TrustFile"]
