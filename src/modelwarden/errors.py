@@ -141,3 +141,16 @@ class AuditTampered(GatewayError, VerificationFailed):
 
 class BundleInvalid(GatewayError, VerificationFailed):
     """An incident bundle's hashes, inclusion proofs or signature do not check out."""
+
+
+class HubError(ModelwardenError):
+    """Reading a repository from a Hugging Face hub over HTTP went wrong (modelwarden.hub)."""
+
+
+class HubNotFound(HubError, NotFoundError):
+    """The hub has no such repository, revision or file (or hides a gated one from this token)."""
+
+
+class HubUnavailable(HubError, UnavailableError):
+    """The hub did not answer usefully: unreachable, rate-limited past the retry budget, or a
+    response that breaks the protocol (a Range answered with the whole file, a wrong Content-Range)."""

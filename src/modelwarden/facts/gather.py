@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from modelwarden.artifacts.reader import read_artifact
+from modelwarden.artifacts.reader import read_artifact, read_artifact_source
 from modelwarden.errors import ManifestError
 from modelwarden.facts.card import Card, as_list, read_card
 from modelwarden.facts.files import ReleaseFiles, as_dict, compressed_tensors_bits, config_int, dedupe, fact
@@ -130,7 +130,11 @@ class _Gatherer(ReleaseFiles):
 
     def _read_files(self) -> None:
         for f in self.release.files:
-            info = read_artifact(f.path, f.rel)
+            info = read_artifact(f.path, f.rel) if f.source is None else read_artifact_source(f.source, f.rel)
+            if f.host_sha256 is not None:
+                # The host's record (the hub's LFS metadata), with that provenance: not read here.
+                info.sha256 = f.host_sha256
+                info.metadata["sha256_from"] = "hub LFS metadata (not recomputed from the bytes)"
             self.artifacts[f.rel] = info
             self.facts.files.append(info)
             self.facts.problems.extend(info.problems)
@@ -495,7 +499,8 @@ class _Gatherer(ReleaseFiles):
 
     # -- hashing -------------------------------------------------------------------------------------
     def hash(self, advance: Advance | None) -> None:
-        paths = {f.rel: f.path for f in self.release.files}
+        # Files read by byte ranges keep the digest their host records; they are never downloaded.
+        paths = {f.rel: f.path for f in self.release.files if f.source is None}
         readable = {
             rel: p
             for rel, p in paths.items()
