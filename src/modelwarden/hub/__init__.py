@@ -9,7 +9,7 @@ Nothing is downloaded but the small text files and the byte ranges the readers a
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from modelwarden.hub.client import HubSettings, HubTarget, parse_target
@@ -60,9 +60,11 @@ def assess_remote(
     as_of: dt.date | None = None,
     rules: RuleSet | None = None,
     scan: bool = True,
+    manifest: Path | None = None,
 ) -> Assessment:
-    """The assessment of a hub repository read by ranges (no manifest unless the repository has one);
-    `assessment.facts.remote` holds the bytes read, the scan's reads included."""
+    """The assessment of a hub repository read by ranges, with `manifest` (a local file) or else the
+    repository's own `modelwarden.yaml` if it has one; `assessment.facts.remote` holds the bytes read,
+    the scan's reads included."""
     from modelwarden.assess.run import Inputs, build_assessment
     from modelwarden.facts.gather import inspect_release
     from modelwarden.manifest import load_manifest
@@ -70,7 +72,7 @@ def assess_remote(
 
     with open_release(target, settings) as remote:
         facts = inspect_release(remote.release)
-        manifest = remote.release.manifest
+        manifest = manifest or remote.release.manifest
         decl = load_manifest(manifest) if manifest is not None else None
         report = scan_release(remote) if scan else None
         facts.remote = remote.remote_read()

@@ -20,7 +20,7 @@ from modelwarden.hub.remote import MAX_RETRIES, MAX_WAIT_SECONDS, RETRY_STATUS, 
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _TARGET = re.compile(
-    r"^(?:hf://)?(?:models/)?(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<rev>[\w./%-]+))?/?$"
+    r"^(?:hf:/+)?(?:models/)?(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<rev>[\w./%-]+))?/?$"
 )
 
 
