@@ -280,16 +280,19 @@ class RemoteBuffer(SourceBuffer):
     without one would slice, and so download, the whole range it searches)."""
 
     def rfind(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
-        """The last offset of `sub` in [start, end), or -1 (bytes.rfind's contract), read backwards."""
+        """The last offset of `sub` in [start, end), or -1 (bytes.rfind's contract), read backwards
+        in chunks that start at one block and double (what is sought is usually near the end)."""
         stop = self.source.size if end is None else min(end, self.source.size)
         lo = max(0, start)
         hi = stop
+        chunk = BLOCK
         while hi > lo:
-            begin = max(lo, hi - self._CHUNK - len(sub) + 1)
+            begin = max(lo, hi - chunk - len(sub) + 1)
             hit = self.source.read_at(begin, hi - begin).rfind(sub)
             if hit >= 0:
                 return begin + hit
             if begin == lo:
                 break
             hi = begin + len(sub) - 1
+            chunk = min(2 * chunk, self._CHUNK)
         return -1
