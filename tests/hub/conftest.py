@@ -136,11 +136,53 @@ def build_onnx(folder: Path) -> None:
     np.save(folder / "extra.npy", np.zeros((1024, 1024), np.float32))
 
 
+_KERAS = """
+import sys
+import keras
+model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(2048), keras.layers.Dense(2048)])
+model.save(sys.argv[1])
+"""
+
+
+def build_keras(folder: Path) -> None:
+    """A Keras 3 archive of about 17 MB, written by keras in a child process (its backend chosen in the
+    child's environment, not this process's)."""
+    import subprocess
+    import sys
+
+    folder.mkdir(parents=True)
+    (folder / "README.md").write_text(CARD)
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    subprocess.run(
+        [sys.executable, "-c", _KERAS, str(folder / "model.keras")], check=True, env=env, timeout=300
+    )
+
+
+def build_polyglot(folder: Path) -> None:
+    """An attacker's file: a valid 16 MB safetensors with a zip appended whose data.pkl calls os.system
+    (torch.load reads the file as a zip from its end)."""
+    import io
+    import zipfile
+
+    from safetensors.numpy import save_file
+
+    _card_folder(folder)
+    save_file({"w": np.zeros((2048, 2048), np.float32)}, str(folder / "model.safetensors"))
+    payload = io.BytesIO()
+    with zipfile.ZipFile(payload, "w") as z:
+        z.writestr("archive/data.pkl", pickle.dumps(_Evil(), protocol=2))
+        z.writestr("archive/version", "3\n")
+    with (folder / "model.safetensors").open("ab") as fh:
+        fh.write(payload.getvalue())
+
+
 REPOS = {
     "org/sharded": build_sharded_safetensors,
     "org/gguf-model": build_gguf,
     "org/torch-model": build_torch,
     "org/onnx-model": build_onnx,
+    "org/keras-model": build_keras,
+    "org/polyglot": build_polyglot,
 }
 
 

@@ -23,7 +23,10 @@ def comparable(facts: ModelFacts) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("repo_id", ["org/sharded", "org/gguf-model", "org/torch-model", "org/onnx-model"])
+@pytest.mark.parametrize(
+    "repo_id",
+    ["org/sharded", "org/gguf-model", "org/torch-model", "org/onnx-model", "org/keras-model", "org/polyglot"],
+)
 def test_remote_facts_equal_local(
     repo_id: str, repos: dict[str, Path], hub: LocalHub, settings: HubSettings
 ) -> None:

@@ -19,7 +19,10 @@ def findings_by_file(report: ScanReport, prefix: str) -> set[tuple[str, str, str
     }
 
 
-@pytest.mark.parametrize("repo_id", ["org/torch-model", "org/sharded", "org/gguf-model", "org/onnx-model"])
+@pytest.mark.parametrize(
+    "repo_id",
+    ["org/torch-model", "org/sharded", "org/gguf-model", "org/onnx-model", "org/keras-model", "org/polyglot"],
+)
 def test_remote_scan_equals_local(
     repo_id: str, repos: dict[str, Path], hub: LocalHub, settings: HubSettings
 ) -> None:
@@ -34,7 +37,13 @@ def test_remote_scan_equals_local(
         (f.path.removeprefix(f"{folder}/"), f.format, f.size) for f in local.files
     }
     assert read.bytes_read == served
-    assert served < read.bytes_held / 20, (served, read.bytes_held)
+    if repo_id == "org/keras-model":
+        # The scan checks the CRC of every member of a generic zip, the weights member of a .keras
+        # included (docs/hub.md "What the scan reads"): that reads it whole, once (the block cache and
+        # direct reads never fetch a byte twice), never more than the repository.
+        assert served <= read.bytes_held * 1.01, (served, read.bytes_held)
+    else:
+        assert served < read.bytes_held / 20, (served, read.bytes_held)
 
 
 def test_malicious_pickle_found_remotely(settings: HubSettings) -> None:
@@ -42,3 +51,11 @@ def test_malicious_pickle_found_remotely(settings: HubSettings) -> None:
     evil = [f for f in report.findings if f.file.endswith("/evil.pkl")]
     assert any(f.severity.value == "critical" for f in evil), evil
     assert any("system" in (f.message + str(f.evidence)) for f in evil)
+
+
+def test_polyglot_payload_found_remotely(settings: HubSettings) -> None:
+    """A zip appended to a safetensors file is read from the end, as torch.load would, over HTTP."""
+    report, read = scan_remote("hf://org/polyglot", settings)
+    hits = [f for f in report.findings if f.file.endswith("/model.safetensors")]
+    assert any(f.severity.value == "critical" for f in hits), hits
+    assert read.bytes_read < read.bytes_held / 20
