@@ -164,3 +164,14 @@ def test_token_sent_as_bearer(hub: LocalHub) -> None:
         assert http._client.headers["authorization"] == "Bearer hf_secret"
     finally:
         http.close()
+
+
+def test_unreachable_hub_is_a_clear_error() -> None:
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    with pytest.raises(HubUnavailable, match="no answer from the hub"):
+        inspect_remote("hf://org/name", HubSettings(endpoint=f"http://127.0.0.1:{port}"))

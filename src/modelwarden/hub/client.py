@@ -122,8 +122,14 @@ def repo_snapshot(
             if delay > MAX_WAIT_SECONDS:
                 raise HubUnavailable(f"the hub asks to wait {delay:.0f} s", path=where) from None
             sleep(delay)
-        except OSError as exc:  # connection refused, DNS: huggingface_hub lets these through
-            raise HubUnavailable(f"no answer from the hub ({exc})", path=where) from None
+        except Exception as exc:
+            # Connection refused, DNS, offline mode: huggingface_hub lets its HTTP client's transport
+            # errors through (httpx's, or httpx2's in huggingface_hub 2), and OSErrors of its own.
+            if not (isinstance(exc, OSError) or type(exc).__module__.split(".")[0].startswith("httpx")):
+                raise
+            raise HubUnavailable(
+                f"no answer from the hub ({type(exc).__name__}: {exc})", path=where
+            ) from None
     commit = info.sha
     if not commit or info.siblings is None:
         raise HubUnavailable("the hub's answer names no commit or no files", path=where)

@@ -23,7 +23,7 @@ from modelwarden.limits import MAX_JSON_BYTES
 from modelwarden.model import Problem, RemoteRead
 from modelwarden.release import Release, ReleaseFile, from_files
 
-# Files fetched whole: what the inspect stage parses as text (docs/hub.md "What is fetched").
+# Files fetched whole: what the inspect stage parses as text (docs/hub.md "What is read").
 _TEXT_SUFFIXES = (".json", ".md", ".txt", ".yaml", ".yml", ".py", ".jinja", ".cfg", ".toml", ".gitattributes")
 _TEXT_NAMES = ("license", "licence", "copying", "notice", "readme", "use_policy")
 
