@@ -92,6 +92,7 @@ class LocalHub:
         self.throttle = 0
         self.ignore_range = False  # a broken mirror: 200 with the whole file
         self.tamper: dict[str, bytes] = {}  # rel -> served instead of the file (git files)
+        self.gated: dict[str, str] = {}  # repo id -> the token that may read it
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -127,6 +128,12 @@ class LocalHub:
             if self.throttle > 0:
                 self.throttle -= 1
                 return Response(status_code=429, headers={"Retry-After": "1"})
+        org, name = request.path_params.get("org"), request.path_params.get("name")
+        token = self.gated.get(f"{org}/{name}")
+        if token is not None and request.headers.get("authorization") != f"Bearer {token}":
+            # What the Hub answers for a gated repository without access.
+            return JSONResponse({"error": "Access to this model is restricted"}, status_code=401,
+                                headers={"X-Error-Code": "GatedRepo"})  # fmt: skip
         return None
 
     async def _list(self, request: Request) -> Response:

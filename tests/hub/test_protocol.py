@@ -175,3 +175,29 @@ def test_unreachable_hub_is_a_clear_error() -> None:
     sock.close()  # nothing listens there now
     with pytest.raises(HubUnavailable, match="no answer from the hub"):
         inspect_remote("hf://org/name", HubSettings(endpoint=f"http://127.0.0.1:{port}"))
+
+
+def test_gated_repository_needs_the_token(hub: LocalHub, settings: HubSettings) -> None:
+    from modelwarden.errors import HubNotFound
+
+    hub.gated["org/gguf-model"] = "hf_test_token"
+    try:
+        facts = inspect_remote("hf://org/gguf-model", settings)  # settings carry that token
+        assert facts.parameters.total == 4096 * 2048 + 2048
+        with pytest.raises(HubNotFound) as info:
+            inspect_remote("hf://org/gguf-model", HubSettings(endpoint=settings.endpoint))
+        assert "HF_TOKEN" in (info.value.next_step or "")
+    finally:
+        hub.gated.clear()
+
+
+def test_assess_remote_through_the_public_api(hub: LocalHub, settings: HubSettings) -> None:
+    import datetime as dt
+
+    from modelwarden.hub import assess_remote
+
+    a = assess_remote("hf://org/torch-model", settings, as_of=dt.date(2026, 12, 1))
+    assert a.facts is not None and a.facts.remote is not None
+    assert a.scan is not None and any(f.rule_id.startswith("pickle.") for f in a.scan.findings)
+    # The scan's reads are in the account: more than inspect alone, still a small share.
+    assert 0 < a.facts.remote.bytes_read < a.facts.remote.bytes_held / 20
