@@ -30,6 +30,15 @@ def test_settings_read_not_written() -> None:
     assert (s.endpoint, s.token) == ("http://mirror.example", "hf_x")
     assert "hf_x" not in repr(s)
     assert HubSettings.from_env({}).endpoint == "https://huggingface.co"
+    assert HubSettings.from_env({"HF_HUB_OFFLINE": "1"}).offline
+    assert not HubSettings.from_env({"HF_HUB_OFFLINE": "0"}).offline
+
+
+def test_offline_setting_refuses_before_any_request(hub: LocalHub, settings: HubSettings) -> None:
+    start = len(hub.requests)
+    with pytest.raises(HubUnavailable, match="HF_HUB_OFFLINE"):
+        inspect_remote("hf://org/sharded", HubSettings(endpoint=settings.endpoint, offline=True))
+    assert len(hub.requests) == start
 
 
 def test_lfs_files_follow_the_redirect(hub: LocalHub, settings: HubSettings) -> None:
@@ -49,7 +58,7 @@ def test_rate_limit_honoured_on_metadata_and_ranges(hub: LocalHub, settings: Hub
         hub.throttle = 2  # then two range requests
         facts = inspect_release(remote.release)
         traffic = remote.http.traffic
-        assert traffic.retries == 2 and traffic.waited_seconds == pytest.approx(2.0)
+        assert traffic.retries == 3 and traffic.waited_seconds == pytest.approx(3.0)
     assert time.monotonic() - began >= 3.0  # Retry-After: 1, three times, really waited
     assert facts.parameters.total == 4096 * 2048 + 2048
     assert not facts.problems
@@ -147,9 +156,14 @@ def test_remote_buffer_rfind_reads_backwards(hub: LocalHub, settings: HubSetting
             assert buf.rfind(needle, lo, hi) == local.rfind(needle, lo, hi), needle
 
 
-def test_listing_paginates_with_link_headers(hub: LocalHub, settings: HubSettings) -> None:
+def test_listing_paginates_with_link_headers(
+    hub: LocalHub, settings: HubSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The listing part 2 crawls: huggingface_hub follows the Link headers to the last page."""
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, constants
+
+    # Other test modules set HF_HUB_OFFLINE before huggingface_hub is imported, which reads it once.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
     start = len(hub.requests)
     ids = [m.id for m in HfApi(endpoint=settings.endpoint, token=False).list_models(limit=None)]
@@ -201,3 +215,26 @@ def test_assess_remote_through_the_public_api(hub: LocalHub, settings: HubSettin
     assert a.scan is not None and any(f.rule_id.startswith("pickle.") for f in a.scan.findings)
     # The scan's reads are in the account: more than inspect alone, still a small share.
     assert 0 < a.facts.remote.bytes_read < a.facts.remote.bytes_held / 20
+
+
+def test_paths_leaving_the_repository_are_not_fetched(tmp_path: Path, settings: HubSettings) -> None:
+    """A hostile hub listing `../` or absolute names: nothing is written outside the temporary folder
+    and nothing is requested for them."""
+    from modelwarden.hub.client import HubFile, RepoSnapshot
+    from modelwarden.hub.release import RemoteRelease
+
+    files = [
+        HubFile("../escape.json", 10, None, None),
+        HubFile("a/../../b.json", 10, None, None),
+        HubFile("/etc/passwd.txt", 10, None, None),
+    ]
+    http = HubHttp()
+    remote = RemoteRelease(RepoSnapshot("org/x", "c" * 40, files), settings, http, tmp_path / "t")
+    try:
+        assert sorted(p.file for p in remote.release.problems if p.code == "unsafe_path") == sorted(
+            f.rel for f in files
+        )
+        assert not remote.release.files and http.traffic.requests == 0
+        assert [p.name for p in tmp_path.iterdir()] == ["t"]
+    finally:
+        remote.close()

@@ -3,20 +3,22 @@
 `HubSettings.from_env` reads `HF_ENDPOINT` and `HF_TOKEN` (huggingface_hub's names, so mirrors and
 private hubs work the same way) and passes them explicitly to every call: the library never changes
 `os.environ`. `repo_snapshot` asks the hub for the repository at a revision with its files' metadata
-(`model_info(files_metadata=True)`: size, git blob id, LFS sha256 of each file) and pins the commit
-it names, so every later read is of the same revision even if a branch moves.
+(what `model_info(files_metadata=True)` asks: size, git blob id, LFS sha256 of each file) and pins
+the commit it names, so every later read is of the same revision even if a branch moves.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
-from modelwarden.errors import HubNotFound, HubUnavailable, UsageError
-from modelwarden.hub.remote import MAX_RETRIES, MAX_WAIT_SECONDS, RETRY_STATUS, _retry_after_seconds
+from modelwarden.errors import HubUnavailable, UsageError
+from modelwarden.hub.remote import HubHttp
+from modelwarden.limits import MAX_JSON_BYTES
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _TARGET = re.compile(
@@ -52,13 +54,16 @@ class HubSettings:
     """Base URL of the hub (HF_ENDPOINT): the Hugging Face Hub, a mirror or a private hub."""
     token: str | None = field(default=None, repr=False)
     """Access token for gated or private repositories (HF_TOKEN); never printed."""
+    offline: bool = False
+    """HF_HUB_OFFLINE: the hub must not be contacted (a remote read is refused)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
         """Read HF_ENDPOINT and HF_TOKEN from `environ` (the process environment by default)."""
         env = os.environ if environ is None else environ
         endpoint = (env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
-        return cls(endpoint=endpoint, token=env.get("HF_TOKEN") or None)
+        offline = (env.get("HF_HUB_OFFLINE") or "").strip().upper() in ("1", "ON", "YES", "TRUE")
+        return cls(endpoint=endpoint, token=env.get("HF_TOKEN") or None, offline=offline)
 
 
 @dataclass(frozen=True)
@@ -87,62 +92,45 @@ class RepoSnapshot:
     """Every file the hub lists, sorted by path."""
 
 
-def repo_snapshot(
-    target: HubTarget, settings: HubSettings, *, sleep: Callable[[float], None] = time.sleep
-) -> RepoSnapshot:
-    """The repository's files at the target revision (retrying 429/5xx as `HubHttp` does)."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+def repo_snapshot(target: HubTarget, settings: HubSettings, http: HubHttp) -> RepoSnapshot:
+    """The repository's files at the target revision: the request huggingface_hub's
+    `HfApi.model_info(files_metadata=True)` makes (`/api/models/{repo}[/revision/{rev}]?blobs=true`),
+    sent through `http` (its retries, its byte count, the settings' token — not huggingface_hub's
+    session, whose offline switch is read once at import from the process environment), and its answer
+    parsed by huggingface_hub's own `ModelInfo`."""
+    from huggingface_hub.hf_api import ModelInfo
 
-    # token=False: no token unless given (not one read from a file the user did not name here).
-    api = HfApi(endpoint=settings.endpoint, token=settings.token or False)
+    if settings.offline:
+        raise HubUnavailable(
+            "HF_HUB_OFFLINE is set: the hub is not contacted",
+            path=target.repo_id,
+            next_step="unset HF_HUB_OFFLINE to read from the hub, or read a local copy",
+        )
+    url = f"{settings.endpoint}/api/models/{target.repo_id}"
+    if target.revision is not None:
+        url += f"/revision/{quote(target.revision, safe='')}"
     where = f"{settings.endpoint}: {target.repo_id}" + (f"@{target.revision}" if target.revision else "")
-    for attempt in range(MAX_RETRIES + 1):
-        try:
-            info = api.model_info(target.repo_id, revision=target.revision, files_metadata=True)
-            break
-        except (RepositoryNotFoundError, RevisionNotFoundError, GatedRepoError) as exc:
-            raise HubNotFound(
-                f"no such repository or revision, or no access ({type(exc).__name__})",
-                path=where,
-                next_step="check the repository id and revision; a gated or private repository needs "
-                "a token with access (HF_TOKEN)",
-            ) from None
-        except HfHubHTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else None
-            if status not in RETRY_STATUS or attempt == MAX_RETRIES:
-                raise HubUnavailable(f"the hub answered {status}: {str(exc)[:200]}", path=where) from None
-            delay = _retry_after_seconds(exc.response.headers.get("retry-after") if exc.response else None)
-            delay = min(0.5 * 2**attempt, 8.0) if delay is None else delay
-            if delay > MAX_WAIT_SECONDS:
-                raise HubUnavailable(f"the hub asks to wait {delay:.0f} s", path=where) from None
-            sleep(delay)
-        except Exception as exc:
-            # Connection refused, DNS, offline mode: huggingface_hub lets its HTTP client's transport
-            # errors through (httpx's, or httpx2's in huggingface_hub 2), and OSErrors of its own.
-            if not (isinstance(exc, OSError) or type(exc).__module__.split(".")[0].startswith("httpx")):
-                raise
-            raise HubUnavailable(
-                f"no answer from the hub ({type(exc).__name__}: {exc})", path=where
-            ) from None
+    raw = http.get_metadata(url + "?blobs=true", cap=MAX_JSON_BYTES)
+    try:
+        doc = json.loads(raw)
+        info = ModelInfo(**doc)  # type: ignore[no-untyped-call]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise HubUnavailable(
+            f"the hub's answer is not model info ({type(exc).__name__})", path=where
+        ) from None
     commit = info.sha
     if not commit or info.siblings is None:
         raise HubUnavailable("the hub's answer names no commit or no files", path=where)
     files = []
-    for s in info.siblings:
-        if s.size is None:
-            raise HubUnavailable(f"the hub gives no size for {s.rfilename!r}", path=where)
+    for sib in info.siblings:
+        if sib.size is None or (sib.lfs is not None and not isinstance(sib.lfs.size, int)):
+            raise HubUnavailable(f"the hub gives no size for {sib.rfilename!r}", path=where)
         files.append(
             HubFile(
-                rel=s.rfilename,
-                size=s.lfs.size if s.lfs is not None else s.size,
-                blob_id=s.blob_id,
-                lfs_sha256=s.lfs.sha256 if s.lfs is not None else None,
+                rel=sib.rfilename,
+                size=sib.lfs.size if sib.lfs is not None else sib.size,
+                blob_id=sib.blob_id,
+                lfs_sha256=sib.lfs.sha256 if sib.lfs is not None else None,
             )
         )
     return RepoSnapshot(repo_id=target.repo_id, commit=commit, files=sorted(files, key=lambda f: f.rel))

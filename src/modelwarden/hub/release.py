@@ -138,12 +138,15 @@ def open_release(target: str, settings: HubSettings | None = None) -> RemoteRele
     """Open `hf://org/name[@rev]` (or `org/name[@rev]`) on the hub `settings` name (HF_ENDPOINT by
     default) for reading by ranges. Raises HubNotFound / HubUnavailable / UsageError."""
     settings = settings or HubSettings.from_env()
-    snapshot = repo_snapshot(parse_target(target), settings)
+    hub_target = parse_target(target)
     http = HubHttp(settings.token)
-    tmp = Path(tempfile.mkdtemp(prefix="modelwarden-hub-"))
+    tmp: Path | None = None
     try:
+        snapshot = repo_snapshot(hub_target, settings, http)
+        tmp = Path(tempfile.mkdtemp(prefix="modelwarden-hub-"))
         return RemoteRelease(snapshot, settings, http, tmp)
     except BaseException:
         http.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -38,6 +38,7 @@ MAX_RETRIES = 5
 MAX_WAIT_SECONDS = 60.0
 # A small file downloaded whole (card, config, tokenizer config, licence) is capped like local JSON.
 RETRY_STATUS = frozenset({429, 502, 503, 504})
+TRANSPORT_RETRIES = 2
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
@@ -53,6 +54,8 @@ class Traffic:
     """Requests repeated after a 429/5xx or a transport error."""
     waited_seconds: float = 0.0
     """Time spent waiting as `Retry-After` (or the backoff) asked."""
+    metadata_bytes: int = 0
+    """Bytes of the hub's API answers (the repository's file list)."""
 
 
 class HubHttp:
@@ -104,6 +107,18 @@ class HubHttp:
             _check_content_range(r.headers.get("content-range", ""), start, end, total, url)
             return self._body(r, length, url)
 
+    def get_metadata(self, url: str, *, cap: int) -> bytes:
+        """A JSON answer of the hub's API (not counted as file bytes); at most `cap` bytes."""
+        with self._send(url, {"accept": "application/json"}) as r:
+            if r.status_code != 200:
+                raise HubUnavailable(f"answered {r.status_code} to a metadata request", path=url)
+            before = self.traffic.bytes_received
+            try:
+                return self._body(r, cap, url)
+            finally:
+                self.traffic.metadata_bytes += self.traffic.bytes_received - before
+                self.traffic.bytes_received = before
+
     def get_whole(self, url: str, *, cap: int) -> bytes:
         """A small file whole; refused (HubUnavailable) when the hub sends more than `cap` bytes."""
         with self._send(url, {}) as r:
@@ -132,7 +147,8 @@ class HubHttp:
             try:
                 r = self._client.send(self._client.build_request("GET", url, headers=headers), stream=True)
             except httpx.HTTPError as exc:
-                if attempt >= self._max_retries:
+                # A refused connection or a DNS failure rarely heals within seconds: retried less.
+                if attempt >= min(self._max_retries, TRANSPORT_RETRIES):
                     raise HubUnavailable(
                         f"no answer from the hub ({type(exc).__name__}: {exc})", path=url
                     ) from None
