@@ -191,6 +191,7 @@ def test_fast_scan_parses_only_what_it_reads_like_click() -> None:
         "no_hash": False,
         "no_hash_cache": False,
         "show_info": False,
+        "remote": False,
         "paths": [Path("a")],
     }
     for declined in (

@@ -157,3 +157,16 @@ class TrustInvalid(TrustError, ValidationError):
 
 class TrustFailed(TrustError, VerificationFailed):
     """Verification ran to the end and at least one check failed (exit code 1)."""
+
+
+class HubError(ModelwardenError):
+    """Reading a repository from a Hugging Face hub over HTTP went wrong (modelwarden.hub)."""
+
+
+class HubNotFound(HubError, NotFoundError):
+    """The hub has no such repository, revision or file (or hides a gated one from this token)."""
+
+
+class HubUnavailable(HubError, UnavailableError):
+    """The hub did not answer usefully: unreachable, rate-limited past the retry budget, or a
+    response that breaks the protocol (a Range answered with the whole file, a wrong Content-Range)."""

@@ -361,6 +361,32 @@ class TrustFile(Record):
     """What was found: the format, or why it is not recognised, or the verification's outcome."""
 
 
+class RemoteRead(Record):
+    """How a release was read from a hub over HTTP (`--remote`) instead of from local files."""
+
+    endpoint: str
+    """The hub's base URL (HF_ENDPOINT)."""
+    repo_id: str
+    """`org/name`."""
+    commit: str
+    """The commit every file was read at."""
+    bytes_held: int
+    """Total size of the repository's files, as the hub's metadata gives it."""
+    bytes_read: int = 0
+    """Body bytes received from the hub: header ranges and the small files fetched whole."""
+    requests: int = 0
+    """HTTP requests made for file content (retries included)."""
+    files_ranged: int = 0
+    """Files read by byte ranges (weights and other large or binary files)."""
+    files_whole: int = 0
+    """Small text files fetched whole (config, card, tokenizer config, licence)."""
+    digests: str = "hub LFS metadata"
+    """Where the files' SHA-256 come from: the hub's LFS records (not recomputed from the bytes) for
+    LFS files; files fetched whole are hashed here and checked against the hub's git blob id."""
+    not_verified: list[str] = Field(default_factory=list)
+    """What the remote read could not verify (the file bytes behind an LFS digest, skipped files)."""
+
+
 class ModelFacts(Record):
     """Everything inspect read from a release's files, each value with its provenance."""
 
@@ -423,6 +449,8 @@ class ModelFacts(Record):
     """Files or values that could not be read, each naming the file and the problem."""
     warnings: list[str] = Field(default_factory=list)
     """Findings worth a look that are not read errors (disagreements, gaps)."""
+    remote: RemoteRead | None = None
+    """Set when the release was read from a hub over HTTP: what was read and what could not be verified."""
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -19,13 +19,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelwarden.errors import UsageError
 from modelwarden.limits import MAX_FOLDER_FILES, MAX_JSON_BYTES
 from modelwarden.manifest import find_manifest
 from modelwarden.model import Layout, Problem
 from modelwarden.untrusted.io import open_regular
+
+if TYPE_CHECKING:
+    from modelwarden.artifacts.source import ByteSource
 
 _SKIP_DIRS = frozenset({".git", ".cache", "__pycache__", ".ipynb_checkpoints", ".hg", ".svn", "node_modules"})
 _REPO_ID = re.compile(r"^(?:hf://)?(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<rev>[\w./-]+))?$")
@@ -35,6 +38,11 @@ _REPO_ID = re.compile(r"^(?:hf://)?(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<r
 class ReleaseFile:
     rel: str  # POSIX path relative to the release root
     path: Path  # absolute path (may be a symlink, e.g. into a cache's blobs/)
+    # A file not on this disk (a hub file read by byte ranges, modelwarden.hub): its bytes come from
+    # here, and `path` does not exist.
+    source: ByteSource | None = None
+    # The SHA-256 the file's host records (the hub's LFS metadata), not computed from the bytes here.
+    host_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,14 @@ def _cache_dir() -> str:
 
 def _from_folder(target: str, root: Path, *, display: str) -> Release:
     files, problems = _walk(root)
+    return from_files(target, root, files, problems, display=display)
+
+
+def from_files(
+    target: str, root: Path, files: list[ReleaseFile], problems: list[Problem], *, display: str
+) -> Release:
+    """A release of the given files (a folder's, or a hub repository's: small files written under
+    `root`, the others read through their `source`), with its layout and components."""
     names = {f.rel for f in files}
     components: list[ComponentSpec] = []
     if "model_index.json" in names:

@@ -19,7 +19,7 @@ from modelwarden.artifacts import zip as zipread
 from modelwarden.artifacts.hdf5 import attribute_too_big
 from modelwarden.artifacts.numpy import dtype_name
 from modelwarden.artifacts.problems import ArtifactProblem
-from modelwarden.artifacts.source import Buffer, BufferFile, LocalFile, SourceBuffer
+from modelwarden.artifacts.source import Buffer, BufferFile, ByteSource, LocalFile, SourceBuffer
 from modelwarden.artifacts.tensors import numel
 from modelwarden.limits import MAX_ENTRY_BYTES, MAX_JSON_BYTES, MAX_KERAS_LAYERS, MAX_TENSORS
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
@@ -28,49 +28,55 @@ _BN_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 
 
 def read_keras(path: Path, rel: str, *, size: int) -> ArtifactInfo:
+    """A Keras 3 archive on disk (see `read_keras_source`)."""
+    with LocalFile(path, name=rel) as src:
+        return read_keras_source(src, rel)
+
+
+def read_keras_source(src: ByteSource, rel: str) -> ArtifactInfo:
     """A Keras 3 archive through the one zip reader: config.json (the graph), metadata.json, and the
     weights member opened in place by h5py (a stored member is never copied)."""
+    size = src.size
     info = ArtifactInfo(path=rel, format=ArtifactFormat.KERAS, size=size)
-    with LocalFile(path, name=rel) as src:
-        buf = SourceBuffer(src)
-        listing = zipread.read_listing(buf, zipread.ZIP_LIMITS)
-        zipread.require_directory(listing)
-        info.problems.extend(zipread.ambiguity_problems(listing, rel))
-        # zipfile (what Keras opens the archive with) reads the last of duplicate names.
-        names = {e.name: e for e in zipread.visible_files(listing)}
-        if "config.json" not in names:
-            raise ArtifactProblem("missing_entry", ".keras archive has no config.json")
-        config_bytes = _bytes(buf, names["config.json"], MAX_JSON_BYTES)
-        crc = zipread.crc_problem(config_bytes, names["config.json"], rel)
-        if crc is not None:
-            info.problems.append(crc)
-        config = _json(config_bytes, "config.json")
-        info.metadata.update(_graph_summary(config))
-        if "metadata.json" in names:
-            meta = _json(_bytes(buf, names["metadata.json"], MAX_JSON_BYTES), "metadata.json")
-            if isinstance(meta, dict):
-                info.metadata["keras_version"] = meta.get("keras_version")
-        info.bytes_read = names["config.json"].uncompressed_size
-        weights = names.get("model.weights.h5")
-        if weights is None:
-            info.problems.append(
-                Problem(
-                    file=rel,
-                    code="missing_entry",
-                    message=".keras archive has no model.weights.h5",
-                    severity="warning",
-                )
+    buf = SourceBuffer(src)
+    listing = zipread.read_listing(buf, zipread.ZIP_LIMITS)
+    zipread.require_directory(listing)
+    info.problems.extend(zipread.ambiguity_problems(listing, rel))
+    # zipfile (what Keras opens the archive with) reads the last of duplicate names.
+    names = {e.name: e for e in zipread.visible_files(listing)}
+    if "config.json" not in names:
+        raise ArtifactProblem("missing_entry", ".keras archive has no config.json")
+    config_bytes = _bytes(buf, names["config.json"], MAX_JSON_BYTES)
+    crc = zipread.crc_problem(config_bytes, names["config.json"], rel)
+    if crc is not None:
+        info.problems.append(crc)
+    config = _json(config_bytes, "config.json")
+    info.metadata.update(_graph_summary(config))
+    if "metadata.json" in names:
+        meta = _json(_bytes(buf, names["metadata.json"], MAX_JSON_BYTES), "metadata.json")
+        if isinstance(meta, dict):
+            info.metadata["keras_version"] = meta.get("keras_version")
+    info.bytes_read = names["config.json"].uncompressed_size
+    weights = names.get("model.weights.h5")
+    if weights is None:
+        info.problems.append(
+            Problem(
+                file=rel,
+                code="missing_entry",
+                message=".keras archive has no model.weights.h5",
+                severity="warning",
             )
-            return info
-        if weights.method == 0:
-            zipread.check_member(weights, cap=size)  # in place: bounded by the file itself
-            member = zipread.entry_data(buf, weights, zipread.ZIP_LIMITS).data
-            if member is None:
-                raise ArtifactProblem("corrupt_zip", f"entry {weights.name!r}: {weights.unreadable}")
-        else:
-            member = zipread.read_member(buf, weights, cap=MAX_ENTRY_BYTES)
-        with BufferFile(member) as fh:
-            info.tensors = _h5_tensors(fh, rel, layer_classes=_layer_classes(config))
+        )
+        return info
+    if weights.method == 0:
+        zipread.check_member(weights, cap=size)  # in place: bounded by the file itself
+        member = zipread.entry_data(buf, weights, zipread.ZIP_LIMITS).data
+        if member is None:
+            raise ArtifactProblem("corrupt_zip", f"entry {weights.name!r}: {weights.unreadable}")
+    else:
+        member = zipread.read_member(buf, weights, cap=MAX_ENTRY_BYTES)
+    with BufferFile(member) as fh:
+        info.tensors = _h5_tensors(fh, rel, layer_classes=_layer_classes(config))
     return info
 
 

@@ -8,7 +8,7 @@ array (`descr` `|O`) carries a pickle as its payload: it is reported, never read
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from modelwarden.artifacts import zip as zipread
 from modelwarden.artifacts.npy import NpyHeaderError, descr_holds_objects, header_length, read_npy_header
 from modelwarden.artifacts.problems import ArtifactProblem
-from modelwarden.artifacts.source import Buffer, LocalFile, SourceBuffer
+from modelwarden.artifacts.source import Buffer, ByteSource, LocalFile, SourceBuffer
 from modelwarden.artifacts.tensors import numel
 from modelwarden.limits import MAX_DIMS, MAX_NPY_HEADER_BYTES, MAX_TENSORS
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
@@ -67,10 +67,17 @@ _HEADER_CODES = {"beyond_file": "truncated", "short": "truncated", "version": "u
 
 
 def read_npy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
+    """A .npy file on disk (see `read_npy_source`)."""
     with LocalFile(path, name=rel) as src:
-        shape, _fortran, dtype, end = read_header(SourceBuffer(src))
+        return read_npy_source(src, rel)
+
+
+def read_npy_source(src: ByteSource, rel: str) -> ArtifactInfo:
+    """A .npy file's header: its one array's dtype and shape."""
+    size = src.size
+    shape, _fortran, dtype, end = read_header(SourceBuffer(src))
     info = ArtifactInfo(path=rel, format=ArtifactFormat.NPY, size=size, bytes_read=end)
-    tensor, problem = _tensor(path.stem, shape, dtype, available=size - end, rel=rel)
+    tensor, problem = _tensor(PurePosixPath(rel).stem, shape, dtype, available=size - end, rel=rel)
     if tensor is not None:
         info.tensors.append(tensor)
     if problem is not None:
@@ -79,34 +86,38 @@ def read_npy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
 
 
 def read_npz(path: Path, rel: str, *, size: int) -> ArtifactInfo:
+    """An .npz file on disk (see `read_npz_source`)."""
+    with LocalFile(path, name=rel) as src:
+        return read_npz_source(src, rel)
+
+
+def read_npz_source(src: ByteSource, rel: str) -> ArtifactInfo:
     """An .npz through the one zip reader: each `.npy` member's header, inflated no further than the
     header (a member's array data is never decompressed)."""
+    size = src.size
     info = ArtifactInfo(path=rel, format=ArtifactFormat.NPZ, size=size, bytes_read=0)
-    with LocalFile(path, name=rel) as src:
-        buf = SourceBuffer(src)
-        listing = zipread.read_listing(buf, zipread.ZIP_LIMITS)
-        zipread.require_directory(listing)
-        info.problems.extend(zipread.ambiguity_problems(listing, rel))
-        members = [m for m in zipread.visible_files(listing) if m.name.endswith(".npy")]
-        if len(members) > MAX_TENSORS:
-            raise ArtifactProblem("too_many_tensors", f"archive holds {len(members):,} arrays")
-        for m in members:
-            try:
-                zipread.check_member(m, cap=m.uncompressed_size)
-                shape, _fortran, dtype, end = read_header(_npy_header_bytes(buf, m))
-            except ArtifactProblem as exc:
-                message = (
-                    exc.message if exc.message.startswith("entry ") else f"entry {m.name!r}: {exc.message}"
-                )
-                info.problems.append(Problem(file=rel, code=exc.code, message=message))
-                continue
-            info.bytes_read = (info.bytes_read or 0) + end
-            name = m.name[: -len(".npy")]
-            tensor, problem = _tensor(name, shape, dtype, available=m.uncompressed_size - end, rel=rel)
-            if tensor is not None:
-                info.tensors.append(tensor)
-            if problem is not None:
-                info.problems.append(problem)
+    buf = SourceBuffer(src)
+    listing = zipread.read_listing(buf, zipread.ZIP_LIMITS)
+    zipread.require_directory(listing)
+    info.problems.extend(zipread.ambiguity_problems(listing, rel))
+    members = [m for m in zipread.visible_files(listing) if m.name.endswith(".npy")]
+    if len(members) > MAX_TENSORS:
+        raise ArtifactProblem("too_many_tensors", f"archive holds {len(members):,} arrays")
+    for m in members:
+        try:
+            zipread.check_member(m, cap=m.uncompressed_size)
+            shape, _fortran, dtype, end = read_header(_npy_header_bytes(buf, m))
+        except ArtifactProblem as exc:
+            message = exc.message if exc.message.startswith("entry ") else f"entry {m.name!r}: {exc.message}"
+            info.problems.append(Problem(file=rel, code=exc.code, message=message))
+            continue
+        info.bytes_read = (info.bytes_read or 0) + end
+        name = m.name[: -len(".npy")]
+        tensor, problem = _tensor(name, shape, dtype, available=m.uncompressed_size - end, rel=rel)
+        if tensor is not None:
+            info.tensors.append(tensor)
+        if problem is not None:
+            info.problems.append(problem)
     return info
 
 

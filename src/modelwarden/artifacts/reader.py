@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 
 from modelwarden.artifacts import gguf, keras, numpy, onnx, safetensors, torch
-from modelwarden.artifacts.detect import HEAD_BYTES, detect_bytes
+from modelwarden.artifacts import zip as zipread
+from modelwarden.artifacts.detect import HEAD_BYTES, archive_kind, detect_bytes
 from modelwarden.artifacts.problems import ArtifactProblem
+from modelwarden.artifacts.source import ByteSource, SourceBuffer
+from modelwarden.errors import ModelwardenError
 from modelwarden.model import ArtifactFormat as F
 from modelwarden.model import ArtifactInfo, Problem
 from modelwarden.untrusted.io import open_regular
@@ -85,8 +89,13 @@ def read_artifact(path: Path, rel: str) -> ArtifactInfo:
             fmt = detect_bytes(head, size=size, path=path)
         except OSError as exc:
             return _failed(rel, size, "unreadable", f"cannot be read ({exc.strerror or exc})")
+    return _finish(rel, fmt, size, lambda: _dispatch(path, rel, fmt, size, head))
+
+
+def _finish(rel: str, fmt: F, size: int, read: Callable[[], ArtifactInfo]) -> ArtifactInfo:
+    """Run a reader; whatever goes wrong becomes a `Problem` on the result."""
     try:
-        info = _dispatch(path, rel, fmt, size, head)
+        info = read()
         if fmt in _WEIGHTS_ONLY and not info.tensors and not info.problems:
             # Valid, but with nothing to count: say so, or the release reads as "no model files".
             info.problems.append(
@@ -106,6 +115,8 @@ def read_artifact(path: Path, rel: str) -> ArtifactInfo:
         info = _failed(rel, size, "io_error", f"read failed ({exc.strerror or exc})", fmt=fmt)
     except MemoryError:
         info = _failed(rel, size, "too_large", "header too large to read into memory", fmt=fmt)
+    except ModelwardenError as exc:  # the source failed (a remote read refused or not answered)
+        info = _failed(rel, size, "unreadable", f"cannot be read: {exc.message}"[:300], fmt=fmt)
     except Exception as exc:  # a third-party parser failed in a way it does not document: report, go on
         info = _failed(
             rel,
@@ -115,6 +126,56 @@ def read_artifact(path: Path, rel: str) -> ArtifactInfo:
             fmt=fmt,
         )
     return info
+
+
+def read_artifact_source(src: ByteSource, rel: str) -> ArtifactInfo:
+    """Read one file's headers through a `ByteSource` (a remote file): the same readers and the same
+    `Problem`s as `read_artifact`, for a file that is not on this disk."""
+    size = src.size
+    try:
+        head = src.read_at(0, HEAD_BYTES)
+        fmt = detect_bytes(head, size=size)
+        if fmt is F.ZIP:
+            fmt = archive_kind(zipread.read_listing(SourceBuffer(src), zipread.ZIP_LIMITS), rel)
+    except ArtifactProblem:
+        fmt = F.ZIP  # an unreadable directory: the zip readers below say why
+        head = b""
+    except ModelwardenError as exc:  # the source failed (a remote read refused or not answered)
+        return _failed(rel, size, "unreadable", f"cannot be read: {exc.message}"[:300])
+    if PurePosixPath(rel).name == "saved_model.pb":
+        fmt = F.SAVEDMODEL
+    return _finish(rel, fmt, size, lambda: _dispatch_source(src, rel, fmt, size, head))
+
+
+def _dispatch_source(src: ByteSource, rel: str, fmt: F, size: int, head: bytes) -> ArtifactInfo:
+    if fmt is F.SAFETENSORS:
+        return safetensors.read_source(src, rel)
+    if fmt is F.GGUF:
+        return gguf.read_source(src, rel)
+    if fmt in (F.TORCH_ZIP, F.TORCHSCRIPT):
+        return torch.read_zip_source(src, rel, fmt=fmt)
+    if fmt is F.TORCH_LEGACY:
+        return torch.read_legacy_source(src, rel)
+    if fmt is F.ONNX:
+        return onnx.read_source(src, rel)
+    if fmt is F.KERAS:
+        return keras.read_keras_source(src, rel)
+    if fmt is F.NPY:
+        return numpy.read_npy_source(src, rel)
+    if fmt is F.NPZ:
+        return numpy.read_npz_source(src, rel)
+    if fmt in (F.KERAS_H5, F.HDF5):
+        # h5py opens a path; HDF5 is not read through a byte source by this version (fail closed).
+        info = ArtifactInfo(path=rel, format=fmt, size=size)
+        info.problems.append(
+            Problem(
+                file=rel,
+                code="not_inspected",
+                message="an HDF5 file is not read remotely by this version: its tensors are not counted",
+            )
+        )
+        return info
+    return _other(rel, fmt, size, head)
 
 
 def _dispatch(path: Path, rel: str, fmt: F, size: int, head: bytes) -> ArtifactInfo:
@@ -136,6 +197,10 @@ def _dispatch(path: Path, rel: str, fmt: F, size: int, head: bytes) -> ArtifactI
         return numpy.read_npy(path, rel, size=size)
     if fmt is F.NPZ:
         return numpy.read_npz(path, rel, size=size)
+    return _other(rel, fmt, size, head)
+
+
+def _other(rel: str, fmt: F, size: int, head: bytes) -> ArtifactInfo:
     info = ArtifactInfo(path=rel, format=fmt, size=size)
     media = _media_type(head) if fmt is F.UNKNOWN else None
     if media is not None:  # images and documents shipped with a card: not model files, not a problem

@@ -22,7 +22,7 @@ from typing import Any
 from modelwarden.artifacts import pickle_vm as vm
 from modelwarden.artifacts import zip as zipread
 from modelwarden.artifacts.problems import ArtifactProblem
-from modelwarden.artifacts.source import LocalFile, SourceBuffer
+from modelwarden.artifacts.source import ByteSource, LocalFile, SourceBuffer
 from modelwarden.artifacts.tensors import DTYPE_BITS, numel
 from modelwarden.limits import MAX_DIMS, MAX_ENTRY_BYTES, MAX_PROBLEMS_PER_FILE, MAX_TENSORS
 from modelwarden.model import ArtifactFormat, ArtifactInfo, Problem, TensorInfo, TensorKind
@@ -69,34 +69,38 @@ class _Found:
 
 
 def read_zip(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> ArtifactInfo:
+    """A torch zip checkpoint on disk (see `read_zip_source`)."""
+    with LocalFile(path, name=rel) as src:
+        return read_zip_source(src, rel, fmt=fmt)
+
+
+def read_zip_source(src: ByteSource, rel: str, *, fmt: ArtifactFormat) -> ArtifactInfo:
     """A torch.save / torch.jit.save archive, read through the one zip reader as torch's reader reads
     it: records under the top folder of the first entry, the object graph in `<root>/data.pkl`, each
     storage in `<root>/data/<key>`. Reader disagreements are `zip_ambiguous` problems."""
+    size = src.size
     info = ArtifactInfo(path=rel, format=fmt, size=size)
-    with LocalFile(path, name=rel) as src:
-        buf = SourceBuffer(src)
-        listing = zipread.read_listing(buf, zipread.ZIP_LIMITS)
-        zipread.require_directory(listing)
-        info.problems.extend(zipread.ambiguity_problems(listing, rel))
-        files = zipread.visible_files(listing)
-        root = zipread.torch_root(listing)
-        pkl_name = f"{root}/data.pkl"
-        # Of duplicate names, zipfile reads the last copy; the duplication itself is reported above.
-        entry = next((e for e in reversed(files) if e.name == pkl_name), None)
-        if not root or entry is None:
-            raise ArtifactProblem("missing_entry", "zip checkpoint has no data.pkl entry")
-        data = zipread.read_member(buf, entry, cap=MAX_ENTRY_BYTES)
-        crc = zipread.crc_problem(data, entry, rel)
-        if crc is not None:
-            info.problems.append(crc)
-        storage_prefix = f"{root}/data/"
-        storages = {
-            e.name[len(storage_prefix) :]: e.uncompressed_size
-            for e in files
-            if e.name.startswith(storage_prefix)
-        }
-        info.bytes_read = len(data) + max(0, size - (listing.cd_start or size))
-        trace = vm.walk(data)
+    buf = SourceBuffer(src)
+    listing = zipread.read_listing(buf, zipread.ZIP_LIMITS)
+    zipread.require_directory(listing)
+    info.problems.extend(zipread.ambiguity_problems(listing, rel))
+    files = zipread.visible_files(listing)
+    root = zipread.torch_root(listing)
+    pkl_name = f"{root}/data.pkl"
+    # Of duplicate names, zipfile reads the last copy; the duplication itself is reported above.
+    entry = next((e for e in reversed(files) if e.name == pkl_name), None)
+    if not root or entry is None:
+        raise ArtifactProblem("missing_entry", "zip checkpoint has no data.pkl entry")
+    data = zipread.read_member(buf, entry, cap=MAX_ENTRY_BYTES)
+    crc = zipread.crc_problem(data, entry, rel)
+    if crc is not None:
+        info.problems.append(crc)
+    storage_prefix = f"{root}/data/"
+    storages = {
+        e.name[len(storage_prefix) :]: e.uncompressed_size for e in files if e.name.startswith(storage_prefix)
+    }
+    info.bytes_read = len(data) + max(0, size - (listing.cd_start or size))
+    trace = vm.walk(data)
     if trace.error:
         info.problems.append(
             Problem(file=rel, code="corrupt_pickle", message=f"{entry.name}: pickle {trace.error}")
@@ -110,28 +114,32 @@ def read_zip(path: Path, rel: str, *, size: int, fmt: ArtifactFormat) -> Artifac
 
 
 def read_legacy(path: Path, rel: str, *, size: int) -> ArtifactInfo:
-    """Legacy format: magic, protocol, sys_info, object graph, storage keys — then raw storages."""
-    info = ArtifactInfo(path=rel, format=ArtifactFormat.TORCH_LEGACY, size=size)
+    """A legacy torch checkpoint on disk (see `read_legacy_source`)."""
     with LocalFile(path, name=rel) as src:
-        buf = SourceBuffer(src)
-        traces = vm.walk_torch_legacy(buf)  # the pickles the scan judges, under the same opcode cap
-        if len(traces) < vm.TORCH_LEGACY_PICKLES or any(t.error for t in traces):
-            bad = next((t for t in traces if t.error), None)
-            why = bad.error if bad else "fewer than the five pickles a legacy checkpoint holds"
-            if len(traces) < 4 or (bad is not None and bad is traces[3]):
-                raise ArtifactProblem(
-                    "truncated" if "truncated" in str(why) else "corrupt_pickle", f"pickle {why}"
-                )
-            info.problems.append(Problem(file=rel, code="corrupt_pickle", message=f"pickle {why}"))
-        graph = traces[3]
-        info.bytes_read = traces[-1].end
-        found = _rebuilds(graph.result)
-        itemsizes = {
-            p[0]: max(1, DTYPE_BITS.get(p[1], 8) // 8) for _n, _b, p in found if not isinstance(p, str)
-        }
-        keys = traces[4].result if len(traces) > 4 and isinstance(traces[4].result, list) else []
-        available = _legacy_storages(buf, keys, itemsizes, start=traces[-1].end, size=size)
-        info.bytes_read += 8 * len(available)
+        return read_legacy_source(src, rel)
+
+
+def read_legacy_source(src: ByteSource, rel: str) -> ArtifactInfo:
+    """Legacy format: magic, protocol, sys_info, object graph, storage keys — then raw storages."""
+    size = src.size
+    info = ArtifactInfo(path=rel, format=ArtifactFormat.TORCH_LEGACY, size=size)
+    buf = SourceBuffer(src)
+    traces = vm.walk_torch_legacy(buf)  # the pickles the scan judges, under the same opcode cap
+    if len(traces) < vm.TORCH_LEGACY_PICKLES or any(t.error for t in traces):
+        bad = next((t for t in traces if t.error), None)
+        why = bad.error if bad else "fewer than the five pickles a legacy checkpoint holds"
+        if len(traces) < 4 or (bad is not None and bad is traces[3]):
+            raise ArtifactProblem(
+                "truncated" if "truncated" in str(why) else "corrupt_pickle", f"pickle {why}"
+            )
+        info.problems.append(Problem(file=rel, code="corrupt_pickle", message=f"pickle {why}"))
+    graph = traces[3]
+    info.bytes_read = traces[-1].end
+    found = _rebuilds(graph.result)
+    itemsizes = {p[0]: max(1, DTYPE_BITS.get(p[1], 8) // 8) for _n, _b, p in found if not isinstance(p, str)}
+    keys = traces[4].result if len(traces) > 4 and isinstance(traces[4].result, list) else []
+    available = _legacy_storages(buf, keys, itemsizes, start=traces[-1].end, size=size)
+    info.bytes_read += 8 * len(available)
     sys_info = traces[2].result
     if isinstance(sys_info, vm.SymDict):
         info.metadata["protocol_version"] = sys_info.get("protocol_version")

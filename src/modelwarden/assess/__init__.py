@@ -19,8 +19,18 @@ def assess_path(
     as_of: dt.date | None = None,
     rules: RuleSet | None = None,
     scan: bool = True,
+    remote: bool = False,
 ) -> Assessment:
-    """Assess a release folder or file (and/or a manifest alone) as of a date (today by default)."""
+    """Assess a release folder or file (and/or a manifest alone) as of a date (today by default).
+
+    With `remote`, `path` is a hub repository (`hf://org/name[@rev]`) read over HTTP by byte ranges
+    from the hub HF_ENDPOINT names (modelwarden.hub, docs/hub.md); `facts.remote` holds the bytes read."""
+    if remote:
+        from modelwarden.hub import assess_remote
+
+        if path is None:
+            raise ValueError("remote=True needs a hub repository id")
+        return assess_remote(str(path), as_of=as_of, rules=rules, scan=scan, manifest=manifest)
     from modelwarden.assess.run import build_assessment, gather
 
     inputs = gather(str(path) if path is not None else None, manifest)

@@ -64,11 +64,15 @@ def build_assessment(
     as_of: dt.date,
     rules: RuleSet | None = None,
     scan: bool = True,
+    scan_report: ScanReport | None = None,
 ) -> Assessment:
-    """Run scan, openness, compute and rules on the inputs as of `as_of`: one `Assessment`."""
+    """Run scan, openness, compute and rules on the inputs as of `as_of`: one `Assessment`.
+
+    `scan_report`: the scan already made of files that are not on this disk (a hub repository read by
+    ranges, modelwarden.hub), used instead of scanning `facts.root`."""
     rules = rules or load_rules()
     facts, decl = inputs.facts, inputs.manifest
-    report, skipped = _scan(facts, scan)
+    report, skipped = (scan_report, None) if scan and scan_report is not None else _scan(facts, scan)
     openness = assess_openness(facts, decl) if facts is not None or decl is not None else None
     where = inputs.manifest_path.name if inputs.manifest_path is not None else None
     parameters = resolve(facts, decl, manifest_file=where)  # the one decision every stage uses

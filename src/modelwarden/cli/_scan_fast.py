@@ -35,6 +35,7 @@ FLAGS: dict[str, str] = {
     "--no-hash": "no_hash",
     "--no-hash-cache": "no_hash_cache",
     "--show-info": "show_info",
+    "--remote": "remote",
 }
 _BY_NAME = {opt: name for name, (opts, _, _) in VALUES.items() for opt in opts}
 
@@ -130,6 +131,7 @@ def run_scan(
     no_hash: bool,
     no_hash_cache: bool,
     show_info: bool,
+    remote: bool = False,
 ) -> None:
     """The body of `modelwarden scan`, shared by the Typer command (`modelwarden.cli.scan.scan`) and
     this module's parser."""
@@ -140,7 +142,13 @@ def run_scan(
     from modelwarden.untrusted.text import markup
 
     threshold = Severity(fail_on)
-    report = scan_paths(paths, hash_files=not no_hash, hash_cache=not no_hash_cache)
+    if remote:
+        # Hub repositories read by byte ranges (modelwarden.hub, imported only here).
+        from modelwarden.hub.cli import scan_remote_targets
+
+        report = scan_remote_targets([str(p) for p in paths])
+    else:
+        report = scan_paths(paths, hash_files=not no_hash, hash_cache=not no_hash_cache)
     text_on_stdout = format == "text" and output is None
     chosen = renderer("scan", format)
     show(chosen, report, output, _out() if text_on_stdout else None, threshold=threshold, show_info=show_info)

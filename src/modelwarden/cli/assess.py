@@ -60,6 +60,12 @@ def assess(
         None, "--db", help="Registry database URL (default: MODELWARDEN_DB or local file)."
     ),
     no_scan: bool = typer.Option(False, "--no-scan", help="Skip the safety scan of the files."),
+    remote: bool = typer.Option(
+        False,
+        "--remote",
+        help="PATH is a hub repository (hf://org/name[@rev] or org/name): read and scanned over HTTP from"
+        " HF_ENDPOINT (HF_TOKEN for gated ones) by byte ranges, weights never downloaded.",
+    ),
 ) -> None:
     """Estimate training compute; find the regimes in force and the obligations that follow, cited."""
     from modelwarden.assess import assess_path
@@ -68,7 +74,18 @@ def assess(
     from modelwarden.rules import load_rules
 
     date = _date(as_of)
-    a = assess_path(path, manifest=manifest, as_of=date, rules=load_rules(rules or None), scan=not no_scan)
+    if remote:
+        if path is None:
+            raise UsageError("--remote needs a hub repository (hf://org/name[@revision])")
+        from modelwarden.hub.cli import assess_target
+
+        a = assess_target(
+            path, manifest=manifest, as_of=date, rules=load_rules(rules or None), scan=not no_scan
+        )
+    else:
+        a = assess_path(
+            path, manifest=manifest, as_of=date, rules=load_rules(rules or None), scan=not no_scan
+        )
     show(renderer("assessment", format), a, output, console=out)
     if out_dir is not None:
         try:

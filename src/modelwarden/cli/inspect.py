@@ -59,6 +59,12 @@ def inspect(
         help="Verify them against these trusted root/intermediate certificates (PEM; repeatable).",
     ),
     output: Path | None = OUTPUT,
+    remote: bool = typer.Option(
+        False,
+        "--remote",
+        help="PATH is a hub repository (hf://org/name[@rev] or org/name): read over HTTP from HF_ENDPOINT"
+        " (HF_TOKEN for gated ones), headers only, weights never downloaded.",
+    ),
 ) -> None:
     """Read a model release from its files: parameters, architecture, licence, lineage, files.
 
@@ -76,9 +82,14 @@ damaged files, check "problems" in --format json, or use `modelwarden scan`.
     from modelwarden.report.output import show
 
     anchor = _anchor(public_key, certificate_chain)
-    release = resolve(path)
-    with _hash_progress(release, enabled=hash_) as advance:
-        facts = inspect_release(release, hash_files=hash_, advance=advance, trust_anchor=anchor)
+    if remote:
+        from modelwarden.hub.cli import inspect_target
+
+        facts = inspect_target(path, hash_files=hash_)
+    else:
+        release = resolve(path)
+        with _hash_progress(release, enabled=hash_) as advance:
+            facts = inspect_release(release, hash_files=hash_, advance=advance, trust_anchor=anchor)
     show(renderer("facts", format), facts, output, console=out, tensors=tensors)
     if nothing_readable(facts):
         first = facts.problems[0].message if facts.problems else "no model files"

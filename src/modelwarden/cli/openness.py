@@ -49,6 +49,12 @@ def openness(
         "written). Default: mot_exact for a MOT model file or --format mot-yaml, else normalised.",
     ),
     output: Path | None = OUTPUT,
+    remote: bool = typer.Option(
+        False,
+        "--remote",
+        help="PATH is a hub repository (hf://org/name[@rev] or org/name): read over HTTP from HF_ENDPOINT"
+        " (HF_TOKEN for gated ones), headers only, weights never downloaded.",
+    ),
 ) -> None:
     """Classify what a release opens: per-component evidence, licence, MOF class, OSAID, EU Art. 53(2)."""
     from modelwarden.errors import UsageError
@@ -61,9 +67,14 @@ def openness(
     from modelwarden.report.output import show
 
     facts: ModelFacts | None = None
-    read = mot.read(path)  # a MOT model file is the release description itself
+    read = None if remote else mot.read(path)  # a MOT model file is the release description itself
     if read is None:
-        facts = inspect_path(path)
+        if remote:
+            from modelwarden.hub.cli import inspect_target
+
+            facts = inspect_target(path)
+        else:
+            facts = inspect_path(path)
         if manifest is None and not facts.root.startswith("hf://"):
             manifest = find_manifest(facts.root)
         if manifest is not None:

@@ -31,7 +31,9 @@ class FailOn(StrEnum):
 
 @app.command()
 def scan(
-    paths: list[Path] = typer.Argument(..., help="Model files or folders to scan."),
+    paths: list[Path] = typer.Argument(
+        ..., help="Model files or folders to scan (with --remote: hub repositories)."
+    ),
     format: ScanFormat = typer.Option(ScanFormat.TEXT, "--format", "-f", help="Output format."),
     fail_on: FailOn = typer.Option(
         FailOn.MEDIUM,
@@ -54,6 +56,13 @@ def scan(
         " inode, size, mtime and ctime). The cache lives in the user cache folder or $MODELWARDEN_CACHE_DIR.",
     ),
     show_info: bool = typer.Option(False, "--show-info", help="Also list informational findings (text)."),
+    remote: bool = typer.Option(
+        False,
+        "--remote",
+        help="PATHS are hub repositories (hf://org/name[@rev] or org/name): read over HTTP from HF_ENDPOINT"
+        " (HF_TOKEN for gated ones), headers and pickles by byte ranges, weights never downloaded. Digests"
+        " are the hub's LFS records, not recomputed.",
+    ),
 ) -> None:
     """Scan model artifacts for unsafe content without loading them (pickle, zip, Keras, GGUF, ...)."""
     from modelwarden.cli._scan_fast import run_scan
@@ -67,4 +76,5 @@ def scan(
         no_hash=no_hash,
         no_hash_cache=no_hash_cache,
         show_info=show_info,
+        remote=remote,
     )

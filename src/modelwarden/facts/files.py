@@ -33,14 +33,18 @@ class ReleaseFiles:
         """The parsed JSON of a release file, or None (the problem is recorded once)."""
         if rel not in self._json_cache:
             f = self.release.file(rel)
-            doc = None
-            if f is not None:
+            doc, problem = None, None
+            if f is not None and f.source is not None:  # a hub file too large to fetch whole
+                problem = Problem(
+                    file=rel, code="too_large", message="not fetched whole from the hub: not read as JSON"
+                )
+            elif f is not None:
                 doc, problem = read_json(f.path, rel)
-                if problem is not None:
-                    self.facts.problems.append(problem)
-                    info = self.artifacts.get(rel)
-                    if info is not None:
-                        info.problems.append(problem)
+            if problem is not None:
+                self.facts.problems.append(problem)
+                info = self.artifacts.get(rel)
+                if info is not None:
+                    info.problems.append(problem)
             self._json_cache[rel] = doc
         return self._json_cache[rel]
 

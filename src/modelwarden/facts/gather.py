@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from modelwarden.artifacts.reader import read_artifact
+from modelwarden.artifacts.reader import read_artifact, read_artifact_source
 from modelwarden.errors import ManifestError, ModelwardenError
 from modelwarden.facts.card import Card, as_list, read_card
 from modelwarden.facts.files import ReleaseFiles, as_dict, compressed_tensors_bits, config_int, dedupe, fact
@@ -103,6 +103,18 @@ def _trust(release: Release, anchor: TrustAnchor | None, problems: list[Problem]
     the release, never an exception that hides its other facts."""
     from modelwarden.trust.presence import trust_files
 
+    if any(f.source is not None for f in release.files):
+        # A hub repository read by byte ranges: a model signature covers every byte of every file, which
+        # a remote read does not fetch, so nothing here could be verified; say so instead of "none".
+        problems.append(
+            Problem(
+                file=".",
+                code="trust_not_examined",
+                message="signatures and attestations are not examined when a release is read remotely",
+                severity="warning",
+            )
+        )
+        return []
     path = release.files[0].path if release.single_file and release.files else release.root
     try:
         return trust_files(path, anchor)
@@ -157,7 +169,11 @@ class _Gatherer(ReleaseFiles):
 
     def _read_files(self) -> None:
         for f in self.release.files:
-            info = read_artifact(f.path, f.rel)
+            info = read_artifact(f.path, f.rel) if f.source is None else read_artifact_source(f.source, f.rel)
+            if f.host_sha256 is not None:
+                # The host's record (the hub's LFS metadata), with that provenance: not read here.
+                info.sha256 = f.host_sha256
+                info.metadata["sha256_from"] = "hub LFS metadata (not recomputed from the bytes)"
             self.artifacts[f.rel] = info
             self.facts.files.append(info)
             self.facts.problems.extend(info.problems)
@@ -522,7 +538,8 @@ class _Gatherer(ReleaseFiles):
 
     # -- hashing -------------------------------------------------------------------------------------
     def hash(self, advance: Advance | None) -> None:
-        paths = {f.rel: f.path for f in self.release.files}
+        # Files read by byte ranges keep the digest their host records; they are never downloaded.
+        paths = {f.rel: f.path for f in self.release.files if f.source is None}
         readable = {
             rel: p
             for rel, p in paths.items()

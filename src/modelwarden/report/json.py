@@ -118,6 +118,8 @@ def facts_dict(facts: ModelFacts, *, tensors: bool = False) -> dict[str, Any]:
         | ({"datasets": _prov(facts.datasets[0].provenance)} if facts.datasets else {}),
         "problems": [p.model_dump(mode="json") for p in facts.problems],
         "warnings": facts.warnings,
+        # Only for a release read from a hub (--remote): local reports are unchanged.
+        **({"remote": facts.remote.model_dump(mode="json")} if facts.remote is not None else {}),
     }
 
 

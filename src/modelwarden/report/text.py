@@ -230,7 +230,10 @@ def _summary(facts: ModelFacts) -> Table:
 def _trust_rows(t: Table, facts: ModelFacts) -> None:
     """One row per signature or attestation found; one row saying none was, since its absence is a fact."""
     if not facts.trust:
-        _row(t, "Signed", "no model signature, no attestation", "looked for model.sig, *.intoto.json")
+        if facts.remote is not None:
+            _row(t, "Signed", "not examined (read remotely)", "docs/trust.md")
+        else:
+            _row(t, "Signed", "no model signature, no attestation", "looked for model.sig, *.intoto.json")
         return
     for f in facts.trust:
         _row(
