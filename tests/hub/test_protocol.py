@@ -61,7 +61,7 @@ def test_rate_limit_honoured_on_metadata_and_ranges(hub: LocalHub, settings: Hub
         assert traffic.retries == 3 and traffic.waited_seconds == pytest.approx(3.0)
     assert time.monotonic() - began >= 3.0  # Retry-After: 1, three times, really waited
     assert facts.parameters.total == 4096 * 2048 + 2048
-    assert not facts.problems
+    assert [p.code for p in facts.problems] == ["trust_not_examined"]
 
 
 def test_rate_limit_past_the_budget_fails_closed(hub: LocalHub, settings: HubSettings) -> None:
