@@ -30,3 +30,20 @@ def _output_option() -> Any:
 
 # `--output/-o FILE` of every command that emits a report (cli/_output.py says how it is written).
 OUTPUT: Any = _output_option()
+
+
+def _signing_options() -> tuple[Any, Any, Any]:
+    import typer
+
+    key = typer.Option(..., "--key", "-k", help="EC private key (PEM, unencrypted; P-256, P-384 or P-521).")
+    certificate = typer.Option(
+        None, "--certificate", help="Signing certificate for --key (PEM): sign by certificate, not bare key."
+    )
+    chain = typer.Option(
+        [], "--chain", help="Intermediate certificate(s) to embed with --certificate (PEM; repeatable)."
+    )
+    return key, certificate, chain
+
+
+# The key material of `sign` and `attest` (the same options, so a release is signed and attested alike).
+KEY, CERTIFICATE, CHAIN = _signing_options()

@@ -10,15 +10,8 @@ from pathlib import Path
 import typer
 
 from modelwarden.cli import app, out
+from modelwarden.cli._options import CERTIFICATE, CHAIN, KEY
 from modelwarden.untrusted.text import markup
-
-KEY = typer.Option(..., "--key", "-k", help="EC private key (PEM, unencrypted; P-256, P-384 or P-521).")
-CERTIFICATE = typer.Option(
-    None, "--certificate", help="Signing certificate for --key (PEM): sign by certificate, not bare key."
-)
-CHAIN = typer.Option(
-    [], "--chain", help="Intermediate certificate(s) to embed with --certificate (PEM; repeatable)."
-)
 
 
 @app.command()
