@@ -8,11 +8,13 @@ per worker process (`factory=True`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import hmac
 import logging
 import os
+import signal
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -45,6 +47,7 @@ from modelwarden.gateway.proxy import Proxy
 from modelwarden.gateway.signing import Signer, load_signer
 from modelwarden.gateway.store import Store, migrate
 from modelwarden.gateway.tiers import TierSet, load_tiers
+from modelwarden.gateway.trustgate import TrustGate
 from modelwarden.gateway.upstream import UpstreamPool
 
 log = logging.getLogger("modelwarden.gateway")
@@ -102,6 +105,8 @@ class GatewayApp:
         self.proxy: Proxy | None = None
         self.admin_state: Admin | None = None
         self._closers: list[Any] = []
+        self.trust = TrustGate(cfg)
+        self._trust_task: asyncio.Task[None] | None = None
         self.fastapi = build_admin_app(self)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -163,6 +168,7 @@ class GatewayApp:
             audit=writer,
             misuse=MisuseMonitor(store),
             salt=salt,
+            trust=self.trust,
         )
         self.admin_state = Admin(cfg, store, engine, on_bump)
         self.tiers: TierSet = tiers
@@ -184,12 +190,42 @@ class GatewayApp:
         )
         self._closers = [pool.close, cascade.close, limiter.close, epochs.close]
         self._engine = engine
+        if self.trust.guarded:
+            # Guarded models are refused as `pending` until this first run has hashed their files.
+            self._trust_task = asyncio.create_task(self.verify_models("start", "system:gateway"))
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
         # Everything allocated so far lives as long as the process: keep it out of the garbage
         # collector's generations, so full collections (pauses in the latency tail) stay short.
         gc.collect()
         gc.freeze()
 
+    async def verify_models(self, trigger: str, actor: str) -> None:
+        """Verify every guarded model again and record the run in the audit log."""
+        verdicts = await self.trust.run(trigger, actor)
+        try:
+            await self.writer.append(
+                Entry(actor, "trust.verify", None, self.trust.audit_body(trigger, verdicts))
+            )
+        except Exception as exc:  # the verdicts stand either way: refusing is what fails closed
+            log.error("cannot record the model verification in the audit log: %s", exc)
+
+    def _on_sighup(self) -> None:
+        if self._trust_task is not None and not self._trust_task.done():
+            log.warning("trust: SIGHUP while a verification is running; ignored")
+            return
+        self._trust_task = asyncio.get_running_loop().create_task(
+            self.verify_models("reload", "system:signal")
+        )
+
     async def shutdown(self) -> None:
+        if self._trust_task is not None and not self._trust_task.done():
+            self._trust_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._trust_task
+        if self.trust.guarded:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         if self.proxy is not None:
             try:
                 await self.writer.append(Entry("system:gateway", "gateway.stop", None, {"pid": os.getpid()}))
@@ -461,6 +497,17 @@ def build_admin_app(gw: GatewayApp) -> FastAPI:
     @app.get("/admin/incidents/{incident_id}/bundle")
     def bundle(incident_id: str, actor: Actor, s: St) -> dict[str, Any]:
         return incidents.build_bundle(s.store, incident_id)
+
+    @app.get("/admin/trust")
+    def trust_status(actor: Actor, s: St) -> dict[str, Any]:
+        """Each served model's verification state in this worker process."""
+        return gw.trust.status()
+
+    @app.post("/admin/trust/reload")
+    async def trust_reload(actor: Actor, s: St) -> dict[str, Any]:
+        """Hash and verify every guarded model again (in this worker), then answer the new state."""
+        await gw.verify_models("reload", actor)
+        return gw.trust.status()
 
     def _engine() -> Engine:
         if gw.admin_state is None:
