@@ -215,6 +215,8 @@ def test_the_operator_log_names_the_model_the_check_and_what_to_do(world: World)
     line = next(ln for ln in log.splitlines() if "model scan-failed is NOT served" in ln)
     assert "policy: the scan passed" in line and "Next:" in line and "modelwarden attest" in line
     assert "model good is NOT served" not in log
+    # `gateway serve` says up front how many models wait for verification (2 good + 12 broken).
+    assert f"{2 + len(REFUSED)} model(s) are served only once verified" in log
 
 
 # --- reload: tampering is caught, a re-signed model comes back ------------------------------------

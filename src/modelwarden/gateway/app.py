@@ -107,6 +107,7 @@ class GatewayApp:
         self._closers: list[Any] = []
         self.trust = TrustGate(cfg)
         self._trust_task: asyncio.Task[None] | None = None
+        self._trust_again = False
         self.fastapi = build_admin_app(self)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -192,7 +193,7 @@ class GatewayApp:
         self._engine = engine
         if self.trust.guarded:
             # Guarded models are refused as `pending` until this first run has hashed their files.
-            self._trust_task = asyncio.create_task(self.verify_models("start", "system:gateway"))
+            self._trust_task = asyncio.create_task(self._trust_runs("start", "system:gateway"))
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
         # Everything allocated so far lives as long as the process: keep it out of the garbage
@@ -210,13 +211,18 @@ class GatewayApp:
         except Exception as exc:  # the verdicts stand either way: refusing is what fails closed
             log.error("cannot record the model verification in the audit log: %s", exc)
 
+    async def _trust_runs(self, trigger: str, actor: str) -> None:
+        await self.verify_models(trigger, actor)
+        # A SIGHUP that came during the run may follow a change the run had already hashed past.
+        while self._trust_again:
+            self._trust_again = False
+            await self.verify_models("reload", "system:signal")
+
     def _on_sighup(self) -> None:
         if self._trust_task is not None and not self._trust_task.done():
-            log.warning("trust: SIGHUP while a verification is running; ignored")
+            self._trust_again = True  # one more run after the current one, however many signals
             return
-        self._trust_task = asyncio.get_running_loop().create_task(
-            self.verify_models("reload", "system:signal")
-        )
+        self._trust_task = asyncio.get_running_loop().create_task(self._trust_runs("reload", "system:signal"))
 
     async def shutdown(self) -> None:
         if self._trust_task is not None and not self._trust_task.done():
