@@ -222,18 +222,19 @@ def test_the_operator_log_names_the_model_the_check_and_what_to_do(world: World)
 # --- reload: tampering is caught, a re-signed model comes back ------------------------------------
 
 
-def _audit_runs(w: World) -> list[dict[str, Any]]:
+def _audit(w: World, action: str) -> list[dict[str, Any]]:
+    """The entries of one action, oldest first: actor, seq and body."""
     engine = make_engine(w.dep.cfg.database)
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                sa.select(audit_table.c.actor, audit_table.c.body)
-                .where(audit_table.c.action == "trust.verify")
+                sa.select(audit_table.c.seq, audit_table.c.actor, audit_table.c.body)
+                .where(audit_table.c.action == action)
                 .order_by(audit_table.c.seq)
             ).all()
     finally:
         engine.dispose()
-    return [{"actor": a, **json.loads(b)} for a, b in rows]
+    return [{"seq": seq, "actor": a, **json.loads(b)} for seq, a, b in rows]
 
 
 def test_tampering_then_reload_refuses_and_re_signing_then_sighup_serves(world: World) -> None:
@@ -263,13 +264,19 @@ def test_tampering_then_reload_refuses_and_re_signing_then_sighup_serves(world: 
     assert _model(_status(world), "reloadable")["state"] == "verified"
     assert _ask(world, "reloadable")
 
-    runs = _audit_runs(world)
-    assert [r["trigger"] for r in runs][:2] == ["start", "reload"] and len(runs) >= 3
-    assert runs[0]["actor"] == "system:gateway" and runs[1]["actor"] == "admin-api"
-    assert runs[-1]["actor"] == "system:signal"
+    # Each request is recorded with who asked; each run with its verdicts and the request it served.
+    requests = _audit(world, "trust.reload")
+    assert [(r["actor"], r["trigger"]) for r in requests] == [
+        ("admin-api", "admin"),
+        ("system:signal", "signal"),
+    ]
+    runs = _audit(world, "trust.verify")
+    assert [r["trigger"] for r in runs] == ["start", "reload", "reload"]
+    assert [r["request"] for r in runs] == [None, requests[0]["seq"], requests[1]["seq"]]
+    assert {r["actor"] for r in runs} == {"system:gateway"}
     assert runs[1]["models"]["reloadable"]["state"] == "refused"
     assert runs[1]["models"]["reloadable"]["failed"][0]["check"] == "model signature"
-    assert runs[-1]["models"]["reloadable"]["state"] == "verified"
+    assert runs[2]["models"]["reloadable"]["state"] == "verified"
     assert "plain" not in runs[0]["models"]  # only guarded models are recorded
 
 
@@ -345,3 +352,57 @@ def test_a_trust_block_needs_exactly_one_anchor(tmp_path: Path, trust: dict[str,
 
     with pytest.raises(GatewayMisconfigured, match="exactly one trust anchor"):
         _cfg(tmp_path, [{"id": "x", "trust": trust}])
+
+
+# --- several workers: a reload asked of one worker reaches every worker ---------------------------------
+
+
+@pytest.mark.redis
+def test_a_reload_asked_of_one_worker_reaches_every_worker(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> None:
+    tmp = tmp_path_factory.mktemp("gw-trust-workers")
+    keys = make_keys(tmp / "keys", "signer")
+    release = _sign_and_attest(make_release(tmp / "release", seed=4), keys)
+    trust = {
+        "path": str(release),
+        "public_key": str(keys.public),
+        "policy": str(_policy(tmp, "policy", POLICY)),
+    }
+    with mock_upstream(tmp) as mock:
+        dep = Deployment.create(tmp / "deploy", mock.url, redis=redis_url)
+        _write_config(
+            dep, [{"id": "guarded", "tags": ["public"], "trust": trust}], mock.url, reload_poll_s=0.5
+        )
+        _, key = dep.identity_with_key("workers-user")
+        w = World(dep, dep.start(workers=2), key, tmp, keys, release)
+        try:
+
+            def states(want: str) -> dict[int, str]:
+                """pid → the model's state, until two workers answered `want` (at most 60 s)."""
+                seen: dict[int, str] = {}
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    st = _status(w, settled=False)
+                    seen[st["pid"]] = _model(st, "guarded")["state"]
+                    if len(seen) >= 2 and all(s == want for s in seen.values()):
+                        break
+                    time.sleep(0.05)
+                return seen
+
+            assert set(states("verified").values()) == {"verified"}
+            weights = release / "model.safetensors"
+            data = bytearray(weights.read_bytes())
+            data[-1] ^= 0x01
+            weights.write_bytes(bytes(data))
+            r = httpx.post(w.gw.url + "/admin/trust/reload", headers=_admin(w), timeout=60)
+            assert _model(r.json(), "guarded")["state"] == "refused"  # the worker that was asked
+            after = states("refused")  # and the other one, from the request in the audit log
+            assert len(after) == 2 and set(after.values()) == {"refused"}, after
+            for _ in range(4):  # whichever worker answers
+                with pytest.raises(openai.PermissionDeniedError):
+                    _ask(w, "guarded")
+            pids = {r["pid"] for r in _audit(w, "trust.verify") if r["trigger"] == "reload"}
+            assert pids == set(after)  # each worker recorded its own run
+        finally:
+            dep.stop()

@@ -28,6 +28,7 @@ from modelwarden.db import make_engine
 from modelwarden.errors import (
     ConfigurationError,
     ConflictError,
+    GatewayConflict,
     GatewayMisconfigured,
     ModelwardenError,
     NotFoundError,
@@ -47,7 +48,7 @@ from modelwarden.gateway.proxy import Proxy
 from modelwarden.gateway.signing import Signer, load_signer
 from modelwarden.gateway.store import Store, migrate
 from modelwarden.gateway.tiers import TierSet, load_tiers
-from modelwarden.gateway.trustgate import TrustGate
+from modelwarden.gateway.trustgate import TrustGate, TrustReloads
 from modelwarden.gateway.upstream import UpstreamPool
 
 log = logging.getLogger("modelwarden.gateway")
@@ -106,8 +107,8 @@ class GatewayApp:
         self.admin_state: Admin | None = None
         self._closers: list[Any] = []
         self.trust = TrustGate(cfg)
-        self._trust_task: asyncio.Task[None] | None = None
-        self._trust_again = False
+        self.reloads: TrustReloads | None = None
+        self._signal_tasks: set[asyncio.Task[int]] = set()
         self.fastapi = build_admin_app(self)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -192,8 +193,9 @@ class GatewayApp:
         self._closers = [pool.close, cascade.close, limiter.close, epochs.close]
         self._engine = engine
         if self.trust.guarded:
-            # Guarded models are refused as `pending` until this first run has hashed their files.
-            self._trust_task = asyncio.create_task(self._trust_runs("start", "system:gateway"))
+            # Guarded models are refused as `pending` until the first run has hashed their files.
+            self.reloads = TrustReloads(self.trust, engine, writer, cfg.trust.reload_poll_s)
+            await self.reloads.start()
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
         # Everything allocated so far lives as long as the process: keep it out of the garbage
@@ -201,37 +203,25 @@ class GatewayApp:
         gc.collect()
         gc.freeze()
 
-    async def verify_models(self, trigger: str, actor: str) -> None:
-        """Verify every guarded model again and record the run in the audit log."""
-        verdicts = await self.trust.run(trigger, actor)
-        try:
-            await self.writer.append(
-                Entry(actor, "trust.verify", None, self.trust.audit_body(trigger, verdicts))
+    async def reload_models(self, actor: str, trigger: str) -> int:
+        """Ask every worker (through the audit log) to verify the guarded models again."""
+        if self.reloads is None:
+            raise GatewayConflict(
+                "no served model has a trust requirement: there is nothing to verify",
+                next_step="give a model a `trust:` block in gateway.yaml (docs/gateway.md), then restart",
             )
-        except Exception as exc:  # the verdicts stand either way: refusing is what fails closed
-            log.error("cannot record the model verification in the audit log: %s", exc)
-
-    async def _trust_runs(self, trigger: str, actor: str) -> None:
-        await self.verify_models(trigger, actor)
-        # A SIGHUP that came during the run may follow a change the run had already hashed past.
-        while self._trust_again:
-            self._trust_again = False
-            await self.verify_models("reload", "system:signal")
+        return await self.reloads.request(actor, trigger)
 
     def _on_sighup(self) -> None:
-        if self._trust_task is not None and not self._trust_task.done():
-            self._trust_again = True  # one more run after the current one, however many signals
-            return
-        self._trust_task = asyncio.get_running_loop().create_task(self._trust_runs("reload", "system:signal"))
+        task = asyncio.get_running_loop().create_task(self.reload_models("system:signal", "signal"))
+        self._signal_tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._signal_tasks.discard)
 
     async def shutdown(self) -> None:
-        if self._trust_task is not None and not self._trust_task.done():
-            self._trust_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._trust_task
-        if self.trust.guarded:
+        if self.reloads is not None:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            await self.reloads.close()
         if self.proxy is not None:
             try:
                 await self.writer.append(Entry("system:gateway", "gateway.stop", None, {"pid": os.getpid()}))
@@ -511,8 +501,10 @@ def build_admin_app(gw: GatewayApp) -> FastAPI:
 
     @app.post("/admin/trust/reload")
     async def trust_reload(actor: Actor, s: St) -> dict[str, Any]:
-        """Hash and verify every guarded model again (in this worker), then answer the new state."""
-        await gw.verify_models("reload", actor)
+        """Ask every worker to hash and verify the guarded models again; answer once this worker has."""
+        seq = await gw.reload_models(actor, "admin")
+        assert gw.reloads is not None
+        await gw.reloads.wait(seq)
         return gw.trust.status()
 
     def _engine() -> Engine:

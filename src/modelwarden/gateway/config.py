@@ -153,6 +153,8 @@ class TrustConfig(_Model):
 
     #: Refuse every model without a `trust:` block (fail closed for models nobody vouched for).
     require_verified: bool = False
+    #: How often each worker looks for a reload request another worker or instance recorded.
+    reload_poll_s: float = Field(2.0, gt=0)
 
 
 class AdminConfig(_Model):

@@ -5,22 +5,30 @@ same checks as `modelwarden verify`; this module only decides what the gateway d
 
 Every model starts `pending` (refused, retry later) and is verified in a thread once the worker is
 up, so a large model never holds up start-up or the models that need no verification. A reload
-(`POST /admin/trust/reload`, or SIGHUP to a single-worker gateway) hashes every file again — nothing
-is cached — and swaps the new verdicts in at once; until then the previous verdicts stand.
+(`POST /admin/trust/reload`, or SIGHUP to a single-worker gateway) is a `trust.reload` entry in the
+audit log, which every worker of every instance on the database polls for (`TrustReloads`); each
+hashes every file again — nothing is cached — and swaps the new verdicts in at once; until then the
+previous verdicts stand.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from modelwarden.errors import ModelwardenError
+from modelwarden.gateway.audit import AuditWriter, Entry
 from modelwarden.gateway.config import GatewayConfig, ModelEntry, ModelTrust
 from modelwarden.trust.records import Check
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("modelwarden.gateway.trust")
 
@@ -249,7 +257,6 @@ class TrustGate:
 
     def status(self) -> dict[str, Any]:
         """The admin view of every served model's verification state."""
-        import os
 
         def run(r: RunInfo | None) -> dict[str, Any] | None:
             return None if r is None else dict(r.__dict__)
@@ -278,3 +285,91 @@ class TrustGate:
                 if m in self.guarded
             },
         }
+
+
+class TrustReloads:
+    """Reload requests shared by every worker and instance through the audit log: a request is a
+    `trust.reload` entry (who asked, from where); each worker polls for the newest one and
+    re-verifies once per new request, recording its verdicts as a `trust.verify` entry that names
+    the request. Requests that arrive during a run are served by one more run after it."""
+
+    def __init__(self, gate: TrustGate, engine: Engine, writer: AuditWriter, poll_s: float) -> None:
+        self.gate = gate
+        self.engine = engine
+        self.writer = writer
+        self.poll_s = poll_s
+        #: The newest reload request this worker knows of, and the newest one a finished run served.
+        self.wanted = 0
+        self.done = 0
+        self._changed = asyncio.Condition()
+        self._runner: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    def _latest(self) -> int:
+        """The seq of the newest `trust.reload` entry (an index lookup: action, seq)."""
+        import sqlalchemy as sa
+
+        from modelwarden.gateway.schema import audit
+
+        with self.engine.connect() as conn:
+            q = sa.select(sa.func.max(audit.c.seq)).where(audit.c.action == "trust.reload")
+            return int(conn.execute(q).scalar() or 0)
+
+    async def start(self) -> None:
+        """The first run (requests made before this worker started are already covered by it)."""
+        self.wanted = self.done = await asyncio.to_thread(self._latest)
+        self._runner = asyncio.create_task(self._runs(first=True), name="trust-verify")
+        self._poller = asyncio.create_task(self._poll(), name="trust-reload-poll")
+
+    async def request(self, actor: str, trigger: str) -> int:
+        """Record a reload request (every worker will act on it) and start serving it here."""
+        seq = await self.writer.append(
+            Entry(actor, "trust.reload", None, {"trigger": trigger, "pid": os.getpid()})
+        )
+        self._want(seq)
+        return seq
+
+    async def wait(self, seq: int) -> None:
+        """Until a run that started after request `seq` has finished in this worker."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.done >= seq)
+
+    def _want(self, seq: int) -> None:
+        if seq > self.wanted:
+            self.wanted = seq
+            if self._runner is None or self._runner.done():
+                self._runner = asyncio.get_running_loop().create_task(self._runs(), name="trust-verify")
+
+    async def _runs(self, first: bool = False) -> None:
+        if first:
+            await self._verify("start", self.done)
+        while self.done < self.wanted:
+            target = self.wanted
+            await self._verify("reload", target)
+            self.done = target
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _verify(self, trigger: str, request: int) -> None:
+        verdicts = await self.gate.run(trigger, "system:gateway")
+        body = {**self.gate.audit_body(trigger, verdicts), "request": request or None, "pid": os.getpid()}
+        try:
+            await self.writer.append(Entry("system:gateway", "trust.verify", None, body))
+        except Exception as exc:  # the verdicts stand either way: a refused model stays refused
+            log.error("cannot record the model verification in the audit log: %s", exc)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            try:
+                self._want(await asyncio.to_thread(self._latest))
+            except Exception as exc:  # the database is down: the current verdicts stand
+                log.warning("trust: cannot read reload requests: %s", exc)
+
+    async def close(self) -> None:
+        """Stop polling and any run in progress (before the audit writer stops)."""
+        for task in (self._poller, self._runner):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
