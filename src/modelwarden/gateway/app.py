@@ -108,7 +108,7 @@ class GatewayApp:
         self._closers: list[Any] = []
         self.trust = TrustGate(cfg)
         self.reloads: TrustReloads | None = None
-        self._signal_tasks: set[asyncio.Task[int]] = set()
+        self._signal_tasks: set[asyncio.Task[None]] = set()
         self.fastapi = build_admin_app(self)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -212,8 +212,14 @@ class GatewayApp:
             )
         return await self.reloads.request(actor, trigger)
 
+    async def _signal_reload(self) -> None:
+        try:
+            await self.reload_models("system:signal", "signal")
+        except ModelwardenError as exc:
+            log.error("trust: SIGHUP: cannot record the reload request: %s", exc.message)
+
     def _on_sighup(self) -> None:
-        task = asyncio.get_running_loop().create_task(self.reload_models("system:signal", "signal"))
+        task = asyncio.get_running_loop().create_task(self._signal_reload())
         self._signal_tasks.add(task)  # keep a reference until it is done
         task.add_done_callback(self._signal_tasks.discard)
 

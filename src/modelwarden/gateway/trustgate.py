@@ -233,6 +233,9 @@ class TrustGate:
             self.running = info
             try:
                 fresh = await asyncio.to_thread(verify_all, self.cfg)
+            except Exception as exc:  # no verdict for anyone: refuse every guarded model
+                log.exception("trust: the verification run failed")
+                fresh = self._all_refused(exc)
             finally:
                 self.running = None
             self.verdicts = fresh  # one assignment: a request sees all old or all new verdicts
@@ -241,6 +244,14 @@ class TrustGate:
             self.runs += 1
             self._report(fresh, trigger)
             return fresh
+
+    def _all_refused(self, exc: Exception) -> dict[str, ModelVerdict]:
+        check = Check(name="verification", passed=False, detail=f"the run failed: {exc!r}"[:300])
+        step = "see the gateway's log for the error; then reload (POST /admin/trust/reload)"
+        return {
+            m: ModelVerdict(m, "refused", [check], step, _now()) if m in self.guarded else v
+            for m, v in self.verdicts.items()
+        }
 
     @staticmethod
     def _report(verdicts: dict[str, ModelVerdict], trigger: str) -> None:
