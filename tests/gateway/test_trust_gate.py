@@ -202,6 +202,14 @@ def test_each_failure_refuses_its_model_with_the_named_check(world: World, model
     detail = next(c["detail"] for c in view["checks"] if c["name"] == check)
     assert words in detail, detail
     assert "reload" in view["next_step"] and "trust:" in view["next_step"]
+    if model == "scan-failed":  # signed and attested by the right key: only the verdict fails
+        assert view["failed"] == ["policy: the scan passed"]
+        assert [c["name"] for c in view["checks"] if c["passed"]][:4] == [
+            "model signature",
+            "attestation signature",
+            "attestation statement",
+            "attestation subjects",
+        ]
     with pytest.raises(openai.PermissionDeniedError) as err:
         _ask(world, model)
     body: Any = err.value.body
