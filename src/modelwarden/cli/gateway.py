@@ -149,6 +149,12 @@ def serve(
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     c.note(f"modelwarden gateway on http://{markup(host or cfg.host)}:{port or cfg.port} ({n} worker(s))")
+    guarded = sum(1 for u in cfg.upstreams for m in u.models if m.trust or cfg.trust.require_verified)
+    if guarded:
+        c.note(
+            f"{guarded} model(s) are served only once verified (signature, attestation, policy); each "
+            "refusal is logged, and GET /admin/trust shows every model's state"
+        )
     uvicorn.run(
         "modelwarden.gateway.app:create_app",
         factory=True,

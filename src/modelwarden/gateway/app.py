@@ -8,11 +8,13 @@ per worker process (`factory=True`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import hmac
 import logging
 import os
+import signal
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -26,6 +28,7 @@ from modelwarden.db import make_engine
 from modelwarden.errors import (
     ConfigurationError,
     ConflictError,
+    GatewayConflict,
     GatewayMisconfigured,
     ModelwardenError,
     NotFoundError,
@@ -45,6 +48,7 @@ from modelwarden.gateway.proxy import Proxy
 from modelwarden.gateway.signing import Signer, load_signer
 from modelwarden.gateway.store import Store, migrate
 from modelwarden.gateway.tiers import TierSet, load_tiers
+from modelwarden.gateway.trustgate import TrustGate, TrustReloads
 from modelwarden.gateway.upstream import UpstreamPool
 
 log = logging.getLogger("modelwarden.gateway")
@@ -102,6 +106,9 @@ class GatewayApp:
         self.proxy: Proxy | None = None
         self.admin_state: Admin | None = None
         self._closers: list[Any] = []
+        self.trust = TrustGate(cfg)
+        self.reloads: TrustReloads | None = None
+        self._signal_tasks: set[asyncio.Task[None]] = set()
         self.fastapi = build_admin_app(self)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -163,6 +170,7 @@ class GatewayApp:
             audit=writer,
             misuse=MisuseMonitor(store),
             salt=salt,
+            trust=self.trust,
         )
         self.admin_state = Admin(cfg, store, engine, on_bump)
         self.tiers: TierSet = tiers
@@ -184,12 +192,42 @@ class GatewayApp:
         )
         self._closers = [pool.close, cascade.close, limiter.close, epochs.close]
         self._engine = engine
+        if self.trust.guarded:
+            # Guarded models are refused as `pending` until the first run has hashed their files.
+            self.reloads = TrustReloads(self.trust, engine, writer, cfg.trust.reload_poll_s)
+            await self.reloads.start()
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
         # Everything allocated so far lives as long as the process: keep it out of the garbage
         # collector's generations, so full collections (pauses in the latency tail) stay short.
         gc.collect()
         gc.freeze()
 
+    async def reload_models(self, actor: str, trigger: str) -> int:
+        """Ask every worker (through the audit log) to verify the guarded models again."""
+        if self.reloads is None:
+            raise GatewayConflict(
+                "no served model has a trust requirement: there is nothing to verify",
+                next_step="give a model a `trust:` block in gateway.yaml (docs/gateway.md), then restart",
+            )
+        return await self.reloads.request(actor, trigger)
+
+    async def _signal_reload(self) -> None:
+        try:
+            await self.reload_models("system:signal", "signal")
+        except ModelwardenError as exc:
+            log.error("trust: SIGHUP: cannot record the reload request: %s", exc.message)
+
+    def _on_sighup(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._signal_reload())
+        self._signal_tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._signal_tasks.discard)
+
     async def shutdown(self) -> None:
+        if self.reloads is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            await self.reloads.close()
         if self.proxy is not None:
             try:
                 await self.writer.append(Entry("system:gateway", "gateway.stop", None, {"pid": os.getpid()}))
@@ -461,6 +499,19 @@ def build_admin_app(gw: GatewayApp) -> FastAPI:
     @app.get("/admin/incidents/{incident_id}/bundle")
     def bundle(incident_id: str, actor: Actor, s: St) -> dict[str, Any]:
         return incidents.build_bundle(s.store, incident_id)
+
+    @app.get("/admin/trust")
+    def trust_status(actor: Actor, s: St) -> dict[str, Any]:
+        """Each served model's verification state in this worker process."""
+        return gw.trust.status()
+
+    @app.post("/admin/trust/reload")
+    async def trust_reload(actor: Actor, s: St) -> dict[str, Any]:
+        """Ask every worker to hash and verify the guarded models again; answer once this worker has."""
+        seq = await gw.reload_models(actor, "admin")
+        assert gw.reloads is not None
+        await gw.reloads.wait(seq)
+        return gw.trust.status()
 
     def _engine() -> Engine:
         if gw.admin_state is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from modelwarden.errors import GatewayMisconfigured
 from modelwarden.gateway.files import MAX_CONFIG_BYTES, parse_yaml, read_text
@@ -26,11 +26,39 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ModelTrust(_Model):
+    """What must verify before a model is served (docs/gateway.md "Serving only verified models"):
+    the model signature, a signed attestation and a policy over it (docs/trust.md)."""
+
+    #: The model's folder (or file): the files the model server loads, hashed at every check.
+    path: Path
+    #: The signer's public key (PEM); exactly one of `public_key` and `certificate_chain`.
+    public_key: Path | None = None
+    #: The trusted root (and intermediate) certificates a signing certificate must chain to.
+    certificate_chain: list[Path] = Field(default_factory=list)
+    #: The model signature; default `model.sig` in the folder (`FILE.sig` beside a file).
+    signature: Path | None = None
+    #: The attestation; default `model.intoto.json` in the folder (`FILE.intoto.json` beside a file).
+    attestation: Path | None = None
+    #: The CEL policy the attested assessment must satisfy.
+    policy: Path
+
+    @model_validator(mode="after")
+    def _one_anchor(self) -> ModelTrust:
+        if (self.public_key is None) == (not self.certificate_chain):
+            raise ValueError("give exactly one trust anchor: public_key or certificate_chain")
+        return self
+
+
 class ModelEntry(_Model):
+    """One model an upstream serves, as clients name it."""
+
     id: str = Field(min_length=1)
     tags: list[str] = Field(default_factory=list)
     #: Name the upstream knows the model by, when it differs from the id clients use.
     upstream_id: str | None = None
+    #: Served only after its signature, attestation and policy verify; None: no requirement.
+    trust: ModelTrust | None = None
 
 
 class Timeouts(_Model):
@@ -120,6 +148,15 @@ class AuditConfig(_Model):
     checkpoint_interval_s: float = Field(60.0, gt=0)
 
 
+class TrustConfig(_Model):
+    """Gateway-wide trust settings."""
+
+    #: Refuse every model without a `trust:` block (fail closed for models nobody vouched for).
+    require_verified: bool = False
+    #: How often each worker looks for a reload request another worker or instance recorded.
+    reload_poll_s: float = Field(2.0, gt=0)
+
+
 class AdminConfig(_Model):
     token_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
@@ -136,6 +173,7 @@ class GatewayConfig(_Model):
     moderation: ModerationConfig = ModerationConfig()
     audit: AuditConfig = AuditConfig()
     admin: AdminConfig = AdminConfig()
+    trust: TrustConfig = TrustConfig()
     #: A per-process cache re-reads the database at most this long after a revocation whose Redis
     #: bump was lost; with Redis reachable (or without Redis) revocation is seen by the next request.
     revocation_poll_s: float = Field(1.0, gt=0)
@@ -164,6 +202,15 @@ def _resolve(base: Path, p: Path | None) -> Path | None:
     return p if p.is_absolute() else (base / p).resolve()
 
 
+def _resolve_trust(base: Path, t: ModelTrust) -> None:
+    t.path = _resolve(base, t.path) or t.path
+    t.public_key = _resolve(base, t.public_key)
+    t.certificate_chain = [_resolve(base, c) or c for c in t.certificate_chain]
+    t.signature = _resolve(base, t.signature)
+    t.attestation = _resolve(base, t.attestation)
+    t.policy = _resolve(base, t.policy) or t.policy
+
+
 def parse_config(text: str, *, source: Path | None) -> GatewayConfig:
     where = str(source) if source else "<config>"
     raw = parse_yaml(text, source=where) or {}
@@ -181,6 +228,10 @@ def parse_config(text: str, *, source: Path | None) -> GatewayConfig:
     cfg.audit.anchor_file = _resolve(base, cfg.audit.anchor_file)
     cfg.audit.salt_file = _resolve(base, cfg.audit.salt_file)
     cfg.moderation.embeddings.model_dir = _resolve(base, cfg.moderation.embeddings.model_dir)
+    for up in cfg.upstreams:
+        for m in up.models:
+            if m.trust is not None:
+                _resolve_trust(base, m.trust)
     if cfg.database and cfg.database.startswith("sqlite:///") and not cfg.database.startswith("sqlite:////"):
         rel = cfg.database.removeprefix("sqlite:///")
         if rel and rel != ":memory:":

@@ -69,6 +69,7 @@ from modelwarden.gateway.moderation.cascade import Cascade
 from modelwarden.gateway.moderation.stream import StreamModerator
 from modelwarden.gateway.store import Principal
 from modelwarden.gateway.tiers import Tier
+from modelwarden.gateway.trustgate import TrustGate
 from modelwarden.gateway.upstream import Route, UpstreamFailure, UpstreamPool, map_status
 
 log = logging.getLogger("modelwarden.gateway.proxy")
@@ -238,8 +239,10 @@ class Proxy:
         audit: AuditWriter,
         misuse: MisuseMonitor,
         salt: bytes,
+        trust: TrustGate | None = None,
     ) -> None:
         self.cfg = cfg
+        self.trust = trust
         self.auth = auth
         self.limiter = limiter
         self.cascade = cascade
@@ -376,7 +379,7 @@ class Proxy:
         models = [
             {"id": m.id, "object": "model", "created": 0, "owned_by": "modelwarden"}
             for m in self.pool.models()
-            if tier.allows_model(m.id, m.tags)
+            if tier.allows_model(m.id, m.tags) and (self.trust is None or self.trust.refusal(m.id) is None)
         ]
         return {"object": "list", "data": models}
 
@@ -456,6 +459,22 @@ class Proxy:
         if not ctx.tier.allows_model(model, route.model.tags):
             raise Reject(
                 403, "model_not_allowed", f"The `{ctx.tier.name}` tier does not give access to `{model}`."
+            )
+        refused = self.trust.refusal(model) if self.trust is not None else None
+        if refused is not None:
+            # The operator's view (files, checks) stays in the log and /admin/trust: never paths here.
+            if refused.state == "pending":
+                raise Reject(
+                    503,
+                    "model_verifying",
+                    f"The model `{shown}` is being verified; try again shortly.",
+                    headers=[(b"retry-after", b"5")],
+                )
+            raise Reject(
+                403,
+                "model_not_verified",
+                f"The model `{shown}` is not served: it did not pass the operator's verification "
+                "(signature, attestation and policy). The operator has been told why.",
             )
         return route
 
