@@ -8,7 +8,6 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from sqlalchemy import select, update
 
 from modelwarden.errors import TrustInvalid
 from modelwarden.limits import MAX_ATTESTATION_BYTES
-from modelwarden.model import Assessment
 from modelwarden.registry import Registry
 from modelwarden.registry.attestations import (
     Anchor,
@@ -27,38 +25,15 @@ from modelwarden.registry.attestations import (
     reverify,
 )
 from modelwarden.registry.models import AttestationRow
-from modelwarden.trust import SigningKey, attest_release, sign_model
+from modelwarden.trust import SigningKey, attest_release
+from tests.registry.attestation_scene import Scene, certificate_attestation, make_scene
 from tests.registry.test_cli import run
-from tests.trust.conftest import Keys, Pki, make_keys, make_pki, make_release
-
-
-@dataclass(frozen=True)
-class Scene:
-    """A recorded assessment of a release, and attestations of it."""
-
-    release: Path
-    assessment: Assessment
-    keys: Keys
-    other: Keys
-    attestation: Path  # signed by `keys`
-    by_other: Path  # signed by `other`
+from tests.trust.conftest import Keys, Pki, make_pki, make_release
 
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
-    from modelwarden.assess import assess_path
-
-    base = tmp_path_factory.mktemp("scene")
-    release = make_release(base / "release")
-    keys, other = make_keys(base / "keys", "signer"), make_keys(base / "keys", "other")
-    assessment = assess_path(release)
-    att = attest_release(
-        release, SigningKey(private_key=keys.private), base / "a.intoto.json", assessment=assessment
-    )
-    by_other = attest_release(
-        release, SigningKey(private_key=other.private), base / "b.intoto.json", assessment=assessment
-    )
-    return Scene(release, assessment, keys, other, att.attestation, by_other.attestation)
+    return make_scene(tmp_path_factory.mktemp("scene"))
 
 
 @pytest.fixture
@@ -256,16 +231,7 @@ def test_deleting_the_assessment_deletes_its_attestations(reg: Registry, scene: 
 @pytest.fixture(scope="module")
 def signed_by_certificate(tmp_path_factory: pytest.TempPathFactory, scene: Scene) -> tuple[Pki, Path, Path]:
     """A copy of the release signed with a certificate whose subject is hostile HTML, its attestation."""
-    import shutil
-
-    base = tmp_path_factory.mktemp("pki")
-    release = base / "release"
-    shutil.copytree(scene.release, release)
-    pki = make_pki(base / "pki", "<img src=x onerror=alert(1)>")
-    key = SigningKey(private_key=pki.leaf_key.private, certificate=pki.leaf, chain=[pki.root])
-    sign_model(release, key)
-    att = attest_release(release, key, base / "c.intoto.json", assessment=scene.assessment)
-    return pki, release / "model.sig", att.attestation
+    return certificate_attestation(tmp_path_factory.mktemp("pki"), scene)
 
 
 def test_certificate_chain_through_the_model_signature(
