@@ -479,8 +479,9 @@ def attach(
     is verified again. An envelope that does not belong to the assessment is refused (`TrustInvalid`)."""
     if signature_bundle is not None and len(signature_bundle) > MAX_ATTESTATION_BYTES:
         raise TrustInvalid(f"the model signature is larger than {MAX_ATTESTATION_BYTES:,} bytes: refused")
+    recorded = reg.get(assessment_id)  # an unknown assessment is named before the envelope is read
     parsed = parse_envelope(envelope)
-    kind = link(reg.get(assessment_id), parsed)
+    kind = link(recorded, parsed)
     outcome = check(parsed, anchor, signature_bundle)
     digest = hashlib.sha256(envelope).hexdigest()
     row = {
