@@ -10,9 +10,10 @@ from pathlib import Path
 
 from modelwarden.model import Assessment
 from modelwarden.trust import SigningKey, attest_release, sign_model
-from tests.trust.conftest import Keys, Pki, make_keys, make_pki, make_release
+from tests.trust.conftest import Keys, Pki, make_keys, make_release
 
 HOSTILE_CN = "<img src=x onerror=alert(1)>"
+HOSTILE_SAN = "https://signer.example/<script>alert(2)</script>"
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,77 @@ def certificate_attestation(base: Path, scene: Scene) -> tuple[Pki, Path, Path]:
     model signature, the attestation)."""
     release = base / "release"
     shutil.copytree(scene.release, release)
-    pki = make_pki(base / "pki", HOSTILE_CN)
+    pki = pki_with_san(base / "pki", HOSTILE_CN, HOSTILE_SAN)
     key = SigningKey(private_key=pki.leaf_key.private, certificate=pki.leaf, chain=[pki.root])
     sign_model(release, key)
     att = attest_release(release, key, base / "cert.intoto.json", assessment=scene.assessment)
     return pki, release / "model.sig", att.attestation
+
+
+def pki_with_san(folder: Path, name: str, uri: str) -> Pki:
+    """A root CA and a signing certificate carrying a subject alternative name (a URI and an e-mail)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def named(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    usage = dict.fromkeys(
+        ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "crl_sign"), False
+    )
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(named(f"{name} root"))
+        .issuer_name(named(f"{name} root"))
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                key_cert_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+                **(usage | {"crl_sign": True}),
+            ),
+            critical=True,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    leaf_keys = make_keys(folder, "leaf")
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(named(f"{name} model signer"))
+        .issuer_name(root.subject)
+        .public_key(leaf_keys.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, key_cert_sign=False, encipher_only=False, decipher_only=False, **usage
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.UniformResourceIdentifier(uri), x509.RFC822Name("ci@signer.example")]
+            ),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    root_path, leaf_path = folder / "root.crt", folder / "leaf.crt"
+    root_path.write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    leaf_path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    return Pki(root_path, leaf_path, leaf_keys)

@@ -26,7 +26,7 @@ from modelwarden.registry.attestations import (
 )
 from modelwarden.registry.models import AttestationRow
 from modelwarden.trust import SigningKey, attest_release
-from tests.registry.attestation_scene import Scene, certificate_attestation, make_scene
+from tests.registry.attestation_scene import HOSTILE_SAN, Scene, certificate_attestation, make_scene
 from tests.registry.test_cli import run
 from tests.trust.conftest import Keys, Pki, make_pki, make_release
 
@@ -246,7 +246,9 @@ def test_certificate_chain_through_the_model_signature(
 
     leaf = x509.load_pem_x509_certificate(pki.leaf.read_bytes())
     subject, issuer = leaf.subject.rfc4514_string(), leaf.issuer.rfc4514_string()
-    assert att.signer == f"certificate subject {subject}; issuer {issuer}"
+    assert (
+        att.signer == f"certificate subject {subject}; issuer {issuer}; SAN {HOSTILE_SAN}, ci@signer.example"
+    )
     assert "<img src=x onerror=alert(1)" in att.signer  # RFC 4514 escapes only the brackets' meaning
     assert att.signer_fingerprint == fingerprint(pki.leaf_key.key.public_key())
     # Without the model signature there is no certificate to check it with: failed, not verified.
@@ -283,3 +285,25 @@ def test_cli_attach_list_and_reverify(db_url: str, scene: Scene) -> None:
     assert none.returncode == 2 and "nothing to verify against" in none.stderr
     junk = run("registry", "attach", str(ident), str(scene.keys.public), *db)
     assert junk.returncode == 2 and "not JSON" in junk.stderr
+
+
+def test_a_deeply_nested_payload_is_refused_or_summarised_without_recursion() -> None:
+    from modelwarden.registry.attestations import parse_envelope, summarise
+
+    def envelope_with(predicate: str) -> bytes:
+        stmt = (
+            '{"_type": "https://in-toto.io/Statement/v1", "predicateType": '
+            '"https://modelwarden.dev/attestation/assessment/v1", "subject": [{"name": "a", "digest": '
+            '{"sha256": "00"}}], "predicate": ' + predicate + "}"
+        )
+        payload = base64.b64encode(stmt.encode()).decode()
+        return json.dumps(
+            {"payloadType": "application/vnd.in-toto+json", "payload": payload, "signatures": [{"sig": ""}]}
+        ).encode()
+
+    with pytest.raises(TrustInvalid, match="nests too deeply"):
+        parse_envelope(envelope_with('{"scan": ' + "[" * 50_000 + "]" * 50_000 + "}"))
+    nested = "[" * 900 + "]" * 900
+    parsed = parse_envelope(envelope_with('{"scan": {"verdict": ' + nested + '}, "as_of": "<b>"}'))
+    summary = summarise(parsed.predicate)
+    assert summary.scan_verdict == "(not a plain value)" and summary.as_of == "<b>"

@@ -17,7 +17,13 @@ from fastapi.testclient import TestClient
 
 from modelwarden.registry import Registry
 from modelwarden.registry.attestations import Anchor, attach, fingerprint
-from tests.registry.attestation_scene import HOSTILE_CN, Scene, certificate_attestation, make_scene
+from tests.registry.attestation_scene import (
+    HOSTILE_CN,
+    HOSTILE_SAN,
+    Scene,
+    certificate_attestation,
+    make_scene,
+)
 from tests.support.servers import _wait_port, free_port
 from tests.trust.conftest import Pki
 from tests.web.conftest import TOKEN
@@ -134,6 +140,7 @@ def test_report_page_escapes_signers(
     assert html.count('class="attestation"') == 4
     assert "onerror=alert(1)" in html and HOSTILE_CN not in html  # escaped, never markup
     assert "&lt;img src=x onerror=alert(1)" in html
+    assert HOSTILE_SAN not in html and "&lt;script&gt;alert(2)&lt;/script&gt;" in html
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +208,7 @@ def test_trust_panel_in_chromium(served, browser, scene: Scene) -> None:  # type
     assert "claims not verified" in rows.nth(2).inner_text()
     # The hostile certificate subject is shown as text: no element, no dialog.
     signer = rows.nth(3).locator(".att-signer").inner_text()
-    assert "onerror=alert(1)" in signer and "certificate subject" in signer
+    assert "onerror=alert(1)" in signer and "certificate subject" in signer and HOSTILE_SAN in signer
     assert panel.locator("img").count() == 0
     assert "not a safety verdict" in panel.inner_text()
     ARTIFACTS.mkdir(exist_ok=True)

@@ -308,7 +308,11 @@ def summarise(pred: dict[str, Any]) -> PredicateSummary:
         )
 
     def text(value: Any) -> str | None:
-        return None if value is None else str(value)[:500]
+        if value is None:
+            return None
+        if not isinstance(value, str | int | float | bool):
+            return "(not a plain value)"  # a nested value would be printed recursively, whole
+        return str(value)[:500]
 
     return PredicateSummary(
         as_of=text(get("as_of")),
