@@ -307,3 +307,20 @@ def test_a_deeply_nested_payload_is_refused_or_summarised_without_recursion() ->
     parsed = parse_envelope(envelope_with('{"scan": {"verdict": ' + nested + '}, "as_of": "<b>"}'))
     summary = summarise(parsed.predicate)
     assert summary.scan_verdict == "(not a plain value)" and summary.as_of == "<b>"
+
+
+def test_lists_filter_on_attested_and_verified(reg: Registry, scene: Scene) -> None:
+    plain = reg.save(scene.assessment)
+    unanchored = reg.save(scene.assessment)
+    attach(reg, unanchored, scene.attestation.read_bytes())
+    verified = reg.save(scene.assessment)
+    attach(reg, verified, scene.attestation.read_bytes(), anchor=key_anchor(scene.keys))
+    failed = reg.save(scene.assessment)
+    attach(reg, failed, scene.by_other.read_bytes(), anchor=key_anchor(scene.keys))
+    ids = {a.id for a in reg.list().items}
+    assert ids == {plain, unanchored, verified, failed}
+    assert {a.id for a in reg.list(attested="verified").items} == {verified}
+    assert {a.id for a in reg.list(attested="any").items} == {unanchored, verified, failed}
+    # The verification recorded later moves it in or out.
+    reverify(reg, key_anchor(scene.other))
+    assert {a.id for a in reg.list(attested="verified").items} == {failed}

@@ -215,3 +215,27 @@ def test_trust_panel_in_chromium(served, browser, scene: Scene) -> None:  # type
     panel.screenshot(path=str(ARTIFACTS / "registry-trust-panel.png"))
     watch.assert_clean()
     page.close()
+
+
+def test_list_page_and_api_filter_on_verified_attestations(
+    registry: Registry,
+    make_client: Callable[..., TestClient],
+    scene: Scene,
+    certified: tuple[Pki, Path, Path],
+) -> None:
+    import random
+
+    from tests.registry.factory import make_assessment
+
+    other = registry.save(make_assessment(random.Random(5), name="acme/unattested"))
+    ident = _three(registry, scene, certified)
+    client = make_client()
+    page = client.get("/?attested=verified")
+    assert page.status_code == 200
+    assert f'href="/models/{registry.summary(ident).model_id}"' in page.text
+    assert "acme/unattested" not in page.text
+    assert '<option value="verified" selected>' in page.text
+    api = client.get("/api/v1/assessments", params={"attested": "verified"}).json()
+    assert [a["id"] for a in api["items"]] == [ident]
+    assert other in [a["id"] for a in client.get("/api/v1/assessments").json()["items"]]
+    assert client.get("/api/v1/assessments", params={"attested": "yes"}).status_code == 422

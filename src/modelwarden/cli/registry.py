@@ -13,7 +13,7 @@ from modelwarden.cli import app, err, out
 from modelwarden.cli._options import OUTPUT
 from modelwarden.errors import UsageError
 from modelwarden.model import Assessment
-from modelwarden.registry.filters import Filters, MofFilter, SeverityFilter, Sort
+from modelwarden.registry.filters import AttestedFilter, Filters, MofFilter, SeverityFilter, Sort
 from modelwarden.registry.summary import LicenceClass
 from modelwarden.report.base import OutputFormat, choices, renderer
 from modelwarden.report.output import show
@@ -86,6 +86,9 @@ def list_(
     ),
     severity: SeverityFilter | None = typer.Option(None, "--severity", help="Worst finding at least."),
     duty: str | None = typer.Option(None, "--duty", help="Regime with obligations, e.g. eu_ai_act."),
+    attested: AttestedFilter | None = typer.Option(
+        None, "--attested", help="With an attestation attached: verified, or any."
+    ),
     sort: Sort = typer.Option(Sort.RECORDED, "--sort"),
     limit: int = typer.Option(50, "--limit", min=1, max=500, help="Rows per page (1-500)."),
     offset: int = typer.Option(0, "--offset", min=0, help="Rows to skip (for paging)."),
@@ -102,6 +105,7 @@ def list_(
         threshold=threshold,
         severity=severity,
         duty=duty,
+        attested=attested,
     )
     with _open(db) as reg:
         page = reg.list(filters, latest=latest, sort=sort, limit=limit, offset=offset)
