@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
     from modelwarden.registry.store import Registry
 
+#: Cap on a PEM key or certificate file given as an anchor (a real one is a few kilobytes).
+MAX_PEM_BYTES = 1 << 20
+
 Status = Literal["verified", "failed", "not verified"]
 Link = Literal["file digests", "file names"]
 
@@ -147,10 +150,10 @@ class Anchor:
 
         def read(path: Path) -> bytes:
             try:
-                raw = read_bounded(path, 1 << 20)
+                raw = read_bounded(path, MAX_PEM_BYTES)
             except OSError as exc:
                 raise TrustInvalid(f"cannot read: {exc.strerror or exc}", path=path) from None
-            if len(raw) > 1 << 20:
+            if len(raw) > MAX_PEM_BYTES:
                 raise TrustInvalid("larger than 1 MiB: not a PEM key or certificate", path=path)
             return raw
 
@@ -173,10 +176,15 @@ class Outcome:
     """The result of one verification."""
 
     status: Status
+    """verified, failed, or not verified (no anchor)."""
     detail: str
+    """What the check found."""
     signer: str | None = None
+    """Who signed, when verified: "key sha256:…" or the certificate's subject, issuer and SAN."""
     fingerprint: str | None = None
+    """SHA-256 of the signing key's SubjectPublicKeyInfo (DER), when verified."""
     anchor: str | None = None
+    """The anchor the check used, described; None without one."""
 
 
 @dataclass(frozen=True)
@@ -184,9 +192,13 @@ class Parsed:
     """An envelope read (not verified): the JSON, the Statement's subjects and predicate."""
 
     envelope: dict[str, Any]
+    """The envelope's JSON (payloadType, payload, signatures)."""
     subjects: dict[str, str]
+    """The Statement's subjects: file name -> SHA-256."""
     predicate: dict[str, Any]
+    """The Statement's predicate (an unverified claim until a check passes)."""
     predicate_type: str
+    """The Statement's predicateType."""
 
 
 # --- reading an envelope --------------------------------------------------------------------------
@@ -235,7 +247,7 @@ def _covered(name: str) -> bool:
 
 
 def _names(items: list[str], limit: int = 5) -> str:
-    shown = ", ".join(repr(n) for n in items[:limit])
+    shown = ", ".join(repr(n[:200]) for n in items[:limit])  # names come from the envelope: bounded
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
