@@ -28,7 +28,7 @@ from modelwarden.registry.models import AttestationRow
 from modelwarden.trust import SigningKey, attest_release
 from tests.registry.attestation_scene import HOSTILE_SAN, Scene, certificate_attestation, make_scene
 from tests.registry.test_cli import run
-from tests.trust.conftest import Keys, Pki, make_pki, make_release
+from tests.trust.conftest import Keys, Pki, make_keys, make_pki, make_release
 
 
 @pytest.fixture(scope="module")
@@ -324,3 +324,35 @@ def test_lists_filter_on_attested_and_verified(reg: Registry, scene: Scene) -> N
     # The verification recorded later moves it in or out.
     reverify(reg, key_anchor(scene.other))
     assert {a.id for a in reg.list(attested="verified").items} == {failed}
+
+
+def test_the_command_line_workflow_sign_attest_assess_attach(tmp_path: Path) -> None:
+    """The order a publisher uses: sign, attest into the folder, record the assessment, attach. The
+    recorded assessment scanned one more file (the attestation) and still matches."""
+    import subprocess
+
+    release = make_release(tmp_path / "release")
+    keys = make_keys(tmp_path / "keys", "signer")
+    db = ["--db", f"sqlite:///{tmp_path / 'r.db'}"]
+    assert run("sign", str(release), "--key", str(keys.private)).returncode == 0
+    assert run("attest", str(release), "--key", str(keys.private)).returncode == 0
+    saved = run("assess", str(release), "--save", *db, "--format", "json")
+    assert saved.returncode == 0, saved.stderr
+    [ident] = [a.id for a in Registry(db[1]).list().items]
+    attached = run(
+        "registry",
+        "attach",
+        str(ident),
+        str(release / "model.intoto.json"),
+        *db,
+        "--public-key",
+        str(keys.public),
+    )
+    assert attached.returncode == 0, attached.stderr
+    # The fingerprint shown is what openssl prints for the public key.
+    der = subprocess.run(
+        ["openssl", "pkey", "-pubin", "-in", str(keys.public), "-outform", "DER"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert f"signer: key sha256:{hashlib.sha256(der).hexdigest()}" in attached.stdout

@@ -9,8 +9,9 @@ Which assessment it belongs to is decided from what both say, and an envelope th
 another release or states another outcome is refused:
 
 - the predicate must equal the recorded assessment's predicate (`trust.attest.predicate`) in every
-  field but `created_at`: the same tool and rule set, the same as-of date, the same scan verdict,
-  openness, compute and obligations;
+  field but `created_at` and the count of files scanned (`scan.files`, which counts signature and
+  attestation files present at the time): the same tool and rule set, the same as-of date, the same
+  scan verdict and finding counts, openness, compute and obligations;
 - the subjects must be the assessment's files: with the file hashes recorded
   (`subject.file_hashes`, `assess --hash`), the same names with the same SHA-256 digests; without
   them, the same file names (`facts.files`), and the link says that digests were not compared.
@@ -251,16 +252,26 @@ def _names(items: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
+def _comparable(pred: dict[str, Any]) -> dict[str, Any]:
+    """A predicate without what differs between two runs over the same release with the same outcome:
+    `created_at`, and the number of files the scan read (`scan.files`), which counts the signature and
+    attestation files present at the time (the files themselves are compared through the subjects)."""
+    out = {k: v for k, v in pred.items() if k != "created_at"}
+    if isinstance(out.get("scan"), dict):
+        out["scan"] = {k: v for k, v in out["scan"].items() if k != "files"}
+    return out
+
+
 def link(assessment: Assessment, parsed: Parsed) -> Link:
     """How the attestation belongs to `assessment`; raises `TrustInvalid` naming the difference when
     it states another assessment or other files."""
     from modelwarden.trust import attest as at
 
-    expected = at.predicate(assessment)
+    expected, stated = _comparable(at.predicate(assessment)), _comparable(parsed.predicate)
     differ = sorted(
         k
-        for k in expected.keys() | parsed.predicate.keys()
-        if k != "created_at" and at.canonical(expected.get(k)) != at.canonical(parsed.predicate.get(k))
+        for k in expected.keys() | stated.keys()
+        if at.canonical(expected.get(k)) != at.canonical(stated.get(k))
     )
     if differ:
         raise TrustInvalid(
