@@ -186,3 +186,10 @@ ONNX_MAX_PROP_CHARS = 1000
 # which bounds what one request holds in memory and what a jump over tensor data can over-fetch.
 WINDOW_FIRST_CHUNK = 4096
 WINDOW_MAX_CHUNK = 1 << 20
+
+# Attestations ----------------------------------------------------------------------------------------
+
+# Bytes of one DSSE attestation envelope the registry accepts and stores (`registry attach`, the API).
+# An in-toto subject costs ~200 bytes once base64-encoded, so MAX_FOLDER_FILES (100,000) files take
+# ~20 MB; 32 MiB holds them with the predicate and equals the server's default request-body cap.
+MAX_ATTESTATION_BYTES = 32 << 20

@@ -54,4 +54,10 @@ schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", _app(Path(_WORKD
 )
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
     # With the token, so write routes are exercised beyond their 401.
-    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
+    excluded = []
+    if case.method == "POST" and case.path.endswith("/attestations"):
+        # A signed envelope is a string no JSON schema can describe: a schema-valid one is refused (422).
+        from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+        excluded.append(positive_data_acceptance)
+    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=excluded)

@@ -13,7 +13,7 @@ from modelwarden.cli import app, err, out
 from modelwarden.cli._options import OUTPUT
 from modelwarden.errors import UsageError
 from modelwarden.model import Assessment
-from modelwarden.registry.filters import Filters, MofFilter, SeverityFilter, Sort
+from modelwarden.registry.filters import AttestedFilter, Filters, MofFilter, SeverityFilter, Sort
 from modelwarden.registry.summary import LicenceClass
 from modelwarden.report.base import OutputFormat, choices, renderer
 from modelwarden.report.output import show
@@ -86,6 +86,9 @@ def list_(
     ),
     severity: SeverityFilter | None = typer.Option(None, "--severity", help="Worst finding at least."),
     duty: str | None = typer.Option(None, "--duty", help="Regime with obligations, e.g. eu_ai_act."),
+    attested: AttestedFilter | None = typer.Option(
+        None, "--attested", help="With an attestation attached: verified, or any."
+    ),
     sort: Sort = typer.Option(Sort.RECORDED, "--sort"),
     limit: int = typer.Option(50, "--limit", min=1, max=500, help="Rows per page (1-500)."),
     offset: int = typer.Option(0, "--offset", min=0, help="Rows to skip (for paging)."),
@@ -102,6 +105,7 @@ def list_(
         threshold=threshold,
         severity=severity,
         duty=duty,
+        attested=attested,
     )
     with _open(db) as reg:
         page = reg.list(filters, latest=latest, sort=sort, limit=limit, offset=offset)
@@ -191,3 +195,126 @@ def import_(
         ids = reg.save_many(docs)  # one transaction: all recorded, or none
     for p, ident in zip(files, ids, strict=True):
         out.print(json.dumps({"id": ident, "file": str(p)}), markup=False, highlight=False)
+
+
+# --- attestations (docs/trust.md "Attestations in the registry") ------------------------------------
+
+PUBLIC_KEY = typer.Option(None, "--public-key", help="Verify against this public key (PEM).")
+CERT_CHAIN = typer.Option(
+    [], "--certificate-chain", help="Verify against these root certificates (PEM; repeatable)."
+)
+
+
+def _anchor(public_key: Path | None, chain: list[Path]) -> Any:
+    from modelwarden.registry.attestations import Anchor
+
+    return None if public_key is None and not chain else Anchor.from_files(public_key, chain)
+
+
+def _read_input(path: Path, what: str) -> bytes:
+    from modelwarden.errors import TrustInvalid
+    from modelwarden.limits import MAX_ATTESTATION_BYTES
+    from modelwarden.untrusted.io import read_bounded
+
+    try:
+        raw = read_bounded(path, MAX_ATTESTATION_BYTES)
+    except OSError as exc:
+        raise TrustInvalid(f"cannot read the {what}: {exc.strerror or exc}", path=path) from None
+    if len(raw) > MAX_ATTESTATION_BYTES:
+        raise TrustInvalid(f"the {what} is larger than {MAX_ATTESTATION_BYTES:,} bytes: refused", path=path)
+    return raw
+
+
+def _print_attestation(att: Any) -> None:
+    from modelwarden.untrusted.text import markup
+
+    mark = {"verified": "verified ✓", "failed": "FAILED ✗", "not verified": "present, not verified"}
+    out.print(f"attestation {att.id} of assessment {att.assessment_id}: {mark[att.status]}", highlight=False)
+    out.print(f"  {markup(att.detail)}", highlight=False)
+    if att.signer:
+        out.print(f"  signer: {markup(att.signer)}", highlight=False)
+    if att.anchor:
+        out.print(
+            f"  anchor: {markup(att.anchor)} at {att.verified_at:%Y-%m-%d %H:%M:%S} UTC", highlight=False
+        )
+
+
+@registry_app.command()
+def attach(
+    ident: int = typer.Argument(..., metavar="ID", help="Assessment id (see `registry list`)."),
+    attestation: Path = typer.Argument(..., help="The attestation (DSSE envelope, `modelwarden attest`)."),
+    db: str | None = DB,
+    public_key: Path | None = PUBLIC_KEY,
+    certificate_chain: list[Path] = CERT_CHAIN,
+    signature: Path | None = typer.Option(
+        None,
+        "--signature",
+        help="The model signature (certificate method: it holds the signing certificate).",
+    ),
+) -> None:
+    """Attach a signed attestation to a recorded assessment, verified when an anchor is given.
+
+    It must attest this assessment (same predicate but its creation time) of the same files; otherwise
+    it is refused. Without --public-key or --certificate-chain it is stored as "present, not verified".
+    """
+    from modelwarden.registry.attestations import attach as attach_
+
+    anchor = _anchor(public_key, certificate_chain)
+    envelope = _read_input(attestation, "attestation")
+    bundle = _read_input(signature, "model signature") if signature is not None else None
+    with _open(db) as reg:
+        att, new = attach_(reg, ident, envelope, anchor=anchor, signature_bundle=bundle)
+    if not new:
+        err.print(f"already attached as attestation {att.id}: not stored twice", highlight=False)
+    _print_attestation(att)
+    if att.status == "failed":
+        raise typer.Exit(1)
+
+
+@registry_app.command("attestations")
+def attestations_cmd(
+    ident: int = typer.Argument(..., metavar="ID", help="Assessment id (see `registry list`)."),
+    db: str | None = DB,
+    format: TextOrJson = typer.Option(TextOrJson.TEXT, "--format"),
+) -> None:
+    """The attestations attached to a recorded assessment, with their latest verification."""
+    from modelwarden.registry.attestations import for_assessment
+
+    with _open(db) as reg:
+        reg.summary(ident)  # an unknown id is an error, not an empty list
+        found = for_assessment(reg, ident)
+    if format == OutputFormat.JSON:
+        out.print(
+            json.dumps([a.model_dump(mode="json") for a in found], indent=2), markup=False, highlight=False
+        )
+        return
+    if not found:
+        err.print(f"assessment {ident} has no attestation")
+    for att in found:
+        _print_attestation(att)
+
+
+@registry_app.command("verify-attestations")
+def verify_attestations(
+    db: str | None = DB,
+    public_key: Path | None = PUBLIC_KEY,
+    certificate_chain: list[Path] = CERT_CHAIN,
+    assessment: int | None = typer.Option(None, "--assessment", help="Only this assessment's attestations."),
+) -> None:
+    """Check the stored attestations again against a trust anchor and record the outcome.
+
+    Exit codes: 0 all verified; 1 any failed; 2 no anchor or a bad one."""
+    from modelwarden.registry.attestations import reverify
+
+    anchor = _anchor(public_key, certificate_chain)
+    if anchor is None:
+        raise UsageError(
+            "nothing to verify against", next_step="give --public-key KEY or --certificate-chain ROOT"
+        )
+    with _open(db) as reg:
+        done = reverify(reg, anchor, assessment_id=assessment)
+    for att in done:
+        _print_attestation(att)
+    err.print(f"{sum(a.status == 'verified' for a in done)} of {len(done)} attestation(s) verified")
+    if any(a.status != "verified" for a in done):
+        raise typer.Exit(1)

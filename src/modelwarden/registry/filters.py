@@ -39,6 +39,13 @@ class SeverityFilter(StrEnum):
     NONE = "none"
 
 
+class AttestedFilter(StrEnum):
+    """Assessments with an attestation attached: `verified` (its latest check passed) or `any`."""
+
+    VERIFIED = "verified"
+    ANY = "any"
+
+
 class Sort(StrEnum):
     """The orders a list can be sorted in."""
 
@@ -82,6 +89,10 @@ class Filters(BaseModel):
         max_length=64,
         pattern=TEXT,
         description="Regime id under which obligations are in force, e.g. eu_ai_act.",
+    )
+    attested: AttestedFilter | None = Field(
+        default=None,
+        description="With an attestation attached: `verified` (against a trust anchor) or `any`.",
     )
 
     def threshold_call(self) -> tuple[str, ThresholdCall] | None:

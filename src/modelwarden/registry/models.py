@@ -118,3 +118,35 @@ class DutyRow(Base):
     )
     regime: Mapped[str] = mapped_column(Text, primary_key=True)
     obligations: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class AttestationRow(Base):
+    """A signed attestation attached to a recorded assessment (`registry.attestations`): the DSSE
+    envelope exactly as received, what it states, and the outcome of its latest verification."""
+
+    __tablename__ = "registry_attestations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    assessment_id: Mapped[int] = mapped_column(
+        Id,
+        ForeignKey("registry_assessments.id", ondelete="CASCADE", name="fk_registry_attestations_assessment"),
+        nullable=False,
+    )
+    envelope: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # the bytes as received
+    envelope_sha256: Mapped[str] = mapped_column(Text, nullable=False)
+    signature_bundle: Mapped[bytes | None] = mapped_column(LargeBinary)  # certificate method only
+    predicate_type: Mapped[str] = mapped_column(Text, nullable=False)
+    subjects: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: file name -> sha256
+    summary: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: what the predicate says
+    link: Mapped[str] = mapped_column(Text, nullable=False)  # "file digests" | "file names"
+    status: Mapped[str] = mapped_column(Text, nullable=False)  # verified | failed | not verified
+    detail: Mapped[str] = mapped_column(Text, nullable=False)
+    signer: Mapped[str | None] = mapped_column(Text)
+    signer_fingerprint: Mapped[str | None] = mapped_column(Text)
+    anchor: Mapped[str | None] = mapped_column(Text)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    attached_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "envelope_sha256", name="uq_registry_attestations_envelope"),
+    )

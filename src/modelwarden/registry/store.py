@@ -49,8 +49,8 @@ from modelwarden.registry.diff import Diff, compare, file_map
 from modelwarden.registry.errors import AssessmentNotFound, InvalidAssessment
 from modelwarden.registry.export import write_export
 from modelwarden.registry.files import FileRows, FileWindow, decode_raw, file_rows, window
-from modelwarden.registry.filters import Filters, MofFilter, Sort, severity_rank
-from modelwarden.registry.models import AssessmentRow, DocumentRow, DutyRow, ModelRow
+from modelwarden.registry.filters import AttestedFilter, Filters, MofFilter, Sort, severity_rank
+from modelwarden.registry.models import AssessmentRow, AttestationRow, DocumentRow, DutyRow, ModelRow
 from modelwarden.registry.records import Facets, Page, StoredAssessment
 from modelwarden.registry.summary import (
     THRESHOLDS,
@@ -197,6 +197,12 @@ def where(filters: Filters, *, latest: bool) -> list[ColumnElement[bool]]:
         )
     if filters.duty:
         cond.append(a.id.in_(select(DutyRow.assessment_id).where(DutyRow.regime == filters.duty)))
+    if filters.attested is not None:
+        # From the indexes of registry_attestations alone: (status, assessment_id), (assessment_id, …).
+        attested = select(AttestationRow.assessment_id)
+        if filters.attested is AttestedFilter.VERIFIED:
+            attested = attested.where(AttestationRow.status == "verified")
+        cond.append(a.id.in_(attested))
     return cond
 
 

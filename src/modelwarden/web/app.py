@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelwarden import __version__
 from modelwarden.registry import Registry
-from modelwarden.web import api, dashboard, errors, schemas, templating
+from modelwarden.web import api, dashboard, errors, schemas, templating, trust
 from modelwarden.web.access import LOCAL_HOSTS, Access, require_admin
 from modelwarden.web.pages import NavItem, Page
 
@@ -153,6 +153,7 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     errors.install(app)
     app.include_router(api.router)
+    app.include_router(trust.router)
     app.include_router(dashboard.router)
     for page in pages:
         guard = [Depends(require_admin)] if page.needs_admin else []

@@ -13,7 +13,7 @@ from modelwarden.model import Assessment, Band
 from modelwarden.registry import Filters, Registry, Sort
 from modelwarden.registry.summary import THRESHOLDS, LicenceClass
 from modelwarden.report import html
-from modelwarden.web import charts
+from modelwarden.web import charts, trust
 from modelwarden.web.api import MAX_ID, registry
 from modelwarden.web.errors import ApiError, validation_details
 
@@ -129,6 +129,7 @@ def _report(request: Request, reg: Registry, ident: int) -> Response:
             "files_page": files_page,
             "files_pages": max(1, -(-rows.total // FILES_PAGE_SIZE)),
             "scanned": totals.get("scan.files", len(a.scan.files) if a.scan else 0),
+            "trust": trust.panel(reg, stored.id),
         },
     )
 
