@@ -9,7 +9,7 @@ Real HTTP on 127.0.0.1 (uvicorn in a thread, random port), serving repositories 
   Hub redirects to its storage), git files are served directly; both honour a single `Range`
   (206 + Content-Range; 416 beyond the end);
 - `throttle[n]`: the next n requests are answered 429 with `Retry-After: 1` (then served): a 429 storm
-  across all clients;
+  across all clients; `throttle_at[k] = n` starts such a storm at the k-th request (mid-crawl);
 - `/api/models` filters `author=` and `search=` and sorts by `downloads` (`HubRepo.downloads`).
 
 Counters (`served_bytes` per file, `requests`, `times`: when each request arrived) let tests assert how
@@ -96,6 +96,7 @@ class LocalHub:
         self.times: list[float] = []  # time.monotonic() at each request's arrival
         self.statuses: list[int] = []  # 429 for each throttled answer, 0 for the others (same order)
         self.throttle = 0
+        self.throttle_at: dict[int, int] = {}  # request number (from 1) -> 429s answered from it on
         self.ignore_range = False  # a broken mirror: 200 with the whole file
         self.tamper: dict[str, bytes] = {}  # rel -> served instead of the file (git files)
         self.gated: dict[str, str] = {}  # repo id -> the token that may read it
@@ -132,6 +133,7 @@ class LocalHub:
         with self._lock:
             self.requests.append((request.method, request.url.path, request.headers.get("range")))
             self.times.append(time.monotonic())
+            self.throttle += self.throttle_at.pop(len(self.times), 0)
             if self.throttle > 0:
                 self.throttle -= 1
                 self.statuses.append(429)

@@ -1,8 +1,8 @@
 """`run_crawl` and `modelwarden crawl` on a real local Ray (2 CPUs) against the local hub.
 
 One Ray session serves the module (Ray takes seconds to start on this machine); the first test runs
-before it and checks that a crawl starts and stops its own local Ray. Repositories are tiny (a 16 KB
-safetensors file, a config and a card), so the time goes to Ray and the rate budget, not to reading.
+before it and checks that a crawl starts and stops its own local Ray. Repositories are tiny (a card, a
+config and four 16 KB safetensors shards), so the time goes to Ray and the rate budget, not to reading.
 """
 
 from __future__ import annotations
@@ -32,13 +32,15 @@ def _tiny(folder: Path, seed: int) -> None:
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps(CONFIG))
     (folder / "README.md").write_text(CARD)
-    save_file({"w": np.full((64, 64), seed, np.float32)}, str(folder / "model.safetensors"))
+    for shard in range(4):  # four ranged files: a repository costs about a dozen requests
+        tensors = {f"w{shard}": np.full((64, 64), seed, np.float32)}
+        save_file(tensors, str(folder / f"model-{shard + 1:05d}-of-00004.safetensors"))
 
 
 @pytest.fixture(scope="module")
 def crawl_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
-    """A local hub with four good repositories and one whose config.json the hub lists but cannot
-    serve (404 on its file: the assessment fails)."""
+    """A local hub with four good repositories and one whose config.json the hub lists but cannot serve
+    (404 on its file: the assessment fails)."""
     base = tmp_path_factory.mktemp("crawl-repos")
     hub = LocalHub()
     for n, (repo_id, downloads) in enumerate(GOOD.items()):
@@ -58,6 +60,7 @@ def crawl_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
 def hub_settings(crawl_hub: LocalHub) -> HubSettings:
     """Settings naming the crawl's hub; the hub's throttle and clocks reset."""
     crawl_hub.throttle = 0
+    crawl_hub.throttle_at.clear()
     crawl_hub.times.clear()
     crawl_hub.statuses.clear()
     return HubSettings(endpoint=crawl_hub.endpoint, token="hf_test_token")
@@ -144,7 +147,9 @@ def test_a_429_storm_pauses_every_worker_and_the_rate_never_exceeds_the_budget(
     ray_session: None, crawl_hub: LocalHub, hub_settings: HubSettings, tmp_path: Path
 ) -> None:
     rate = 8.0
-    crawl_hub.throttle = 5  # the next five requests, whoever sends them, are answered 429
+    # Mid-crawl, while both workers read: one 429 (whoever gets it, the others must hold too), then a
+    # storm of five 429s in a row to whoever asks.
+    crawl_hub.throttle_at.update({8: 1, 20: 5})
     summary = run_crawl(
         CrawlOptions(
             ids=list(GOOD),
@@ -155,20 +160,19 @@ def test_a_429_storm_pauses_every_worker_and_the_rate_never_exceeds_the_budget(
         )
     )
     assert (summary.assessed, summary.failed) == (4, 0), summary.failures
-    assert summary.retries_429 == 5
-    times = list(crawl_hub.times)
+    assert summary.retries_429 == 6
+    times, statuses = list(crawl_hub.times), list(crawl_hub.statuses)
+    assert statuses.count(429) == 6 and statuses[7] == 429
     assert len(times) == summary.requests  # every request the hub saw was counted by the crawl
     # The hub's view: in any one-second window at most `rate` requests, plus the one that opens it.
     worst = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
     assert worst <= rate + 1, worst
-    # Retry-After: 1 held every worker, not only the throttled one: after the last 429 only the send
-    # times already handed out (at most one per worker, 1/rate apart) arrive, then nothing until the
-    # second has passed; without the shared pause the other workers would go on at `rate`.
-    statuses = list(crawl_hub.statuses)
-    last_429 = max(t for t, s in zip(times, statuses, strict=True) if s == 429)
-    quiet = [t for t in times if last_429 + 3 / rate < t < last_429 + 0.9]
-    assert quiet == []
-    assert any(t >= last_429 + 0.9 for t in times)
+    # Retry-After: 1 held every worker, not only the throttled one: after the lone 429 only the send
+    # times already handed out (at most one per other requester, 1/rate apart) arrive, then nothing
+    # until the second has passed; without the shared pause the other worker would go on at `rate`.
+    lone = times[7]
+    assert [t - lone for t in times if lone + 3 / rate + 0.05 < t < lone + 0.9] == []
+    assert any(t >= lone + 0.9 for t in times)
 
 
 def test_crawl_of_a_hub_listing_by_author_sorted_by_downloads(
