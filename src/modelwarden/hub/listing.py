@@ -41,7 +41,13 @@ class Listing:
 
 
 def listing_url(
-    settings: HubSettings, *, author: str | None, search: str | None, sort: str | None, limit: int | None
+    settings: HubSettings,
+    *,
+    author: str | None,
+    search: str | None,
+    sort: str | None,
+    limit: int | None,
+    page_size: int = PAGE_SIZE,
 ) -> str:
     """The first page's URL."""
     params: dict[str, str] = {}
@@ -54,7 +60,7 @@ def listing_url(
             raise UsageError(f"cannot sort a hub listing by {sort!r} (one of: {', '.join(SORT_KEYS)})")
         params["sort"] = sort
         params["direction"] = "-1"  # most first, as a crawl of the most used models wants
-    params["limit"] = str(min(limit, PAGE_SIZE) if limit else PAGE_SIZE)
+    params["limit"] = str(min(limit, page_size) if limit else page_size)
     return f"{settings.endpoint}/api/models?{urlencode(params)}"
 
 
@@ -67,9 +73,12 @@ def list_repo_ids(
     sort: str | None = "downloads",
     limit: int | None = None,
     max_pages: int = MAX_LIST_PAGES,
+    page_size: int = PAGE_SIZE,
 ) -> Listing:
     """The repository ids of a hub listing, at most `limit` (all, up to the page cap, when None)."""
-    url: str | None = listing_url(settings, author=author, search=search, sort=sort, limit=limit)
+    url: str | None = listing_url(
+        settings, author=author, search=search, sort=sort, limit=limit, page_size=page_size
+    )
     origin = _origin(settings.endpoint)
     ids: list[str] = []
     seen: set[str] = set()
