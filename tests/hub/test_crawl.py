@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from modelwarden.hub import HubSettings, assess_remote
 from modelwarden.hub.crawl import CrawlOptions, CrawlProgress, run_crawl
@@ -74,7 +76,6 @@ def ray_session() -> Iterator[None]:
     ray.init(
         num_cpus=2,
         include_dashboard=False,
-        _node_ip_address="127.0.0.1",
         logging_level=logging.ERROR,
         log_to_driver=False,
     )
@@ -190,24 +191,40 @@ def test_crawl_of_a_hub_listing_by_author_sorted_by_downloads(
     assert sorted(names) == ["org/alpha", "org/beta"]  # org's two most downloaded (30, 20)
 
 
-def test_cli_crawl_reads_an_ids_file_and_exits_1_when_some_failed(
-    ray_session: None, hub_settings: HubSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from modelwarden.cli import app, load_commands
+def _cli(hub: LocalHub, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`python -m modelwarden crawl ARGS` in a child process, HF_ENDPOINT naming the local hub."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    return subprocess.run(
+        [sys.executable, "-m", "modelwarden", "crawl", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "COLUMNS": "200", "HF_ENDPOINT": hub.endpoint},
+        stdin=subprocess.DEVNULL,
+    )
 
-    load_commands(["crawl"])
+
+def test_cli_crawl_on_a_running_ray_by_address_exits_1_when_some_failed(
+    ray_session: None, crawl_hub: LocalHub, hub_settings: HubSettings, tmp_path: Path
+) -> None:
+    """The command as a user runs it against a cluster: `--ray-address` names the module's Ray (a
+    second driver joins it, as `ray://…` or a RayJob entrypoint does on KubeRay)."""
+    import ray
+
+    address = ray.get_runtime_context().gcs_address
     ids = tmp_path / "ids.txt"
-    ids.write_text("# models to read\norg/alpha\n\norg/broken\n")
+    ids.write_text("# models to read\norg/alpha\n\norg/broken   # its config.json is missing\n")
     db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    monkeypatch.setenv("HF_ENDPOINT", hub_settings.endpoint)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    result = CliRunner().invoke(app, ["crawl", str(ids), "--db", db, "--rate", "50", "-f", "json"])
-    assert result.exit_code == 1, result.output
-    doc = json.loads(result.stdout)
+    common = ("--db", db, "--rate", "50", "--ray-address", address)
+    first = _cli(crawl_hub, ids, *common, "-f", "json")
+    assert first.returncode == 1, first.stderr
+    doc = json.loads(first.stdout)
     assert (doc["listed"], doc["assessed"], doc["failed"]) == (2, 1, 1)
-    assert doc["failures"][0]["repo"] == "org/broken"
-    again = CliRunner().invoke(app, ["crawl", str(ids), "--db", db, "--rate", "50"])
-    assert again.exit_code == 1
-    assert "skipped" in again.stdout and "org/broken" in again.stdout
-    ok = CliRunner().invoke(app, ["crawl", "--db", db, "--rate", "50", "--author", "other", "--limit", "1"])
-    assert ok.exit_code == 0, ok.output
+    assert doc["failures"][0]["repo"] == "org/broken" and doc["failures"][0]["kind"] == "HubNotFound"
+    assert "repos/s" in first.stderr and "bytes read" in first.stderr
+    again = _cli(crawl_hub, ids, *common)
+    assert again.returncode == 1, again.stderr
+    assert "skipped (already recorded)" in again.stdout and "failed org/broken@" in again.stdout
+    listing = _cli(crawl_hub, *common, "--author", "other", "--limit", "1")
+    assert listing.returncode == 0, listing.stderr
+    assert ray.is_initialized()  # the drivers that joined left the cluster running

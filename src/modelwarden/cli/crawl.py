@@ -90,7 +90,7 @@ def _show(summary: CrawlSummary) -> None:
         out.print("the listing was cut at the page cap: crawl again with --limit or narrower filters")
     for f in summary.failures:
         where = f"{f.repo}@{f.revision}" if f.revision else f.repo
-        out.print(f"failed {markup(where)}: [{markup(f.kind)}] {markup(f.error)}", highlight=False)
+        out.print(f"failed {markup(where)}: {markup(f.kind)}: {markup(f.error)}", highlight=False)
 
 
 @app.command()

@@ -221,13 +221,8 @@ def _start_ray(ray: Any, options: CrawlOptions) -> bool:
         if options.ray_address:
             ray.init(address=options.ray_address, **quiet)
         else:
-            # A local Ray on the loopback interface only, without its dashboard.
-            ray.init(
-                num_cpus=options.workers,
-                include_dashboard=False,
-                _node_ip_address="127.0.0.1",
-                **quiet,
-            )
+            # A local Ray without its dashboard, sized to the workers asked for.
+            ray.init(num_cpus=options.workers, include_dashboard=False, **quiet)
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError… by version
         where = options.ray_address or "a local Ray"
         first = str(exc).splitlines()[0] if str(exc) else ""
