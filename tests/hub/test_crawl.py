@@ -97,18 +97,19 @@ def test_crawl_records_each_repository_as_assess_remote_reads_it_and_logs_failur
     ray_session: None, hub_settings: HubSettings, tmp_path: Path
 ) -> None:
     db = f"sqlite:///{tmp_path / 'crawl.sqlite3'}"
-    ids = ["org/alpha", "hf://org/beta", "org/broken", "nobody/missing", "org/gamma@main"]
+    # org/alpha twice: by name and by branch, the same commit, read once.
+    ids = ["org/alpha", "hf://org/beta", "org/broken", "nobody/missing", "org/gamma@main", "org/alpha@main"]
     seen: list[CrawlProgress] = []
     summary = run_crawl(
         CrawlOptions(ids=ids, db_url=db, settings=hub_settings, requests_per_second=50, workers=2),
         progress=seen.append,
     )
-    assert (summary.listed, summary.assessed, summary.skipped, summary.failed) == (5, 3, 0, 2)
+    assert (summary.listed, summary.assessed, summary.skipped, summary.failed) == (6, 3, 1, 2)
     failed = {f.repo: f for f in summary.failures}
     assert failed["org/broken"].kind == "HubNotFound" and "config.json" in failed["org/broken"].error
     assert failed["org/broken"].revision == "b" * 40
     assert failed["nobody/missing"].kind == "HubNotFound" and failed["nobody/missing"].revision is None
-    assert [p.done for p in seen] == [1, 2, 3, 4, 5]
+    assert [p.done for p in seen] == [1, 2, 3, 4, 5, 6]
     assert seen[-1].bytes_read == summary.bytes_read > 0
 
     with Registry(db) as reg:
@@ -132,13 +133,13 @@ def test_crawl_records_each_repository_as_assess_remote_reads_it_and_logs_failur
 
     # Resumed: what is recorded at the same commit is skipped; failures are tried again.
     again = run_crawl(CrawlOptions(ids=ids, db_url=db, settings=hub_settings, requests_per_second=50))
-    assert (again.assessed, again.skipped, again.failed) == (0, 3, 2)
+    assert (again.assessed, again.skipped, again.failed) == (0, 4, 2)
     assert again.bytes_read == 0
     # A new repository in the list: only it is read.
     third = run_crawl(
         CrawlOptions(ids=[*ids, "other/delta"], db_url=db, settings=hub_settings, requests_per_second=50)
     )
-    assert (third.assessed, third.skipped, third.failed) == (1, 3, 2)
+    assert (third.assessed, third.skipped, third.failed) == (1, 4, 2)
     with Registry(db) as reg:
         assert reg.get(third.assessment_ids[0]).subject.name == "other/delta"
         assert reg.count() == 4

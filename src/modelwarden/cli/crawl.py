@@ -27,6 +27,26 @@ if TYPE_CHECKING:
 MAX_IDS = 1_000_000
 
 
+# Without a terminal, a progress line at most this often (a crawl of hours logs a few hundred lines).
+LOG_EVERY_SECONDS = 30.0
+
+
+class _Ticker:
+    """Progress as plain lines on standard error, the first at once and then at most one per interval."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._last: float | None = None
+
+    def __call__(self, p: CrawlProgress) -> None:
+        import time
+
+        now = time.monotonic()
+        if self._last is None or now - self._last >= self._interval:
+            self._last = now
+            err.print(_line(p), highlight=False)
+
+
 class CrawlFormat(StrEnum):
     """Formats of the crawl's summary."""
 
@@ -134,8 +154,11 @@ def crawl(
         as_of=_date(as_of),
         scan=not no_scan,
     )
-    with err.status("crawl: starting Ray…") as status:
-        summary = run_crawl(options, progress=lambda p: status.update(_line(p)))
+    if err.is_terminal:
+        with err.status("crawl: starting Ray…") as status:
+            summary = run_crawl(options, progress=lambda p: status.update(_line(p)))
+    else:  # a log (a RayJob's, CI's): a line now and then, not a spinner
+        summary = run_crawl(options, progress=_Ticker(LOG_EVERY_SECONDS))
     err.print(_line_final(summary), highlight=False)
     if fmt is CrawlFormat.JSON:
         out.print_json(json.dumps(summary.to_dict()))

@@ -17,6 +17,7 @@ Ray is the `modelwarden[cluster]` extra, imported only here and only when a craw
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -237,13 +238,13 @@ def _start_ray(ray: Any, options: CrawlOptions) -> bool:
 def _targets(options: CrawlOptions) -> list[HubTarget] | None:
     if options.ids is None:
         return None
-    targets = []
+    targets: dict[HubTarget, None] = {}  # each repository and revision once, in the order given
     for i, text in enumerate(options.ids, start=1):
         try:
-            targets.append(parse_target(text))
+            targets[parse_target(text)] = None
         except UsageError as exc:
             raise UsageError(f"repository id {i}: {exc.message}") from None
-    return targets
+    return list(targets)
 
 
 def _check(options: CrawlOptions) -> None:
@@ -271,6 +272,7 @@ class _Crawl:
         self.bytes_read = self.bytes_held = self.requests = self.throttled = 0
         self.failures: list[CrawlFailure] = []
         self.ids: list[int] = []
+        self.seen: set[tuple[str, str]] = set()  # (repository, commit) submitted in this run
 
     def report(self, last: str | None) -> None:
         if self.progress is None:
@@ -405,7 +407,8 @@ def _drive(ray: Any, crawl: _Crawl, targets: list[HubTarget] | None, settings: H
         http.close()
         crawl.requests += limiter.requests
         crawl.throttled += limiter.throttled
-        ray.kill(budget)
+        with contextlib.suppress(Exception):  # Ray itself may be what failed
+            ray.kill(budget)
     return crawl.summary(complete)
 
 
@@ -413,12 +416,32 @@ def _run_tasks(
     ray: Any, crawl: _Crawl, pending: deque[HubTarget], settings: HubSettings, budget: Any, http: Any
 ) -> None:
     """Resolve, skip or submit, keeping at most `workers` tasks in flight; record each as it ends."""
-    from modelwarden.hub.listing import resolve_commit
-
-    options = crawl.options
     # One CPU per task: on a cluster, Ray places at most one assessment per CPU.
     task = ray.remote(num_cpus=1, max_retries=0)(assess_task)
     in_flight: dict[Any, tuple[str, str]] = {}
+    try:
+        _loop(ray, crawl, pending, settings, budget, http, task, in_flight)
+    finally:
+        # Interrupted (or the registry failed): tasks still running on a cluster are cancelled, not left
+        # reading the hub for a driver that will not record them.
+        for ref in in_flight:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+
+
+def _loop(
+    ray: Any,
+    crawl: _Crawl,
+    pending: deque[HubTarget],
+    settings: HubSettings,
+    budget: Any,
+    http: Any,
+    task: Any,
+    in_flight: dict[Any, tuple[str, str]],
+) -> None:
+    from modelwarden.hub.listing import resolve_commit
+
+    options = crawl.options
     while pending or in_flight:
         while pending and len(in_flight) < options.workers:
             target = pending.popleft()
@@ -427,10 +450,11 @@ def _run_tasks(
             except ModelwardenError as exc:
                 crawl.fail(target.repo_id, target.revision, exc.message, type(exc).__name__)
                 continue
-            if crawl.log.already_assessed(target.repo_id, commit):
+            if (target.repo_id, commit) in crawl.seen or crawl.log.already_assessed(target.repo_id, commit):
                 crawl.skipped += 1
                 crawl.report(target.repo_id)
                 continue
+            crawl.seen.add((target.repo_id, commit))  # `org/x` and `org/x@main` are read once
             ref = task.remote(target.repo_id, commit, settings, options.as_of, options.scan, budget)
             in_flight[ref] = (target.repo_id, commit)
         if not in_flight:
