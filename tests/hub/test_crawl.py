@@ -166,14 +166,17 @@ def test_a_429_storm_pauses_every_worker_and_the_rate_never_exceeds_the_budget(
     times, statuses = list(crawl_hub.times), list(crawl_hub.statuses)
     assert statuses.count(429) == 6 and statuses[7] == 429
     assert len(times) == summary.requests  # every request the hub saw was counted by the crawl
-    # The hub's view: in any one-second window at most `rate` requests, plus the one that opens it.
+    # The hub's view: send times are 1/rate apart, so any one-second window holds `rate` of them plus
+    # the one that opens it; one more is allowed for a sender that woke late on this busy 2-core
+    # machine (arrival = send time + a variable delay). Unpaced, 2 workers send 40 and more a second.
     worst = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
-    assert worst <= rate + 1, worst
+    assert worst <= rate + 2, worst
     # Retry-After: 1 held every worker, not only the throttled one: after the lone 429 only the send
     # times already handed out (at most one per other requester, 1/rate apart) arrive, then nothing
     # until the second has passed; without the shared pause the other worker would go on at `rate`.
     lone = times[7]
-    assert [t - lone for t in times if lone + 3 / rate + 0.05 < t < lone + 0.9] == []
+    # (Send times handed out before the pause end by lone + 2/rate; 0.5 s leaves room for late wake-ups.)
+    assert [t - lone for t in times if lone + 0.5 < t < lone + 0.9] == []
     assert any(t >= lone + 0.9 for t in times)
 
 
@@ -229,3 +232,25 @@ def test_cli_crawl_on_a_running_ray_by_address_exits_1_when_some_failed(
     listing = _cli(crawl_hub, *common, "--author", "other", "--limit", "1")
     assert listing.returncode == 0, listing.stderr
     assert ray.is_initialized()  # the drivers that joined left the cluster running
+
+
+@pytest.mark.postgres
+def test_crawl_into_postgresql_and_resume(
+    ray_session: None, hub_settings: HubSettings, postgres_url: str
+) -> None:
+    from tests.registry.support import fresh_postgres_database
+
+    with fresh_postgres_database(postgres_url) as db:
+        options = CrawlOptions(
+            ids=["org/alpha", "org/broken"], db_url=db, settings=hub_settings, requests_per_second=50
+        )
+        first = run_crawl(options)
+        assert (first.assessed, first.failed) == (1, 1)
+        again = run_crawl(options)
+        assert (again.assessed, again.skipped, again.failed) == (0, 1, 1)
+        with Registry(db) as reg:
+            assert reg.count() == 1
+            assert {e.repo: e.status for e in CrawlLog(reg).entries()} == {
+                "org/alpha": CrawlStatus.ASSESSED,
+                "org/broken": CrawlStatus.FAILED,
+            }
