@@ -92,6 +92,9 @@ MAX_HDF5_HEAP_OBJECTS = 10_000
 # config / index / tokenizer JSON and Keras configs (DeepSeek-V3's index is ~9 MB). Inspect and scan
 # agreed.
 MAX_JSON_BYTES = 64 << 20
+# Pages of a hub listing a crawl follows (100 ids a page): a hub whose `Link` headers never end stops
+# here (docs/crawl.md).
+MAX_LIST_PAGES = 1_000
 # README.md model cards: past the cap only the start is read (a problem says so).
 MAX_CARD_BYTES = 8 << 20
 # LICENSE / USE_POLICY texts: past the cap the text is not identified (a problem says so).

@@ -8,9 +8,12 @@ Real HTTP on 127.0.0.1 (uvicorn in a thread, random port), serving repositories 
 - `GET|HEAD /{org}/{name}/resolve/{rev}/{path}` — LFS files answer 302 to a second "CDN" path (as the
   Hub redirects to its storage), git files are served directly; both honour a single `Range`
   (206 + Content-Range; 416 beyond the end);
-- `throttle[n]`: the next n requests are answered 429 with `Retry-After: 1` (then served).
+- `throttle[n]`: the next n requests are answered 429 with `Retry-After: 1` (then served): a 429 storm
+  across all clients; `throttle_at[k] = n` starts such a storm at the k-th request (mid-crawl);
+- `/api/models` filters `author=` and `search=` and sorts by `downloads` (`HubRepo.downloads`).
 
-Counters (`served_bytes` per file, `requests`) let tests assert how little was read.
+Counters (`served_bytes` per file, `requests`, `times`: when each request arrived) let tests assert how
+little was read and how fast it was asked.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class HubRepo:
     commit: str = "0123456789abcdef0123456789abcdef01234567"
     siblings: list[dict[str, Any]] = field(default_factory=list)
     lfs: dict[str, str] = field(default_factory=dict)  # rel -> sha256
+    downloads: int = 0
 
     def index(self) -> None:
         """Compute the siblings' metadata as the hub records it."""
@@ -89,7 +93,10 @@ class LocalHub:
         self.repos: dict[str, HubRepo] = {}
         self.served_bytes: Counter[str] = Counter()
         self.requests: list[tuple[str, str, str | None]] = []  # method, path, range
+        self.times: list[float] = []  # time.monotonic() at each request's arrival
+        self.statuses: list[int] = []  # 429 for each throttled answer, 0 for the others (same order)
         self.throttle = 0
+        self.throttle_at: dict[int, int] = {}  # request number (from 1) -> 429s answered from it on
         self.ignore_range = False  # a broken mirror: 200 with the whole file
         self.tamper: dict[str, bytes] = {}  # rel -> served instead of the file (git files)
         self.gated: dict[str, str] = {}  # repo id -> the token that may read it
@@ -98,9 +105,9 @@ class LocalHub:
         self._thread: threading.Thread | None = None
         self.endpoint = ""
 
-    def add(self, repo_id: str, folder: Path, commit: str | None = None) -> HubRepo:
+    def add(self, repo_id: str, folder: Path, commit: str | None = None, downloads: int = 0) -> HubRepo:
         """Serve `folder` as `repo_id`."""
-        repo = HubRepo(repo_id, folder, **({"commit": commit} if commit else {}))
+        repo = HubRepo(repo_id, folder, downloads=downloads, **({"commit": commit} if commit else {}))
         repo.index()
         self.repos[repo_id] = repo
         return repo
@@ -125,9 +132,13 @@ class LocalHub:
     def _gate(self, request: Request) -> Response | None:
         with self._lock:
             self.requests.append((request.method, request.url.path, request.headers.get("range")))
+            self.times.append(time.monotonic())
+            self.throttle += self.throttle_at.pop(len(self.times), 0)
             if self.throttle > 0:
                 self.throttle -= 1
+                self.statuses.append(429)
                 return Response(status_code=429, headers={"Retry-After": "1"})
+            self.statuses.append(0)
         org, name = request.path_params.get("org"), request.path_params.get("name")
         token = self.gated.get(f"{org}/{name}")
         if token is not None and request.headers.get("authorization") != f"Bearer {token}":
@@ -141,7 +152,14 @@ class LocalHub:
             return r
         limit = int(request.query_params.get("limit", "2"))
         start = int(request.query_params.get("cursor", "0"))
-        ids = sorted(self.repos)
+        author, search = request.query_params.get("author"), request.query_params.get("search")
+        ids = [
+            i
+            for i in sorted(self.repos)
+            if (not author or i.split("/")[0] == author) and (not search or search.lower() in i.lower())
+        ]
+        if request.query_params.get("sort") == "downloads":
+            ids.sort(key=lambda i: -self.repos[i].downloads)
         page = [{"id": i, "modelId": i, "sha": self.repos[i].commit} for i in ids[start : start + limit]]
         headers = {}
         if start + limit < len(ids):

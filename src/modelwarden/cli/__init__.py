@@ -55,6 +55,7 @@ COMMAND_MODULES = {
     "assess": "assess",
     "attest": "attest",
     "audit": "audit",
+    "crawl": "crawl",
     "docs": "docs",
     "gateway": "gateway",
     "identities": "identities",

@@ -16,6 +16,7 @@ from modelwarden.hub.client import HubSettings, HubTarget, parse_target
 from modelwarden.hub.release import RemoteRelease, open_release
 
 if TYPE_CHECKING:
+    from modelwarden.hub.remote import Limiter
     from modelwarden.model import Assessment, ModelFacts, RemoteRead
     from modelwarden.records import ScanReport
     from modelwarden.rules.loader import RuleSet
@@ -61,16 +62,17 @@ def assess_remote(
     rules: RuleSet | None = None,
     scan: bool = True,
     manifest: Path | None = None,
+    limiter: Limiter | None = None,
 ) -> Assessment:
     """The assessment of a hub repository read by ranges, with `manifest` (a local file) or else the
     repository's own `modelwarden.yaml` if it has one; `assessment.facts.remote` holds the bytes read,
-    the scan's reads included."""
+    the scan's reads included. `limiter`: a request budget every request asks first (the crawl's)."""
     from modelwarden.assess.run import Inputs, build_assessment
     from modelwarden.facts.gather import inspect_release
     from modelwarden.manifest import load_manifest
     from modelwarden.rules import load_rules
 
-    with open_release(target, settings) as remote:
+    with open_release(target, settings, limiter=limiter) as remote:
         facts = inspect_release(remote.release)
         manifest = manifest or remote.release.manifest
         decl = load_manifest(manifest) if manifest is not None else None

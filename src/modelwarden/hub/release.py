@@ -18,7 +18,7 @@ from types import TracebackType
 
 from modelwarden.errors import HubUnavailable
 from modelwarden.hub.client import HubSettings, RepoSnapshot, file_url, parse_target, repo_snapshot
-from modelwarden.hub.remote import HubHttp, RemoteFile
+from modelwarden.hub.remote import HubHttp, Limiter, RemoteFile
 from modelwarden.limits import MAX_JSON_BYTES
 from modelwarden.model import Problem, RemoteRead
 from modelwarden.release import Release, ReleaseFile, from_files
@@ -134,12 +134,15 @@ class RemoteRelease:
         self.close()
 
 
-def open_release(target: str, settings: HubSettings | None = None) -> RemoteRelease:
+def open_release(
+    target: str, settings: HubSettings | None = None, *, limiter: Limiter | None = None
+) -> RemoteRelease:
     """Open `hf://org/name[@rev]` (or `org/name[@rev]`) on the hub `settings` name (HF_ENDPOINT by
-    default) for reading by ranges. Raises HubNotFound / HubUnavailable / UsageError."""
+    default) for reading by ranges; every request asks `limiter` first when one is given (a crawl's
+    shared budget). Raises HubNotFound / HubUnavailable / UsageError."""
     settings = settings or HubSettings.from_env()
     hub_target = parse_target(target)
-    http = HubHttp(settings.token)
+    http = HubHttp(settings.token, limiter=limiter)
     tmp: Path | None = None
     try:
         snapshot = repo_snapshot(hub_target, settings, http)

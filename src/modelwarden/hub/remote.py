@@ -12,12 +12,13 @@ few requests. Nothing here imports at `modelwarden` start-up: the CLI imports it
 from __future__ import annotations
 
 import email.utils
+import random
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from modelwarden.artifacts.source import SourceBuffer
 from modelwarden.errors import HubNotFound, HubUnavailable
@@ -56,6 +57,19 @@ class Traffic:
     """Time spent waiting as `Retry-After` (or the backoff) asked."""
     metadata_bytes: int = 0
     """Bytes of the hub's API answers (the repository's file list)."""
+    throttled: int = 0
+    """Answers `429 Too Many Requests` received (each also counted in `retries` when retried)."""
+
+
+class Limiter(Protocol):
+    """A request budget shared beyond one client (the crawl's one budget across all its workers)."""
+
+    def acquire(self) -> None:
+        """Block until one more request may be sent (called for every request, redirects included)."""
+
+    def pause(self, seconds: float, *, throttled: bool) -> None:
+        """The hub asked to wait `seconds` (Retry-After or backoff): hold every request of the budget.
+        `throttled`: the answer was `429 Too Many Requests` (not a 5xx or a transport error)."""
 
 
 class HubHttp:
@@ -72,6 +86,7 @@ class HubHttp:
         max_retries: int = MAX_RETRIES,
         max_wait: float = MAX_WAIT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: Limiter | None = None,
     ) -> None:
         import httpx
 
@@ -80,7 +95,12 @@ class HubHttp:
         headers = {"user-agent": f"modelwarden/{__version__}"}
         if token:
             headers["authorization"] = f"Bearer {token}"
-        self._client = httpx.Client(headers=headers, timeout=timeout, follow_redirects=True)
+        # The limiter is asked on httpx's request hook, so a redirect followed is one more request asked.
+        hooks = {"request": [lambda _request: limiter.acquire()]} if limiter is not None else {}
+        self._client = httpx.Client(
+            headers=headers, timeout=timeout, follow_redirects=True, event_hooks=hooks
+        )
+        self._limiter = limiter
         self._max_retries = max_retries
         self._max_wait = max_wait
         self._sleep = sleep
@@ -119,6 +139,20 @@ class HubHttp:
                 self.traffic.metadata_bytes += self.traffic.bytes_received - before
                 self.traffic.bytes_received = before
 
+    def get_page(self, url: str, *, cap: int) -> tuple[bytes, str | None]:
+        """A JSON page of a hub listing (at most `cap` bytes) and the URL of the next page, from the
+        `Link: <…>; rel="next"` header (None on the last page)."""
+        with self._send(url, {"accept": "application/json"}) as r:
+            if r.status_code != 200:
+                raise HubUnavailable(f"answered {r.status_code} to a listing request", path=url)
+            following = r.links.get("next", {}).get("url")
+            before = self.traffic.bytes_received
+            try:
+                return self._body(r, cap, url), following
+            finally:
+                self.traffic.metadata_bytes += self.traffic.bytes_received - before
+                self.traffic.bytes_received = before
+
     def get_whole(self, url: str, *, cap: int) -> bytes:
         """A small file whole; refused (HubUnavailable) when the hub sends more than `cap` bytes."""
         with self._send(url, {}) as r:
@@ -152,13 +186,15 @@ class HubHttp:
                     raise HubUnavailable(
                         f"no answer from the hub ({type(exc).__name__}: {exc})", path=url
                     ) from None
-                self._wait(None, attempt)
+                self._wait(None, attempt, throttled=False)
                 attempt += 1
                 continue
+            if r.status_code == 429:
+                self.traffic.throttled += 1
             if r.status_code in RETRY_STATUS and attempt < self._max_retries:
                 after = r.headers.get("retry-after")
                 r.close()
-                self._wait(after, attempt)
+                self._wait(after, attempt, throttled=r.status_code == 429)
                 attempt += 1
                 continue
             if r.status_code in RETRY_STATUS:
@@ -178,10 +214,11 @@ class HubHttp:
                 )
             return _Answer(r)
 
-    def _wait(self, retry_after: str | None, attempt: int) -> None:
+    def _wait(self, retry_after: str | None, attempt: int, *, throttled: bool) -> None:
         delay = _retry_after_seconds(retry_after)
         if delay is None:
-            delay = min(0.5 * 2**attempt, 8.0)  # bounded exponential backoff
+            # Bounded exponential backoff with jitter: clients throttled together do not return together.
+            delay = min(0.5 * 2**attempt, 8.0) * random.uniform(0.5, 1.0)  # noqa: S311 - not a secret
         if delay > self._max_wait:
             raise HubUnavailable(
                 f"the hub asks to wait {delay:.0f} s (Retry-After), over the {self._max_wait:.0f} s honoured",
@@ -189,6 +226,9 @@ class HubHttp:
             )
         self.traffic.retries += 1
         self.traffic.waited_seconds += delay
+        if self._limiter is not None:
+            # Every request of the shared budget waits, not this one alone.
+            self._limiter.pause(delay, throttled=throttled)
         self._sleep(delay)
 
 

@@ -1,7 +1,7 @@
 """Registry attestations: signed in-toto attestations attached to recorded assessments.
 
 Revision ID: r0003_attestations
-Revises: r0001
+Revises: r0002_crawl
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "r0003_attestations"
-down_revision: str | None = "r0001"
+down_revision: str | None = "r0002_crawl"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
