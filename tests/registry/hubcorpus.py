@@ -67,6 +67,7 @@ def _folder(root: Path, *, evil: bool) -> Path:
 
 def real_profiles(work: Path) -> dict[str, Assessment]:
     """Run the assess stage once per profile (a few seconds in all)."""
+    work.mkdir(parents=True, exist_ok=True)
     found: dict[str, Assessment] = {}
     for key, training in PROFILES.items():
         manifest = work / f"{key}.yaml"
