@@ -75,7 +75,7 @@ api_router = APIRouter(prefix=PREFIX, responses=responses(400, 422, 500, 503))
 
 
 @api_router.get("/hub", tags=["hub"])
-def hub_api(reg: Reg, q: Annotated[HubQuery, Query()]) -> HubStats:
+def hub_view(reg: Reg, q: Annotated[HubQuery, Query()]) -> HubStats:
     """The hub view's numbers: latest assessments by organisation — compute against the thresholds,
     MOF classes, worst scan findings, and the models above (or straddling) each threshold."""
     return stats(reg, q)
