@@ -98,6 +98,7 @@ def test_page_draws_the_charts_and_lists_from_the_numbers(
     assert _count(html, r'<rect class="hist-bar"') == len(EXPECTED_DECADES)
     assert re.search(r'<rect class="hist-unknown" data-count="2"', html)
     assert _count(html, r'<g class="threshold">') == 3
+    assert "(AI Act Art. 51(2)): 2 above, 3 straddling (review), 2 unknown</title>" in html
     # One row for all models plus one per organisation, in both stacked charts.
     for chart in ("mof-chart", "severity-chart"):
         svg = html.split(f'id="{chart}"')[1].split("</svg>")[0]

@@ -116,7 +116,7 @@ def hub_page(request: Request, reg: Reg) -> Response:
         "params": params,
         "rows": rows,
         "lines": {f"{v:.0e}".replace("+", ""): (label, title) for v, label, title in THRESHOLD_LINES},
-        "histogram": hub_charts.histogram(view.compute, view.totals.compute_unknown),
+        "histogram": hub_charts.histogram(view.compute, view.totals.compute_unknown, view.totals.thresholds),
         "mof_chart": hub_charts.stacked(rows, MOF_LEGEND, "mof"),
         "severity_chart": hub_charts.stacked(rows, SEVERITY_LEGEND, "severity"),
         "mof_legend": MOF_LEGEND,

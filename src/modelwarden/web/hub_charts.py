@@ -5,10 +5,10 @@ a histogram of central training compute by decade against the threshold lines, a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from modelwarden.registry.hubstats import ComputeBucket, GroupStats
+from modelwarden.registry.hubstats import ComputeBucket, GroupStats, ThresholdCounts
 from modelwarden.web.charts import THRESHOLD_LINES, Line, LogChart, Tick, power_label
 
 LABEL_CHARS = 28  # organisation names longer than this are cut in the chart (whole in the table)
@@ -42,8 +42,14 @@ def _cut(text: str, limit: int = LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def histogram(buckets: Sequence[ComputeBucket], unknown: int, width: int = 760) -> Histogram:
-    """Bars of the decades' counts on a log FLOP axis with the threshold lines; the unknowns apart."""
+def histogram(
+    buckets: Sequence[ComputeBucket],
+    unknown: int,
+    counts: Mapping[str, ThresholdCounts] | None = None,
+    width: int = 760,
+) -> Histogram:
+    """Bars of the decades' counts on a log FLOP axis with the threshold lines (their titles with the
+    `counts` at each line); the unknowns apart."""
     decades = [b.decade for b in buckets]
     lo = max(0, min([17, *decades]))
     hi = min(41, max([28, *(d + 1 for d in decades)]))
@@ -51,7 +57,12 @@ def histogram(buckets: Sequence[ComputeBucket], unknown: int, width: int = 760) 
     axis = LogChart(width=width, height=height, left=16.0, right=width - 16.0 - gap, lo=lo, hi=hi)
     step = 1 if hi - lo <= 14 else 2
     axis.ticks = [Tick(axis.x(10.0**e), power_label(e)) for e in range(lo, hi + 1, step)]
-    axis.lines = [Line(axis.x(v), label, title) for v, label, title in THRESHOLD_LINES]
+    axis.lines = []
+    for value, label, title in THRESHOLD_LINES:
+        c = (counts or {}).get(f"{value:.0e}".replace("+", ""))
+        if c is not None:
+            title += f": {c.above:,} above, {c.straddles:,} straddling (review), {c.unknown:,} unknown"
+        axis.lines.append(Line(axis.x(value), label, title))
     base = height - 18.0
     peak = max([unknown, *(b.count for b in buckets)]) or 1
     chart = Histogram(axis=axis, base=base)
