@@ -108,7 +108,12 @@ def test_page_draws_the_charts_and_lists_from_the_numbers(
         section = html.split(f'id="above-{threshold}"')[1].split("</section>")[0]
         assert re.findall(r'<a href="/models/\d+">([^<]*)</a>', section) == [n for n, _ in listed]
         assert section.count("above for certain</span>") == sum(s == "above" for _, s in listed)
-        assert section.count("band straddles — needs review") == sum(s == "straddles" for _, s in listed)
+        straddling = [n for n, s in listed if s == "straddles"]
+        assert section.count("band straddles — needs review") == len(
+            [n for n in straddling if n != "beta/liar"]
+        )
+        # The forged document's band does not straddle: its call contradicts it, and the page says so.
+        assert section.count("call contradicts the band — needs review") == ("beta/liar" in straddling)
     # Every listed model's link opens its report.
     client = make_client()
     for ident in set(re.findall(r'href="(/models/\d+)"', html)):
