@@ -272,20 +272,25 @@ def _rows(dialect: str, org: str | None) -> Any:
     return stmt.subquery("latest")
 
 
-def _sums(rows: Any) -> list[Any]:
-    def n(cond: ColumnElement[bool], label: str) -> Any:
-        return func.sum(case((cond, 1), else_=0)).label(label)
+_KEYS = ("mof", "severity", *(f"status_{t}" for t in THRESHOLDS), "compute_known")
 
-    cols: list[Any] = [
-        func.count().label("models"),
-        func.count(func.distinct(rows.c.org)).label("organisations"),
-        func.max(rows.c.recorded_at).label("latest_recorded_at"),
-        n(rows.c.flop_central.is_(None), "compute_unknown"),
-    ]
-    cols += [n(rows.c.mof == k, f"mof_{k}") for k in MOF_KEYS]
-    cols += [n(rows.c.severity == k, f"sev_{k}") for k in SEVERITY_KEYS]
-    cols += [n(rows.c[f"status_{t}"] == s, f"t_{t}_{s}") for t in THRESHOLDS for s in STATUSES]
-    return cols
+
+def _combinations(rows: Any, top: list[str]) -> Select[Any]:
+    """One row per (group, MOF, severity, status at each threshold, compute known) with its count and
+    latest recording: each category is computed once per assessment, and the answer has at most a few
+    thousand rows per group whatever the registry holds. The group is the organisation when it is
+    among `top`, else NULL (the others: an organisation's name is never NULL)."""
+    group = case((rows.c.org.in_(top), rows.c.org), else_=null()) if top else null()
+    keyed = select(
+        group.label("grp"),
+        rows.c.recorded_at,
+        rows.c.mof,
+        rows.c.severity,
+        *(rows.c[f"status_{t}"] for t in THRESHOLDS),
+        case((rows.c.flop_central.is_(None), 0), else_=1).label("compute_known"),
+    ).subquery("keyed")  # grouped by its columns, so PostgreSQL sees one expression, not two copies
+    keys = [keyed.c.grp, *(keyed.c[k] for k in _KEYS)]
+    return select(*keys, func.count().label("n"), func.max(keyed.c.recorded_at).label("last")).group_by(*keys)
 
 
 def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -295,20 +300,39 @@ def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-def _group(org: str, m: Any) -> GroupStats:
-    def get(key: str) -> int:
-        return int(m[key] or 0)
+class _Tally:
+    """The counts of one group, added up from combination rows."""
 
-    return GroupStats(
-        org=org,
-        models=get("models"),
-        organisations=get("organisations"),
-        latest_recorded_at=_as_utc(m["latest_recorded_at"]),
-        compute_unknown=get("compute_unknown"),
-        thresholds={t: ThresholdCounts(**{s: get(f"t_{t}_{s}") for s in STATUSES}) for t in THRESHOLDS},
-        mof=MofCounts(**{k: get(f"mof_{k}") for k in MOF_KEYS}),
-        severity=SeverityCounts(**{k: get(f"sev_{k}") for k in SEVERITY_KEYS}),
-    )
+    def __init__(self) -> None:
+        self.models = 0
+        self.last: dt.datetime | None = None
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def add(self, row: Any) -> None:
+        n = int(row.n)
+        self.models += n
+        last = _as_utc(row.last)
+        if last is not None and (self.last is None or last > self.last):
+            self.last = last
+        for key in _KEYS:
+            self.counts[key, str(row._mapping[key])] = self.counts.get((key, str(row._mapping[key])), 0) + n
+
+    def stats(self, org: str, organisations: int) -> GroupStats:
+        def get(key: str, value: str) -> int:
+            return self.counts.get((key, value), 0)
+
+        return GroupStats(
+            org=org,
+            models=self.models,
+            organisations=organisations,
+            latest_recorded_at=self.last,
+            compute_unknown=get("compute_known", "0"),
+            thresholds={
+                t: ThresholdCounts(**{s: get(f"status_{t}", s) for s in STATUSES}) for t in THRESHOLDS
+            },
+            mof=MofCounts(**{k: get("mof", k) for k in MOF_KEYS}),
+            severity=SeverityCounts(**{k: get("severity", k) for k in SEVERITY_KEYS}),
+        )
 
 
 def _listed(rows: Any, threshold: str, limit: int) -> Select[Any]:
@@ -340,18 +364,27 @@ def hub_stats(engine: Any, *, org: str | None = None, top: int = 12, list_limit:
     top = max(1, min(top, MAX_TOP))
     list_limit = max(0, min(list_limit, MAX_LIST))
     rows = _rows(engine.dialect.name, org)
-    sums = _sums(rows)
-    grouped = (
-        select(rows.c.org, *sums).group_by(rows.c.org).order_by(func.count().desc(), rows.c.org).limit(top)
+    # The largest organisations, and (a window over the groups) how many there are in all.
+    largest = (
+        select(rows.c.org, func.count().over().label("orgs"))
+        .group_by(rows.c.org)
+        .order_by(func.count().desc(), rows.c.org)
+        .limit(top)
     )
     try:
         with engine.connect() as conn:
-            totals = _group(org or ALL, conn.execute(select(*sums)).one()._mapping)
-            top_rows = [_group(r.org, r._mapping) for r in conn.execute(grouped)]
-            others = None
-            if totals.organisations > len(top_rows):
-                rest = select(*sums).where(rows.c.org.not_in([g.org for g in top_rows]))
-                others = _group(OTHERS, conn.execute(rest).one()._mapping)
+            found = conn.execute(largest).all()
+            names = [r.org for r in found]
+            organisations = int(found[0].orgs) if found else 0
+            tallies: dict[str | None, _Tally] = {}
+            total = _Tally()
+            for row in conn.execute(_combinations(rows, names)):
+                tallies.setdefault(row.grp, _Tally()).add(row)
+                total.add(row)
+            totals = total.stats(org or ALL, organisations)
+            top_rows = [tallies.get(name, _Tally()).stats(name, 1) for name in names]
+            rest = tallies.get(None)
+            others = rest.stats(OTHERS, organisations - len(names)) if rest is not None else None
             decades = conn.execute(
                 select(rows.c.decade, func.count())
                 .where(rows.c.decade.is_not(None))
