@@ -113,8 +113,12 @@ def test_only_the_latest_assessment_of_each_model_counts(
 
 
 def test_filter_by_organisation(db_url: str, profiles: dict[str, Assessment]) -> None:
+    near = profiles["stated_1e21"]
     with Registry(db_url) as reg:
         fill_hub(reg, profiles)
+        # Names next to "beta/" in any order: none of them is beta's.
+        for name in ("beta-2/x", "beta0/y", "Beta/z", "beta.x/w", "betax", "beta"):
+            reg.save(renamed(near, name))
         beta = hub_stats(reg.engine, org="beta")
         local = hub_stats(reg.engine, org=LOCAL)
         nobody = hub_stats(reg.engine, org="nobody")
@@ -123,7 +127,7 @@ def test_filter_by_organisation(db_url: str, profiles: dict[str, Assessment]) ->
     assert beta.models == 4 and beta.organisations == 1 and [g.org for g in beta.top] == ["beta"]
     assert _without_time(beta.totals) == _expected_group("beta") | {"org": "beta"}
     assert {m.name for lst in beta.lists for m in lst.models} == {"beta/straddle", "beta/liar"}
-    assert local.models == 2 and local.top[0].org == LOCAL
+    assert local.models == 4 and local.top[0].org == LOCAL  # with "betax" and "beta", names without "/"
     assert {m.name for m in local.lists[0].models} == {"local-release"}
     for empty in (nobody, prefix):
         assert empty.models == 0 and empty.organisations == 0 and empty.top == [] and empty.others is None
