@@ -238,3 +238,24 @@ def test_counts_agree_with_the_recorded_documents(db_url: str) -> None:
         if a.compute.training_flop
     )
     assert {b.decade: b.count for b in view.compute} == dict(decades)
+
+
+def test_a_kept_view_follows_every_change(db_url: str, profiles: dict[str, Assessment]) -> None:
+    with Registry(db_url) as reg:
+        ids = fill_hub(reg, profiles)
+        first = hub_stats(reg.engine)
+        assert hub_stats(reg.engine) == first  # kept, and equal
+        added = reg.save(renamed(profiles["stated_3e26"], "delta/new"))
+        grown = hub_stats(reg.engine)
+        assert grown.models == 12 and "delta" in [g.org for g in grown.top]
+        reg.delete(added)
+        assert hub_stats(reg.engine) == first
+        # Delete the newest, record another: the same count, and on SQLite the same highest id
+        # (a new row takes the id of a deleted last one) — the view must still change.
+        reg.delete(ids[-1])
+        again = reg.save(renamed(profiles["stated_3e26"], "delta/other"))
+        if reg.dialect == "sqlite":
+            assert again == ids[-1]
+        after = hub_stats(reg.engine)
+    assert after.models == first.models == 11
+    assert {g.org: g.models for g in after.top}[LOCAL] == 1 and "delta" in [g.org for g in after.top]

@@ -20,6 +20,8 @@ was classified and reached no MOF class (`no_class`). See docs/registry.md, "Hub
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -241,9 +243,18 @@ def _severity() -> ColumnElement[str]:
 
 
 def _decade() -> ColumnElement[int]:
+    """The decade of the central estimate: comparisons with powers of ten (no logarithm, which
+    SQLite may lack), nested as a binary search so each row costs six comparisons, not forty."""
     c = AssessmentRow.flop_central
-    steps = [(c < 10.0 ** (e + 1), literal(e)) for e in range(LOW_DECADE, HIGH_DECADE)]
-    return case((c.is_(None), null()), *steps, else_=literal(HIGH_DECADE))
+
+    def within(lo: int, hi: int) -> ColumnElement[int]:
+        # the decade of a value known to be in [10^lo, 10^hi) (lo: also anything smaller; hi: larger)
+        if hi - lo == 1:
+            return literal(lo)
+        mid = (lo + hi) // 2
+        return case((c < 10.0**mid, within(lo, mid)), else_=within(mid, hi))
+
+    return case((c.is_(None), null()), else_=within(LOW_DECADE, HIGH_DECADE + 1))
 
 
 def _rows(dialect: str, org: str | None) -> Any:
@@ -362,13 +373,55 @@ def _listed(rows: Any, threshold: str, limit: int) -> Select[Any]:
     )
 
 
+_CACHE: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], HubStats]] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def _change_token(engine: Any) -> tuple[Any, ...]:
+    """What changes whenever an assessment is recorded or deleted: the count (a delete lowers it)
+    and the latest recording time (a save moves it on; the highest id alone would not do, since
+    SQLite gives a new row the id of a deleted last one)."""
+    a = AssessmentRow
+    try:
+        with engine.connect() as conn:
+            stmt = select(func.count(), func.max(a.id), func.max(a.recorded_at)).select_from(a)
+            return tuple(conn.execute(stmt).one())
+    except SQLAlchemyError as exc:
+        raise RegistryError(f"cannot read the registry: {_reason(exc)}") from None
+
+
 def hub_stats(engine: Any, *, org: str | None = None, top: int = 12, list_limit: int = 100) -> HubStats:
     """The hub view over the latest assessments (of one organisation when `org` is given).
 
     `top` (1..MAX_TOP) organisations are listed by model count, the others folded together;
-    `list_limit` (0..MAX_LIST) models are listed per threshold."""
+    `list_limit` (0..MAX_LIST) models are listed per threshold. A view is kept until the registry
+    changes (see `_change_token`), so looking again costs one small query."""
     top = max(1, min(top, MAX_TOP))
     list_limit = max(0, min(list_limit, MAX_LIST))
+    key = (engine.url.render_as_string(hide_password=False), org, top, list_limit)
+    token = _change_token(engine)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None and cached[0] == token:
+            _CACHE.move_to_end(key)
+            return cached[1].model_copy(deep=True)
+    view = _compute(engine, org, top, list_limit)
+    with _CACHE_LOCK:
+        _CACHE[key] = (token, view)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return view.model_copy(deep=True)
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    # The driver's own message, first line only: no SQL statement, no parameters.
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _compute(engine: Any, org: str | None, top: int, list_limit: int) -> HubStats:
     rows = _rows(engine.dialect.name, org)
     # The largest organisations, and (a window over the groups) how many there are in all.
     largest = (
@@ -423,10 +476,7 @@ def hub_stats(engine: Any, *, org: str | None = None, top: int = 12, list_limit:
                     )
                 )
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        raise RegistryError(
-            f"cannot read the registry: {reason[0] if reason else type(exc).__name__}"
-        ) from None
+        raise RegistryError(f"cannot read the registry: {_reason(exc)}") from None
     return HubStats(
         org=org,
         models=totals.models,
