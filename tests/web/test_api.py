@@ -294,6 +294,7 @@ def test_openapi_document(make_client: Make) -> None:
         "/api/v1/assessments/from-path",
         "/api/v1/diff",
         "/api/v1/facets",
+        "/api/v1/hub",
     }
     assert paths["/api/v1/assessments"]["post"]["security"] == [{"HTTPBearer": []}]
     assert "security" not in paths["/api/v1/assessments"]["get"]

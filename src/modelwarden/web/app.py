@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelwarden import __version__
 from modelwarden.registry import Registry
-from modelwarden.web import api, dashboard, errors, schemas, templating, trust
+from modelwarden.web import api, dashboard, errors, hub, schemas, templating, trust
 from modelwarden.web.access import LOCAL_HOSTS, Access, require_admin
 from modelwarden.web.pages import NavItem, Page
 
@@ -139,6 +139,7 @@ def create_app(
     app.state.templates = templating.templates([p.templates for p in pages if p.templates])
     app.state.nav = [
         NavItem("Models", "/"),
+        NavItem("Hub", "/hub"),
         *(NavItem(p.label, p.path) for p in pages),
         NavItem("API", "/api"),
     ]
@@ -155,6 +156,8 @@ def create_app(
     app.include_router(api.router)
     app.include_router(trust.router)
     app.include_router(dashboard.router)
+    app.include_router(hub.api_router)
+    app.include_router(hub.page_router)
     for page in pages:
         guard = [Depends(require_admin)] if page.needs_admin else []
         app.include_router(page.router(registry), dependencies=guard)
