@@ -17,8 +17,9 @@ real HTTP: model info, resolve with 302 and Range). Then:
    the crawl branch; without it the Ray rows say so).
 
 The server runs in this process (a uvicorn thread), so in the 1-process loop client and server share
-one interpreter; in the pool and Ray runs the workers are other processes. About 6-10 minutes on 2
-shared cores at the defaults.
+one interpreter; in the pool and Ray runs the workers are other processes. At the defaults: roughly 6
+minutes on 2 idle cores (estimated from the CPU time per repository), most of it the accounting pass;
+13 minutes measured under a load average of 7.
 
 Run: .venv/bin/python benchmarks/hub_crawl.py [--repos 200] [--work DIR] [--modes loop,pool,ray]
      [--sample 50] [--requests-per-second R] [--out benchmarks/results/hub_crawl.md] [--json FILE]
@@ -324,6 +325,7 @@ def main() -> None:
     modes = set(args.modes.split(","))
     work = args.work or Path(tempfile.mkdtemp(prefix="hub-crawl-bench-"))
 
+    load_start = os.getloadavg()[0]
     t0 = time.perf_counter()
     built = generate(plan(args.repos), work / "repos")
     gen_secs = time.perf_counter() - t0
@@ -367,8 +369,9 @@ def main() -> None:
         "## Hub-scale crawl: bytes read, requests, repos/s",
         "",
         f"Run: `{' '.join(['python', 'benchmarks/hub_crawl.py', *sys.argv[1:]])}` on "
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores shared with other jobs "
-        "(timings are noisy, the byte and request counts are not).",
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC (finished); {os.cpu_count()} cores shared with other "
+        f"jobs, load average {load_start:.1f} at the start and {os.getloadavg()[0]:.1f} at the end "
+        "(timings are noisy; the byte and request counts are not).",
         "",
         f"{len(built)} repositories generated in {gen_secs:.0f} s: {_size(held)} held (apparent), "
         f"{_size(disk)} on disk (sparse weights; tokenizer.json files hard-linked, counted once per link). "
@@ -393,7 +396,8 @@ def main() -> None:
         "",
         f"The accounting pass covers every repository; the other rows the same sample of {len(sample)} "
         "(every k-th repository, the mix kept). Ray rows: `run_crawl` into a fresh SQLite registry, its "
-        "own `seconds` (the local Ray is started before and timed apart).",
+        "own `seconds` (the local Ray is started before and timed apart); their requests are the crawl's "
+        "count, redirects included (the client rows count a redirected range once).",
         "",
         *table_throughput(runs),
         "",
