@@ -4,7 +4,7 @@ Every weight file has its real header and its full declared size, but the data r
 (`truncate`): a 405B-parameter repository (191 shards, 811 GB apparent) takes about a megabyte of disk.
 
 - safetensors: tensor names, shapes and dtypes computed from real architecture configs
-  (/work/shared/data/real-model-configs, or the constants below), sharded as transformers does
+  (tests/compute/data/real-model-configs, or the constants below), sharded as transformers does
   (`model-0000i-of-0000N.safetensors` of about 5 GB, `model.safetensors.index.json`); models under
   5 GB as one `model.safetensors`. Headers per the safetensors format (tests/support/models.py).
 - GGUF: one file written by the `gguf` package's writer (llama.cpp's own): realistic metadata (the
@@ -44,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, t
 from tests.hub.server import HubRepo, LocalHub
 from tests.support.models import BYTES, Spec, gpt2_tensors, llama_tensors, qwen3_moe_tensors, shard
 
-REAL_CONFIGS = Path("/work/shared/data/real-model-configs")
+# Real config.json files as their publishers ship them (the README there says where each comes from).
+REAL_CONFIGS = Path(__file__).resolve().parents[1] / "tests" / "compute" / "data" / "real-model-configs"
 SHARD_BYTES = 5_000_000_000  # transformers' default max_shard_size ("5GB") for save_pretrained
 
 # Llama 3.1 405B's config.json (meta-llama/Llama-3.1-405B): not among the shared configs.
