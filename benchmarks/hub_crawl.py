@@ -358,7 +358,7 @@ def main() -> None:
                         {
                             "mode": "Ray crawl",
                             "workers": w,
-                            "error": f"not measured: modelwarden.hub.crawl not on this branch ({exc.name})",
+                            "error": f"not measured: cannot import {exc.name} (run_crawl: crawl branch)",
                         }
                     )
     finally:
