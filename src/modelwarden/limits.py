@@ -95,6 +95,10 @@ MAX_JSON_BYTES = 64 << 20
 # Pages of a hub listing a crawl follows (100 ids a page): a hub whose `Link` headers never end stops
 # here (docs/crawl.md).
 MAX_LIST_PAGES = 1_000
+# Long range reads (≥ 1 MiB) one repository's remote files keep between them: inspect and the scan
+# walk the same headers with the same reader, so a GGUF vocabulary (7 MB for Llama 3) kept once is not
+# downloaded twice. What does not fit is fetched again, never held beyond the cap.
+MAX_REMOTE_KEPT_BYTES = 256 << 20
 # README.md model cards: past the cap only the start is read (a problem says so).
 MAX_CARD_BYTES = 8 << 20
 # LICENSE / USE_POLICY texts: past the cap the text is not identified (a problem says so).

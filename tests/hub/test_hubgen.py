@@ -170,3 +170,29 @@ def test_generated_layouts_hold_the_real_checkpoints_parameter_counts() -> None:
     assert (
         sum(math.prod(s) for _, s in tensors_for(load_config("llama-3.1-405b")).values()) == 405_853_388_800
     )
+
+
+def test_assess_reads_a_long_gguf_header_once(built: dict[str, BuiltRepo], hub: SparseHub) -> None:
+    # Inspect and the scan walk the same header; the second walk must come from what the first kept.
+    b = built["gen/gguf-mistral"]
+    header = gguf.GGUFReader(str(next(b.folder.rglob("*.gguf")))).data_offset
+    assert header > 1 << 20  # long enough for the reads that bypass the block cache
+    settings = HubSettings(endpoint=hub.endpoint)
+    inspected = inspect_remote("gen/gguf-mistral", settings).remote
+    assessed = assess_remote("gen/gguf-mistral", settings).facts.remote
+    assert inspected is not None and assessed is not None
+    assert assessed.bytes_read - inspected.bytes_read < header // 4
+
+
+def test_a_repository_keeps_no_more_long_reads_than_its_budget(hub: SparseHub) -> None:
+    from modelwarden.hub.release import open_release
+    from modelwarden.hub.remote import ExtentBudget, RemoteFile
+
+    with open_release("gen/gguf-mistral", HubSettings(endpoint=hub.endpoint)) as remote:
+        opened = next(s for rel, s in remote.sources.items() if rel.endswith(".gguf"))
+        budget = ExtentBudget(1 << 20)  # smaller than one long read: nothing may be kept
+        src = RemoteFile(remote.http, opened.url, name=opened.name, size=opened.size, budget=budget)
+        first = src.read_at(0, 2 << 20)
+        assert src.read_at(0, 2 << 20) == first
+        assert src.bytes_received == 2 * (2 << 20)  # fetched again, not held over the budget
+        assert budget.remaining == 1 << 20

@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelwarden.errors import ConfigurationError, HubUnavailable, ModelwardenError, UsageError
 from modelwarden.hub.client import HubSettings, HubTarget, parse_target
 from modelwarden.hub.ratelimit import MIN_RATE
+
+if TYPE_CHECKING:
+    from modelwarden.rules.loader import RuleSet
 
 # Workers a crawl may ask for: past this a typo, not a plan (a KubeRay cluster of 64 nodes × 8 is 512).
 MAX_WORKERS = 4096
@@ -165,6 +169,15 @@ class TaskOutcome:
     """Size of the repository's files."""
 
 
+@functools.cache
+def bundled_rules() -> RuleSet:
+    """The bundled rule set, parsed once per worker process: Ray reuses a worker for many tasks, and
+    parsing the rules again took 0.3 s of a repository's 0.8 s (benchmarks/results/hub_crawl.md)."""
+    from modelwarden.rules import load_rules
+
+    return load_rules(None)
+
+
 def assess_task(
     repo: str, revision: str, settings: HubSettings, as_of: dt.date | None, scan: bool, budget: Any
 ) -> TaskOutcome:
@@ -177,7 +190,9 @@ def assess_task(
 
     limiter = ActorLimiter(budget)
     try:
-        a = assess_remote(f"{repo}@{revision}", settings, as_of=as_of, scan=scan, limiter=limiter)
+        a = assess_remote(
+            f"{repo}@{revision}", settings, as_of=as_of, scan=scan, limiter=limiter, rules=bundled_rules()
+        )
     except ModelwardenError as exc:
         return _failed(repo, revision, exc.message, type(exc).__name__, limiter)
     except Exception as exc:

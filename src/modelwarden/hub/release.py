@@ -18,7 +18,7 @@ from types import TracebackType
 
 from modelwarden.errors import HubUnavailable
 from modelwarden.hub.client import HubSettings, RepoSnapshot, file_url, parse_target, repo_snapshot
-from modelwarden.hub.remote import HubHttp, Limiter, RemoteFile
+from modelwarden.hub.remote import ExtentBudget, HubHttp, Limiter, RemoteFile
 from modelwarden.limits import MAX_JSON_BYTES
 from modelwarden.model import Problem, RemoteRead
 from modelwarden.release import Release, ReleaseFile, from_files
@@ -54,6 +54,8 @@ class RemoteRelease:
         """The files read by byte ranges, by path in the repository."""
         self.whole: list[str] = []
         """The files fetched whole."""
+        self.budget = ExtentBudget()
+        """Long reads the repository's files keep between them (inspect and the scan share them)."""
         self.release = self._build()
 
     @property
@@ -87,7 +89,7 @@ class RemoteRelease:
                 self.whole.append(rel)
                 files.append(ReleaseFile(rel, path))
                 continue
-            src = RemoteFile(self.http, url, name=f"{self.display}/{rel}", size=hf.size)
+            src = RemoteFile(self.http, url, name=f"{self.display}/{rel}", size=hf.size, budget=self.budget)
             self.sources[rel] = src
             files.append(ReleaseFile(rel, path, source=src, host_sha256=hf.lfs_sha256))
         release = from_files(self.display, root, files, problems, display=self.display)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from modelwarden.artifacts.source import SourceBuffer
 from modelwarden.errors import HubNotFound, HubUnavailable
+from modelwarden.limits import MAX_REMOTE_KEPT_BYTES
 
 if TYPE_CHECKING:
     import httpx
@@ -31,8 +32,25 @@ if TYPE_CHECKING:
 BLOCK = 64 * 1024
 # Blocks kept per file (4 MiB): enough for a zip's directory and its pickles' neighbourhood.
 CACHE_BLOCKS = 64
-# A read at least this long bypasses the cache (a 16 MiB header is read once, not kept twice).
+# A read at least this long bypasses the block cache and is fetched as one range.
 DIRECT_READ = 1 << 20
+
+
+class ExtentBudget:
+    """Bytes of long reads the files of one repository may keep between them."""
+
+    def __init__(self, limit: int = MAX_REMOTE_KEPT_BYTES) -> None:
+        self.remaining = limit
+        """Bytes still free."""
+
+    def take(self, n: int) -> bool:
+        """Reserve `n` bytes if they fit."""
+        if n > self.remaining:
+            return False
+        self.remaining -= n
+        return True
+
+
 # Retries of one request answered 429/503 or failing in transport, and the longest wait honoured:
 # a hub asking for more than a minute is treated as unavailable rather than waited for.
 MAX_RETRIES = 5
@@ -277,12 +295,16 @@ def _check_content_range(header: str, start: int, end: int, total: int, url: str
 class RemoteFile:
     """One file of a hub repository as a `ByteSource`, its size from the hub's metadata."""
 
-    def __init__(self, http: HubHttp, url: str, *, name: str, size: int) -> None:
+    def __init__(
+        self, http: HubHttp, url: str, *, name: str, size: int, budget: ExtentBudget | None = None
+    ) -> None:
         self._http = http
         self.url = url
         self._name = name
         self._size = size
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._extents: list[tuple[int, bytes]] = []  # long reads kept: (offset, bytes)
+        self._budget = budget if budget is not None else ExtentBudget()
         self.bytes_received = 0
         """Bytes this file's reads received from the hub."""
 
@@ -304,7 +326,7 @@ class RemoteFile:
         if end <= offset:
             return b""
         if end - offset >= DIRECT_READ:
-            return self._fetch(offset, end - offset)
+            return self._long_read(offset, end)
         first, last = offset // BLOCK, (end - 1) // BLOCK
         missing = [b for b in range(first, last + 1) if b not in self._blocks]
         if missing:
@@ -320,6 +342,15 @@ class RemoteFile:
             self._blocks.popitem(last=False)
         joined = b"".join(parts)
         return joined[offset - first * BLOCK : end - first * BLOCK]
+
+    def _long_read(self, offset: int, end: int) -> bytes:
+        for start, data in self._extents:
+            if start <= offset and end <= start + len(data):
+                return data[offset - start : end - start]
+        data = self._fetch(offset, end - offset)
+        if self._budget.take(len(data)):
+            self._extents.append((offset, data))
+        return data
 
     def _fetch(self, start: int, length: int) -> bytes:
         data = self._http.get_range(self.url, start, length, total=self._size)
