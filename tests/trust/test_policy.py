@@ -67,6 +67,30 @@ def test_missing_field_is_named() -> None:
     assert "nope" in detail
 
 
+@pytest.mark.parametrize(
+    ("when", "named"),
+    [
+        ("compute.cumulative_flop.high < 1e25", "compute.cumulative_flop is null"),
+        ("openness.mof_class >= 1", "openness.mof_class is null"),
+        ('scan.verdict == "PASS" && compute.cumulative_flop < 1e25', "compute.cumulative_flop is null"),
+    ],
+)
+def test_a_null_field_is_named_not_blamed_on_operand_types(when: str, named: str) -> None:
+    # The demo's policy over a release with no compute estimate said "CEL does not coerce between
+    # types"; the cause is the null, and the report must say which field it is.
+    [(passed, detail)] = _results(_policy(("c", when)))
+    assert not passed
+    assert named in detail
+
+
+def test_a_string_that_looks_like_a_path_is_not_taken_for_one() -> None:
+    [(passed, detail)] = _results(
+        _policy(("c", 'scan.verdict == "openness.mof_class" || openness.mof_class > 1'))
+    )
+    assert not passed
+    assert "openness.mof_class is null" in detail
+
+
 def test_has_lets_a_policy_test_presence() -> None:
     assert _results(_policy(("c", "!has(scan.nope)"))) == [(True, "!has(scan.nope): true")]
 

@@ -13,6 +13,7 @@ type error, or any value other than true fails it: nothing that could not be eva
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,8 @@ def evaluate(policy: Policy, pred: dict[str, Any]) -> list[Check]:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if isinstance(exc, KeyError):
                 reason = f"no field {reason}"
+            elif (null := _null_path(cond.when, pred)) is not None:
+                reason = f"{null} is null or absent in the assessment ({reason})"
             checks.append(Check(name=name, passed=False, detail=f"{cond.when}: could not evaluate: {reason}"))
             continue
         if value is True:
@@ -129,3 +132,22 @@ def not_evaluated(policy: Policy, why: str) -> list[Check]:
         Check(name=f"policy: {c.name}", passed=False, detail=f"not evaluated: {why}")
         for c, _ in policy.conditions
     ]
+
+
+_PATH = re.compile(r"(?<![\w.\"'])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def _null_path(expr: str, pred: dict[str, Any]) -> str | None:
+    """The first field path in `expr` that stops at a null or missing value of `pred`: what made a
+    comparison fail, named (CEL's own message speaks of operand types, which misleads there)."""
+    for path in _PATH.findall(expr):
+        node: Any = pred
+        walked = []
+        for part in path.split("."):
+            walked.append(part)
+            if not isinstance(node, dict):
+                break
+            node = node.get(part)
+            if node is None:
+                return ".".join(walked)
+    return None
