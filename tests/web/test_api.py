@@ -295,6 +295,8 @@ def test_openapi_document(make_client: Make) -> None:
         "/api/v1/diff",
         "/api/v1/facets",
         "/api/v1/hub",
+        "/api/v1/assessments/{assessment_id}/attestations",
+        "/api/v1/attestations/{attestation_id}/envelope",
     }
     assert paths["/api/v1/assessments"]["post"]["security"] == [{"HTTPBearer": []}]
     assert "security" not in paths["/api/v1/assessments"]["get"]
