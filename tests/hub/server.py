@@ -100,6 +100,10 @@ class LocalHub:
         self.ignore_range = False  # a broken mirror: 200 with the whole file
         self.tamper: dict[str, bytes] = {}  # rel -> served instead of the file (git files)
         self.gated: dict[str, str] = {}  # repo id -> the token that may read it
+        self.storage_origin = ""  # e.g. http://localhost:PORT: redirect LFS files to another origin
+        self.storage_uses: int | None = None  # requests a storage URL answers before it "expires" (403)
+        self._signed: Counter[str] = Counter()  # storage URL signature -> requests it answered
+        self.authorization: list[tuple[str, str | None]] = []  # path, Authorization header received
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -132,6 +136,7 @@ class LocalHub:
     def _gate(self, request: Request) -> Response | None:
         with self._lock:
             self.requests.append((request.method, request.url.path, request.headers.get("range")))
+            self.authorization.append((request.url.path, request.headers.get("authorization")))
             self.times.append(time.monotonic())
             self.throttle += self.throttle_at.pop(len(self.times), 0)
             if self.throttle > 0:
@@ -141,7 +146,8 @@ class LocalHub:
             self.statuses.append(0)
         org, name = request.path_params.get("org"), request.path_params.get("name")
         token = self.gated.get(f"{org}/{name}")
-        if token is not None and request.headers.get("authorization") != f"Bearer {token}":
+        storage = request.url.path.startswith("/cdn/")  # pre-signed: the signature authorises
+        if token is not None and not storage and request.headers.get("authorization") != f"Bearer {token}":
             # What the Hub answers for a gated repository without access.
             return JSONResponse({"error": "Access to this model is restricted"}, status_code=401,
                                 headers={"X-Error-Code": "GatedRepo"})  # fmt: skip
@@ -200,8 +206,12 @@ class LocalHub:
             return Response(status_code=404, headers={"X-Error-Code": "EntryNotFound"})
         if rel in repo.lfs:
             # As the Hub does: the LFS object lives elsewhere (a pre-signed storage URL).
+            with self._lock:
+                sig = f"s{len(self.requests)}"  # a new signature per resolve, as pre-signed URLs are
             return RedirectResponse(
-                f"/cdn/{org}/{name}/{rel}?sig=x", status_code=302, headers={"X-Repo-Commit": repo.commit}
+                f"{self.storage_origin}/cdn/{org}/{name}/{rel}?sig={sig}",
+                status_code=302,
+                headers={"X-Repo-Commit": repo.commit},
             )
         return self._serve(request, repo, rel)
 
@@ -212,6 +222,12 @@ class LocalHub:
         rel = request.path_params["path"]
         if repo is None or rel not in repo.lfs:
             return Response(status_code=404)
+        sig = request.query_params.get("sig", "")
+        with self._lock:
+            self._signed[sig] += 1
+            expired = self.storage_uses is not None and self._signed[sig] > self.storage_uses
+        if expired:
+            return Response(b"Request has expired", status_code=403)  # what S3 answers
         return self._serve(request, repo, rel)
 
     def _serve(self, request: Request, repo: HubRepo, rel: str) -> Response:

@@ -238,3 +238,64 @@ def test_paths_leaving_the_repository_are_not_fetched(tmp_path: Path, settings: 
         assert [p.name for p in tmp_path.iterdir()] == ["t"]
     finally:
         remote.close()
+
+
+def _per_file(hub: LocalHub, start: int, repo: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Requests per file since `start`: to `/resolve/` and to the storage (`/cdn/`) path."""
+    resolves: dict[str, int] = {}
+    storage: dict[str, int] = {}
+    for _m, path, _r in hub.requests[start:]:
+        if path.startswith(f"/{repo}/resolve/"):
+            rel = path.split("/resolve/", 1)[1].split("/", 1)[1]
+            resolves[rel] = resolves.get(rel, 0) + 1
+        elif path.startswith(f"/cdn/{repo}/"):
+            rel = path.removeprefix(f"/cdn/{repo}/")
+            storage[rel] = storage.get(rel, 0) + 1
+    return resolves, storage
+
+
+def test_each_lfs_file_is_resolved_once_and_its_storage_url_reused(
+    hub: LocalHub, settings: HubSettings
+) -> None:
+    # The hub counts every /resolve/ request against its rate limit: one per file, not one per range.
+    start = len(hub.requests)
+    from modelwarden.hub import assess_remote
+
+    assess_remote("hf://org/torch-model", settings)
+    resolves, storage = _per_file(hub, start, "org/torch-model")
+    assert storage, "no LFS file was read by ranges"
+    assert all(resolves[rel] == 1 for rel in storage), (resolves, storage)
+    assert max(storage.values()) > 1  # several ranges of one file went to its storage URL directly
+
+
+def test_an_expired_storage_url_is_resolved_again(hub: LocalHub, settings: HubSettings) -> None:
+    fresh = inspect_remote("hf://org/torch-model", settings)
+    hub.storage_uses = 1  # every pre-signed URL answers once, then 403 as an expired S3 URL does
+    try:
+        with open_release("hf://org/torch-model", settings) as remote:
+            facts = inspect_release(remote.release)
+            refreshed = remote.http.traffic.storage_refreshed
+    finally:
+        hub.storage_uses = None
+    assert refreshed > 0
+    assert facts.parameters == fresh.parameters
+    assert [p.code for p in facts.problems] == [p.code for p in fresh.problems]
+
+
+def test_the_token_never_reaches_the_storage_host(hub: LocalHub, settings: HubSettings) -> None:
+    # localhost is another origin than 127.0.0.1 for the client: the redirect and every reuse of the
+    # pre-signed URL must go there without the bearer token, as they would to the hub's storage.
+    port = hub.endpoint.rsplit(":", 1)[1]
+    hub.storage_origin = f"http://localhost:{port}"
+    hub.gated["org/gguf-model"] = "hf_test_token"
+    start = len(hub.authorization)
+    try:
+        facts = inspect_remote("hf://org/gguf-model", settings)
+    finally:
+        hub.storage_origin = ""
+        hub.gated.clear()
+    seen = hub.authorization[start:]
+    assert facts.parameters.total == 4096 * 2048 + 2048
+    assert any(p.startswith("/cdn/") for p, _ in seen)
+    assert all(auth is None for p, auth in seen if p.startswith("/cdn/"))
+    assert all(auth == "Bearer hf_test_token" for p, auth in seen if not p.startswith("/cdn/"))

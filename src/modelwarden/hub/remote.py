@@ -77,6 +77,8 @@ class Traffic:
     """Bytes of the hub's API answers (the repository's file list)."""
     throttled: int = 0
     """Answers `429 Too Many Requests` received (each also counted in `retries` when retried)."""
+    storage_refreshed: int = 0
+    """Storage URLs that stopped answering (expired) and were resolved again."""
 
 
 class Limiter(Protocol):
@@ -122,6 +124,7 @@ class HubHttp:
         self._max_retries = max_retries
         self._max_wait = max_wait
         self._sleep = sleep
+        self._storage: dict[str, str] = {}  # resolve URL -> the storage URL it redirected to
         self.traffic = Traffic()
 
     def close(self) -> None:
@@ -129,11 +132,28 @@ class HubHttp:
         self._client.close()
 
     def get_range(self, url: str, start: int, length: int, *, total: int) -> bytes:
-        """Bytes [start, start + length) of a file of `total` bytes, verified as that range."""
+        """Bytes [start, start + length) of a file of `total` bytes, verified as that range.
+
+        The storage URL a `resolve` redirected to is reused for the file's next ranges: the hub
+        counts every `/resolve/` request against its rate limit, and resolving each range again
+        doubled what a repository cost. A storage URL that stops answering (pre-signed URLs expire)
+        is resolved afresh, once."""
         if length <= 0:
             return b""
+        stored = self._storage.get(url)
+        if stored is not None:
+            try:
+                return self._range(stored, start, length, total=total, bare=True)
+            except HubNotFound:
+                del self._storage[url]
+                self.traffic.storage_refreshed += 1
+        return self._range(url, start, length, total=total, bare=False)
+
+    def _range(self, url: str, start: int, length: int, *, total: int, bare: bool) -> bytes:
         end = start + length - 1
-        with self._send(url, {"range": f"bytes={start}-{end}"}) as r:
+        with self._send(url, {"range": f"bytes={start}-{end}"}, bare=bare) as r:
+            if not bare and str(r.url) != url:
+                self._storage[url] = str(r.url)
             if r.status_code != 206:
                 raise HubUnavailable(
                     f"asked for bytes {start}-{end}, the hub answered {r.status_code} instead of 206 "
@@ -190,14 +210,19 @@ class HubHttp:
                 raise HubUnavailable(f"the hub sent more than the {cap} bytes asked", path=url)
         return bytes(out)
 
-    def _send(self, url: str, headers: dict[str, str]) -> _Answer:
+    def _send(self, url: str, headers: dict[str, str], *, bare: bool = False) -> _Answer:
+        """GET `url` with retries. `bare`: without the token (a pre-signed storage URL carries its own
+        authorisation, and the token must not reach another host)."""
         import httpx
 
         attempt = 0
         while True:
             self.traffic.requests += 1
+            request = self._client.build_request("GET", url, headers=headers)
+            if bare:
+                request.headers.pop("authorization", None)
             try:
-                r = self._client.send(self._client.build_request("GET", url, headers=headers), stream=True)
+                r = self._client.send(request, stream=True)
             except httpx.HTTPError as exc:
                 # A refused connection or a DNS failure rarely heals within seconds: retried less.
                 if attempt >= min(self._max_retries, TRANSPORT_RETRIES):
