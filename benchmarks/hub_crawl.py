@@ -188,7 +188,8 @@ def measure_ray(ids: list[str], endpoint: str, workers: int, work: Path, rps: fl
     is started here first (and timed apart): run_crawl then uses it as it is, so its `seconds` are the
     crawl's own."""
     import ray
-    from modelwarden.hub.crawl import CrawlOptions, run_crawl  # type: ignore[import-not-found]
+
+    from modelwarden.hub.crawl import CrawlOptions, run_crawl
 
     db = work / f"crawl-{workers}.sqlite"
     db.unlink(missing_ok=True)
