@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -50,6 +51,40 @@ def _wait_port(port: int, timeout: float = 30.0) -> None:
             return
         time.sleep(0.1)
     raise RuntimeError(f"server on port {port} did not start within {timeout}s")
+
+
+@contextlib.contextmanager
+def modelwarden_serve(db_url: str) -> Iterator[str]:
+    """`modelwarden serve` on the registry at `db_url`, in a child process on a free loopback port with
+    no API token; yields its base URL and stops it on leaving."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "modelwarden",
+            "serve",
+            "--db",
+            db_url,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MODELWARDEN_API_TOKEN": ""},
+    )
+    try:
+        _wait_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 @contextlib.contextmanager

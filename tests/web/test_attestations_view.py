@@ -5,9 +5,6 @@ stays text."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ from tests.registry.attestation_scene import (
     certificate_attestation,
     make_scene,
 )
-from tests.support.servers import _wait_port, free_port
+from tests.support.servers import modelwarden_serve
 from tests.trust.conftest import Pki
 from tests.web.conftest import TOKEN
 from tests.web.test_browser import ARTIFACTS, REPO, Watch, browser  # noqa: F401 (the browser fixture)
@@ -151,34 +148,8 @@ def served(
     url = f"sqlite:///{folder / 'registry.sqlite3'}"
     with Registry(url) as reg:
         ident = _three(reg, scene, certified)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "modelwarden",
-            "serve",
-            "--db",
-            url,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "MODELWARDEN_API_TOKEN": ""},
-    )
-    try:
-        _wait_port(port)
-        yield f"http://127.0.0.1:{port}", ident
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with modelwarden_serve(url) as base:
+        yield base, ident
 
 
 @pytest.mark.browser

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from modelwarden.registry import Registry
-from tests.support.servers import _wait_port, free_port
+from tests.support.servers import _wait_port, free_port, modelwarden_serve
 from tests.web.conftest import fill
 
 pytestmark = pytest.mark.browser
@@ -42,34 +42,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     url = f"sqlite:///{folder / 'registry.sqlite3'}"
     reg = Registry(url)
     ids = fill(reg)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "modelwarden",
-            "serve",
-            "--db",
-            url,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "MODELWARDEN_API_TOKEN": ""},
-    )
     try:
-        _wait_port(port)
-        yield f"http://127.0.0.1:{port}", ids, reg
+        with modelwarden_serve(url) as base:
+            yield base, ids, reg
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
         reg.close()
 
 

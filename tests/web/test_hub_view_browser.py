@@ -6,10 +6,7 @@ test-artifacts/.
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,7 +16,7 @@ from modelwarden.registry import Registry
 from modelwarden.registry.hubstats import hub_stats
 from tests.registry.factory import HOSTILE, make_assessment
 from tests.registry.hubcorpus import EXPECTED_DECADES, EXPECTED_LISTS, fill_hub, real_profiles
-from tests.support.servers import _wait_port, free_port
+from tests.support.servers import modelwarden_serve
 from tests.web.test_browser import ARTIFACTS, REPO, Watch, browser  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.browser
@@ -45,34 +42,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Regi
     for i, evil in enumerate(HOSTILE):
         # Hostile organisation names, as a hub could hand them over in repository ids.
         reg.save(make_assessment(rng, name=hostile_name(i, evil), findings=1))
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "modelwarden",
-            "serve",
-            "--db",
-            url,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "MODELWARDEN_API_TOKEN": ""},
-    )
     try:
-        _wait_port(port)
-        yield f"http://127.0.0.1:{port}", reg
+        with modelwarden_serve(url) as base:
+            yield base, reg
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
         reg.close()
 
 
