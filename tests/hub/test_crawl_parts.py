@@ -16,8 +16,9 @@ from sqlalchemy import inspect, text
 
 from modelwarden.errors import ConfigurationError, HubUnavailable, UsageError
 from modelwarden.hub import HubSettings
+from modelwarden.hub.client import repo_snapshot
 from modelwarden.hub.crawl import CrawlOptions, import_ray, run_crawl
-from modelwarden.hub.listing import list_repo_ids, resolve_commit
+from modelwarden.hub.listing import list_repo_ids
 from modelwarden.hub.ratelimit import LocalLimiter, Schedule
 from modelwarden.hub.remote import HubHttp
 from modelwarden.registry import Registry
@@ -174,7 +175,7 @@ def test_an_unknown_sort_key_is_a_usage_error(list_hub: LocalHub) -> None:
         list_repo_ids(settings, http, sort="sha")
 
 
-def test_resolve_commit_pins_the_revision_and_honours_a_429(list_hub: LocalHub) -> None:
+def test_the_snapshot_pins_the_revision_and_honours_a_429(list_hub: LocalHub) -> None:
     from modelwarden.hub.client import parse_target
 
     settings, _ = _http(list_hub)
@@ -183,10 +184,10 @@ def test_resolve_commit_pins_the_revision_and_honours_a_429(list_hub: LocalHub) 
     limiter.pause = lambda seconds, *, throttled=True: waits.append(seconds)  # type: ignore[method-assign]
     http = HubHttp("t", sleep=lambda s: None, limiter=limiter)
     list_hub.throttle = 2
-    assert resolve_commit(settings, http, parse_target("a/two")) == f"{2:040x}"
+    assert repo_snapshot(parse_target("a/two"), settings, http).commit == f"{2:040x}"
     assert waits == [1.0, 1.0]  # each Retry-After reached the shared budget
     assert http.traffic.throttled == 2
-    assert resolve_commit(settings, http, parse_target("a/two@main")) == f"{2:040x}"
+    assert repo_snapshot(parse_target("a/two@main"), settings, http).commit == f"{2:040x}"
     http.close()
 
 

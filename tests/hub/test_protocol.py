@@ -299,3 +299,24 @@ def test_the_token_never_reaches_the_storage_host(hub: LocalHub, settings: HubSe
     assert any(p.startswith("/cdn/") for p, _ in seen)
     assert all(auth is None for p, auth in seen if p.startswith("/cdn/"))
     assert all(auth == "Bearer hf_test_token" for p, auth in seen if not p.startswith("/cdn/"))
+
+
+def test_a_file_list_given_is_used_once_and_must_be_the_repositorys(
+    hub: LocalHub, settings: HubSettings
+) -> None:
+    from modelwarden.hub.client import repo_snapshot
+
+    http = HubHttp(settings.token)
+    try:
+        snapshot = repo_snapshot(parse_target("org/gguf-model"), settings, http)
+    finally:
+        http.close()
+    with pytest.raises(UsageError, match="org/gguf-model"):
+        open_release("hf://org/torch-model", settings, snapshot=snapshot)
+    with open_release("hf://org/gguf-model", settings) as fetched:
+        asked = fetched.http.traffic.requests
+    start = len(hub.requests)
+    with open_release("hf://org/gguf-model", settings, snapshot=snapshot) as remote:
+        assert remote.http.traffic.requests == asked  # the file list's request counted, not sent again
+    assert snapshot.requests == 1
+    assert not any(p.startswith("/api/models/") for _m, p, _r in hub.requests[start:])

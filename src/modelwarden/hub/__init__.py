@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from modelwarden.hub.client import HubSettings, HubTarget, parse_target
+from modelwarden.hub.client import HubSettings, HubTarget, RepoSnapshot, parse_target
 from modelwarden.hub.release import RemoteRelease, open_release
 
 if TYPE_CHECKING:
@@ -63,16 +63,18 @@ def assess_remote(
     scan: bool = True,
     manifest: Path | None = None,
     limiter: Limiter | None = None,
+    snapshot: RepoSnapshot | None = None,
 ) -> Assessment:
     """The assessment of a hub repository read by ranges, with `manifest` (a local file) or else the
     repository's own `modelwarden.yaml` if it has one; `assessment.facts.remote` holds the bytes read,
-    the scan's reads included. `limiter`: a request budget every request asks first (the crawl's)."""
+    the scan's reads included. `limiter`: a request budget every request asks first (the crawl's);
+    `snapshot`: the file list already fetched (see `open_release`)."""
     from modelwarden.assess.run import Inputs, build_assessment
     from modelwarden.facts.gather import inspect_release
     from modelwarden.manifest import load_manifest
     from modelwarden.rules import load_rules
 
-    with open_release(target, settings, limiter=limiter) as remote:
+    with open_release(target, settings, limiter=limiter, snapshot=snapshot) as remote:
         facts = inspect_release(remote.release)
         manifest = manifest or remote.release.manifest
         decl = load_manifest(manifest) if manifest is not None else None

@@ -21,6 +21,7 @@ from modelwarden.hub.remote import HubHttp
 from modelwarden.limits import MAX_JSON_BYTES
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _TARGET = re.compile(
     r"^(?:hf:/+)?(?:models/)?(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(?:@(?P<rev>[\w./%-]+))?/?$"
 )
@@ -90,6 +91,9 @@ class RepoSnapshot:
     """The commit every read is made at."""
     files: list[HubFile]
     """Every file the hub lists, sorted by path."""
+    requests: int = 0
+    """Requests fetching this file list took (retries included): part of what reading the repository
+    cost, whoever reads it next."""
 
 
 def repo_snapshot(target: HubTarget, settings: HubSettings, http: HubHttp) -> RepoSnapshot:
@@ -110,6 +114,7 @@ def repo_snapshot(target: HubTarget, settings: HubSettings, http: HubHttp) -> Re
     if target.revision is not None:
         url += f"/revision/{quote(target.revision, safe='')}"
     where = f"{settings.endpoint}: {target.repo_id}" + (f"@{target.revision}" if target.revision else "")
+    before = http.traffic.requests
     raw = http.get_metadata(url + "?blobs=true", cap=MAX_JSON_BYTES)
     try:
         doc = json.loads(raw)
@@ -121,6 +126,9 @@ def repo_snapshot(target: HubTarget, settings: HubSettings, http: HubHttp) -> Re
     commit = info.sha
     if not commit or info.siblings is None:
         raise HubUnavailable("the hub's answer names no commit or no files", path=where)
+    if _COMMIT.match(commit) is None:
+        # The commit goes into every file URL and is the version recorded: nothing else than a commit.
+        raise HubUnavailable("the hub's model info names no commit (40 hexadecimal digits)", path=where)
     files = []
     for sib in info.siblings:
         if sib.size is None or (sib.lfs is not None and not isinstance(sib.lfs.size, int)):
@@ -133,7 +141,12 @@ def repo_snapshot(target: HubTarget, settings: HubSettings, http: HubHttp) -> Re
                 lfs_sha256=sib.lfs.sha256 if sib.lfs is not None else None,
             )
         )
-    return RepoSnapshot(repo_id=target.repo_id, commit=commit, files=sorted(files, key=lambda f: f.rel))
+    return RepoSnapshot(
+        repo_id=target.repo_id,
+        commit=commit,
+        files=sorted(files, key=lambda f: f.rel),
+        requests=http.traffic.requests - before,
+    )
 
 
 def file_url(settings: HubSettings, repo_id: str, commit: str, rel: str) -> str:

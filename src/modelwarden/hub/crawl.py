@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelwarden.errors import ConfigurationError, HubUnavailable, ModelwardenError, UsageError
-from modelwarden.hub.client import HubSettings, HubTarget, parse_target
+from modelwarden.hub.client import HubSettings, HubTarget, RepoSnapshot, parse_target
 from modelwarden.hub.ratelimit import MIN_RATE
 
 if TYPE_CHECKING:
@@ -179,19 +179,27 @@ def bundled_rules() -> RuleSet:
 
 
 def assess_task(
-    repo: str, revision: str, settings: HubSettings, as_of: dt.date | None, scan: bool, budget: Any
+    snapshot: RepoSnapshot, settings: HubSettings, as_of: dt.date | None, scan: bool, budget: Any
 ) -> TaskOutcome:
-    """The body of one Ray task: assess `repo@revision` with every request asking `budget` first.
+    """The body of one Ray task: assess the repository at the snapshot's commit, from the file list
+    the driver already fetched, with every request asking `budget` first.
 
     Any error is returned as a failure, never raised: a hostile repository may break a reader in a way
     no one foresaw, and that must cost one repository, not the crawl."""
     from modelwarden.hub import assess_remote
     from modelwarden.hub.ratelimit import ActorLimiter
 
+    repo, revision = snapshot.repo_id, snapshot.commit
     limiter = ActorLimiter(budget)
     try:
         a = assess_remote(
-            f"{repo}@{revision}", settings, as_of=as_of, scan=scan, limiter=limiter, rules=bundled_rules()
+            f"{repo}@{revision}",
+            settings,
+            as_of=as_of,
+            scan=scan,
+            limiter=limiter,
+            rules=bundled_rules(),
+            snapshot=snapshot,
         )
     except ModelwardenError as exc:
         return _failed(repo, revision, exc.message, type(exc).__name__, limiter)
@@ -454,23 +462,26 @@ def _loop(
     task: Any,
     in_flight: dict[Any, tuple[str, str]],
 ) -> None:
-    from modelwarden.hub.listing import resolve_commit
+    from modelwarden.hub.client import repo_snapshot
 
     options = crawl.options
     while pending or in_flight:
         while pending and len(in_flight) < options.workers:
             target = pending.popleft()
             try:
-                commit = resolve_commit(settings, http, target)
+                # The file list pins the commit (skip or read?) and is handed to the task, which
+                # would otherwise ask the hub for it a second time.
+                snapshot = repo_snapshot(target, settings, http)
             except ModelwardenError as exc:
                 crawl.fail(target.repo_id, target.revision, exc.message, type(exc).__name__)
                 continue
+            commit = snapshot.commit
             if (target.repo_id, commit) in crawl.seen or crawl.log.already_assessed(target.repo_id, commit):
                 crawl.skipped += 1
                 crawl.report(target.repo_id)
                 continue
             crawl.seen.add((target.repo_id, commit))  # `org/x` and `org/x@main` are read once
-            ref = task.remote(target.repo_id, commit, settings, options.as_of, options.scan, budget)
+            ref = task.remote(snapshot, settings, options.as_of, options.scan, budget)
             in_flight[ref] = (target.repo_id, commit)
         if not in_flight:
             continue

@@ -5,19 +5,17 @@
 `Link: <…>; rel="next"` header as it does; the requests go through a `HubHttp` (the crawl's budget,
 retries and byte caps), not huggingface_hub's own session. A listing is bounded: `limit` ids at most,
 and never more than `limits.MAX_LIST_PAGES` pages. A next page on another host than the hub is refused
-(the token would be sent there). `resolve_commit` asks the model info for the commit a revision names,
-which decides whether the crawl already holds the repository.
+(the token would be sent there).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from modelwarden.errors import HubUnavailable, UsageError
-from modelwarden.hub.client import HubSettings, HubTarget, parse_target
+from modelwarden.hub.client import HubSettings, parse_target
 from modelwarden.hub.remote import HubHttp
 from modelwarden.limits import MAX_JSON_BYTES, MAX_LIST_PAGES
 
@@ -25,7 +23,6 @@ from modelwarden.limits import MAX_JSON_BYTES, MAX_LIST_PAGES
 PAGE_SIZE = 100
 # Sort keys the Hub's listing accepts (huggingface_hub's `list_models(sort=…)`).
 SORT_KEYS = ("downloads", "likes", "trending_score", "created_at", "last_modified", "id")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -121,19 +118,3 @@ def _page_ids(body: bytes, where: str) -> list[str]:
             raise HubUnavailable(f"the hub's listing names {repo_id!r}, not a repository id", path=where)
         out.append(target.repo_id)
     return out
-
-
-def resolve_commit(settings: HubSettings, http: HubHttp, target: HubTarget) -> str:
-    """The commit `target`'s revision names now (the default branch's head when it names none)."""
-    url = f"{settings.endpoint}/api/models/{target.repo_id}"
-    if target.revision is not None:
-        url += f"/revision/{quote(target.revision, safe='')}"
-    where = f"{settings.endpoint}: {target.repo_id}" + (f"@{target.revision}" if target.revision else "")
-    raw = http.get_metadata(url, cap=MAX_JSON_BYTES)
-    try:
-        sha = json.loads(raw).get("sha")
-    except (ValueError, AttributeError):
-        raise HubUnavailable("the hub's answer is not model info", path=where) from None
-    if not isinstance(sha, str) or _COMMIT.match(sha) is None:
-        raise HubUnavailable("the hub's model info names no commit (40 hexadecimal digits)", path=where)
-    return sha

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
-from modelwarden.errors import HubUnavailable
+from modelwarden.errors import HubUnavailable, UsageError
 from modelwarden.hub.client import HubSettings, RepoSnapshot, file_url, parse_target, repo_snapshot
 from modelwarden.hub.remote import ExtentBudget, HubHttp, Limiter, RemoteFile
 from modelwarden.limits import MAX_JSON_BYTES
@@ -137,17 +137,28 @@ class RemoteRelease:
 
 
 def open_release(
-    target: str, settings: HubSettings | None = None, *, limiter: Limiter | None = None
+    target: str,
+    settings: HubSettings | None = None,
+    *,
+    limiter: Limiter | None = None,
+    snapshot: RepoSnapshot | None = None,
 ) -> RemoteRelease:
     """Open `hf://org/name[@rev]` (or `org/name[@rev]`) on the hub `settings` name (HF_ENDPOINT by
     default) for reading by ranges; every request asks `limiter` first when one is given (a crawl's
-    shared budget). Raises HubNotFound / HubUnavailable / UsageError."""
+    shared budget). `snapshot`: the repository's file list already fetched (the crawl's driver fetches
+    it to decide whether to read the repository at all), so it is not asked for twice.
+    Raises HubNotFound / HubUnavailable / UsageError."""
     settings = settings or HubSettings.from_env()
     hub_target = parse_target(target)
+    if snapshot is not None and snapshot.repo_id != hub_target.repo_id:
+        raise UsageError(f"the file list given is {snapshot.repo_id!r}'s, not {hub_target.repo_id!r}'s")
     http = HubHttp(settings.token, limiter=limiter)
     tmp: Path | None = None
     try:
-        snapshot = repo_snapshot(hub_target, settings, http)
+        if snapshot is None:
+            snapshot = repo_snapshot(hub_target, settings, http)
+        else:
+            http.traffic.requests += snapshot.requests  # fetched elsewhere, still this read's cost
         tmp = Path(tempfile.mkdtemp(prefix="modelwarden-hub-"))
         return RemoteRelease(snapshot, settings, http, tmp)
     except BaseException:
