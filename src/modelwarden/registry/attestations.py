@@ -45,6 +45,7 @@ from modelwarden.errors import AssessmentNotFound, RegistryError, TrustInvalid
 from modelwarden.limits import MAX_ATTESTATION_BYTES
 from modelwarden.model import Assessment
 from modelwarden.registry.models import AssessmentRow, AttestationRow
+from modelwarden.registry.store import db_reason
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
@@ -544,14 +545,8 @@ def attach(
             else:
                 ident = int(new)
     except SQLAlchemyError as exc:
-        raise RegistryError(f"cannot attach the attestation in {reg.url}: {_reason(exc)}") from None
+        raise RegistryError(f"cannot attach the attestation in {reg.url}: {db_reason(exc)}") from None
     return get(reg, ident), new is not None
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    from modelwarden.registry.store import _reason as reason
-
-    return reason(exc)
 
 
 def _record(row: Any) -> StoredAttestation:
@@ -592,7 +587,7 @@ def _read(reg: Registry, stmt: Any) -> list[Any]:
         with reg.engine.connect() as conn:
             return list(conn.execute(stmt).all())
     except SQLAlchemyError as exc:
-        raise RegistryError(f"cannot read the registry at {reg.url}: {_reason(exc)}") from None
+        raise RegistryError(f"cannot read the registry at {reg.url}: {db_reason(exc)}") from None
 
 
 def get(reg: Registry, ident: int) -> StoredAttestation:
@@ -652,6 +647,6 @@ def reverify(reg: Registry, anchor: Anchor, *, assessment_id: int | None = None)
             with reg._write() as conn, conn.begin():
                 conn.execute(update(t).where(t.id == row.id).values(**values))
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot record the verification in {reg.url}: {_reason(exc)}") from None
+            raise RegistryError(f"cannot record the verification in {reg.url}: {db_reason(exc)}") from None
         done.append(get(reg, row.id))
     return done

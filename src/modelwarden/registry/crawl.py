@@ -19,7 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from modelwarden.errors import RegistryError
 from modelwarden.registry.models import AssessmentRow, Id
-from modelwarden.registry.store import Registry
+from modelwarden.registry.store import Registry, db_reason
 from modelwarden.registry.summary import column_text, model_key
 
 # A failure's message as logged (hub errors name a URL; a traceback is never logged).
@@ -87,6 +87,9 @@ class CrawlLog:
         self.registry = registry
         self._engine = registry.engine
 
+    def _error(self, action: str, exc: SQLAlchemyError) -> RegistryError:
+        return RegistryError(f"cannot {action} the crawl log in {self.registry.url}: {db_reason(exc)}")
+
     def already_assessed(self, repo: str, revision: str) -> bool:
         """Whether `repo` at commit `revision` is assessed: logged so, or recorded in the registry
         under the repository's name with the commit as version."""
@@ -103,7 +106,9 @@ class CrawlLog:
                     or conn.execute(recorded.limit(1)).first() is not None
                 )
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot read the crawl log in {self.registry.url}: {exc}") from None
+            raise RegistryError(
+                f"cannot read the crawl log in {self.registry.url}: {db_reason(exc)}"
+            ) from None
 
     def record(self, entry: CrawlEntry) -> None:
         """Log an outcome, replacing the previous one for the same repository and revision."""
@@ -124,7 +129,9 @@ class CrawlLog:
                 conn.execute(delete(t).where(t.repo == entry.repo, t.revision == entry.revision))
                 conn.execute(insert(t), [row])
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot write the crawl log in {self.registry.url}: {exc}") from None
+            raise RegistryError(
+                f"cannot write the crawl log in {self.registry.url}: {db_reason(exc)}"
+            ) from None
 
     def entries(self, status: CrawlStatus | None = None) -> list[CrawlEntry]:
         """Every logged outcome (of one status), by repository and revision."""
@@ -136,7 +143,9 @@ class CrawlLog:
             with self._engine.connect() as conn:
                 rows = conn.execute(stmt).all()
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot read the crawl log in {self.registry.url}: {exc}") from None
+            raise RegistryError(
+                f"cannot read the crawl log in {self.registry.url}: {db_reason(exc)}"
+            ) from None
         return [
             CrawlEntry(
                 repo=r.repo,

@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from modelwarden.errors import RegistryError
 from modelwarden.model import ThresholdCall
 from modelwarden.registry.models import AssessmentRow
+from modelwarden.registry.store import db_reason
 from modelwarden.registry.summary import NOT_SCANNED, THRESHOLDS, LicenceClass
 
 LOCAL = "(local)"  # models whose name has no "org/" part
@@ -388,7 +389,7 @@ def _change_token(engine: Any) -> tuple[Any, ...]:
             stmt = select(func.count(), func.max(a.id), func.max(a.recorded_at)).select_from(a)
             return tuple(conn.execute(stmt).one())
     except SQLAlchemyError as exc:
-        raise RegistryError(f"cannot read the registry: {_reason(exc)}") from None
+        raise RegistryError(f"cannot read the registry: {db_reason(exc)}") from None
 
 
 def hub_stats(engine: Any, *, org: str | None = None, top: int = 12, list_limit: int = 100) -> HubStats:
@@ -413,12 +414,6 @@ def hub_stats(engine: Any, *, org: str | None = None, top: int = 12, list_limit:
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return view.model_copy(deep=True)
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    # The driver's own message, first line only: no SQL statement, no parameters.
-    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _compute(engine: Any, org: str | None, top: int, list_limit: int) -> HubStats:
@@ -476,7 +471,7 @@ def _compute(engine: Any, org: str | None, top: int, list_limit: int) -> HubStat
                     )
                 )
     except SQLAlchemyError as exc:
-        raise RegistryError(f"cannot read the registry: {_reason(exc)}") from None
+        raise RegistryError(f"cannot read the registry: {db_reason(exc)}") from None
     return HubStats(
         org=org,
         models=totals.models,

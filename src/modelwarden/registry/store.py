@@ -288,7 +288,7 @@ class Registry:
             else:
                 migrations.upgrade(self.engine.execution_options(**{_WRITE: True}), "registry@head")
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot open the registry at {self.url}: {_reason(exc)}") from None
+            raise RegistryError(f"cannot open the registry at {self.url}: {db_reason(exc)}") from None
 
     def _write(self) -> Connection:
         conn = self.engine.connect()
@@ -353,7 +353,7 @@ class Registry:
                 if found:
                     conn.execute(sql_insert(DutyRow), found)
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot record the assessment in {self.url}: {_reason(exc)}") from None
+            raise RegistryError(f"cannot record the assessment in {self.url}: {db_reason(exc)}") from None
         self._facets.value = None
         return new_ids
 
@@ -392,7 +392,7 @@ class Registry:
                     else:
                         conn.execute(update(a).where(a.id == previous).values(is_latest=True))
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot delete assessment {ident} in {self.url}: {_reason(exc)}") from None
+            raise RegistryError(f"cannot delete assessment {ident} in {self.url}: {db_reason(exc)}") from None
         self._facets.value = None
 
     # ------------------------------------------------------------------------------------------ reads
@@ -505,7 +505,7 @@ class Registry:
                 rows = conn.execute(page_stmt).all()
                 total = int(conn.execute(count_stmt).scalar_one())
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot read the registry at {self.url}: {_reason(exc)}") from None
+            raise RegistryError(f"cannot read the registry at {self.url}: {db_reason(exc)}") from None
         return Page(total=total, limit=limit, offset=offset, items=[_summary(r) for r in rows])
 
     def models(self, filters: Filters | None = None, /, **kwargs: Any) -> Page:
@@ -521,7 +521,7 @@ class Registry:
             with self.engine.connect() as conn:
                 rows = conn.execute(stmt).all()
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot read the registry at {self.url}: {_reason(exc)}") from None
+            raise RegistryError(f"cannot read the registry at {self.url}: {db_reason(exc)}") from None
         if not rows:
             raise AssessmentNotFound(f"no model with id {model_id}")
         return [_summary(r) for r in rows]
@@ -556,7 +556,7 @@ class Registry:
                         assessment=decode_document(row.document, ident=row.id),
                     )
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot read the registry at {self.url}: {_reason(exc)}") from None
+            raise RegistryError(f"cannot read the registry at {self.url}: {db_reason(exc)}") from None
 
     def facets(self) -> Facets:
         """Regimes with duties and the licences of latest assessments, for filter choices (cached briefly)."""
@@ -571,7 +571,7 @@ class Registry:
                         licences=_distinct(conn, AssessmentRow.licence, LATEST, limit=200),
                     )
             except SQLAlchemyError as exc:
-                raise RegistryError(f"cannot read the registry at {self.url}: {_reason(exc)}") from None
+                raise RegistryError(f"cannot read the registry at {self.url}: {db_reason(exc)}") from None
             self._facets = _FacetCache(value, time.monotonic())
             return value
 
@@ -585,7 +585,7 @@ class Registry:
             with self.engine.connect() as conn:
                 return conn.execute(stmt).one_or_none()
         except SQLAlchemyError as exc:
-            raise RegistryError(f"cannot read the registry at {self.url}: {_reason(exc)}") from None
+            raise RegistryError(f"cannot read the registry at {self.url}: {db_reason(exc)}") from None
 
     # ------------------------------------------------------------------------------------------ other
 
@@ -633,8 +633,9 @@ def _distinct(conn: Connection, column: Any, *cond: ColumnElement[bool], limit: 
     return found
 
 
-def _reason(exc: SQLAlchemyError) -> str:
-    # The driver's own message, first line only: no SQL statement, no parameters, no traceback.
+def db_reason(exc: SQLAlchemyError) -> str:
+    """A database error as a user may read it: the driver's own message, first line only — no SQL
+    statement, no parameters, no traceback."""
     orig = getattr(exc, "orig", None)
     message = str(orig if orig is not None else exc).strip().splitlines()
     return message[0] if message else type(exc).__name__
